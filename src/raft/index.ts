@@ -1,0 +1,23 @@
+/** The public surface of the Raft core. Everything else in src/raft/ is internal. */
+export { assert, assertNever, InvariantError } from "./assert.js";
+export {
+  defaultRaftConfig,
+  makeRaftConfig,
+  raftConfigProblems,
+  RaftConfigError,
+  validateRaftConfig,
+  type RaftConfig,
+} from "./config.js";
+export * from "./messages.js";
+export { emptyInitialState, type RaftInitialState } from "./raft.js";
+export {
+  mayPrecedePersist,
+  RaftNode,
+  type ProposeResult,
+  type RaftStatus,
+  type ReadIndexResult,
+  type Ready,
+  type SoftState,
+  type TransferResult,
+} from "./raft-node.js";
+export { SeededRng, type Rng } from "./rng.js";

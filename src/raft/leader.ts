@@ -1,0 +1,217 @@
+import { assert } from "./assert.js";
+import {
+  entrySizeBytes,
+  type AppendEntriesResponse,
+  type HeartbeatResponse,
+  type NodeId,
+  type RaftMessage,
+} from "./messages.js";
+import type { Raft } from "./raft.js";
+
+/**
+ * The leader's half of the protocol: replication with flow control, commitment, heartbeats,
+ * ReadIndex and leadership transfer. Free functions over Raft keep raft.ts to the roles and
+ * elections (STYLE.md §8).
+ */
+
+export function stepLeader(raft: Raft, m: RaftMessage): void {
+  switch (m.type) {
+    case "appendResponse":
+      handleAppendResponse(raft, m);
+      return;
+    case "heartbeatResponse":
+      handleHeartbeatResponse(raft, m);
+      return;
+    case "readIndex":
+      if (startRead(raft, m.context, m.from) !== "pending") {
+        raft.send({ type: "readIndexResponse", from: raft.id, to: m.from, term: raft.term,
+          context: m.context, index: null });
+      }
+      return;
+    case "append":
+    case "heartbeat":
+      // Election Safety (§5.2): two leaders in one term is a bug, never an input to handle.
+      assert(false, `leader ${raft.id} got ${m.type} from ${m.from} in its own term ${raft.term}`);
+      return;
+    default:
+      // Vote answers that arrive after winning, readIndexResponse, timeoutNow: nothing to do.
+      return;
+  }
+}
+
+/**
+ * Sends one append to `to` if its progress allows. An empty append is sent only when
+ * `allowEmpty` (a probe, or news of a commit). Returns whether a message went out.
+ */
+export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean {
+  const progress = raft.progress.get(to);
+  if (progress === undefined || progress.isPaused()) return false;
+  const { log, config } = raft;
+  const prevLogIndex = progress.next - 1;
+  const prevLogTerm = log.term(prevLogIndex);
+  assert(prevLogTerm !== null, `no term for index ${prevLogIndex}: snapshots are not built yet`);
+  const indexHigh = Math.min(log.lastIndex() + 1, progress.next + config.entriesPerAppendMax);
+  const entries = progress.next < indexHigh
+    ? log.slice(progress.next, indexHigh, config.bytesPerAppendMax)
+    : [];
+  if (entries.length === 0 && !allowEmpty) return false;
+  raft.send({ type: "append", from: raft.id, to, term: raft.term, prevLogIndex, prevLogTerm,
+    entries, leaderCommit: log.committed });
+  const bytes = entries.reduce((sum, entry) => sum + entrySizeBytes(entry), 0);
+  progress.sentEntries(entries.length, prevLogIndex + entries.length, bytes);
+  return true;
+}
+
+/**
+ * Sends `to` everything it lacks, as far as flow control allows: one probe in probe state, a
+ * pipeline of batches bounded by the in-flight window in replicate state.
+ */
+export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
+  let sent = false;
+  for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
+    if (!sendAppend(raft, to, false)) break;
+    sent = true;
+    if (raft.progress.get(to)!.state === "probe") break;
+  }
+  return sent;
+}
+
+/**
+ * Sends what accumulated since the last Ready as one batch per follower: new proposals, news of
+ * a commit, and one heartbeat round for all the ReadIndex requests that arrived.
+ */
+export function flushLeader(raft: Raft): void {
+  if (raft.proposalsUnsent || raft.commitUnsent) {
+    for (const id of raft.progress.keys()) {
+      if (id === raft.id) continue;
+      const sent = sendAppendsTo(raft, id);
+      // Followers learn of a commit from the next append; send an empty one if none is going.
+      if (!sent && raft.commitUnsent) sendAppend(raft, id, true);
+    }
+  }
+  if (raft.readRoundUnsent) {
+    const readId = raft.readOnly.lastReadId();
+    if (readId !== null) bcastHeartbeat(raft, readId);
+  }
+  raft.proposalsUnsent = false;
+  raft.commitUnsent = false;
+  raft.readRoundUnsent = false;
+}
+
+export function bcastHeartbeat(raft: Raft, readId: number | null): void {
+  for (const [to, progress] of raft.progress) {
+    if (to === raft.id) continue;
+    // Never tell a follower to commit past what it is known to hold.
+    const commit = Math.min(progress.match, raft.log.committed);
+    raft.send({ type: "heartbeat", from: raft.id, to, term: raft.term, commit, readId });
+  }
+  if (readId !== null) raft.readRoundUnsent = false;
+}
+
+/**
+ * §5.3, §5.4.2: the commit index advances to the highest index a majority holds, but only when
+ * that entry is of the current term (Figure 8); earlier entries then commit indirectly.
+ */
+export function maybeCommit(raft: Raft): boolean {
+  const index = raft.voters.committedIndex((id) => raft.progress.get(id)?.match ?? 0);
+  if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
+  raft.log.commitTo(index);
+  raft.commitUnsent = true;
+  releaseReadsBeforeCommit(raft);
+  return true;
+}
+
+function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
+  const progress = raft.progress.get(m.from);
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  if (!m.success) {
+    // Jump back a whole term at once using the follower's hint.
+    const nextProbe = m.hintTerm > 0
+      ? raft.log.findConflictByTerm(m.hintIndex, m.hintTerm).index
+      : m.hintIndex;
+    if (progress.maybeDecreaseTo(m.index, nextProbe)) {
+      if (progress.state === "replicate") progress.becomeProbe();
+      sendAppend(raft, m.from, true);
+    }
+    return;
+  }
+  if (!progress.maybeUpdate(m.index)) return;
+  if (progress.state === "probe") progress.becomeReplicate();
+  else progress.inflights.freeTo(m.index);
+  maybeCommit(raft);
+  sendAppendsTo(raft, m.from);
+  if (m.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
+    sendTimeoutNow(raft, m.from);
+  }
+}
+
+function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
+  const progress = raft.progress.get(m.from);
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  progress.probeSent = false;
+  // If the window is full, acknowledgements may have been lost: let one more append through,
+  // so that a gap shows up as a rejection and the follower is repaired.
+  if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
+  if (progress.match < raft.log.lastIndex()) sendAppendsTo(raft, m.from);
+  if (m.readId !== null) confirmRead(raft, m.readId, m.from);
+}
+
+// --- ReadIndex (thesis §6.4) -------------------------------------------------------------
+
+/**
+ * Starts a linearizable read for `from` (this node or a follower). Returns "pending" when the
+ * read will be answered by a ReadState or a readIndexResponse, "overloaded" when refused.
+ */
+export function startRead(raft: Raft, context: string, from: NodeId): "pending" | "overloaded" {
+  const pendingCount = raft.readOnly.size() + raft.readsBeforeCommit.length;
+  if (pendingCount >= raft.config.pendingReadsMax) return "overloaded";
+  // Step 1: until the leader commits an entry of its term, it may not know the latest commit.
+  if (raft.log.term(raft.log.committed) !== raft.term) {
+    raft.readsBeforeCommit.push({ context, from });
+    return "pending";
+  }
+  const index = raft.log.committed;
+  if (raft.voters.size() === 1) {
+    answerRead(raft, context, from, index);
+    return "pending";
+  }
+  raft.lastReadId++;
+  raft.readOnly.add({ readId: raft.lastReadId, index, context, from, acks: new Set([raft.id]) });
+  raft.readRoundUnsent = true;
+  return "pending";
+}
+
+function releaseReadsBeforeCommit(raft: Raft): void {
+  if (raft.readsBeforeCommit.length === 0 || raft.log.term(raft.log.committed) !== raft.term) {
+    return;
+  }
+  const waiting = raft.readsBeforeCommit;
+  raft.readsBeforeCommit = [];
+  for (const read of waiting) startRead(raft, read.context, read.from);
+}
+
+function confirmRead(raft: Raft, readId: number, from: NodeId): void {
+  const acks = raft.readOnly.recordAck(readId, from);
+  if (acks === null || !raft.voters.hasQuorum((id) => acks.has(id))) return;
+  // A majority confirmed we were still leader after this read (and all older ones) arrived.
+  for (const read of raft.readOnly.releaseTo(readId)) {
+    answerRead(raft, read.context, read.from, read.index);
+  }
+}
+
+function answerRead(raft: Raft, context: string, from: NodeId, index: number): void {
+  if (from === raft.id) {
+    raft.readStates.push({ context, index });
+  } else {
+    raft.send({ type: "readIndexResponse", from: raft.id, to: from, term: raft.term, context,
+      index });
+  }
+}
+
+// --- Leadership transfer (thesis §3.10) ---------------------------------------------------
+
+export function sendTimeoutNow(raft: Raft, to: NodeId): void {
+  raft.send({ type: "timeoutNow", from: raft.id, to, term: raft.term });
+}

@@ -1,0 +1,141 @@
+/**
+ * The core's vocabulary: log entries, persistent state, and the messages peers exchange.
+ * Messages are plain JSON-serializable objects so the HTTP transport can send them as they are.
+ * Field names follow the Raft paper's Figure 2 where there is one.
+ */
+
+export type NodeId = string;
+
+/** A node's role. "preCandidate" is the PreVote phase (Ongaro thesis §9.6). */
+export type Role = "follower" | "preCandidate" | "candidate" | "leader";
+
+export type EntryKind = "normal" | "config";
+
+/**
+ * One log entry. `index` is its 1-based position in the log, `term` the leader's term when it was
+ * created. `data` is opaque to the core; an empty string is the no-op a new leader appends.
+ */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: EntryKind;
+  readonly data: string;
+}
+
+/** State that must be on stable storage before any message that depends on it is sent (§5.1). */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+}
+
+/** The point where the log starts: everything at or below `index` lives in a snapshot. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  /** The voting members as of `index`. */
+  readonly voters: readonly NodeId[];
+}
+
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term; for a PreVote request, the term the sender would campaign in. */
+  readonly term: number;
+}
+
+/** PreVote (thesis §9.6): "would you vote for me?" without disturbing anyone's term. */
+export interface PreVoteRequest extends MessageBase {
+  readonly type: "preVote";
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+
+export interface RequestVoteRequest extends MessageBase {
+  readonly type: "requestVote";
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  /** Set when the election follows TimeoutNow: voters then ignore their leader lease. */
+  readonly transfer: boolean;
+}
+
+export interface VoteResponse extends MessageBase {
+  readonly type: "preVoteResponse" | "requestVoteResponse";
+  readonly granted: boolean;
+}
+
+export interface AppendEntriesRequest extends MessageBase {
+  readonly type: "append";
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly leaderCommit: number;
+}
+
+export interface AppendEntriesResponse extends MessageBase {
+  readonly type: "appendResponse";
+  readonly success: boolean;
+  /** On success: the highest index known to match the leader's log. On rejection: the
+   * prevLogIndex that was rejected. */
+  readonly index: number;
+  /** On rejection, a hint for fast log repair: the follower's last index at or below the rejected
+   * prevLogIndex whose term is at most the leader's prevLogTerm, and that entry's term. */
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+export interface HeartbeatRequest extends MessageBase {
+  readonly type: "heartbeat";
+  /** min(follower's matchIndex, leader's commitIndex): never past what the follower holds. */
+  readonly commit: number;
+  /** The ReadIndex round this heartbeat confirms, if any. */
+  readonly readId: number | null;
+}
+
+export interface HeartbeatResponse extends MessageBase {
+  readonly type: "heartbeatResponse";
+  readonly readId: number | null;
+}
+
+/** Leadership transfer (thesis §3.10): the target starts an election at once. */
+export interface TimeoutNowRequest extends MessageBase {
+  readonly type: "timeoutNow";
+}
+
+/** A follower forwards a linearizable read to the leader. */
+export interface ReadIndexRequest extends MessageBase {
+  readonly type: "readIndex";
+  readonly context: string;
+}
+
+export interface ReadIndexResponse extends MessageBase {
+  readonly type: "readIndexResponse";
+  readonly context: string;
+  /** The commit index the read must wait for; null when the leader could not serve it. */
+  readonly index: number | null;
+}
+
+export type RaftMessage =
+  | PreVoteRequest
+  | RequestVoteRequest
+  | VoteResponse
+  | AppendEntriesRequest
+  | AppendEntriesResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | TimeoutNowRequest
+  | ReadIndexRequest
+  | ReadIndexResponse;
+
+export type MessageType = RaftMessage["type"];
+
+/** A linearizable read that may be served once the state machine has applied `index`. */
+export interface ReadState {
+  readonly context: string;
+  readonly index: number;
+}
+
+/** Bytes an entry costs in a message, for the byte bounds on batches and in-flight windows. */
+export function entrySizeBytes(entry: Entry): number {
+  return entry.data.length + 32;
+}

@@ -1,0 +1,50 @@
+import type { NodeId } from "./messages.js";
+
+/**
+ * Majority arithmetic over one set of voters. Joint consensus (§6) will pair two of these; every
+ * caller already goes through this class so that change stays local.
+ */
+export class MajorityConfig {
+  readonly voters: readonly NodeId[];
+
+  constructor(voters: readonly NodeId[]) {
+    this.voters = [...voters].sort();
+  }
+
+  size(): number {
+    return this.voters.length;
+  }
+
+  has(id: NodeId): boolean {
+    return this.voters.includes(id);
+  }
+
+  quorum(): number {
+    return Math.floor(this.voters.length / 2) + 1;
+  }
+
+  /** The largest index that a majority of voters have reached; unknown voters count as 0. */
+  committedIndex(matchOf: (id: NodeId) => number): number {
+    const matches = this.voters.map(matchOf).sort((a, b) => b - a);
+    return matches[this.quorum() - 1] ?? 0;
+  }
+
+  /** "won" once a majority granted, "lost" once a majority cannot be reached any more. */
+  voteResult(votes: ReadonlyMap<NodeId, boolean>): "won" | "lost" | "pending" {
+    let granted = 0;
+    let rejected = 0;
+    for (const id of this.voters) {
+      const vote = votes.get(id);
+      if (vote === true) granted++;
+      else if (vote === false) rejected++;
+    }
+    if (granted >= this.quorum()) return "won";
+    if (rejected > this.voters.length - this.quorum()) return "lost";
+    return "pending";
+  }
+
+  /** True when the voters for which `isActive` holds form a majority. */
+  hasQuorum(isActive: (id: NodeId) => boolean): boolean {
+    return this.voters.filter(isActive).length >= this.quorum();
+  }
+}

@@ -1,0 +1,288 @@
+import { assert } from "./assert.js";
+import type { RaftConfig } from "./config.js";
+import { maybeCommit, sendAppendsTo, sendTimeoutNow, startRead } from "./leader.js";
+import type {
+  Entry,
+  EntryKind,
+  HardState,
+  NodeId,
+  RaftMessage,
+  ReadState,
+  Role,
+} from "./messages.js";
+import { emptyInitialState, Raft, type RaftInitialState } from "./raft.js";
+import type { Rng } from "./rng.js";
+
+export type ProposeResult =
+  | { readonly kind: "accepted"; readonly index: number; readonly term: number }
+  | { readonly kind: "notLeader"; readonly leaderIdHint: NodeId | null }
+  /** A leadership transfer is under way; retry at the new leader. */
+  | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
+  | { readonly kind: "overloaded" };
+
+export type ReadIndexResult =
+  /** The answer comes later, as a ReadState or a dropped read with the same context. */
+  | { readonly kind: "pending" }
+  | { readonly kind: "noLeader" }
+  | { readonly kind: "overloaded" };
+
+export type TransferResult =
+  | { readonly kind: "started" }
+  | { readonly kind: "notLeader"; readonly leaderIdHint: NodeId | null }
+  | { readonly kind: "unknownTarget" }
+  | { readonly kind: "alreadyLeader" };
+
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId | null;
+}
+
+/**
+ * The work the driver must do, in this order (etcd doc.go):
+ *   1. persist `hardState` (if set) and `entries` (the first entry's index truncates any stored
+ *      suffix from that index on), and fsync;
+ *   2. send `messages` — but a leader's appends and heartbeats (see mayPrecedePersist) may be
+ *      sent before step 1 completes;
+ *   3. apply `committedEntries` in order, then serve `readStates` once applied reaches them;
+ *   4. call advance().
+ */
+export interface Ready {
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly messages: readonly RaftMessage[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+  /** Read contexts this node can no longer answer: fail them so the client retries. */
+  readonly droppedReads: readonly string[];
+}
+
+/**
+ * True for messages that do not depend on the sender's own durable state: a leader may send its
+ * appends before its own fsync finishes, because it counts itself toward a commit only once the
+ * entries are stable (thesis §10.2.1). Votes and acknowledgements must wait for the fsync.
+ */
+export function mayPrecedePersist(message: RaftMessage): boolean {
+  return message.type === "append" || message.type === "heartbeat";
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  readonly stableIndex: number;
+  readonly voters: readonly NodeId[];
+  /** Leader only: each follower's replication state. */
+  readonly progress: Readonly<Record<NodeId, { match: number; next: number; state: string }>>;
+}
+
+interface Outstanding {
+  readonly hardState: HardState | null;
+  readonly lastEntry: Entry | undefined;
+  readonly lastCommitted: Entry | undefined;
+}
+
+/**
+ * One Raft node as a pure, deterministic state machine (DESIGN.md §1). It has no clock, no I/O
+ * and no randomness of its own: time is tick(), input is step() and propose(), and output is
+ * pulled with ready() and acknowledged with advance().
+ */
+export class RaftNode {
+  private readonly raft: Raft;
+  private previousSoftState: SoftState | null = null;
+  private previousHardState: HardState;
+  private outstanding: Outstanding | null = null;
+
+  constructor(config: RaftConfig, rng: Rng, initial: RaftInitialState = emptyInitialState) {
+    this.raft = new Raft(config, rng, initial);
+    this.previousHardState = initial.hardState;
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  /** Advances logical time by one tick: election timeouts and heartbeats count ticks. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Hands the node a message from a peer. */
+  step(message: RaftMessage): void {
+    this.raft.step(message);
+  }
+
+  /** Starts an election now, as if the election timeout had elapsed (with PreVote if on). */
+  campaign(): void {
+    if (this.raft.role !== "leader") {
+      this.raft.campaign(this.raft.config.preVote ? "preElection" : "election");
+    }
+  }
+
+  /**
+   * Appends `data` to the leader's log. The entry is sent to followers at the next ready(), in
+   * one batch with every other proposal since the last one.
+   */
+  propose(data: string, kind: EntryKind = "normal"): ProposeResult {
+    const raft = this.raft;
+    if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
+    if (raft.leadTransferee !== null) {
+      return { kind: "transferring", leaderIdHint: raft.leadTransferee };
+    }
+    if (raft.log.lastIndex() - raft.log.committed >= raft.config.uncommittedEntriesMax) {
+      return { kind: "overloaded" };
+    }
+    const index = raft.log.lastIndex() + 1;
+    raft.log.append({ index, term: raft.term, kind, data });
+    raft.proposalsUnsent = true;
+    return { kind: "accepted", index, term: raft.term };
+  }
+
+  /**
+   * Asks for a linearizable read point (thesis §6.4). `context` must be unique per attempt; the
+   * answer is a ReadState with this context, or a dropped read, in a later Ready.
+   */
+  readIndex(context: string): ReadIndexResult {
+    const raft = this.raft;
+    if (raft.role === "leader") {
+      return startRead(raft, context, raft.id) === "pending"
+        ? { kind: "pending" }
+        : { kind: "overloaded" };
+    }
+    if (raft.leaderId === null) return { kind: "noLeader" };
+    raft.send({ type: "readIndex", from: raft.id, to: raft.leaderId, term: raft.term, context });
+    return { kind: "pending" };
+  }
+
+  /** Hands leadership to `target` once its log is current (thesis §3.10). */
+  transferLeadership(target: NodeId): TransferResult {
+    const raft = this.raft;
+    if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
+    if (target === raft.id) return { kind: "alreadyLeader" };
+    const progress = raft.progress.get(target);
+    if (progress === undefined) return { kind: "unknownTarget" };
+    if (raft.leadTransferee === target) return { kind: "started" };
+    raft.leadTransferee = target;
+    // The transfer must finish within one election timeout, counted from now.
+    raft.electionElapsed = 0;
+    if (progress.match === raft.log.lastIndex()) sendTimeoutNow(raft, target);
+    else sendAppendsTo(raft, target);
+    return { kind: "started" };
+  }
+
+  /** True when ready() would return work. */
+  hasReady(): boolean {
+    const raft = this.raft;
+    return (
+      raft.messages.length > 0 ||
+      raft.readStates.length > 0 ||
+      raft.droppedReads.length > 0 ||
+      raft.log.stableIndex() < raft.log.lastIndex() ||
+      raft.log.committed > raft.log.applied ||
+      raft.proposalsUnsent ||
+      raft.commitUnsent ||
+      raft.readRoundUnsent ||
+      !sameHardState(raft.hardState(), this.previousHardState) ||
+      !sameSoftState(this.softState(), this.previousSoftState)
+    );
+  }
+
+  /** Collects the work accumulated since the last advance(). Call advance() before the next. */
+  ready(): Ready {
+    assert(this.outstanding === null, "ready() called twice without advance()");
+    const raft = this.raft;
+    raft.flush();
+    const hardState = raft.hardState();
+    const softState = this.softState();
+    const entries = raft.log.unstableEntries();
+    const committedEntries = raft.log.committedEntriesAfter(
+      raft.log.applied, raft.config.entriesPerApplyMax);
+    const ready: Ready = {
+      softState: sameSoftState(softState, this.previousSoftState) ? null : softState,
+      hardState: sameHardState(hardState, this.previousHardState) ? null : hardState,
+      entries,
+      messages: raft.messages,
+      committedEntries,
+      readStates: raft.readStates,
+      droppedReads: raft.droppedReads,
+    };
+    raft.messages = [];
+    raft.readStates = [];
+    raft.droppedReads = [];
+    this.previousSoftState = softState;
+    this.outstanding = {
+      hardState: ready.hardState,
+      lastEntry: entries[entries.length - 1],
+      lastCommitted: committedEntries[committedEntries.length - 1],
+    };
+    return ready;
+  }
+
+  /** The driver has persisted, sent and applied everything of the last Ready. */
+  advance(): void {
+    const outstanding = this.outstanding;
+    assert(outstanding !== null, "advance() without ready()");
+    this.outstanding = null;
+    const raft = this.raft;
+    if (outstanding.hardState !== null) this.previousHardState = outstanding.hardState;
+    if (outstanding.lastEntry !== undefined) {
+      raft.log.stableTo(outstanding.lastEntry.index, outstanding.lastEntry.term);
+    }
+    if (outstanding.lastCommitted !== undefined) {
+      raft.log.appliedTo(outstanding.lastCommitted.index);
+    }
+    if (raft.role === "leader") {
+      // Now that its own entries are durable, the leader counts itself toward the quorum.
+      raft.progress.get(raft.id)!.maybeUpdate(raft.log.stableIndex());
+      maybeCommit(raft);
+    }
+  }
+
+  status(): RaftStatus {
+    const raft = this.raft;
+    const progress: Record<NodeId, { match: number; next: number; state: string }> = {};
+    for (const [id, p] of raft.progress) progress[id] = { match: p.match, next: p.next, state: p.state };
+    return {
+      id: raft.id,
+      role: raft.role,
+      term: raft.term,
+      vote: raft.vote,
+      leaderId: raft.leaderId,
+      commitIndex: raft.log.committed,
+      appliedIndex: raft.log.applied,
+      lastLogIndex: raft.log.lastIndex(),
+      lastLogTerm: raft.log.lastTerm(),
+      stableIndex: raft.log.stableIndex(),
+      voters: raft.voters.voters,
+      progress,
+    };
+  }
+
+  /** The entries in [indexLow, indexHigh) as this node holds them, for checkers and tests. */
+  entries(indexLow: number, indexHigh: number): readonly Entry[] {
+    return this.raft.log.slice(indexLow, indexHigh);
+  }
+
+  /** The term of the entry at `index`, or null if this node does not hold it. */
+  termAt(index: number): number | null {
+    return this.raft.log.term(index);
+  }
+
+  private softState(): SoftState {
+    return { role: this.raft.role, leaderId: this.raft.leaderId };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState | null): boolean {
+  return b !== null && a.role === b.role && a.leaderId === b.leaderId;
+}

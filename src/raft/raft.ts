@@ -1,0 +1,447 @@
+import { assert, assertNever } from "./assert.js";
+import { validateRaftConfig, type RaftConfig } from "./config.js";
+import { bcastHeartbeat, flushLeader, stepLeader } from "./leader.js";
+import { RaftLog } from "./log.js";
+import type {
+  AppendEntriesRequest,
+  Entry,
+  HardState,
+  HeartbeatRequest,
+  NodeId,
+  PreVoteRequest,
+  RaftMessage,
+  ReadState,
+  RequestVoteRequest,
+  Role,
+  SnapshotMeta,
+  VoteResponse,
+} from "./messages.js";
+import { Progress } from "./progress.js";
+import { MajorityConfig } from "./quorum.js";
+import { ReadOnly } from "./read-only.js";
+import type { Rng } from "./rng.js";
+
+/** What a node restarts from: whatever its driver had persisted. */
+export interface RaftInitialState {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta | null;
+  /** Every persisted entry after the snapshot, contiguous. */
+  readonly entries: readonly Entry[];
+}
+
+export const emptyInitialState: RaftInitialState = {
+  hardState: { term: 0, vote: null, commit: 0 },
+  snapshot: null,
+  entries: [],
+};
+
+type CampaignKind = "preElection" | "election" | "transfer";
+
+/**
+ * The Raft state machine of one node (Figure 2, plus PreVote, CheckQuorum, ReadIndex and
+ * leadership transfer from Ongaro's thesis). Internal to src/raft/: the public face is RaftNode.
+ * Fields are public so that leader.ts can share them; nothing outside src/raft/ sees this class.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  readonly rng: Rng;
+  readonly log: RaftLog;
+  voters: MajorityConfig;
+
+  /** Figure 2's currentTerm. Invariant: never decreases. */
+  term: number;
+  /** Figure 2's votedFor, in `term`. */
+  vote: NodeId | null;
+  role: Role = "follower";
+  leaderId: NodeId | null = null;
+
+  /** Ticks since the last election timeout reset (followers) or quorum check (leaders). */
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  /** In [electionTimeoutTicks, 2 * electionTimeoutTicks), drawn anew at each reset (§5.2). */
+  randomizedElectionTimeoutTicks = 0;
+  /** Votes received in the current (pre-)campaign. */
+  votes = new Map<NodeId, boolean>();
+
+  /** Leader only: one entry per voter, this node included. */
+  progress = new Map<NodeId, Progress>();
+  /** Leader only: the target of a leadership transfer in progress. */
+  leadTransferee: NodeId | null = null;
+  readOnly: ReadOnly;
+  /** Leader only: reads that arrived before the leader's first commit in its term (§6.4 step 1). */
+  readsBeforeCommit: { context: string; from: NodeId }[] = [];
+  /** Fresh per ReadIndex round across the node's lifetime, so a stale ack never confirms. */
+  lastReadId = 0;
+  /** Leader only: work deferred to the next flush, so that one Ready sends one batch. */
+  proposalsUnsent = false;
+  commitUnsent = false;
+  readRoundUnsent = false;
+
+  /** Outputs collected for the next Ready. */
+  messages: RaftMessage[] = [];
+  readStates: ReadState[] = [];
+  droppedReads: string[] = [];
+
+  constructor(config: RaftConfig, rng: Rng, initial: RaftInitialState) {
+    validateRaftConfig(config);
+    this.id = config.id;
+    this.config = config;
+    this.rng = rng;
+    this.voters = new MajorityConfig(initial.snapshot?.voters ?? config.voters);
+    this.log = new RaftLog(initial.snapshot, initial.entries, initial.hardState.commit);
+    this.term = initial.hardState.term;
+    this.vote = initial.hardState.vote;
+    this.readOnly = new ReadOnly(config.pendingReadsMax);
+    this.becomeFollower(this.term, null);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  /** Only voters may campaign; a node outside the configuration waits to be told. */
+  promotable(): boolean {
+    return this.voters.has(this.id);
+  }
+
+  send(message: RaftMessage): void {
+    assert(message.to !== this.id, "a node never messages itself");
+    this.messages.push(message);
+  }
+
+  // --- Role transitions -------------------------------------------------------------------
+
+  private reset(term: number): void {
+    assert(term >= this.term, "terms never go backwards");
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.leaderId = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeoutTicks =
+      this.config.electionTimeoutTicks + this.rng.nextInt(this.config.electionTimeoutTicks);
+    this.votes.clear();
+    this.leadTransferee = null;
+    this.progress.clear();
+    this.dropPendingReads();
+    this.proposalsUnsent = false;
+    this.commitUnsent = false;
+    this.readRoundUnsent = false;
+  }
+
+  /** Pending reads can no longer be confirmed by this node: fail them fast, not by timeout. */
+  private dropPendingReads(): void {
+    const pending = [...this.readOnly.clear(), ...this.readsBeforeCommit];
+    this.readsBeforeCommit = [];
+    for (const read of pending) {
+      if (read.from === this.id) {
+        this.droppedReads.push(read.context);
+      } else {
+        this.send({ type: "readIndexResponse", from: this.id, to: read.from, term: this.term,
+          context: read.context, index: null });
+      }
+    }
+  }
+
+  becomeFollower(term: number, leaderId: NodeId | null): void {
+    this.reset(term);
+    this.role = "follower";
+    this.leaderId = leaderId;
+  }
+
+  becomePreCandidate(): void {
+    assert(this.role !== "leader", "invalid transition [leader -> preCandidate]");
+    // PreVote changes neither term nor vote: a failed pre-campaign disturbs no one (§9.6).
+    this.role = "preCandidate";
+    this.leaderId = null;
+    this.votes.clear();
+    this.randomizedElectionTimeoutTicks =
+      this.config.electionTimeoutTicks + this.rng.nextInt(this.config.electionTimeoutTicks);
+  }
+
+  becomeCandidate(): void {
+    assert(this.role !== "leader", "invalid transition [leader -> candidate]");
+    this.reset(this.term + 1);
+    this.role = "candidate";
+    this.vote = this.id;
+  }
+
+  becomeLeader(): void {
+    assert(this.role === "candidate", `invalid transition [${this.role} -> leader]`);
+    this.reset(this.term);
+    this.role = "leader";
+    this.leaderId = this.id;
+    const next = this.log.lastIndex() + 1;
+    for (const id of this.voters.voters) {
+      const progress = new Progress(next, this.config.inflightAppendsMax, this.config.inflightBytesMax);
+      this.progress.set(id, progress);
+    }
+    const own = this.progress.get(this.id)!;
+    // The leader counts itself only for what it has persisted (thesis §10.2.1).
+    own.maybeUpdate(this.log.stableIndex());
+    own.becomeReplicate();
+    own.recentActive = true;
+    // §5.4.2 / §8: a no-op of the new term lets the leader commit earlier entries, and is the
+    // "first commit of its term" that ReadIndex waits for.
+    this.log.append({ index: next, term: this.term, kind: "normal", data: "" });
+    this.proposalsUnsent = true;
+  }
+
+  // --- Time -------------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === "leader") this.tickLeader();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeoutTicks) {
+      this.electionElapsed = 0;
+      this.campaign(this.config.preVote ? "preElection" : "election");
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTimeoutTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum) {
+        if (!this.voters.hasQuorum((id) => this.progress.get(id)?.recentActive === true)) {
+          // Thesis §6.2: a leader cut off from a majority steps down, so clients go elsewhere.
+          this.becomeFollower(this.term, null);
+          return;
+        }
+        for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
+      }
+      // A transfer that did not finish within an election timeout is abandoned (§3.10).
+      this.leadTransferee = null;
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
+      this.heartbeatElapsed = 0;
+      bcastHeartbeat(this, this.readOnly.lastReadId());
+    }
+  }
+
+  // --- Elections --------------------------------------------------------------------------
+
+  campaign(kind: CampaignKind): void {
+    if (!this.promotable()) return;
+    if (kind === "preElection") this.becomePreCandidate();
+    else this.becomeCandidate();
+    this.votes.set(this.id, true);
+    if (this.voters.voteResult(this.votes) === "won") {
+      // A single-voter cluster wins without asking anyone.
+      if (kind === "preElection") this.campaign("election");
+      else this.becomeLeader();
+      return;
+    }
+    const lastLogIndex = this.log.lastIndex();
+    const lastLogTerm = this.log.lastTerm();
+    for (const to of this.voters.voters) {
+      if (to === this.id) continue;
+      if (kind === "preElection") {
+        this.send({ type: "preVote", from: this.id, to, term: this.term + 1, lastLogIndex,
+          lastLogTerm });
+      } else {
+        this.send({ type: "requestVote", from: this.id, to, term: this.term, lastLogIndex,
+          lastLogTerm, transfer: kind === "transfer" });
+      }
+    }
+  }
+
+  private handleVoteRequest(m: PreVoteRequest | RequestVoteRequest): void {
+    const responseType = m.type === "preVote" ? "preVoteResponse" : "requestVoteResponse";
+    // §5.2: at most one vote per term, first come first served. A repeated request from the
+    // candidate we voted for is granted again (its first answer may have been lost). A pre-vote
+    // for a future term binds nothing and may be granted freely.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leaderId === null) ||
+      (m.type === "preVote" && m.term > this.term);
+    // §5.4.1: grant only to a candidate whose log is at least as up-to-date as ours.
+    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+      // The answer carries the request's term so a pre-candidate counts it for its future term.
+      this.send({ type: responseType, from: this.id, to: m.from, term: m.term, granted: true });
+      if (m.type === "requestVote") {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: responseType, from: this.id, to: m.from, term: this.term, granted: false });
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const expected = this.role === "preCandidate" ? "preVoteResponse" : "requestVoteResponse";
+    if (m.type !== expected || !this.voters.has(m.from)) return;
+    this.votes.set(m.from, m.granted);
+    const result = this.voters.voteResult(this.votes);
+    if (result === "won") {
+      if (this.role === "preCandidate") this.campaign("election");
+      else this.becomeLeader();
+    } else if (result === "lost") {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  // --- Messages ---------------------------------------------------------------------------
+
+  step(m: RaftMessage): void {
+    assert(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
+    if (!this.stepTerm(m)) return;
+    switch (m.type) {
+      case "preVote":
+      case "requestVote":
+        this.handleVoteRequest(m);
+        return;
+      default:
+        break;
+    }
+    switch (this.role) {
+      case "leader":
+        stepLeader(this, m);
+        return;
+      case "candidate":
+      case "preCandidate":
+        this.stepCandidate(m);
+        return;
+      case "follower":
+        this.stepFollower(m);
+        return;
+      default:
+        assertNever(this.role, "role");
+    }
+  }
+
+  /**
+   * Figure 2, "all servers": a higher term makes us a follower; a lower term is stale. Returns
+   * false when the message needs no further handling.
+   */
+  private stepTerm(m: RaftMessage): boolean {
+    if (m.term > this.term) {
+      if (m.type === "preVote" || m.type === "requestVote") {
+        const force = m.type === "requestVote" && m.transfer;
+        const inLease = this.config.checkQuorum && this.leaderId !== null &&
+          this.electionElapsed < this.config.electionTimeoutTicks;
+        // Thesis §4.2.3: while a leader is being heard from, ignore candidates that would
+        // depose it; a removed or partitioned server must not disrupt a healthy cluster.
+        if (inLease && !force) return false;
+      }
+      if (m.type === "preVote" || (m.type === "preVoteResponse" && m.granted)) {
+        // A pre-vote and its grant carry a future term: they change no one's term.
+      } else if (m.type === "append" || m.type === "heartbeat") {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, null);
+      }
+      return true;
+    }
+    if (m.term < this.term) {
+      if ((this.config.checkQuorum || this.config.preVote) &&
+        (m.type === "append" || m.type === "heartbeat")) {
+        // A stale leader, or one that cannot learn our higher term any other way while we
+        // ignore its votes: answer so it steps down (etcd raft.go, "stale term" note).
+        this.send({ type: "appendResponse", from: this.id, to: m.from, term: this.term,
+          success: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === "preVote") {
+        this.send({ type: "preVoteResponse", from: this.id, to: m.from, term: this.term,
+          granted: false });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  private stepCandidate(m: RaftMessage): void {
+    switch (m.type) {
+      case "append":
+      case "heartbeat":
+        // §5.2: a leader of our term exists; a (pre-)candidate returns to follower.
+        this.becomeFollower(m.term, m.from);
+        this.stepFollower(m);
+        return;
+      case "preVoteResponse":
+      case "requestVoteResponse":
+        this.handleVoteResponse(m);
+        return;
+      default:
+        this.stepNonLeaderCommon(m);
+    }
+  }
+
+  private stepFollower(m: RaftMessage): void {
+    switch (m.type) {
+      case "append":
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleAppendEntries(m);
+        return;
+      case "heartbeat":
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case "timeoutNow":
+        // Thesis §3.10: the leader has brought us up to date; start an election at once,
+        // without PreVote, and with a vote request that voters honour despite their lease.
+        this.campaign("transfer");
+        return;
+      default:
+        this.stepNonLeaderCommon(m);
+    }
+  }
+
+  private stepNonLeaderCommon(m: RaftMessage): void {
+    if (m.type === "readIndex") {
+      // Forwarded to a node that is no longer the leader: tell the follower to retry.
+      this.send({ type: "readIndexResponse", from: this.id, to: m.from, term: this.term,
+        context: m.context, index: null });
+    } else if (m.type === "readIndexResponse") {
+      if (m.index === null) this.droppedReads.push(m.context);
+      else this.readStates.push({ context: m.context, index: m.index });
+    }
+    // Anything else is a stale answer for a role we no longer hold.
+  }
+
+  private handleAppendEntries(m: AppendEntriesRequest): void {
+    const reply = { type: "appendResponse" as const, from: this.id, to: m.from, term: this.term };
+    if (m.prevLogIndex < this.log.committed) {
+      // Everything up to our commit index is already settled; say where to continue.
+      this.send({ ...reply, success: true, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
+      m.entries.forEach((entry, k) => {
+        assert(entry.index === m.prevLogIndex + 1 + k, "append entries are contiguous");
+      });
+      const lastNewIndex = m.prevLogIndex + m.entries.length;
+      this.log.appendFromLeader(m.entries);
+      // Figure 2: commitIndex = min(leaderCommit, index of last new entry).
+      this.log.commitTo(Math.min(m.leaderCommit, lastNewIndex));
+      this.send({ ...reply, success: true, index: lastNewIndex, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    // §5.3 optimisation: point the leader at the last entry that may match, one term per trip.
+    const hint = this.log.findConflictByTerm(
+      Math.min(m.prevLogIndex, this.log.lastIndex()), m.prevLogTerm);
+    this.send({ ...reply, success: false, index: m.prevLogIndex, hintIndex: hint.index,
+      hintTerm: hint.term });
+  }
+
+  private handleHeartbeat(m: HeartbeatRequest): void {
+    // The leader sends min(our matchIndex, its commit), so we hold every entry it commits.
+    this.log.commitTo(m.commit);
+    this.send({ type: "heartbeatResponse", from: this.id, to: m.from, term: this.term,
+      readId: m.readId });
+  }
+
+  /** Sends the leader's deferred batch; RaftNode calls it at each ready(). */
+  flush(): void {
+    if (this.role === "leader") flushLeader(this);
+  }
+}
