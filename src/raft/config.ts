@@ -11,7 +11,8 @@ export interface RaftConfig {
   /** T: a follower waits a random time in [T, 2T) before campaigning (§5.2). */
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
-  /** PreVote (thesis §9.6): a rejoining node cannot depose a healthy leader. */
+  /** PreVote (thesis §9.6): a rejoining node cannot depose a healthy leader. A pre-vote is
+   * refused while a leader is being heard from (within an election timeout). */
   readonly preVote: boolean;
   /** CheckQuorum (thesis §6.2): a leader that hears from no majority for T steps down. */
   readonly checkQuorum: boolean;

@@ -33,8 +33,12 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
       // Election Safety (§5.2): two leaders in one term is a bug, never an input to handle.
       assert(false, `leader ${raft.id} got ${m.type} from ${m.from} in its own term ${raft.term}`);
       return;
+    case "readIndexResponse":
+      // An answer to a read forwarded before this node won its election: let it retry here.
+      raft.droppedReads.push(m.context);
+      return;
     default:
-      // Vote answers that arrive after winning, readIndexResponse, timeoutNow: nothing to do.
+      // Vote answers that arrive after winning, timeoutNow: nothing to do.
       return;
   }
 }
@@ -154,7 +158,13 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   // If the window is full, acknowledgements may have been lost: let one more append through,
   // so that a gap shows up as a rejection and the follower is repaired.
   if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
-  if (progress.match < raft.log.lastIndex()) sendAppendsTo(raft, m.from);
+  // A lagging follower gets an append even when there is nothing new to send: if an earlier
+  // append or its acknowledgement was lost, this one is rejected (and repair starts) or
+  // acknowledged (and match catches up). Without it a lost append stalls until the next
+  // proposal (etcd sends the same on every heartbeat answer).
+  if (progress.match < raft.log.lastIndex() && !sendAppendsTo(raft, m.from)) {
+    sendAppend(raft, m.from, true);
+  }
   if (m.readId !== null) confirmRead(raft, m.readId, m.from);
 }
 

@@ -21,7 +21,9 @@ export type ProposeResult =
   | { readonly kind: "overloaded" };
 
 export type ReadIndexResult =
-  /** The answer comes later, as a ReadState or a dropped read with the same context. */
+  /** The answer comes later, as a ReadState or a dropped read with the same context. A read
+   * forwarded by a follower can also be lost with its message: the driver bounds every read
+   * with its own timeout. */
   | { readonly kind: "pending" }
   | { readonly kind: "noLeader" }
   | { readonly kind: "overloaded" };
@@ -169,8 +171,9 @@ export class RaftNode {
     if (progress === undefined) return { kind: "unknownTarget" };
     if (raft.leadTransferee === target) return { kind: "started" };
     raft.leadTransferee = target;
-    // The transfer must finish within one election timeout, counted from now.
-    raft.electionElapsed = 0;
+    // The transfer must finish within one election timeout, counted from now. It has its own
+    // counter: resetting electionElapsed would postpone CheckQuorum.
+    raft.transferElapsedTicks = 0;
     if (progress.match === raft.log.lastIndex()) sendTimeoutNow(raft, target);
     else sendAppendsTo(raft, target);
     return { kind: "started" };

@@ -68,6 +68,8 @@ export class Raft {
   progress = new Map<NodeId, Progress>();
   /** Leader only: the target of a leadership transfer in progress. */
   leadTransferee: NodeId | null = null;
+  /** Ticks since the transfer began; it is abandoned after an election timeout (§3.10). */
+  transferElapsedTicks = 0;
   readOnly: ReadOnly;
   /** Leader only: reads that arrived before the leader's first commit in its term (§6.4 step 1). */
   readsBeforeCommit: { context: string; from: NodeId }[] = [];
@@ -218,7 +220,11 @@ export class Raft {
         }
         for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
       }
-      // A transfer that did not finish within an election timeout is abandoned (§3.10).
+    }
+    if (this.leadTransferee !== null &&
+      ++this.transferElapsedTicks >= this.config.electionTimeoutTicks) {
+      // A transfer that did not finish within an election timeout is abandoned (§3.10), and
+      // proposals are accepted again.
       this.leadTransferee = null;
     }
     if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
@@ -326,10 +332,12 @@ export class Raft {
     if (m.term > this.term) {
       if (m.type === "preVote" || m.type === "requestVote") {
         const force = m.type === "requestVote" && m.transfer;
-        const inLease = this.config.checkQuorum && this.leaderId !== null &&
+        // Thesis §4.2.3 (CheckQuorum) and §9.6 (PreVote): while a leader is being heard from,
+        // ignore candidates that would depose it; a partitioned server that rejoins must not
+        // disrupt a healthy cluster.
+        const leaseApplies = this.config.checkQuorum || (this.config.preVote && m.type === "preVote");
+        const inLease = leaseApplies && this.leaderId !== null &&
           this.electionElapsed < this.config.electionTimeoutTicks;
-        // Thesis §4.2.3: while a leader is being heard from, ignore candidates that would
-        // depose it; a removed or partitioned server must not disrupt a healthy cluster.
         if (inLease && !force) return false;
       }
       if (m.type === "preVote" || (m.type === "preVoteResponse" && m.granted)) {
@@ -351,6 +359,12 @@ export class Raft {
       } else if (m.type === "preVote") {
         this.send({ type: "preVoteResponse", from: this.id, to: m.from, term: this.term,
           granted: false });
+      } else if (m.type === "readIndex") {
+        // A follower behind our term forwarded a read: tell it to retry, do not leave it waiting.
+        this.send({ type: "readIndexResponse", from: this.id, to: m.from, term: this.term,
+          context: m.context, index: null });
+      } else if (m.type === "readIndexResponse") {
+        this.droppedReads.push(m.context);
       }
       return false;
     }

@@ -37,6 +37,7 @@ export const reliableNetwork: NetworkFaults = { dropRate: 0, duplicateRate: 0, d
 
 /** Hooks the checker attaches to see every step. */
 export interface ClusterObserver {
+  /** Called with each Ready before it is persisted, so `node.disk` still holds the old state. */
   onReady?(node: SimNode, ready: Ready): void;
   /** Called for each message after the Ready's persistence, as it goes on the wire. */
   onSend?(node: SimNode, message: RaftMessage): void;
@@ -130,8 +131,8 @@ export class SimCluster {
   processReady(node: SimNode): boolean {
     if (!node.up || !node.raft.hasReady()) return false;
     const ready = node.raft.ready();
-    this.persist(node, ready);
     this.observer.onReady?.(node, ready);
+    this.persist(node, ready);
     for (const message of ready.messages) this.sendMessage(node, message);
     for (const entry of ready.committedEntries) {
       const expectedIndex = node.applied.length + 1;

@@ -1,0 +1,304 @@
+import { SeededRng, type NodeId, type RaftConfig, type RaftNode } from "../raft/index.js";
+import { SafetyChecker, SafetyViolation } from "./checker.js";
+import { nodeIds, reliableNetwork, SimCluster, type NetworkFaults } from "./cluster.js";
+
+/**
+ * One seeded simulation run (TigerBeetle's VOPR, scaled down): build a cluster from the seed,
+ * run a random workload under a random fault schedule while SafetyChecker watches every step,
+ * then heal everything and require liveness: a leader is elected and a new proposal commits on
+ * every node within a bounded number of ticks. The same seed always makes the same run.
+ */
+
+export interface SimOptions {
+  readonly seed: number;
+  /** 3 or 5; when absent the seed chooses. */
+  readonly nodeCount?: number;
+  /** Ticks of faults and workload before the heal. */
+  readonly ticks?: number;
+  /** Ticks allowed, after the heal, for a leader to commit a new proposal everywhere. */
+  readonly livenessTicksMax?: number;
+  readonly config?: Partial<RaftConfig>;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation: string | null;
+  /** The last events before the end, for a reader of a failure. */
+  readonly trace: readonly string[];
+  readonly stats: {
+    readonly nodeCount: number;
+    readonly ticks: number;
+    readonly committed: number;
+    readonly elections: number;
+    readonly crashes: number;
+  };
+}
+
+const traceLengthMax = 200;
+
+export const defaultSimTicks = 600;
+export const defaultLivenessTicksMax = 400;
+
+type FaultKind =
+  | "heal" | "halves" | "isolate" | "isolateLeader" | "ring" | "bridge" | "asymmetric"
+  | "crash" | "crashLeader" | "crashDuringPersist" | "restart" | "transfer";
+
+/** Drawn with these weights. Leader crashes and restarts come often: the dangerous
+ * interleavings (the paper's Figure 8) are a new leader dying before its no-op commits. */
+const faultWeights: Readonly<Record<FaultKind, number>> = {
+  heal: 2, halves: 1, isolate: 1, isolateLeader: 1, ring: 1, bridge: 1, asymmetric: 1,
+  crash: 1, crashLeader: 3, crashDuringPersist: 1, restart: 4, transfer: 1,
+};
+const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
+  .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
+
+export function runSimulation(options: SimOptions): SimResult {
+  const rng = new SeededRng(options.seed);
+  const nodeCount = options.nodeCount ?? (rng.nextFloat() < 0.5 ? 3 : 5);
+  const ticks = options.ticks ?? defaultSimTicks;
+  const livenessTicksMax = options.livenessTicksMax ?? defaultLivenessTicksMax;
+  const network: NetworkFaults = {
+    dropRate: rng.nextFloat() * 0.2,
+    duplicateRate: rng.nextFloat() * 0.1,
+    // Delays spread one exchange over several ticks, so faults land in the middle of it.
+    delayTicksMax: rng.nextInt(6),
+  };
+  // Some seeds fault rarely, some every few ticks: the latter find interleavings such as the
+  // paper's Figure 8, where leadership changes before a no-op reaches a majority.
+  const faultEveryTicks = 5 + rng.nextInt(rng.nextFloat() < 0.5 ? 10 : 40);
+  const proposeRate = 0.1 + rng.nextFloat() * 0.6;
+  const readRate = rng.nextFloat() * 0.2;
+  const cluster = new SimCluster({
+    ids: nodeIds(nodeCount),
+    seed: options.seed,
+    network,
+    // Small batches let a follower receive an old entry without the new leader's no-op.
+    config: { entriesPerAppendMax: rng.nextFloat() < 0.5 ? 1 : 1 + rng.nextInt(8),
+      inflightAppendsMax: 1 + rng.nextInt(4),
+      ...options.config },
+  });
+  const checker = new SafetyChecker(cluster);
+  const trace: string[] = [];
+  const note = (event: string): void => {
+    trace.push(`tick ${cluster.now}: ${event}`);
+    if (trace.length > traceLengthMax) trace.shift();
+  };
+  note(`nodes=${nodeCount} drop=${network.dropRate.toFixed(3)} dup=` +
+    `${network.duplicateRate.toFixed(3)} delayMax=${network.delayTicksMax} ` +
+    `faultEvery=${faultEveryTicks}`);
+  let crashes = 0;
+  let proposals = 0;
+  let reads = 0;
+  let violation: string | null = null;
+  try {
+    for (let tick = 0; tick < ticks; tick++) {
+      if (tick > 0 && tick % faultEveryTicks === 0) {
+        const kind = faultKinds[rng.nextInt(faultKinds.length)]!;
+        const crashed = injectFault(cluster, rng, kind);
+        crashes += crashed;
+        note(`fault ${kind}${describeLinks(cluster)}`);
+      }
+      if (rng.nextFloat() < proposeRate) {
+        const data = `p${proposals++}`;
+        const node = cluster.upNodes()[0] === undefined ? null : pick(rng, cluster.upNodes());
+        const result = node?.raft.propose(data);
+        if (result?.kind === "accepted") note(`${node!.id} accepted ${data} at ${result.index}`);
+      }
+      if (rng.nextFloat() < readRate && cluster.upNodes().length > 0) {
+        const node = pick(rng, cluster.upNodes());
+        const context = `r${reads++}`;
+        checker.beginRead(context);
+        node.raft.readIndex(context);
+      }
+      cluster.tick();
+      checker.checkRoles();
+    }
+    // Heal everything, bring every node back, and require progress.
+    cluster.heal();
+    cluster.network = reliableNetwork;
+    for (const id of cluster.ids) cluster.restart(id);
+    note("heal all, restart all, reliable network");
+    violation = checkLiveness(cluster, checker, livenessTicksMax, note);
+    if (violation === null) checker.checkConvergence();
+  } catch (error) {
+    if (!(error instanceof SafetyViolation)) throw error;
+    violation = error.message;
+  }
+  if (violation !== null) note(`VIOLATION: ${violation}`);
+  const leaderTerms = new Set(cluster.upNodes().map((node) => node.raft.status().term));
+  return {
+    seed: options.seed,
+    ok: violation === null,
+    violation,
+    trace,
+    stats: {
+      nodeCount,
+      ticks: cluster.now,
+      committed: checker.appliedIndexMaxSeen(),
+      elections: Math.max(0, ...leaderTerms),
+      crashes,
+    },
+  };
+}
+
+function checkLiveness(
+  cluster: SimCluster,
+  checker: SafetyChecker,
+  livenessTicksMax: number,
+  note: (event: string) => void,
+): string | null {
+  // First, with no new proposal: everything the leader holds must reach every node. A lost
+  // append must be repaired by heartbeats alone, not by the next client's proposal.
+  let quiescent = false;
+  for (let tick = 0; tick < livenessTicksMax && !quiescent; tick++) {
+    const leader = cluster.leader();
+    const lastIndex = leader?.raft.status().lastLogIndex ?? Infinity;
+    quiescent = cluster.upNodes().every((node) => node.lastApplied() >= lastIndex);
+    if (!quiescent) {
+      cluster.tick();
+      checker.checkRoles();
+    }
+  }
+  if (!quiescent) {
+    return `liveness: the leader's log did not reach every node within ${livenessTicksMax} ` +
+      `ticks after healing, with no new proposals (${describeRoles(cluster)})`;
+  }
+  note("leader's log applied everywhere");
+  const marker = `liveness-${cluster.now}`;
+  let proposedAt: number | null = null;
+  for (let tick = 0; tick < livenessTicksMax; tick++) {
+    const leader = cluster.leader();
+    // Propose once per leadership: a proposal lost with its leader is proposed again.
+    if (leader !== null && !holdsEntry(leader.raft, proposedAt, marker)) {
+      const result = leader.raft.propose(marker);
+      if (result.kind === "accepted") {
+        proposedAt = result.index;
+        note(`liveness proposal at ${result.index} by ${leader.id}`);
+      }
+    }
+    if (cluster.upNodes().every((node) => node.applied.some((entry) => entry.data === marker))) {
+      return null;
+    }
+    cluster.tick();
+    checker.checkRoles();
+  }
+  return `liveness: no proposal committed on every node within ${livenessTicksMax} ticks ` +
+    `after healing (${describeRoles(cluster)})`;
+}
+
+function describeRoles(cluster: SimCluster): string {
+  return cluster.upNodes()
+    .map((node) => {
+      const status = node.raft.status();
+      return `${node.id}:${status.role}@${status.term} last=${status.lastLogIndex} ` +
+        `commit=${status.commitIndex}`;
+    })
+    .join(" ");
+}
+
+function holdsEntry(raft: RaftNode, index: number | null, data: string): boolean {
+  if (index === null || index > raft.status().lastLogIndex) return false;
+  return raft.entries(index, index + 1)[0]?.data === data;
+}
+
+function pick<T>(rng: SeededRng, items: readonly T[]): T {
+  return items[rng.nextInt(items.length)]!;
+}
+
+/** Applies one fault; returns the number of nodes it crashed. */
+function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): number {
+  const ids = cluster.ids;
+  const leaderId = cluster.leader()?.id ?? pick(rng, ids);
+  switch (kind) {
+    case "heal":
+      cluster.heal();
+      return 0;
+    case "halves": {
+      cluster.heal();
+      const shuffled = shuffle(rng, ids);
+      const cut = 1 + rng.nextInt(ids.length - 1);
+      cluster.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      return 0;
+    }
+    case "isolate":
+      cluster.heal();
+      cluster.isolate(pick(rng, ids));
+      return 0;
+    case "isolateLeader":
+      cluster.heal();
+      cluster.isolate(leaderId);
+      return 0;
+    case "ring":
+      // Each node hears only its ring neighbours: every node sees a majority in a 3-cluster,
+      // but no two nodes see the same majority in a 5-cluster.
+      cluster.heal();
+      ids.forEach((from, k) => {
+        for (const [m, to] of ids.entries()) {
+          const distance = Math.min(Math.abs(k - m), ids.length - Math.abs(k - m));
+          if (distance > 1) cluster.cutLink(from, to);
+        }
+      });
+      return 0;
+    case "bridge": {
+      // Two halves that cannot talk, joined only through one bridge node.
+      cluster.heal();
+      const [, ...rest] = shuffle(rng, ids);
+      const half = Math.floor(rest.length / 2);
+      const left = rest.slice(0, half);
+      const right = rest.slice(half);
+      for (const a of left) for (const b of right) {
+        cluster.cutLink(a, b);
+        cluster.cutLink(b, a);
+      }
+      return 0;
+    }
+    case "asymmetric": {
+      const [from, to] = shuffle(rng, ids);
+      cluster.cutLink(from!, to!);
+      return 0;
+    }
+    case "crash":
+      return crashIfUp(cluster, pick(rng, ids));
+    case "crashLeader":
+      return crashIfUp(cluster, leaderId);
+    case "crashDuringPersist": {
+      const node = cluster.node(pick(rng, ids));
+      if (!node.up) return 0;
+      cluster.crashDuringPersist(node);
+      return 1;
+    }
+    case "restart":
+      for (const id of ids) cluster.restart(id);
+      return 0;
+    case "transfer": {
+      const leader = cluster.leader();
+      leader?.raft.transferLeadership(pick(rng, ids));
+      return 0;
+    }
+    default: {
+      const unknown: never = kind;
+      throw new Error(`unknown fault ${String(unknown)}`);
+    }
+  }
+}
+
+function crashIfUp(cluster: SimCluster, id: NodeId): number {
+  if (!cluster.node(id).up) return 0;
+  cluster.crash(id);
+  return 1;
+}
+
+function shuffle<T>(rng: SeededRng, items: readonly T[]): T[] {
+  const result = [...items];
+  for (let k = result.length - 1; k > 0; k--) {
+    const j = rng.nextInt(k + 1);
+    [result[k], result[j]] = [result[j]!, result[k]!];
+  }
+  return result;
+}
+
+function describeLinks(cluster: SimCluster): string {
+  const down = cluster.ids.filter((id) => !cluster.node(id).up);
+  return down.length > 0 ? ` (down: ${down.join(",")})` : "";
+}
