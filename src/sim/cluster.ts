@@ -59,6 +59,8 @@ interface InFlight {
 export class SimNode {
   raft: RaftNode;
   up = true;
+  /** When set, the node crashes part-way through persisting its next Ready. */
+  crashAtNextPersist = false;
   /** The toy state machine: every applied entry's data, by index. */
   applied: Entry[] = [];
   readonly disk: SimDisk = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
@@ -130,6 +132,10 @@ export class SimCluster {
   /** Runs one driver iteration on `node` if it has work: persist, send, apply, advance. */
   processReady(node: SimNode): boolean {
     if (!node.up || !node.raft.hasReady()) return false;
+    if (node.crashAtNextPersist) {
+      this.crashDuringPersist(node);
+      return true;
+    }
     const ready = node.raft.ready();
     this.observer.onReady?.(node, ready);
     this.persist(node, ready);
@@ -146,32 +152,43 @@ export class SimCluster {
     return true;
   }
 
+  /** Entries first, then the hard state: a hard state on disk implies its entries are. */
   private persist(node: SimNode, ready: Ready): void {
-    if (ready.hardState !== null) node.disk.hardState = ready.hardState;
     if (ready.entries.length > 0) {
       // The first entry's index truncates any stored suffix from there on.
       node.disk.entries.length = ready.entries[0]!.index - 1;
       node.disk.entries.push(...ready.entries);
     }
+    if (ready.hardState !== null) node.disk.hardState = ready.hardState;
   }
 
   /**
-   * A crash in the middle of a Ready: a prefix of the entries reached the disk (unsynced writes
-   * are lost), none of the messages went out, and the process is gone.
+   * A crash in the middle of a Ready: the writes reached the disk in order (the entries, then
+   * the hard state, as a write-ahead log appends them), and the crash cut that sequence at a
+   * random point; unsynced writes after it are lost and none of the messages went out.
    */
   crashDuringPersist(node: SimNode): void {
     if (!node.up) return;
     if (node.raft.hasReady()) {
       const ready = node.raft.ready();
-      const keepHardState = this.rng.nextFloat() < 0.5;
-      const keptCount = this.rng.nextInt(ready.entries.length + 1);
-      if (keepHardState && ready.hardState !== null) node.disk.hardState = ready.hardState;
-      if (keptCount > 0) {
-        node.disk.entries.length = ready.entries[0]!.index - 1;
-        node.disk.entries.push(...ready.entries.slice(0, keptCount));
+      const writeCount = ready.entries.length + (ready.hardState === null ? 0 : 1);
+      const keptCount = this.rng.nextInt(writeCount + 1);
+      const keptEntries = ready.entries.slice(0, keptCount);
+      if (keptEntries.length > 0) {
+        node.disk.entries.length = keptEntries[0]!.index - 1;
+        node.disk.entries.push(...keptEntries);
+      }
+      if (ready.hardState !== null && keptCount === writeCount) {
+        node.disk.hardState = ready.hardState;
       }
     }
     this.crash(node.id);
+  }
+
+  /** Arms a crash for the next time `id` persists a Ready: the moment a real crash hurts. */
+  crashAtNextPersist(id: NodeId): void {
+    const node = this.node(id);
+    if (node.up) node.crashAtNextPersist = true;
   }
 
   private sendMessage(from: SimNode, message: RaftMessage): void {
@@ -246,6 +263,7 @@ export class SimCluster {
   crash(id: NodeId): void {
     const node = this.node(id);
     node.up = false;
+    node.crashAtNextPersist = false;
     this.inFlight = this.inFlight.filter((item) => item.message.to !== id && item.message.from !== id);
   }
 
@@ -253,6 +271,7 @@ export class SimCluster {
     const node = this.node(id);
     if (node.up) return;
     this.restarts++;
+    node.crashAtNextPersist = false;
     node.restart(this.restarts);
   }
 

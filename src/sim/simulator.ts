@@ -263,9 +263,10 @@ function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): numb
     case "crashLeader":
       return crashIfUp(cluster, leaderId);
     case "crashDuringPersist": {
-      const node = cluster.node(pick(rng, ids));
-      if (!node.up) return 0;
-      cluster.crashDuringPersist(node);
+      // Often the leader, whose Readies carry the most entries.
+      const id = rng.nextFloat() < 0.5 ? leaderId : pick(rng, ids);
+      if (!cluster.node(id).up) return 0;
+      cluster.crashAtNextPersist(id);
       return 1;
     }
     case "restart":
