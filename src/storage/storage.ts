@@ -1,0 +1,76 @@
+import type { Entry, HardState, SnapshotMeta } from "../raft/index.js";
+
+/**
+ * The persistence seams (hashicorp/raft's LogStore, StableStore, SnapshotStore). Each has an
+ * in-memory implementation for tests and the simulator (memory-storage.ts) and a real one
+ * (file-storage.ts, snapshot-store.ts), and one contract suite runs against both.
+ *
+ * Writes are buffered; nothing is durable until sync() returns. One sync() covers every write
+ * since the last one, so the driver pays one fdatasync per loop iteration however many entries
+ * that iteration produced (group commit). Within a sync, entries are made durable before the
+ * hard state, so a hard state on disk never refers to entries that are not.
+ */
+
+export interface LogStore {
+  /** The index of the first entry held; lastIndex() + 1 when the log is empty. */
+  firstIndex(): number;
+  /** The index of the last entry held, or firstIndex() - 1 when empty. */
+  lastIndex(): number;
+  /** Entries in [indexLow, indexHigh). Throws StorageError when the range is not held. */
+  entries(indexLow: number, indexHigh: number): readonly Entry[];
+  /**
+   * Appends contiguous entries. The first entry's index truncates any stored suffix from that
+   * index on (a follower overwriting conflicting entries), and must be at most lastIndex() + 1.
+   */
+  append(entries: readonly Entry[]): void;
+  /**
+   * Entries at or below `index` are covered by a snapshot and may be discarded. An
+   * implementation may keep more (a file store drops whole segments only).
+   */
+  compactTo(index: number): void;
+}
+
+export interface StableStore {
+  hardState(): HardState;
+  setHardState(state: HardState): void;
+}
+
+/** The write-ahead log: entries and hard state in one stream, synced together. */
+export interface DurableLog extends LogStore, StableStore {
+  /** Makes every buffered write durable: one fdatasync for all of them. */
+  sync(): void;
+  close(): void;
+}
+
+/**
+ * A snapshot: the state machine's bytes as of `meta.index` (applied index, client sessions and
+ * all), with the configuration at that point.
+ */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: string;
+}
+
+export interface SnapshotStore {
+  /** The newest complete snapshot, verified, or null when there is none. */
+  latest(): Snapshot | null;
+  /** Stores `snapshot` atomically: after a crash either the old or the new one is latest. */
+  save(snapshot: Snapshot): void;
+}
+
+/** A storage problem the node cannot work around: corruption, a bad path, a full disk. */
+export class StorageError extends Error {
+  override readonly name: string = "StorageError";
+}
+
+/** Data on disk that fails verification. Names the file and byte offset. */
+export class CorruptionError extends StorageError {
+  override readonly name = "CorruptionError";
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`corrupt write-ahead log: ${file} at byte ${offset}: ${reason}`);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The deterministic simulator in CI. A few hundred seeded fault schedules run the real core
+ * under drops, duplicates, delays, partitions, crashes (some in the middle of a persist) and
+ * restarts, and the safety checker watches every step; after healing each run must make
+ * progress. Seeds that once found a bug stay here as regressions, each with what it caught.
+ * `npm run sim -- --seeds 2000` is the longer run; this keeps `npm test` within seconds.
+ */
+import { expect } from "chai";
+import { SafetyChecker } from "../../src/sim/checker.js";
+import { nodeIds, SimCluster } from "../../src/sim/cluster.js";
+import { runSimulation } from "../../src/sim/simulator.js";
+
+const regressionSeeds: readonly { seed: number; caught: string }[] = [
+  { seed: 9, caught: "an append lost in replicate state was never resent without a new proposal" },
+  { seed: 2927, caught: "checker: a later persisted term subsumes an earlier vote in one Ready" },
+  { seed: 2, caught: "planted bug: a leader committing an earlier-term entry by counting" },
+  { seed: 79, caught: "planted bug: a vote check that compares only the last index" },
+];
+
+describe("deterministic simulator", () => {
+  for (const { seed, caught } of regressionSeeds) {
+    it(`passes regression seed ${seed} (${caught})`, () => {
+      const result = runSimulation({ seed });
+      expect(result.violation, result.trace.join("\n")).to.equal(null);
+    });
+  }
+
+  it("passes 300 seeds of 3- and 5-node clusters with safety and liveness checked", () => {
+    const nodeCounts = new Set<number>();
+    let committed = 0;
+    for (let seed = 1000; seed < 1300; seed++) {
+      const result = runSimulation({ seed });
+      if (!result.ok) {
+        expect.fail(`seed ${seed}: ${result.violation}\n` +
+          `reproduce: npm run sim -- --seed ${seed} --seeds 1 --trace`);
+      }
+      nodeCounts.add(result.stats.nodeCount);
+      committed += result.stats.committed;
+    }
+    expect([...nodeCounts].sort()).to.deep.equal([3, 5]);
+    // Faults must not stop the workload: most seeds commit many entries.
+    expect(committed).to.be.greaterThan(300 * 10);
+  });
+
+  it("makes the same run from the same seed", () => {
+    const first = runSimulation({ seed: 4242 });
+    const second = runSimulation({ seed: 4242 });
+    expect(second.trace).to.deep.equal(first.trace);
+    expect(second.stats).to.deep.equal(first.stats);
+  });
+
+  it("reports a violation when two nodes apply different entries at one index", () => {
+    // The checker itself must be able to fail: feed it a forged divergent apply.
+    const cluster = new SimCluster({ ids: nodeIds(3), seed: 1 });
+    const checker = new SafetyChecker(cluster);
+    const entry = { index: 1, term: 1, kind: "normal" as const, data: "a" };
+    checker.onApply(cluster.node("n1"), entry);
+    expect(() => checker.onApply(cluster.node("n2"), { ...entry, data: "b" }))
+      .to.throw(/state machine safety/);
+  });
+
+  it("reports a vote granted before it was persisted", () => {
+    const cluster = new SimCluster({ ids: nodeIds(3), seed: 1 });
+    const checker = new SafetyChecker(cluster);
+    const grant = { type: "requestVoteResponse" as const, from: "n1", to: "n2", term: 3,
+      granted: true };
+    expect(() => checker.onSend(cluster.node("n1"), grant)).to.throw(/durability/);
+    cluster.node("n1").disk.hardState = { term: 3, vote: "n2", commit: 0 };
+    expect(() => checker.onSend(cluster.node("n1"), grant)).not.to.throw();
+  });
+});
