@@ -27,6 +27,8 @@ export interface RaftConfig {
   readonly pendingReadsMax: number;
   /** Committed entries handed to the driver per Ready. */
   readonly entriesPerApplyMax: number;
+  /** InstallSnapshot sends the snapshot in chunks of at most this many bytes, one at a time. */
+  readonly snapshotChunkBytes: number;
 }
 
 export const defaultRaftConfig = {
@@ -41,6 +43,7 @@ export const defaultRaftConfig = {
   uncommittedEntriesMax: 8192,
   pendingReadsMax: 4096,
   entriesPerApplyMax: 1024,
+  snapshotChunkBytes: 256 * 1024,
 } as const satisfies Omit<RaftConfig, "id" | "voters">;
 
 /** Builds a full config from the required fields and any overrides of the defaults. */
@@ -69,6 +72,7 @@ const positiveIntegerFields = [
   "uncommittedEntriesMax",
   "pendingReadsMax",
   "entriesPerApplyMax",
+  "snapshotChunkBytes",
 ] as const satisfies readonly (keyof RaftConfig)[];
 
 /** Returns every problem with `config`; an empty list means it is valid. */

@@ -3,6 +3,7 @@ import {
   entrySizeBytes,
   type AppendEntriesResponse,
   type HeartbeatResponse,
+  type InstallSnapshotResponse,
   type NodeId,
   type RaftMessage,
 } from "./messages.js";
@@ -28,8 +29,12 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
           context: m.context, index: null });
       }
       return;
+    case "snapshotResponse":
+      handleSnapshotResponse(raft, m);
+      return;
     case "append":
     case "heartbeat":
+    case "snapshot":
       // Election Safety (§5.2): two leaders in one term is a bug, never an input to handle.
       assert(false, `leader ${raft.id} got ${m.type} from ${m.from} in its own term ${raft.term}`);
       return;
@@ -49,11 +54,20 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
  */
 export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean {
   const progress = raft.progress.get(to);
-  if (progress === undefined || progress.isPaused()) return false;
+  if (progress === undefined) return false;
+  if (progress.state === "snapshot") return sendSnapshotChunk(raft, to);
+  if (progress.isPaused()) return false;
   const { log, config } = raft;
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = log.term(prevLogIndex);
-  assert(prevLogTerm !== null, `no term for index ${prevLogIndex}: snapshots are not built yet`);
+  if (prevLogTerm === null) {
+    // §7: the entries this follower needs were compacted; it catches up by snapshot.
+    const snapshot = raft.snapshot;
+    assert(snapshot !== null && snapshot.meta.index >= log.compacted(),
+      "a compacted log always has a snapshot covering it");
+    progress.becomeSnapshot(snapshot);
+    return sendSnapshotChunk(raft, to);
+  }
   const indexHigh = Math.min(log.lastIndex() + 1, progress.next + config.entriesPerAppendMax);
   const entries = progress.next < indexHigh
     ? log.slice(progress.next, indexHigh, config.bytesPerAppendMax)
@@ -75,7 +89,7 @@ export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
   for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
     if (!sendAppend(raft, to, false)) break;
     sent = true;
-    if (raft.progress.get(to)!.state === "probe") break;
+    if (raft.progress.get(to)!.state !== "replicate") break;
   }
   return sent;
 }
@@ -141,6 +155,11 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
     return;
   }
   if (!progress.maybeUpdate(m.index)) return;
+  if (progress.state === "snapshot") {
+    // An answer from before the transfer shows the follower can be served from the log after all.
+    if (progress.match < raft.log.compacted()) return;
+    progress.becomeProbe();
+  }
   if (progress.state === "probe") progress.becomeReplicate();
   else progress.inflights.freeTo(m.index);
   maybeCommit(raft);
@@ -155,6 +174,18 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   if (progress === undefined) return;
   progress.recentActive = true;
   progress.probeSent = false;
+  if (m.readId !== null) confirmRead(raft, m.readId, m.from);
+  if (progress.state === "snapshot") {
+    // The follower is alive; if the chunk has gone unanswered for two heartbeat rounds, it or
+    // its answer was lost: send it again. The receiver answers a chunk it already has with
+    // the offset it wants, so a repeat costs one round trip.
+    const transfer = progress.snapshotTransfer!;
+    if (transfer.chunkInflight && ++transfer.heartbeatsSinceChunk >= 2) {
+      transfer.chunkInflight = false;
+      sendSnapshotChunk(raft, m.from);
+    }
+    return;
+  }
   // If the window is full, acknowledgements may have been lost: let one more append through,
   // so that a gap shows up as a rejection and the follower is repaired.
   if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
@@ -165,7 +196,45 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   if (progress.match < raft.log.lastIndex() && !sendAppendsTo(raft, m.from)) {
     sendAppend(raft, m.from, true);
   }
-  if (m.readId !== null) confirmRead(raft, m.readId, m.from);
+}
+
+// --- InstallSnapshot (§7) -----------------------------------------------------------------
+
+/** Sends the next chunk of the snapshot in transfer to `to`, unless one is unanswered. */
+function sendSnapshotChunk(raft: Raft, to: NodeId): boolean {
+  const transfer = raft.progress.get(to)?.snapshotTransfer;
+  assert(transfer !== null && transfer !== undefined, "snapshot state has a transfer");
+  if (transfer.chunkInflight) return false;
+  const { snapshot, offset } = transfer;
+  const end = Math.min(offset + raft.config.snapshotChunkBytes, snapshot.data.length);
+  raft.send({ type: "snapshot", from: raft.id, to, term: raft.term, meta: snapshot.meta, offset,
+    data: snapshot.data.slice(offset, end), done: end === snapshot.data.length });
+  transfer.chunkInflight = true;
+  transfer.heartbeatsSinceChunk = 0;
+  return true;
+}
+
+function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
+  const progress = raft.progress.get(m.from);
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  const transfer = progress.snapshotTransfer;
+  // Answers about another snapshot, or after the transfer ended, are stale.
+  if (transfer === null || transfer.snapshot.meta.index !== m.snapshotIndex) return;
+  // One chunk at a time: only the answer to the outstanding chunk moves the transfer on.
+  // Acting on every answer would let duplicates multiply: each extra answer would send an
+  // extra chunk, which would draw an extra answer.
+  if (!m.installed && (m.offset !== transfer.offset || !transfer.chunkInflight)) return;
+  if (m.installed) {
+    progress.maybeUpdate(m.snapshotIndex);
+    progress.becomeProbe();
+    maybeCommit(raft);
+    sendAppend(raft, m.from, true);
+    return;
+  }
+  transfer.offset = Math.min(m.nextOffset, transfer.snapshot.data.length);
+  transfer.chunkInflight = false;
+  sendSnapshotChunk(raft, m.from);
 }
 
 // --- ReadIndex (thesis §6.4) -------------------------------------------------------------

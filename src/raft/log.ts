@@ -2,47 +2,88 @@ import { assert } from "./assert.js";
 import { entrySizeBytes, type Entry, type SnapshotMeta } from "./messages.js";
 
 /**
- * The replicated log as the core sees it: every entry after the snapshot point, held in memory,
- * with a marker for the tail that the driver has not yet persisted.
+ * The replicated log as the core sees it: every entry after the compaction point, held in
+ * memory, with a marker for the tail that the driver has not yet persisted.
  *
- *   snapshotIndex   unstableFrom                lastIndex
+ *   compactedIndex   unstableFrom                lastIndex
  *        |  stable (on disk) | unstable (in the next Ready) |
  *
- * Invariants: entries[k].index === snapshotIndex + 1 + k; terms never decrease along the log;
- * snapshotIndex < unstableFrom <= lastIndex + 1; committed <= lastIndex.
+ * Entries at or below compactedIndex live only in a snapshot; the log remembers the term at
+ * compactedIndex itself, for the log-matching check of the next entry. It may keep a trailing
+ * window of entries below the newest snapshot, so that slightly slow followers catch up from
+ * the log instead of a snapshot.
+ *
+ * Invariants: entries[k].index === compactedIndex + 1 + k; terms never decrease along the log;
+ * compactedIndex < unstableFrom <= lastIndex + 1; compactedIndex <= applied <= committed <=
+ * lastIndex.
  */
 export class RaftLog {
-  private snapshotIndex: number;
-  private snapshotTerm: number;
+  private compactedIndex: number;
+  private compactedTerm: number;
   private entries: Entry[];
   /** The first index not yet on stable storage. */
   private unstableFrom: number;
-  /** Invariant: snapshotIndex <= committed <= lastIndex(). */
+  /** Invariant: applied <= committed <= lastIndex(). */
   committed: number;
   /** Invariant: applied <= committed. Advanced only when the driver says it applied. */
   applied: number;
+  /**
+   * Set when the stored log no longer matches this one at its start: the driver must reset
+   * its log store to begin after this point before it appends anything (Ready.logStart).
+   */
+  pendingLogStart: { index: number; term: number } | null = null;
 
-  constructor(snapshot: SnapshotMeta | null, entries: readonly Entry[], committed: number) {
-    this.snapshotIndex = snapshot?.index ?? 0;
-    this.snapshotTerm = snapshot?.term ?? 0;
-    this.entries = [...entries];
+  /**
+   * Rebuilds the log from what the driver persisted: the newest snapshot (if any) and the
+   * stored entries. Stored entries that overlap the snapshot are kept only if they agree with
+   * it at its index; a node that crashed between saving a snapshot from the leader and
+   * resetting its log would otherwise keep entries of another history.
+   */
+  constructor(snapshot: SnapshotMeta | null, stored: readonly Entry[], committed: number) {
+    const snapshotIndex = snapshot?.index ?? 0;
+    const snapshotTerm = snapshot?.term ?? 0;
+    let kept = [...stored];
+    const first = kept[0];
+    const atSnapshot = kept[snapshotIndex - (first?.index ?? 0)];
+    if (first === undefined || kept[kept.length - 1]!.index <= snapshotIndex ||
+      (first.index <= snapshotIndex && atSnapshot?.term !== snapshotTerm)) {
+      kept = [];
+    }
+    if (kept.length > 0 && kept[0]!.index <= snapshotIndex) {
+      // The log agrees with the snapshot and reaches below it: keep that trailing window.
+      const base = kept.shift()!;
+      this.compactedIndex = base.index;
+      this.compactedTerm = base.term;
+    } else {
+      this.compactedIndex = snapshotIndex;
+      this.compactedTerm = snapshotTerm;
+    }
+    assert(kept.length === 0 || kept[0]!.index === this.compactedIndex + 1,
+      `stored log starts at ${kept[0]?.index}, after a gap from the snapshot at ${snapshotIndex}`);
+    this.entries = kept;
     this.entries.forEach((entry, k) => {
-      assert(entry.index === this.snapshotIndex + 1 + k, "restored entries must be contiguous");
-      const previousTerm = k === 0 ? this.snapshotTerm : this.entries[k - 1]!.term;
+      assert(entry.index === this.compactedIndex + 1 + k, "restored entries must be contiguous");
+      const previousTerm = k === 0 ? this.compactedTerm : this.entries[k - 1]!.term;
       assert(entry.term >= previousTerm, "restored entry terms must not decrease");
     });
     this.unstableFrom = this.lastIndex() + 1;
-    assert(committed <= this.lastIndex(), "restored commit index beyond the log");
-    this.committed = Math.max(committed, this.snapshotIndex);
-    this.applied = this.snapshotIndex;
+    if (kept.length === 0 && snapshot !== null) {
+      // Any stored entries were discarded (below the snapshot, or of another history): the
+      // store must start after the snapshot too, or its next append would leave a gap.
+      this.pendingLogStart = { index: this.compactedIndex, term: this.compactedTerm };
+    }
+    this.applied = snapshotIndex;
+    this.committed = Math.max(committed, snapshotIndex);
+    assert(this.committed <= this.lastIndex(),
+      `restored commit index ${this.committed} beyond the log's last index ${this.lastIndex()}`);
   }
 
   firstIndex(): number {
-    return this.snapshotIndex + 1;
+    return this.compactedIndex + 1;
   }
 
   lastIndex(): number {
-    return this.snapshotIndex + this.entries.length;
+    return this.compactedIndex + this.entries.length;
   }
 
   lastTerm(): number {
@@ -57,9 +98,9 @@ export class RaftLog {
   /** The term of the entry at `index`, or null when the log does not hold it (compacted or
    * beyond the end). Index 0 is the empty prefix, with term 0. */
   term(index: number): number | null {
-    if (index === this.snapshotIndex) return this.snapshotTerm;
-    if (index < this.snapshotIndex || index > this.lastIndex()) return null;
-    return this.entries[index - this.snapshotIndex - 1]!.term;
+    if (index === this.compactedIndex) return this.compactedTerm;
+    if (index < this.compactedIndex || index > this.lastIndex()) return null;
+    return this.entries[index - this.compactedIndex - 1]!.term;
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -82,7 +123,7 @@ export class RaftLog {
     const result: Entry[] = [];
     let bytes = 0;
     for (let index = indexLow; index < indexHigh; index++) {
-      const entry = this.entries[index - this.snapshotIndex - 1]!;
+      const entry = this.entries[index - this.compactedIndex - 1]!;
       bytes += entrySizeBytes(entry);
       if (result.length > 0 && bytes > bytesMax) break;
       result.push(entry);
@@ -116,13 +157,13 @@ export class RaftLog {
    */
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
     let probe = Math.min(index, this.lastIndex());
-    for (; probe > this.snapshotIndex; probe--) {
+    for (; probe > this.compactedIndex; probe--) {
       const probeTerm = this.term(probe)!;
       if (probeTerm <= term) return { index: probe, term: probeTerm };
     }
-    // At or below the snapshot we know only the snapshot's own term.
-    if (probe === this.snapshotIndex && this.snapshotTerm <= term) {
-      return { index: probe, term: this.snapshotTerm };
+    // At or below the compaction point we know only the term at that point.
+    if (probe === this.compactedIndex && this.compactedTerm <= term) {
+      return { index: probe, term: this.compactedTerm };
     }
     return { index: probe, term: 0 };
   }
@@ -137,7 +178,7 @@ export class RaftLog {
     assert(conflict > this.committed, `conflict at ${conflict} is at or below commit ${this.committed}`);
     const first = incoming[0]!;
     const newEntries = incoming.slice(conflict - first.index);
-    this.entries.length = conflict - this.snapshotIndex - 1;
+    this.entries.length = conflict - this.compactedIndex - 1;
     for (const entry of newEntries) this.append(entry);
     // The truncated suffix may have been stable; the storage must rewrite from the conflict.
     this.unstableFrom = Math.min(this.unstableFrom, conflict);
@@ -173,7 +214,41 @@ export class RaftLog {
 
   appliedTo(index: number): void {
     assert(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
-    assert(index >= this.applied, "applied index never goes backwards");
-    this.applied = index;
+    // A snapshot installed while a Ready was out moved applied past that Ready's entries.
+    this.applied = Math.max(this.applied, index);
+  }
+
+  /** The index at or below which entries live only in a snapshot. */
+  compacted(): number {
+    return this.compactedIndex;
+  }
+
+  /**
+   * Drops entries at or below `index`, which a snapshot now covers. Only applied (and so
+   * persisted) entries can be compacted.
+   */
+  compactTo(index: number): void {
+    if (index <= this.compactedIndex) return;
+    assert(index <= this.applied, `compacting to ${index} past applied ${this.applied}`);
+    assert(index < this.unstableFrom, `compacting unpersisted entries up to ${index}`);
+    this.compactedTerm = this.term(index)!;
+    this.entries.splice(0, index - this.compactedIndex);
+    this.compactedIndex = index;
+  }
+
+  /**
+   * Replaces the whole log with a snapshot from the leader (§7): everything up to meta.index
+   * is committed and applied by installing it. The driver persists the snapshot and resets its
+   * log store before it persists anything appended after this.
+   */
+  restore(meta: SnapshotMeta): void {
+    assert(meta.index > this.committed, "a snapshot at or below commit is never installed");
+    this.entries = [];
+    this.compactedIndex = meta.index;
+    this.compactedTerm = meta.term;
+    this.unstableFrom = meta.index + 1;
+    this.committed = meta.index;
+    this.applied = meta.index;
+    this.pendingLogStart = { index: meta.index, term: meta.term };
   }
 }

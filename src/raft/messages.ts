@@ -37,6 +37,12 @@ export interface SnapshotMeta {
   readonly voters: readonly NodeId[];
 }
 
+/** A snapshot: the state machine's bytes as of `meta.index`, opaque to the core. */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: string;
+}
+
 interface MessageBase {
   readonly from: NodeId;
   readonly to: NodeId;
@@ -115,6 +121,32 @@ export interface ReadIndexResponse extends MessageBase {
   readonly index: number | null;
 }
 
+/**
+ * InstallSnapshot (§7), one chunk at a time: `data` holds bytes [offset, offset + length) of
+ * the snapshot. The receiver assembles the chunks beside its current state and installs the
+ * whole only when `done`; a lost chunk is resent from the offset the receiver asks for.
+ */
+export interface InstallSnapshotRequest extends MessageBase {
+  readonly type: "snapshot";
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly data: string;
+  readonly done: boolean;
+}
+
+export interface InstallSnapshotResponse extends MessageBase {
+  readonly type: "snapshotResponse";
+  /** The snapshot this answers, so that answers about an older snapshot are ignored. */
+  readonly snapshotIndex: number;
+  /** The offset of the chunk this answers: the leader acts only on the answer to the chunk it
+   * has outstanding, so duplicated chunks and answers never multiply. */
+  readonly offset: number;
+  /** The offset the receiver expects next. */
+  readonly nextOffset: number;
+  /** The receiver holds everything up to snapshotIndex: installed, or already had it. */
+  readonly installed: boolean;
+}
+
 export type RaftMessage =
   | PreVoteRequest
   | RequestVoteRequest
@@ -125,7 +157,9 @@ export type RaftMessage =
   | HeartbeatResponse
   | TimeoutNowRequest
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | InstallSnapshotRequest
+  | InstallSnapshotResponse;
 
 export type MessageType = RaftMessage["type"];
 

@@ -1,17 +1,33 @@
 import { assert } from "./assert.js";
+import type { Snapshot } from "./messages.js";
 
 /**
  * The leader's view of one follower's log (etcd tracker/progress.go).
  *
  *   probe ---(append accepted)---> replicate
- *     ^                                |
- *     +------(append rejected)---------+
+ *     ^  ^                             |
+ *     |  +----(append rejected)--------+
+ *     |
+ *     +--(snapshot installed)-- snapshot <--(needed entries compacted)-- probe
  *
  * In probe state the leader sends one append at a time and waits for its answer (or a heartbeat
  * answer) before the next: it does not yet know where the logs match. In replicate state the
- * logs are known to match up to `match`, and appends are pipelined, bounded by `Inflights`.
+ * logs are known to match up to `match`, and appends are pipelined, bounded by `Inflights`. In
+ * snapshot state the follower needs entries the leader has compacted; the leader streams a
+ * snapshot to it one chunk at a time, resuming from the offset the follower asks for.
  */
-export type ProgressState = "probe" | "replicate";
+export type ProgressState = "probe" | "replicate" | "snapshot";
+
+/** A snapshot being streamed to one follower. */
+export interface SnapshotTransfer {
+  readonly snapshot: Snapshot;
+  /** The offset of the chunk outstanding, or of the next to send. */
+  offset: number;
+  /** The chunk at `offset` is out and unanswered. */
+  chunkInflight: boolean;
+  /** Heartbeat answers since the chunk went out: after two, it is taken as lost and resent. */
+  heartbeatsSinceChunk: number;
+}
 
 export class Progress {
   /** The highest index known to be replicated on the follower (Figure 2's matchIndex). */
@@ -24,6 +40,8 @@ export class Progress {
   /** Set by any message from the follower; CheckQuorum reads and clears it. */
   recentActive = false;
   readonly inflights: Inflights;
+  /** Set only in snapshot state. */
+  snapshotTransfer: SnapshotTransfer | null = null;
 
   constructor(next: number, inflightAppendsMax: number, inflightBytesMax: number) {
     this.next = next;
@@ -36,6 +54,7 @@ export class Progress {
     this.probeSent = false;
     this.next = this.match + 1;
     this.inflights.reset();
+    this.snapshotTransfer = null;
   }
 
   becomeReplicate(): void {
@@ -43,10 +62,26 @@ export class Progress {
     this.probeSent = false;
     this.next = this.match + 1;
     this.inflights.reset();
+    this.snapshotTransfer = null;
+  }
+
+  becomeSnapshot(snapshot: Snapshot): void {
+    this.state = "snapshot";
+    this.probeSent = false;
+    this.inflights.reset();
+    this.snapshotTransfer = { snapshot, offset: 0, chunkInflight: false, heartbeatsSinceChunk: 0 };
   }
 
   isPaused(): boolean {
-    return this.state === "probe" ? this.probeSent : this.inflights.full();
+    switch (this.state) {
+      case "probe":
+        return this.probeSent;
+      case "replicate":
+        return this.inflights.full();
+      case "snapshot":
+        // Appends wait until the snapshot is installed; chunks have their own flow control.
+        return true;
+    }
   }
 
   /** Records entries sent in one append; `lastIndex` is the last entry's index. */
@@ -78,6 +113,7 @@ export class Progress {
    * thinks the logs may match, from the follower's hint. Returns false for a stale rejection.
    */
   maybeDecreaseTo(rejected: number, nextProbe: number): boolean {
+    if (this.state === "snapshot") return false;
     if (this.state === "replicate") {
       // Stale unless it rejects something past what we know matches.
       if (rejected <= this.match) return false;

@@ -9,6 +9,7 @@ import type {
   RaftMessage,
   ReadState,
   Role,
+  Snapshot,
 } from "./messages.js";
 import { emptyInitialState, Raft, type RaftInitialState } from "./raft.js";
 import type { Rng } from "./rng.js";
@@ -41,8 +42,10 @@ export interface SoftState {
 
 /**
  * The work the driver must do, in this order (etcd doc.go):
- *   1. persist `hardState` (if set) and `entries` (the first entry's index truncates any stored
- *      suffix from that index on), and fsync;
+ *   1. if `snapshot` is set, save it atomically and restore the state machine from it; if
+ *      `logStart` is set, reset the log store to start after it; then persist `entries` (the
+ *      first entry's index truncates any stored suffix from that index on) and `hardState`
+ *      (if set), and fsync;
  *   2. send `messages` — but a leader's appends and heartbeats (see mayPrecedePersist) may be
  *      sent before step 1 completes;
  *   3. apply `committedEntries` in order, then serve `readStates` once applied reaches them;
@@ -50,6 +53,10 @@ export interface SoftState {
  */
 export interface Ready {
   readonly softState: SoftState | null;
+  /** A snapshot from the leader to install before anything else in this Ready. */
+  readonly snapshot: Snapshot | null;
+  /** Discard every stored entry: the log now starts just after this index (of this term). */
+  readonly logStart: { readonly index: number; readonly term: number } | null;
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly messages: readonly RaftMessage[];
@@ -179,10 +186,29 @@ export class RaftNode {
     return { kind: "started" };
   }
 
+  /**
+   * The driver took `snapshot` of its state machine (at most at the applied index) and saved
+   * it. The core keeps it to send to followers that fall behind the log, and drops the log up to
+   * `compactIndex` (default: the snapshot's index; lower keeps a trailing window of entries for
+   * slightly slow followers). The driver compacts its log store to the same index.
+   */
+  compact(snapshot: Snapshot, compactIndex = snapshot.meta.index): void {
+    const raft = this.raft;
+    const { index, term } = snapshot.meta;
+    assert(index <= raft.log.applied, `snapshot at ${index} beyond applied ${raft.log.applied}`);
+    assert(compactIndex <= index, "compaction stays within the snapshot");
+    const termHeld = raft.log.term(index);
+    assert(termHeld === null || termHeld === term, `snapshot term ${term} disagrees with the log`);
+    if (raft.snapshot === null || index > raft.snapshot.meta.index) raft.snapshot = snapshot;
+    raft.log.compactTo(compactIndex);
+  }
+
   /** True when ready() would return work. */
   hasReady(): boolean {
     const raft = this.raft;
     return (
+      raft.pendingInstall !== null ||
+      raft.log.pendingLogStart !== null ||
       raft.messages.length > 0 ||
       raft.readStates.length > 0 ||
       raft.droppedReads.length > 0 ||
@@ -208,6 +234,8 @@ export class RaftNode {
       raft.log.applied, raft.config.entriesPerApplyMax);
     const ready: Ready = {
       softState: sameSoftState(softState, this.previousSoftState) ? null : softState,
+      snapshot: raft.pendingInstall,
+      logStart: raft.log.pendingLogStart,
       hardState: sameHardState(hardState, this.previousHardState) ? null : hardState,
       entries,
       messages: raft.messages,
@@ -215,6 +243,8 @@ export class RaftNode {
       readStates: raft.readStates,
       droppedReads: raft.droppedReads,
     };
+    raft.pendingInstall = null;
+    raft.log.pendingLogStart = null;
     raft.messages = [];
     raft.readStates = [];
     raft.droppedReads = [];
@@ -265,6 +295,11 @@ export class RaftNode {
       voters: raft.voters.voters,
       progress,
     };
+  }
+
+  /** The index at or below which the log is compacted into a snapshot. */
+  compactedIndex(): number {
+    return this.raft.log.compacted();
   }
 
   /** The entries in [indexLow, indexHigh) as this node holds them, for checkers and tests. */

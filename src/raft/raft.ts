@@ -7,12 +7,14 @@ import type {
   Entry,
   HardState,
   HeartbeatRequest,
+  InstallSnapshotRequest,
   NodeId,
   PreVoteRequest,
   RaftMessage,
   ReadState,
   RequestVoteRequest,
   Role,
+  Snapshot,
   SnapshotMeta,
   VoteResponse,
 } from "./messages.js";
@@ -24,9 +26,18 @@ import type { Rng } from "./rng.js";
 /** What a node restarts from: whatever its driver had persisted. */
 export interface RaftInitialState {
   readonly hardState: HardState;
-  readonly snapshot: SnapshotMeta | null;
-  /** Every persisted entry after the snapshot, contiguous. */
+  /** The newest snapshot, already restored into the state machine by the driver. */
+  readonly snapshot: Snapshot | null;
+  /** The persisted entries, contiguous; they may overlap the snapshot (a trailing window). */
   readonly entries: readonly Entry[];
+}
+
+/** A snapshot arriving in chunks, kept apart from the current state until complete. */
+interface IncomingSnapshot {
+  readonly from: NodeId;
+  readonly meta: SnapshotMeta;
+  readonly chunks: string[];
+  bytes: number;
 }
 
 export const emptyInitialState: RaftInitialState = {
@@ -80,6 +91,13 @@ export class Raft {
   commitUnsent = false;
   readRoundUnsent = false;
 
+  /** The newest snapshot this node has, to send to followers that need compacted entries. */
+  snapshot: Snapshot | null;
+  /** Follower: a snapshot being received. */
+  incomingSnapshot: IncomingSnapshot | null = null;
+  /** A snapshot from the leader that the driver must install (in the next Ready). */
+  pendingInstall: Snapshot | null = null;
+
   /** Outputs collected for the next Ready. */
   messages: RaftMessage[] = [];
   readStates: ReadState[] = [];
@@ -90,8 +108,10 @@ export class Raft {
     this.id = config.id;
     this.config = config;
     this.rng = rng;
-    this.voters = new MajorityConfig(initial.snapshot?.voters ?? config.voters);
-    this.log = new RaftLog(initial.snapshot, initial.entries, initial.hardState.commit);
+    this.voters = new MajorityConfig(initial.snapshot?.meta.voters ?? config.voters);
+    this.snapshot = initial.snapshot;
+    this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
+      initial.hardState.commit);
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.readOnly = new ReadOnly(config.pendingReadsMax);
@@ -342,7 +362,7 @@ export class Raft {
       }
       if (m.type === "preVote" || (m.type === "preVoteResponse" && m.granted)) {
         // A pre-vote and its grant carry a future term: they change no one's term.
-      } else if (m.type === "append" || m.type === "heartbeat") {
+      } else if (isFromLeader(m)) {
         this.becomeFollower(m.term, m.from);
       } else {
         this.becomeFollower(m.term, null);
@@ -350,8 +370,7 @@ export class Raft {
       return true;
     }
     if (m.term < this.term) {
-      if ((this.config.checkQuorum || this.config.preVote) &&
-        (m.type === "append" || m.type === "heartbeat")) {
+      if ((this.config.checkQuorum || this.config.preVote) && isFromLeader(m)) {
         // A stale leader, or one that cannot learn our higher term any other way while we
         // ignore its votes: answer so it steps down (etcd raft.go, "stale term" note).
         this.send({ type: "appendResponse", from: this.id, to: m.from, term: this.term,
@@ -375,6 +394,7 @@ export class Raft {
     switch (m.type) {
       case "append":
       case "heartbeat":
+      case "snapshot":
         // §5.2: a leader of our term exists; a (pre-)candidate returns to follower.
         this.becomeFollower(m.term, m.from);
         this.stepFollower(m);
@@ -399,6 +419,11 @@ export class Raft {
         this.electionElapsed = 0;
         this.leaderId = m.from;
         this.handleHeartbeat(m);
+        return;
+      case "snapshot":
+        this.electionElapsed = 0;
+        this.leaderId = m.from;
+        this.handleSnapshot(m);
         return;
       case "timeoutNow":
         // Thesis §3.10: the leader has brought us up to date; start an election at once,
@@ -447,6 +472,62 @@ export class Raft {
       hintTerm: hint.term });
   }
 
+  /**
+   * §7 InstallSnapshot, in chunks. The chunks are assembled apart from the current log and
+   * state; only a complete snapshot replaces them, so a transfer cut short leaves the node as it
+   * was. The answer always names the offset wanted next, so a lost or repeated chunk costs one
+   * round trip, not a restart.
+   */
+  private handleSnapshot(m: InstallSnapshotRequest): void {
+    const reply = (nextOffset: number, installed: boolean): void => {
+      this.send({ type: "snapshotResponse", from: this.id, to: m.from, term: this.term,
+        snapshotIndex: m.meta.index, offset: m.offset, nextOffset, installed });
+    };
+    if (m.meta.index <= this.log.committed) {
+      // We already hold everything it covers.
+      this.incomingSnapshot = null;
+      reply(0, true);
+      return;
+    }
+    let incoming = this.incomingSnapshot;
+    if (incoming === null || incoming.from !== m.from || incoming.meta.index !== m.meta.index ||
+      incoming.meta.term !== m.meta.term) {
+      if (m.offset !== 0) {
+        reply(0, false);
+        return;
+      }
+      incoming = { from: m.from, meta: m.meta, chunks: [], bytes: 0 };
+      this.incomingSnapshot = incoming;
+    }
+    if (m.offset !== incoming.bytes) {
+      reply(incoming.bytes, false);
+      return;
+    }
+    incoming.chunks.push(m.data);
+    incoming.bytes += m.data.length;
+    if (!m.done) {
+      reply(incoming.bytes, false);
+      return;
+    }
+    this.incomingSnapshot = null;
+    this.installSnapshot({ meta: m.meta, data: incoming.chunks.join("") });
+    reply(incoming.bytes, true);
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    const { meta } = snapshot;
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // Figure 13, step 6: our log already holds the snapshot's last entry; keep what follows
+      // and let the entries be applied as usual.
+      this.log.commitTo(meta.index);
+      return;
+    }
+    this.log.restore(meta);
+    this.voters = new MajorityConfig(meta.voters);
+    this.snapshot = snapshot;
+    this.pendingInstall = snapshot;
+  }
+
   private handleHeartbeat(m: HeartbeatRequest): void {
     // The leader sends min(our matchIndex, its commit), so we hold every entry it commits.
     this.log.commitTo(m.commit);
@@ -458,4 +539,9 @@ export class Raft {
   flush(): void {
     if (this.role === "leader") flushLeader(this);
   }
+}
+
+/** Messages only a leader sends: receiving one names its sender leader of its term. */
+function isFromLeader(m: RaftMessage): boolean {
+  return m.type === "append" || m.type === "heartbeat" || m.type === "snapshot";
 }

@@ -1,5 +1,5 @@
 import type { Entry, NodeId, RaftMessage, Ready } from "../raft/index.js";
-import type { ClusterObserver, SimCluster, SimNode } from "./cluster.js";
+import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } from "./cluster.js";
 
 /**
  * The simulator's safety checker. It watches every Ready, every message on the wire and every
@@ -62,8 +62,10 @@ export class SafetyChecker implements ClusterObserver {
 
   /** Every entry applied anywhere is committed, so every later leader must hold it (§5.4). */
   private checkLeaderCompleteness(leader: SimNode, term: number): void {
+    // Entries in the leader's snapshot were checked when it applied or installed them.
+    const compactedIndex = leader.raft.compactedIndex();
     for (const [index, entry] of this.appliedByIndex) {
-      if (entry.term >= term) continue;
+      if (entry.term >= term || index <= compactedIndex) continue;
       const held = leader.raft.termAt(index);
       if (held !== entry.term) {
         this.fail(`leader completeness: leader ${leader.id} of term ${term} holds term ` +
@@ -87,6 +89,10 @@ export class SafetyChecker implements ClusterObserver {
     if (ready.softState?.role === "leader") this.noteLeader(status.term, node.id);
     this.checkCommitment(node, ready);
     this.leaderTermAtLastReady.set(node.id, status.role === "leader" ? status.term : -1);
+    if (ready.snapshot !== null) {
+      // An installed snapshot is a batch of applied entries: they must agree with the rest.
+      for (const entry of restoreToyState(ready.snapshot)) this.onApply(node, entry);
+    }
     for (const entry of ready.entries) this.checkLogMatching(node, entry);
     for (const read of ready.readStates) this.checkRead(node, read.context, read.index);
   }
@@ -133,9 +139,10 @@ export class SafetyChecker implements ClusterObserver {
       }
     }
     if (message.type === "appendResponse" && message.success && !supersededOnDisk) {
-      const persisted = disk.entries[message.index - 1];
-      const ok = message.index === 0 ||
-        (persisted !== undefined && persisted.term === node.raft.termAt(message.index));
+      const durableTerm = disk.durableTermAt(message.index);
+      const coveredBySnapshot = message.index <= (disk.snapshot?.meta.index ?? 0);
+      const ok = message.index === 0 || coveredBySnapshot ||
+        (durableTerm !== null && durableTerm === node.raft.termAt(message.index));
       if (!ok) {
         this.fail(`durability: ${node.id} acknowledged index ${message.index} before ` +
           "persisting it");

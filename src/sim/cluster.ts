@@ -9,6 +9,7 @@ import {
   type RaftConfig,
   type RaftMessage,
   type Ready,
+  type Snapshot,
 } from "../raft/index.js";
 
 /**
@@ -18,10 +19,74 @@ import {
  * (simulator.ts) drives it with random faults and checks it with checker.ts.
  */
 
-/** What survives a crash: only what the driver fsynced. */
-export interface SimDisk {
-  hardState: HardState;
-  entries: Entry[];
+/**
+ * What survives a crash: only what the driver fsynced. A Ready is written as a sequence of
+ * writes in the order a write-ahead log makes them durable (a snapshot file, the log reset
+ * after it, each entry, then the hard state), so a crash part-way keeps a prefix of them.
+ */
+export class SimDisk {
+  hardState: HardState = { term: 0, vote: null, commit: 0 };
+  /** Contiguous entries; the first may have any index after a snapshot or compaction. */
+  entries: Entry[] = [];
+  snapshot: Snapshot | null = null;
+
+  /** Makes the first `writesMax` writes of `ready` durable (all of them by default). */
+  write(ready: Ready, writesMax = Infinity): void {
+    const writes: (() => void)[] = [];
+    const snapshot = ready.snapshot;
+    if (snapshot !== null) writes.push(() => (this.snapshot = snapshot));
+    const logStart = ready.logStart;
+    if (logStart !== null) writes.push(() => this.resetTo(logStart.index));
+    for (const entry of ready.entries) writes.push(() => this.appendEntry(entry));
+    const hardState = ready.hardState;
+    if (hardState !== null) writes.push(() => (this.hardState = hardState));
+    writes.slice(0, writesMax).forEach((write) => write());
+  }
+
+  writeCount(ready: Ready): number {
+    return (ready.snapshot === null ? 0 : 1) + (ready.logStart === null ? 0 : 1) +
+      ready.entries.length + (ready.hardState === null ? 0 : 1);
+  }
+
+  /** The index after which the stored log starts when it holds no entries. */
+  private emptyLogAfter = 0;
+
+  private resetTo(index: number): void {
+    this.entries = [];
+    this.emptyLogAfter = index;
+  }
+
+  /** Appends one entry, truncating any stored suffix from its index on (LogStore.append). */
+  private appendEntry(entry: Entry): void {
+    const first = this.entries[0]?.index ?? this.emptyLogAfter + 1;
+    const lastIndex = first + this.entries.length - 1;
+    if (entry.index < first || entry.index > lastIndex + 1) {
+      throw new Error(`disk append at ${entry.index} outside [${first}, ${lastIndex + 1}]`);
+    }
+    this.entries.length = entry.index - first;
+    this.entries.push(entry);
+  }
+
+  /**
+   * The durable term at `index`: from the entries, or from the snapshot when it covers the
+   * index (an index below the snapshot is durable as part of it: returns its term then too).
+   */
+  durableTermAt(index: number): number | null {
+    const first = this.entries[0]?.index;
+    if (first !== undefined && index >= first) return this.entries[index - first]?.term ?? null;
+    const snapshotMeta = this.snapshot?.meta;
+    if (snapshotMeta !== undefined && index <= snapshotMeta.index) return snapshotMeta.term;
+    return null;
+  }
+
+  /** Drops entries at or below `index`, as a compacting log store does. */
+  compactTo(index: number): void {
+    const first = this.entries[0]?.index;
+    if (first === undefined || index < first) return;
+    const last = first + this.entries.length - 1;
+    this.entries.splice(0, index - first + 1);
+    if (this.entries.length === 0) this.emptyLogAfter = Math.min(index, last);
+  }
 }
 
 export interface NetworkFaults {
@@ -44,12 +109,38 @@ export interface ClusterObserver {
   onApply?(node: SimNode, entry: Entry): void;
 }
 
+export interface SnapshotPolicy {
+  /** A node snapshots its state machine each time it has applied this many more entries. */
+  readonly entriesBetweenSnapshots: number;
+  /** Entries kept in the log below a snapshot, for followers that are only slightly behind. */
+  readonly trailingEntries: number;
+}
+
 export interface SimClusterOptions {
   readonly ids: readonly NodeId[];
   readonly seed: number;
   readonly config?: Partial<RaftConfig>;
   readonly network?: NetworkFaults;
+  /** Snapshots and log compaction; none when absent. */
+  readonly snapshots?: SnapshotPolicy;
 }
+
+/** The toy state machine's snapshot: the list of applied entries. */
+export function toyStateSnapshot(applied: readonly Entry[]): string {
+  return JSON.stringify(applied);
+}
+
+export function restoreToyState(snapshot: Snapshot): Entry[] {
+  const applied = JSON.parse(snapshot.data) as Entry[];
+  if (applied.length !== snapshot.meta.index) {
+    throw new Error(`toy snapshot at ${snapshot.meta.index} holds ${applied.length} entries`);
+  }
+  return applied;
+}
+
+/** Bounds that turn a runaway protocol into an error instead of a hang. */
+const inFlightMessagesMax = 100_000;
+const readiesPerRoundMax = 1000;
 
 interface InFlight {
   readonly message: RaftMessage;
@@ -61,9 +152,11 @@ export class SimNode {
   up = true;
   /** When set, the node crashes part-way through persisting its next Ready. */
   crashAtNextPersist = false;
-  /** The toy state machine: every applied entry's data, by index. */
+  /** When set, the node crashes part-way through installing its next snapshot. */
+  crashAtNextInstall = false;
+  /** The toy state machine: every applied entry, by index (a snapshot holds the whole list). */
   applied: Entry[] = [];
-  readonly disk: SimDisk = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
+  readonly disk = new SimDisk();
 
   constructor(
     readonly id: NodeId,
@@ -78,11 +171,11 @@ export class SimNode {
     const disk = this.disk;
     this.raft = new RaftNode(this.config, new SeededRng(this.rngSeed + restartCount * 7919), {
       hardState: disk.hardState,
-      snapshot: null,
+      snapshot: disk.snapshot,
       entries: disk.entries,
     });
-    // The toy state machine is rebuilt by replaying the log from the start.
-    this.applied = [];
+    // The toy state machine is restored from the snapshot, then replays the log after it.
+    this.applied = disk.snapshot === null ? [] : restoreToyState(disk.snapshot);
     this.up = true;
   }
 
@@ -106,8 +199,10 @@ export class SimCluster {
   /** Messages put on the wire, by type, for RPC-count assertions. */
   readonly sentCounts = new Map<MessageType, number>();
   observer: ClusterObserver = {};
+  readonly snapshots: SnapshotPolicy | null;
 
   constructor(options: SimClusterOptions) {
+    this.snapshots = options.snapshots ?? null;
     this.ids = [...options.ids];
     this.rng = new SeededRng(options.seed);
     this.network = options.network ?? reliableNetwork;
@@ -132,13 +227,14 @@ export class SimCluster {
   /** Runs one driver iteration on `node` if it has work: persist, send, apply, advance. */
   processReady(node: SimNode): boolean {
     if (!node.up || !node.raft.hasReady()) return false;
-    if (node.crashAtNextPersist) {
-      this.crashDuringPersist(node);
+    const ready = node.raft.ready();
+    if (node.crashAtNextPersist || (node.crashAtNextInstall && ready.snapshot !== null)) {
+      this.crashPersisting(node, ready);
       return true;
     }
-    const ready = node.raft.ready();
     this.observer.onReady?.(node, ready);
-    this.persist(node, ready);
+    node.disk.write(ready);
+    if (ready.snapshot !== null) node.applied = restoreToyState(ready.snapshot);
     for (const message of ready.messages) this.sendMessage(node, message);
     for (const entry of ready.committedEntries) {
       const expectedIndex = node.applied.length + 1;
@@ -149,39 +245,42 @@ export class SimCluster {
       this.observer.onApply?.(node, entry);
     }
     node.raft.advance();
+    this.maybeSnapshot(node);
     return true;
   }
 
-  /** Entries first, then the hard state: a hard state on disk implies its entries are. */
-  private persist(node: SimNode, ready: Ready): void {
-    if (ready.entries.length > 0) {
-      // The first entry's index truncates any stored suffix from there on.
-      node.disk.entries.length = ready.entries[0]!.index - 1;
-      node.disk.entries.push(...ready.entries);
-    }
-    if (ready.hardState !== null) node.disk.hardState = ready.hardState;
+  /** Takes a snapshot by the policy, and compacts the log and the disk below it. */
+  private maybeSnapshot(node: SimNode): void {
+    const policy = this.snapshots;
+    if (policy === null) return;
+    const appliedIndex = node.applied.length;
+    const previousIndex = node.disk.snapshot?.meta.index ?? 0;
+    if (appliedIndex - previousIndex < policy.entriesBetweenSnapshots) return;
+    const term = node.raft.termAt(appliedIndex);
+    if (term === null) return;
+    const snapshot: Snapshot = {
+      meta: { index: appliedIndex, term, voters: node.raft.status().voters },
+      data: toyStateSnapshot(node.applied),
+    };
+    node.disk.snapshot = snapshot;
+    const compactIndex = Math.max(appliedIndex - policy.trailingEntries, node.raft.compactedIndex());
+    node.raft.compact(snapshot, compactIndex);
+    node.disk.compactTo(compactIndex);
   }
 
   /**
-   * A crash in the middle of a Ready: the writes reached the disk in order (the entries, then
-   * the hard state, as a write-ahead log appends them), and the crash cut that sequence at a
-   * random point; unsynced writes after it are lost and none of the messages went out.
+   * A crash in the middle of a Ready: the writes reached the disk in order and the crash cut
+   * that sequence at a random point; unsynced writes after it are lost and none of the
+   * messages went out.
    */
   crashDuringPersist(node: SimNode): void {
     if (!node.up) return;
-    if (node.raft.hasReady()) {
-      const ready = node.raft.ready();
-      const writeCount = ready.entries.length + (ready.hardState === null ? 0 : 1);
-      const keptCount = this.rng.nextInt(writeCount + 1);
-      const keptEntries = ready.entries.slice(0, keptCount);
-      if (keptEntries.length > 0) {
-        node.disk.entries.length = keptEntries[0]!.index - 1;
-        node.disk.entries.push(...keptEntries);
-      }
-      if (ready.hardState !== null && keptCount === writeCount) {
-        node.disk.hardState = ready.hardState;
-      }
-    }
+    if (node.raft.hasReady()) this.crashPersisting(node, node.raft.ready());
+    else this.crash(node.id);
+  }
+
+  private crashPersisting(node: SimNode, ready: Ready): void {
+    node.disk.write(ready, this.rng.nextInt(node.disk.writeCount(ready) + 1));
     this.crash(node.id);
   }
 
@@ -191,7 +290,26 @@ export class SimCluster {
     if (node.up) node.crashAtNextPersist = true;
   }
 
+  /** Disarms every crash armed for a later persist or install. */
+  disarmCrashes(): void {
+    for (const node of this.nodes.values()) {
+      node.crashAtNextPersist = false;
+      node.crashAtNextInstall = false;
+    }
+  }
+
+  /** Arms a crash for the next time `id` installs a snapshot from its leader. */
+  crashAtNextInstall(id: NodeId): void {
+    const node = this.node(id);
+    if (node.up) node.crashAtNextInstall = true;
+  }
+
   private sendMessage(from: SimNode, message: RaftMessage): void {
+    // A protocol that multiplies messages would otherwise hang the simulator: make it a finding.
+    if (this.inFlight.length >= inFlightMessagesMax) {
+      throw new Error(`message storm: ${this.inFlight.length} messages in flight ` +
+        `(last ${message.type} ${message.from}->${message.to})`);
+    }
     this.sentCounts.set(message.type, (this.sentCounts.get(message.type) ?? 0) + 1);
     this.observer.onSend?.(from, message);
     const { dropRate, duplicateRate, delayTicksMax } = this.network;
@@ -232,7 +350,7 @@ export class SimCluster {
     for (; rounds < roundsMax; rounds++) {
       let worked = false;
       for (const node of this.nodes.values()) {
-        while (this.processReady(node)) worked = true;
+        for (let k = 0; k < readiesPerRoundMax && this.processReady(node); k++) worked = true;
       }
       if (this.deliverDue() > 0) worked = true;
       if (!worked) break;
@@ -264,6 +382,7 @@ export class SimCluster {
     const node = this.node(id);
     node.up = false;
     node.crashAtNextPersist = false;
+    node.crashAtNextInstall = false;
     this.inFlight = this.inFlight.filter((item) => item.message.to !== id && item.message.from !== id);
   }
 
@@ -271,7 +390,6 @@ export class SimCluster {
     const node = this.node(id);
     if (node.up) return;
     this.restarts++;
-    node.crashAtNextPersist = false;
     node.restart(this.restarts);
   }
 

@@ -1,6 +1,12 @@
-import { SeededRng, type NodeId, type RaftConfig, type RaftNode } from "../raft/index.js";
+import { SeededRng, type NodeId, type RaftConfig } from "../raft/index.js";
 import { SafetyChecker, SafetyViolation } from "./checker.js";
-import { nodeIds, reliableNetwork, SimCluster, type NetworkFaults } from "./cluster.js";
+import {
+  nodeIds,
+  reliableNetwork,
+  SimCluster,
+  type NetworkFaults,
+  type SimNode,
+} from "./cluster.js";
 
 /**
  * One seeded simulation run (TigerBeetle's VOPR, scaled down): build a cluster from the seed,
@@ -42,13 +48,15 @@ export const defaultLivenessTicksMax = 400;
 
 type FaultKind =
   | "heal" | "halves" | "isolate" | "isolateLeader" | "ring" | "bridge" | "asymmetric"
-  | "crash" | "crashLeader" | "crashDuringPersist" | "restart" | "transfer";
+  | "crash" | "crashLeader" | "crashDuringPersist" | "crashDuringInstall" | "restart"
+  | "transfer";
 
 /** Drawn with these weights. Leader crashes and restarts come often: the dangerous
  * interleavings (the paper's Figure 8) are a new leader dying before its no-op commits. */
 const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 2, halves: 1, isolate: 1, isolateLeader: 1, ring: 1, bridge: 1, asymmetric: 1,
-  crash: 1, crashLeader: 3, crashDuringPersist: 1, restart: 4, transfer: 1,
+  crash: 1, crashLeader: 3, crashDuringPersist: 1, crashDuringInstall: 1, restart: 4,
+  transfer: 1,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
@@ -69,13 +77,21 @@ export function runSimulation(options: SimOptions): SimResult {
   const faultEveryTicks = 5 + rng.nextInt(rng.nextFloat() < 0.5 ? 10 : 40);
   const proposeRate = 0.1 + rng.nextFloat() * 0.6;
   const readRate = rng.nextFloat() * 0.2;
+  // Most seeds snapshot often, with a small trailing window, so that followers that fall
+  // behind catch up by InstallSnapshot, and crashes land in the middle of installs.
+  const snapshots = rng.nextFloat() < 0.75
+    ? { entriesBetweenSnapshots: 3 + rng.nextInt(20), trailingEntries: rng.nextInt(5) }
+    : undefined;
   const cluster = new SimCluster({
     ids: nodeIds(nodeCount),
     seed: options.seed,
     network,
+    snapshots,
     // Small batches let a follower receive an old entry without the new leader's no-op.
     config: { entriesPerAppendMax: rng.nextFloat() < 0.5 ? 1 : 1 + rng.nextInt(8),
       inflightAppendsMax: 1 + rng.nextInt(4),
+      // Tiny chunks: a snapshot takes several round trips, and chunks get lost and repeated.
+      snapshotChunkBytes: 16 + rng.nextInt(200),
       ...options.config },
   });
   const checker = new SafetyChecker(cluster);
@@ -86,7 +102,7 @@ export function runSimulation(options: SimOptions): SimResult {
   };
   note(`nodes=${nodeCount} drop=${network.dropRate.toFixed(3)} dup=` +
     `${network.duplicateRate.toFixed(3)} delayMax=${network.delayTicksMax} ` +
-    `faultEvery=${faultEveryTicks}`);
+    `faultEvery=${faultEveryTicks} snapshotEvery=${snapshots?.entriesBetweenSnapshots ?? "never"}`);
   let crashes = 0;
   let proposals = 0;
   let reads = 0;
@@ -116,14 +132,20 @@ export function runSimulation(options: SimOptions): SimResult {
     }
     // Heal everything, bring every node back, and require progress.
     cluster.heal();
+    cluster.disarmCrashes();
     cluster.network = reliableNetwork;
     for (const id of cluster.ids) cluster.restart(id);
     note("heal all, restart all, reliable network");
     violation = checkLiveness(cluster, checker, livenessTicksMax, note);
     if (violation === null) checker.checkConvergence();
   } catch (error) {
-    if (!(error instanceof SafetyViolation)) throw error;
-    violation = error.message;
+    // A failed assertion in the core is as much a finding as a checker violation: report it
+    // against the seed, with where it happened.
+    if (!(error instanceof Error)) throw error;
+    violation = error instanceof SafetyViolation ? error.message : `${error.name}: ${error.message}`;
+    if (!(error instanceof SafetyViolation)) {
+      for (const line of (error.stack ?? "").split("\n").slice(1, 6)) note(`  ${line.trim()}`);
+    }
   }
   if (violation !== null) note(`VIOLATION: ${violation}`);
   const leaderTerms = new Set(cluster.upNodes().map((node) => node.raft.status().term));
@@ -170,7 +192,7 @@ function checkLiveness(
   for (let tick = 0; tick < livenessTicksMax; tick++) {
     const leader = cluster.leader();
     // Propose once per leadership: a proposal lost with its leader is proposed again.
-    if (leader !== null && !holdsEntry(leader.raft, proposedAt, marker)) {
+    if (leader !== null && !holdsEntry(leader, proposedAt, marker)) {
       const result = leader.raft.propose(marker);
       if (result.kind === "accepted") {
         proposedAt = result.index;
@@ -197,9 +219,11 @@ function describeRoles(cluster: SimCluster): string {
     .join(" ");
 }
 
-function holdsEntry(raft: RaftNode, index: number | null, data: string): boolean {
-  if (index === null || index > raft.status().lastLogIndex) return false;
-  return raft.entries(index, index + 1)[0]?.data === data;
+function holdsEntry(node: SimNode, index: number | null, data: string): boolean {
+  if (index === null || index > node.raft.status().lastLogIndex) return false;
+  // A compacted entry is applied: look in the state machine.
+  if (index <= node.raft.compactedIndex()) return node.applied[index - 1]?.data === data;
+  return node.raft.entries(index, index + 1)[0]?.data === data;
 }
 
 function pick<T>(rng: SeededRng, items: readonly T[]): T {
@@ -268,6 +292,12 @@ function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): numb
       if (!cluster.node(id).up) return 0;
       cluster.crashAtNextPersist(id);
       return 1;
+    }
+    case "crashDuringInstall": {
+      // A follower, cut off for a while so that it will need a snapshot when it returns.
+      const id = pick(rng, ids.filter((candidate) => candidate !== leaderId));
+      cluster.crashAtNextInstall(id);
+      return 0;
     }
     case "restart":
       for (const id of ids) cluster.restart(id);

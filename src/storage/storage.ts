@@ -1,4 +1,4 @@
-import type { Entry, HardState, SnapshotMeta } from "../raft/index.js";
+import type { Entry, HardState, Snapshot } from "../raft/index.js";
 
 /**
  * The persistence seams (hashicorp/raft's LogStore, StableStore, SnapshotStore). Each has an
@@ -21,11 +21,19 @@ export interface LogStore {
   /**
    * Appends contiguous entries. The first entry's index truncates any stored suffix from that
    * index on (a follower overwriting conflicting entries), and must be at most lastIndex() + 1.
+   * A batch that breaks the log's shape (a gap, an index at or below the compaction point, a
+   * term going down) is the caller's bug: it throws InvariantError. An entry whose data is
+   * larger than the store's bound throws StorageError, and then nothing of the batch is taken.
    */
   append(entries: readonly Entry[]): void;
   /**
-   * Entries at or below `index` are covered by a snapshot and may be discarded. An
-   * implementation may keep more (a file store drops whole segments only).
+   * Entries at or below `index` are covered by a snapshot and are discarded: afterwards
+   * firstIndex() is max(firstIndex(), index + 1), and entries() below it throws. The bytes may
+   * linger (a file store deletes whole segments only, after the compaction is synced), but they
+   * are never read again. When `index` >= lastIndex() the log becomes empty and the next append
+   * starts at index + 1: a follower that installed a snapshot beyond its log. Compacting to an
+   * index already compacted is a no-op. Buffered like any write: a crash before sync() may
+   * forget it, which only leaves more entries than needed.
    */
   compactTo(index: number): void;
 }
@@ -37,19 +45,29 @@ export interface StableStore {
 
 /** The write-ahead log: entries and hard state in one stream, synced together. */
 export interface DurableLog extends LogStore, StableStore {
+  /**
+   * Discards every entry and restarts the log just after `index` (whose term is `term`): used
+   * when a follower installs a snapshot from the leader. Afterwards firstIndex() is index + 1
+   * and lastIndex() is index. Buffered like any write; durable after sync().
+   */
+  resetTo(index: number, term: number): void;
   /** Makes every buffered write durable: one fdatasync for all of them. */
   sync(): void;
+  /**
+   * sync() off the event loop, for the node driver: the buffered writes are taken when the
+   * returned promise's turn comes, and calls run one after another, never interleaved. Do not
+   * call sync() while one is pending.
+   */
+  syncAsync(): Promise<void>;
+  /** Releases the store. Writes not yet synced are dropped, as a crash would drop them. */
   close(): void;
 }
 
 /**
  * A snapshot: the state machine's bytes as of `meta.index` (applied index, client sessions and
- * all), with the configuration at that point.
+ * all), with the configuration at that point. The core's own type, re-exported here.
  */
-export interface Snapshot {
-  readonly meta: SnapshotMeta;
-  readonly data: string;
-}
+export type { Snapshot } from "../raft/index.js";
 
 export interface SnapshotStore {
   /** The newest complete snapshot, verified, or null when there is none. */

@@ -15,6 +15,9 @@ const regressionSeeds: readonly { seed: number; caught: string }[] = [
   { seed: 2927, caught: "checker: a later persisted term subsumes an earlier vote in one Ready" },
   { seed: 2, caught: "planted bug: a leader committing an earlier-term entry by counting" },
   { seed: 13, caught: "planted bug: a vote check that compares only the last index" },
+  { seed: 499, caught: "a restart after a crash mid-install left the log store with a gap" },
+  { seed: 7467, caught: "duplicated snapshot chunks and answers multiplied without bound" },
+  { seed: 4378, caught: "simulator: a crash armed before the final heal fired after it" },
 ];
 
 describe("deterministic simulator", () => {

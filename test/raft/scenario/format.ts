@@ -53,6 +53,12 @@ export function formatMessage(m: RaftMessage): string {
       return `${head} context=${m.context}`;
     case "readIndexResponse":
       return `${head} context=${m.context} index=${m.index ?? "none"}`;
+    case "snapshot":
+      return `${head} snapshot=${formatPosition(m.meta.term, m.meta.index)} ` +
+        `offset=${m.offset} bytes=${m.data.length}${m.done ? " done" : ""}`;
+    case "snapshotResponse":
+      return `${head} snapshot=${m.snapshotIndex} offset=${m.offset} next=${m.nextOffset}` +
+        (m.installed ? " installed" : "");
     default:
       return assertNever(m, "message");
   }
