@@ -12,6 +12,18 @@ const rawCoreRestrictions = {
     .map((name) => ({ name, message: "src/raft/ is pure: no I/O modules (DESIGN.md §1)." })),
 };
 
+// src/market/ is the deterministic state machine: every replica must compute the same state
+// from the same log, so it reads no clock and no random source, and imports no other layer
+// (DESIGN.md §1). node:crypto is allowed for hashing.
+const marketRestrictions = {
+  patterns: [
+    { group: ["node:*", "!node:crypto"], message: "src/market/ is pure: only node:crypto." },
+    { group: ["../*"], message: "src/market/ imports nothing outside itself." },
+  ],
+  paths: ["fs", "path", "http", "https", "net", "os", "child_process", "express", "axios", "pino"]
+    .map((name) => ({ name, message: "src/market/ is pure: no I/O modules (DESIGN.md §1)." })),
+};
+
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**", "coverage/**", "data/**", "eslint.config.js"] },
   js.configs.recommended,
@@ -40,6 +52,25 @@ export default tseslint.config(
       ],
       "no-restricted-syntax": ["error",
         { selector: "NewExpression[callee.name='Date']", message: "src/raft/ has no clock." },
+      ],
+    },
+  },
+  {
+    files: ["src/market/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", marketRestrictions],
+      "no-restricted-globals": ["error",
+        { name: "setTimeout", message: "src/market/ has no timers: time comes in commands." },
+        { name: "setInterval", message: "src/market/ has no timers: time comes in commands." },
+        { name: "process", message: "src/market/ is pure." },
+      ],
+      "no-restricted-properties": ["error",
+        { object: "Math", property: "random", message: "src/market/ must be deterministic." },
+        { object: "Date", property: "now", message: "src/market/ has no clock: use timeMs." },
+        { object: "performance", property: "now", message: "src/market/ has no clock." },
+      ],
+      "no-restricted-syntax": ["error",
+        { selector: "NewExpression[callee.name='Date']", message: "src/market/ has no clock." },
       ],
     },
   },

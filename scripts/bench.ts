@@ -1,0 +1,33 @@
+/**
+ * `npm run bench -- <benchmark> [options]`: one entry point for the benchmarks, dispatching on
+ * its first argument. Each benchmark lives in scripts/bench-<name>.ts and parses its own options.
+ */
+const benchmarks: Record<string, { description: string; run: (args: string[]) => Promise<void> }> =
+  {
+    storage: {
+      description: "the write-ahead log: fdatasync rate, group-commit appends/s, bytes per entry",
+      run: async (args) => (await import("./bench-storage.js")).runStorageBench(args),
+    },
+  };
+
+function usage(): string {
+  const lines = ["usage: npm run bench -- <benchmark> [options]", "", "benchmarks:"];
+  for (const [name, { description }] of Object.entries(benchmarks)) {
+    lines.push(`  ${name.padEnd(10)} ${description}`);
+  }
+  lines.push("", "options: npm run bench -- <benchmark> --help");
+  return lines.join("\n");
+}
+
+const [name, ...args] = process.argv.slice(2);
+const benchmark = name === undefined ? undefined : benchmarks[name];
+if (benchmark === undefined) {
+  const help = name === "--help" || name === "-h" || name === "help";
+  if (!help) {
+    console.error(name === undefined ? "no benchmark given" : `unknown benchmark "${name}"`);
+  }
+  console.error(usage());
+  process.exitCode = help ? 0 : 1;
+} else {
+  await benchmark.run(args);
+}

@@ -1,0 +1,411 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { assert, InvariantError, type Entry, type HardState } from "../raft/index.js";
+import type { EntryLog } from "./entry-log.js";
+import { assertHardState, assertResetTo } from "./memory-storage.js";
+import { CorruptionError, StorageError, type DurableLog } from "./storage.js";
+import {
+  encodeCompactRecord,
+  encodeEntriesRecords,
+  encodeHardStateRecord,
+  encodeResetRecord,
+  encodeSegmentHeaderRecord,
+  walFormatVersion,
+} from "./wal.js";
+import {
+  entriesRecordOverheadBytes,
+  resolveFileStorageOptions,
+  type FileStorageOptions,
+} from "./file-storage-options.js";
+import { replayWal, type ReplayedSegment, type ReplayResult } from "./wal-replay.js";
+import {
+  ensureDirectory,
+  fdatasyncAsync,
+  fileCall,
+  fsyncDirectory,
+  fsyncDirectoryAsync,
+  listSegments,
+  openAsync,
+  segmentFileName,
+  truncateFile,
+  writeAllAsync,
+  writeAllSync,
+} from "./wal-segment.js";
+
+export { defaultFileStorageOptions, type FileStorageOptions } from "./file-storage-options.js";
+
+/**
+ * FileStorage: the DurableLog as a segmented write-ahead log in one directory (record format in
+ * wal.ts, recovery in wal-replay.ts).
+ *
+ * Group commit: append(), setHardState(), compactTo() and resetTo() only encode records into a
+ * bounded buffer. sync() writes the whole buffer with one write and one fdatasync, however many entries
+ * it holds, so the driver pays one disk flush per loop iteration. syncAsync() does the same on
+ * the thread pool. Entries go into the stream before the hard state that refers to them, in
+ * the order the calls were made.
+ *
+ * Segments rotate lazily: a flush that finds the active segment at or past segmentBytesMax
+ * first creates a new one (and fsyncs the directory), so a segment overshoots the bound by at
+ * most one flush, and every segment but the last was completely synced before its successor
+ * existed — which is why only the last segment can have a torn tail. Each new segment starts
+ * with a header record holding the log's state at that point, so deleting older segments loses
+ * no hard state and no compaction point.
+ *
+ * Compaction deletes whole segments, oldest first, once every entry they hold is at or below a
+ * compaction point that is already synced, and never the active one.
+ *
+ * Memory: after open() the live entries (those after the compaction point) stay in memory for
+ * entries(); compaction bounds them, as it bounds the disk.
+ */
+
+/** What open() found and fixed, for the node to log. */
+export interface RecoverySummary {
+  readonly dir: string;
+  readonly segmentCount: number;
+  readonly recordCount: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly hardState: HardState;
+  /** A torn final record, truncated away: it was never synced, so never acknowledged. */
+  readonly tornTail: { readonly file: string; readonly offset: number;
+    readonly bytesRemoved: number; readonly reason: string } | null;
+  /** A last segment left with no records (a crash right after it was created), deleted. */
+  readonly emptySegmentRemoved: string | null;
+}
+
+export function describeRecovery(summary: RecoverySummary): string {
+  const { segmentCount, recordCount, firstIndex, lastIndex, hardState } = summary;
+  const parts = [`recovered ${recordCount} records from ${segmentCount} segments: entries ` +
+    `${firstIndex}..${lastIndex}, term ${hardState.term}, commit ${hardState.commit}`];
+  const torn = summary.tornTail;
+  if (torn !== null) {
+    parts.push(`truncated a torn tail of ${torn.bytesRemoved} bytes at byte ${torn.offset} of ` +
+      `${torn.file} (${torn.reason})`);
+  }
+  if (summary.emptySegmentRemoved !== null) {
+    parts.push(`removed the empty segment ${summary.emptySegmentRemoved}`);
+  }
+  return parts.join("; ");
+}
+
+export interface FileStorageStats {
+  readonly bytesWritten: number;
+  readonly syncCount: number;
+  readonly segmentsCreated: number;
+  readonly segmentsRemoved: number;
+  readonly segmentCount: number;
+  /** The bytes of the segments now on disk. */
+  readonly segmentBytes: number;
+}
+
+interface Segment {
+  readonly name: string;
+  readonly sequence: number;
+  readonly nextIndex: number;
+  bytes: number;
+  indexMax: number;
+}
+
+/** The state the records written so far describe: what a new segment's header records. */
+interface FlushedState {
+  readonly nextIndex: number;
+  readonly compactedIndex: number;
+  readonly hardState: HardState;
+}
+
+/** One flush, planned synchronously, then done by sync() or syncAsync(). */
+interface FlushPlan {
+  /** A segment to create first; the buffer then starts with its header. */
+  readonly newSegment: Segment | null;
+  readonly buffer: Buffer;
+  readonly position: number;
+  readonly indexMax: number;
+  /** The compaction point that is durable once this flush is: segments below it can go. */
+  readonly compactedIndex: number;
+}
+
+export class FileStorage implements DurableLog {
+  private readonly log: EntryLog;
+  private liveHardState: HardState;
+  // Invariant: segments are in sequence order; when activeFd is set, it is the last one's.
+  private readonly segments: Segment[];
+  private activeFd: number | null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingIndexMax = 0;
+  private flushed: FlushedState;
+  // After a failed write or fsync the page cache can no longer be trusted (PostgreSQL's
+  // "fsyncgate"): the store refuses everything and the node must restart and recover.
+  private failure: StorageError | null = null;
+  private closed = false;
+  private asyncSyncsInFlight = 0;
+  private asyncChain: Promise<void> = Promise.resolve();
+  private counters = { bytesWritten: 0, syncCount: 0, segmentsCreated: 0, segmentsRemoved: 0 };
+
+  private constructor(
+    readonly dir: string,
+    private readonly options: FileStorageOptions,
+    replay: ReplayResult,
+    segments: Segment[],
+    readonly recovery: RecoverySummary,
+  ) {
+    this.log = replay.log;
+    this.liveHardState = replay.hardState;
+    this.segments = segments;
+    const active = segments[segments.length - 1];
+    this.activeFd = active === undefined ? null
+      : fileCall(`open ${active.name}`, () => fs.openSync(path.join(dir, active.name), "r+"));
+    this.flushed = { nextIndex: this.log.lastIndex() + 1,
+      compactedIndex: this.log.compactedIndex, hardState: this.liveHardState };
+  }
+
+  /**
+   * Opens (creating if needed) the WAL in `dir` and recovers it: every record of every segment
+   * is verified, a torn tail of the last segment is truncated, and anything else wrong throws
+   * CorruptionError naming the file and byte offset; repairWal() is the explicit way past that.
+   */
+  static open(dir: string, options: Partial<FileStorageOptions> = {}): FileStorage {
+    const resolved = resolveFileStorageOptions(options);
+    ensureDirectory(dir);
+    const replay = replayWal(dir, listSegments(dir));
+    if (replay.problem !== null) {
+      const { file, offset, reason } = replay.problem;
+      throw new CorruptionError(path.join(dir, file), offset, reason);
+    }
+    const segments: Segment[] = replay.segments.map((segment: ReplayedSegment) => ({
+      name: segment.name, sequence: segment.sequence, nextIndex: segment.nextIndex,
+      bytes: segment.bytes, indexMax: segment.indexMax }));
+    let tornTail: RecoverySummary["tornTail"] = null;
+    if (replay.tornTail !== null) {
+      const last = replay.segments[replay.segments.length - 1]!;
+      truncateFile(path.join(dir, last.name), last.bytes);
+      tornTail = { file: last.name, offset: last.bytes,
+        bytesRemoved: last.fileBytes - last.bytes, reason: replay.tornTail.reason };
+    }
+    let emptySegmentRemoved: string | null = null;
+    if (segments.length > 0 && segments[segments.length - 1]!.bytes === 0) {
+      emptySegmentRemoved = segments.pop()!.name;
+      fileCall(`remove ${emptySegmentRemoved}`, () => {
+        fs.unlinkSync(path.join(dir, emptySegmentRemoved!));
+        fsyncDirectory(dir);
+      });
+    }
+    const recovery: RecoverySummary = { dir, segmentCount: segments.length,
+      recordCount: replay.recordCount, firstIndex: replay.log.firstIndex(),
+      lastIndex: replay.log.lastIndex(), hardState: replay.hardState, tornTail,
+      emptySegmentRemoved };
+    return new FileStorage(dir, resolved, replay, segments, recovery);
+  }
+
+  firstIndex(): number {
+    this.assertUsable();
+    return this.log.firstIndex();
+  }
+
+  lastIndex(): number {
+    this.assertUsable();
+    return this.log.lastIndex();
+  }
+
+  entries(indexLow: number, indexHigh: number): readonly Entry[] {
+    this.assertUsable();
+    return this.log.slice(indexLow, indexHigh);
+  }
+
+  append(entries: readonly Entry[]): void {
+    this.assertUsable();
+    if (entries.length === 0) return;
+    const problem = this.log.appendProblem(entries);
+    assert(problem === null, problem ?? "");
+    // Encoding first: an entry too large throws before anything changes.
+    const records = encodeEntriesRecords(entries,
+      this.options.entryBytesMax + entriesRecordOverheadBytes);
+    this.buffer(records);
+    this.log.append(entries);
+    this.pendingIndexMax = Math.max(this.pendingIndexMax, entries[entries.length - 1]!.index);
+  }
+
+  compactTo(index: number): void {
+    this.assertUsable();
+    assert(Number.isSafeInteger(index) && index >= 0, `bad compaction index ${index}`);
+    if (index <= this.log.compactedIndex) return;
+    this.buffer([encodeCompactRecord(index)]);
+    this.log.compactTo(index);
+  }
+
+  resetTo(index: number, term: number): void {
+    this.assertUsable();
+    assertResetTo(index, term, this.log.compactedIndex);
+    this.buffer([encodeResetRecord(index, term)]);
+    this.log.reset(index);
+  }
+
+  hardState(): HardState {
+    this.assertUsable();
+    return this.liveHardState;
+  }
+
+  setHardState(state: HardState): void {
+    this.assertUsable();
+    assertHardState(state);
+    const copy = { term: state.term, vote: state.vote, commit: state.commit };
+    this.buffer([encodeHardStateRecord(copy)]);
+    this.liveHardState = copy;
+  }
+
+  sync(): void {
+    this.assertUsable();
+    assert(this.asyncSyncsInFlight === 0, "sync() while a syncAsync() is in flight");
+    if (this.pending.length === 0) return;
+    const plan = this.planFlush();
+    this.failOnError(() => {
+      let fd = this.activeFd;
+      if (plan.newSegment !== null) {
+        fd = fs.openSync(path.join(this.dir, plan.newSegment.name), "wx");
+        fsyncDirectory(this.dir);
+      }
+      writeAllSync(fd!, plan.buffer, plan.position);
+      fs.fdatasyncSync(fd!);
+      this.commitFlush(plan, fd!);
+      const removed = this.takeCompactedSegments(plan.compactedIndex);
+      if (removed.length === 0) return;
+      for (const segment of removed) fs.unlinkSync(path.join(this.dir, segment.name));
+      fsyncDirectory(this.dir);
+    });
+  }
+
+  syncAsync(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    this.assertUsable();
+    this.asyncSyncsInFlight++;
+    const run = this.asyncChain.then(() => this.syncAsyncOnce());
+    this.asyncChain = run.catch(() => undefined);
+    return run.finally(() => {
+      this.asyncSyncsInFlight--;
+    });
+  }
+
+  close(): void {
+    assert(!this.closed, "FileStorage closed twice");
+    assert(this.asyncSyncsInFlight === 0, "close() while a syncAsync() is in flight");
+    this.closed = true;
+    if (this.activeFd !== null) fs.closeSync(this.activeFd);
+    this.activeFd = null;
+  }
+
+  stats(): FileStorageStats {
+    return { ...this.counters, segmentCount: this.segments.length,
+      segmentBytes: this.segments.reduce((sum, segment) => sum + segment.bytes, 0) };
+  }
+
+  private async syncAsyncOnce(): Promise<void> {
+    this.assertUsable();
+    if (this.pending.length === 0) return;
+    const plan = this.planFlush();
+    try {
+      let fd = this.activeFd;
+      if (plan.newSegment !== null) {
+        fd = await openAsync(path.join(this.dir, plan.newSegment.name), "wx");
+        await fsyncDirectoryAsync(this.dir);
+      }
+      await writeAllAsync(fd!, plan.buffer, plan.position);
+      await fdatasyncAsync(fd!);
+      this.commitFlush(plan, fd!);
+      const removed = this.takeCompactedSegments(plan.compactedIndex);
+      if (removed.length === 0) return;
+      for (const segment of removed) await fs.promises.unlink(path.join(this.dir, segment.name));
+      await fsyncDirectoryAsync(this.dir);
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Takes the buffer, deciding whether a new segment comes first. No I/O. */
+  private planFlush(): FlushPlan {
+    const active = this.activeFd === null ? undefined : this.segments.at(-1);
+    const newSegment = active === undefined || active.bytes >= this.options.segmentBytesMax
+      ? this.nextSegment() : null;
+    const chunks = newSegment === null ? this.pending
+      : [this.segmentHeaderRecord(newSegment), ...this.pending];
+    const plan: FlushPlan = { newSegment, buffer: Buffer.concat(chunks),
+      position: newSegment === null ? active!.bytes : 0, indexMax: this.pendingIndexMax,
+      compactedIndex: this.log.compactedIndex };
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingIndexMax = 0;
+    this.flushed = { nextIndex: this.log.lastIndex() + 1,
+      compactedIndex: this.log.compactedIndex, hardState: this.liveHardState };
+    return plan;
+  }
+
+  /** The segment after the last one; it starts where the records flushed so far leave off. */
+  private nextSegment(): Segment {
+    const sequence = (this.segments.at(-1)?.sequence ?? 0) + 1;
+    const nextIndex = this.flushed.nextIndex;
+    return { name: segmentFileName(sequence, nextIndex), sequence, nextIndex, bytes: 0,
+      indexMax: nextIndex - 1 };
+  }
+
+  private segmentHeaderRecord(segment: Segment): Buffer {
+    const { compactedIndex, hardState } = this.flushed;
+    assert(segment.nextIndex === this.flushed.nextIndex, "a header describes the flushed state");
+    return encodeSegmentHeaderRecord({ version: walFormatVersion, sequence: segment.sequence,
+      nextIndex: segment.nextIndex, compactedIndex, hardState });
+  }
+
+  /** The flush is durable: record it in the segment index. */
+  private commitFlush(plan: FlushPlan, fd: number): void {
+    if (plan.newSegment !== null) {
+      if (this.activeFd !== null) fs.closeSync(this.activeFd);
+      this.activeFd = fd;
+      this.segments.push(plan.newSegment);
+      this.counters.segmentsCreated++;
+    }
+    const active = this.segments[this.segments.length - 1]!;
+    assert(active.bytes === plan.position, "a flush must land at the end of the segment");
+    active.bytes += plan.buffer.length;
+    active.indexMax = Math.max(active.indexMax, plan.indexMax);
+    this.counters.bytesWritten += plan.buffer.length;
+    this.counters.syncCount++;
+  }
+
+  /** Removes from the index the oldest segments holding only entries at or below `index`. */
+  private takeCompactedSegments(index: number): Segment[] {
+    let count = 0;
+    // Never the active segment, and only a prefix: replay needs the survivors contiguous.
+    while (count < this.segments.length - 1 && this.segments[count]!.indexMax <= index) count++;
+    this.counters.segmentsRemoved += count;
+    return this.segments.splice(0, count);
+  }
+
+  private buffer(records: readonly Buffer[]): void {
+    const bytes = records.reduce((sum, record) => sum + record.length, 0);
+    if (this.pendingBytes + bytes > this.options.pendingBytesMax) {
+      throw new StorageError(`${this.pendingBytes + bytes} bytes buffered would exceed ` +
+        `pendingBytesMax ${this.options.pendingBytesMax}: call sync()`);
+    }
+    for (const record of records) this.pending.push(record);
+    this.pendingBytes += bytes;
+  }
+
+  private failOnError(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  /** Marks the store failed for good; a broken invariant stays a bug and is not wrapped. */
+  private fail(error: unknown): Error {
+    if (error instanceof InvariantError) return error;
+    this.failure ??= new StorageError(`write-ahead log in ${this.dir} failed, restart to ` +
+      `recover: ${(error as Error).message}`, { cause: error });
+    return this.failure;
+  }
+
+  private assertUsable(): void {
+    assert(!this.closed, "FileStorage used after close()");
+    if (this.failure !== null) throw this.failure;
+  }
+}

@@ -1,0 +1,25 @@
+/** The public surface of the storage layer. */
+export * from "./storage.js";
+export { EntryLog } from "./entry-log.js";
+export {
+  MemorySnapshotStore,
+  MemoryStorage,
+  defaultMemoryStorageOptions,
+  type MemorySnapshotStoreOptions,
+  type MemoryStorageOptions,
+} from "./memory-storage.js";
+export {
+  FileStorage,
+  defaultFileStorageOptions,
+  describeRecovery,
+  type FileStorageOptions,
+  type FileStorageStats,
+  type RecoverySummary,
+} from "./file-storage.js";
+export {
+  FileSnapshotStore,
+  defaultFileSnapshotStoreOptions,
+  type FileSnapshotStoreOptions,
+  type SnapshotChoice,
+} from "./snapshot-store.js";
+export { describeRepair, repairWal, type RemovedBytes, type RepairReport } from "./wal-repair.js";

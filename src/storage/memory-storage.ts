@@ -1,0 +1,265 @@
+import { assert, assertNever, type Entry, type HardState, type Rng } from "../raft/index.js";
+import { EntryLog } from "./entry-log.js";
+import {
+  StorageError,
+  type DurableLog,
+  type Snapshot,
+  type SnapshotStore,
+} from "./storage.js";
+
+/**
+ * The in-memory DurableLog for tests and the simulator. It keeps two states: the live one every
+ * read sees, and the synced one a crash leaves behind. Writes go to the live state at once and
+ * queue as pending writes; sync() replays the queue onto the synced state, which costs
+ * O(entries written), so the simulator pays nothing like serialization per step.
+ *
+ * crash(rng) models a process killed between syncs, as a write-ahead log would be left: the
+ * pending writes reached the disk in order (each entry, then the hard state, as buffered), the
+ * crash cut that sequence at a random point, and the last write before the cut may be torn —
+ * a torn write is simply absent, because FileStorage's recovery truncates a torn tail.
+ */
+
+export interface MemoryStorageOptions {
+  /** The largest entry data, in UTF-16 code units here (FileStorage counts UTF-8 bytes). */
+  readonly entryBytesMax: number;
+  /** Writes (entries, hard states, compactions) buffered between syncs. */
+  readonly pendingWritesMax: number;
+}
+
+export const defaultMemoryStorageOptions: MemoryStorageOptions = {
+  entryBytesMax: 16 * 1024 * 1024,
+  pendingWritesMax: 1024 * 1024,
+};
+
+type PendingWrite =
+  | { readonly kind: "entries"; readonly entries: readonly Entry[] }
+  | { readonly kind: "hardState"; readonly state: HardState }
+  | { readonly kind: "compact"; readonly index: number }
+  | { readonly kind: "reset"; readonly index: number };
+
+const emptyHardState: HardState = { term: 0, vote: null, commit: 0 };
+
+export class MemoryStorage implements DurableLog {
+  private readonly options: MemoryStorageOptions;
+  private live: EntryLog;
+  private liveHardState: HardState;
+  private synced: EntryLog;
+  private syncedHardState: HardState;
+  private pending: PendingWrite[] = [];
+  // Invariant: pendingWriteCount counts each pending entry and each other pending write once.
+  private pendingWriteCount = 0;
+  private state: "open" | "closed" | "crashed" = "open";
+
+  constructor(options: Partial<MemoryStorageOptions> = {}, initial?: {
+    readonly log: EntryLog;
+    readonly hardState: HardState;
+  }) {
+    this.options = { ...defaultMemoryStorageOptions, ...options };
+    assert(this.options.entryBytesMax > 0 && this.options.pendingWritesMax > 0,
+      "memory storage bounds must be positive");
+    this.live = initial?.log.clone() ?? new EntryLog();
+    this.liveHardState = initial?.hardState ?? emptyHardState;
+    this.synced = initial?.log.clone() ?? new EntryLog();
+    this.syncedHardState = this.liveHardState;
+  }
+
+  firstIndex(): number {
+    this.assertOpen();
+    return this.live.firstIndex();
+  }
+
+  lastIndex(): number {
+    this.assertOpen();
+    return this.live.lastIndex();
+  }
+
+  entries(indexLow: number, indexHigh: number): readonly Entry[] {
+    this.assertOpen();
+    return this.live.slice(indexLow, indexHigh);
+  }
+
+  append(entries: readonly Entry[]): void {
+    this.assertOpen();
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      if (entry.data.length > this.options.entryBytesMax) {
+        throw new StorageError(`entry ${entry.index} holds ${entry.data.length} bytes, more ` +
+          `than entryBytesMax ${this.options.entryBytesMax}`);
+      }
+    }
+    this.reservePending(entries.length);
+    this.live.append(entries);
+    // A copy: the caller may reuse its array, and a crash replays exactly what was appended.
+    this.pending.push({ kind: "entries", entries: entries.slice() });
+  }
+
+  compactTo(index: number): void {
+    this.assertOpen();
+    assert(Number.isSafeInteger(index) && index >= 0, `bad compaction index ${index}`);
+    if (index <= this.live.compactedIndex) return;
+    this.reservePending(1);
+    this.live.compactTo(index);
+    this.pending.push({ kind: "compact", index });
+  }
+
+  resetTo(index: number, term: number): void {
+    this.assertOpen();
+    assertResetTo(index, term, this.live.compactedIndex);
+    this.reservePending(1);
+    this.live.reset(index);
+    this.pending.push({ kind: "reset", index });
+  }
+
+  hardState(): HardState {
+    this.assertOpen();
+    return this.liveHardState;
+  }
+
+  setHardState(state: HardState): void {
+    this.assertOpen();
+    assertHardState(state);
+    this.reservePending(1);
+    this.liveHardState = { term: state.term, vote: state.vote, commit: state.commit };
+    this.pending.push({ kind: "hardState", state: this.liveHardState });
+  }
+
+  sync(): void {
+    this.assertOpen();
+    for (const write of this.pending) this.applyToSynced(write);
+    this.pending = [];
+    this.pendingWriteCount = 0;
+  }
+
+  syncAsync(): Promise<void> {
+    try {
+      this.sync();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  close(): void {
+    this.assertOpen();
+    this.state = "closed";
+  }
+
+  /**
+   * The storage a restarted process would see after a crash now: everything synced, then a
+   * random prefix of the pending writes, of which the last may be torn (and so absent). This
+   * store is dead afterwards; any use of it throws InvariantError, which catches a simulator
+   * that keeps talking to a crashed node's disk.
+   */
+  crash(rng: Rng): MemoryStorage {
+    this.assertOpen();
+    let keptCount = rng.nextInt(this.pendingWriteCount + 1);
+    if (keptCount > 0 && rng.nextFloat() < 0.5) keptCount -= 1; // The last kept write tore.
+    this.state = "crashed";
+    const log = this.synced;
+    let hardState = this.syncedHardState;
+    for (const write of this.pending) {
+      if (keptCount === 0) break;
+      if (write.kind === "entries") {
+        const kept = write.entries.slice(0, keptCount);
+        keptCount -= kept.length;
+        log.append(kept);
+      } else {
+        keptCount -= 1;
+        if (write.kind === "hardState") hardState = write.state;
+        else if (write.kind === "compact") log.compactTo(write.index);
+        else log.reset(write.index);
+      }
+    }
+    return new MemoryStorage(this.options, { log, hardState });
+  }
+
+  private applyToSynced(write: PendingWrite): void {
+    switch (write.kind) {
+      case "entries":
+        this.synced.append(write.entries);
+        return;
+      case "hardState":
+        this.syncedHardState = write.state;
+        return;
+      case "compact":
+        this.synced.compactTo(write.index);
+        return;
+      case "reset":
+        this.synced.reset(write.index);
+        return;
+      default:
+        assertNever(write, "pending write");
+    }
+  }
+
+  private reservePending(writeCount: number): void {
+    if (this.pendingWriteCount + writeCount > this.options.pendingWritesMax) {
+      throw new StorageError(`more than pendingWritesMax ${this.options.pendingWritesMax} ` +
+        "writes buffered: call sync()");
+    }
+    this.pendingWriteCount += writeCount;
+  }
+
+  private assertOpen(): void {
+    assert(this.state === "open", `memory storage used after it was ${this.state}`);
+  }
+}
+
+/** A hard state's fields are non-negative integers and a vote is a node id or null. */
+export function assertHardState(state: HardState): void {
+  assert(Number.isSafeInteger(state.term) && state.term >= 0, `bad term ${state.term}`);
+  assert(Number.isSafeInteger(state.commit) && state.commit >= 0, `bad commit ${state.commit}`);
+  assert(state.vote === null || typeof state.vote === "string", "vote must be a node id or null");
+}
+
+/** A reset never moves the log's start back past a compaction, which a held snapshot covers. */
+export function assertResetTo(index: number, term: number, compactedIndex: number): void {
+  assert(Number.isSafeInteger(term) && term >= 0, `bad reset term ${term}`);
+  assert(Number.isSafeInteger(index) && index >= compactedIndex,
+    `reset to ${index} is below the compaction point ${compactedIndex}`);
+}
+
+export interface MemorySnapshotStoreOptions {
+  /** The largest snapshot data, in UTF-16 code units. */
+  readonly snapshotBytesMax: number;
+}
+
+/**
+ * The in-memory SnapshotStore. save() is atomic and durable when it returns (FileSnapshotStore
+ * fsyncs before it does), so a crash keeps the latest snapshot: the simulator may share one
+ * store across a node's restarts.
+ */
+export class MemorySnapshotStore implements SnapshotStore {
+  private newest: Snapshot | null = null;
+  private readonly snapshotBytesMax: number;
+
+  constructor(options: Partial<MemorySnapshotStoreOptions> = {}) {
+    this.snapshotBytesMax = options.snapshotBytesMax ?? 512 * 1024 * 1024;
+  }
+
+  latest(): Snapshot | null {
+    return this.newest;
+  }
+
+  save(snapshot: Snapshot): void {
+    assertSnapshotNotOlder(snapshot, this.newest?.meta.index ?? null);
+    if (snapshot.data.length > this.snapshotBytesMax) {
+      throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${snapshot.data.length} ` +
+        `bytes, more than snapshotBytesMax ${this.snapshotBytesMax}`);
+    }
+    this.newest = {
+      meta: { index: snapshot.meta.index, term: snapshot.meta.term,
+        voters: snapshot.meta.voters.slice() },
+      data: snapshot.data,
+    };
+  }
+}
+
+/** Snapshots only move forward: saving one older than the latest is the caller's bug. */
+export function assertSnapshotNotOlder(snapshot: Snapshot, latestIndex: number | null): void {
+  const { index, term } = snapshot.meta;
+  assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0,
+    `bad snapshot meta ${index}/${term}`);
+  if (latestIndex === null) return;
+  assert(index >= latestIndex, `snapshot at ${index} is older than the latest at ${latestIndex}`);
+}

@@ -1,0 +1,231 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { crc32 } from "node:zlib";
+import type { SnapshotMeta } from "../raft/index.js";
+import { assertSnapshotNotOlder } from "./memory-storage.js";
+import { CorruptionError, StorageError, type Snapshot, type SnapshotStore } from "./storage.js";
+import {
+  ensureDirectory,
+  fileCall,
+  fsyncDirectory,
+  readDirectory,
+  writeAllSync,
+} from "./wal-segment.js";
+
+/**
+ * FileSnapshotStore: one file per snapshot, `snapshot-<index>-<term>.snap` (zero-padded), in a
+ * directory of its own.
+ *
+ * File format: [magic "RMSNAP01"][crc32 u32 LE][meta length u32 LE][data length u32 LE]
+ * [meta JSON][data UTF-8]; the CRC covers every byte after itself, so the lengths, the meta and
+ * the data are all verified before anything is believed.
+ *
+ * save() is atomic: write `<name>.tmp`, fsync it, rename it over the final name, fsync the
+ * directory. A crash before the rename leaves a .tmp that is ignored (and deleted by the next
+ * open or save), so the previous snapshot stays the latest; after the directory fsync the new
+ * one is. Then snapshots beyond the newest `snapshotsKept` are deleted.
+ *
+ * When the newest snapshot fails verification, latest() throws CorruptionError naming it. It
+ * does not quietly fall back to an older snapshot: the log may already be compacted past that
+ * one, and a state machine restored from it would silently miss entries. latestConsistentWith()
+ * falls back only when that cannot happen — the log still holds every entry after the older
+ * snapshot — and says that it did.
+ */
+
+export interface FileSnapshotStoreOptions {
+  /** Verified snapshots kept on disk: the newest, and older ones to fall back on. */
+  readonly snapshotsKept: number;
+  /** The largest snapshot data, in UTF-8 bytes. */
+  readonly snapshotBytesMax: number;
+}
+
+export const defaultFileSnapshotStoreOptions: FileSnapshotStoreOptions = {
+  snapshotsKept: 2,
+  snapshotBytesMax: 512 * 1024 * 1024,
+};
+
+const magic = Buffer.from("RMSNAP01", "ascii");
+const headerBytes = magic.length + 12;
+const metaBytesMax = 1024 * 1024;
+const snapshotNamePattern = /^snapshot-(\d{16})-(\d{16})\.snap$/;
+
+interface SnapshotFile {
+  readonly name: string;
+  readonly index: number;
+  readonly term: number;
+}
+
+export function snapshotFileName(index: number, term: number): string {
+  return `snapshot-${String(index).padStart(16, "0")}-${String(term).padStart(16, "0")}.snap`;
+}
+
+/** The bytes of a snapshot file. */
+export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
+  const meta = Buffer.from(JSON.stringify({ index: snapshot.meta.index, term: snapshot.meta.term,
+    voters: snapshot.meta.voters }), "utf8");
+  const dataBytes = Buffer.byteLength(snapshot.data);
+  const file = Buffer.allocUnsafe(headerBytes + meta.length + dataBytes);
+  magic.copy(file, 0);
+  file.writeUInt32LE(meta.length, magic.length + 4);
+  file.writeUInt32LE(dataBytes, magic.length + 8);
+  meta.copy(file, headerBytes);
+  file.write(snapshot.data, headerBytes + meta.length, "utf8");
+  file.writeUInt32LE(crc32(file.subarray(magic.length + 4)), magic.length);
+  return file;
+}
+
+/** Verifies and decodes a snapshot file; throws CorruptionError naming `file`. */
+export function decodeSnapshotFile(bytes: Buffer, file: string): Snapshot {
+  const corrupt = (offset: number, reason: string) => new CorruptionError(file, offset, reason);
+  if (bytes.length < headerBytes || !bytes.subarray(0, magic.length).equals(magic)) {
+    throw corrupt(0, "not a snapshot file (bad magic or too short)");
+  }
+  const crcStored = bytes.readUInt32LE(magic.length);
+  if (crc32(bytes.subarray(magic.length + 4)) !== crcStored) {
+    throw corrupt(magic.length, "snapshot checksum mismatch");
+  }
+  const metaBytes = bytes.readUInt32LE(magic.length + 4);
+  const dataBytes = bytes.readUInt32LE(magic.length + 8);
+  if (metaBytes > metaBytesMax || headerBytes + metaBytes + dataBytes !== bytes.length) {
+    throw corrupt(magic.length + 4, "snapshot lengths disagree with the file size");
+  }
+  const meta = parseMeta(bytes.toString("utf8", headerBytes, headerBytes + metaBytes));
+  if (meta === null) throw corrupt(headerBytes, "undecodable snapshot meta");
+  return { meta, data: bytes.toString("utf8", headerBytes + metaBytes) };
+}
+
+function parseMeta(text: string): SnapshotMeta | null {
+  try {
+    const value = JSON.parse(text) as Partial<SnapshotMeta>;
+    const { index, term, voters } = value;
+    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !Array.isArray(voters) ||
+      !voters.every((voter) => typeof voter === "string")) return null;
+    return { index: index!, term: term!, voters };
+  } catch {
+    return null;
+  }
+}
+
+/** What latestConsistentWith() returns: the snapshot, and whether it had to fall back. */
+export interface SnapshotChoice {
+  readonly snapshot: Snapshot | null;
+  /** Set when the newest snapshot failed verification and an older one was used. */
+  readonly skippedCorrupt: CorruptionError | null;
+}
+
+export class FileSnapshotStore implements SnapshotStore {
+  private readonly options: FileSnapshotStoreOptions;
+
+  /** Opens (creating if needed) the store in `dir`, deleting leftover .tmp files. */
+  constructor(readonly dir: string, options: Partial<FileSnapshotStoreOptions> = {}) {
+    this.options = { ...defaultFileSnapshotStoreOptions, ...options };
+    const { snapshotsKept, snapshotBytesMax } = this.options;
+    if (!(Number.isSafeInteger(snapshotsKept) && snapshotsKept >= 1)) {
+      throw new StorageError("snapshotsKept must be an integer >= 1");
+    }
+    if (!(Number.isSafeInteger(snapshotBytesMax) && snapshotBytesMax <= 0xffff_ffff)) {
+      throw new StorageError("snapshotBytesMax must be an integer below 4 GiB");
+    }
+    ensureDirectory(dir);
+    this.removeTemporaryFiles();
+  }
+
+  latest(): Snapshot | null {
+    const newest = this.files()[0];
+    return newest === undefined ? null : this.load(newest);
+  }
+
+  /**
+   * The newest snapshot that the log, starting at `logFirstIndex`, can continue from. When the
+   * newest one is corrupt, an older verified one is used only if the log still holds every
+   * entry after it (logFirstIndex <= its index + 1); otherwise this throws the CorruptionError.
+   */
+  latestConsistentWith(logFirstIndex: number): SnapshotChoice {
+    let skipped: CorruptionError | null = null;
+    for (const file of this.files()) {
+      if (skipped !== null && logFirstIndex > file.index + 1) {
+        throw refuseFallback(skipped, logFirstIndex, file.index);
+      }
+      try {
+        return { snapshot: this.load(file), skippedCorrupt: skipped };
+      } catch (error) {
+        if (!(error instanceof CorruptionError)) throw error;
+        skipped ??= error;
+      }
+    }
+    // No snapshot at all is the snapshot at index 0: fine while the log starts at 1.
+    if (skipped !== null && logFirstIndex > 1) throw refuseFallback(skipped, logFirstIndex, 0);
+    return { snapshot: null, skippedCorrupt: skipped };
+  }
+
+  save(snapshot: Snapshot): void {
+    this.removeTemporaryFiles();
+    assertSnapshotNotOlder(snapshot, this.files()[0]?.index ?? null);
+    const dataBytes = Buffer.byteLength(snapshot.data);
+    if (dataBytes > this.options.snapshotBytesMax) {
+      throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${dataBytes} bytes, ` +
+        `more than snapshotBytesMax ${this.options.snapshotBytesMax}`);
+    }
+    const name = snapshotFileName(snapshot.meta.index, snapshot.meta.term);
+    const final = path.join(this.dir, name);
+    const temporary = `${final}.tmp`;
+    fileCall(`save ${final}`, () => {
+      const fd = fs.openSync(temporary, "w");
+      try {
+        writeAllSync(fd, encodeSnapshotFile(snapshot), 0);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temporary, final);
+      fsyncDirectory(this.dir);
+    });
+    this.removeOlderThanKept();
+  }
+
+  private load(file: SnapshotFile): Snapshot {
+    const full = path.join(this.dir, file.name);
+    const snapshot = decodeSnapshotFile(fileCall(`read ${full}`, () => fs.readFileSync(full)),
+      full);
+    if (snapshot.meta.index !== file.index || snapshot.meta.term !== file.term) {
+      throw new CorruptionError(full, headerBytes, `meta says ${snapshot.meta.index}/` +
+        `${snapshot.meta.term}, the file name ${file.index}/${file.term}`);
+    }
+    return snapshot;
+  }
+
+  /** Snapshot files, newest first. */
+  private files(): SnapshotFile[] {
+    const files: SnapshotFile[] = [];
+    for (const name of readDirectory(this.dir)) {
+      const match = snapshotNamePattern.exec(name);
+      if (match !== null) files.push({ name, index: Number(match[1]), term: Number(match[2]) });
+    }
+    return files.sort((a, b) => b.index - a.index || b.term - a.term);
+  }
+
+  private removeOlderThanKept(): void {
+    const older = this.files().slice(this.options.snapshotsKept);
+    if (older.length === 0) return;
+    fileCall(`remove old snapshots in ${this.dir}`, () => {
+      for (const file of older) fs.unlinkSync(path.join(this.dir, file.name));
+      fsyncDirectory(this.dir);
+    });
+  }
+
+  private removeTemporaryFiles(): void {
+    const leftovers = readDirectory(this.dir).filter((name) => name.endsWith(".snap.tmp"));
+    if (leftovers.length === 0) return;
+    fileCall(`remove leftover snapshot files in ${this.dir}`, () => {
+      for (const name of leftovers) fs.unlinkSync(path.join(this.dir, name));
+      fsyncDirectory(this.dir);
+    });
+  }
+}
+
+function refuseFallback(corrupt: CorruptionError, logFirstIndex: number, olderIndex: number):
+  CorruptionError {
+  const older = olderIndex === 0 ? "an empty state" : `the older snapshot at ${olderIndex}`;
+  return new CorruptionError(corrupt.file, corrupt.offset, `${corrupt.reason}; the log starts ` +
+    `at ${logFirstIndex}, so ${older} cannot stand in for it`);
+}
