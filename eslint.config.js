@@ -37,6 +37,21 @@ export default tseslint.config(
     },
   },
   {
+    // Storage is driven by the simulator too: its randomness is the injected Rng, and it has
+    // no clock (DESIGN.md §1, STYLE.md §6).
+    files: ["src/storage/**/*.ts"],
+    rules: {
+      "no-restricted-properties": ["error",
+        { object: "Math", property: "random", message: "Use the injected Rng." },
+        { object: "Date", property: "now", message: "src/storage/ has no clock." },
+        { object: "performance", property: "now", message: "src/storage/ has no clock." },
+      ],
+      "no-restricted-syntax": ["error",
+        { selector: "NewExpression[callee.name='Date']", message: "src/storage/ has no clock." },
+      ],
+    },
+  },
+  {
     files: ["src/raft/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", rawCoreRestrictions],

@@ -1,0 +1,48 @@
+/**
+ * Canonical JSON: one byte string per value, whatever order its keys were built in. Object keys
+ * are sorted by UTF-16 code unit (never localeCompare, which depends on the machine's locale);
+ * arrays keep their order, so callers put arrays in a canonical order first. Equal states give
+ * equal bytes, and so equal hashes on every replica.
+ */
+import { createHash } from "node:crypto";
+import { assert } from "./assert.js";
+
+/** Nesting deeper than this is a bug: no market value is more than a few levels deep. */
+const depthMax = 32;
+
+export function canonicalJson(value: unknown): string {
+  return canonicalJsonAt(value, 0);
+}
+
+function canonicalJsonAt(value: unknown, depth: number): string {
+  assert(depth <= depthMax, "canonicalJson: value nested too deeply");
+  if (value === null || typeof value === "string" || typeof value === "boolean") {
+    return JSON.stringify(value);
+  }
+  if (typeof value === "number") {
+    assert(Number.isFinite(value), "canonicalJson: numbers must be finite");
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((element: unknown) => canonicalJsonAt(element, depth + 1)).join(",")}]`;
+  }
+  assert(typeof value === "object", `canonicalJson: cannot encode a ${typeof value}`);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort(compareCodeUnits);
+  const members = keys.map((key) => {
+    const member = record[key];
+    assert(member !== undefined, `canonicalJson: property ${key} is undefined`);
+    return `${JSON.stringify(key)}:${canonicalJsonAt(member, depth + 1)}`;
+  });
+  return `{${members.join(",")}}`;
+}
+
+/** Orders strings by UTF-16 code unit: the same on every machine, unlike localeCompare. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The sha256 of `text` (as UTF-8), in lowercase hex. */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}

@@ -1,0 +1,54 @@
+/** The public surface of the marketplace state machine. Everything else is internal. */
+export { InvariantError } from "./assert.js";
+export { canonicalJson, sha256Hex } from "./canonical.js";
+export type { SearchQuery } from "./catalogue.js";
+export {
+  commandFromRequest,
+  encodeCommand,
+  marketErrorCodes,
+  type AddStockCommand,
+  type BuyCommand,
+  type CancelCommand,
+  type CreateItemBody,
+  type CreateItemCommand,
+  type MarketCommand,
+  type MarketCommandKind,
+  type MarketErrorCode,
+  type MarketRejection,
+  type MarketRequest,
+  type MarketResult,
+  type MarketSuccess,
+} from "./commands.js";
+export {
+  defaultMarketConfig,
+  MarketConfigError,
+  marketConfigProblems,
+  validateMarketConfig,
+  type MarketConfig,
+} from "./config.js";
+export { demoCatalogue, demoRequests } from "./demo-data.js";
+export { MarketSnapshotError, marketSnapshotFormat } from "./market-snapshot.js";
+export { MarketStateMachine, type MarketStats } from "./market-state-machine.js";
+export {
+  marketLimits,
+  orderIdForIndex,
+  type Item,
+  type Order,
+  type OrderLine,
+  type OrderLineRequest,
+  type OrderStatus,
+} from "./model.js";
+export { commandDigest } from "./sessions.js";
+export {
+  validateAddStockRequest,
+  validateBuyRequest,
+  validateCancelRequest,
+  validateCommand,
+  validateCreateItemRequest,
+  validateRequest,
+  validateSearchQuery,
+  type CommandValidation,
+  type FieldProblem,
+  type RequestValidation,
+  type SearchQueryValidation,
+} from "./validate.js";

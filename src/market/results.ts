@@ -1,0 +1,63 @@
+/**
+ * Builders for every MarketResult, so that each rejection has one wording and one shape.
+ * Results are frozen: one is handed to the caller and kept in the session table, and a caller
+ * that changed it would otherwise change what a retry returns.
+ */
+import type { MarketRejection, MarketResult } from "./commands.js";
+import type { Item, Order } from "./model.js";
+import { freezeOrder } from "./order-book.js";
+
+export function itemResult(item: Item): MarketResult {
+  return Object.freeze({ ok: true, kind: "item", item: Object.freeze({ ...item }) });
+}
+
+export function orderResult(order: Order): MarketResult {
+  return Object.freeze({ ok: true, kind: "order", order: freezeOrder(order) });
+}
+
+export function invalidCommand(field: string, message: string): MarketRejection {
+  return Object.freeze({ ok: false, error: "invalidCommand", field, message });
+}
+
+export function itemNotFound(sku: string): MarketRejection {
+  return Object.freeze({
+    ok: false, error: "notFound", resource: "item", sku, message: `no item with sku ${sku}`,
+  });
+}
+
+export function orderNotFound(orderId: string): MarketRejection {
+  return Object.freeze({
+    ok: false, error: "notFound", resource: "order", orderId,
+    message: `no order ${orderId} (unknown, or older than the orders retained)`,
+  });
+}
+
+export function alreadyExists(sku: string): MarketRejection {
+  return Object.freeze({
+    ok: false, error: "alreadyExists", sku, message: `an item with sku ${sku} already exists`,
+  });
+}
+
+export function insufficientStock(item: Item, requested: number): MarketRejection {
+  return Object.freeze({
+    ok: false, error: "insufficientStock", sku: item.sku, available: item.stock, requested,
+    message: `only ${item.stock} of ${item.sku} in stock, ${requested} requested`,
+  });
+}
+
+export function requestIdConflict(requestId: string): MarketRejection {
+  return Object.freeze({
+    ok: false, error: "requestIdConflict", requestId,
+    message: `requestId ${requestId} was already used for a different request`,
+  });
+}
+
+export function limitExceeded(field: string, limit: number, message: string): MarketRejection {
+  return Object.freeze({ ok: false, error: "limitExceeded", field, limit, message });
+}
+
+/** Freezes a result and everything in it (results restored from a snapshot are not frozen). */
+export function freezeResult(result: MarketResult): MarketResult {
+  if (!result.ok) return Object.freeze({ ...result });
+  return result.kind === "item" ? itemResult(result.item) : orderResult(result.order);
+}

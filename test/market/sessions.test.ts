@@ -1,0 +1,137 @@
+/**
+ * Exactly-once requests through the replicated session table. Method: replicas fed the same
+ * log by a LogFeeder, with the leader clock moved by the test. Checks: a retried requestId
+ * gets the first result and is not applied again (even when the state has changed since);
+ * the same requestId with another body is a requestIdConflict that leaves the session alone;
+ * timeMs is not part of a request's identity; sessions expire by the log clock (the highest
+ * timeMs applied, so a leader clock that steps back expires nothing early) and the oldest is
+ * evicted from a full table; and two replicas fed one log expire and evict identically,
+ * ending with equal state hashes.
+ */
+import { expect } from "chai";
+import { MarketStateMachine } from "../../src/market/index.js";
+import {
+  addStock,
+  buy,
+  createItem,
+  expectItem,
+  expectOrder,
+  LogFeeder,
+  newMarket,
+  stockOf,
+} from "./helpers.js";
+
+describe("market sessions", () => {
+  it("applies a retried request once and returns the first result", () => {
+    const market = newMarket();
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 10));
+    const request = buy([{ sku: "a", qty: 3 }], "retry-me");
+    const first = log.apply(request);
+    log.advance(5_000);
+    const second = log.apply(request);
+    expect(second).to.deep.equal(first);
+    expect(expectOrder(second).index).to.equal(2);
+    expect(stockOf(market, "a")).to.equal(7);
+    expect(market.stats().orderCount).to.equal(1);
+  });
+
+  it("returns a stored rejection on retry, even after the state changed", () => {
+    const market = newMarket();
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 1));
+    const request = buy([{ sku: "a", qty: 2 }], "too-many");
+    const first = log.apply(request);
+    expect(first).to.include({ error: "insufficientStock", available: 1 });
+    log.apply(addStock("a", 10));
+    expect(log.apply(request)).to.deep.equal(first);
+    expect(stockOf(market, "a")).to.equal(11);
+  });
+
+  it("rejects a reused requestId with a different body and keeps the first session", () => {
+    const market = newMarket();
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 10));
+    const first = log.apply(buy([{ sku: "a", qty: 1 }], "same-id"));
+    const conflict = log.apply(buy([{ sku: "a", qty: 2 }], "same-id"));
+    expect(conflict).to.include({ ok: false, error: "requestIdConflict", requestId: "same-id" });
+    expect(log.apply(addStock("a", 1, "same-id"))).to.include({ error: "requestIdConflict" });
+    expect(log.apply(buy([{ sku: "a", qty: 1 }], "same-id"))).to.deep.equal(first);
+    expect(stockOf(market, "a")).to.equal(9);
+  });
+
+  it("treats the same body at another leader time as the same request", () => {
+    const market = newMarket();
+    const log = new LogFeeder(market);
+    const first = log.apply(createItem("a", 1, { requestId: "create-a" }));
+    log.advance(60_000);
+    expect(log.apply(createItem("a", 1, { requestId: "create-a" }))).to.deep.equal(first);
+  });
+
+  it("expires a session once the log clock passes its TTL; a late retry applies anew", () => {
+    const market = newMarket({ sessionTtlMs: 1_000 });
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 0));
+    const request = addStock("a", 5, "late");
+    log.apply(request);
+    log.advance(999);
+    expect(expectItem(log.apply(request)).stock).to.equal(5);
+    expect(market.stats().sessionCount).to.equal(2);
+    log.advance(1);
+    expect(expectItem(log.apply(request)).stock).to.equal(10);
+  });
+
+  it("never expires early when the leader clock steps back", () => {
+    const market = newMarket({ sessionTtlMs: 1_000 });
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 0));
+    log.advance(900);
+    const request = addStock("a", 5, "recorded-late");
+    log.apply(request);
+    // A new leader whose clock is behind: the log clock stays at its maximum.
+    log.advance(-10_000);
+    log.apply(createItem("b", 0));
+    expect(market.stats().clockMs).to.equal(log.timeMs + 10_000);
+    log.advance(10_000 + 999);
+    expect(expectItem(log.apply(request)).stock).to.equal(5);
+    log.advance(1);
+    expect(expectItem(log.apply(request)).stock).to.equal(10);
+  });
+
+  it("evicts the oldest session from a full table", () => {
+    const market = newMarket({ sessionsMax: 3 });
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 0, { requestId: "s1" }));
+    log.apply(addStock("a", 1, "s2"));
+    log.apply(addStock("a", 1, "s3"));
+    log.apply(addStock("a", 1, "s4"));
+    expect(market.stats().sessionCount).to.equal(3);
+    // s2 is still remembered; s1 was evicted, so its retry is applied (and finds the sku).
+    expect(expectItem(log.apply(addStock("a", 1, "s2"))).stock).to.equal(1);
+    expect(log.apply(createItem("a", 0, { requestId: "s1" }))).to.include({
+      error: "alreadyExists",
+    });
+    expect(stockOf(market, "a")).to.equal(3);
+  });
+
+  it("expires and evicts identically on two replicas fed the same log", () => {
+    const replicas = [newMarket({ sessionsMax: 4, sessionTtlMs: 500 }),
+      newMarket({ sessionsMax: 4, sessionTtlMs: 500 })];
+    const log = new LogFeeder(replicas);
+    log.apply(createItem("a", 100));
+    for (let k = 0; k < 40; k++) {
+      log.advance([0, 90, 200, -300, 600][k % 5]!);
+      // Retries of recent and old requests: some are remembered, some expired or evicted.
+      log.apply(buy([{ sku: "a", qty: 1 }], `b-${k % 7}`));
+      expect(replicas[0]!.stateHash()).to.equal(replicas[1]!.stateHash());
+    }
+    expect(replicas[0]!.snapshot()).to.equal(replicas[1]!.snapshot());
+    expect(replicas[0]!.stats().sessionCount).to.be.at.most(4);
+    expect(stockOf(replicas[0]!, "a")).to.be.below(100 - 7);
+  });
+
+  it("validates the session config", () => {
+    expect(() => new MarketStateMachine({ sessionsMax: 0 })).to.throw(/sessionsMax/);
+    expect(() => new MarketStateMachine({ sessionTtlMs: 1.5 })).to.throw(/sessionTtlMs/);
+  });
+});
