@@ -9,8 +9,10 @@ import {
   type RaftConfig,
   type RaftMessage,
   type Ready,
+  type Rng,
   type Snapshot,
 } from "../raft/index.js";
+import { MemorySnapshotStore, MemoryStorage } from "../storage/index.js";
 
 /**
  * A whole cluster in one process, over a simulated network, disk and clock. It runs the real
@@ -20,72 +22,63 @@ import {
  */
 
 /**
- * What survives a crash: only what the driver fsynced. A Ready is written as a sequence of
- * writes in the order a write-ahead log makes them durable (a snapshot file, the log reset
- * after it, each entry, then the hard state), so a crash part-way keeps a prefix of them.
+ * A node's disk: the real MemoryStorage and MemorySnapshotStore (src/storage/), which model a
+ * crash. A Ready is persisted in the order the driver contract gives (raft-node.ts): the
+ * snapshot file, the log reset, the entries, the hard state, then one sync. A crash part-way
+ * keeps a random prefix of the unsynced writes, the last possibly torn (MemoryStorage.crash).
  */
 export class SimDisk {
-  hardState: HardState = { term: 0, vote: null, commit: 0 };
-  /** Contiguous entries; the first may have any index after a snapshot or compaction. */
-  entries: Entry[] = [];
-  snapshot: Snapshot | null = null;
+  private log = new MemoryStorage();
+  private readonly snapshots = new MemorySnapshotStore();
 
-  /** Makes the first `writesMax` writes of `ready` durable (all of them by default). */
-  write(ready: Ready, writesMax = Infinity): void {
-    const writes: (() => void)[] = [];
-    const snapshot = ready.snapshot;
-    if (snapshot !== null) writes.push(() => (this.snapshot = snapshot));
-    const logStart = ready.logStart;
-    if (logStart !== null) writes.push(() => this.resetTo(logStart.index));
-    for (const entry of ready.entries) writes.push(() => this.appendEntry(entry));
-    const hardState = ready.hardState;
-    if (hardState !== null) writes.push(() => (this.hardState = hardState));
-    writes.slice(0, writesMax).forEach((write) => write());
+  get hardState(): HardState {
+    return this.log.hardState();
   }
 
-  writeCount(ready: Ready): number {
-    return (ready.snapshot === null ? 0 : 1) + (ready.logStart === null ? 0 : 1) +
-      ready.entries.length + (ready.hardState === null ? 0 : 1);
+  /** The stored entries, contiguous from the log store's first index. */
+  get entries(): Entry[] {
+    return [...this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1)];
   }
 
-  /** The index after which the stored log starts when it holds no entries. */
-  private emptyLogAfter = 0;
-
-  private resetTo(index: number): void {
-    this.entries = [];
-    this.emptyLogAfter = index;
+  get snapshot(): Snapshot | null {
+    return this.snapshots.latest();
   }
 
-  /** Appends one entry, truncating any stored suffix from its index on (LogStore.append). */
-  private appendEntry(entry: Entry): void {
-    const first = this.entries[0]?.index ?? this.emptyLogAfter + 1;
-    const lastIndex = first + this.entries.length - 1;
-    if (entry.index < first || entry.index > lastIndex + 1) {
-      throw new Error(`disk append at ${entry.index} outside [${first}, ${lastIndex + 1}]`);
-    }
-    this.entries.length = entry.index - first;
-    this.entries.push(entry);
+  /** Persists `ready` durably. */
+  write(ready: Ready): void {
+    this.buffer(ready);
+    this.log.sync();
   }
 
-  /**
-   * The durable term at `index`: from the entries, or from the snapshot when it covers the
-   * index (an index below the snapshot is durable as part of it: returns its term then too).
-   */
+  /** A crash while persisting `ready`: the snapshot file is saved or not, and of the log's
+   * writes a random prefix survives. */
+  crashWriting(ready: Ready, rng: Rng): void {
+    if (ready.snapshot === null || rng.nextFloat() < 0.5) this.buffer(ready);
+    this.log = this.log.crash(rng);
+  }
+
+  private buffer(ready: Ready): void {
+    if (ready.snapshot !== null) this.snapshots.save(ready.snapshot);
+    if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
+    if (ready.entries.length > 0) this.log.append(ready.entries);
+    if (ready.hardState !== null) this.log.setHardState(ready.hardState);
+  }
+
+  /** Saves a snapshot the node took, and compacts the log below `compactIndex`. */
+  saveSnapshot(snapshot: Snapshot, compactIndex: number): void {
+    this.snapshots.save(snapshot);
+    this.log.compactTo(compactIndex);
+    this.log.sync();
+  }
+
+  /** The durable term at `index`, from the log or from the snapshot that covers it. */
   durableTermAt(index: number): number | null {
-    const first = this.entries[0]?.index;
-    if (first !== undefined && index >= first) return this.entries[index - first]?.term ?? null;
+    if (index >= this.log.firstIndex() && index <= this.log.lastIndex()) {
+      return this.log.entries(index, index + 1)[0]!.term;
+    }
     const snapshotMeta = this.snapshot?.meta;
     if (snapshotMeta !== undefined && index <= snapshotMeta.index) return snapshotMeta.term;
     return null;
-  }
-
-  /** Drops entries at or below `index`, as a compacting log store does. */
-  compactTo(index: number): void {
-    const first = this.entries[0]?.index;
-    if (first === undefined || index < first) return;
-    const last = first + this.entries.length - 1;
-    this.entries.splice(0, index - first + 1);
-    if (this.entries.length === 0) this.emptyLogAfter = Math.min(index, last);
   }
 }
 
@@ -262,10 +255,9 @@ export class SimCluster {
       meta: { index: appliedIndex, term, voters: node.raft.status().voters },
       data: toyStateSnapshot(node.applied),
     };
-    node.disk.snapshot = snapshot;
     const compactIndex = Math.max(appliedIndex - policy.trailingEntries, node.raft.compactedIndex());
+    node.disk.saveSnapshot(snapshot, compactIndex);
     node.raft.compact(snapshot, compactIndex);
-    node.disk.compactTo(compactIndex);
   }
 
   /**
@@ -280,7 +272,7 @@ export class SimCluster {
   }
 
   private crashPersisting(node: SimNode, ready: Ready): void {
-    node.disk.write(ready, this.rng.nextInt(node.disk.writeCount(ready) + 1));
+    node.disk.crashWriting(ready, this.rng);
     this.crash(node.id);
   }
 

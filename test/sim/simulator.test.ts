@@ -68,7 +68,9 @@ describe("deterministic simulator", () => {
     const grant = { type: "requestVoteResponse" as const, from: "n1", to: "n2", term: 3,
       granted: true };
     expect(() => checker.onSend(cluster.node("n1"), grant)).to.throw(/durability/);
-    cluster.node("n1").disk.hardState = { term: 3, vote: "n2", commit: 0 };
+    cluster.node("n1").disk.write({ softState: null, snapshot: null, logStart: null,
+      hardState: { term: 3, vote: "n2", commit: 0 }, entries: [], messages: [],
+      committedEntries: [], readStates: [], droppedReads: [] });
     expect(() => checker.onSend(cluster.node("n1"), grant)).not.to.throw();
   });
 });
