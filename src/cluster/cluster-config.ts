@@ -1,0 +1,127 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * cluster.config.json (DESIGN.md §3a): the nodes, the timing, the tokens and the snapshot
+ * settings of one cluster. Every command that reads it takes --config FILE. Validation names
+ * every problem at once, with its place in the file, so a user fixes the file in one pass.
+ */
+
+const portSchema = z.number().int().min(1).max(65535);
+
+const nodeSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "ids are 1-32 letters, digits, _ or -"),
+  host: z.string().min(1),
+  clientPort: portSchema,
+  peerPort: portSchema,
+  dataDir: z.string().min(1),
+}).strict();
+
+const clusterSchema = z.object({
+  nodes: z.array(nodeSchema).min(1).max(9),
+  timing: z.object({
+    tickIntervalMs: z.number().int().min(1).max(1000),
+    heartbeatIntervalTicks: z.number().int().min(1),
+    electionTimeoutTicks: z.number().int().min(2),
+  }).strict(),
+  tokens: z.object({
+    peerToken: z.string().min(8, "tokens are at least 8 characters"),
+    adminToken: z.string().min(8, "tokens are at least 8 characters"),
+  }).strict(),
+  snapshot: z.object({
+    entriesBetweenSnapshots: z.number().int().min(1),
+    trailingEntries: z.number().int().min(0),
+  }).strict(),
+}).strict();
+
+export type ClusterConfigFile = z.infer<typeof clusterSchema>;
+export type NodeConfig = z.infer<typeof nodeSchema>;
+
+/** A validated cluster, with each node's dataDir resolved against the file's folder. */
+export interface ClusterConfig extends ClusterConfigFile {
+  readonly path: string;
+}
+
+export class ClusterConfigError extends Error {
+  override readonly name = "ClusterConfigError";
+  constructor(readonly file: string, readonly problems: readonly string[]) {
+    super(`${file}: invalid cluster config:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** Checks what the schema cannot: uniqueness and the relationships between values. */
+function relationProblems(config: ClusterConfigFile): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  const endpoints = new Map<string, string>();
+  config.nodes.forEach((node, k) => {
+    if (ids.has(node.id)) problems.push(`nodes[${k}].id: duplicate id "${node.id}"`);
+    ids.add(node.id);
+    for (const port of ["clientPort", "peerPort"] as const) {
+      const endpoint = `${node.host}:${node[port]}`;
+      const user = endpoints.get(endpoint);
+      if (user !== undefined) problems.push(`nodes[${k}].${port}: ${endpoint} is also ${user}`);
+      endpoints.set(endpoint, `nodes[${k}].${port}`);
+    }
+  });
+  const dataDirs = config.nodes.map((node) => node.dataDir);
+  if (new Set(dataDirs).size !== dataDirs.length) problems.push("nodes: two nodes share a dataDir");
+  const { heartbeatIntervalTicks, electionTimeoutTicks } = config.timing;
+  if (electionTimeoutTicks <= heartbeatIntervalTicks * 2) {
+    problems.push(`timing: electionTimeoutTicks (${electionTimeoutTicks}) must be more than ` +
+      `twice heartbeatIntervalTicks (${heartbeatIntervalTicks}), or one lost heartbeat ` +
+      "starts an election");
+  }
+  return problems;
+}
+
+/** Validates parsed JSON; throws ClusterConfigError naming every problem. */
+export function parseClusterConfig(json: unknown, file: string): ClusterConfig {
+  const parsed = clusterSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) =>
+      `${issue.path.length > 0 ? issue.path.join(".") : "(top level)"}: ${issue.message}`);
+    throw new ClusterConfigError(file, problems);
+  }
+  const problems = relationProblems(parsed.data);
+  if (problems.length > 0) throw new ClusterConfigError(file, problems);
+  const folder = path.dirname(path.resolve(file));
+  const tokens = {
+    peerToken: process.env.RAFTMARKET_PEER_TOKEN ?? parsed.data.tokens.peerToken,
+    adminToken: process.env.RAFTMARKET_ADMIN_TOKEN ?? parsed.data.tokens.adminToken,
+  };
+  return {
+    ...parsed.data,
+    tokens,
+    nodes: parsed.data.nodes.map((node) => ({ ...node, dataDir: path.resolve(folder, node.dataDir) })),
+    path: path.resolve(file),
+  };
+}
+
+/** Reads and validates a cluster file; throws ClusterConfigError with a readable message. */
+export function loadClusterConfig(file: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ClusterConfigError(file, [code === "ENOENT" ? "no such file" : `cannot read: ${code}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ClusterConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseClusterConfig(json, file);
+}
+
+export function findNode(config: ClusterConfig, id: string): NodeConfig {
+  const node = config.nodes.find((candidate) => candidate.id === id);
+  if (node === undefined) {
+    const known = config.nodes.map((candidate) => candidate.id).join(", ");
+    throw new ClusterConfigError(config.path, [`no node "${id}" (nodes are: ${known})`]);
+  }
+  return node;
+}

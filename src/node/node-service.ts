@@ -1,0 +1,61 @@
+import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
+import type { NodeId, Role } from "../raft/index.js";
+
+/**
+ * What the client API (src/api/) needs from a running node. RaftServer implements it; API
+ * tests may use a fake. Every method answers with a value, never by throwing, for outcomes a
+ * client must handle (STYLE.md §4).
+ */
+export interface NodeService {
+  readonly id: NodeId;
+
+  /**
+   * Proposes a write and waits until it is committed and applied here. Only the leader
+   * accepts writes; a follower answers notLeader and the API forwards the request.
+   */
+  submit(request: MarketRequest): Promise<SubmitOutcome>;
+
+  /**
+   * A linearizable read point (ReadIndex, thesis §6.4): resolves once this node has applied
+   * every write acknowledged before the call. Works on followers too (the leader confirms).
+   */
+  readBarrier(): Promise<ReadBarrierOutcome>;
+
+  /** The local state machine, for queries. Read-only: never apply through it. */
+  market(): MarketStateMachine;
+
+  status(): NodeStatus;
+
+  /** The client API base URL of a node, e.g. "http://127.0.0.1:7001", for forwarding. */
+  clientUrlOf(id: NodeId): string | null;
+}
+
+export type SubmitOutcome =
+  /** Committed and applied; `result` is the state machine's answer (maybe a rejection). */
+  | { readonly kind: "applied"; readonly result: MarketResult; readonly index: number }
+  | { readonly kind: "notLeader"; readonly leaderId: NodeId | null }
+  /** The pending-proposal queue is full: retry later (503). */
+  | { readonly kind: "overloaded" }
+  /** Not known whether it will commit: retry with the same requestId (504). */
+  | { readonly kind: "timeout" }
+  /** Leadership was lost while waiting: outcome unknown, retry with the same requestId. */
+  | { readonly kind: "unknown"; readonly leaderId: NodeId | null };
+
+export type ReadBarrierOutcome =
+  | { readonly kind: "ready"; readonly appliedIndex: number }
+  | { readonly kind: "noLeader"; readonly leaderId: NodeId | null }
+  | { readonly kind: "overloaded" }
+  | { readonly kind: "timeout" };
+
+/** `GET /v1/cluster/status` (DESIGN.md §3). */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastLogIndex: number;
+  readonly members: readonly NodeId[];
+  readonly stateHash: string;
+}
