@@ -1,0 +1,393 @@
+import { randomInt } from "node:crypto";
+import path from "node:path";
+import type { Logger } from "pino";
+import {
+  commandFromRequest,
+  encodeCommand,
+  MarketStateMachine,
+  type MarketRequest,
+} from "../market/index.js";
+import {
+  makeRaftConfig,
+  mayPrecedePersist,
+  RaftNode,
+  SeededRng,
+  type Entry,
+  type NodeId,
+  type RaftConfig,
+  type RaftMessage,
+  type Ready,
+  type Snapshot,
+} from "../raft/index.js";
+import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/index.js";
+import type { DurableLog, SnapshotStore } from "../storage/index.js";
+import type { Transport } from "../transport/transport.js";
+import { NodeMetrics } from "./metrics.js";
+import type {
+  NodeService,
+  NodeStatus,
+  ReadBarrierOutcome,
+  SubmitOutcome,
+} from "./node-service.js";
+import { Waiters } from "./waiters.js";
+
+/**
+ * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
+ * RaftNode, the write-ahead log, the snapshot store, the transport and the state machine, and
+ * runs the loop etcd's doc.go prescribes, one iteration at a time:
+ *
+ *   ready() -> send the leader's appends -> persist (one fdatasync: group commit) -> send the
+ *   rest -> apply committed entries -> answer waiting clients -> advance() -> maybe snapshot
+ *
+ * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
+ * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
+ */
+export interface RaftServerOptions {
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly dataDir: string;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly tickIntervalMs: number;
+  readonly raft?: Partial<RaftConfig>;
+  /** Client API base URLs by node id, for forwarding. */
+  readonly clientUrls: ReadonlyMap<NodeId, string>;
+  readonly snapshot: { readonly entriesBetweenSnapshots: number; readonly trailingEntries: number };
+  readonly pendingProposalsMax?: number;
+  readonly proposalTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  readonly metrics?: NodeMetrics;
+  /** Opens the log and snapshot stores; FileStorage in dataDir by default. */
+  readonly openStorage?: () => { log: DurableLog; snapshots: SnapshotStore };
+  /** The leader's clock for command timestamps (session expiry only). */
+  readonly nowMs?: () => number;
+}
+
+type Loop = "idle" | "running" | "rerun";
+
+export class RaftServer implements NodeService {
+  readonly id: NodeId;
+  readonly metrics: NodeMetrics;
+  private readonly node: RaftNode;
+  private marketState: MarketStateMachine;
+  private readonly log: DurableLog;
+  private readonly snapshots: SnapshotStore;
+  private readonly proposals: Waiters<number, SubmitOutcome>;
+  private readonly reads: Waiters<string, ReadBarrierOutcome>;
+  /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
+  private readonly readsAwaitingApply: { index: number; context: string }[] = [];
+  private readonly proposalTerms = new Map<number, { term: number; startedMs: number }>();
+  private loop: Loop = "idle";
+  /** The loop pass in progress, so that stop() can wait for its fsync. */
+  private loopPass: Promise<void> = Promise.resolve();
+  private tickTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readSequence = 0;
+  private lastSnapshotIndex: number;
+  private leaderId: NodeId | null = null;
+  private fatalError: Error | null = null;
+
+  private constructor(private readonly options: RaftServerOptions) {
+    this.id = options.id;
+    this.metrics = options.metrics ?? new NodeMetrics(options.id);
+    const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
+    this.log = stores.log;
+    this.snapshots = stores.snapshots;
+    const snapshot = this.snapshots.latest();
+    this.marketState = snapshot === null ? new MarketStateMachine()
+      : MarketStateMachine.restore(snapshot.data);
+    this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
+    const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
+    this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
+      hardState: this.log.hardState(),
+      snapshot,
+      entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
+    });
+    this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000);
+    this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
+    options.logger.info({ snapshotIndex: this.lastSnapshotIndex, ...this.node.status(),
+      progress: undefined }, "raft node restored");
+  }
+
+  /** Opens the stores, restores the state machine and the core, and starts the clock. */
+  static start(options: RaftServerOptions): RaftServer {
+    const server = new RaftServer(options);
+    options.transport.onReceive((messages) => server.receive(messages));
+    server.tickTimer = setInterval(() => server.tick(), options.tickIntervalMs);
+    server.schedule();
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.proposals.settleAll({ kind: "unknown", leaderId: null });
+    this.reads.settleAll({ kind: "noLeader", leaderId: null });
+    await this.loopPass;
+    await this.options.transport.close();
+    // Unsynced writes are dropped, as a crash would drop them: nothing unsynced was promised.
+    this.log.close();
+  }
+
+  // --- NodeService --------------------------------------------------------------------------
+
+  submit(request: MarketRequest): Promise<SubmitOutcome> {
+    if (this.proposals.full()) {
+      this.metrics.proposals.inc({ outcome: "overloaded" });
+      return Promise.resolve({ kind: "overloaded" });
+    }
+    const command = commandFromRequest(request, (this.options.nowMs ?? Date.now)());
+    const result = this.node.propose(encodeCommand(command));
+    switch (result.kind) {
+      case "notLeader":
+      case "transferring":
+        return Promise.resolve({ kind: "notLeader", leaderId: result.leaderIdHint });
+      case "overloaded":
+        this.metrics.proposals.inc({ outcome: "overloaded" });
+        return Promise.resolve({ kind: "overloaded" });
+      case "accepted":
+        break;
+    }
+    this.proposalTerms.set(result.index, { term: result.term, startedMs: performance.now() });
+    this.schedule();
+    return this.proposals.wait(result.index, this.options.proposalTimeoutMs ?? 5000, () => {
+      this.proposalTerms.delete(result.index);
+      this.metrics.proposals.inc({ outcome: "timeout" });
+      return { kind: "timeout" };
+    });
+  }
+
+  readBarrier(): Promise<ReadBarrierOutcome> {
+    if (this.reads.full()) return Promise.resolve({ kind: "overloaded" });
+    // A fresh context per attempt: an answer can never be mistaken for another read's.
+    const context = `${this.id}:${++this.readSequence}`;
+    const result = this.node.readIndex(context);
+    if (result.kind === "noLeader") {
+      return Promise.resolve({ kind: "noLeader", leaderId: this.leaderId });
+    }
+    if (result.kind === "overloaded") return Promise.resolve({ kind: "overloaded" });
+    this.schedule();
+    return this.reads.wait(context, this.options.readTimeoutMs ?? 5000,
+      () => ({ kind: "timeout" }));
+  }
+
+  market(): MarketStateMachine {
+    return this.marketState;
+  }
+
+  status(): NodeStatus {
+    const status = this.node.status();
+    return {
+      id: status.id,
+      role: status.role,
+      term: status.term,
+      leaderId: status.leaderId,
+      commitIndex: status.commitIndex,
+      appliedIndex: this.marketState.appliedIndex,
+      lastLogIndex: status.lastLogIndex,
+      members: status.voters,
+      stateHash: this.marketState.stateHash(),
+    };
+  }
+
+  clientUrlOf(id: NodeId): string | null {
+    return this.options.clientUrls.get(id) ?? null;
+  }
+
+  /** Hands leadership to `target` (admin API). */
+  transferLeadership(target: NodeId): string {
+    const result = this.node.transferLeadership(target);
+    this.schedule();
+    return result.kind;
+  }
+
+  // --- Events -----------------------------------------------------------------------------
+
+  private tick(): void {
+    this.node.tick();
+    this.schedule();
+  }
+
+  private receive(messages: readonly RaftMessage[]): void {
+    if (this.stopped) return;
+    for (const message of messages) this.node.step(message);
+    this.schedule();
+  }
+
+  /** Runs the loop soon; calls made while an iteration runs are folded into the next one. */
+  private schedule(): void {
+    if (this.stopped || this.fatalError !== null) return;
+    if (this.loop === "running") {
+      this.loop = "rerun";
+      return;
+    }
+    if (this.loop === "idle") {
+      this.loop = "running";
+      this.loopPass = new Promise((resolve) => setImmediate(() => void this.runLoop().then(resolve)));
+    }
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      do {
+        this.loop = "running";
+        // Bounded: each pass handles what accumulated; a busy node yields between passes.
+        for (let pass = 0; pass < 64 && this.node.hasReady() && !this.stopped; pass++) {
+          await this.handleReady(this.node.ready());
+        }
+        // schedule() may have asked for another pass while this one awaited its fsync.
+      } while ((this.loop as Loop) === "rerun" && !this.stopped);
+    } catch (error) {
+      this.fail(error as Error);
+    } finally {
+      this.loop = "idle";
+    }
+    if (!this.stopped && this.node.hasReady()) this.schedule();
+  }
+
+  /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
+  private fail(error: Error): void {
+    this.fatalError = error;
+    this.options.logger.fatal({ err: error }, "raft loop failed; stopping this node");
+    void this.stop();
+    process.emitWarning(error);
+    setImmediate(() => {
+      throw error;
+    });
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
+    // followers write in parallel with the leader.
+    const early = ready.messages.filter(mayPrecedePersist);
+    const late = ready.messages.filter((message) => !mayPrecedePersist(message));
+    if (early.length > 0) this.options.transport.send(early);
+    await this.persist(ready);
+    // Votes and acknowledgements only once what they promise is durable.
+    if (late.length > 0) this.options.transport.send(late);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    this.answerReads(ready);
+    if (ready.softState !== null) this.noteSoftState(ready.softState.role, ready.softState.leaderId);
+    this.node.advance();
+    this.maybeSnapshot();
+    this.updateGauges();
+  }
+
+  private async persist(ready: Ready): Promise<void> {
+    if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
+    if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
+    if (ready.entries.length > 0) this.log.append(ready.entries);
+    if (ready.hardState !== null) this.log.setHardState(ready.hardState);
+    if (ready.snapshot === null && ready.logStart === null && ready.entries.length === 0 &&
+      ready.hardState === null) {
+      return;
+    }
+    const startedMs = performance.now();
+    await this.log.syncAsync();
+    this.metrics.fsyncLatencySeconds.observe((performance.now() - startedMs) / 1000);
+    this.metrics.entriesPerSync.observe(ready.entries.length);
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    // Saved atomically before the log is reset: a crash in between leaves the old snapshot or
+    // the new one, and the core reconciles the log with it on restart.
+    this.snapshots.save(snapshot);
+    this.marketState = MarketStateMachine.restore(snapshot.data);
+    this.lastSnapshotIndex = snapshot.meta.index;
+    this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term },
+      "installed a snapshot from the leader");
+    // Writes waiting below the snapshot are settled by the state it carries: the session table
+    // answers a retry with the same requestId.
+    for (const index of this.proposals.keysUpTo(snapshot.meta.index)) {
+      this.settleProposal(index, { kind: "unknown", leaderId: this.leaderId });
+    }
+  }
+
+  private applyEntry(entry: Entry): void {
+    if (entry.index <= this.marketState.appliedIndex) return;
+    const result = entry.data === "" || entry.kind !== "normal"
+      ? null
+      : this.marketState.applyEncoded(entry.data, entry.index);
+    if (result === null) this.marketState.advanceAppliedIndex(entry.index);
+    const proposal = this.proposalTerms.get(entry.index);
+    if (proposal === undefined) return;
+    if (proposal.term === entry.term && result !== null) {
+      this.metrics.commitLatencySeconds.observe((performance.now() - proposal.startedMs) / 1000);
+      this.metrics.proposals.inc({ outcome: "applied" });
+      this.settleProposal(entry.index, { kind: "applied", result, index: entry.index });
+    } else {
+      // Another entry committed at this index: ours never will. The outcome is unknown to the
+      // client only in that it must retry; the requestId keeps the retry exactly-once.
+      this.metrics.proposals.inc({ outcome: "lost" });
+      this.settleProposal(entry.index, { kind: "unknown", leaderId: this.leaderId });
+    }
+  }
+
+  private settleProposal(index: number, outcome: SubmitOutcome): void {
+    this.proposalTerms.delete(index);
+    this.proposals.settle(index, outcome);
+  }
+
+  private answerReads(ready: Ready): void {
+    for (const context of ready.droppedReads) {
+      this.reads.settle(context, { kind: "noLeader", leaderId: this.leaderId });
+    }
+    for (const read of ready.readStates) {
+      this.readsAwaitingApply.push({ index: read.index, context: read.context });
+    }
+    // Serve each confirmed read once this node has applied up to its read index.
+    const applied = this.marketState.appliedIndex;
+    for (let k = this.readsAwaitingApply.length - 1; k >= 0; k--) {
+      const read = this.readsAwaitingApply[k]!;
+      if (read.index > applied && this.reads.has(read.context)) continue;
+      this.readsAwaitingApply.splice(k, 1);
+      this.reads.settle(read.context, { kind: "ready", appliedIndex: applied });
+    }
+  }
+
+  private noteSoftState(role: string, leaderId: NodeId | null): void {
+    if (leaderId !== this.leaderId) {
+      this.metrics.leaderChanges.inc();
+      this.options.logger.info({ role, leaderId, term: this.node.status().term }, "leader changed");
+    }
+    if (role === "candidate") this.metrics.elections.inc();
+    this.leaderId = leaderId;
+  }
+
+  private maybeSnapshot(): void {
+    const { entriesBetweenSnapshots, trailingEntries } = this.options.snapshot;
+    const appliedIndex = this.marketState.appliedIndex;
+    if (appliedIndex - this.lastSnapshotIndex < entriesBetweenSnapshots) return;
+    const term = this.node.termAt(appliedIndex);
+    if (term === null) return;
+    const snapshot: Snapshot = {
+      meta: { index: appliedIndex, term, voters: this.node.status().voters },
+      data: this.marketState.snapshot(),
+    };
+    this.snapshots.save(snapshot);
+    const compactIndex = Math.max(appliedIndex - trailingEntries, this.node.compactedIndex());
+    this.node.compact(snapshot, compactIndex);
+    // Buffered: durable with the next sync; until then the log still holds these entries.
+    this.log.compactTo(compactIndex);
+    this.lastSnapshotIndex = appliedIndex;
+    this.options.logger.debug({ index: appliedIndex, compactIndex }, "took a snapshot");
+  }
+
+  private updateGauges(): void {
+    const status = this.node.status();
+    this.metrics.term.set(status.term);
+    this.metrics.setRole(status.role);
+    this.metrics.commitIndex.set(status.commitIndex);
+    this.metrics.appliedIndex.set(this.marketState.appliedIndex);
+    this.metrics.lastLogIndex.set(status.lastLogIndex);
+  }
+}
+
+function openFileStores(dataDir: string, logger: Logger): { log: DurableLog;
+  snapshots: SnapshotStore } {
+  const log = FileStorage.open(path.join(dataDir, "wal"));
+  const recovery = log.recovery;
+  if (recovery !== undefined) logger.info(describeRecovery(recovery));
+  return { log, snapshots: new FileSnapshotStore(path.join(dataDir, "snapshots")) };
+}

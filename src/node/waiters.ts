@@ -1,0 +1,58 @@
+/**
+ * Callers waiting for an outcome by key (a log index, a read context), each with a timeout.
+ * Bounded: full() tells the caller to refuse new work rather than queue without limit
+ * (STYLE.md §5). Every waiter is settled exactly once: by settle(), by its timeout, or by
+ * settleAll() when the node stops.
+ */
+interface Waiter<Value> {
+  readonly resolve: (value: Value) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Waiters<Key, Value> {
+  private readonly waiting = new Map<Key, Waiter<Value>>();
+
+  constructor(private readonly waitersMax: number) {}
+
+  full(): boolean {
+    return this.waiting.size >= this.waitersMax;
+  }
+
+  has(key: Key): boolean {
+    return this.waiting.has(key);
+  }
+
+  size(): number {
+    return this.waiting.size;
+  }
+
+  /** Waits for settle(key); after `timeoutMs`, resolves with onTimeout() instead. */
+  wait(key: Key, timeoutMs: number, onTimeout: () => Value): Promise<Value> {
+    if (this.waiting.has(key)) throw new Error(`already waiting for ${String(key)}`);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(key);
+        resolve(onTimeout());
+      }, timeoutMs);
+      this.waiting.set(key, { resolve, timer });
+    });
+  }
+
+  /** Resolves the waiter for `key`, if any. */
+  settle(key: Key, value: Value): void {
+    const waiter = this.waiting.get(key);
+    if (waiter === undefined) return;
+    this.waiting.delete(key);
+    clearTimeout(waiter.timer);
+    waiter.resolve(value);
+  }
+
+  settleAll(value: Value): void {
+    for (const key of [...this.waiting.keys()]) this.settle(key, value);
+  }
+
+  /** The numeric keys at or below `bound`. */
+  keysUpTo(bound: number): Key[] {
+    return [...this.waiting.keys()].filter((key) => typeof key === "number" && key <= bound);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * RaftServer, the driver, in one process: three servers over an in-memory hub with real
+ * timers, MemoryStorage or FileStorage in a temporary folder. They elect a leader, commit and
+ * apply writes with group commit, answer followers' linearizable reads through ReadIndex,
+ * converge to one state hash, refuse work beyond their bounds, and keep everything across a
+ * restart from disk, applying each requestId once. Waits poll for a condition with a generous
+ * bound; every server is stopped in an after hook.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import pino from "pino";
+import type { MarketRequest } from "../../src/market/index.js";
+import { RaftServer, type RaftServerOptions } from "../../src/node/raft-server.js";
+import type { NodeId, RaftMessage } from "../../src/raft/index.js";
+import { MemorySnapshotStore, MemoryStorage } from "../../src/storage/index.js";
+import type { Transport } from "../../src/transport/transport.js";
+
+class Hub {
+  private readonly handlers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
+
+  transport(id: NodeId): Transport {
+    return {
+      send: (messages) => {
+        for (const message of messages) {
+          setImmediate(() => this.handlers.get(message.to)?.([message]));
+        }
+      },
+      onReceive: (handler) => void this.handlers.set(id, handler),
+      start: async () => {},
+      close: async () => void this.handlers.delete(id),
+    };
+  }
+}
+
+const ids = ["n1", "n2", "n3"];
+
+function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: string): RaftServer[] {
+  const hub = new Hub();
+  return ids.map((id) => RaftServer.start({
+    id, voters: ids, dataDir: path.join(dataRoot ?? "/nonexistent", id), transport: hub.transport(id),
+    logger: pino({ level: "silent" }), tickIntervalMs: 5,
+    raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
+    clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
+    ...(dataRoot === undefined
+      ? { openStorage: () => ({ log: new MemoryStorage(), snapshots: new MemorySnapshotStore() }) }
+      : {}),
+    ...overrides,
+  }));
+}
+
+async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const leaderOf = (servers: RaftServer[]): RaftServer | undefined =>
+  servers.find((server) => server.status().role === "leader");
+
+const createApple = (requestId: string): MarketRequest => ({ kind: "createItem", requestId,
+  sku: "apple-1kg", name: "Apples", area: "fruit", priceCents: 300, stock: 10 });
+
+describe("RaftServer (the driver)", () => {
+  let servers: RaftServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+    servers = [];
+  });
+
+  it("elects one leader, applies writes everywhere and converges to one state hash", async () => {
+    servers = startCluster();
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const created = await leader.submit(createApple("create-1"));
+    expect(created.kind).to.equal("applied");
+    const writes = Array.from({ length: 120 }, (_, k) => leader.submit({ kind: "buy",
+      requestId: `buy-${k}`, lines: [{ sku: "apple-1kg", qty: 1 }] }));
+    const outcomes = await Promise.all(writes);
+    const confirmed = outcomes.filter((outcome) => outcome.kind === "applied" && outcome.result.ok);
+    // Ten in stock: exactly ten buys succeed, every other one is a deterministic rejection.
+    expect(confirmed).to.have.length(10);
+    expect(leader.market().getItem("apple-1kg")?.stock).to.equal(0);
+    const hashes = await waitFor(() => {
+      const statuses = servers.map((server) => server.status());
+      const applied = new Set(statuses.map((status) => status.appliedIndex));
+      return applied.size === 1 ? new Set(statuses.map((status) => status.stateHash)) : undefined;
+    }, "equal applied indexes");
+    expect(hashes.size).to.equal(1);
+  });
+
+  it("answers a follower's write with the leader's id, and serves it a linearizable read", async () => {
+    servers = startCluster();
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const follower = servers.find((server) => server !== leader)!;
+    const refused = await follower.submit(createApple("create-f"));
+    expect(refused).to.deep.equal({ kind: "notLeader", leaderId: leader.id });
+    const written = await leader.submit(createApple("create-l"));
+    expect(written.kind).to.equal("applied");
+    const read = await follower.readBarrier();
+    expect(read.kind).to.equal("ready");
+    // The read point covers the acknowledged write: the follower must see it.
+    expect(follower.market().getItem("apple-1kg")?.stock).to.equal(10);
+  });
+
+  it("refuses proposals beyond pendingProposalsMax as overloaded", async () => {
+    servers = startCluster({ pendingProposalsMax: 4 });
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, k) =>
+      leader.submit({ ...createApple(`c-${k}`), sku: `sku-${k}` })));
+    const kinds = outcomes.map((outcome) => outcome.kind);
+    expect(kinds.filter((kind) => kind === "overloaded")).to.have.length(8);
+    expect(kinds.filter((kind) => kind === "applied")).to.have.length(4);
+  });
+
+  it("restarts from disk with every acknowledged write, and applies a retried requestId once", async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-"));
+    try {
+      servers = startCluster({ snapshot: { entriesBetweenSnapshots: 7, trailingEntries: 2 } }, dataRoot);
+      let leader = await waitFor(() => leaderOf(servers), "a leader");
+      expect((await leader.submit(createApple("create-1"))).kind).to.equal("applied");
+      for (let k = 0; k < 20; k++) {
+        const outcome = await leader.submit({ kind: "addStock", requestId: `add-${k}`,
+          sku: "apple-1kg", qty: 1 });
+        expect(outcome.kind).to.equal("applied");
+      }
+      await Promise.all(servers.map((server) => server.stop()));
+      servers = startCluster({ snapshot: { entriesBetweenSnapshots: 7, trailingEntries: 2 } }, dataRoot);
+      leader = await waitFor(() => leaderOf(servers), "a leader after restart");
+      // A retry of an acknowledged write returns its first result and changes nothing.
+      const retried = await leader.submit({ kind: "addStock", requestId: "add-3", sku: "apple-1kg",
+        qty: 1 });
+      expect(retried.kind).to.equal("applied");
+      const read = await leader.readBarrier();
+      expect(read.kind).to.equal("ready");
+      expect(leader.market().getItem("apple-1kg")?.stock).to.equal(30);
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+      servers = [];
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+});
