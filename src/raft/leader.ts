@@ -175,17 +175,9 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   progress.recentActive = true;
   progress.probeSent = false;
   if (m.readId !== null) confirmRead(raft, m.readId, m.from);
-  if (progress.state === "snapshot") {
-    // The follower is alive; if the chunk has gone unanswered for two heartbeat rounds, it or
-    // its answer was lost: send it again. The receiver answers a chunk it already has with
-    // the offset it wants, so a repeat costs one round trip.
-    const transfer = progress.snapshotTransfer!;
-    if (transfer.chunkInflight && ++transfer.heartbeatsSinceChunk >= 2) {
-      transfer.chunkInflight = false;
-      sendSnapshotChunk(raft, m.from);
-    }
-    return;
-  }
+  // A snapshot transfer has its own retry timer (tickSnapshotTransfers): heartbeat answers
+  // come too often to time a chunk that may take long to write.
+  if (progress.state === "snapshot") return;
   // If the window is full, acknowledgements may have been lost: let one more append through,
   // so that a gap shows up as a rejection and the follower is repaired.
   if (progress.state === "replicate" && progress.inflights.full()) progress.inflights.freeFirstOne();
@@ -210,8 +202,24 @@ function sendSnapshotChunk(raft: Raft, to: NodeId): boolean {
   raft.send({ type: "snapshot", from: raft.id, to, term: raft.term, meta: snapshot.meta, offset,
     data: snapshot.data.slice(offset, end), done: end === snapshot.data.length });
   transfer.chunkInflight = true;
-  transfer.heartbeatsSinceChunk = 0;
+  transfer.ticksSinceChunk = 0;
   return true;
+}
+
+/**
+ * Resends a chunk that has gone unanswered for an election timeout: it or its answer was lost.
+ * The receiver answers a chunk it already has with the offset it wants, so a repeat costs one
+ * round trip; the bound keeps repeats rare however slow the link or the follower's disk.
+ */
+export function tickSnapshotTransfers(raft: Raft): void {
+  for (const [id, progress] of raft.progress) {
+    const transfer = progress.snapshotTransfer;
+    if (transfer === null || !transfer.chunkInflight) continue;
+    if (++transfer.ticksSinceChunk >= raft.config.electionTimeoutTicks) {
+      transfer.chunkInflight = false;
+      sendSnapshotChunk(raft, id);
+    }
+  }
 }
 
 function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {

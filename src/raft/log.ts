@@ -161,11 +161,12 @@ export class RaftLog {
       const probeTerm = this.term(probe)!;
       if (probeTerm <= term) return { index: probe, term: probeTerm };
     }
-    // At or below the compaction point we know only the term at that point.
+    // At or below the compaction point we know only the term at that point. If even that is
+    // too high, the answer lies below it, in the snapshot: say so with term 0 (unknown).
     if (probe === this.compactedIndex && this.compactedTerm <= term) {
       return { index: probe, term: this.compactedTerm };
     }
-    return { index: probe, term: 0 };
+    return { index: Math.max(0, this.compactedIndex - 1), term: 0 };
   }
 
   /**

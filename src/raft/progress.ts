@@ -25,8 +25,8 @@ export interface SnapshotTransfer {
   offset: number;
   /** The chunk at `offset` is out and unanswered. */
   chunkInflight: boolean;
-  /** Heartbeat answers since the chunk went out: after two, it is taken as lost and resent. */
-  heartbeatsSinceChunk: number;
+  /** Ticks since the chunk went out: after an election timeout it is taken as lost. */
+  ticksSinceChunk: number;
 }
 
 export class Progress {
@@ -69,7 +69,7 @@ export class Progress {
     this.state = "snapshot";
     this.probeSent = false;
     this.inflights.reset();
-    this.snapshotTransfer = { snapshot, offset: 0, chunkInflight: false, heartbeatsSinceChunk: 0 };
+    this.snapshotTransfer = { snapshot, offset: 0, chunkInflight: false, ticksSinceChunk: 0 };
   }
 
   isPaused(): boolean {

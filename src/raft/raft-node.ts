@@ -42,10 +42,10 @@ export interface SoftState {
 
 /**
  * The work the driver must do, in this order (etcd doc.go):
- *   1. if `snapshot` is set, save it atomically and restore the state machine from it; if
- *      `logStart` is set, reset the log store to start after it; then persist `entries` (the
- *      first entry's index truncates any stored suffix from that index on) and `hardState`
- *      (if set), and fsync;
+ *   1. if `snapshot` is set, save it atomically (durable before anything below is synced)
+ *      and restore the state machine from it; if `logStart` is set, reset the log store to
+ *      start after it; then persist `entries` (the first entry's index truncates any stored
+ *      suffix from that index on) and `hardState` (if set), and fsync;
  *   2. send `messages` — but a leader's appends and heartbeats (see mayPrecedePersist) may be
  *      sent before step 1 completes;
  *   3. apply `committedEntries` in order, then serve `readStates` once applied reaches them;
@@ -190,7 +190,8 @@ export class RaftNode {
    * The driver took `snapshot` of its state machine (at most at the applied index) and saved
    * it. The core keeps it to send to followers that fall behind the log, and drops the log up to
    * `compactIndex` (default: the snapshot's index; lower keeps a trailing window of entries for
-   * slightly slow followers). The driver compacts its log store to the same index.
+   * slightly slow followers). Call it after advance() (the applied index moves there), and
+   * compact the log store to the same index only once the snapshot is durable.
    */
   compact(snapshot: Snapshot, compactIndex = snapshot.meta.index): void {
     const raft = this.raft;

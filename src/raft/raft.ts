@@ -1,6 +1,6 @@
 import { assert, assertNever } from "./assert.js";
 import { validateRaftConfig, type RaftConfig } from "./config.js";
-import { bcastHeartbeat, flushLeader, stepLeader } from "./leader.js";
+import { bcastHeartbeat, flushLeader, stepLeader, tickSnapshotTransfers } from "./leader.js";
 import { RaftLog } from "./log.js";
 import type {
   AppendEntriesRequest,
@@ -148,6 +148,8 @@ export class Raft {
     this.votes.clear();
     this.leadTransferee = null;
     this.progress.clear();
+    // A transfer from an earlier leader or term will not be finished: free what it holds.
+    this.incomingSnapshot = null;
     this.dropPendingReads();
     this.proposalsUnsent = false;
     this.commitUnsent = false;
@@ -251,6 +253,7 @@ export class Raft {
       this.heartbeatElapsed = 0;
       bcastHeartbeat(this, this.readOnly.lastReadId());
     }
+    tickSnapshotTransfers(this);
   }
 
   // --- Elections --------------------------------------------------------------------------
@@ -462,6 +465,10 @@ export class Raft {
       this.log.appendFromLeader(m.entries);
       // Figure 2: commitIndex = min(leaderCommit, index of last new entry).
       this.log.commitTo(Math.min(m.leaderCommit, lastNewIndex));
+      if (this.incomingSnapshot !== null && this.log.committed >= this.incomingSnapshot.meta.index) {
+        // Caught up through the log after all: the partial snapshot is no longer needed.
+        this.incomingSnapshot = null;
+      }
       this.send({ ...reply, success: true, index: lastNewIndex, hintIndex: 0, hintTerm: 0 });
       return;
     }

@@ -138,6 +138,13 @@ export class SafetyChecker implements ClusterObserver {
           `${message.term} before persisting it`);
       }
     }
+    if (message.type === "snapshotResponse" && message.installed && !supersededOnDisk) {
+      const durableThrough = Math.max(disk.hardState.commit, disk.snapshot?.meta.index ?? 0);
+      if (durableThrough < message.snapshotIndex) {
+        this.fail(`durability: ${node.id} answered snapshot ${message.snapshotIndex} installed ` +
+          "before persisting it");
+      }
+    }
     if (message.type === "appendResponse" && message.success && !supersededOnDisk) {
       const durableTerm = disk.durableTermAt(message.index);
       const coveredBySnapshot = message.index <= (disk.snapshot?.meta.index ?? 0);

@@ -71,13 +71,13 @@ export class SimDisk {
     this.log.sync();
   }
 
-  /** The durable term at `index`, from the log or from the snapshot that covers it. */
+  /** The durable term at `index`, from the log or the snapshot's last entry; null below it. */
   durableTermAt(index: number): number | null {
     if (index >= this.log.firstIndex() && index <= this.log.lastIndex()) {
       return this.log.entries(index, index + 1)[0]!.term;
     }
     const snapshotMeta = this.snapshot?.meta;
-    if (snapshotMeta !== undefined && index <= snapshotMeta.index) return snapshotMeta.term;
+    if (snapshotMeta !== undefined && index === snapshotMeta.index) return snapshotMeta.term;
     return null;
   }
 }
