@@ -63,8 +63,8 @@ async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 
 const leaderOf = (servers: RaftServer[]): RaftServer | undefined =>
   servers.find((server) => server.status().role === "leader");
 
-const createApple = (requestId: string): MarketRequest => ({ kind: "createItem", requestId,
-  sku: "apple-1kg", name: "Apples", area: "fruit", priceCents: 300, stock: 10 });
+const createApple = (requestId: string, sku = "apple-1kg"): MarketRequest => ({
+  kind: "createItem", requestId, sku, name: "Apples", area: "fruit", priceCents: 300, stock: 10 });
 
 describe("RaftServer (the driver)", () => {
   let servers: RaftServer[] = [];
@@ -111,7 +111,7 @@ describe("RaftServer (the driver)", () => {
     servers = startCluster({ pendingProposalsMax: 4 });
     const leader = await waitFor(() => leaderOf(servers), "a leader");
     const outcomes = await Promise.all(Array.from({ length: 12 }, (_, k) =>
-      leader.submit({ ...createApple(`c-${k}`), sku: `sku-${k}` })));
+      leader.submit(createApple(`c-${k}`, `sku-${k}`))));
     const kinds = outcomes.map((outcome) => outcome.kind);
     expect(kinds.filter((kind) => kind === "overloaded")).to.have.length(8);
     expect(kinds.filter((kind) => kind === "applied")).to.have.length(4);

@@ -1,0 +1,362 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import axios, { type AxiosInstance } from "axios";
+import { pino, type Logger } from "pino";
+import type { NodeId, RaftMessage } from "../raft/index.js";
+import { BoundedQueue } from "./bounded-queue.js";
+import { createPeerApp, peerMessagesPath } from "./peer-app.js";
+import {
+  newPeerCounters,
+  newTransportCounters,
+  summarizeStats,
+  type PeerCounters,
+  type TransportStats,
+} from "./transport-stats.js";
+import type { PeerAddress, Transport } from "./transport.js";
+
+export const httpTransportDefaults = {
+  rpcTimeoutMs: 1000,
+  queueMessagesMax: 4096,
+  /** Snapshot chunks are up to 256 KiB and a batch may carry many appends. */
+  requestBytesMax: 64 * 1024 * 1024,
+  inflightRequestsMax: 1,
+} as const;
+
+export interface HttpTransportOptions {
+  readonly self: NodeId;
+  readonly listenHost: string;
+  /** The port to listen on; 0 picks a free one (see port()). */
+  readonly peerPort: number;
+  /** Where the other nodes listen; an entry for `self` is ignored. */
+  readonly peers: readonly PeerAddress[];
+  /** The cluster's shared secret: sent as `authorization: Bearer <peerToken>`, required. */
+  readonly peerToken: string;
+  /** Bound on one POST from start to answer; a slower one is aborted and its batch dropped. */
+  readonly rpcTimeoutMs?: number;
+  /** Messages queued per peer; when full the OLDEST is dropped. */
+  readonly queueMessagesMax?: number;
+  /** Largest request body, both accepted by the server and built by the client. */
+  readonly requestBytesMax?: number;
+  /** Outstanding POSTs per peer. 1 keeps per-peer order; more may reorder batches. */
+  readonly inflightRequestsMax?: number;
+  readonly logger?: Logger;
+}
+
+/** The outgoing side of one peer link. Invariant: 0 <= inflight <= inflightRequestsMax. */
+interface PeerChannel {
+  readonly address: PeerAddress;
+  readonly url: string;
+  readonly agent: http.Agent;
+  readonly queue: BoundedQueue<RaftMessage>;
+  readonly counters: PeerCounters;
+  inflight: number;
+}
+
+/**
+ * The real Transport (DESIGN.md §1): express on peerPort receives, axios with one keep-alive
+ * agent per peer sends.
+ *
+ * Batching: send() only queues, per peer, and schedules one flush per turn of the event loop
+ * (setImmediate), so every message sent to a peer in that turn leaves in one POST.
+ * In-flight bound: a peer has at most inflightRequestsMax POSTs outstanding (default 1);
+ * messages queued meanwhile wait and leave together in the next POST as soon as one returns,
+ * which keeps per-peer order and lets the core pipeline appends without a request per message.
+ * Drops: a full queue drops its oldest message; a failed, refused or timed-out POST drops its
+ * batch (counted, logged at debug) and is never retried here: Raft resends what matters.
+ * Nothing here throws to the caller of send(), and no protocol decision reads a clock or a
+ * random source.
+ */
+export class HttpTransport implements Transport {
+  readonly self: NodeId;
+  private readonly options: Required<Omit<HttpTransportOptions, "peers" | "logger">>;
+  private readonly logger: Logger;
+  private readonly channels = new Map<NodeId, PeerChannel>();
+  private readonly received = new Map<NodeId, number>();
+  private readonly totals = newTransportCounters();
+  private readonly client: AxiosInstance;
+  /** One controller per in-flight POST: aborted by its timeout or by close(). */
+  private readonly inflightAborts = new Set<AbortController>();
+  private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
+  private server: http.Server | null = null;
+  private flushImmediate: NodeJS.Immediate | null = null;
+  private closed = false;
+
+  constructor(options: HttpTransportOptions) {
+    this.options = {
+      self: options.self,
+      listenHost: options.listenHost,
+      peerPort: options.peerPort,
+      peerToken: options.peerToken,
+      rpcTimeoutMs: options.rpcTimeoutMs ?? httpTransportDefaults.rpcTimeoutMs,
+      queueMessagesMax: options.queueMessagesMax ?? httpTransportDefaults.queueMessagesMax,
+      requestBytesMax: options.requestBytesMax ?? httpTransportDefaults.requestBytesMax,
+      inflightRequestsMax:
+        options.inflightRequestsMax ?? httpTransportDefaults.inflightRequestsMax,
+    };
+    validateHttpTransportOptions(this.options);
+    this.self = options.self;
+    this.logger = (options.logger ?? pino({ level: "silent" }))
+      .child({ component: "transport", self: options.self });
+    this.client = axios.create({ proxy: false, maxRedirects: 0 });
+    this.setPeers(options.peers);
+  }
+
+  send(messages: readonly RaftMessage[]): void {
+    if (this.closed) {
+      this.totals.messagesDroppedUnroutable += messages.length;
+      return;
+    }
+    for (const message of messages) {
+      const channel = this.channels.get(message.to);
+      if (channel === undefined) {
+        this.totals.messagesDroppedUnroutable++;
+        continue;
+      }
+      if (channel.queue.push(message)) channel.counters.messagesDropped++;
+    }
+    this.scheduleFlush();
+  }
+
+  onReceive(handler: (messages: readonly RaftMessage[]) => void): void {
+    this.handler = handler;
+  }
+
+  /** Listens on listenHost:peerPort. Rejects if the port is taken. */
+  async start(): Promise<void> {
+    if (this.closed) throw new Error("a closed HttpTransport cannot start again");
+    if (this.server !== null) throw new Error("HttpTransport already started");
+    const app = createPeerApp({
+      self: this.self,
+      peerToken: this.options.peerToken,
+      requestBytesMax: this.options.requestBytesMax,
+      logger: this.logger,
+      counters: this.totals,
+      accept: (messages) => this.accept(messages),
+    });
+    const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+    // Longer than the client's idle gaps (heartbeats are far more frequent), so that a
+    // keep-alive socket is rarely closed by the server just as the client reuses it.
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.peerPort, this.options.listenHost, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (error) => this.logger.error({ error }, "peer server error"));
+    this.server = server;
+    this.logger.debug({ port: this.port() }, "peer transport listening");
+  }
+
+  /** Closes the server and every connection, aborts in-flight POSTs, drops queued messages. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
+    this.flushImmediate = null;
+    for (const abort of this.inflightAborts) abort.abort();
+    this.inflightAborts.clear();
+    for (const channel of this.channels.values()) this.closeChannel(channel);
+    const server = this.server;
+    this.server = null;
+    if (server === null) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** The port the server listens on (useful with peerPort 0). */
+  port(): number {
+    const address = this.server?.address();
+    if (address === null || address === undefined || typeof address === "string") {
+      throw new Error("HttpTransport is not listening");
+    }
+    return (address as AddressInfo).port;
+  }
+
+  /**
+   * Replaces the peer list (membership changes, or tests that learn ports late). A new peer
+   * gets a channel; a removed one loses its queue; a moved one (new host or port) keeps its
+   * queue but gets a fresh agent.
+   */
+  setPeers(peers: readonly PeerAddress[]): void {
+    const next = new Map<NodeId, PeerChannel>();
+    for (const address of peers) {
+      if (address.id === this.self) continue;
+      const current = this.channels.get(address.id);
+      if (current !== undefined && sameAddress(current.address, address)) {
+        next.set(address.id, current);
+        continue;
+      }
+      const channel = this.openChannel(address);
+      if (current !== undefined) {
+        for (const message of current.queue.drain()) channel.queue.push(message);
+        Object.assign(channel.counters, current.counters);
+        current.agent.destroy();
+      }
+      next.set(address.id, channel);
+    }
+    for (const [id, channel] of this.channels) {
+      if (!next.has(id)) this.closeChannel(channel);
+    }
+    this.channels.clear();
+    for (const [id, channel] of next) this.channels.set(id, channel);
+    if (!this.closed) this.scheduleFlush();
+  }
+
+  stats(): TransportStats {
+    const sources = new Map([...this.channels].map(([id, channel]) => {
+      const counters = { ...channel.counters, messagesReceived: this.received.get(id) ?? 0 };
+      return [id, { counters, messagesQueued: channel.queue.length,
+        requestsInflight: channel.inflight }];
+    }));
+    return summarizeStats(this.totals, sources);
+  }
+
+  private accept(messages: RaftMessage[]): void {
+    // Per-peer counts only for known peers, so that the map stays bounded by the peer list.
+    for (const message of messages) {
+      if (!this.channels.has(message.from)) continue;
+      this.received.set(message.from, (this.received.get(message.from) ?? 0) + 1);
+    }
+    if (this.closed || this.handler === null || messages.length === 0) return;
+    this.handler(messages);
+  }
+
+  private openChannel(address: PeerAddress): PeerChannel {
+    const sockets = this.options.inflightRequestsMax;
+    return {
+      address,
+      url: `http://${hostForUrl(address.host)}:${address.peerPort}${peerMessagesPath}`,
+      agent: new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+      queue: new BoundedQueue(this.options.queueMessagesMax),
+      counters: newPeerCounters(),
+      inflight: 0,
+    };
+  }
+
+  private closeChannel(channel: PeerChannel): void {
+    channel.counters.messagesDropped += channel.queue.length;
+    channel.queue.clear();
+    channel.agent.destroy();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushImmediate !== null || this.closed) return;
+    this.flushImmediate = setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushImmediate = null;
+    if (this.closed) return;
+    for (const channel of this.channels.values()) {
+      while (channel.inflight < this.options.inflightRequestsMax && channel.queue.length > 0) {
+        const batch = this.takeBatch(channel);
+        if (batch !== null) this.post(channel, batch);
+      }
+    }
+  }
+
+  /**
+   * Takes the oldest queued messages that fit in one request body, at least one. A message
+   * that alone exceeds requestBytesMax is dropped: the peer would refuse it with 413.
+   */
+  private takeBatch(channel: PeerChannel): { messages: RaftMessage[]; body: string } | null {
+    const messages: RaftMessage[] = [];
+    const parts: string[] = [];
+    let bytes = 2; // The brackets.
+    const bytesMax = this.options.requestBytesMax;
+    for (let message = channel.queue.peek(); message !== undefined;
+      message = channel.queue.peek()) {
+      const json = JSON.stringify(message);
+      const size = Buffer.byteLength(json) + 1; // The comma.
+      if (bytes + size > bytesMax) {
+        if (messages.length > 0) break;
+        channel.queue.shift();
+        channel.counters.messagesDropped++;
+        this.logger.warn({ peer: channel.address.id, type: message.type, bytes: size },
+          "dropped a message larger than requestBytesMax");
+        continue;
+      }
+      channel.queue.shift();
+      messages.push(message);
+      parts.push(json);
+      bytes += size;
+    }
+    return messages.length === 0 ? null : { messages, body: `[${parts.join(",")}]` };
+  }
+
+  private post(channel: PeerChannel, batch: { messages: RaftMessage[]; body: string }): void {
+    channel.inflight++;
+    const count = batch.messages.length;
+    // Our own timer bounds the whole request (axios's `timeout` would bound only idleness).
+    const abort = new AbortController();
+    this.inflightAborts.add(abort);
+    const timer = setTimeout(() => abort.abort(), this.options.rpcTimeoutMs);
+    this.client.post(channel.url, batch.body, {
+      httpAgent: channel.agent,
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${this.options.peerToken}`,
+      },
+      signal: abort.signal,
+      transformRequest: [(data: unknown) => data],
+      transformResponse: [(data: unknown) => data],
+      responseType: "text",
+      maxBodyLength: Number.POSITIVE_INFINITY,
+      maxContentLength: 64 * 1024,
+      validateStatus: (status) => status === 204,
+    }).then(() => {
+      channel.counters.messagesSent += count;
+      channel.counters.batchesSent++;
+    }, (error: unknown) => {
+      channel.counters.requestErrors++;
+      channel.counters.messagesDropped += count;
+      this.logger.debug({ peer: channel.address.id, messages: count, ...describeError(error) },
+        "peer request failed; batch dropped");
+    }).finally(() => {
+      clearTimeout(timer);
+      this.inflightAborts.delete(abort);
+      channel.inflight--;
+      if (channel.queue.length > 0) this.scheduleFlush();
+    });
+  }
+}
+
+function validateHttpTransportOptions(
+  options: Required<Omit<HttpTransportOptions, "peers" | "logger">>): void {
+  if (options.self.length === 0) throw new TypeError("self must be a non-empty node id");
+  if (options.peerToken.length === 0) throw new TypeError("peerToken must not be empty");
+  if (!Number.isInteger(options.peerPort) || options.peerPort < 0 || options.peerPort > 65535) {
+    throw new RangeError(`peerPort must be a port number, got ${options.peerPort}`);
+  }
+  const positive: [string, number][] = [
+    ["rpcTimeoutMs", options.rpcTimeoutMs],
+    ["queueMessagesMax", options.queueMessagesMax],
+    ["requestBytesMax", options.requestBytesMax],
+    ["inflightRequestsMax", options.inflightRequestsMax],
+  ];
+  for (const [name, value] of positive) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+}
+
+function sameAddress(left: PeerAddress, right: PeerAddress): boolean {
+  return left.host === right.host && left.peerPort === right.peerPort;
+}
+
+/** IPv6 literals need brackets in a URL. */
+function hostForUrl(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+function describeError(error: unknown): { code?: string; status?: number; message: string } {
+  if (axios.isAxiosError(error)) {
+    return { code: error.code, status: error.response?.status, message: error.message };
+  }
+  return { message: String(error) };
+}

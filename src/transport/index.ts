@@ -1,0 +1,25 @@
+export type { PeerAddress, Transport } from "./transport.js";
+export type { PeerStats, TransportStats } from "./transport-stats.js";
+export { BoundedQueue } from "./bounded-queue.js";
+export {
+  MemoryNetwork,
+  MemoryTransport,
+  memoryQueueMessagesMaxDefault,
+  type MemoryTransportOptions,
+} from "./memory-transport.js";
+export {
+  HttpTransport,
+  httpTransportDefaults,
+  type HttpTransportOptions,
+} from "./http-transport.js";
+export { parseRaftMessages, peerMessagesPath, type ParseResult } from "./peer-app.js";
+export {
+  FaultyTransport,
+  delayedMessagesMaxDefault,
+  linkRuleError,
+  type FaultStats,
+  type FaultyTransportOptions,
+  type IncomingFaults,
+  type LinkEnd,
+  type LinkRule,
+} from "./faulty-transport.js";

@@ -1,0 +1,291 @@
+/**
+ * HttpTransport, the peer transport between real nodes. Goal: beyond the shared Transport
+ * contract (contract.ts), show the properties only HTTP has — the peer token is required and a
+ * refusal is logged without flooding; a malformed, misaddressed or oversized body is refused
+ * before the handler sees it; at most one POST per peer is in flight and whatever queued
+ * meanwhile leaves as the next batch; a POST that gets no answer is abandoned after
+ * rpcTimeoutMs; close() does not wait for a stuck peer. Method: transports on 127.0.0.1 that
+ * listen on port 0 and learn each other's ports through setPeers(); raw requests through fetch;
+ * FakePeer, a bare HTTP server that holds requests until the test answers them. Everything is
+ * closed in after hooks, and every wait is bounded polling.
+ */
+import { expect } from "chai";
+import { pino } from "pino";
+import type { RaftMessage } from "../../src/raft/index.js";
+import { HttpTransport, type HttpTransportOptions } from "../../src/transport/index.js";
+import { runTransportContract, type TransportPair } from "./contract.js";
+import { FakePeer, Inbox, numbered, rawPost, seqs, waitFor } from "./helpers.js";
+
+const host = "127.0.0.1";
+const token = "peer-secret";
+
+function transport(overrides: Partial<HttpTransportOptions> & { self: string })
+  : HttpTransport {
+  return new HttpTransport({
+    listenHost: host, peerPort: 0, peers: [], peerToken: token, rpcTimeoutMs: 500, ...overrides,
+  });
+}
+
+async function makeHttpPair(options: { queueMessagesMax?: number }): Promise<TransportPair> {
+  const a = transport({ self: "a", ...options });
+  let b = transport({ self: "b", ...options });
+  await a.start();
+  await b.start();
+  const addressA = { id: "a", host, peerPort: a.port() };
+  const addressB = { id: "b", host, peerPort: b.port() };
+  a.setPeers([addressB]);
+  b.setPeers([addressA]);
+  return {
+    a,
+    get b() {
+      return b;
+    },
+    stopB: () => b.close(),
+    async restartB() {
+      b = transport({ self: "b", peerPort: addressB.peerPort, peers: [addressA], ...options });
+      await b.start();
+      return b;
+    },
+    async close() {
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+runTransportContract("HttpTransport", makeHttpPair);
+
+describe("HttpTransport", function () {
+  this.timeout(5000);
+  const cleanups: (() => Promise<void>)[] = [];
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function started(overrides: Partial<HttpTransportOptions> & { self: string })
+    : Promise<HttpTransport> {
+    const instance = transport(overrides);
+    cleanups.push(() => instance.close());
+    await instance.start();
+    return instance;
+  }
+
+  async function fakePeer(): Promise<{ peer: FakePeer; port: number }> {
+    const peer = new FakePeer();
+    const port = await peer.start();
+    cleanups.push(() => peer.close());
+    return { peer, port };
+  }
+
+  const valid = (to = "b"): string => JSON.stringify([numbered("a", to, 1)]);
+
+  describe("peer token", () => {
+    it("answers 401 without the token or with a wrong one; the handler sees nothing", async () => {
+      const b = await started({ self: "b" });
+      const inbox = new Inbox(b);
+      expect((await rawPost(b.port(), valid())).status).to.equal(401);
+      const wrong = await rawPost(b.port(), valid(), { authorization: "Bearer nope" });
+      expect(wrong.status).to.equal(401);
+      expect(JSON.parse(wrong.text)).to.deep.include({ error: {
+        code: "unauthorized", message: "peer RPC requires the cluster's peer token" } });
+      expect((await rawPost(b.port(), valid(), { authorization: token })).status).to.equal(401);
+      const good = await rawPost(b.port(), valid(), { authorization: `Bearer ${token}` });
+      expect(good.status).to.equal(204);
+      await waitFor(() => inbox.count() === 1, "the authorized message");
+      expect(b.stats().requestsRefused).to.equal(3);
+      expect(b.stats().messagesReceived).to.equal(1);
+    });
+
+    it("logs refusals at warn without flooding the log", async () => {
+      const lines: { level: number; msg: string; suppressed?: number }[] = [];
+      const logger = pino({ level: "debug" }, {
+        write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]),
+      });
+      const b = await started({ self: "b", logger });
+      for (let k = 0; k < 25; k++) {
+        expect((await rawPost(b.port(), valid(), { authorization: "Bearer x" })).status)
+          .to.equal(401);
+      }
+      const warnings = lines.filter((line) => line.level === 40);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.msg).to.match(/refused peer request/);
+      expect(JSON.stringify(lines)).not.to.include(token);
+      expect(b.stats().requestsRefused).to.equal(25);
+    });
+
+    it("counts a peer with the wrong token as request errors, never delivering", async () => {
+      const b = await started({ self: "b" });
+      const inbox = new Inbox(b);
+      const a = await started({ self: "a", peerToken: "other-secret",
+        peers: [{ id: "b", host, peerPort: b.port() }] });
+      a.send([numbered("a", "b", 1), numbered("a", "b", 2)]);
+      await waitFor(() => a.stats().peers.b?.requestErrors === 1, "a refused request");
+      expect(a.stats().peers.b?.messagesDropped).to.equal(2);
+      expect(b.stats().requestsRefused).to.equal(1);
+      expect(inbox.count()).to.equal(0);
+    });
+  });
+
+  describe("request validation", () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const message = numbered("a", "b", 1);
+    const invalidBodies: [string, string][] = [
+      ["not JSON", "[{"],
+      ["an object, not an array", JSON.stringify(message)],
+      ["an array of non-objects", "[1, 2]"],
+      ["a message without a term", JSON.stringify([{ ...message, term: undefined }])],
+      ["a message with a string term", JSON.stringify([{ ...message, term: "1" }])],
+      ["a message without from", JSON.stringify([{ ...message, from: undefined }])],
+      ["an unknown message type", JSON.stringify([{ ...message, type: "gossip" }])],
+      ["a message addressed to another node", JSON.stringify([message, { ...message, to: "c" }])],
+    ];
+    for (const [what, body] of invalidBodies) {
+      it(`answers 400 to ${what}`, async () => {
+        const b = await started({ self: "b" });
+        const inbox = new Inbox(b);
+        const response = await rawPost(b.port(), body, auth);
+        expect(response.status).to.equal(400);
+        expect(JSON.parse(response.text)).to.have.nested.property("error.code",
+          "invalid_request");
+        expect(b.stats().requestsInvalid).to.equal(1);
+        expect(b.stats().messagesReceived).to.equal(0);
+        expect(inbox.count()).to.equal(0);
+      });
+    }
+
+    it("answers 400 to a body that is not sent as JSON", async () => {
+      const b = await started({ self: "b" });
+      const response = await rawPost(b.port(), valid(), { ...auth, "content-type": "text/plain" });
+      expect(response.status).to.equal(400);
+    });
+
+    it("answers 413 to a body over requestBytesMax", async () => {
+      const b = await started({ self: "b", requestBytesMax: 1024 });
+      const inbox = new Inbox(b);
+      const big = JSON.stringify([{ type: "readIndex", from: "a", to: "b", term: 1,
+        context: "x".repeat(2000) }]);
+      const response = await rawPost(b.port(), big, auth);
+      expect(response.status).to.equal(413);
+      expect(JSON.parse(response.text)).to.have.nested.property("error.code", "too_large");
+      expect(inbox.count()).to.equal(0);
+    });
+
+    it("accepts an empty batch", async () => {
+      const b = await started({ self: "b" });
+      expect((await rawPost(b.port(), "[]", auth)).status).to.equal(204);
+    });
+  });
+
+  describe("client", () => {
+    it("keeps one POST in flight per peer and sends what queued meanwhile next", async () => {
+      const { peer, port } = await fakePeer();
+      const a = await started({ self: "a", peers: [{ id: "b", host, peerPort: port }] });
+      a.send([numbered("a", "b", 0)]);
+      await waitFor(() => peer.requests.length === 1, "the first POST");
+      a.send([numbered("a", "b", 1)]);
+      await new Promise((resolve) => setImmediate(resolve));
+      a.send([numbered("a", "b", 2), numbered("a", "b", 3)]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(a.stats().peers.b).to.include({ requestsInflight: 1, messagesQueued: 3 });
+      const first = peer.requests[0]!;
+      expect(first.headers.authorization).to.equal(`Bearer ${token}`);
+      expect(first.headers.connection).to.equal("keep-alive");
+      expect(seqs(JSON.parse(first.body) as RaftMessage[])).to.deep.equal([0]);
+      first.respond();
+      await waitFor(() => peer.requests.length === 2, "the second POST");
+      expect(seqs(JSON.parse(peer.requests[1]!.body) as RaftMessage[])).to.deep.equal([1, 2, 3]);
+      peer.requests[1]!.respond();
+      await waitFor(() => a.stats().peers.b?.messagesSent === 4, "4 messages sent");
+      expect(a.stats().peers.b).to.include({ batchesSent: 2, requestsInflight: 0,
+        messagesDropped: 0 });
+    });
+
+    it("abandons a POST after rpcTimeoutMs and drops its batch", async () => {
+      const { peer, port } = await fakePeer();
+      const a = await started({ self: "a", rpcTimeoutMs: 150,
+        peers: [{ id: "b", host, peerPort: port }] });
+      const startedMs = performance.now();
+      a.send([numbered("a", "b", 0), numbered("a", "b", 1)]);
+      await waitFor(() => a.stats().peers.b?.requestErrors === 1, "a timeout");
+      expect(performance.now() - startedMs).to.be.within(100, 1000);
+      expect(a.stats().peers.b).to.include({ messagesDropped: 2, requestsInflight: 0 });
+      expect(peer.requests).to.have.length(1);
+    });
+
+    it("counts a non-204 answer as an error", async () => {
+      const { peer, port } = await fakePeer();
+      const a = await started({ self: "a", peers: [{ id: "b", host, peerPort: port }] });
+      a.send([numbered("a", "b", 0)]);
+      await waitFor(() => peer.requests.length === 1, "the POST");
+      peer.requests[0]!.respond(500);
+      await waitFor(() => a.stats().peers.b?.requestErrors === 1, "an error");
+      expect(a.stats().peers.b?.messagesDropped).to.equal(1);
+    });
+
+    it("close() aborts a POST that is stuck and does not wait for it", async () => {
+      const { peer, port } = await fakePeer();
+      const a = transport({ self: "a", rpcTimeoutMs: 60_000,
+        peers: [{ id: "b", host, peerPort: port }] });
+      await a.start();
+      a.send([numbered("a", "b", 0)]);
+      await waitFor(() => peer.requests.length === 1, "the POST");
+      const startedMs = performance.now();
+      await a.close();
+      expect(performance.now() - startedMs).to.be.below(500);
+      await waitFor(() => a.stats().peers.b?.requestsInflight === 0, "the abort");
+    });
+
+    it("splits what is queued into requests of at most requestBytesMax", async () => {
+      const options = { requestBytesMax: 2048 };
+      const b = await started({ self: "b", ...options });
+      const inbox = new Inbox(b);
+      const a = await started({ self: "a", ...options,
+        peers: [{ id: "b", host, peerPort: b.port() }] });
+      const context = (seq: number, length: number): RaftMessage =>
+        ({ type: "readIndex", from: "a", to: "b", term: 1, context: `${seq}:`.padEnd(length) });
+      const messages = [...Array(12).keys()].map((seq) => context(seq, 400));
+      messages.splice(5, 0, context(99, 4000));
+      a.send(messages);
+      await waitFor(() => inbox.count() === 12, "12 messages");
+      const received = inbox.messages().map((message) =>
+        message.type === "readIndex" ? Number(message.context.split(":")[0]) : -1);
+      expect(received).to.deep.equal([...Array(12).keys()]);
+      expect(inbox.batches.length).to.be.at.least(3);
+      expect(a.stats().peers.b?.messagesDropped).to.equal(1);
+      expect(b.stats().requestsInvalid).to.equal(0);
+    });
+  });
+
+  describe("lifecycle", () => {
+    it("start() rejects when the port is taken", async () => {
+      const first = await started({ self: "a" });
+      const second = transport({ self: "b", peerPort: first.port() });
+      let error: unknown = null;
+      await second.start().catch((caught: unknown) => {
+        error = caught;
+      });
+      expect(error).to.have.property("code", "EADDRINUSE");
+      await second.close();
+    });
+
+    it("setPeers() adds a peer at runtime and ignores an entry for itself", async () => {
+      const b = await started({ self: "b" });
+      const inbox = new Inbox(b);
+      const a = await started({ self: "a" });
+      a.send([numbered("a", "b", 0)]);
+      expect(a.stats().messagesDropped).to.equal(1);
+      a.setPeers([{ id: "a", host, peerPort: a.port() }, { id: "b", host, peerPort: b.port() }]);
+      expect(Object.keys(a.stats().peers)).to.deep.equal(["b"]);
+      a.send([numbered("a", "b", 1)]);
+      await waitFor(() => inbox.count() === 1, "a message");
+      expect(seqs(inbox.messages())).to.deep.equal([1]);
+    });
+
+    it("rejects invalid options with a readable error", () => {
+      expect(() => transport({ self: "a", peerToken: "" })).to.throw(/peerToken/);
+      expect(() => transport({ self: "a", queueMessagesMax: 0 })).to.throw(/queueMessagesMax/);
+      expect(() => transport({ self: "a", rpcTimeoutMs: 1.5 })).to.throw(/rpcTimeoutMs/);
+    });
+  });
+});
