@@ -4,6 +4,14 @@
  */
 const benchmarks: Record<string, { description: string; run: (args: string[]) => Promise<void> }> =
   {
+    cluster: {
+      description: "3 local nodes, fsync on: purchases/s beside the fdatasync rate, latency",
+      run: async (args) => (await import("./bench-cluster.js")).runClusterBench(args),
+    },
+    failover: {
+      description: "SIGKILL the leader under load K times: unavailability min/median/max",
+      run: async (args) => (await import("./bench-cluster.js")).runFailoverBench(args),
+    },
     storage: {
       description: "the write-ahead log: fdatasync rate, group-commit appends/s, bytes per entry",
       run: async (args) => (await import("./bench-storage.js")).runStorageBench(args),
@@ -19,7 +27,9 @@ function usage(): string {
   return lines.join("\n");
 }
 
-const [name, ...args] = process.argv.slice(2);
+// With no benchmark named, `npm run bench` runs the cluster benchmark.
+const argv = process.argv.slice(2);
+const [name, ...args] = argv.length === 0 || argv[0]!.startsWith("--") ? ["cluster", ...argv] : argv;
 const benchmark = name === undefined ? undefined : benchmarks[name];
 if (benchmark === undefined) {
   const help = name === "--help" || name === "-h" || name === "help";

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Runs the TypeScript entry point through tsx, so `npx market-node` works after npm install.
+import { register } from "tsx/esm/api";
+register();
+await import("../src/cli/market-node.ts");

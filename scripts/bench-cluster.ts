@@ -1,0 +1,213 @@
+/**
+ * `npm run bench` (or `npm run bench -- cluster`): a real 3-node cluster on 127.0.0.1, fsync
+ * on, started as child processes. For each client count, N concurrent clients buy for D seconds,
+ * spread over all nodes (followers forward to the leader); it prints committed purchases per
+ * second beside the disk's raw fdatasync rate measured in the same run, and p50/p99/max latency
+ * and errors.
+ *
+ * `npm run bench -- failover`: under a steady write load, SIGKILLs the leader K times and
+ * prints the unavailability each time: from the kill to the first write acknowledged that was
+ * sent after the kill. The killed node is restarted and caught up before the next round.
+ */
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { LocalCluster } from "../src/cluster/local-cluster.js";
+
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) {
+      throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
+}
+
+/** Raw fdatasync rate of the disk that holds the temp folder: small write + fdatasync. */
+function measureFdatasyncPerSecond(seconds: number): number {
+  const dir = mkdtempSync(path.join(tmpdir(), "raftmarket-fsync-"));
+  const fd = openSync(path.join(dir, "probe"), "w");
+  const buffer = Buffer.alloc(128, 1);
+  let count = 0;
+  const endMs = performance.now() + seconds * 1000;
+  while (performance.now() < endMs) {
+    writeSync(fd, buffer);
+    fdatasyncSync(fd);
+    count++;
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  return count / seconds;
+}
+
+async function post(url: string, body: unknown, timeoutMs = 5000): Promise<number> {
+  try {
+    const response = await fetch(url, { method: "POST", body: JSON.stringify(body),
+      headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Creates the item the load buys, retrying across nodes until a leader takes it. */
+async function createStockedItem(cluster: LocalCluster, sku: string): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const url = cluster.nodes[attempt % cluster.nodes.length]!.url;
+    const status = await post(`${url}/v1/items`, { requestId: `bench-create-${sku}`, sku,
+      name: "Benchmark widget", area: "bench", priceCents: 100, stock: 1_000_000_000 });
+    if (status === 201 || status === 409) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("could not create the benchmark item: no leader");
+}
+
+interface LoadResult {
+  readonly okCount: number;
+  readonly errorCount: number;
+  readonly latenciesMs: number[];
+  readonly seconds: number;
+}
+
+async function runLoad(cluster: LocalCluster, clients: number, seconds: number, sku: string,
+  runId: string): Promise<LoadResult> {
+  const latenciesMs: number[] = [];
+  let okCount = 0;
+  let errorCount = 0;
+  const endMs = performance.now() + seconds * 1000;
+  const startMs = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, client) => {
+    const url = cluster.nodes[client % cluster.nodes.length]!.url;
+    for (let k = 0; performance.now() < endMs; k++) {
+      const sentMs = performance.now();
+      const status = await post(`${url}/v1/orders`, { requestId: `${runId}-${client}-${k}`,
+        lines: [{ sku, qty: 1 }] });
+      if (status === 201) {
+        okCount++;
+        latenciesMs.push(performance.now() - sentMs);
+      } else {
+        errorCount++;
+      }
+    }
+  }));
+  return { okCount, errorCount, latenciesMs, seconds: (performance.now() - startMs) / 1000 };
+}
+
+async function throughput(args: string[]): Promise<void> {
+  const options = new Command("bench cluster")
+    .description("Purchases per second and latency on a local 3-node cluster, fsync on.")
+    .option("--clients <list>", "client counts, comma-separated", "1,64")
+    .option("--duration <seconds>", "seconds per client count", positiveInteger("--duration"), 10)
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<{ clients: string; duration: number }>();
+  const clientCounts = options.clients.split(",").map((value) => positiveInteger("--clients")(value));
+  console.log("measuring the raw fdatasync rate of this disk (2 s) ...");
+  const fsyncPerSecond = measureFdatasyncPerSecond(2);
+  console.log("starting a 3-node cluster ...");
+  const cluster = await LocalCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    console.log(`leader is ${leader}; creating the benchmark item`);
+    await createStockedItem(cluster, "bench-widget");
+    const rows: string[] = [];
+    for (const clients of clientCounts) {
+      console.log(`${clients} client(s) buying for ${options.duration} s ...`);
+      const result = await runLoad(cluster, clients, options.duration, "bench-widget",
+        `bench-${clients}-${Date.now()}`);
+      const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+      const perSecond = result.okCount / result.seconds;
+      rows.push([String(clients).padStart(7), perSecond.toFixed(0).padStart(12),
+        `${(perSecond / fsyncPerSecond).toFixed(1)}x`.padStart(14),
+        percentile(sorted, 0.5).toFixed(2).padStart(8), percentile(sorted, 0.99).toFixed(2).padStart(8),
+        (sorted[sorted.length - 1] ?? NaN).toFixed(1).padStart(8),
+        String(result.errorCount).padStart(7)].join(" "));
+    }
+    console.log(`\nraw fdatasync rate of this disk: ${fsyncPerSecond.toFixed(0)} per second`);
+    console.log(`${"clients".padStart(7)} ${"purchases/s".padStart(12)} ${"x fdatasync".padStart(14)} ` +
+      `${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)} ${"errors".padStart(7)}`);
+    for (const row of rows) console.log(row);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Writes continuously from a few clients; returns when `stop()` is called. */
+function backgroundLoad(cluster: LocalCluster, onAck: (sentMs: number) => void) {
+  let running = true;
+  const done = Promise.all(Array.from({ length: 8 }, async (_, client) => {
+    for (let k = 0; running; k++) {
+      const node = cluster.nodes[(client + k) % cluster.nodes.length]!;
+      if (node.process === null) continue;
+      const sentMs = performance.now();
+      const status = await post(`${node.url}/v1/orders`, { requestId: `failover-${client}-${k}`,
+        lines: [{ sku: "failover-widget", qty: 1 }] }, 2000);
+      if (status === 201) onAck(sentMs);
+      else await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }));
+  return { stop: async () => { running = false; await done; } };
+}
+
+async function failover(args: string[]): Promise<void> {
+  const options = new Command("bench failover")
+    .description("Unavailability after SIGKILL of the leader, under load, K times.")
+    .option("--kills <count>", "how many times to kill the leader", positiveInteger("--kills"), 20)
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<{ kills: number }>();
+  console.log("starting a 3-node cluster ...");
+  const cluster = await LocalCluster.start();
+  const unavailableMs: number[] = [];
+  try {
+    await cluster.waitForLeader();
+    await createStockedItem(cluster, "failover-widget");
+    let killedAtMs = Infinity;
+    let firstAckAfterKillMs: number | null = null;
+    const load = backgroundLoad(cluster, (sentMs) => {
+      if (sentMs >= killedAtMs && firstAckAfterKillMs === null) firstAckAfterKillMs = performance.now();
+    });
+    for (let round = 1; round <= options.kills; round++) {
+      const leader = await cluster.waitForLeader();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      firstAckAfterKillMs = null;
+      killedAtMs = performance.now();
+      await cluster.kill(leader);
+      const deadline = performance.now() + 15_000;
+      while (firstAckAfterKillMs === null && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const gapMs = firstAckAfterKillMs === null ? Infinity
+        : (firstAckAfterKillMs as number) - killedAtMs;
+      unavailableMs.push(gapMs);
+      console.log(`round ${round}/${options.kills}: killed leader ${leader}, first acknowledged ` +
+        `write after ${gapMs.toFixed(0)} ms`);
+      cluster.startNode(leader);
+      killedAtMs = Infinity;
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+    await load.stop();
+  } finally {
+    await cluster.stop();
+  }
+  const sorted = [...unavailableMs].sort((a, b) => a - b);
+  console.log(`\nfailover over ${sorted.length} leader kills: min ${sorted[0]!.toFixed(0)} ms, ` +
+    `median ${percentile(sorted, 0.5).toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms ` +
+    "(targets: median < 500 ms, max < 1000 ms)");
+}
+
+export async function runClusterBench(args: string[]): Promise<void> {
+  await throughput(args);
+}
+
+export async function runFailoverBench(args: string[]): Promise<void> {
+  await failover(args);
+}

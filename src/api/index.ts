@@ -1,0 +1,16 @@
+/** The client API of a node (DESIGN.md §3): the express app and its one error type. */
+export {
+  ApiError,
+  apiErrorStatus,
+  rejectionToApiError,
+  type ApiErrorCode,
+  type ApiErrorDetails,
+} from "./api-error.js";
+export {
+  clientAppDefaults,
+  createClientApp,
+  nodeHeader,
+  type ClientAppOptions,
+} from "./client-app.js";
+export { forwardedHeader, leaderHeader } from "./leader-forwarder.js";
+export { parseConsistency, type Consistency } from "./market-routes.js";

@@ -1,0 +1,188 @@
+/**
+ * The routes of DESIGN.md §3. Writes are validated here (a bad body is 400 without a round
+ * trip), submitted to the node, and answered from the state machine's result; a follower
+ * forwards them to the leader. Reads are linearizable by default (a read barrier first, then
+ * the local state machine) or, with `consistency=stale`, served locally at once; both report
+ * the appliedIndex they were served at.
+ */
+import express, { type Request, type Response } from "express";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import {
+  validateAddStockRequest,
+  validateBuyRequest,
+  validateCancelRequest,
+  validateCreateItemRequest,
+  validateSearchQuery,
+  type MarketResult,
+  type RequestValidation,
+} from "../market/index.js";
+import type { NodeService, SubmitOutcome } from "../node/node-service.js";
+import {
+  ApiError,
+  invalidRequest,
+  noLeader,
+  rejectionToApiError,
+  timeoutError,
+} from "./api-error.js";
+import { isForwarded, leaderHeader, type LeaderForwarder } from "./leader-forwarder.js";
+
+export interface RouteContext {
+  readonly service: NodeService;
+  readonly logger: Logger;
+  readonly forwarder: LeaderForwarder;
+  readonly requestTimeoutMs: number;
+  readonly metricsRegistry: Registry;
+}
+
+export type Consistency = "linearizable" | "stale";
+
+export function marketRouter(context: RouteContext): express.Router {
+  const router = express.Router();
+  const write = (status: number, validate: (request: Request) => RequestValidation) =>
+    async (request: Request, response: Response): Promise<void> => {
+      await handleWrite(context, request, response, validate(request), status);
+    };
+
+  router.post("/v1/items", write(201, (request) => validateCreateItemRequest(request.body)));
+  router.post("/v1/items/:sku/stock", write(200, (request) =>
+    validateAddStockRequest(request.params.sku, request.body)));
+  router.post("/v1/orders", write(201, (request) => validateBuyRequest(request.body)));
+  router.post("/v1/orders/:orderId/cancel", write(200, (request) =>
+    validateCancelRequest(request.params.orderId, request.body)));
+
+  router.get("/v1/items", async (request, response) => {
+    const checked = validateSearchQuery(request.query);
+    if (!checked.ok) throw invalidRequest(checked.field, checked.message);
+    const appliedIndex = await readPoint(context, request);
+    const items = context.service.market().searchItems(checked.query);
+    response.json({ items, appliedIndex });
+  });
+  router.get("/v1/items/:sku", async (request, response) => {
+    const appliedIndex = await readPoint(context, request);
+    const item = context.service.market().getItem(request.params.sku);
+    if (item === undefined) {
+      throw new ApiError("not_found", `no item with sku ${request.params.sku}`,
+        { resource: "item", sku: request.params.sku });
+    }
+    response.json({ item, appliedIndex });
+  });
+  router.get("/v1/orders/:orderId", async (request, response) => {
+    const appliedIndex = await readPoint(context, request);
+    const order = context.service.market().getOrder(request.params.orderId);
+    if (order === undefined) {
+      throw new ApiError("not_found", `no order ${request.params.orderId} (unknown, or older ` +
+        "than the orders retained)", { resource: "order", orderId: request.params.orderId });
+    }
+    response.json({ order, appliedIndex });
+  });
+
+  router.get("/v1/cluster/status", (_request, response) => {
+    response.json(context.service.status());
+  });
+  router.get("/metrics", async (_request, response) => {
+    const text = await context.metricsRegistry.metrics();
+    response.type(context.metricsRegistry.contentType).send(text);
+  });
+  return router;
+}
+
+async function handleWrite(context: RouteContext, request: Request, response: Response,
+  validation: RequestValidation, successStatus: number): Promise<void> {
+  if (!validation.ok) throw invalidRequest(validation.field, validation.message);
+  const outcome = await withTimeout(context.service.submit(validation.request),
+    context.requestTimeoutMs, { kind: "timeout" } satisfies SubmitOutcome);
+  switch (outcome.kind) {
+    case "applied":
+      sendResult(response, outcome.result, successStatus);
+      return;
+    case "notLeader":
+      await forwardToLeader(context, request, response, outcome.leaderId);
+      return;
+    case "overloaded":
+      throw new ApiError("unavailable", "the node is overloaded (its proposal queue is full); " +
+        "retry shortly");
+    case "timeout":
+      throw timeoutError(`the write was not committed within the node's bound`);
+    case "unknown":
+      throw new ApiError("timeout", "leadership changed while the write was pending; the " +
+        "outcome is unknown: retry with the same requestId", { leaderId: outcome.leaderId });
+    default:
+      throw new Error(`unhandled submit outcome ${JSON.stringify(outcome satisfies never)}`);
+  }
+}
+
+function sendResult(response: Response, result: MarketResult, successStatus: number): void {
+  if (!result.ok) throw rejectionToApiError(result);
+  if (result.kind === "item") response.status(successStatus).json({ item: result.item });
+  else response.status(successStatus).json({ order: result.order });
+}
+
+/**
+ * A follower relays a write to the leader it knows. A request that was already forwarded is
+ * never forwarded again: two nodes with stale views of each other would bounce it forever.
+ */
+async function forwardToLeader(context: RouteContext, request: Request, response: Response,
+  leaderId: string | null): Promise<void> {
+  const { service } = context;
+  if (leaderId === null || leaderId === service.id) throw noLeader(leaderId);
+  if (isForwarded(request)) {
+    throw noLeader(leaderId, `node ${service.id} is not the leader (it believes ${leaderId} ` +
+      "is) and does not forward a forwarded request; retry shortly");
+  }
+  const leaderUrl = service.clientUrlOf(leaderId);
+  if (leaderUrl === null) throw noLeader(leaderId, `leader ${leaderId} has no known address`);
+  const relayed = await context.forwarder.forward(request, leaderId, leaderUrl);
+  context.logger.debug({ leaderId, status: relayed.status, url: request.originalUrl },
+    "forwarded to the leader");
+  response.status(relayed.status).type(relayed.contentType).set(leaderHeader, leaderId)
+    .send(relayed.body);
+}
+
+export function parseConsistency(value: unknown): Consistency {
+  if (value === undefined || value === "linearizable") return "linearizable";
+  if (value === "stale") return "stale";
+  throw invalidRequest("consistency", "must be linearizable or stale");
+}
+
+/**
+ * Waits until this node may answer a read: at once for a stale read, after a read barrier for
+ * a linearizable one. Returns the appliedIndex the answer is served at.
+ */
+async function readPoint(context: RouteContext, request: Request): Promise<number> {
+  const { service } = context;
+  if (parseConsistency(request.query.consistency) === "stale") {
+    return service.market().appliedIndex;
+  }
+  const outcome = await withTimeout(service.readBarrier(), context.requestTimeoutMs,
+    { kind: "timeout" } as const);
+  switch (outcome.kind) {
+    case "ready":
+      return service.market().appliedIndex;
+    case "noLeader":
+      throw noLeader(outcome.leaderId);
+    case "overloaded":
+      throw new ApiError("unavailable", "the node is overloaded (too many pending reads); " +
+        "retry shortly");
+    case "timeout":
+      throw new ApiError("timeout", "the read could not be confirmed by the leader in time; " +
+        "retry, or read with consistency=stale");
+    default:
+      throw new Error(`unhandled read outcome ${JSON.stringify(outcome satisfies never)}`);
+  }
+}
+
+/** `promise`, or `onTimeout` if it has not settled within `timeoutMs`. */
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout), timeoutMs);
+    // The server keeps the process alive while it serves; a pending wait alone should not.
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

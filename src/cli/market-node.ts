@@ -1,0 +1,165 @@
+/**
+ * `market-node --config FILE --id ID`: starts one raftmarket node: the write-ahead log and
+ * snapshots in its dataDir, the peer transport on its peerPort, the Raft driver, and the
+ * client API on its clientPort. `market-node --config FILE --id ID --repair` instead truncates
+ * a corrupt write-ahead log after its last good record and says exactly what it removed.
+ */
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import pino, { type Logger } from "pino";
+import { createClientApp } from "../api/index.js";
+import {
+  ClusterConfigError,
+  findNode,
+  loadClusterConfig,
+  type ClusterConfig,
+  type NodeConfig,
+} from "../cluster/cluster-config.js";
+import { NodeMetrics } from "../node/metrics.js";
+import { RaftServer } from "../node/raft-server.js";
+import { CorruptionError, describeRepair, repairWal, StorageError } from "../storage/index.js";
+import { HttpTransport } from "../transport/http-transport.js";
+
+const exitBadUsage = 128;
+
+interface Options {
+  config: string;
+  id: string;
+  repair: boolean;
+  logLevel: string;
+  pretty: boolean;
+}
+
+function parseOptions(): Options {
+  const program = new Command()
+    .name("market-node")
+    .description("Start one raftmarket node (or repair its write-ahead log).")
+    .option("--config <file>", "the cluster file", "cluster.config.json")
+    .requiredOption("--id <id>", "this node's id in the cluster file")
+    .option("--repair", "truncate a corrupt write-ahead log after its last good record, then exit",
+      false)
+    .option("--log-level <level>", "trace, debug, info, warn, error or fatal", "info")
+    .option("--pretty", "human-readable logs (pino-pretty)", false)
+    .exitOverride()
+    .showHelpAfterError();
+  try {
+    program.parse();
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+    process.exit(exitBadUsage);
+  }
+  return program.opts<Options>();
+}
+
+function makeLogger(options: Options, id: string): Logger {
+  const transport = options.pretty
+    ? { target: "pino-pretty", options: { colorize: process.env.NO_COLOR === undefined,
+      translateTime: "HH:MM:ss.l", ignore: "pid,hostname,node" } }
+    : undefined;
+  return pino({ level: options.logLevel, base: { node: id }, transport });
+}
+
+function repair(node: NodeConfig): void {
+  const walDir = path.join(node.dataDir, "wal");
+  const report = repairWal(walDir);
+  console.log(describeRepair(report));
+}
+
+async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<void> {
+  const voters = config.nodes.map((peer) => peer.id);
+  const transport = new HttpTransport({
+    self: node.id,
+    listenHost: node.host,
+    peerPort: node.peerPort,
+    peers: config.nodes.filter((peer) => peer.id !== node.id),
+    peerToken: config.tokens.peerToken,
+    logger: logger.child({ component: "transport" }),
+  });
+  const metrics = new NodeMetrics(node.id);
+  const server = RaftServer.start({
+    id: node.id,
+    voters,
+    dataDir: node.dataDir,
+    transport,
+    logger,
+    metrics,
+    tickIntervalMs: config.timing.tickIntervalMs,
+    raft: {
+      electionTimeoutTicks: config.timing.electionTimeoutTicks,
+      heartbeatIntervalTicks: config.timing.heartbeatIntervalTicks,
+    },
+    clientUrls: new Map(config.nodes.map((peer) => [peer.id,
+      `http://${peer.host}:${peer.clientPort}`])),
+    snapshot: config.snapshot,
+  });
+  await transport.start();
+  const app = createClientApp({ service: server, logger, metricsRegistry: metrics.registry });
+  const http = app.listen(node.clientPort, node.host);
+  await new Promise<void>((resolve, reject) => {
+    http.once("listening", resolve);
+    http.once("error", reject);
+  });
+  logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir },
+    `node ${node.id} listening`);
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: stopping`);
+    http.close();
+    await server.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** Operating errors the user can act on: one clear line, no stack trace. */
+function describeStartupError(error: unknown): string | null {
+  if (error instanceof ClusterConfigError) return error.message;
+  if (error instanceof CorruptionError) {
+    return `${error.message}\n  the node refuses to start on a corrupt log; inspect it, then ` +
+      "run market-node with --repair to truncate after the last good record";
+  }
+  if (error instanceof StorageError) return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") return `a port is already in use: ${(error as Error).message}`;
+  return null;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  let config: ClusterConfig;
+  let node: NodeConfig;
+  try {
+    config = loadClusterConfig(options.config);
+    node = findNode(config, options.id);
+  } catch (error) {
+    console.error(`error: ${describeStartupError(error) ?? String(error)}`);
+    process.exit(exitBadUsage);
+  }
+  if (options.repair) {
+    try {
+      repair(node);
+      process.exit(0);
+    } catch (error) {
+      console.error(`error: ${describeStartupError(error) ?? String(error)}`);
+      process.exit(1);
+    }
+  }
+  const logger = makeLogger(options, node.id);
+  process.on("uncaughtException", (error) => {
+    logger.fatal({ err: error }, "crashed");
+    process.exit(1);
+  });
+  try {
+    await start(config, node, logger);
+  } catch (error) {
+    const described = describeStartupError(error);
+    if (described === null) throw error;
+    console.error(`error: ${described}`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,162 @@
+/**
+ * A real cluster of market-node child processes on 127.0.0.1, for the multi-process tests, the
+ * benchmarks and chaos runs: free ports, a temporary cluster file and data folders, and process
+ * faults (SIGKILL, SIGSTOP/SIGCONT, restart). stop() always ends every process it started.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ClusterConfigFile } from "./cluster-config.js";
+
+const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
+
+export interface LocalClusterOptions {
+  readonly nodeCount?: number;
+  readonly timing?: ClusterConfigFile["timing"];
+  readonly snapshot?: ClusterConfigFile["snapshot"];
+  /** Where node output goes: "ignore" (default), "inherit", or a line handler. */
+  readonly output?: "ignore" | "inherit" | ((id: string, line: string) => void);
+  readonly logLevel?: string;
+}
+
+export interface LocalNode {
+  readonly id: string;
+  readonly url: string;
+  process: ChildProcess | null;
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks; a small race before the node binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export class LocalCluster {
+  readonly nodes: LocalNode[];
+  private stopped = false;
+
+  private constructor(
+    readonly configPath: string,
+    readonly config: ClusterConfigFile,
+    private readonly root: string,
+    private readonly options: LocalClusterOptions,
+  ) {
+    this.nodes = config.nodes.map((node) => ({ id: node.id,
+      url: `http://${node.host}:${node.clientPort}`, process: null }));
+  }
+
+  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const root = mkdtempSync(path.join(tmpdir(), "raftmarket-cluster-"));
+    const nodeCount = options.nodeCount ?? 3;
+    const nodes = [];
+    for (let k = 1; k <= nodeCount; k++) {
+      nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await freePort(),
+        peerPort: await freePort(), dataDir: `data/n${k}` });
+    }
+    const config: ClusterConfigFile = {
+      nodes,
+      timing: options.timing ?? { tickIntervalMs: 10, heartbeatIntervalTicks: 2,
+        electionTimeoutTicks: 15 },
+      tokens: { peerToken: "local-peer-token", adminToken: "local-admin-token" },
+      snapshot: options.snapshot ?? { entriesBetweenSnapshots: 5000, trailingEntries: 500 },
+    };
+    const configPath = path.join(root, "cluster.config.json");
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const cluster = new LocalCluster(configPath, config, root, options);
+    for (const node of cluster.nodes) cluster.startNode(node.id);
+    return cluster;
+  }
+
+  node(id: string): LocalNode {
+    const node = this.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts) a node's process; its data folder is kept. */
+  startNode(id: string): void {
+    const node = this.node(id);
+    if (node.process !== null || this.stopped) return;
+    const output = this.options.output ?? "ignore";
+    const child = spawn(process.execPath, ["--import", "tsx", marketNodeScript,
+      "--config", this.configPath, "--id", id, "--log-level", this.options.logLevel ?? "warn"],
+    { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
+      typeof output === "function" ? "pipe" : output] });
+    if (typeof output === "function") {
+      for (const stream of [child.stdout, child.stderr]) {
+        let buffered = "";
+        stream?.on("data", (chunk: Buffer) => {
+          buffered += chunk.toString();
+          const lines = buffered.split("\n");
+          buffered = lines.pop() ?? "";
+          for (const line of lines) output(id, line);
+        });
+      }
+    }
+    node.process = child;
+    child.on("exit", () => {
+      if (node.process === child) node.process = null;
+    });
+  }
+
+  /** Sends `signal` to a node's process (SIGKILL: a crash; SIGSTOP/SIGCONT: a pause). */
+  signal(id: string, signal: NodeJS.Signals): void {
+    this.node(id).process?.kill(signal);
+  }
+
+  /** SIGKILLs a node and waits until its process is gone. */
+  async kill(id: string): Promise<void> {
+    const child = this.node(id).process;
+    if (child === null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  /** The status of every node that answers, keyed by id. */
+  async statuses(timeoutMs = 1000): Promise<Map<string, Record<string, unknown>>> {
+    const answers = await Promise.all(this.nodes.map(async (node) => {
+      try {
+        const response = await fetch(`${node.url}/v1/cluster/status`,
+          { signal: AbortSignal.timeout(timeoutMs) });
+        return response.ok ? [node.id, await response.json() as Record<string, unknown>] as const
+          : null;
+      } catch {
+        return null;
+      }
+    }));
+    return new Map(answers.filter((answer) => answer !== null));
+  }
+
+  /** Waits until some node reports itself leader; returns its id. */
+  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const [id, status] of await this.statuses()) {
+        if (status.role === "leader") return id;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  /** Stops every process (SIGKILL) and removes the temporary folder. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    for (const node of this.nodes) {
+      node.process?.kill("SIGCONT");
+    }
+    await Promise.all(this.nodes.map((node) => this.kill(node.id)));
+    this.stopped = true;
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Helpers for tests that serve an express app or a plain handler on 127.0.0.1 with a free
+ * port (port 0) and close it, connections included, in an after hook.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import pino, { type Logger } from "pino";
+import { Registry } from "prom-client";
+import { createClientApp, type ClientAppOptions } from "../../src/api/index.js";
+import type { NodeService } from "../../src/node/node-service.js";
+
+export const silentLogger: Logger = pino({ level: "silent" });
+
+export interface Served {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function serve(handler: http.RequestListener): Promise<Served> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export async function serveNode(service: NodeService,
+  options: Partial<ClientAppOptions> = {}): Promise<Served> {
+  return await serve(createClientApp({
+    service, logger: silentLogger, metricsRegistry: new Registry(), ...options,
+  }));
+}
+
+/** A port that was free a moment ago and has nothing listening on it now. */
+export async function closedPort(): Promise<number> {
+  const served = await serve((_request, response) => response.end());
+  await served.close();
+  return served.port;
+}
+
+export interface JsonAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** One request with a JSON body (or raw text), answered as JSON when it parses. */
+export async function request(url: string, method = "GET", body?: unknown,
+  headers: Record<string, string> = {}): Promise<JsonAnswer> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers = { "content-type": "application/json", ...headers };
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON (the metrics page): keep the text.
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}

@@ -1,0 +1,280 @@
+/**
+ * market-cli end to end against a real client API app over a FakeNodeService (the demo
+ * catalogue, one leader), on free ports of 127.0.0.1. Goal: every command prints what it
+ * should as a table or as JSON, errors are one line on stderr, and the exit codes are 0
+ * success, 1 error, 2 cannot reach the cluster, 128 bad usage. Method: runMarketCli in-process
+ * with captured output (fast, and the repl gets a scripted stdin), plus a few runs of the real
+ * launcher bin/market-cli.js as a child process (help, usage errors, a JSON search).
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { expect } from "chai";
+import { CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
+import { FakeNodeService } from "../api/fake-node-service.js";
+import { closedPort, serveNode, type Served } from "../api/helpers.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdin?: string[];
+  readonly tty?: boolean;
+  readonly cwd?: string;
+}
+
+describe("market-cli", function () {
+  this.timeout(15_000);
+  let service: FakeNodeService;
+  let served: Served;
+  let deadUrl: string;
+  let workDir: string;
+
+  async function run(argv: string[], options: RunOptions = {}): Promise<Run> {
+    let stdout = "";
+    let stderr = "";
+    const session = new CliSession({
+      stdout: (text) => void (stdout += text),
+      stderr: (text) => void (stderr += text),
+      env: options.env ?? {},
+      cwd: options.cwd ?? workDir,
+      stdoutIsTTY: options.tty ?? false,
+      stdin: Readable.from(options.stdin ?? []),
+      stdinIsTTY: false,
+      clientOptions: { backoffBaseMs: 1, backoffCapMs: 5 },
+    });
+    try {
+      const code = await runMarketCli(argv, session);
+      return { code, stdout, stderr };
+    } finally {
+      session.close();
+    }
+  }
+
+  /** Runs against the fake node. */
+  function market(...argv: string[]): Promise<Run> {
+    return run(["--endpoints", served.url, ...argv]);
+  }
+
+  beforeEach(async () => {
+    service = new FakeNodeService("n1").loadDemo();
+    served = await serveNode(service);
+    deadUrl = `http://127.0.0.1:${await closedPort()}`;
+    workDir = mkdtempSync(path.join(tmpdir(), "market-cli-"));
+  });
+  afterEach(async () => {
+    await served.close();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("search prints a table of matching items", async () => {
+    const result = await market("search", "apple");
+    expect(result).to.deep.include({ code: 0, stderr: "" });
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).to.match(/^SKU\s+NAME\s+AREA\s+PRICE\s+STOCK$/);
+    expect(lines[1]).to.match(/^apple-1kg\s+Apples, 1 kg bag\s+Fruit & Veg\s+3\.49\s+120$/);
+    expect(lines).to.have.length(2);
+  });
+
+  it("search filters by area, stock and limit, and --stale skips the read barrier", async () => {
+    service.applyNow({ kind: "buy", requestId: "all-bagels", lines: [{ sku: "bagel-6",
+      qty: 20 }] });
+    const result = await market("-w", "json", "search", "--area", "Bakery", "--in-stock",
+      "--limit", "5", "--stale");
+    expect(result.code).to.equal(0);
+    const body = JSON.parse(result.stdout) as { items: { sku: string }[]; appliedIndex: number };
+    expect(body.items.map((item) => item.sku)).to.deep.equal(["croissant-4", "sourdough-800g"]);
+    expect(body.appliedIndex).to.equal(13);
+    expect(service.readBarrierCalls).to.equal(0);
+  });
+
+  it("buy creates an order; -w json prints it as JSON", async () => {
+    const table = await market("buy", "--item", "milk-1l", "--qty", "3");
+    expect(table.code).to.equal(0);
+    expect(table.stdout).to.match(/^ORDER\s+STATUS\s+TOTAL\s+INDEX\s+LINES\n/);
+    expect(table.stdout).to.match(/o-13\s+confirmed\s+3\.57\s+13\s+milk-1l x3/);
+    const json = await market("buy", "--item", "milk-1l", "-w", "json",
+      "--request-id", "fixed-1");
+    const { order } = JSON.parse(json.stdout) as { order: { requestId: string } };
+    expect(order.requestId).to.equal("fixed-1");
+    expect(service.machine.getItem("milk-1l")?.stock).to.equal(146);
+  });
+
+  it("a rejected buy is one line on stderr and exit code 1", async () => {
+    const result = await market("buy", "--item", "olive-oil-750ml", "--qty", "19");
+    expect(result).to.deep.equal({ code: 1, stdout: "",
+      stderr: "error: insufficient stock for olive-oil-750ml: 18 available\n" });
+    const missing = await market("item", "get", "durian");
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.equal("error: no item with sku durian\n");
+  });
+
+  it("item create, item get, item list, stock add, order get and order cancel", async () => {
+    const created = await market("item", "create", "--sku", "kiwi-4", "--name", "Kiwis",
+      "--area", "Fruit & Veg", "--price-cents", "250", "--stock", "9");
+    expect(created.code).to.equal(0);
+    expect(created.stdout).to.match(/kiwi-4\s+Kiwis\s+Fruit & Veg\s+2\.50\s+9/);
+    const added = await market("-w", "json", "stock", "add", "kiwi-4", "--qty", "6");
+    expect(JSON.parse(added.stdout).item.stock).to.equal(15);
+    const got = await market("-w", "json", "item", "get", "kiwi-4");
+    expect(JSON.parse(got.stdout).item).to.include({ sku: "kiwi-4", stock: 15 });
+    const listed = await market("item", "list", "--area", "fruit & veg");
+    expect(listed.stdout.trimEnd().split("\n")).to.have.length(6);
+    const bought = await market("-w", "json", "buy", "--item", "kiwi-4", "--qty", "5");
+    const { orderId } = JSON.parse(bought.stdout).order as { orderId: string };
+    const order = await market("order", "get", orderId);
+    expect(order.stdout).to.match(new RegExp(`${orderId}\\s+confirmed\\s+12\\.50`));
+    const cancelled = await market("order", "cancel", orderId);
+    expect(cancelled.stdout).to.match(new RegExp(`${orderId}\\s+cancelled`));
+    expect(service.machine.getItem("kiwi-4")?.stock).to.equal(15);
+  });
+
+  it("cluster status is a table with one row per endpoint, errors in ERRORS", async () => {
+    const result = await run(["--endpoints", `${served.url},${deadUrl}`, "cluster", "status"]);
+    expect(result.code).to.equal(0);
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).to.match(
+      /^ID\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+HASH\s+ERRORS$/);
+    expect(lines[1]).to.match(new RegExp(`^n1\\s+leader\\s+3\\s+n1\\s+12\\s+12\\s+` +
+      `${service.machine.stateHash().slice(0, 12)}\\s+-$`));
+    expect(lines[2]).to.include(deadUrl).and.to.include("ECONNREFUSED");
+    const json = await run(["-w", "json", "--endpoints", `${served.url},${deadUrl}`,
+      "cluster", "status"]);
+    const rows = JSON.parse(json.stdout) as { status: unknown; error: { code: string } | null }[];
+    expect(rows[1]?.error?.code).to.equal("unreachable");
+  });
+
+  it("leader and member list", async () => {
+    const leader = await market("-w", "json", "leader");
+    expect(JSON.parse(leader.stdout)).to.deep.equal({ leaderId: "n1", term: 3,
+      endpoint: served.url });
+    const members = await market("member", "list");
+    expect(members.code).to.equal(0);
+    const lines = members.stdout.trimEnd().split("\n");
+    expect(lines[0]).to.match(/^ID\s+ENDPOINT\s+ROLE\s+TERM\s+APPLIED$/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/)[0])).to.deep.equal(["n1", "n2", "n3"]);
+    expect(lines[2]).to.match(/^n2\s+-\s+unreachable/);
+    service.follow(null);
+    const none = await market("leader");
+    expect(none.code).to.equal(2);
+    expect(none.stderr).to.match(/^error: no leader/);
+  });
+
+  it("exit code 2 when no endpoint can be reached", async () => {
+    const result = await run(["--endpoints", deadUrl, "--timeout", "300", "search"]);
+    expect(result.code).to.equal(2);
+    expect(result.stdout).to.equal("");
+    expect(result.stderr).to.match(/^error: cannot reach the cluster at .*ECONNREFUSED.*\n$/);
+    const status = await run(["--endpoints", deadUrl, "cluster", "status"]);
+    expect(status.code).to.equal(2);
+  });
+
+  it("exit code 128 on bad usage", async () => {
+    for (const argv of [["bogus"], ["buy"], ["buy", "--item", "a", "--qty", "0"],
+      ["-w", "xml", "search"], ["stock", "add", "a"], ["--endpoints", "ftp://x", "search"], []]) {
+      const result = await market(...argv);
+      expect(result.code, argv.join(" ")).to.equal(128);
+      expect(result.stderr, argv.join(" ")).to.match(/error|Usage/);
+    }
+  });
+
+  it("help on every command, exit code 0", async () => {
+    const top = await run(["--help"]);
+    expect(top.code).to.equal(0);
+    expect(top.stdout).to.include("Usage: market-cli").and.to.include("Exit codes");
+    for (const argv of [["buy"], ["search"], ["item", "create"], ["stock", "add"],
+      ["order", "cancel"], ["cluster", "status"], ["member", "list"], ["leader"], ["repl"]]) {
+      const help = await run([...argv, "--help"]);
+      expect(help.code, argv.join(" ")).to.equal(0);
+      expect(help.stdout, argv.join(" ")).to.include(`Usage: market-cli ${argv.join(" ")}`);
+    }
+  });
+
+  it("reads endpoints from MARKET_ENDPOINTS, then from the cluster file", async () => {
+    const fromEnv = await run(["search", "milk"], { env: { MARKET_ENDPOINTS: served.url } });
+    expect(fromEnv.stdout).to.include("milk-1l");
+    const file = path.join(workDir, "cluster.config.json");
+    writeFileSync(file, JSON.stringify({
+      nodes: [{ id: "n1", host: "127.0.0.1", clientPort: served.port, peerPort: 1,
+        dataDir: "d1" }],
+      timing: { tickIntervalMs: 10, heartbeatIntervalTicks: 2, electionTimeoutTicks: 15 },
+      tokens: { peerToken: "peer-token-1", adminToken: "admin-token-1" },
+      snapshot: { entriesBetweenSnapshots: 100, trailingEntries: 10 },
+    }));
+    const fromFile = await run(["search", "milk"]);
+    expect(fromFile.stdout).to.include("milk-1l");
+    writeFileSync(file, "{}");
+    const broken = await run(["--config", file, "search"]);
+    expect(broken.code).to.equal(128);
+    expect(broken.stderr).to.match(/^error: .*cluster\.config\.json: invalid cluster config/);
+  });
+
+  it("uses color only on a terminal without NO_COLOR", async () => {
+    const argv = ["--endpoints", served.url, "item", "get", "milk-1l"];
+    const colored = await run(argv, { tty: true });
+    expect(colored.stdout).to.include("\u001b[1m");
+    const noColor = await run(argv, { tty: true, env: { NO_COLOR: "1" } });
+    expect(noColor.stdout).to.not.include("\u001b[");
+    const piped = await run(argv, { tty: false });
+    expect(piped.stdout).to.not.include("\u001b[");
+  });
+
+  it("repl runs each line as a command, reports errors and goes on until exit", async () => {
+    const result = await run(["--endpoints", served.url, "-w", "json", "repl"], {
+      stdin: ["search milk\n", "bogus\n", "buy --item \"milk-1l\" --qty 2\n",
+        "-w table item get milk-1l\n", "help\n", "exit\n", "search never-run\n"],
+    });
+    expect(result.code).to.equal(0);
+    expect(result.stdout).to.include("\"sku\": \"milk-1l\"");
+    expect(result.stdout).to.match(/milk-1l\s+Whole milk, 1 l\s+Dairy\s+1\.19\s+148/);
+    expect(result.stdout).to.include("help, exit");
+    expect(result.stderr).to.include("unknown command 'bogus'");
+    expect(result.stdout).to.not.include("never-run");
+    expect(service.submitted).to.have.length(1);
+  });
+});
+
+describe("market-cli as a process (bin/market-cli.js)", function () {
+  this.timeout(15_000);
+  let served: Served;
+
+  before(async () => {
+    served = await serveNode(new FakeNodeService("n1").loadDemo());
+  });
+  after(async () => served.close());
+
+  function spawnCli(argv: string[]): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [path.join(root, "bin/market-cli.js"), ...argv],
+        { cwd: root, env: { ...process.env, MARKET_ENDPOINTS: "", NO_COLOR: "1" },
+          timeout: 10_000 },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+          resolve({ code, stdout, stderr });
+        });
+    });
+  }
+
+  it("prints help (0), rejects bad usage (128) and searches as JSON (0)", async () => {
+    const [help, usage, search] = await Promise.all([
+      spawnCli(["--help"]),
+      spawnCli(["buy", "--qty", "2"]),
+      spawnCli(["-w", "json", "--endpoints", served.url, "search", "bagel"]),
+    ]);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.include("Usage: market-cli");
+    expect(usage.code).to.equal(128);
+    expect(usage.stderr).to.include("required option '--item <sku>' not specified");
+    expect(search.code, search.stderr).to.equal(0);
+    expect(JSON.parse(search.stdout).items[0].sku).to.equal("bagel-6");
+  });
+});
