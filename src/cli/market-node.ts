@@ -54,7 +54,7 @@ function parseOptions(): Options {
 function makeLogger(options: Options, id: string): Logger {
   const transport = options.pretty
     ? { target: "pino-pretty", options: { colorize: process.env.NO_COLOR === undefined,
-      translateTime: "HH:MM:ss.l", ignore: "pid,hostname,node" } }
+      translateTime: "HH:MM:ss.l", ignore: "pid,hostname,node", singleLine: true } }
     : undefined;
   return pino({ level: options.logLevel, base: { node: id }, transport });
 }

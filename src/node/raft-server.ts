@@ -105,8 +105,10 @@ export class RaftServer implements NodeService {
     });
     this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000);
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
-    options.logger.info({ snapshotIndex: this.lastSnapshotIndex, ...this.node.status(),
-      progress: undefined }, "raft node restored");
+    const restored = this.node.status();
+    options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
+      lastLogIndex: restored.lastLogIndex, snapshotIndex: this.lastSnapshotIndex },
+    "raft node restored");
   }
 
   /** Opens the stores, restores the state machine and the core, and starts the clock. */
