@@ -10,6 +10,7 @@
  * sent after the kill. The killed node is restarted and caught up before the next round.
  */
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -47,15 +48,25 @@ function measureFdatasyncPerSecond(seconds: number): number {
   return count / seconds;
 }
 
-async function post(url: string, body: unknown, timeoutMs = 5000): Promise<number> {
-  try {
-    const response = await fetch(url, { method: "POST", body: JSON.stringify(body),
-      headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return 0;
-  }
+// The load generator shares the machine's cores with the nodes: node:http with a keep-alive
+// agent costs far less CPU per request than fetch.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** POSTs JSON and resolves with the status (0 on a connection error or timeout). */
+function post(url: string, body: unknown, timeoutMs = 5000): Promise<number> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve) => {
+    const request = http.request(url, { method: "POST", agent, timeout: timeoutMs,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
+    (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+      response.on("error", () => resolve(0));
+    });
+    request.on("timeout", () => request.destroy());
+    request.on("error", () => resolve(0));
+    request.end(payload);
+  });
 }
 
 /** Creates the item the load buys, retrying across nodes until a leader takes it. */

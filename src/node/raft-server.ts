@@ -86,6 +86,9 @@ export class RaftServer implements NodeService {
   private lastSnapshotIndex: number;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
+  /** Term and vote as last made durable, to tell when a hard state needs a sync. */
+  private syncedTerm: number;
+  private syncedVote: NodeId | null;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
@@ -103,6 +106,8 @@ export class RaftServer implements NodeService {
       snapshot,
       entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
     });
+    this.syncedTerm = this.log.hardState().term;
+    this.syncedVote = this.log.hardState().vote;
     this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000);
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
     const restored = this.node.status();
@@ -280,10 +285,21 @@ export class RaftServer implements NodeService {
     if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
-    if (ready.hardState !== null) this.log.setHardState(ready.hardState);
+    const hardState = ready.hardState;
+    if (hardState !== null) this.log.setHardState(hardState);
+    // Only term, vote, entries and log resets must be durable before messages go out. A
+    // change of the commit index alone is written but not synced: a restarted node relearns
+    // its commit index from the leader (etcd's MustSync). Syncing it would double the fsyncs
+    // under load and hold the next iteration behind a sync that protects nothing.
+    const termOrVoteChanged = hardState !== null &&
+      (hardState.term !== this.syncedTerm || hardState.vote !== this.syncedVote);
     if (ready.snapshot === null && ready.logStart === null && ready.entries.length === 0 &&
-      ready.hardState === null) {
+      !termOrVoteChanged) {
       return;
+    }
+    if (hardState !== null) {
+      this.syncedTerm = hardState.term;
+      this.syncedVote = hardState.vote;
     }
     const startedMs = performance.now();
     await this.log.syncAsync();
