@@ -6,7 +6,7 @@
  * restart from disk, applying each requestId once. Waits poll for a condition with a generous
  * bound; every server is stopped in an after hook.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -141,6 +141,52 @@ describe("RaftServer (the driver)", () => {
     } finally {
       await Promise.all(servers.map((server) => server.stop()));
       servers = [];
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("RaftServer catch-up by snapshot", () => {
+  it("brings a follower that fell far behind up to date through InstallSnapshot", async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-snap-"));
+    const hub = new Hub();
+    const start = (id: string): RaftServer => RaftServer.start({
+      id, voters: ids, dataDir: path.join(dataRoot, id), transport: hub.transport(id),
+      logger: pino({ level: "silent" }), tickIntervalMs: 5,
+      raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, snapshotChunkBytes: 512 },
+      clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 10, trailingEntries: 2 },
+    });
+    let running = ids.map(start);
+    try {
+      const leader = await waitFor(() => leaderOf(running), "a leader");
+      const lagging = running.find((server) => server !== leader)!;
+      await lagging.stop();
+      running = running.filter((server) => server !== lagging);
+      expect((await leader.submit(createApple("create"))).kind).to.equal("applied");
+      for (let k = 0; k < 60; k++) {
+        const outcome = await leader.submit({ kind: "addStock", requestId: `add-${k}`,
+          sku: "apple-1kg", qty: 1 });
+        expect(outcome.kind).to.equal("applied");
+      }
+      // The leader compacted its log far past the lagging node: only a snapshot can help it.
+      expect(leader.status().appliedIndex).to.be.greaterThan(50);
+      const restarted = start(lagging.id);
+      running.push(restarted);
+      await waitFor(() => {
+        const status = restarted.status();
+        return status.appliedIndex === leader.status().appliedIndex &&
+          status.stateHash === leader.status().stateHash ? true : undefined;
+      }, "the lagging node to catch up");
+      expect(restarted.market().getItem("apple-1kg")?.stock).to.equal(70);
+      // It got there by InstallSnapshot: a snapshot past index 50 is in its folder, and it
+      // applied no entries of its own after restarting from index 1 or 2.
+      const snapshotIndexes = readdirSync(path.join(dataRoot, lagging.id, "snapshots"))
+        .map((name) => /^snapshot-(\d+)-/.exec(name)?.[1])
+        .filter((index): index is string => index !== undefined)
+        .map(Number);
+      expect(Math.max(0, ...snapshotIndexes)).to.be.greaterThan(50);
+    } finally {
+      await Promise.all(running.map((server) => server.stop()));
       rmSync(dataRoot, { recursive: true, force: true });
     }
   });
