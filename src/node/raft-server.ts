@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Logger } from "pino";
 import {
@@ -83,6 +83,7 @@ export class RaftServer implements NodeService {
   private tickTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readSequence = 0;
+  private readonly bootId = randomUUID().slice(0, 8);
   private lastSnapshotIndex: number;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
@@ -97,8 +98,7 @@ export class RaftServer implements NodeService {
     this.log = stores.log;
     this.snapshots = stores.snapshots;
     const snapshot = this.snapshots.latest();
-    this.marketState = snapshot === null ? new MarketStateMachine()
-      : MarketStateMachine.restore(snapshot.data);
+    this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
     const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
     this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
@@ -140,6 +140,9 @@ export class RaftServer implements NodeService {
   // --- NodeService --------------------------------------------------------------------------
 
   submit(request: MarketRequest): Promise<SubmitOutcome> {
+    if (this.stopped || this.fatalError !== null) {
+      return Promise.resolve({ kind: "unknown", leaderId: null });
+    }
     if (this.proposals.full()) {
       this.metrics.proposals.inc({ outcome: "overloaded" });
       return Promise.resolve({ kind: "overloaded" });
@@ -156,6 +159,13 @@ export class RaftServer implements NodeService {
       case "accepted":
         break;
     }
+    // A waiter already at this index belongs to an entry of an earlier term that our own log
+    // has since replaced: that write will never apply here. Settle it before taking the index,
+    // or it would be answered with this proposal's result.
+    if (this.proposals.has(result.index)) {
+      this.metrics.proposals.inc({ outcome: "lost" });
+      this.settleProposal(result.index, { kind: "unknown", leaderId: this.leaderId });
+    }
     this.proposalTerms.set(result.index, { term: result.term, startedMs: performance.now() });
     this.schedule();
     return this.proposals.wait(result.index, this.options.proposalTimeoutMs ?? 5000, () => {
@@ -166,9 +176,13 @@ export class RaftServer implements NodeService {
   }
 
   readBarrier(): Promise<ReadBarrierOutcome> {
+    if (this.stopped || this.fatalError !== null) {
+      return Promise.resolve({ kind: "noLeader", leaderId: null });
+    }
     if (this.reads.full()) return Promise.resolve({ kind: "overloaded" });
-    // A fresh context per attempt: an answer can never be mistaken for another read's.
-    const context = `${this.id}:${++this.readSequence}`;
+    // A fresh context per attempt, unique across restarts too (the boot id): a delayed answer
+    // to a read from before a restart must never be taken for a new read's.
+    const context = `${this.id}:${this.bootId}:${++this.readSequence}`;
     const result = this.node.readIndex(context);
     if (result.kind === "noLeader") {
       return Promise.resolve({ kind: "noLeader", leaderId: this.leaderId });
@@ -273,9 +287,10 @@ export class RaftServer implements NodeService {
     await this.persist(ready);
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
+    // The leader hint first, so that answers given below name the current leader.
+    if (ready.softState !== null) this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     this.answerReads(ready);
-    if (ready.softState !== null) this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     this.node.advance();
     this.maybeSnapshot();
     this.updateGauges();
@@ -308,10 +323,12 @@ export class RaftServer implements NodeService {
   }
 
   private installSnapshot(snapshot: Snapshot): void {
-    // Saved atomically before the log is reset: a crash in between leaves the old snapshot or
-    // the new one, and the core reconciles the log with it on restart.
+    // Restored first, so that a snapshot the state machine cannot read is never saved (it
+    // would fail every restart); then saved atomically before the log is reset: a crash in
+    // between leaves the old snapshot or the new one, and the core reconciles the log with it.
+    const market = restoreMarket(snapshot);
     this.snapshots.save(snapshot);
-    this.marketState = MarketStateMachine.restore(snapshot.data);
+    this.marketState = market;
     this.lastSnapshotIndex = snapshot.meta.index;
     this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term },
       "installed a snapshot from the leader");
@@ -400,6 +417,16 @@ export class RaftServer implements NodeService {
     this.metrics.appliedIndex.set(this.marketState.appliedIndex);
     this.metrics.lastLogIndex.set(status.lastLogIndex);
   }
+}
+
+/** Restores the state machine from a snapshot, which must describe exactly its index. */
+function restoreMarket(snapshot: Snapshot): MarketStateMachine {
+  const market = MarketStateMachine.restore(snapshot.data);
+  if (market.appliedIndex !== snapshot.meta.index) {
+    throw new Error(`snapshot at index ${snapshot.meta.index} holds state applied to ` +
+      `${market.appliedIndex}`);
+  }
+  return market;
 }
 
 function openFileStores(dataDir: string, logger: Logger): { log: DurableLog;
