@@ -97,6 +97,9 @@ describe("RaftServer (the driver)", () => {
     servers = startCluster();
     const leader = await waitFor(() => leaderOf(servers), "a leader");
     const follower = servers.find((server) => server !== leader)!;
+    // Right after an election a follower may not have heard from the leader yet.
+    await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+      "the follower to learn the leader");
     const refused = await follower.submit(createApple("create-f"));
     expect(refused).to.deep.equal({ kind: "notLeader", leaderId: leader.id });
     const written = await leader.submit(createApple("create-l"));

@@ -1,0 +1,79 @@
+/**
+ * The per-item view of a history: each operation touches exactly one sku, so a history splits
+ * into independent sub-histories, one per sku (linearizability is compositional: a history is
+ * linearizable iff each object's sub-history is; Herlihy & Wing 1990, §3.3).
+ *
+ * The chaos workload issues single-line buys only. A multi-line buy is all-or-nothing across
+ * several skus, so it would couple their sub-histories; the checkers reject it (UnsupportedOp)
+ * rather than check it wrongly.
+ */
+import { HistoryError, type OpFunction, type PairedOperation } from "./history.js";
+
+/** A history the checkers cannot check (a multi-line buy, a missing sku or qty). */
+export class UnsupportedOperationError extends HistoryError {}
+
+/** One operation reduced to what the per-item model needs. */
+export interface ItemOperation {
+  readonly sku: string;
+  readonly f: OpFunction;
+  /** add/buy: the quantity; create: the initial stock. 0 for reads. */
+  readonly qty: number;
+  /** read ok: the stock read (null: absent); add ok: the stock after, if reported. */
+  readonly observedStock: number | null | undefined;
+  readonly source: PairedOperation;
+}
+
+/** Reduces an operation to one sku. Throws UnsupportedOperationError with the event index. */
+export function itemOperationOf(operation: PairedOperation): ItemOperation {
+  const where = `operation ${operation.invoke.index} (process ${operation.process}, ` +
+    `${operation.f})`;
+  const value = operation.value;
+  let sku = value.sku;
+  let qty = 0;
+  if (operation.f === "buy" && value.lines !== undefined) {
+    if (value.lines.length !== 1) {
+      throw new UnsupportedOperationError(`${where}: buy has ${value.lines.length} lines; the ` +
+        "checkers model single-line buys only (the chaos workload issues no other)");
+    }
+    const line = value.lines[0];
+    sku = line?.sku;
+    qty = line?.qty ?? Number.NaN;
+  } else if (operation.f === "add" || operation.f === "buy") {
+    qty = value.qty ?? Number.NaN;
+  } else if (operation.f === "create") {
+    qty = typeof value.stock === "number" ? value.stock : Number.NaN;
+  }
+  if (typeof sku !== "string") throw new UnsupportedOperationError(`${where}: no sku`);
+  if (!Number.isSafeInteger(qty) || qty < 0) {
+    throw new UnsupportedOperationError(`${where}: quantity must be a non-negative integer`);
+  }
+  return { sku, f: operation.f, qty, observedStock: observedStockOf(operation), source: operation };
+}
+
+function observedStockOf(operation: PairedOperation): number | null | undefined {
+  if (operation.type !== "ok") return undefined;
+  if (operation.f === "read") {
+    const stock = operation.completion?.value.stock;
+    if (stock === null || typeof stock === "number") return stock;
+    throw new UnsupportedOperationError(
+      `operation ${operation.invoke.index}: an ok read needs value.stock (a number or null)`);
+  }
+  if (operation.f === "add") {
+    const stock = operation.completion?.value.stock;
+    return typeof stock === "number" ? stock : undefined;
+  }
+  return undefined;
+}
+
+/** Groups operations by sku, keeping invocation order within each group. */
+export function partitionBySku(operations: readonly PairedOperation[]):
+  Map<string, ItemOperation[]> {
+  const bySku = new Map<string, ItemOperation[]>();
+  for (const operation of operations) {
+    const itemOperation = itemOperationOf(operation);
+    const group = bySku.get(itemOperation.sku);
+    if (group === undefined) bySku.set(itemOperation.sku, [itemOperation]);
+    else group.push(itemOperation);
+  }
+  return bySku;
+}
