@@ -6,8 +6,9 @@
 import type { MarketRejection } from "../market/index.js";
 
 /**
- * The codes of DESIGN.md §3, plus two extensions: `limit_exceeded` (409, the state is at one of
- * its bounds) and `internal` (500, a bug; the details are logged, not sent).
+ * The codes of DESIGN.md §3, plus three extensions: `limit_exceeded` (409, the state is at one
+ * of its bounds), `unauthorized` (401, an admin request without the cluster's admin token) and
+ * `internal` (500, a bug; the details are logged, not sent).
  */
 export type ApiErrorCode =
   | "invalid_request"
@@ -19,6 +20,7 @@ export type ApiErrorCode =
   | "no_leader"
   | "unavailable"
   | "timeout"
+  | "unauthorized"
   | "internal";
 
 /** The HTTP status of every code, once (tRPC's JSONRPC2_TO_HTTP_CODE). */
@@ -32,6 +34,7 @@ export const apiErrorStatus: Readonly<Record<ApiErrorCode, number>> = Object.fre
   no_leader: 503,
   unavailable: 503,
   timeout: 504,
+  unauthorized: 401,
   internal: 500,
 });
 

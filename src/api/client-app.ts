@@ -1,13 +1,15 @@
 /**
  * The client API of one node (DESIGN.md §3) as an express application. createClientApp wires
  * the JSON body parser (bounded: a larger body is 413 too_large), request logging and metrics,
- * the routes of market-routes.ts, a JSON 404 for unknown paths and the one error middleware.
- * The app serves requests only; the caller listens and closes.
+ * the routes of market-routes.ts, the admin API under /admin when `admin` is given
+ * (admin-routes.ts), a JSON 404 for unknown paths and the one error middleware. The app serves
+ * requests only; the caller listens and closes.
  */
 import express from "express";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { NodeService } from "../node/node-service.js";
+import { adminRouter, type AdminOptions } from "./admin-routes.js";
 import { errorMiddleware, unknownRouteHandler } from "./error-middleware.js";
 import { LeaderForwarder } from "./leader-forwarder.js";
 import { marketRouter, type RouteContext } from "./market-routes.js";
@@ -26,6 +28,8 @@ export interface ClientAppOptions {
   readonly forwardTimeoutMs?: number;
   /** Largest JSON body accepted; larger is 413 too_large. Default 64 KiB. */
   readonly bodyLimitBytes?: number;
+  /** Mounts the admin API under /admin (faults, leadership transfer). Without it: 404. */
+  readonly admin?: AdminOptions;
 }
 
 export const clientAppDefaults = {
@@ -52,6 +56,11 @@ export function createClientApp(options: ClientAppOptions): express.Application 
   // Reads must always be fresh: no conditional GETs answered 304 from an ETag.
   app.set("etag", false);
   app.use(requestObserver(options.service.id, logger, options.metricsRegistry));
+  // Before the body parser: the admin router checks the token first, then parses its body.
+  if (options.admin !== undefined) {
+    app.use("/admin", adminRouter(options.admin, logger.child({ component: "admin" }),
+      bodyLimitBytes));
+  }
   app.use(express.json({ limit: bodyLimitBytes }));
   app.use(marketRouter(context));
   app.use(unknownRouteHandler);

@@ -7,6 +7,13 @@ export {
   type ApiErrorDetails,
 } from "./api-error.js";
 export {
+  adminRouter,
+  adminRulesMax,
+  validateRules,
+  type AdminFaults,
+  type AdminOptions,
+} from "./admin-routes.js";
+export {
   clientAppDefaults,
   createClientApp,
   nodeHeader,

@@ -1,8 +1,10 @@
 /**
  * `market-node --config FILE --id ID`: starts one raftmarket node: the write-ahead log and
- * snapshots in its dataDir, the peer transport on its peerPort, the Raft driver, and the
- * client API on its clientPort. `market-node --config FILE --id ID --repair` instead truncates
- * a corrupt write-ahead log after its last good record and says exactly what it removed.
+ * snapshots in its dataDir, the peer transport on its peerPort (wrapped in a FaultyTransport
+ * with no rules, so the admin API can inject network faults at runtime), the Raft driver, and
+ * the client API and admin API on its clientPort. `market-node --config FILE --id ID --repair`
+ * instead truncates a corrupt write-ahead log after its last good record and says exactly what
+ * it removed.
  */
 import path from "node:path";
 import { Command, CommanderError } from "commander";
@@ -18,6 +20,7 @@ import {
 import { NodeMetrics } from "../node/metrics.js";
 import { RaftServer } from "../node/raft-server.js";
 import { CorruptionError, describeRepair, repairWal, StorageError } from "../storage/index.js";
+import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
 
 const exitBadUsage = 128;
@@ -67,7 +70,7 @@ function repair(node: NodeConfig): void {
 
 async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<void> {
   const voters = config.nodes.map((peer) => peer.id);
-  const transport = new HttpTransport({
+  const httpTransport = new HttpTransport({
     self: node.id,
     listenHost: node.host,
     peerPort: node.peerPort,
@@ -75,6 +78,9 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
     peerToken: config.tokens.peerToken,
     logger: logger.child({ component: "transport" }),
   });
+  // Without rules it passes every message straight through; "partition" incoming faults (the
+  // default) make a cut hold even when only one end of the link received the rule.
+  const transport = new FaultyTransport(httpTransport, { self: node.id });
   const metrics = new NodeMetrics(node.id);
   const server = RaftServer.start({
     id: node.id,
@@ -93,7 +99,16 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
     snapshot: config.snapshot,
   });
   await transport.start();
-  const app = createClientApp({ service: server, logger, metricsRegistry: metrics.registry });
+  const app = createClientApp({
+    service: server,
+    logger,
+    metricsRegistry: metrics.registry,
+    admin: {
+      adminToken: config.tokens.adminToken,
+      faults: transport,
+      transferLeadership: (target) => server.transferLeadership(target),
+    },
+  });
   const http = app.listen(node.clientPort, node.host);
   await new Promise<void>((resolve, reject) => {
     http.once("listening", resolve);

@@ -1,0 +1,230 @@
+/**
+ * `npm run partition -- [--config FILE] <command>`: network partitions on a running cluster,
+ * through each node's admin API (PUT /admin/faults). The plan, the validation and the sentences
+ * come from src/cluster/partitions.ts; this script only reads the cluster file, asks the nodes
+ * and prints. Every command sets the complete rule set of every node, so it is idempotent and
+ * replaces the previous partition. Errors are one line on stderr and exit code 1.
+ */
+import { Command } from "commander";
+import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from
+  "../src/cluster/cluster-config.js";
+import {
+  delayJitterFractionDefault,
+  describePartition,
+  describeRule,
+  parseDurationMs,
+  parseNodeList,
+  planPartition,
+  PartitionError,
+  type PartitionCommand,
+} from "../src/cluster/partitions.js";
+import type { LinkRule } from "../src/transport/faulty-transport.js";
+
+/** Bound on one request to one node: a paused node must not hang the script. */
+const requestTimeoutMs = 2000;
+
+interface NodeAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** A node that did not answer, or answered with an error; `reason` does not repeat the id. */
+class NodeRequestError extends PartitionError {
+  constructor(readonly id: string, readonly reason: string) {
+    super(`${id} ${reason}`);
+  }
+}
+
+class Cluster {
+  constructor(readonly config: ClusterConfig) {}
+
+  get ids(): string[] {
+    return this.config.nodes.map((node) => node.id);
+  }
+
+  urlOf(id: string): string {
+    const node = this.config.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new PartitionError(`unknown node "${id}"`);
+    return `http://${node.host}:${node.clientPort}`;
+  }
+
+  /** One request to one node; throws PartitionError if it cannot be reached. */
+  async request(id: string, method: string, path: string, body?: unknown): Promise<NodeAnswer> {
+    const url = `${this.urlOf(id)}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { "authorization": `Bearer ${this.config.tokens.adminToken}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ??
+        (error as Error).name;
+      throw new NodeRequestError(id, `is unreachable at ${url} (${cause})`);
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON: keep the text for the error message.
+    }
+    if (response.status === 401) {
+      throw new NodeRequestError(id, "refused the admin token (401): check " +
+        `tokens.adminToken in ${this.config.path} or RAFTMARKET_ADMIN_TOKEN`);
+    }
+    if (!response.ok) {
+      const message = (parsed as { error?: { message?: string } }).error?.message ?? text;
+      throw new NodeRequestError(id, `answered ${response.status} to ${method} ${path}: ` +
+        message);
+    }
+    return { status: response.status, body: parsed };
+  }
+}
+
+/**
+ * PUTs every node its rules, all at once, and returns the ids that took them; throws naming
+ * every node that did not, once the others are done.
+ */
+async function applyPlan(cluster: Cluster, plan: Map<string, LinkRule[]>):
+  Promise<{ applied: string[]; failure: PartitionError | null }> {
+  const outcomes = await Promise.allSettled([...plan].map(async ([id, rules]) =>
+    await cluster.request(id, "PUT", "/admin/faults", { rules })));
+  const ids = [...plan.keys()];
+  const applied = ids.filter((_id, k) => outcomes[k]?.status === "fulfilled");
+  const failures = outcomes.flatMap((outcome, k) => outcome.status === "fulfilled" ? []
+    : [outcome.reason instanceof NodeRequestError ? outcome.reason
+      : new NodeRequestError(ids[k] ?? "?", String(outcome.reason))]);
+  if (failures.length === 0) return { applied, failure: null };
+  // One reason per distinct text, so three nodes refusing the same token read as one line.
+  const reasons = [...new Set(failures.map((failure) => failure.reason))];
+  const failed = failures.map((failure) => failure.id);
+  const reasonText = reasons.length === 1 ? reasons[0] : failures
+    .map((failure) => `${failure.id} ${failure.reason}`).join("; ");
+  const prefix = reasons.length === 1 ? `${failed.join(", ")} ${reasonText}` : reasonText;
+  const outcome = applied.length === 0 ? "no rule was changed"
+    : `the rules were set on ${applied.join(", ")} only: run the command again once every ` +
+      "node answers";
+  return { applied, failure: new PartitionError(`${prefix}; ${outcome}`) };
+}
+
+async function run(cluster: Cluster, command: PartitionCommand): Promise<void> {
+  const plan = planPartition(command, cluster.ids);
+  const sentences = describePartition(command, cluster.ids);
+  const { applied, failure } = await applyPlan(cluster, plan);
+  if (applied.length > 0) for (const sentence of sentences) console.log(sentence);
+  if (failure !== null) throw failure;
+}
+
+/** The leader of the highest term among the nodes that answer GET /v1/cluster/status. */
+async function findLeader(cluster: Cluster): Promise<string> {
+  const statuses = await Promise.all(cluster.ids.map(async (id) => {
+    try {
+      return (await cluster.request(id, "GET", "/v1/cluster/status")).body as
+        { id: string; role: string; term: number };
+    } catch {
+      return null;
+    }
+  }));
+  const leaders = statuses.filter((status) => status?.role === "leader")
+    .sort((first, second) => (second?.term ?? 0) - (first?.term ?? 0));
+  const leader = leaders[0];
+  if (leader === undefined || leader === null) {
+    const answered = statuses.filter((status) => status !== null).length;
+    throw new PartitionError(`no node reports itself leader (${answered} of ` +
+      `${cluster.ids.length} answered): an election may be under way, try again shortly`);
+  }
+  return leader.id;
+}
+
+async function show(cluster: Cluster): Promise<void> {
+  const answers = await Promise.all(cluster.ids.map(async (id) => {
+    try {
+      const { body } = await cluster.request(id, "GET", "/admin/faults");
+      return { id, rules: (body as { rules: LinkRule[] }).rules };
+    } catch (error) {
+      return { id, error: error instanceof NodeRequestError ? error.reason
+        : (error as Error).message };
+    }
+  }));
+  for (const answer of answers) {
+    if (answer.rules === undefined) {
+      console.log(`${answer.id}: ${answer.error.replace(/^is /, "")}`);
+    } else if (answer.rules.length === 0) {
+      console.log(`${answer.id}: no rules`);
+    } else {
+      const count = answer.rules.length;
+      console.log(`${answer.id}: ${count} rule${count === 1 ? "" : "s"}`);
+      for (const rule of answer.rules) console.log(`  ${describeRule(rule)}`);
+    }
+  }
+}
+
+function program(): Command {
+  const root = new Command()
+    .name("npm run partition --")
+    .description("Network partitions on a running raftmarket cluster, set through each node's " +
+      "admin API. Every command sets the complete rules of every node: running it twice gives " +
+      "the same state, and a new command replaces the previous partition.")
+    .option("--config <file>", "the cluster file", "cluster.config.json");
+  const cluster = (): Cluster => new Cluster(loadClusterConfig(root.opts<{ config: string }>()
+    .config));
+
+  root.command("isolate").argument("<node>", "the node to cut off")
+    .description("cut every link to and from one node")
+    .action(async (node: string) => run(cluster(), { kind: "isolate", node }));
+  root.command("split").argument("<half>", "one half, comma-separated, e.g. n1,n2")
+    .argument("<other-half>", "the other half, e.g. n3; every node must be in one half")
+    .description("cut the cluster in two halves that cannot reach each other")
+    .action(async (half: string, otherHalf: string) => run(cluster(),
+      { kind: "split", halves: [parseNodeList(half), parseNodeList(otherHalf)] }));
+  root.command("isolate-leader")
+    .description("find the leader (GET /v1/cluster/status on every node) and isolate it")
+    .action(async () => {
+      const target = cluster();
+      const leader = await findLeader(target);
+      console.log(`The leader is ${leader}.`);
+      await run(target, { kind: "isolate", node: leader });
+    });
+  root.command("ring")
+    .description("each node talks only to its two neighbours in config order (with 3 nodes " +
+      "or fewer this cuts nothing)")
+    .action(async () => run(cluster(), { kind: "ring" }));
+  root.command("bridge").argument("[node]", "the bridge node (default: the middle one)")
+    .description("two halves that reach each other only through one bridge node")
+    .action(async (bridge: string | undefined) => run(cluster(),
+      bridge === undefined ? { kind: "bridge" } : { kind: "bridge", bridge }));
+  root.command("delay").argument("<node>", "the node whose links are slowed")
+    .argument("<duration>", "the delay, e.g. 80ms or 1.5s")
+    .option("--jitter <duration>", "extra random delay per message, up to this much " +
+      `(default: ${delayJitterFractionDefault * 100}% of the delay)`)
+    .description("delay every message to and from one node (and heal any partition)")
+    .action(async (node: string, duration: string, options: { jitter?: string }) => {
+      const delayMs = parseDurationMs(duration);
+      const jitterMs = options.jitter === undefined
+        ? Math.round(delayMs * delayJitterFractionDefault * 1000) / 1000
+        : parseDurationMs(options.jitter);
+      await run(cluster(), { kind: "delay", node, delayMs, jitterMs });
+    });
+  root.command("heal").description("clear every rule on every node")
+    .action(async () => run(cluster(), { kind: "heal" }));
+  root.command("show").description("print each node's current rules, or that it is unreachable")
+    .action(async () => show(cluster()));
+  return root;
+}
+
+try {
+  await program().parseAsync();
+} catch (error) {
+  if (error instanceof PartitionError || error instanceof ClusterConfigError) {
+    // One line, even for a cluster file with several problems.
+    const [first, ...problems] = error.message.split("\n  - ");
+    console.error(`error: ${first}${problems.length > 0 ? ` ${problems.join("; ")}` : ""}`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}
