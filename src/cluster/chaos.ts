@@ -1,0 +1,622 @@
+/**
+ * The Jepsen-style chaos runner (issue 5): a concurrent workload of create, add-stock, buy and
+ * linearizable read on a few low-stock items, recorded as a history (DESIGN.md §4), while a
+ * seeded nemesis partitions, kills and pauses nodes, each fault followed by healing. At the end
+ * it heals everything, waits for the replicas to converge, reads every item from every node,
+ * looks up every acknowledged order, and checks linearizability and the invariants.
+ *
+ * Outcome classification (DESIGN.md §3): 200/201 ok; 400, 404, 409 fail (certainly not
+ * applied); 503 no_leader / unavailable fail, since a node answers them before proposing and a
+ * forwarder answers "unavailable" only when it could not deliver (leader-forwarder.ts; set
+ * `ambiguous503` to count them as info instead); a refused connection (ECONNREFUSED) fail, as
+ * the request was never sent; 504, other 5xx, timeouts and other connection errors are info. A read answered 404 is an ok read of an absent item. Every write has a fresh requestId
+ * and is never retried. A process whose operation ended in info is retired and its client slot
+ * continues under a new process number.
+ *
+ * To keep the checker fast, each sku's history stays short: the workload works on
+ * `skusPerGeneration` skus at a time and moves on to fresh ones every `rotateMs`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { SeededRng } from "../raft/rng.js";
+import {
+  HistoryRecorder, writeHistory, type HistoryOp, type OpFunction, type OpValue,
+} from "../verify/history.js";
+import {
+  checkInvariants, type FinalRead, type ReplicaState,
+} from "../verify/invariants.js";
+import { checkLinearizability } from "../verify/linearizability.js";
+import {
+  buildReport, exitCodeFor, formatReport, reportJson, type CheckReport,
+} from "../verify/report.js";
+import { errorCodeOf, NodeHttpClient, type NodeAnswer } from "./admin-client.js";
+import { loadClusterConfig } from "./cluster-config.js";
+import { LocalCluster } from "./local-cluster.js";
+import { describePartition, planPartition, type PartitionCommand } from "./partitions.js";
+
+export const nemesisKinds = ["partition", "kill", "pause"] as const;
+export type NemesisKind = (typeof nemesisKinds)[number];
+
+export interface ChaosOptions {
+  readonly durationMs: number;
+  readonly clients: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly seed: number;
+  /** Attach to the cluster of this config file instead of starting one (partition only). */
+  readonly attachConfig?: string;
+  /** Use this LocalCluster (the caller stops it) instead of starting one. */
+  readonly cluster?: LocalCluster;
+  /** Where to write the files; default chaos-runs/<time>-seed<S>. null: write nothing. */
+  readonly outDir?: string | null;
+  /** "unknown" linearizability counts as a violation. */
+  readonly strict?: boolean;
+  readonly requestTimeoutMs?: number;
+  readonly skusPerGeneration?: number;
+  readonly rotateMs?: number;
+  /** A fault holds for a random time in [min, max] ms, then the cluster is quiet as long. */
+  readonly faultHoldMs?: readonly [number, number];
+  readonly quietMs?: readonly [number, number];
+  /** Pause between a process's operations, in [min, max] ms. */
+  readonly thinkMs?: readonly [number, number];
+  readonly progressMs?: number;
+  /** Count 503 answers to writes as info (unknown) rather than fail. */
+  readonly ambiguous503?: boolean;
+  /** Bound on the wait for convergence at the end. */
+  readonly convergeTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface FaultEvent {
+  /** Nanoseconds since the history started (the history's clock). */
+  readonly time: number;
+  readonly wallTime: string;
+  /** The number of history events recorded when the fault started or ended. */
+  readonly historyIndex: number;
+  readonly phase: "start" | "end" | "heal-all";
+  readonly fault: NemesisKind | "final";
+  readonly description: string;
+  readonly nodes: readonly string[];
+  /** Nodes that could not be told (admin PUT/DELETE failed). */
+  readonly unreachable?: readonly string[];
+}
+
+export interface ChaosResult {
+  readonly report: CheckReport;
+  readonly history: readonly HistoryOp[];
+  readonly faults: readonly FaultEvent[];
+  readonly outDir: string | null;
+  readonly exitCode: 0 | 1;
+  readonly counts: Readonly<Record<"ok" | "fail" | "info", number>>;
+}
+
+/** The nodes the runner talks to, and (for a local cluster) their processes. */
+interface Target {
+  readonly ids: readonly string[];
+  readonly clients: ReadonlyMap<string, NodeHttpClient>;
+  readonly admins: ReadonlyMap<string, NodeHttpClient>;
+  readonly local: LocalCluster | null;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+function between(rng: SeededRng, range: readonly [number, number]): number {
+  return range[0] + rng.nextInt(Math.max(1, range[1] - range[0] + 1));
+}
+
+function pick<T>(rng: SeededRng, values: readonly T[]): T {
+  const value = values[rng.nextInt(values.length)];
+  if (value === undefined) throw new Error("pick from an empty list");
+  return value;
+}
+
+/** Parses "partition,kill" into nemesis kinds; throws on an unknown one. "none" or "": none. */
+export function parseNemesis(text: string): NemesisKind[] {
+  if (text.trim() === "" || text.trim() === "none") return [];
+  return text.split(",").map((part) => part.trim()).map((part) => {
+    if (!(nemesisKinds as readonly string[]).includes(part)) {
+      throw new Error(`unknown nemesis "${part}" (known: ${nemesisKinds.join(", ")}, none)`);
+    }
+    return part as NemesisKind;
+  });
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  if (options.attachConfig !== undefined) {
+    const unsupported = options.nemesis.filter((kind) => kind !== "partition");
+    if (unsupported.length > 0) {
+      throw new Error(`--attach supports only the partition nemesis: ${unsupported.join(", ")} ` +
+        "need the node processes, which only a cluster started by the runner has");
+    }
+  }
+  let owned: LocalCluster | null = null;
+  let target: Target;
+  if (options.attachConfig !== undefined) {
+    const config = loadClusterConfig(options.attachConfig);
+    target = makeTarget(config.nodes.map((node) =>
+      ({ id: node.id, url: `http://${node.host}:${node.clientPort}` })),
+    config.tokens.adminToken, null, options.requestTimeoutMs ?? 2000);
+  } else {
+    const cluster = options.cluster ?? (owned = await LocalCluster.start());
+    target = makeTarget(cluster.nodes.map((node) => ({ id: node.id, url: node.url })),
+      cluster.config.tokens.adminToken, cluster, options.requestTimeoutMs ?? 2000);
+  }
+  try {
+    if (target.local !== null) {
+      const leader = await target.local.waitForLeader(20_000);
+      log(`cluster ready: ${target.ids.join(", ")} (leader ${leader})`);
+    }
+    return await new ChaosRun(options, target, log).run();
+  } finally {
+    for (const client of [...target.clients.values(), ...target.admins.values()]) client.close();
+    if (owned !== null) await owned.stop();
+  }
+}
+
+function makeTarget(nodes: readonly { id: string; url: string }[], adminToken: string,
+  local: LocalCluster | null, timeoutMs: number): Target {
+  return {
+    ids: nodes.map((node) => node.id),
+    clients: new Map(nodes.map((node) => [node.id, new NodeHttpClient(node.url, timeoutMs)])),
+    admins: new Map(nodes.map((node) =>
+      [node.id, new NodeHttpClient(node.url, 1000, adminToken)])),
+    local,
+  };
+}
+
+class ChaosRun {
+  private readonly workloadRng: SeededRng;
+  private readonly nemesisRng: SeededRng;
+  private readonly recorder: HistoryRecorder;
+  private historyStart: bigint | null = null;
+  private readonly faults: FaultEvent[] = [];
+  private readonly runId: string;
+  private stopping = false;
+  private wakeNemesis: (() => void) | null = null;
+  private nextProcess = 0;
+  private requestCounter = 0;
+  private readonly created = new Set<string>();
+  private readonly skusUsed = new Set<string>();
+  private readonly counts = { ok: 0, fail: 0, info: 0 };
+  private currentFault = "none";
+  private startMs = 0;
+
+  constructor(private readonly options: ChaosOptions, private readonly target: Target,
+    private readonly log: (line: string) => void) {
+    this.workloadRng = new SeededRng(options.seed);
+    this.nemesisRng = new SeededRng((options.seed ^ 0x5bd1e995) >>> 0);
+    this.runId = `c${options.seed}-${Date.now().toString(36)}`;
+    this.recorder = new HistoryRecorder({ now: () => {
+      const now = process.hrtime.bigint();
+      this.historyStart ??= now;
+      return now;
+    } });
+  }
+
+  async run(): Promise<ChaosResult> {
+    const o = this.options;
+    this.startMs = Date.now();
+    this.log(`chaos run ${this.runId}: ${o.durationMs / 1000} s, ${o.clients} clients, ` +
+      `nemesis ${o.nemesis.length > 0 ? o.nemesis.join(",") : "none"}, seed ${o.seed}`);
+    const progress = setInterval(() => this.printProgress(), o.progressMs ?? 5000);
+    const clients = Array.from({ length: o.clients }, () => this.clientLoop());
+    const nemesis = this.nemesisLoop();
+    const stopTimer = setTimeout(() => this.stop(), o.durationMs);
+    try {
+      await Promise.all([...clients, nemesis]);
+    } finally {
+      clearTimeout(stopTimer);
+      clearInterval(progress);
+    }
+    this.printProgress();
+    this.log("workload stopped; healing everything");
+    await this.healAll();
+    const converged = await this.waitForConvergence(o.convergeTimeoutMs ?? 30_000);
+    this.log(converged ? "replicas converged" : "replicas did not converge within the bound");
+    const history = this.recorder.ops();
+    const skus = [...this.skusUsed].sort();
+    const finalReads = await this.finalReads(skus);
+    const replicas = await this.replicaStates();
+    const ordersFound = await this.findOrders(history);
+    this.log(`checking ${history.length} events on ${skus.length} skus`);
+    const linearizability = checkLinearizability(history);
+    const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
+    const report = buildReport({
+      linearizability, invariants, operationCount: history.length / 2,
+      unknownIsViolation: o.strict ?? false,
+      meta: {
+        runId: this.runId, seed: o.seed, durationMs: o.durationMs, clients: o.clients,
+        nemesis: o.nemesis.join(",") || "none", nodes: this.target.ids.join(","),
+        attached: o.attachConfig ?? false, faults: this.faults.filter((f) => f.phase === "start")
+          .length, ok: this.counts.ok, fail: this.counts.fail, info: this.counts.info,
+        converged,
+      },
+    });
+    const outDir = o.outDir === null ? null : o.outDir ?? path.join("chaos-runs",
+      `${new Date(this.startMs).toISOString().replace(/[:.]/g, "-")}-seed${o.seed}`);
+    if (outDir !== null) {
+      mkdirSync(outDir, { recursive: true });
+      writeHistory(path.join(outDir, "history.jsonl"), history);
+      writeFileSync(path.join(outDir, "faults.jsonl"),
+        this.faults.map((fault) => JSON.stringify(fault)).join("\n") + "\n");
+      writeFileSync(path.join(outDir, "report.json"), reportJson(report) + "\n");
+      writeFileSync(path.join(outDir, "report.txt"), formatReport(report));
+    }
+    return { report, history, faults: this.faults, outDir, exitCode: exitCodeFor(report),
+      counts: { ...this.counts } };
+  }
+
+  private stop(): void {
+    this.stopping = true;
+    this.wakeNemesis?.();
+  }
+
+  private elapsedNs(): number {
+    return this.historyStart === null ? 0 : Number(process.hrtime.bigint() - this.historyStart);
+  }
+
+  private printProgress(): void {
+    const seconds = ((Date.now() - this.startMs) / 1000).toFixed(0);
+    const { ok, fail, info } = this.counts;
+    this.log(`[${seconds}s] ops ${ok + fail + info} (ok ${ok}, fail ${fail}, info ${info}), ` +
+      `fault: ${this.currentFault}`);
+  }
+
+  // ---- workload ----
+
+  private activeSkus(): string[] {
+    const generation = Math.floor((Date.now() - this.startMs) / (this.options.rotateMs ?? 15_000));
+    const count = this.options.skusPerGeneration ?? 3;
+    return Array.from({ length: count }, (_, k) => `${this.runId}-g${generation}-s${k}`);
+  }
+
+  private async clientLoop(): Promise<void> {
+    const think = this.options.thinkMs ?? [20, 80];
+    let processId = this.nextProcess++;
+    while (!this.stopping) {
+      await sleep(between(this.workloadRng, think));
+      if (this.stopping) break;
+      const type = await this.operation(processId);
+      if (type === "info") processId = this.nextProcess++;
+    }
+  }
+
+  private requestId(): string {
+    return `${this.runId}-r${this.requestCounter++}`;
+  }
+
+  /** One operation, recorded; returns its completion type. */
+  private async operation(processId: number): Promise<"ok" | "fail" | "info"> {
+    const rng = this.workloadRng;
+    const skus = this.activeSkus();
+    const sku = pick(rng, skus);
+    const node = pick(rng, this.target.ids);
+    const client = this.target.clients.get(node);
+    if (client === undefined) throw new Error(`no client for ${node}`);
+    const roll = rng.nextFloat();
+    let f: OpFunction;
+    if (!this.created.has(sku) && roll < 0.4) f = "create";
+    else if (roll < 0.45) f = "buy";
+    else if (roll < 0.65) f = "add";
+    else if (roll < 0.97) f = "read";
+    else f = "create";
+    this.skusUsed.add(sku);
+    if (f === "read") {
+      this.recorder.invoke(processId, "read", { sku, node });
+      const answer = await client.request("GET",
+        `/v1/items/${encodeURIComponent(sku)}?consistency=linearizable`);
+      if (answer.kind === "answer" && answer.status === 200) {
+        return this.complete(processId, "ok", { stock: stockOf(answer.body) });
+      }
+      if (answer.kind === "answer" && answer.status === 404) {
+        return this.complete(processId, "ok", { stock: null });
+      }
+      return this.complete(processId, ...this.classify(answer));
+    }
+    const requestId = this.requestId();
+    if (f === "create") {
+      const stock = 1 + rng.nextInt(3);
+      this.recorder.invoke(processId, "create", { sku, stock, node, requestId });
+      const answer = await client.request("POST", "/v1/items", {
+        requestId, sku, name: `chaos item ${sku}`, area: "chaos", priceCents: 100, stock });
+      if (answer.kind === "answer" && answer.status === 201) {
+        this.created.add(sku);
+        return this.complete(processId, "ok", {});
+      }
+      if (answer.kind === "answer" && answer.status === 409) this.created.add(sku);
+      return this.complete(processId, ...this.classify(answer));
+    }
+    if (f === "add") {
+      const qty = 1 + rng.nextInt(3);
+      this.recorder.invoke(processId, "add", { sku, qty, node, requestId });
+      const answer = await client.request("POST", `/v1/items/${encodeURIComponent(sku)}/stock`,
+        { requestId, qty });
+      if (answer.kind === "answer" && answer.status === 200) {
+        const stock = stockOf(answer.body);
+        return this.complete(processId, "ok", typeof stock === "number" ? { stock } : {});
+      }
+      return this.complete(processId, ...this.classify(answer));
+    }
+    const qty = 1 + rng.nextInt(2);
+    this.recorder.invoke(processId, "buy", { sku, qty, node, requestId });
+    const answer = await client.request("POST", "/v1/orders",
+      { requestId, lines: [{ sku, qty }] });
+    if (answer.kind === "answer" && answer.status === 201) {
+      const orderId = (answer.body as { order?: { orderId?: unknown } } | null)?.order?.orderId;
+      return this.complete(processId, "ok", typeof orderId === "string" ? { orderId } : {});
+    }
+    return this.complete(processId, ...this.classify(answer));
+  }
+
+  private complete(processId: number, type: "ok" | "fail" | "info", value: OpValue):
+    "ok" | "fail" | "info" {
+    this.recorder.complete(processId, type, value);
+    this.counts[type]++;
+    return type;
+  }
+
+  /** A non-success answer as fail (certainly not applied) or info (unknown). */
+  private classify(answer: NodeAnswer): ["fail" | "info", OpValue] {
+    if (answer.kind === "noAnswer") {
+      // A refused connection never carried the request; anything else may have.
+      return [answer.code === "ECONNREFUSED" ? "fail" : "info", { error: answer.code }];
+    }
+    const code = errorCodeOf(answer.body) ?? `http_${answer.status}`;
+    const status = answer.status;
+    if (status === 400 || status === 404 || status === 409 || status === 413) {
+      return ["fail", { error: code }];
+    }
+    if (status === 503 && !(this.options.ambiguous503 ?? false)) return ["fail", { error: code }];
+    return ["info", { error: code }];
+  }
+
+  // ---- nemesis ----
+
+  private async nemesisSleep(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeNemesis = done;
+    });
+    this.wakeNemesis = null;
+  }
+
+  private async nemesisLoop(): Promise<void> {
+    const kinds = this.options.nemesis;
+    if (kinds.length === 0) return;
+    const rng = this.nemesisRng;
+    await this.nemesisSleep(between(rng, [2000, 4000]));
+    while (!this.stopping) {
+      const kind = pick(rng, kinds);
+      const hold = between(rng, this.options.faultHoldMs ?? [2000, 5000]);
+      const heal = await this.startFault(kind);
+      try {
+        await this.nemesisSleep(hold);
+      } finally {
+        await heal();
+      }
+      await this.nemesisSleep(between(rng, this.options.quietMs ?? [2000, 5000]));
+    }
+  }
+
+  private recordFault(phase: FaultEvent["phase"], fault: FaultEvent["fault"],
+    description: string, nodes: readonly string[], unreachable: readonly string[] = []): void {
+    const event: FaultEvent = {
+      time: this.elapsedNs(), wallTime: new Date().toISOString(),
+      historyIndex: this.recorder.ops().length, phase, fault, description, nodes,
+      ...(unreachable.length > 0 ? { unreachable } : {}),
+    };
+    this.faults.push(event);
+    const seconds = ((Date.now() - this.startMs) / 1000).toFixed(1);
+    this.log(`[${seconds}s] nemesis ${phase} ${fault}: ${description}` +
+      (unreachable.length > 0 ? ` (could not reach ${unreachable.join(", ")})` : ""));
+  }
+
+  /** Starts a fault and returns the function that heals it. */
+  private async startFault(kind: NemesisKind): Promise<() => Promise<void>> {
+    const rng = this.nemesisRng;
+    const ids = this.target.ids;
+    const leader = await this.findLeader();
+    const victim = leader !== null && rng.nextFloat() < 0.5 ? leader : pick(rng, ids);
+    const role = victim === leader ? " (the leader)" : "";
+    if (kind === "partition") {
+      const command = this.partitionCommand(leader);
+      const description = describePartition(command, ids)[0] ?? command.kind;
+      const unreachable = await this.applyRules(planPartition(command, ids));
+      this.currentFault = `partition: ${description}`;
+      this.recordFault("start", "partition", description, ids, unreachable);
+      return async () => {
+        const failed = await this.healPartitions();
+        this.currentFault = "none";
+        this.recordFault("end", "partition", "healed: every link restored", ids, failed);
+      };
+    }
+    const local = this.target.local;
+    if (local === null) throw new Error(`the ${kind} nemesis needs a local cluster`);
+    if (kind === "kill") {
+      await local.kill(victim);
+      this.currentFault = `kill ${victim}${role}`;
+      this.recordFault("start", "kill", `SIGKILL ${victim}${role}`, [victim]);
+      return async () => {
+        local.startNode(victim);
+        this.currentFault = "none";
+        this.recordFault("end", "kill", `restarted ${victim}`, [victim]);
+      };
+    }
+    local.signal(victim, "SIGSTOP");
+    this.currentFault = `pause ${victim}${role}`;
+    this.recordFault("start", "pause", `SIGSTOP ${victim}${role}`, [victim]);
+    return async () => {
+      local.signal(victim, "SIGCONT");
+      this.currentFault = "none";
+      this.recordFault("end", "pause", `SIGCONT ${victim}`, [victim]);
+    };
+  }
+
+  private partitionCommand(leader: string | null): PartitionCommand {
+    const rng = this.nemesisRng;
+    const ids = [...this.target.ids];
+    const choice = rng.nextInt(4);
+    if (choice === 0) return { kind: "isolate", node: pick(rng, ids) };
+    if (choice === 1) return { kind: "isolate", node: leader ?? pick(rng, ids) };
+    if (choice === 2 && ids.length >= 2) {
+      for (let k = ids.length - 1; k > 0; k--) {
+        const j = rng.nextInt(k + 1);
+        const a = ids[k] as string;
+        ids[k] = ids[j] as string;
+        ids[j] = a;
+      }
+      const cut = Math.floor(ids.length / 2);
+      return { kind: "split", halves: [ids.slice(0, cut), ids.slice(cut)] };
+    }
+    if (ids.length >= 3) return { kind: "bridge", bridge: pick(rng, ids) };
+    return { kind: "isolate", node: pick(rng, ids) };
+  }
+
+  /** PUTs each node its rules; returns the nodes that did not take them. */
+  private async applyRules(plan: Map<string, unknown[]>): Promise<string[]> {
+    const answers = await Promise.all([...plan].map(async ([id, rules]) => {
+      const answer = await this.target.admins.get(id)?.request("PUT", "/admin/faults", { rules });
+      return answer?.kind === "answer" && answer.status < 300 ? null : id;
+    }));
+    return answers.filter((id) => id !== null);
+  }
+
+  private async healPartitions(): Promise<string[]> {
+    const answers = await Promise.all(this.target.ids.map(async (id) => {
+      const answer = await this.target.admins.get(id)?.request("DELETE", "/admin/faults");
+      return answer?.kind === "answer" && answer.status < 300 ? null : id;
+    }));
+    return answers.filter((id) => id !== null);
+  }
+
+  private async statuses(): Promise<Map<string, Record<string, unknown>>> {
+    const answers = await Promise.all(this.target.ids.map(async (id) => {
+      const answer = await this.target.admins.get(id)?.request("GET", "/v1/cluster/status");
+      return answer?.kind === "answer" && answer.status === 200 && typeof answer.body === "object"
+        && answer.body !== null ? [id, answer.body as Record<string, unknown>] as const : null;
+    }));
+    return new Map(answers.filter((answer) => answer !== null));
+  }
+
+  /** The leader of the highest term among the nodes that answer, or null. */
+  private async findLeader(): Promise<string | null> {
+    let best: { id: string; term: number } | null = null;
+    for (const [id, status] of await this.statuses()) {
+      const term = typeof status.term === "number" ? status.term : -1;
+      if (status.role === "leader" && (best === null || term > best.term)) best = { id, term };
+    }
+    return best?.id ?? null;
+  }
+
+  // ---- end of run ----
+
+  private async healAll(): Promise<void> {
+    const local = this.target.local;
+    const failed = await this.healPartitions();
+    if (local !== null) {
+      for (const node of local.nodes) {
+        local.signal(node.id, "SIGCONT");
+        if (node.process === null) local.startNode(node.id);
+      }
+    }
+    this.recordFault("heal-all", "final", "DELETE /admin/faults everywhere" +
+      (local !== null ? ", SIGCONT and restart every node" : ""), this.target.ids, failed);
+    if (failed.length > 0) {
+      // A restarting node answers a moment later; it starts with no rules anyway.
+      await sleep(1000);
+      await this.healPartitions();
+    }
+  }
+
+  /**
+   * Waits (bounded) until every node answers, one is leader, and all report the same
+   * appliedIndex and stateHash on two polls in a row.
+   */
+  private async waitForConvergence(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let previous = "";
+    while (Date.now() < deadline) {
+      const statuses = await this.statuses();
+      const values = [...statuses.values()];
+      const applied = new Set(values.map((status) => status.appliedIndex));
+      const hashes = new Set(values.map((status) => status.stateHash));
+      const hasLeader = values.some((status) => status.role === "leader");
+      const key = `${[...applied].join()}|${[...hashes].join()}`;
+      if (statuses.size === this.target.ids.length && hasLeader && applied.size === 1 &&
+        hashes.size === 1) {
+        if (key === previous) return true;
+        previous = key;
+      } else {
+        previous = "";
+      }
+      await sleep(200);
+    }
+    return false;
+  }
+
+  private async finalReads(skus: readonly string[]): Promise<FinalRead[]> {
+    const reads: FinalRead[] = [];
+    for (const node of this.target.ids) {
+      const client = this.target.admins.get(node);
+      if (client === undefined) continue;
+      await forEachLimited(skus, 16, async (sku) => {
+        const answer = await client.request("GET",
+          `/v1/items/${encodeURIComponent(sku)}?consistency=stale`, undefined, 3000);
+        if (answer.kind !== "answer") return;
+        if (answer.status === 404) reads.push({ node, sku, stock: null });
+        else if (answer.status === 200) {
+          const stock = stockOf(answer.body);
+          if (typeof stock === "number") reads.push({ node, sku, stock });
+        }
+      });
+    }
+    return reads;
+  }
+
+  private async replicaStates(): Promise<ReplicaState[]> {
+    return [...await this.statuses()].flatMap(([node, status]) =>
+      typeof status.appliedIndex === "number" && typeof status.stateHash === "string"
+        ? [{ node, appliedIndex: status.appliedIndex, stateHash: status.stateHash }] : []);
+  }
+
+  /** The acknowledged orders found on some node (every ok buy with an orderId is looked up). */
+  private async findOrders(history: readonly HistoryOp[]): Promise<string[]> {
+    const orderIds = history.flatMap((op) => op.f === "buy" && op.type === "ok" &&
+      typeof op.value.orderId === "string" ? [op.value.orderId] : []);
+    const found: string[] = [];
+    await forEachLimited(orderIds, 16, async (orderId) => {
+      for (const node of this.target.ids) {
+        const answer = await this.target.admins.get(node)?.request("GET",
+          `/v1/orders/${encodeURIComponent(orderId)}?consistency=stale`, undefined, 3000);
+        if (answer?.kind === "answer" && answer.status === 200) {
+          found.push(orderId);
+          return;
+        }
+      }
+    });
+    return found;
+  }
+}
+
+function stockOf(body: unknown): number | undefined {
+  const stock = (body as { item?: { stock?: unknown } } | null)?.item?.stock;
+  return typeof stock === "number" ? stock : undefined;
+}
+
+async function forEachLimited<T>(values: readonly T[], limit: number,
+  task: (value: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < values.length) {
+      const value = values[next++] as T;
+      await task(value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, values.length) }, worker));
+}
