@@ -9,6 +9,7 @@ import http from "node:http";
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { planPartition, type PartitionCommand } from "../../src/cluster/partitions.js";
+import { waitFor } from "./helpers.js";
 
 const agent = new http.Agent({ keepAlive: false });
 
@@ -39,16 +40,6 @@ function request(url: string, method: string, body?: unknown, headers: Record<st
   });
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string,
-  timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("faults on a 3-process cluster", function () {
   this.timeout(120_000);

@@ -10,17 +10,8 @@
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { MarketClient, MarketClientError } from "../../src/client/index.js";
+import { waitFor } from "./helpers.js";
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string,
-  timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("a 3-process cluster", function () {
   this.timeout(120_000);

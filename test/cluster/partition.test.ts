@@ -22,6 +22,7 @@ import {
   type PartitionCommand,
 } from "../../src/cluster/partitions.js";
 import type { LinkRule } from "../../src/transport/faulty-transport.js";
+import { waitFor } from "./helpers.js";
 
 const three = ["n1", "n2", "n3"];
 const five = ["n1", "n2", "n3", "n4", "n5"];
@@ -158,18 +159,6 @@ async function runScript(configPath: string, ...args: string[]): Promise<ScriptR
   });
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string,
-  timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function post(url: string, body: unknown, timeoutMs = 12_000):
   Promise<{ status: number; body: Record<string, unknown> }> {
