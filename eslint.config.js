@@ -3,12 +3,15 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const ioModules = ["fs", "path", "http", "https", "net", "os", "child_process", "express",
+  "axios", "pino"];
+
 const rawCoreRestrictions = {
   patterns: [
     { group: ["node:*"], message: "src/raft/ is pure: no node:* imports (DESIGN.md §1)." },
     { group: ["../*", "!./*"], message: "src/raft/ imports nothing outside itself." },
   ],
-  paths: ["fs", "path", "http", "https", "net", "os", "child_process", "express", "axios", "pino"]
+  paths: ioModules
     .map((name) => ({ name, message: "src/raft/ is pure: no I/O modules (DESIGN.md §1)." })),
 };
 
@@ -20,9 +23,31 @@ const marketRestrictions = {
     { group: ["node:*", "!node:crypto"], message: "src/market/ is pure: only node:crypto." },
     { group: ["../*"], message: "src/market/ imports nothing outside itself." },
   ],
-  paths: ["fs", "path", "http", "https", "net", "os", "child_process", "express", "axios", "pino"]
+  paths: ioModules
     .map((name) => ({ name, message: "src/market/ is pure: no I/O modules (DESIGN.md §1)." })),
 };
+
+/** Rules for a layer that must be deterministic: no clock and no randomness of its own. */
+function noClockOrRandomness(folder, why) {
+  const message = `${folder} has no clock or randomness of its own: ${why}.`;
+  return {
+    "no-restricted-properties": ["error",
+      { object: "Math", property: "random", message },
+      { object: "Date", property: "now", message },
+      { object: "performance", property: "now", message },
+    ],
+    "no-restricted-syntax": ["error", { selector: "NewExpression[callee.name='Date']", message }],
+  };
+}
+
+/** A pure layer has no timers and does not touch the process. */
+function noTimersOrProcess(folder, why) {
+  return ["error",
+    { name: "setTimeout", message: `${folder} has no timers: ${why}.` },
+    { name: "setInterval", message: `${folder} has no timers: ${why}.` },
+    { name: "process", message: `${folder} is pure.` },
+  ];
+}
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**", "coverage/**", "data/**", "eslint.config.js"] },
@@ -40,53 +65,22 @@ export default tseslint.config(
     // Storage is driven by the simulator too: its randomness is the injected Rng, and it has
     // no clock (DESIGN.md §1, STYLE.md §6).
     files: ["src/storage/**/*.ts"],
-    rules: {
-      "no-restricted-properties": ["error",
-        { object: "Math", property: "random", message: "Use the injected Rng." },
-        { object: "Date", property: "now", message: "src/storage/ has no clock." },
-        { object: "performance", property: "now", message: "src/storage/ has no clock." },
-      ],
-      "no-restricted-syntax": ["error",
-        { selector: "NewExpression[callee.name='Date']", message: "src/storage/ has no clock." },
-      ],
-    },
+    rules: noClockOrRandomness("src/storage/", "use the injected Rng"),
   },
   {
     files: ["src/raft/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", rawCoreRestrictions],
-      "no-restricted-globals": ["error",
-        { name: "setTimeout", message: "src/raft/ has no timers: time is tick()." },
-        { name: "setInterval", message: "src/raft/ has no timers: time is tick()." },
-        { name: "process", message: "src/raft/ is pure." },
-      ],
-      "no-restricted-properties": ["error",
-        { object: "Math", property: "random", message: "Use the injected Rng." },
-        { object: "Date", property: "now", message: "src/raft/ has no clock: time is tick()." },
-        { object: "performance", property: "now", message: "src/raft/ has no clock." },
-      ],
-      "no-restricted-syntax": ["error",
-        { selector: "NewExpression[callee.name='Date']", message: "src/raft/ has no clock." },
-      ],
+      "no-restricted-globals": noTimersOrProcess("src/raft/", "time is tick()"),
+      ...noClockOrRandomness("src/raft/", "time is tick(); randomness is the injected Rng"),
     },
   },
   {
     files: ["src/market/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", marketRestrictions],
-      "no-restricted-globals": ["error",
-        { name: "setTimeout", message: "src/market/ has no timers: time comes in commands." },
-        { name: "setInterval", message: "src/market/ has no timers: time comes in commands." },
-        { name: "process", message: "src/market/ is pure." },
-      ],
-      "no-restricted-properties": ["error",
-        { object: "Math", property: "random", message: "src/market/ must be deterministic." },
-        { object: "Date", property: "now", message: "src/market/ has no clock: use timeMs." },
-        { object: "performance", property: "now", message: "src/market/ has no clock." },
-      ],
-      "no-restricted-syntax": ["error",
-        { selector: "NewExpression[callee.name='Date']", message: "src/market/ has no clock." },
-      ],
+      "no-restricted-globals": noTimersOrProcess("src/market/", "time comes in commands (timeMs)"),
+      ...noClockOrRandomness("src/market/", "it must be deterministic; time comes in commands"),
     },
   },
 );

@@ -9,7 +9,7 @@ import http from "node:http";
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { planPartition, type PartitionCommand } from "../../src/cluster/partitions.js";
-import { waitFor } from "./helpers.js";
+import { waitFor, waitForConvergence } from "./helpers.js";
 
 const agent = new http.Agent({ keepAlive: false });
 
@@ -93,11 +93,7 @@ describe("faults on a 3-process cluster", function () {
     // Writes there are refused too.
     expect(await buy(oldLeader, "gum")).to.be.oneOf([503, 504]);
     await setPartition({ kind: "heal" });
-    await waitFor(async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      const states = new Set(statuses.map((status) => `${status.appliedIndex}/${status.stateHash}`));
-      return statuses.length === 3 && states.size === 1 ? true : undefined;
-    }, "convergence after heal");
+    await waitForConvergence(cluster);
     const healed = await stockAt(oldLeader, "linearizable");
     expect((healed.body?.item as { stock: number } | undefined)?.stock).to.equal(96);
   });

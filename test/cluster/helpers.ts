@@ -1,3 +1,5 @@
+import type { LocalCluster } from "../../src/cluster/local-cluster.js";
+
 /** Shared by the real-process tests: polling for a condition with a generous bound. */
 
 /** Polls `probe` every 50 ms until it returns a value; throws after `timeoutMs`. */
@@ -12,4 +14,14 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Waits until every node of `cluster` answers with one appliedIndex and one stateHash. */
+export async function waitForConvergence(cluster: LocalCluster, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => {
+    const statuses = [...(await cluster.statuses()).values()];
+    if (statuses.length !== cluster.nodes.length) return undefined;
+    const states = new Set(statuses.map((status) => `${status.appliedIndex}/${status.stateHash}`));
+    return states.size === 1 ? true : undefined;
+  }, `${cluster.nodes.length} replicas at one appliedIndex with one stateHash`, timeoutMs);
 }

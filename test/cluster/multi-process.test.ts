@@ -10,7 +10,7 @@
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { MarketClient, MarketClientError } from "../../src/client/index.js";
-import { waitFor } from "./helpers.js";
+import { waitFor, waitForConvergence } from "./helpers.js";
 
 
 describe("a 3-process cluster", function () {
@@ -95,12 +95,6 @@ describe("a 3-process cluster", function () {
     expect(initialStock - item.stock).to.be.at.least(acknowledged.length);
     expect(initialStock - item.stock).to.be.at.most(acknowledged.length + failed);
     // The restarted node catches up and every replica reaches the same state.
-    await waitFor(async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      if (statuses.length !== 3) return undefined;
-      const applied = new Set(statuses.map((status) => status.appliedIndex));
-      const hashes = new Set(statuses.map((status) => status.stateHash));
-      return applied.size === 1 && hashes.size === 1 ? true : undefined;
-    }, "three replicas with one state hash", 30_000);
+    await waitForConvergence(cluster, 30_000);
   });
 });

@@ -22,7 +22,7 @@ import {
   type PartitionCommand,
 } from "../../src/cluster/partitions.js";
 import type { LinkRule } from "../../src/transport/faulty-transport.js";
-import { waitFor } from "./helpers.js";
+import { waitFor, waitForConvergence } from "./helpers.js";
 
 const three = ["n1", "n2", "n3"];
 const five = ["n1", "n2", "n3", "n4", "n5"];
@@ -232,13 +232,7 @@ describe("npm run partition on a 3-process cluster", function () {
     const healed = await runScript(cluster.configPath, "heal");
     expect(healed.code, healed.stderr).to.equal(0);
     expect(healed.stdout).to.match(/Healed/);
-    await waitFor(async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      if (statuses.length !== 3) return undefined;
-      const applied = new Set(statuses.map((status) => status.appliedIndex));
-      const hashes = new Set(statuses.map((status) => status.stateHash));
-      return applied.size === 1 && hashes.size === 1 ? true : undefined;
-    }, "three replicas at one appliedIndex with one stateHash", 10_000);
+    await waitForConvergence(cluster, 10_000);
     // Two purchases went through the majority; the isolated one, refused outright, never did.
     const item = await fetch(`${majority[0]!.url}/v1/items/mug`);
     expect(((await item.json()) as { item: { stock: number } }).item.stock).to.equal(8);
