@@ -35,6 +35,12 @@ import { LocalCluster } from "./local-cluster.js";
 import { describePartition, planPartition, type PartitionCommand } from "./partitions.js";
 
 export const nemesisKinds = ["partition", "kill", "pause"] as const;
+
+/** How long a node paused while cut off stays cut off after it resumes. */
+const wakeIsolatedMs = 1000;
+/** Healing tries each node this many times, healRetryMs apart. */
+const healAttemptsMax = 4;
+const healRetryMs = 500;
 export type NemesisKind = (typeof nemesisKinds)[number];
 
 export interface ChaosOptions {
@@ -448,13 +454,35 @@ class ChaosRun {
         this.recordFault("end", "kill", `restarted ${victim}`, [victim]);
       };
     }
+    // Half the pauses stall the node while it is cut off, and it wakes up still cut off: the
+    // long-GC-pause case that defeats a leader lease. A stalled leader's clock stops, so on
+    // waking it still believes it leads for up to two election timeouts (CheckQuorum runs once
+    // per timeout), while the majority has meanwhile elected a new leader and committed writes.
+    // Only a read confirmed by a quorum (ReadIndex, thesis §6.4) is safe in that window; one
+    // served from local state is stale, and the checker sees it.
+    const isolated = rng.nextFloat() < 0.5;
+    let unreachable: string[] = [];
+    if (isolated) {
+      unreachable = await this.applyRules(planPartition({ kind: "isolate", node: victim }, ids));
+    }
     local.signal(victim, "SIGSTOP");
-    this.currentFault = `pause ${victim}${role}`;
-    this.recordFault("start", "pause", `SIGSTOP ${victim}${role}`, [victim]);
+    const how = isolated ? ", cut off from its peers" : "";
+    this.currentFault = `pause ${victim}${role}${how}`;
+    this.recordFault("start", "pause", `SIGSTOP ${victim}${role}${how}`, [victim], unreachable);
     return async () => {
       local.signal(victim, "SIGCONT");
+      if (!isolated) {
+        this.currentFault = "none";
+        this.recordFault("end", "pause", `SIGCONT ${victim}`, [victim]);
+        return;
+      }
+      this.currentFault = `${victim} resumed, still cut off`;
+      this.recordFault("end", "pause", `SIGCONT ${victim}; it stays cut off for ` +
+        `${wakeIsolatedMs} ms`, [victim]);
+      await sleep(wakeIsolatedMs);
+      const failed = await this.healPartitions();
       this.currentFault = "none";
-      this.recordFault("end", "pause", `SIGCONT ${victim}`, [victim]);
+      this.recordFault("end", "partition", "healed: every link restored", ids, failed);
     };
   }
 
@@ -487,12 +515,21 @@ class ChaosRun {
     return answers.filter((id) => id !== null);
   }
 
+  /**
+   * DELETEs every node's rules, retrying the nodes that did not answer (a node busy writing a
+   * snapshot can miss the 1 s admin timeout); returns those that never did.
+   */
   private async healPartitions(): Promise<string[]> {
-    const answers = await Promise.all(this.target.ids.map(async (id) => {
-      const answer = await this.target.admins.get(id)?.request("DELETE", "/admin/faults");
-      return answer?.kind === "answer" && answer.status < 300 ? null : id;
-    }));
-    return answers.filter((id) => id !== null);
+    let pending: readonly string[] = this.target.ids;
+    for (let attempt = 1; ; attempt++) {
+      const answers = await Promise.all(pending.map(async (id) => {
+        const answer = await this.target.admins.get(id)?.request("DELETE", "/admin/faults");
+        return answer?.kind === "answer" && answer.status < 300 ? null : id;
+      }));
+      pending = answers.filter((id) => id !== null);
+      if (pending.length === 0 || attempt >= healAttemptsMax) return [...pending];
+      await sleep(healRetryMs);
+    }
   }
 
   private async statuses(): Promise<Map<string, Record<string, unknown>>> {
@@ -518,20 +555,17 @@ class ChaosRun {
 
   private async healAll(): Promise<void> {
     const local = this.target.local;
-    const failed = await this.healPartitions();
     if (local !== null) {
       for (const node of local.nodes) {
         local.signal(node.id, "SIGCONT");
         if (node.process === null) local.startNode(node.id);
       }
     }
-    this.recordFault("heal-all", "final", "DELETE /admin/faults everywhere" +
-      (local !== null ? ", SIGCONT and restart every node" : ""), this.target.ids, failed);
-    if (failed.length > 0) {
-      // A restarting node answers a moment later; it starts with no rules anyway.
-      await sleep(1000);
-      await this.healPartitions();
-    }
+    // After the resumes, so no retry waits on a paused node. A node still starting may miss
+    // the DELETE; it starts with no rules anyway.
+    const failed = await this.healPartitions();
+    this.recordFault("heal-all", "final", (local !== null ? "SIGCONT and restart every node, " : "") +
+      "DELETE /admin/faults everywhere", this.target.ids, failed);
   }
 
   /**

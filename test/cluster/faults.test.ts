@@ -130,4 +130,36 @@ describe("faults on a 3-process cluster", function () {
       cluster.signal(oldLeader, "SIGCONT");
     }
   });
+
+  it("a leader paused while cut off wakes up believing it leads, and serves no stale read",
+    async () => {
+      // The case that breaks a leader lease: the old leader's clock stops with it, so on
+      // waking it has not yet counted the election timeout that CheckQuorum needs to depose
+      // it, and cut off, it hears nothing from the new term. Only ReadIndex keeps it honest.
+      const oldLeader = await cluster.waitForLeader();
+      await setPartition({ kind: "isolate", node: oldLeader });
+      cluster.signal(oldLeader, "SIGSTOP");
+      try {
+        const others = cluster.nodes.map((node) => node.id).filter((id) => id !== oldLeader);
+        await waitFor(async () => ((await buy(others[0]!, "gum")) === 201 ? true : undefined),
+          "a purchase on the majority side");
+        for (let k = 0; k < 2; k++) expect(await buy(others[1]!, "gum")).to.equal(201);
+        // Invoked after three sales were acknowledged: one read waits in the paused node's
+        // socket, another is sent the moment it resumes.
+        const queuedRead = stockAt(oldLeader, "linearizable");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        cluster.signal(oldLeader, "SIGCONT");
+        const reads = await Promise.all([queuedRead, stockAt(oldLeader, "linearizable")]);
+        for (const read of reads) {
+          expect(read.status, `a stale answer: ${JSON.stringify(read.body)}`)
+            .to.be.oneOf([0, 503, 504]);
+        }
+      } finally {
+        cluster.signal(oldLeader, "SIGCONT");
+      }
+      await setPartition({ kind: "heal" });
+      await waitForConvergence(cluster);
+      const healed = await stockAt(oldLeader, "linearizable");
+      expect((healed.body?.item as { stock: number } | undefined)?.stock).to.equal(97);
+    });
 });
