@@ -6,8 +6,10 @@
  * replaces the previous partition. Errors are one line on stderr and exit code 1.
  */
 import { Command } from "commander";
-import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from
-  "../src/cluster/cluster-config.js";
+import {
+  AdminCluster as Cluster, NodeRequestError, runOperatorScript, ScriptError,
+} from "../src/cluster/admin-cluster.js";
+import { loadClusterConfig } from "../src/cluster/cluster-config.js";
 import {
   delayJitterFractionDefault,
   describePartition,
@@ -20,77 +22,12 @@ import {
 } from "../src/cluster/partitions.js";
 import type { LinkRule } from "../src/transport/faulty-transport.js";
 
-/** Bound on one request to one node: a paused node must not hang the script. */
-const requestTimeoutMs = 2000;
-
-interface NodeAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-/** A node that did not answer, or answered with an error; `reason` does not repeat the id. */
-class NodeRequestError extends PartitionError {
-  constructor(readonly id: string, readonly reason: string) {
-    super(`${id} ${reason}`);
-  }
-}
-
-class Cluster {
-  constructor(readonly config: ClusterConfig) {}
-
-  get ids(): string[] {
-    return this.config.nodes.map((node) => node.id);
-  }
-
-  urlOf(id: string): string {
-    const node = this.config.nodes.find((candidate) => candidate.id === id);
-    if (node === undefined) throw new PartitionError(`unknown node "${id}"`);
-    return `http://${node.host}:${node.clientPort}`;
-  }
-
-  /** One request to one node; throws PartitionError if it cannot be reached. */
-  async request(id: string, method: string, path: string, body?: unknown): Promise<NodeAnswer> {
-    const url = `${this.urlOf(id)}${path}`;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers: { "authorization": `Bearer ${this.config.tokens.adminToken}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ??
-        (error as Error).name;
-      throw new NodeRequestError(id, `is unreachable at ${url} (${cause})`);
-    }
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Not JSON: keep the text for the error message.
-    }
-    if (response.status === 401) {
-      throw new NodeRequestError(id, "refused the admin token (401): check " +
-        `tokens.adminToken in ${this.config.path} or RAFTMARKET_ADMIN_TOKEN`);
-    }
-    if (!response.ok) {
-      const message = (parsed as { error?: { message?: string } }).error?.message ?? text;
-      throw new NodeRequestError(id, `answered ${response.status} to ${method} ${path}: ` +
-        message);
-    }
-    return { status: response.status, body: parsed };
-  }
-}
-
 /**
  * PUTs every node its rules, all at once, and returns the ids that took them; throws naming
  * every node that did not, once the others are done.
  */
 async function applyPlan(cluster: Cluster, plan: Map<string, LinkRule[]>):
-  Promise<{ applied: string[]; failure: PartitionError | null }> {
+  Promise<{ applied: string[]; failure: ScriptError | null }> {
   const outcomes = await Promise.allSettled([...plan].map(async ([id, rules]) =>
     await cluster.request(id, "PUT", "/admin/faults", { rules })));
   const ids = [...plan.keys()];
@@ -108,7 +45,7 @@ async function applyPlan(cluster: Cluster, plan: Map<string, LinkRule[]>):
   const outcome = applied.length === 0 ? "no rule was changed"
     : `the rules were set on ${applied.join(", ")} only: run the command again once every ` +
       "node answers";
-  return { applied, failure: new PartitionError(`${prefix}; ${outcome}`) };
+  return { applied, failure: new ScriptError(`${prefix}; ${outcome}`) };
 }
 
 async function run(cluster: Cluster, command: PartitionCommand): Promise<void> {
@@ -117,27 +54,6 @@ async function run(cluster: Cluster, command: PartitionCommand): Promise<void> {
   const { applied, failure } = await applyPlan(cluster, plan);
   if (applied.length > 0) for (const sentence of sentences) console.log(sentence);
   if (failure !== null) throw failure;
-}
-
-/** The leader of the highest term among the nodes that answer GET /v1/cluster/status. */
-async function findLeader(cluster: Cluster): Promise<string> {
-  const statuses = await Promise.all(cluster.ids.map(async (id) => {
-    try {
-      return (await cluster.request(id, "GET", "/v1/cluster/status")).body as
-        { id: string; role: string; term: number };
-    } catch {
-      return null;
-    }
-  }));
-  const leaders = statuses.filter((status) => status?.role === "leader")
-    .sort((first, second) => (second?.term ?? 0) - (first?.term ?? 0));
-  const leader = leaders[0];
-  if (leader === undefined || leader === null) {
-    const answered = statuses.filter((status) => status !== null).length;
-    throw new PartitionError(`no node reports itself leader (${answered} of ` +
-      `${cluster.ids.length} answered): an election may be under way, try again shortly`);
-  }
-  return leader.id;
 }
 
 async function show(cluster: Cluster): Promise<void> {
@@ -185,7 +101,7 @@ function program(): Command {
     .description("find the leader (GET /v1/cluster/status on every node) and isolate it")
     .action(async () => {
       const target = cluster();
-      const leader = await findLeader(target);
+      const leader = await target.findLeader();
       console.log(`The leader is ${leader}.`);
       await run(target, { kind: "isolate", node: leader });
     });
@@ -216,15 +132,4 @@ function program(): Command {
   return root;
 }
 
-try {
-  await program().parseAsync();
-} catch (error) {
-  if (error instanceof PartitionError || error instanceof ClusterConfigError) {
-    // One line, even for a cluster file with several problems.
-    const [first, ...problems] = error.message.split("\n  - ");
-    console.error(`error: ${first}${problems.length > 0 ? ` ${problems.join("; ")}` : ""}`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
-}
+await runOperatorScript(program(), [PartitionError]);

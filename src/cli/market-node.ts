@@ -4,7 +4,8 @@
  * with no rules, so the admin API can inject network faults at runtime), the Raft driver, and
  * the client API and admin API on its clientPort. `market-node --config FILE --id ID --repair`
  * instead truncates a corrupt write-ahead log after its last good record and says exactly what
- * it removed.
+ * it removed. Either way it first takes the data folder's LOCK (storage/dir-lock.ts), so no two
+ * processes ever work on one log.
  */
 import path from "node:path";
 import { Command, CommanderError } from "commander";
@@ -19,6 +20,7 @@ import {
 } from "../cluster/cluster-config.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { RaftServer } from "../node/raft-server.js";
+import { acquireDirLock } from "../storage/dir-lock.js";
 import { CorruptionError, describeRepair, repairWal, StorageError } from "../storage/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
@@ -152,6 +154,16 @@ async function main(): Promise<void> {
   } catch (error) {
     console.error(`error: ${describeStartupError(error) ?? String(error)}`);
     process.exit(exitBadUsage);
+  }
+  try {
+    // Before anything opens the log: a second process (another node, or --repair) on a live
+    // node's folder would corrupt it. Given back on every exit; a crash leaves a stale lock
+    // that the next start takes over.
+    const lock = acquireDirLock(node.dataDir);
+    process.on("exit", () => lock.release());
+  } catch (error) {
+    console.error(`error: ${describeStartupError(error) ?? String(error)}`);
+    process.exit(1);
   }
   if (options.repair) {
     try {

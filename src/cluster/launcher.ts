@@ -2,7 +2,9 @@
  * `npm run cluster [-- --config FILE] [--demo-data]`: starts one market-node child process per
  * node of the cluster file, prefixes each line of their output with the node's id, and stops
  * them all on Ctrl-C (SIGINT) or SIGTERM. With --demo-data it loads the demo catalogue once a
- * leader is up (fixed requestIds make a reload harmless).
+ * leader is up (fixed requestIds make a reload harmless). Its control socket
+ * (launcher-control.ts) lets the process-fault script start a killed node again; the launcher
+ * keeps running while nodes are down by signal, and exits once every node has exited by itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -10,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { demoRequests } from "../market/index.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
+import { serveLauncherControl } from "./launcher-control.js";
 
 const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
@@ -52,7 +55,9 @@ async function loadDemoData(config: ClusterConfig, deadlineMs: number): Promise<
 async function main(): Promise<void> {
   const program = new Command()
     .name("cluster")
-    .description("Start every node of a raftmarket cluster file as a child process.")
+    .description("Start every node of a raftmarket cluster file as a child process. While it " +
+      "runs, `npm run fault -- restart <node>` starts a stopped node again through its control " +
+      "socket.")
     .option("--config <file>", "the cluster file", "cluster.config.json")
     .option("--demo-data", "load a small demo catalogue once a leader is elected", false)
     .option("--log-level <level>", "node log level (trace, debug, info, warn, error)", "info")
@@ -67,27 +72,66 @@ async function main(): Promise<void> {
     console.error(`error: ${error.message}`);
     process.exit(128);
   }
+  const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
+  let stopping = false;
+  const launch = (id: string): ChildProcess => {
+    const k = config.nodes.findIndex((node) => node.id === id);
+    const child = startNode(config, id, k, ["--log-level", options.logLevel, "--pretty"]);
+    children.set(id, child);
+    child.on("exit", (code, signal) => {
+      if (children.get(id) === child) children.set(id, null);
+      console.log(`[cluster] ${id} exited (${signal ?? `code ${code}`})`);
+      if ([...children.values()].some((other) => other !== null)) return;
+      if (stopping) process.exit(0);
+      // Every node is down. Killed by signals (fault injection), they may be restarted; a
+      // node that exited by itself (a startup error) will not come back, so give up.
+      if (signal === null) {
+        console.log("[cluster] every node has exited");
+        process.exit(1);
+      }
+      console.log("[cluster] every node is down; restart one with npm run fault -- restart " +
+        `<node>, or press Ctrl-C`);
+    });
+    return child;
+  };
+  let control: { close(): void };
+  try {
+    control = await serveLauncherControl(config.path, {
+      nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
+      start: async (id) => {
+        if (!children.has(id)) return { error: `unknown node "${id}"` };
+        if (stopping) return { error: "the cluster is stopping" };
+        const running = children.get(id);
+        if (running != null) return { error: `${id} is running (pid ${running.pid})` };
+        const child = launch(id);
+        console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
+        return { pid: child.pid ?? 0 };
+      },
+    });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exit(1);
+  }
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
-  const children = config.nodes.map((node, k) =>
-    startNode(config, node.id, k, ["--log-level", options.logLevel, "--pretty"]));
-  let stopping = false;
+  for (const node of config.nodes) launch(node.id);
   const stopAll = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`[cluster] ${signal}: stopping ${children.length} nodes`);
-    for (const child of children) child.kill("SIGTERM");
+    control.close();
+    const running = [...children.values()].filter((child) => child !== null);
+    console.log(`[cluster] ${signal}: stopping ${running.length} nodes`);
+    if (running.length === 0) process.exit(0);
+    for (const child of running) {
+      // A paused node must run to handle SIGTERM.
+      child.kill("SIGCONT");
+      child.kill("SIGTERM");
+    }
     // A node that does not stop in time is killed, so Ctrl-C always ends the cluster.
-    setTimeout(() => children.forEach((child) => child.kill("SIGKILL")), 5000).unref();
+    setTimeout(() => running.forEach((child) => child.kill("SIGKILL")), 5000).unref();
   };
   process.on("SIGINT", () => stopAll("SIGINT"));
   process.on("SIGTERM", () => stopAll("SIGTERM"));
-  let exited = 0;
-  children.forEach((child, k) => child.on("exit", (code, signal) => {
-    exited++;
-    console.log(`[cluster] ${config.nodes[k]!.id} exited (${signal ?? `code ${code}`})`);
-    if (exited === children.length) process.exit(stopping ? 0 : 1);
-  }));
   if (options.demoData) {
     await loadDemoData(config, Date.now() + 30_000).catch((error: Error) =>
       console.error(`[cluster] could not load demo data: ${error.message}`));

@@ -40,6 +40,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A cluster file for `nodeCount` nodes on free loopback ports, in a new temporary folder (data
+ * under it): for LocalCluster, and for tests that start the cluster another way (the launcher).
+ * The caller removes `root`.
+ */
+export async function writeLocalClusterConfig(options: Pick<LocalClusterOptions,
+  "nodeCount" | "timing" | "snapshot"> = {}):
+  Promise<{ root: string; configPath: string; config: ClusterConfigFile }> {
+  const root = mkdtempSync(path.join(tmpdir(), "raftmarket-cluster-"));
+  const nodeCount = options.nodeCount ?? 3;
+  const nodes = [];
+  for (let k = 1; k <= nodeCount; k++) {
+    nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await freePort(),
+      peerPort: await freePort(), dataDir: `data/n${k}` });
+  }
+  const config: ClusterConfigFile = {
+    nodes,
+    timing: options.timing ?? { tickIntervalMs: 10, heartbeatIntervalTicks: 2,
+      electionTimeoutTicks: 15 },
+    tokens: { peerToken: "local-peer-token", adminToken: "local-admin-token" },
+    snapshot: options.snapshot ?? { entriesBetweenSnapshots: 5000, trailingEntries: 500 },
+  };
+  const configPath = path.join(root, "cluster.config.json");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  return { root, configPath, config };
+}
+
 export class LocalCluster {
   readonly nodes: LocalNode[];
   private stopped = false;
@@ -55,22 +82,7 @@ export class LocalCluster {
   }
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-    const root = mkdtempSync(path.join(tmpdir(), "raftmarket-cluster-"));
-    const nodeCount = options.nodeCount ?? 3;
-    const nodes = [];
-    for (let k = 1; k <= nodeCount; k++) {
-      nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await freePort(),
-        peerPort: await freePort(), dataDir: `data/n${k}` });
-    }
-    const config: ClusterConfigFile = {
-      nodes,
-      timing: options.timing ?? { tickIntervalMs: 10, heartbeatIntervalTicks: 2,
-        electionTimeoutTicks: 15 },
-      tokens: { peerToken: "local-peer-token", adminToken: "local-admin-token" },
-      snapshot: options.snapshot ?? { entriesBetweenSnapshots: 5000, trailingEntries: 500 },
-    };
-    const configPath = path.join(root, "cluster.config.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const { root, configPath, config } = await writeLocalClusterConfig(options);
     const cluster = new LocalCluster(configPath, config, root, options);
     for (const node of cluster.nodes) cluster.startNode(node.id);
     return cluster;

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import type { LocalCluster } from "../../src/cluster/local-cluster.js";
 
 /** Shared by the real-process tests: polling for a condition with a generous bound. */
@@ -24,4 +25,22 @@ export async function waitForConvergence(cluster: LocalCluster, timeoutMs = 20_0
     const states = new Set(statuses.map((status) => `${status.appliedIndex}/${status.stateHash}`));
     return states.size === 1 ? true : undefined;
   }, `${cluster.nodes.length} replicas at one appliedIndex with one stateHash`, timeoutMs);
+}
+
+export interface ScriptRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a TypeScript script as a user would (node with tsx), bounded; never rejects. */
+export function runTsScript(script: string, args: readonly string[], timeoutMs = 30_000):
+  Promise<ScriptRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", script, ...args], { timeout: timeoutMs },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      });
+  });
 }

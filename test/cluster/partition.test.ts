@@ -9,7 +9,6 @@
  * and the script as a child process, with every wait polled under a bound and the cluster
  * stopped in an after hook.
  */
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
@@ -22,7 +21,7 @@ import {
   type PartitionCommand,
 } from "../../src/cluster/partitions.js";
 import type { LinkRule } from "../../src/transport/faulty-transport.js";
-import { waitFor, waitForConvergence } from "./helpers.js";
+import { runTsScript, waitFor, waitForConvergence, type ScriptRun } from "./helpers.js";
 
 const three = ["n1", "n2", "n3"];
 const five = ["n1", "n2", "n3", "n4", "n5"];
@@ -143,22 +142,9 @@ describe("planPartition", () => {
 
 const partitionScript = fileURLToPath(new URL("../../scripts/partition.ts", import.meta.url));
 
-interface ScriptRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
+function runScript(configPath: string, ...args: string[]): Promise<ScriptRun> {
+  return runTsScript(partitionScript, ["--config", configPath, ...args]);
 }
-
-async function runScript(configPath: string, ...args: string[]): Promise<ScriptRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", partitionScript, "--config", configPath,
-      ...args], { timeout: 15_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 
 async function post(url: string, body: unknown, timeoutMs = 12_000):
   Promise<{ status: number; body: Record<string, unknown> }> {

@@ -1,0 +1,221 @@
+/**
+ * `npm run fault -- [--config FILE] <command>`: process faults on a running cluster, the
+ * companion of `npm run partition`. kill, pause and resume signal the node's process, found by
+ * the pid in its data folder's LOCK file, so they work however the node was started; restart
+ * asks the `npm run cluster` launcher that owns the cluster (its control socket) to start the
+ * node again. Each command prints what it did and is idempotent: killing a node that is down,
+ * or resuming one that runs, says so and succeeds. Errors are one line on stderr and exit 1.
+ */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import {
+  AdminCluster, runOperatorScript, ScriptError, type NodeStatusBody,
+} from "../src/cluster/admin-cluster.js";
+import { loadClusterConfig } from "../src/cluster/cluster-config.js";
+import { askLauncher, NoLauncherError } from "../src/cluster/launcher-control.js";
+import { isLiveNodeProcess, readLockPid } from "../src/storage/dir-lock.js";
+
+/** Bound on the wait for a killed process to disappear, or a restarted node to answer. */
+const waitBoundMs = 20_000;
+
+type ProcessState = "running" | "paused" | "down";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+class FaultCluster extends AdminCluster {
+  dataDirOf(id: string): string {
+    this.requireNode(id);
+    return this.config.nodes.find((node) => node.id === id)!.dataDir;
+  }
+
+  /** The pid of the node's live process, or null when it is down. */
+  pidOf(id: string): number | null {
+    const pid = readLockPid(this.dataDirOf(id));
+    return pid !== null && isLiveNodeProcess(pid) ? pid : null;
+  }
+
+  /** `node`, or the current leader's id for "leader". */
+  async resolve(node: string): Promise<string> {
+    if (node !== "leader") {
+      this.requireNode(node);
+      return node;
+    }
+    const leader = await this.findLeader();
+    console.log(`The leader is ${leader}.`);
+    return leader;
+  }
+}
+
+/** "paused" for a stopped process (state T in /proc), else "running"; "down" when gone. */
+function processState(pid: number | null): ProcessState {
+  if (pid === null) return "down";
+  try {
+    // The state follows the parenthesised command name: "123 (node) T ...".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "T" || state === "t") return "paused";
+    if (state === "Z" || state === "X") return "down";
+    return "running";
+  } catch {
+    return isLiveNodeProcess(pid) ? "running" : "down";
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ScriptError(code === "EPERM"
+      ? `not allowed to signal process ${pid} (it belongs to another user)`
+      : `could not send ${name} to process ${pid} (${code ?? String(error)})`);
+  }
+}
+
+/** SIGKILLs the node and waits until its process is gone; false if it was already down. */
+async function killNode(cluster: FaultCluster, id: string): Promise<boolean> {
+  const pid = cluster.pidOf(id);
+  if (pid === null) return false;
+  signal(pid, "SIGKILL");
+  const deadline = Date.now() + waitBoundMs;
+  while (isLiveNodeProcess(pid)) {
+    if (Date.now() > deadline) throw new ScriptError(`${id} (pid ${pid}) is still alive after SIGKILL`);
+    await sleep(20);
+  }
+  return true;
+}
+
+async function kill(cluster: FaultCluster, node: string): Promise<void> {
+  const id = await cluster.resolve(node);
+  const pid = cluster.pidOf(id);
+  if (!await killNode(cluster, id)) {
+    console.log(`${id} is already down; nothing to do.`);
+    return;
+  }
+  console.log(`Killed ${id} (pid ${pid}) with SIGKILL: a crash, with no chance to clean up. ` +
+    "What it had fsynced survives; it stays down until `npm run fault -- restart " + `${id}\`.`);
+}
+
+async function pause(cluster: FaultCluster, node: string): Promise<void> {
+  const id = await cluster.resolve(node);
+  const pid = cluster.pidOf(id);
+  if (pid === null) throw new ScriptError(`${id} is down; there is nothing to pause`);
+  if (processState(pid) === "paused") {
+    console.log(`${id} (pid ${pid}) is already paused; nothing to do.`);
+    return;
+  }
+  signal(pid, "SIGSTOP");
+  console.log(`Paused ${id} (pid ${pid}) with SIGSTOP: it keeps its sockets but runs no code, ` +
+    `as in a long GC pause. Resume it with \`npm run fault -- resume ${id}\`.`);
+}
+
+async function resume(cluster: FaultCluster, node: string): Promise<void> {
+  const ids = node === "all" ? cluster.ids : [await cluster.resolve(node)];
+  for (const id of ids) {
+    const pid = cluster.pidOf(id);
+    if (pid === null) {
+      if (node !== "all") throw new ScriptError(`${id} is down; restart it instead`);
+      console.log(`${id} is down; nothing to resume.`);
+      continue;
+    }
+    if (processState(pid) !== "paused") {
+      console.log(`${id} (pid ${pid}) is not paused; nothing to do.`);
+      continue;
+    }
+    signal(pid, "SIGCONT");
+    console.log(`Resumed ${id} (pid ${pid}) with SIGCONT.`);
+  }
+}
+
+async function restart(cluster: FaultCluster, node: string): Promise<void> {
+  const id = await cluster.resolve(node);
+  // Ask the launcher first, so a cluster without one loses no node to a kill it cannot undo.
+  try {
+    await askLauncher(cluster.config.path, "GET", "/nodes");
+  } catch (error) {
+    if (error instanceof NoLauncherError) throw new ScriptError(error.message);
+    throw error;
+  }
+  const pid = cluster.pidOf(id);
+  if (await killNode(cluster, id)) console.log(`Killed ${id} (pid ${pid}) with SIGKILL.`);
+  // The launcher may not have reaped the old child yet; it answers 409 until it has.
+  const deadline = Date.now() + waitBoundMs;
+  let started: number | null = null;
+  while (started === null) {
+    const answer = await askLauncher(cluster.config.path, "POST",
+      `/nodes/${encodeURIComponent(id)}/start`);
+    if (answer.status === 200) {
+      started = Number(answer.body.pid);
+    } else if (Date.now() > deadline || !String(answer.body.error).includes("is running")) {
+      throw new ScriptError(`the launcher could not start ${id}: ${String(answer.body.error)}`);
+    } else {
+      await sleep(50);
+    }
+  }
+  const startedAt = Date.now();
+  console.log(`Started ${id} again (pid ${started}); waiting for it to answer...`);
+  for (;;) {
+    const status = (await cluster.statuses()).get(id);
+    if (status != null) {
+      console.log(`${id} answers after ${Date.now() - startedAt} ms: ${status.role}, term ` +
+        `${status.term}, applied ${status.appliedIndex}.`);
+      return;
+    }
+    if (Date.now() - startedAt > waitBoundMs) {
+      throw new ScriptError(`${id} was started but does not answer after ${waitBoundMs} ms; ` +
+        "see the launcher's output");
+    }
+    await sleep(100);
+  }
+}
+
+async function status(cluster: FaultCluster): Promise<void> {
+  const statuses = await cluster.statuses();
+  const rows = cluster.ids.map((id) => {
+    const pid = cluster.pidOf(id);
+    const state = processState(pid);
+    const answer: NodeStatusBody | null | undefined = statuses.get(id);
+    const raft = answer == null
+      ? (state === "running" ? "not answering" : "-")
+      : `${answer.role}, term ${answer.term}, commit ${answer.commitIndex}, applied ` +
+        `${answer.appliedIndex}`;
+    return [id, pid === null ? "-" : String(pid), state, raft];
+  });
+  const header = ["node", "pid", "process", "raft"];
+  const widths = header.map((title, k) =>
+    Math.max(title.length, ...rows.map((row) => row[k]!.length)));
+  for (const row of [header, ...rows]) {
+    console.log(row.map((cell, k) => k === row.length - 1 ? cell : cell.padEnd(widths[k]!))
+      .join("  "));
+  }
+}
+
+function program(): Command {
+  const root = new Command()
+    .name("npm run fault --")
+    .description("Process faults on a running raftmarket cluster: crash, pause, resume and " +
+      "restart nodes. <node> is a node id from the cluster file, or \"leader\" for the current " +
+      "leader.")
+    .option("--config <file>", "the cluster file", "cluster.config.json");
+  const cluster = (): FaultCluster => new FaultCluster(loadClusterConfig(
+    root.opts<{ config: string }>().config));
+  root.command("kill").argument("<node>", "a node id, or leader")
+    .description("SIGKILL the node (a crash); it stays down until restarted")
+    .action(async (node: string) => kill(cluster(), node));
+  root.command("pause").argument("<node>", "a node id, or leader")
+    .description("SIGSTOP the node: frozen, its sockets open, like a long GC pause")
+    .action(async (node: string) => pause(cluster(), node));
+  root.command("resume").argument("<node>", "a node id, or all")
+    .description("SIGCONT a paused node")
+    .action(async (node: string) => resume(cluster(), node));
+  root.command("restart").argument("<node>", "a node id, or leader")
+    .description("crash-restart: SIGKILL the node if it runs, then have the npm run cluster " +
+      "launcher start it again; waits until it answers")
+    .action(async (node: string) => restart(cluster(), node));
+  root.command("status")
+    .description("each node's pid, process state (running, paused, down) and Raft role")
+    .action(async () => status(cluster()));
+  return root;
+}
+
+await runOperatorScript(program());
