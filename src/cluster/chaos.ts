@@ -1,6 +1,6 @@
 /**
- * The Jepsen-style chaos runner (issue 5): a concurrent workload of create, add-stock, buy and
- * linearizable read on a few low-stock items, recorded as a history (DESIGN.md §4), while a
+ * The Jepsen-style chaos runner (issue 5): a concurrent workload of create, add-stock, buy,
+ * cancel (of an acknowledged order, once) and linearizable read on a few low-stock items, recorded as a history (DESIGN.md §4), while a
  * seeded nemesis partitions, kills and pauses nodes, each fault followed by healing. At the end
  * it heals everything, waits for the replicas to converge, reads every item from every node,
  * looks up every acknowledged order, and checks linearizability and the invariants.
@@ -23,7 +23,7 @@ import {
   HistoryRecorder, writeHistory, type HistoryOp, type OpFunction, type OpValue,
 } from "../verify/history.js";
 import {
-  checkInvariants, type FinalRead, type ReplicaState,
+  checkInvariants, type FinalRead, type OrderStatus, type ReplicaState,
 } from "../verify/invariants.js";
 import { checkLinearizability } from "../verify/linearizability.js";
 import {
@@ -183,6 +183,8 @@ class ChaosRun {
   private nextProcess = 0;
   private requestCounter = 0;
   private readonly created = new Set<string>();
+  /** Acknowledged orders not yet picked for cancellation, by sku. */
+  private readonly cancellable = new Map<string, { orderId: string; qty: number }[]>();
   private readonly skusUsed = new Set<string>();
   private readonly counts = { ok: 0, fail: 0, info: 0 };
   private currentFault = "none";
@@ -224,10 +226,11 @@ class ChaosRun {
     const skus = [...this.skusUsed].sort();
     const finalReads = await this.finalReads(skus);
     const replicas = await this.replicaStates();
-    const ordersFound = await this.findOrders(history);
+    const orderStatuses = await this.findOrders(history);
     this.log(`checking ${history.length} events on ${skus.length} skus`);
     const linearizability = checkLinearizability(history);
-    const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
+    const invariants = checkInvariants({ history, finalReads, replicas,
+      ordersFound: Object.keys(orderStatuses), orderStatuses });
     const report = buildReport({
       linearizability, invariants, operationCount: history.length / 2,
       unknownIsViolation: o.strict ?? false,
@@ -302,8 +305,10 @@ class ChaosRun {
     if (client === undefined) throw new Error(`no client for ${node}`);
     const roll = rng.nextFloat();
     let f: OpFunction;
+    const orders = this.cancellable.get(sku) ?? [];
     if (!this.created.has(sku) && roll < 0.4) f = "create";
     else if (roll < 0.45) f = "buy";
+    else if (roll < 0.5 && orders.length > 0) f = "cancel";
     else if (roll < 0.65) f = "add";
     else if (roll < 0.97) f = "read";
     else f = "create";
@@ -344,13 +349,28 @@ class ChaosRun {
       }
       return this.complete(processId, ...this.classify(answer));
     }
+    if (f === "cancel") {
+      // Each order is picked once: the checkers model one cancel per order (item-ops.ts).
+      const [order] = orders.splice(rng.nextInt(orders.length), 1);
+      if (order === undefined) throw new Error("cancel with no cancellable order");
+      this.recorder.invoke(processId, "cancel",
+        { sku, qty: order.qty, orderId: order.orderId, node, requestId });
+      const answer = await client.request("POST",
+        `/v1/orders/${encodeURIComponent(order.orderId)}/cancel`, { requestId });
+      if (answer.kind === "answer" && answer.status === 200) return this.complete(processId, "ok", {});
+      return this.complete(processId, ...this.classify(answer));
+    }
     const qty = 1 + rng.nextInt(2);
     this.recorder.invoke(processId, "buy", { sku, qty, node, requestId });
     const answer = await client.request("POST", "/v1/orders",
       { requestId, lines: [{ sku, qty }] });
     if (answer.kind === "answer" && answer.status === 201) {
       const orderId = (answer.body as { order?: { orderId?: unknown } } | null)?.order?.orderId;
-      return this.complete(processId, "ok", typeof orderId === "string" ? { orderId } : {});
+      if (typeof orderId !== "string") return this.complete(processId, "ok", {});
+      const list = this.cancellable.get(sku);
+      if (list === undefined) this.cancellable.set(sku, [{ orderId, qty }]);
+      else list.push({ orderId, qty });
+      return this.complete(processId, "ok", { orderId });
     }
     return this.complete(processId, ...this.classify(answer));
   }
@@ -619,17 +639,24 @@ class ChaosRun {
         ? [{ node, appliedIndex: status.appliedIndex, stateHash: status.stateHash }] : []);
   }
 
-  /** The acknowledged orders found on some node (every ok buy with an orderId is looked up). */
-  private async findOrders(history: readonly HistoryOp[]): Promise<string[]> {
+  /**
+   * The acknowledged orders found on some node, with their status (every ok buy with an orderId
+   * is looked up; the replicas have converged, so any node's answer stands for all).
+   */
+  private async findOrders(history: readonly HistoryOp[]):
+    Promise<Record<string, OrderStatus>> {
     const orderIds = history.flatMap((op) => op.f === "buy" && op.type === "ok" &&
       typeof op.value.orderId === "string" ? [op.value.orderId] : []);
-    const found: string[] = [];
+    const found: Record<string, OrderStatus> = {};
     await forEachLimited(orderIds, 16, async (orderId) => {
       for (const node of this.target.ids) {
         const answer = await this.target.admins.get(node)?.request("GET",
           `/v1/orders/${encodeURIComponent(orderId)}?consistency=stale`, undefined, 3000);
-        if (answer?.kind === "answer" && answer.status === 200) {
-          found.push(orderId);
+        const status = (answer?.kind === "answer" ? answer.body as
+          { order?: { status?: unknown } } | null : null)?.order?.status;
+        if (answer?.kind === "answer" && answer.status === 200 &&
+          (status === "confirmed" || status === "cancelled")) {
+          found[orderId] = status;
           return;
         }
       }

@@ -1,6 +1,7 @@
 /**
  * Operation histories in the format of DESIGN.md §4: one JSON object per line, Jepsen style,
- * `{"index","process","type","f","value","time"}`. A history is a sequence of events; every
+ * `{"index","process","type","f","value","time"}`, with `f` one of DESIGN.md's four plus
+ * `cancel` (an extension: outside checkers that know only the four can skip it). A history is a sequence of events; every
  * operation is an `invoke` followed, on the same process, by at most one completion:
  *
  *   ok    the operation happened, and the completion's value carries its result;
@@ -18,6 +19,9 @@
  *   buy     {sku, qty} or {lines:[{sku, qty}]} (single line only; see linearizability.ts)
  *                                      ok may carry `orderId`; fail carries `error`
  *   read    {sku}                      ok carries `stock`: a number, or null if not found (404)
+ *   cancel  {sku, qty, orderId}        cancels an acknowledged single-line buy of `qty` of
+ *                                      `sku`; ok: the order is cancelled and restocked. Each
+ *                                      orderId is cancelled at most once (see item-ops.ts)
  *
  * Only writeHistory/readHistory do I/O; everything else here is pure.
  */
@@ -27,7 +31,7 @@ export const opTypes = ["invoke", "ok", "fail", "info"] as const;
 export type OpType = (typeof opTypes)[number];
 export type CompletionType = Exclude<OpType, "invoke">;
 
-export const opFunctions = ["add", "buy", "read", "create"] as const;
+export const opFunctions = ["add", "buy", "read", "create", "cancel"] as const;
 export type OpFunction = (typeof opFunctions)[number];
 
 export interface OrderLineValue {

@@ -3,21 +3,26 @@
  * reports once the faults are healed:
  *
  *   no oversell    no read and no final stock is negative, and the acknowledged buys of a sku
- *                  never exceed its initial stock plus every add that may have happened;
- *   conservation   final = initial + added - sold. Info operations may or may not have
- *                  happened, so the final stock must lie in
- *                  [initial + okAdds - okBuys - infoBuys, initial + okAdds + infoAdds - okBuys];
- *   orders         every acknowledged order (an ok buy's orderId) is present at the end;
+ *                  never exceed its initial stock plus every add and cancel that may have
+ *                  happened;
+ *   conservation   final = initial + added - sold + cancelled. Info operations may or may not
+ *                  have happened, so the final stock must lie in
+ *                  [initial + okAdds + okCancels - okBuys - infoBuys,
+ *                   initial + okAdds + infoAdds + okCancels + infoCancels - okBuys];
+ *   orders         every acknowledged order (an ok buy's orderId) is present at the end and,
+ *                  when statuses are given, cancelled exactly if an ok cancel says so (an info
+ *                  cancel allows either; a failed one, only confirmed);
  *   convergence    every replica reports the same stateHash at the same appliedIndex, and every
  *                  node's final reads agree.
  *
- * Cancels are not part of the chaos workload (the history format has no cancel), so
- * conservation has no "+ cancelled" term here. Pure: no I/O, no clock.
+ * Pure: no I/O, no clock.
  */
-import { pairOperations, type HistoryOp } from "./history.js";
+import { pairOperations, type HistoryOp, type PairedOperation } from "./history.js";
 import { partitionBySku, type ItemOperation } from "./item-ops.js";
 
 /** A node's answer, at the end of the run, to a read of one sku (null: not found). */
+export type OrderStatus = "confirmed" | "cancelled";
+
 export interface FinalRead {
   readonly node: string;
   readonly sku: string;
@@ -37,6 +42,8 @@ export interface InvariantInput {
   readonly replicas: readonly ReplicaState[];
   /** The orderIds found at the end; undefined skips the order check. */
   readonly ordersFound?: readonly string[];
+  /** The status of each order found at the end; undefined skips the status check. */
+  readonly orderStatuses?: Readonly<Record<string, OrderStatus>>;
   /** Stock of skus that existed before the history started. */
   readonly initialStocks?: Readonly<Record<string, number>>;
 }
@@ -49,6 +56,8 @@ export type InvariantViolation =
   | { readonly kind: "conservation"; readonly sku: string; readonly final: number | null;
       readonly expectedLow: number | null; readonly expectedHigh: number | null }
   | { readonly kind: "missingOrder"; readonly orderId: string; readonly index: number }
+  | { readonly kind: "orderStatus"; readonly orderId: string; readonly found: OrderStatus;
+      readonly expected: string }
   | { readonly kind: "finalReadsDiffer"; readonly sku: string;
       readonly reads: readonly FinalRead[] }
   | { readonly kind: "divergence"; readonly appliedIndex: number;
@@ -64,6 +73,8 @@ export interface ItemAccount {
   readonly addedInfo: number;
   readonly soldOk: number;
   readonly soldInfo: number;
+  readonly cancelledOk: number;
+  readonly cancelledInfo: number;
   /** The final stock if every node agrees; undefined if no node reported this sku. */
   readonly final: number | null | undefined;
   readonly expectedLow: number | null;
@@ -98,6 +109,9 @@ export function checkInvariants(input: InvariantInput): InvariantResult {
     for (const order of acknowledged) {
       if (!found.has(order.orderId)) violations.push({ kind: "missingOrder", ...order });
     }
+  }
+  if (input.orderStatuses !== undefined) {
+    violations.push(...orderStatusViolations(operations, acknowledged, input.orderStatuses));
   }
   violations.push(...convergenceViolations(input.replicas));
   return {
@@ -141,10 +155,14 @@ function accountItem(
   const addedInfo = sumQty(operations, "add", "info");
   const soldOk = sumQty(operations, "buy", "ok");
   const soldInfo = sumQty(operations, "buy", "info");
-  const expectedLow = initial === null ? null : initial + addedOk - soldOk - soldInfo;
-  const expectedHigh = initial === null ? null : initial + addedOk + addedInfo - soldOk;
+  const cancelledOk = sumQty(operations, "cancel", "ok");
+  const cancelledInfo = sumQty(operations, "cancel", "info");
+  const expectedLow = initial === null ? null
+    : initial + addedOk + cancelledOk - soldOk - soldInfo;
+  const expectedHigh = initial === null ? null
+    : initial + addedOk + addedInfo + cancelledOk + cancelledInfo - soldOk;
   return {
-    sku, initial, addedOk, addedInfo, soldOk, soldInfo, final,
+    sku, initial, addedOk, addedInfo, soldOk, soldInfo, cancelledOk, cancelledInfo, final,
     expectedLow: expectedLow === null ? null : Math.max(0, expectedLow), expectedHigh,
   };
 }
@@ -167,7 +185,8 @@ function itemViolations(
         where: `final read on ${read.node}` });
     }
   }
-  const availableMax = (account.initial ?? 0) + account.addedOk + account.addedInfo;
+  const availableMax = (account.initial ?? 0) + account.addedOk + account.addedInfo +
+    account.cancelledOk + account.cancelledInfo;
   if (account.soldOk > availableMax) {
     violations.push({ kind: "oversell", sku, soldOk: account.soldOk, availableMax });
   }
@@ -193,6 +212,30 @@ function acknowledgedOrders(
 ): { orderId: string; index: number }[] {
   return buys.flatMap((buy) => typeof buy.value.orderId === "string"
     ? [{ orderId: buy.value.orderId, index: buy.invoke.index }] : []);
+}
+
+/**
+ * Each acknowledged order found at the end must be cancelled iff an ok cancel names it; an info
+ * cancel may have happened or not; a failed or absent one leaves it confirmed.
+ */
+function orderStatusViolations(operations: readonly PairedOperation[],
+  acknowledged: readonly { orderId: string }[],
+  statuses: Readonly<Record<string, OrderStatus>>): InvariantViolation[] {
+  const cancelType = new Map<string, string>();
+  for (const operation of operations) {
+    if (operation.f === "cancel" && typeof operation.value.orderId === "string") {
+      cancelType.set(operation.value.orderId, operation.type);
+    }
+  }
+  return acknowledged.flatMap(({ orderId }) => {
+    const found = statuses[orderId];
+    if (found === undefined) return [];
+    const type = cancelType.get(orderId);
+    const expected = type === "ok" ? "cancelled" : type === "info" ? null : "confirmed";
+    return expected === null || expected === found ? []
+      : [{ kind: "orderStatus" as const, orderId, found,
+        expected: `${expected} (${type === undefined ? "no cancel" : `a cancel that ended ${type}`})` }];
+  });
 }
 
 /** Replicas at one appliedIndex must share a stateHash, and all must be at one index. */
@@ -224,6 +267,9 @@ export function describeViolation(violation: InvariantViolation): string {
     case "conservation":
       return `sku ${violation.sku}: conservation: final stock ${violation.final ?? "absent"}, ` +
         `expected ${rangeText(violation.expectedLow, violation.expectedHigh)}`;
+    case "orderStatus":
+      return `order ${violation.orderId} is ${violation.found} at the end; expected ` +
+        violation.expected;
     case "missingOrder":
       return `order ${violation.orderId} (buy at index ${violation.index}) was acknowledged ` +
         "but is missing at the end";

@@ -6,6 +6,11 @@
  * The chaos workload issues single-line buys only. A multi-line buy is all-or-nothing across
  * several skus, so it would couple their sub-histories; the checkers reject it (UnsupportedOp)
  * rather than check it wrongly.
+ *
+ * A cancel restocks its order's qty once: cancelling an already cancelled order changes nothing
+ * (the state machine returns it unchanged). The per-item model has no order book, so it relies
+ * on the workload's rule that each orderId is cancelled at most once, and only after its buy was
+ * acknowledged; a history that cancels one order twice is rejected here.
  */
 import { HistoryError, type OpFunction, type PairedOperation } from "./history.js";
 
@@ -16,7 +21,7 @@ export class UnsupportedOperationError extends HistoryError {}
 export interface ItemOperation {
   readonly sku: string;
   readonly f: OpFunction;
-  /** add/buy: the quantity; create: the initial stock. 0 for reads. */
+  /** add/buy/cancel: the quantity; create: the initial stock. 0 for reads. */
   readonly qty: number;
   /** read ok: the stock read (null: absent); add ok: the stock after, if reported. */
   readonly observedStock: number | null | undefined;
@@ -38,12 +43,15 @@ export function itemOperationOf(operation: PairedOperation): ItemOperation {
     const line = value.lines[0];
     sku = line?.sku;
     qty = line?.qty ?? Number.NaN;
-  } else if (operation.f === "add" || operation.f === "buy") {
+  } else if (operation.f === "add" || operation.f === "buy" || operation.f === "cancel") {
     qty = value.qty ?? Number.NaN;
   } else if (operation.f === "create") {
     qty = typeof value.stock === "number" ? value.stock : Number.NaN;
   }
   if (typeof sku !== "string") throw new UnsupportedOperationError(`${where}: no sku`);
+  if (operation.f === "cancel" && typeof value.orderId !== "string") {
+    throw new UnsupportedOperationError(`${where}: cancel needs the orderId it cancels`);
+  }
   if (!Number.isSafeInteger(qty) || qty < 0) {
     throw new UnsupportedOperationError(`${where}: quantity must be a non-negative integer`);
   }
@@ -69,8 +77,17 @@ function observedStockOf(operation: PairedOperation): number | null | undefined 
 export function partitionBySku(operations: readonly PairedOperation[]):
   Map<string, ItemOperation[]> {
   const bySku = new Map<string, ItemOperation[]>();
+  const cancelled = new Set<string>();
   for (const operation of operations) {
     const itemOperation = itemOperationOf(operation);
+    if (operation.f === "cancel") {
+      const orderId = operation.value.orderId as string;
+      if (cancelled.has(orderId)) {
+        throw new UnsupportedOperationError(`operation ${operation.invoke.index}: order ` +
+          `${orderId} is cancelled twice; the checkers model one cancel per order`);
+      }
+      cancelled.add(orderId);
+    }
     const group = bySku.get(itemOperation.sku);
     if (group === undefined) bySku.set(itemOperation.sku, [itemOperation]);
     else group.push(itemOperation);

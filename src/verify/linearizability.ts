@@ -20,6 +20,8 @@
  *   create(stock)  legal iff absent -> stock   (an ok create of an existing item is a 409)
  *   add(qty)       legal iff present -> stock + qty (and equal to the observed stock, if any)
  *   buy(qty)       legal iff present and stock >= qty -> stock - qty
+ *   cancel(qty)    legal iff present -> stock + qty (one cancel per acknowledged order: see
+ *                  item-ops.ts)
  *   read           legal iff the state equals the stock read (null: not found)
  */
 import { pairOperations, type HistoryOp, type OpValue, type PairedOperation } from "./history.js";
@@ -118,6 +120,8 @@ export function stepItemModel(state: ItemState, operation: ItemOperation): ItemS
     }
     case "buy":
       return state !== null && state >= operation.qty ? state - operation.qty : undefined;
+    case "cancel":
+      return state === null ? undefined : state + operation.qty;
     case "read":
       return operation.observedStock === state ? state : undefined;
   }

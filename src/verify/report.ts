@@ -68,7 +68,9 @@ export function formatReport(report: CheckReport): string {
   for (const violation of invariants.violations) lines.push(`  ! ${describeViolation(violation)}`);
   for (const item of invariants.items) {
     lines.push(`  ${item.sku}: initial ${item.initial ?? "absent"}, +${item.addedOk} ok ` +
-      `(+${item.addedInfo} info), -${item.soldOk} sold ok (-${item.soldInfo} info), final ` +
+      `(+${item.addedInfo} info), -${item.soldOk} sold ok (-${item.soldInfo} info), ` +
+      (item.cancelledOk + item.cancelledInfo > 0 ? `+${item.cancelledOk} cancelled ok ` +
+        `(+${item.cancelledInfo} info), ` : "") + "final " +
       `${item.final === undefined ? "unknown" : item.final ?? "absent"}`);
   }
   lines.push(`  acknowledged orders: ${invariants.acknowledgedOrderCount}` +

@@ -82,6 +82,51 @@ describe("verify: invariants", () => {
       index: 6 }]);
   });
 
+  describe("with cancels", () => {
+    /** Stock 10; ok buy 4 (o-1), ok buy 1 (o-2), ok buy 2 (o-3); o-1 cancelled ok, o-2 info. */
+    function withCancels(): ReturnType<typeof created> {
+      return created("a", 10)
+        .done(1, "buy", { sku: "a", qty: 4 }, { orderId: "o-1" })
+        .done(2, "buy", { sku: "a", qty: 1 }, { orderId: "o-2" })
+        .done(3, "buy", { sku: "a", qty: 2 }, { orderId: "o-3" })
+        .done(4, "cancel", { sku: "a", qty: 4, orderId: "o-1" })
+        .invoke(5, "cancel", { sku: "a", qty: 1, orderId: "o-2" }).info(5);
+    }
+    const check = (final: number, orderStatuses?: Record<string, "confirmed" | "cancelled">) =>
+      checkInvariants({ history: withCancels().ops(), replicas: replicasAgreeing,
+        finalReads: [{ node: "n1", sku: "a", stock: final }], orderStatuses,
+        ordersFound: orderStatuses === undefined ? undefined : Object.keys(orderStatuses) });
+
+    it("conserves stock: initial + added - sold + cancelled, info cancels either way", () => {
+      const result = check(7);
+      expect(result.ok).to.equal(true);
+      expect(result.items[0]).to.include({ cancelledOk: 4, cancelledInfo: 1, expectedLow: 7,
+        expectedHigh: 8 });
+      expect(check(8).ok).to.equal(true);
+    });
+
+    it("flags a lost cancel and a cancel applied twice", () => {
+      expect(check(3).violations.map((violation) => violation.kind))
+        .to.deep.equal(["conservation"]);
+      expect(check(12).violations.map((violation) => violation.kind))
+        .to.deep.equal(["conservation"]);
+    });
+
+    it("checks each order's final status against its cancel", () => {
+      expect(check(7, { "o-1": "cancelled", "o-2": "confirmed", "o-3": "confirmed" }).ok)
+        .to.equal(true);
+      expect(check(8, { "o-1": "cancelled", "o-2": "cancelled", "o-3": "confirmed" }).ok)
+        .to.equal(true);
+      const wrong = check(7, { "o-1": "confirmed", "o-2": "confirmed", "o-3": "cancelled" });
+      expect(wrong.violations).to.deep.equal([
+        { kind: "orderStatus", orderId: "o-1", found: "confirmed",
+          expected: "cancelled (a cancel that ended ok)" },
+        { kind: "orderStatus", orderId: "o-3", found: "cancelled",
+          expected: "confirmed (no cancel)" },
+      ]);
+    });
+  });
+
   it("detects a convergence mismatch and replicas left behind", () => {
     expect(convergenceViolations(replicasAgreeing)).to.deep.equal([]);
     const diverged = convergenceViolations([

@@ -183,6 +183,48 @@ describe("verify: linearizability of hand-made histories", () => {
       .to.throw(UnsupportedOperationError, /2 lines.*single-line/);
   });
 
+  describe("cancel", () => {
+    /** Stock 5, an acknowledged buy of 2 (o-1), then a cancel of it that ends `type`. */
+    function cancelled(type: "ok" | "info"): HistoryBuilder {
+      const history = created("a", 5)
+        .done(1, "buy", { sku: "a", qty: 2 }, { orderId: "o-1" })
+        .invoke(2, "cancel", { sku: "a", qty: 2, orderId: "o-1" });
+      return type === "ok" ? history.ok(2) : history.info(2, { error: "timeout" });
+    }
+
+    it("restocks: a read after an ok cancel sees the order's qty back", () => {
+      expect(verdictOf(cancelled("ok").done(3, "read", { sku: "a" }, { stock: 5 }))
+        .linearizable).to.equal(true);
+    });
+
+    it("rejects a stale read that misses an acknowledged cancel, naming the read", () => {
+      const verdict = verdictOf(cancelled("ok").done(3, "read", { sku: "a" }, { stock: 3 }));
+      expect(verdict.linearizable).to.equal(false);
+      expect(blockedOf(verdict)).to.include({ f: "read", process: 3 });
+    });
+
+    it("rejects a double apply: one cancel of 2 but the stock rises by 4", () => {
+      expect(verdictOf(cancelled("ok").done(3, "read", { sku: "a" }, { stock: 7 }))
+        .linearizable).to.equal(false);
+    });
+
+    it("lets an info cancel have happened, or not", () => {
+      for (const stock of [3, 5]) {
+        expect(verdictOf(cancelled("info").done(3, "read", { sku: "a" }, { stock }))
+          .linearizable, `read ${stock}`).to.equal(true);
+      }
+    });
+
+    it("refuses a history that cancels one order twice, or a cancel with no orderId", () => {
+      const twice = cancelled("ok").done(3, "cancel", { sku: "a", qty: 2, orderId: "o-1" });
+      expect(() => checkLinearizability(twice.ops()))
+        .to.throw(UnsupportedOperationError, /o-1 is cancelled twice/);
+      const anonymous = created("a", 5).done(1, "cancel", { sku: "a", qty: 1 });
+      expect(() => checkLinearizability(anonymous.ops()))
+        .to.throw(UnsupportedOperationError, /needs the orderId/);
+    });
+  });
+
   it("accepts a single-line buy written with lines", () => {
     const history = created("a", 5)
       .done(1, "buy", { lines: [{ sku: "a", qty: 2 }] })

@@ -1,7 +1,8 @@
 /**
  * Randomized check of the checkers. Goal: every history that a correct store could produce is
  * accepted, and one corrupted read is caught. Method: from a seeded SeededRng, run a random
- * sequential workload (creates, adds, buys, reads on two skus, some operations ending in info
+ * sequential workload (creates, adds, buys, cancels of acknowledged buys invoked after those
+ * completed, reads on two skus, some operations ending in info
  * whether or not they took effect) against the per-item model, giving operation i the
  * linearization point 100 * i. Each operation's interval is then widened around its point by
  * random amounts on both sides, so that neighbours overlap but every interval still contains
@@ -28,14 +29,36 @@ interface PlannedOp {
 
 const skus = ["a", "b"];
 
-/** One random operation applied to `stocks`, the sequential model. */
-function randomOperation(rng: SeededRng, stocks: Map<string, number>): Omit<
-  PlannedOp, "invokeTime" | "completeTime"> {
+/** An ok buy that may be cancelled, and the position of its linearization point. */
+interface CancellableBuy {
+  readonly sku: string;
+  readonly qty: number;
+  readonly orderId: string;
+  readonly position: number;
+}
+
+/**
+ * Operations at least this many positions apart never overlap (intervals are at most 402 wide,
+ * points 100 apart): a cancel this far after its buy is invoked after the buy completed.
+ */
+const cancelDistance = 5;
+
+/** One random operation applied to `stocks`, the sequential model, at `position`. */
+function randomOperation(rng: SeededRng, stocks: Map<string, number>,
+  buys: CancellableBuy[], position: number): Omit<PlannedOp, "invokeTime" | "completeTime"> {
   const sku = skus[rng.nextInt(skus.length)] ?? "a";
   const stock = stocks.get(sku) ?? 0;
   const qty = 1 + rng.nextInt(3);
   const unknown = rng.nextInt(10) === 0;
-  const kind = rng.nextInt(3);
+  const kind = rng.nextInt(4);
+  const ready = buys.findIndex((buy) => buy.position <= position - cancelDistance);
+  if (kind === 3 && ready >= 0) {
+    const [buy] = buys.splice(ready, 1) as [CancellableBuy];
+    const effect = !unknown || rng.nextInt(2) === 0;
+    if (effect) stocks.set(buy.sku, (stocks.get(buy.sku) ?? 0) + buy.qty);
+    return { f: "cancel", invokeValue: { sku: buy.sku, qty: buy.qty, orderId: buy.orderId },
+      completion: unknown ? unknownCompletion(rng) : { type: "ok", value: {} } };
+  }
   if (kind === 0) {
     const effect = !unknown || rng.nextInt(2) === 0;
     if (effect) stocks.set(sku, stock + qty);
@@ -46,8 +69,10 @@ function randomOperation(rng: SeededRng, stocks: Map<string, number>): Omit<
     const possible = stock >= qty;
     const effect = possible && (!unknown || rng.nextInt(2) === 0);
     if (effect) stocks.set(sku, stock - qty);
+    const orderId = `o-${position}`;
+    if (effect && !unknown) buys.push({ sku, qty, orderId, position });
     const completion = unknown ? unknownCompletion(rng) : possible
-      ? { type: "ok" as const, value: {} }
+      ? { type: "ok" as const, value: { orderId } }
       : { type: "fail" as const, value: { error: "insufficient_stock" } };
     return { f: "buy", invokeValue: { sku, qty }, completion };
   }
@@ -74,8 +99,9 @@ function generate(seed: number, operationCount: number):
     planned.push({ f: "create", invokeValue: { sku, stock },
       completion: { type: "ok", value: {} }, ...widen(100 * planned.length) });
   }
+  const buys: CancellableBuy[] = [];
   while (planned.length < operationCount) {
-    const operation = randomOperation(rng, stocks);
+    const operation = randomOperation(rng, stocks, buys, planned.length);
     planned.push({ ...operation, ...widen(100 * planned.length) });
   }
   return { ops: toEvents(planned), finals: stocks };
