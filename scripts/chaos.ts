@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   });
   console.log("");
   console.log(formatReport(result.report));
-  if (result.outDir !== null) console.log(`history, faults and report written to ${result.outDir}`);
+  if (result.outDir !== null) console.log(`history, faults, report (text, JSON) and timeline.html written to ${result.outDir}`);
   return result.exitCode;
 }
 

@@ -26,6 +26,7 @@ import {
   checkInvariants, type FinalRead, type OrderStatus, type ReplicaState,
 } from "../verify/invariants.js";
 import { checkLinearizability } from "../verify/linearizability.js";
+import { renderTimeline } from "../verify/timeline.js";
 import {
   buildReport, exitCodeFor, formatReport, reportJson, type CheckReport,
 } from "../verify/report.js";
@@ -251,6 +252,8 @@ class ChaosRun {
         this.faults.map((fault) => JSON.stringify(fault)).join("\n") + "\n");
       writeFileSync(path.join(outDir, "report.json"), reportJson(report) + "\n");
       writeFileSync(path.join(outDir, "report.txt"), formatReport(report));
+      writeFileSync(path.join(outDir, "timeline.html"), renderTimeline({ history,
+        faults: this.faults, report, title: `raftmarket chaos run ${this.runId}` }));
     }
     return { report, history, faults: this.faults, outDir, exitCode: exitCodeFor(report),
       counts: { ...this.counts } };

@@ -59,6 +59,8 @@ describe("chaos runner", function () {
     expect(types.has("ok"), "the history has ok operations").to.equal(true);
     expect(types.has("fail"), "the history has fail operations").to.equal(true);
     expect(result.history.some((op) => op.f === "buy" && op.type === "ok")).to.equal(true);
+    expect(result.history.some((op) => op.f === "cancel" && op.type === "ok"),
+      "the workload cancels acknowledged orders").to.equal(true);
     const started = result.faults.filter((fault) => fault.phase === "start");
     expect(started.length, "at least one fault").to.be.greaterThan(0);
     expect(result.faults.filter((fault) => fault.phase === "end")).to.have.length(started.length);
@@ -68,5 +70,6 @@ describe("chaos runner", function () {
     expect(readFileSync(path.join(outDir, "faults.jsonl"), "utf8")).to.match(/"phase":"start"/);
     expect(JSON.parse(readFileSync(path.join(outDir, "report.json"), "utf8")))
       .to.have.property("ok", true);
+    expect(readFileSync(path.join(outDir, "timeline.html"), "utf8")).to.match(/^<!doctype html>/);
   });
 });
