@@ -401,7 +401,7 @@ export class RaftServer implements NodeService {
       data: this.marketState.snapshot(),
     };
     this.snapshots.save(snapshot);
-    const compactIndex = Math.max(appliedIndex - trailingEntries, this.node.compactedIndex());
+    const compactIndex = this.node.compactIndexFor(appliedIndex, trailingEntries);
     this.node.compact(snapshot, compactIndex);
     // Buffered: durable with the next sync; until then the log still holds these entries.
     this.log.compactTo(compactIndex);

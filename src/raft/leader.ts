@@ -142,7 +142,7 @@ export function maybeCommit(raft: Raft): boolean {
 function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
-  progress.recentActive = true;
+  progress.markActive();
   if (!m.success) {
     // Jump back a whole term at once using the follower's hint.
     const nextProbe = m.hintTerm > 0
@@ -172,7 +172,7 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
 function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
-  progress.recentActive = true;
+  progress.markActive();
   progress.probeSent = false;
   if (m.readId !== null) confirmRead(raft, m.readId, m.from);
   // A snapshot transfer has its own retry timer (tickSnapshotTransfers): heartbeat answers
@@ -225,7 +225,7 @@ export function tickSnapshotTransfers(raft: Raft): void {
 function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
-  progress.recentActive = true;
+  progress.markActive();
   const transfer = progress.snapshotTransfer;
   // Answers about another snapshot, or after the transfer ended, are stale.
   if (transfer === null || transfer.snapshot.meta.index !== m.snapshotIndex) return;

@@ -39,6 +39,8 @@ export class Progress {
   probeSent = false;
   /** Set by any message from the follower; CheckQuorum reads and clears it. */
   recentActive = false;
+  /** Leader ticks since the follower was last heard from (markActive); never cleared by ticks. */
+  ticksSinceActive = 0;
   readonly inflights: Inflights;
   /** Set only in snapshot state. */
   snapshotTransfer: SnapshotTransfer | null = null;
@@ -46,6 +48,12 @@ export class Progress {
   constructor(next: number, inflightAppendsMax: number, inflightBytesMax: number) {
     this.next = next;
     this.inflights = new Inflights(inflightAppendsMax, inflightBytesMax);
+  }
+
+  /** The follower was heard from. */
+  markActive(): void {
+    this.recentActive = true;
+    this.ticksSinceActive = 0;
   }
 
   becomeProbe(): void {

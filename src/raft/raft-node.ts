@@ -204,6 +204,30 @@ export class RaftNode {
     raft.log.compactTo(compactIndex);
   }
 
+  /**
+   * The index the driver should compact to after taking a snapshot at `appliedIndex`, keeping
+   * `trailingEntries` below it for slightly slow followers. On a leader it also keeps every
+   * entry after a snapshot it is streaming to a live follower: once installed, that follower
+   * next needs the entry after the snapshot's index (§7), and had the leader compacted past it
+   * meanwhile it would have to start a newer snapshot, so a follower whose transfer takes longer
+   * than the snapshot interval would never catch up. Only followers heard from within an
+   * election timeout hold compaction back, so a dead one cannot stop it for ever. Never below
+   * what is already compacted.
+   */
+  compactIndexFor(appliedIndex: number, trailingEntries: number): number {
+    const raft = this.raft;
+    let limit = appliedIndex - trailingEntries;
+    if (raft.role === "leader") {
+      for (const progress of raft.progress.values()) {
+        const transfer = progress.snapshotTransfer;
+        if (transfer !== null && progress.ticksSinceActive < raft.config.electionTimeoutTicks) {
+          limit = Math.min(limit, transfer.snapshot.meta.index);
+        }
+      }
+    }
+    return Math.max(limit, raft.log.compacted());
+  }
+
   /** True when ready() would return work. */
   hasReady(): boolean {
     const raft = this.raft;

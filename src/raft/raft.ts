@@ -207,7 +207,7 @@ export class Raft {
     // The leader counts itself only for what it has persisted (thesis §10.2.1).
     own.maybeUpdate(this.log.stableIndex());
     own.becomeReplicate();
-    own.recentActive = true;
+    own.markActive();
     // §5.4.2 / §8: a no-op of the new term lets the leader commit earlier entries, and is the
     // "first commit of its term" that ReadIndex waits for.
     this.log.append({ index: next, term: this.term, kind: "normal", data: "" });
@@ -232,6 +232,7 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    for (const progress of this.progress.values()) progress.ticksSinceActive++;
     if (this.electionElapsed >= this.config.electionTimeoutTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum) {

@@ -255,7 +255,7 @@ export class SimCluster {
       meta: { index: appliedIndex, term, voters: node.raft.status().voters },
       data: toyStateSnapshot(node.applied),
     };
-    const compactIndex = Math.max(appliedIndex - policy.trailingEntries, node.raft.compactedIndex());
+    const compactIndex = node.raft.compactIndexFor(appliedIndex, policy.trailingEntries);
     node.disk.saveSnapshot(snapshot, compactIndex);
     node.raft.compact(snapshot, compactIndex);
   }
