@@ -135,6 +135,12 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
 function describeStartupError(error: unknown): string | null {
   if (error instanceof ClusterConfigError) return error.message;
   if (error instanceof CorruptionError) {
+    if (/\.snap$/.test(error.file)) {
+      // The message already says why no older snapshot can stand in. Not advice to delete
+      // anything: the folder also holds this node's term and vote, which Raft must not forget.
+      return `${error.message}\n  the node refuses to start on a corrupt snapshot that no older ` +
+        "one can replace";
+    }
     return `${error.message}\n  the node refuses to start on a corrupt log; inspect it, then ` +
       "run market-node with --repair to truncate after the last good record";
   }

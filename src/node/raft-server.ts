@@ -97,7 +97,14 @@ export class RaftServer implements NodeService {
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
     this.log = stores.log;
     this.snapshots = stores.snapshots;
-    const snapshot = this.snapshots.latest();
+    // A corrupt newest snapshot is survivable: the log keeps every entry since the snapshot
+    // before it (maybeSnapshot), so the node restores that one and replays the rest.
+    const choice = this.snapshots.latestConsistentWith(this.log.firstIndex());
+    const snapshot = choice.snapshot;
+    if (choice.skippedCorrupt !== null) {
+      options.logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot?.meta.index ?? 0 },
+        "the newest snapshot is corrupt; restoring from the one before it, which the log continues");
+    }
     this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
     const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
@@ -401,7 +408,10 @@ export class RaftServer implements NodeService {
       data: this.marketState.snapshot(),
     };
     this.snapshots.save(snapshot);
-    const compactIndex = this.node.compactIndexFor(appliedIndex, trailingEntries);
+    // Keep at least every entry since the previous snapshot: should this new one be found
+    // corrupt at the next start, the node falls back to that one and replays the log from it.
+    const keptEntries = Math.max(trailingEntries, appliedIndex - this.lastSnapshotIndex);
+    const compactIndex = this.node.compactIndexFor(appliedIndex, keptEntries);
     this.node.compact(snapshot, compactIndex);
     // Buffered: durable with the next sync; until then the log still holds these entries.
     this.log.compactTo(compactIndex);

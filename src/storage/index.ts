@@ -20,6 +20,5 @@ export {
   FileSnapshotStore,
   defaultFileSnapshotStoreOptions,
   type FileSnapshotStoreOptions,
-  type SnapshotChoice,
 } from "./snapshot-store.js";
 export { describeRepair, repairWal, type RemovedBytes, type RepairReport } from "./wal-repair.js";

@@ -4,6 +4,7 @@ import {
   StorageError,
   type DurableLog,
   type Snapshot,
+  type SnapshotChoice,
   type SnapshotStore,
 } from "./storage.js";
 
@@ -239,6 +240,11 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   latest(): Snapshot | null {
     return this.newest;
+  }
+
+  /** Memory is never corrupt: always the newest. */
+  latestConsistentWith(): SnapshotChoice {
+    return { snapshot: this.newest, skippedCorrupt: null };
   }
 
   save(snapshot: Snapshot): void {

@@ -3,7 +3,9 @@ import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import type { SnapshotMeta } from "../raft/index.js";
 import { assertSnapshotNotOlder } from "./memory-storage.js";
-import { CorruptionError, StorageError, type Snapshot, type SnapshotStore } from "./storage.js";
+import {
+  CorruptionError, StorageError, type Snapshot, type SnapshotChoice, type SnapshotStore,
+} from "./storage.js";
 import {
   ensureDirectory,
   fileCall,
@@ -104,13 +106,6 @@ function parseMeta(text: string): SnapshotMeta | null {
   } catch {
     return null;
   }
-}
-
-/** What latestConsistentWith() returns: the snapshot, and whether it had to fall back. */
-export interface SnapshotChoice {
-  readonly snapshot: Snapshot | null;
-  /** Set when the newest snapshot failed verification and an older one was used. */
-  readonly skippedCorrupt: CorruptionError | null;
 }
 
 export class FileSnapshotStore implements SnapshotStore {

@@ -69,9 +69,22 @@ export interface DurableLog extends LogStore, StableStore {
  */
 export type { Snapshot } from "../raft/index.js";
 
+/** What latestConsistentWith() returns: the snapshot, and whether it had to fall back. */
+export interface SnapshotChoice {
+  readonly snapshot: Snapshot | null;
+  /** Set when the newest snapshot failed verification and an older one was used. */
+  readonly skippedCorrupt: CorruptionError | null;
+}
+
 export interface SnapshotStore {
   /** The newest complete snapshot, verified, or null when there is none. */
   latest(): Snapshot | null;
+  /**
+   * The newest verified snapshot that a log starting at `logFirstIndex` continues: an older one
+   * stands in for a corrupt newest one only if the log holds every entry after it; otherwise
+   * this throws the CorruptionError.
+   */
+  latestConsistentWith(logFirstIndex: number): SnapshotChoice;
   /** Stores `snapshot` atomically: after a crash either the old or the new one is latest. */
   save(snapshot: Snapshot): void;
 }
@@ -89,6 +102,7 @@ export class CorruptionError extends StorageError {
     readonly offset: number,
     readonly reason: string,
   ) {
-    super(`corrupt write-ahead log: ${file} at byte ${offset}: ${reason}`);
+    super(`corrupt ${/\.snap(\.tmp)?$/.test(file) ? "snapshot" : "write-ahead log"}: ${file} ` +
+      `at byte ${offset}: ${reason}`);
   }
 }

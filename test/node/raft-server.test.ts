@@ -6,7 +6,7 @@
  * restart from disk, applying each requestId once. Waits poll for a condition with a generous
  * bound; every server is stopped in an after hook.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -16,6 +16,7 @@ import { RaftServer, type RaftServerOptions } from "../../src/node/raft-server.j
 import type { NodeId, RaftMessage } from "../../src/raft/index.js";
 import { MemorySnapshotStore, MemoryStorage } from "../../src/storage/index.js";
 import type { Transport } from "../../src/transport/transport.js";
+import { flipBit } from "../storage/helpers.js";
 
 class Hub {
   private readonly handlers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
@@ -141,6 +142,47 @@ describe("RaftServer (the driver)", () => {
       const read = await leader.readBarrier();
       expect(read.kind).to.equal("ready");
       expect(leader.market().getItem("apple-1kg")?.stock).to.equal(30);
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+      servers = [];
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+
+  it("restarts from the snapshot before a corrupt newest one, replaying the log after it", async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-"));
+    const snapshot = { entriesBetweenSnapshots: 7, trailingEntries: 0 };
+    try {
+      servers = startCluster({ snapshot }, dataRoot);
+      let leader = await waitFor(() => leaderOf(servers), "a leader");
+      expect((await leader.submit(createApple("create-1"))).kind).to.equal("applied");
+      for (let k = 0; k < 30; k++) {
+        const outcome = await leader.submit({ kind: "addStock", requestId: `add-${k}`,
+          sku: "apple-1kg", qty: 1 });
+        expect(outcome.kind).to.equal("applied");
+      }
+      await waitFor(() => new Set(servers.map((server) => server.status().appliedIndex)).size === 1
+        ? true : undefined, "every node applied everything");
+      const before = servers[0]!.status();
+      await Promise.all(servers.map((server) => server.stop()));
+      // Damage n1's newest snapshot: a bit in its data, which the CRC covers.
+      const snapshotDir = path.join(dataRoot, "n1", "snapshots");
+      const files = readdirSync(snapshotDir).filter((name) => name.endsWith(".snap")).sort();
+      expect(files.length, "n1 keeps two snapshots").to.equal(2);
+      const newest = path.join(snapshotDir, files[1]!);
+      flipBit(newest, statSync(newest).size - 3);
+      const warnings: string[] = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
+      servers = startCluster({ snapshot, logger }, dataRoot);
+      expect(warnings.filter((line) => line.includes("newest snapshot is corrupt")))
+        .to.have.length(1);
+      leader = await waitFor(() => leaderOf(servers), "a leader after restart");
+      const n1 = servers[0]!;
+      await waitFor(() => n1.status().appliedIndex >= before.appliedIndex ? true : undefined,
+        "n1 replaying its log");
+      expect(n1.market().getItem("apple-1kg")?.stock).to.equal(40);
+      await waitFor(() => new Set(servers.map((server) => server.status().stateHash)).size === 1
+        ? true : undefined, "one state hash");
     } finally {
       await Promise.all(servers.map((server) => server.stop()));
       servers = [];
