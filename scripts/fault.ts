@@ -3,8 +3,9 @@
  * companion of `npm run partition`. kill, pause and resume signal the node's process, found by
  * the pid in its data folder's LOCK file, so they work however the node was started; restart
  * asks the `npm run cluster` launcher that owns the cluster (its control socket) to start the
- * node again. Each command prints what it did and is idempotent: killing a node that is down,
- * or resuming one that runs, says so and succeeds. Errors are one line on stderr and exit 1.
+ * node again. Each command prints what it did, and repeating one is harmless: killing a node
+ * that is down, or resuming one that runs, says so and succeeds. Pausing or resuming a node that
+ * is down is an error. Errors are one line on stderr and exit 1.
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
@@ -13,7 +14,7 @@ import {
 } from "../src/cluster/admin-cluster.js";
 import { loadClusterConfig } from "../src/cluster/cluster-config.js";
 import { askLauncher, NoLauncherError } from "../src/cluster/launcher-control.js";
-import { isLiveNodeProcess, readLockPid } from "../src/storage/dir-lock.js";
+import { isHolderLive, liveLockHolder, readLock } from "../src/storage/dir-lock.js";
 
 /** Bound on the wait for a killed process to disappear, or a restarted node to answer. */
 const waitBoundMs = 20_000;
@@ -30,8 +31,7 @@ class FaultCluster extends AdminCluster {
 
   /** The pid of the node's live process, or null when it is down. */
   pidOf(id: string): number | null {
-    const pid = readLockPid(this.dataDirOf(id));
-    return pid !== null && isLiveNodeProcess(pid) ? pid : null;
+    return liveLockHolder(this.dataDirOf(id));
   }
 
   /** `node`, or the current leader's id for "leader". */
@@ -46,7 +46,7 @@ class FaultCluster extends AdminCluster {
   }
 }
 
-/** "paused" for a stopped process (state T in /proc), else "running"; "down" when gone. */
+/** For a live pid: "paused" if stopped (state T in /proc), else "running"; null: "down". */
 function processState(pid: number | null): ProcessState {
   if (pid === null) return "down";
   try {
@@ -57,7 +57,8 @@ function processState(pid: number | null): ProcessState {
     if (state === "Z" || state === "X") return "down";
     return "running";
   } catch {
-    return isLiveNodeProcess(pid) ? "running" : "down";
+    // No /proc: the pid was found live, and whether it is stopped cannot be told.
+    return "running";
   }
 }
 
@@ -74,11 +75,12 @@ function signal(pid: number, name: NodeJS.Signals): void {
 
 /** SIGKILLs the node and waits until its process is gone; false if it was already down. */
 async function killNode(cluster: FaultCluster, id: string): Promise<boolean> {
-  const pid = cluster.pidOf(id);
-  if (pid === null) return false;
+  const holder = readLock(cluster.dataDirOf(id));
+  if (holder === null || !isHolderLive(holder)) return false;
+  const pid = holder.pid;
   signal(pid, "SIGKILL");
   const deadline = Date.now() + waitBoundMs;
-  while (isLiveNodeProcess(pid)) {
+  while (isHolderLive(holder)) {
     if (Date.now() > deadline) throw new ScriptError(`${id} (pid ${pid}) is still alive after SIGKILL`);
     await sleep(20);
   }

@@ -1,13 +1,17 @@
 /**
  * The launcher's control socket: how `npm run fault -- restart n1` asks the `npm run cluster`
  * that owns a cluster to start a node again, so the node's output stays in the launcher's
- * terminal with the others'. HTTP on a Unix socket beside the cluster file, reachable only by
- * local users with access to that folder; no port to pick or collide. Kill, pause and resume need
- * no launcher: they signal the pid in the node's data folder LOCK (storage/dir-lock.ts).
+ * terminal with the others'. HTTP on a Unix socket, so there is no port to pick or collide,
+ * named by a hash of the cluster file's absolute path in the temporary folder: a path beside
+ * the file could pass the 107-byte limit of a socket path, which the OS truncates silently.
+ * Kill, pause and resume need no launcher: they signal the pid in the node's data folder LOCK
+ * (storage/dir-lock.ts).
  */
+import { createHash } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 /** The node states a launcher reports. */
@@ -24,10 +28,10 @@ export interface LauncherActions {
   start(id: string): Promise<{ pid: number } | { error: string }>;
 }
 
-/** The socket of the launcher of `configPath`: `.<name>.launcher.sock` in the file's folder. */
+/** The socket of the launcher of `configPath`, the same for every process that names it. */
 export function controlSocketPath(configPath: string): string {
-  const base = path.basename(configPath).replace(/\.json$/, "");
-  return path.join(path.dirname(path.resolve(configPath)), `.${base}.launcher.sock`);
+  const digest = createHash("sha256").update(path.resolve(configPath)).digest("hex");
+  return path.join(tmpdir(), `raftmarket-launcher-${digest.slice(0, 16)}.sock`);
 }
 
 /** Whether something accepts connections on the socket `socketPath`. */
@@ -76,7 +80,8 @@ export async function serveLauncherControl(configPath: string, actions: Launcher
     server.once("error", reject);
     server.listen(socketPath, resolve);
   });
-  server.unref();
+  // Not unref'd: with every node killed, this server is what keeps the launcher alive for the
+  // restart that brings them back.
   return {
     socketPath,
     close(): void {

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
         process.exit(1);
       }
       console.log("[cluster] every node is down; restart one with npm run fault -- restart " +
-        `<node>, or press Ctrl-C`);
+        "<node>, or press Ctrl-C");
     });
     return child;
   };

@@ -9,8 +9,9 @@
  *
  * A cancel restocks its order's qty once: cancelling an already cancelled order changes nothing
  * (the state machine returns it unchanged). The per-item model has no order book, so it relies
- * on the workload's rule that each orderId is cancelled at most once, and only after its buy was
- * acknowledged; a history that cancels one order twice is rejected here.
+ * on the workload's rules, and checks them here: each cancel names the orderId of an ok buy of
+ * the same sku and qty that completed before the cancel was invoked, and no order is cancelled
+ * twice. A history that breaks them is rejected (UnsupportedOperationError), not checked wrongly.
  */
 import { HistoryError, type OpFunction, type PairedOperation } from "./history.js";
 
@@ -77,16 +78,35 @@ function observedStockOf(operation: PairedOperation): number | null | undefined 
 export function partitionBySku(operations: readonly PairedOperation[]):
   Map<string, ItemOperation[]> {
   const bySku = new Map<string, ItemOperation[]>();
+  const items = operations.map(itemOperationOf);
+  const acknowledgedBuys = new Map<string, { item: ItemOperation; completedAt: number }>();
+  for (const [k, operation] of operations.entries()) {
+    const item = items[k]!;
+    const orderId = operation.completion?.value.orderId;
+    if (operation.f === "buy" && operation.type === "ok" && typeof orderId === "string") {
+      acknowledgedBuys.set(orderId, { item, completedAt: operation.completion!.index });
+    }
+  }
   const cancelled = new Set<string>();
-  for (const operation of operations) {
-    const itemOperation = itemOperationOf(operation);
+  for (const [k, operation] of operations.entries()) {
+    const itemOperation = items[k]!;
     if (operation.f === "cancel") {
       const orderId = operation.value.orderId as string;
+      const where = `operation ${operation.invoke.index}: cancel of ${orderId}`;
       if (cancelled.has(orderId)) {
-        throw new UnsupportedOperationError(`operation ${operation.invoke.index}: order ` +
-          `${orderId} is cancelled twice; the checkers model one cancel per order`);
+        throw new UnsupportedOperationError(`${where}: the order is cancelled twice; the ` +
+          "checkers model one cancel per order");
       }
       cancelled.add(orderId);
+      const buy = acknowledgedBuys.get(orderId);
+      if (buy === undefined || buy.completedAt > operation.invoke.index) {
+        throw new UnsupportedOperationError(`${where}: the checkers model cancels of orders ` +
+          "whose buy was acknowledged before the cancel was invoked");
+      }
+      if (buy.item.sku !== itemOperation.sku || buy.item.qty !== itemOperation.qty) {
+        throw new UnsupportedOperationError(`${where}: sku and qty must be those of its buy ` +
+          `(${buy.item.sku} × ${buy.item.qty})`);
+      }
     }
     const group = bySku.get(itemOperation.sku);
     if (group === undefined) bySku.set(itemOperation.sku, [itemOperation]);

@@ -92,29 +92,30 @@ export function renderTimeline(input: TimelineInput): string {
       label(operation.f, operation.value),
   ]);
   // Fault bands: a start lasts until the last end before the next start (a pause that wakes
-  // still cut off ends twice), or until the final heal.
+  // still cut off ends twice), or until the final heal. One with no end at all runs on to
+  // whatever comes next, marked as never healed.
   const bands: [number, number, string, string][] = [];
-  let open: { start: number; text: string; kind: string } | null = null;
-  let lastEnd = 0;
-  const close = (): void => {
-    if (open !== null) bands.push([toMs(open.start), toMs(Math.max(lastEnd, open.start)),
-      open.kind, open.text]);
+  let open: { start: number; text: string; kind: string; end: number | null } | null = null;
+  const close = (next: number): void => {
+    if (open !== null) {
+      bands.push([toMs(open.start), toMs(open.end ?? next), open.kind,
+        open.end === null ? `${open.text} · never healed` : open.text]);
+    }
     open = null;
   };
   for (const fault of input.faults) {
     if (fault.phase === "start") {
-      close();
-      open = { start: fault.time, text: fault.description, kind: fault.fault };
-      lastEnd = fault.time;
+      close(fault.time);
+      open = { start: fault.time, text: fault.description, kind: fault.fault, end: null };
     } else if (fault.phase === "end" && open !== null) {
-      lastEnd = fault.time;
+      open.end = fault.time;
       open.text += ` · then ${fault.description}`;
     } else if (fault.phase === "heal-all") {
-      lastEnd = fault.time;
-      close();
+      if (open !== null) open.end ??= fault.time;
+      close(fault.time);
     }
   }
-  close();
+  close(endNs);
   const flaggedList = operations.flatMap((operation, k) =>
     flagged.has(operation.invoke.index)
       ? [{ k, ms: toMs(intervals[k]!.start), message: flagged.get(operation.invoke.index)! }]
@@ -223,7 +224,7 @@ canvas.addEventListener("mousemove", (e) => {
     : band ? band[3] : null;
   if (text === null) { tip.style.display = "none"; return; }
   tip.textContent = text; tip.style.display = "block";
-  tip.style.left = Math.min(e.offsetX + 12, canvas.clientWidth - 360) + "px"; tip.style.top = (e.offsetY + 12) + "px";
+  tip.style.left = Math.max(0, Math.min(e.offsetX + 12, canvas.clientWidth - 360)) + "px"; tip.style.top = (e.offsetY + 12) + "px";
 });
 const list = document.getElementById("flagged");
 for (const f of D.flagged) {

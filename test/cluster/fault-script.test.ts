@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { askLauncher, NoLauncherError } from "../../src/cluster/launcher-control.js";
 import { writeLocalClusterConfig } from "../../src/cluster/local-cluster.js";
-import { isLiveNodeProcess, readLockPid } from "../../src/storage/dir-lock.js";
+import { liveLockHolder, readLockPid } from "../../src/storage/dir-lock.js";
 import { runTsScript, waitFor } from "./helpers.js";
 
 const launcherScript = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
@@ -86,11 +86,12 @@ describe("npm run fault on a cluster started by npm run cluster", function () {
       const exited = new Promise((resolve) => launcher.once("exit", resolve));
       launcher.kill("SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      launcher.kill("SIGKILL");
     }
-    // Whatever the launcher left behind, by the pids in the data folders' locks.
+    // Whatever the launcher left behind, by the locks (pid and start time) of the data folders.
     for (const id of urls?.keys() ?? []) {
-      const pid = readLockPid(dataDir(id));
-      if (pid !== null && isLiveNodeProcess(pid)) {
+      const pid = liveLockHolder(dataDir(id));
+      if (pid !== null) {
         process.kill(pid, "SIGCONT");
         process.kill(pid, "SIGKILL");
       }
@@ -151,6 +152,20 @@ describe("npm run fault on a cluster started by npm run cluster", function () {
     expect(resumed.stdout).to.match(/^n2 \(pid \d+\) is not paused; nothing to do\.$/m);
     await waitFor(async () => ((await status("n1")) !== null ? true : undefined), "n1 answering");
     expect(await waitFor(() => leaderAmong(ids), "a leader")).to.be.a("string");
+  });
+
+  it("the launcher stays up with every node killed, and restarts them", async () => {
+    const ids = [...urls.keys()];
+    for (const id of ids) expect((await fault("kill", id)).code).to.equal(0);
+    await waitFor(async () => launcherOutput.includes("every node is down") ? true : undefined,
+      "the launcher to notice");
+    expect(launcher.exitCode).to.equal(null);
+    for (const id of ids) {
+      const restarted = await fault("restart", id);
+      expect(restarted.code, restarted.stderr).to.equal(0);
+    }
+    await waitFor(() => leaderAmong(ids), "a leader after the restarts");
+    await waitFor(async () => ((await buy("n1")) === 201 ? true : undefined), "a sale");
   });
 
   it("refuses bad input with one line and exit 1", async () => {

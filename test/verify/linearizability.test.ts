@@ -215,13 +215,22 @@ describe("verify: linearizability of hand-made histories", () => {
       }
     });
 
-    it("refuses a history that cancels one order twice, or a cancel with no orderId", () => {
-      const twice = cancelled("ok").done(3, "cancel", { sku: "a", qty: 2, orderId: "o-1" });
-      expect(() => checkLinearizability(twice.ops()))
-        .to.throw(UnsupportedOperationError, /o-1 is cancelled twice/);
-      const anonymous = created("a", 5).done(1, "cancel", { sku: "a", qty: 1 });
-      expect(() => checkLinearizability(anonymous.ops()))
-        .to.throw(UnsupportedOperationError, /needs the orderId/);
+    it("refuses cancels outside the workload's rules rather than check them wrongly", () => {
+      const refused = (builder: HistoryBuilder, message: RegExp): void => {
+        expect(() => checkLinearizability(builder.ops()))
+          .to.throw(UnsupportedOperationError, message);
+      };
+      refused(cancelled("ok").done(3, "cancel", { sku: "a", qty: 2, orderId: "o-1" }),
+        /cancel of o-1: the order is cancelled twice/);
+      refused(created("a", 5).done(1, "cancel", { sku: "a", qty: 1 }), /needs the orderId/);
+      // An order no buy acknowledged, and one whose buy was still running.
+      refused(created("a", 5).done(1, "cancel", { sku: "a", qty: 1, orderId: "o-9" }),
+        /acknowledged before the cancel/);
+      refused(created("a", 5).invoke(1, "buy", { sku: "a", qty: 1 })
+        .done(2, "cancel", { sku: "a", qty: 1, orderId: "o-1" }).ok(1, { orderId: "o-1" }),
+      /acknowledged before the cancel/);
+      refused(created("a", 5).done(1, "buy", { sku: "a", qty: 2 }, { orderId: "o-1" })
+        .done(2, "cancel", { sku: "a", qty: 3, orderId: "o-1" }), /those of its buy \(a × 2\)/);
     });
   });
 

@@ -66,6 +66,13 @@ describe("verify: HTML timeline", () => {
       [1, 3, "pause"], [4, 6, "kill"],
     ]);
     expect(data.bands[0]![3]).to.equal("SIGSTOP n1, cut off · then SIGCONT n1 · then healed");
+    const unhealed = embedded(renderTimeline({ history: staleRead.ops(), report: null, title: "t",
+      faults: [faults[0]!, faults[3]!] }));
+    expect(unhealed.bands.map(([start, end, , text]) => [start, end, text])).to.deep.equal([
+      [1, 4, "SIGSTOP n1, cut off · never healed"],
+      // The last event of the run: it runs to the end of the history.
+      [4, 4, "SIGKILL n2 · never healed"],
+    ]);
   });
 
   it("flags and lists the read the checker could not linearize", () => {
