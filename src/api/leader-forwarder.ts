@@ -6,9 +6,8 @@
  * leader's status and body are relayed unchanged.
  */
 import http from "node:http";
-import https from "node:https";
-import axios, { type AxiosInstance } from "axios";
 import type { Request } from "express";
+import { httpRequest, HttpRequestError } from "../transport/http-request.js";
 import { ApiError } from "./api-error.js";
 
 export const forwardedHeader = "x-raftmarket-forwarded";
@@ -28,23 +27,9 @@ export function isForwarded(request: Request): boolean {
 
 export class LeaderForwarder {
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
-  private readonly client: AxiosInstance;
 
   constructor(private readonly timeoutMs: number, socketsPerLeaderMax = 64) {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: socketsPerLeaderMax });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: socketsPerLeaderMax });
-    this.client = axios.create({
-      timeout: timeoutMs,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      // Relay every status and the body byte for byte: the leader's answer is the answer.
-      validateStatus: () => true,
-      responseType: "text",
-      transformResponse: [(data: unknown) => data],
-      maxRedirects: 0,
-      proxy: false,
-    });
   }
 
   /**
@@ -55,10 +40,13 @@ export class LeaderForwarder {
   async forward(request: Request, leaderId: string, leaderUrl: string): Promise<ForwardedResponse> {
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
     try {
-      const response = await this.client.request<string>({
+      // Every status and the body are relayed byte for byte: the leader's answer is the answer.
+      const response = await httpRequest({
         method: request.method,
         url: new URL(request.originalUrl, leaderUrl).toString(),
-        data: hasBody ? JSON.stringify(request.body ?? null) : undefined,
+        body: hasBody ? JSON.stringify(request.body ?? null) : undefined,
+        agent: this.httpAgent,
+        timeoutMs: this.timeoutMs,
         headers: {
           [forwardedHeader]: "1",
           accept: "application/json",
@@ -69,7 +57,7 @@ export class LeaderForwarder {
       return {
         status: response.status,
         contentType: typeof contentType === "string" ? contentType : "application/json",
-        body: response.data,
+        body: response.body,
       };
     } catch (error) {
       throw forwardError(error, leaderId, leaderUrl, this.timeoutMs);
@@ -78,7 +66,6 @@ export class LeaderForwarder {
 
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
   }
 }
 
@@ -88,12 +75,14 @@ const notDeliveredCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", 
 
 function forwardError(error: unknown, leaderId: string, leaderUrl: string,
   timeoutMs: number): ApiError {
-  const code = axios.isAxiosError(error) ? error.code ?? "error" : "error";
+  // new URL() throws a TypeError with code ERR_INVALID_URL before anything is sent.
+  const code = error instanceof HttpRequestError ? error.code
+    : (error as { code?: unknown }).code === "ERR_INVALID_URL" ? "ERR_INVALID_URL" : "error";
   if (notDeliveredCodes.has(code)) {
     return new ApiError("unavailable", `leader ${leaderId} at ${leaderUrl} cannot be reached ` +
       `(${code}); retry shortly`, { leaderId });
   }
-  const what = code === "ECONNABORTED" || code === "ETIMEDOUT"
+  const what = code === "ETIMEDOUT"
     ? `no answer from leader ${leaderId} within ${timeoutMs} ms`
     : `the connection to leader ${leaderId} failed (${code})`;
   return new ApiError("timeout", `${what}; the outcome is unknown: retry with the same requestId`,

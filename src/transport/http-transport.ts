@@ -1,9 +1,9 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import axios, { type AxiosInstance } from "axios";
 import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
+import { httpRequest, HttpRequestError } from "./http-request.js";
 import { createPeerApp, peerMessagesPath } from "./peer-app.js";
 import {
   newPeerCounters,
@@ -53,8 +53,8 @@ interface PeerChannel {
 }
 
 /**
- * The real Transport (DESIGN.md §1): express on peerPort receives, axios with one keep-alive
- * agent per peer sends.
+ * The real Transport (DESIGN.md §1): express on peerPort receives, node:http with one
+ * keep-alive agent per peer sends (http-request.ts).
  *
  * Batching: send() only queues, per peer, and schedules one flush per turn of the event loop
  * (setImmediate), so every message sent to a peer in that turn leaves in one POST.
@@ -73,7 +73,6 @@ export class HttpTransport implements Transport {
   private readonly channels = new Map<NodeId, PeerChannel>();
   private readonly received = new Map<NodeId, number>();
   private readonly totals = newTransportCounters();
-  private readonly client: AxiosInstance;
   /** One controller per in-flight POST: aborted by its timeout or by close(). */
   private readonly inflightAborts = new Set<AbortController>();
   private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
@@ -97,7 +96,6 @@ export class HttpTransport implements Transport {
     this.self = options.self;
     this.logger = (options.logger ?? pino({ level: "silent" }))
       .child({ component: "transport", self: options.self });
-    this.client = axios.create({ proxy: false, maxRedirects: 0 });
     this.setPeers(options.peers);
   }
 
@@ -291,23 +289,21 @@ export class HttpTransport implements Transport {
   private post(channel: PeerChannel, batch: { messages: RaftMessage[]; body: string }): void {
     channel.inflight++;
     const count = batch.messages.length;
-    // Our own timer bounds the whole request (axios's `timeout` would bound only idleness).
+    // close() aborts whatever is in flight; rpcTimeoutMs bounds the whole exchange.
     const abort = new AbortController();
     this.inflightAborts.add(abort);
-    const timer = setTimeout(() => abort.abort(), this.options.rpcTimeoutMs);
-    this.client.post(channel.url, batch.body, {
-      httpAgent: channel.agent,
+    httpRequest({
+      method: "POST", url: channel.url, body: batch.body, agent: channel.agent,
       headers: {
         "content-type": "application/json",
         authorization: `Bearer ${this.options.peerToken}`,
       },
-      signal: abort.signal,
-      transformRequest: [(data: unknown) => data],
-      transformResponse: [(data: unknown) => data],
-      responseType: "text",
-      maxBodyLength: Number.POSITIVE_INFINITY,
-      maxContentLength: 64 * 1024,
-      validateStatus: (status) => status === 204,
+      signal: abort.signal, timeoutMs: this.options.rpcTimeoutMs, responseBytesMax: 64 * 1024,
+    }).then((answer) => {
+      if (answer.status !== 204) {
+        throw new HttpRequestError(`HTTP_${answer.status}`, `peer answered ${answer.status}: ` +
+          answer.body.slice(0, 200));
+      }
     }).then(() => {
       channel.counters.messagesSent += count;
       channel.counters.batchesSent++;
@@ -317,7 +313,6 @@ export class HttpTransport implements Transport {
       this.logger.debug({ peer: channel.address.id, messages: count, ...describeError(error) },
         "peer request failed; batch dropped");
     }).finally(() => {
-      clearTimeout(timer);
       this.inflightAborts.delete(abort);
       channel.inflight--;
       if (channel.queue.length > 0) this.scheduleFlush();
@@ -354,9 +349,7 @@ function hostForUrl(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
-function describeError(error: unknown): { code?: string; status?: number; message: string } {
-  if (axios.isAxiosError(error)) {
-    return { code: error.code, status: error.response?.status, message: error.message };
-  }
+function describeError(error: unknown): { code?: string; message: string } {
+  if (error instanceof HttpRequestError) return { code: error.code, message: error.message };
   return { message: String(error) };
 }
