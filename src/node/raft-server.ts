@@ -59,8 +59,13 @@ export interface RaftServerOptions {
   readonly metrics?: NodeMetrics;
   /** Opens the log and snapshot stores; FileStorage in dataDir by default. */
   readonly openStorage?: () => { log: DurableLog; snapshots: SnapshotStore };
-  /** The leader's clock for command timestamps (session expiry only). */
+  /** The proposer's clock for command timestamps (session expiry only). */
   readonly nowMs?: () => number;
+  /**
+   * A follower sends writes to the leader as Raft messages (default) and answers once it has
+   * applied them itself; false makes it answer notLeader, so the API relays the HTTP request.
+   */
+  readonly forwardProposals?: boolean;
 }
 
 type Loop = "idle" | "running" | "rerun";
@@ -73,6 +78,8 @@ export class RaftServer implements NodeService {
   private readonly log: DurableLog;
   private readonly snapshots: SnapshotStore;
   private readonly proposals: Waiters<number, SubmitOutcome>;
+  /** Writes this follower forwarded to the leader, by entry data: settled when applied here. */
+  private readonly forwarded: Waiters<string, SubmitOutcome>;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
@@ -116,6 +123,7 @@ export class RaftServer implements NodeService {
     this.syncedTerm = this.log.hardState().term;
     this.syncedVote = this.log.hardState().vote;
     this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000);
+    this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000);
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
@@ -137,6 +145,7 @@ export class RaftServer implements NodeService {
     this.stopped = true;
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     this.proposals.settleAll({ kind: "unknown", leaderId: null });
+    this.forwarded.settleAll({ kind: "unknown", leaderId: null });
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
     await this.loopPass;
     await this.options.transport.close();
@@ -155,7 +164,11 @@ export class RaftServer implements NodeService {
       return Promise.resolve({ kind: "overloaded" });
     }
     const command = commandFromRequest(request, (this.options.nowMs ?? Date.now)());
-    const result = this.node.propose(encodeCommand(command));
+    const data = encodeCommand(command);
+    if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
+      return this.submitForwarded(data);
+    }
+    const result = this.node.propose(data);
     switch (result.kind) {
       case "notLeader":
       case "transferring":
@@ -179,6 +192,38 @@ export class RaftServer implements NodeService {
       this.proposalTerms.delete(result.index);
       this.metrics.proposals.inc({ outcome: "timeout" });
       return { kind: "timeout" };
+    });
+  }
+
+  /**
+   * A follower's write: forwarded to the leader inside the Raft traffic (batched with the
+   * appends' answers, no HTTP request of its own at the leader), and answered when this node
+   * applies the entry, with the result its own state machine computes: the same as the
+   * leader's, since every replica applies the same log. A proposal the leader dropped (it lost
+   * leadership, or is over its bound) times out: the outcome is unknown, and a retry with the
+   * same requestId is applied at most once.
+   */
+  private submitForwarded(data: string): Promise<SubmitOutcome> {
+    if (this.forwarded.full()) {
+      this.metrics.proposals.inc({ outcome: "overloaded" });
+      return Promise.resolve({ kind: "overloaded" });
+    }
+    // The same bytes already in flight (the same request, retried within a millisecond):
+    // one waiter per entry, so this one cannot be told apart; the client retries.
+    if (this.forwarded.has(data)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
+    const result = this.node.forward([data]);
+    if (result.kind !== "forwarded") return Promise.resolve({ kind: "notLeader", leaderId: null });
+    this.schedule();
+    const startedMs = performance.now();
+    return this.forwarded.wait(data, this.options.proposalTimeoutMs ?? 5000, () => {
+      this.metrics.proposals.inc({ outcome: "timeout" });
+      return { kind: "timeout" };
+    }).then((outcome) => {
+      if (outcome.kind === "applied") {
+        this.metrics.commitLatencySeconds.observe((performance.now() - startedMs) / 1000);
+        this.metrics.proposals.inc({ outcome: "applied" });
+      }
+      return outcome;
     });
   }
 
@@ -352,6 +397,9 @@ export class RaftServer implements NodeService {
       ? null
       : this.marketState.applyEncoded(entry.data, entry.index);
     if (result === null) this.marketState.advanceAppliedIndex(entry.index);
+    if (result !== null && this.forwarded.has(entry.data)) {
+      this.forwarded.settle(entry.data, { kind: "applied", result, index: entry.index });
+    }
     const proposal = this.proposalTerms.get(entry.index);
     if (proposal === undefined) return;
     if (proposal.term === entry.term && result !== null) {

@@ -13,6 +13,7 @@ export { emptyInitialState, type RaftInitialState } from "./raft.js";
 export {
   mayPrecedePersist,
   RaftNode,
+  type ForwardResult,
   type ProposeResult,
   type RaftStatus,
   type ReadIndexResult,

@@ -1,6 +1,7 @@
 import { assert } from "./assert.js";
 import {
   entrySizeBytes,
+  type EntryKind,
   type AppendEntriesResponse,
   type HeartbeatResponse,
   type InstallSnapshotResponse,
@@ -22,6 +23,11 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
       return;
     case "heartbeatResponse":
       handleHeartbeatResponse(raft, m);
+      return;
+    case "propose":
+      // Forwarded proposals that cannot be taken are dropped: the follower's client times out
+      // and retries, at whichever node leads by then.
+      acceptProposals(raft, m.data);
       return;
     case "readIndex":
       if (startRead(raft, m.context, m.from) !== "pending") {
@@ -130,6 +136,32 @@ export function bcastHeartbeat(raft: Raft, readId: number | null): void {
  * §5.3, §5.4.2: the commit index advances to the highest index a majority holds, but only when
  * that entry is of the current term (Figure 8); earlier entries then commit indirectly.
  */
+export type AcceptResult =
+  | { readonly kind: "accepted"; readonly index: number; readonly term: number }
+  | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
+  | { readonly kind: "overloaded" };
+
+/**
+ * Appends proposals as entries of the leader's term; `index` is the last one's. Refuses all of
+ * them while a leadership transfer is under way (§3.10) or when the uncommitted tail is at its
+ * bound.
+ */
+export function acceptProposals(raft: Raft, data: readonly string[],
+  kind: EntryKind = "normal"): AcceptResult {
+  assert(raft.role === "leader", "proposals are accepted by the leader only");
+  if (raft.leadTransferee !== null) {
+    return { kind: "transferring", leaderIdHint: raft.leadTransferee };
+  }
+  if (raft.log.lastIndex() - raft.log.committed >= raft.config.uncommittedEntriesMax) {
+    return { kind: "overloaded" };
+  }
+  for (const item of data) {
+    raft.log.append({ index: raft.log.lastIndex() + 1, term: raft.term, kind, data: item });
+  }
+  if (data.length > 0) raft.proposalsUnsent = true;
+  return { kind: "accepted", index: raft.log.lastIndex(), term: raft.term };
+}
+
 export function maybeCommit(raft: Raft): boolean {
   const index = raft.voters.committedIndex((id) => raft.progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;

@@ -122,6 +122,18 @@ export interface ReadIndexResponse extends MessageBase {
 }
 
 /**
+ * A follower forwards client proposals to the leader (thesis §6.2: clients may contact any
+ * server; etcd's MsgProp). The leader appends them as its own proposals of its term. Nothing is
+ * answered: the follower learns the outcome when it applies the entry, or its client times out
+ * and retries (a requestId keeps that exactly-once). A node that is not the leader, or a leader
+ * that is transferring leadership or over its uncommitted bound, drops them.
+ */
+export interface ProposeRequest extends MessageBase {
+  readonly type: "propose";
+  readonly data: readonly string[];
+}
+
+/**
  * InstallSnapshot (§7), one chunk at a time: `data` holds bytes [offset, offset + length) of
  * the snapshot. The receiver assembles the chunks beside its current state and installs the
  * whole only when `done`; a lost chunk is resent from the offset the receiver asks for.
@@ -158,6 +170,7 @@ export type RaftMessage =
   | TimeoutNowRequest
   | ReadIndexRequest
   | ReadIndexResponse
+  | ProposeRequest
   | InstallSnapshotRequest
   | InstallSnapshotResponse;
 

@@ -1,6 +1,8 @@
 import { assert } from "./assert.js";
 import type { RaftConfig } from "./config.js";
-import { maybeCommit, sendAppendsTo, sendTimeoutNow, startRead } from "./leader.js";
+import {
+  acceptProposals, maybeCommit, sendAppendsTo, sendTimeoutNow, startRead,
+} from "./leader.js";
 import type {
   Entry,
   EntryKind,
@@ -20,6 +22,11 @@ export type ProposeResult =
   /** A leadership transfer is under way; retry at the new leader. */
   | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
   | { readonly kind: "overloaded" };
+
+export type ForwardResult =
+  | { readonly kind: "forwarded"; readonly leaderId: NodeId }
+  | { readonly kind: "noLeader" }
+  | { readonly kind: "isLeader" };
 
 export type ReadIndexResult =
   /** The answer comes later, as a ReadState or a dropped read with the same context. A read
@@ -117,6 +124,10 @@ export class RaftNode {
     return this.raft.id;
   }
 
+  get role(): Role {
+    return this.raft.role;
+  }
+
   /** Advances logical time by one tick: election timeouts and heartbeats count ticks. */
   tick(): void {
     this.raft.tick();
@@ -141,16 +152,7 @@ export class RaftNode {
   propose(data: string, kind: EntryKind = "normal"): ProposeResult {
     const raft = this.raft;
     if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
-    if (raft.leadTransferee !== null) {
-      return { kind: "transferring", leaderIdHint: raft.leadTransferee };
-    }
-    if (raft.log.lastIndex() - raft.log.committed >= raft.config.uncommittedEntriesMax) {
-      return { kind: "overloaded" };
-    }
-    const index = raft.log.lastIndex() + 1;
-    raft.log.append({ index, term: raft.term, kind, data });
-    raft.proposalsUnsent = true;
-    return { kind: "accepted", index, term: raft.term };
+    return acceptProposals(raft, [data], kind);
   }
 
   /**
@@ -167,6 +169,19 @@ export class RaftNode {
     if (raft.leaderId === null) return { kind: "noLeader" };
     raft.send({ type: "readIndex", from: raft.id, to: raft.leaderId, term: raft.term, context });
     return { kind: "pending" };
+  }
+
+  /**
+   * On a follower, sends proposals to the leader it knows, which appends them as its own; no
+   * answer comes back (see ProposeRequest). The caller learns the outcome by applying the
+   * entry, or not within its timeout. "isLeader": propose() them here instead.
+   */
+  forward(data: readonly string[]): ForwardResult {
+    const raft = this.raft;
+    if (raft.role === "leader") return { kind: "isLeader" };
+    if (raft.leaderId === null || raft.role !== "follower") return { kind: "noLeader" };
+    raft.send({ type: "propose", from: raft.id, to: raft.leaderId, term: raft.term, data });
+    return { kind: "forwarded", leaderId: raft.leaderId };
   }
 
   /** Hands leadership to `target` once its log is current (thesis §3.10). */

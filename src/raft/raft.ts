@@ -389,6 +389,7 @@ export class Raft {
       } else if (m.type === "readIndexResponse") {
         this.droppedReads.push(m.context);
       }
+      // A stale "propose" is dropped: its follower's client times out and retries.
       return false;
     }
     return true;
@@ -448,7 +449,8 @@ export class Raft {
       if (m.index === null) this.droppedReads.push(m.context);
       else this.readStates.push({ context: m.context, index: m.index });
     }
-    // Anything else is a stale answer for a role we no longer hold.
+    // Anything else is a stale answer for a role we no longer hold, or proposals forwarded to
+    // a node that no longer leads: dropped, their clients time out and retry.
   }
 
   private handleAppendEntries(m: AppendEntriesRequest): void {

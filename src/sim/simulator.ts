@@ -120,6 +120,10 @@ export function runSimulation(options: SimOptions): SimResult {
         const node = cluster.upNodes()[0] === undefined ? null : pick(rng, cluster.upNodes());
         const result = node?.raft.propose(data);
         if (result?.kind === "accepted") note(`${node!.id} accepted ${data} at ${result.index}`);
+        // A follower forwards it to the leader it knows (no answer comes back).
+        if (result?.kind === "notLeader" && node!.raft.forward([data]).kind === "forwarded") {
+          note(`${node!.id} forwarded ${data}`);
+        }
       }
       if (rng.nextFloat() < readRate && cluster.upNodes().length > 0) {
         const node = pick(rng, cluster.upNodes());

@@ -91,7 +91,7 @@ const messageTypes: Readonly<Record<MessageType, true>> = {
   preVote: true, requestVote: true, preVoteResponse: true, requestVoteResponse: true,
   append: true, appendResponse: true, heartbeat: true, heartbeatResponse: true,
   timeoutNow: true, readIndex: true, readIndexResponse: true, snapshot: true,
-  snapshotResponse: true,
+  snapshotResponse: true, propose: true,
 };
 
 /**

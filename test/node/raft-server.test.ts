@@ -94,8 +94,34 @@ describe("RaftServer (the driver)", () => {
     expect(hashes.size).to.equal(1);
   });
 
-  it("answers a follower's write with the leader's id, and serves it a linearizable read", async () => {
+  it("forwards a follower's write to the leader and answers it once applied there", async () => {
     servers = startCluster();
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const follower = servers.find((server) => server !== leader)!;
+    await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+      "the follower to learn the leader");
+    const written = await follower.submit(createApple("create-f"));
+    expect(written.kind).to.equal("applied");
+    if (written.kind !== "applied") return;
+    expect(written.result.ok).to.equal(true);
+    // Applied at the follower under the index the leader gave it; the leader has it too.
+    expect(follower.status().appliedIndex).to.be.at.least(written.index);
+    expect(leader.market().getItem("apple-1kg")?.stock).to.equal(10);
+    // A retry through the follower returns the first result; a reuse with another body is a
+    // conflict. Neither changes anything.
+    const retried = await follower.submit(createApple("create-f"));
+    expect(retried).to.deep.include({ kind: "applied" });
+    expect(retried.kind === "applied" && retried.result).to.deep.equal(written.result);
+    const reused = await follower.submit({ kind: "createItem", requestId: "create-f",
+      sku: "apple-1kg", name: "Apples", area: "fruit", priceCents: 300, stock: 99 });
+    expect(reused.kind === "applied" && !reused.result.ok && reused.result.error)
+      .to.equal("requestIdConflict");
+    expect(leader.market().getItem("apple-1kg")?.stock).to.equal(10);
+  });
+
+  it("answers a follower's write with the leader's id when it must not forward, and serves " +
+    "it a linearizable read", async () => {
+    servers = startCluster({ forwardProposals: false });
     const leader = await waitFor(() => leaderOf(servers), "a leader");
     const follower = servers.find((server) => server !== leader)!;
     // Right after an election a follower may not have heard from the leader yet.

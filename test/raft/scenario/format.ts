@@ -53,6 +53,8 @@ export function formatMessage(m: RaftMessage): string {
       return `${head} context=${m.context}`;
     case "readIndexResponse":
       return `${head} context=${m.context} index=${m.index ?? "none"}`;
+    case "propose":
+      return `${head} data=${m.data.map((item) => JSON.stringify(item)).join(",")}`;
     case "snapshot":
       return `${head} snapshot=${formatPosition(m.meta.term, m.meta.index)} ` +
         `offset=${m.offset} bytes=${m.data.length}${m.done ? " done" : ""}`;
