@@ -84,8 +84,18 @@ async function createStockedItem(cluster: LocalCluster, sku: string): Promise<vo
 interface LoadResult {
   readonly okCount: number;
   readonly errorCount: number;
+  /** Failed requests by HTTP status (0: no answer). */
+  readonly errorsByStatus: Map<number, number>;
   readonly latenciesMs: number[];
   readonly seconds: number;
+}
+
+/** The term of the leader, or null when none answers as leader. */
+async function leaderTerm(cluster: LocalCluster): Promise<number | null> {
+  for (const status of (await cluster.statuses()).values()) {
+    if (status.role === "leader" && typeof status.term === "number") return status.term;
+  }
+  return null;
 }
 
 async function runLoad(cluster: LocalCluster, clients: number, seconds: number, sku: string,
@@ -93,6 +103,7 @@ async function runLoad(cluster: LocalCluster, clients: number, seconds: number, 
   const latenciesMs: number[] = [];
   let okCount = 0;
   let errorCount = 0;
+  const errorsByStatus = new Map<number, number>();
   const endMs = performance.now() + seconds * 1000;
   const startMs = performance.now();
   await Promise.all(Array.from({ length: clients }, async (_, client) => {
@@ -106,10 +117,12 @@ async function runLoad(cluster: LocalCluster, clients: number, seconds: number, 
         latenciesMs.push(performance.now() - sentMs);
       } else {
         errorCount++;
+        errorsByStatus.set(status, (errorsByStatus.get(status) ?? 0) + 1);
       }
     }
   }));
-  return { okCount, errorCount, latenciesMs, seconds: (performance.now() - startMs) / 1000 };
+  return { okCount, errorCount, errorsByStatus, latenciesMs,
+    seconds: (performance.now() - startMs) / 1000 };
 }
 
 async function throughput(args: string[]): Promise<void> {
@@ -130,7 +143,9 @@ async function throughput(args: string[]): Promise<void> {
     console.log(`leader is ${leader}; creating the benchmark item`);
     await createStockedItem(cluster, "bench-widget");
     const rows: string[] = [];
+    const notes: string[] = [];
     for (const clients of clientCounts) {
+      const termBefore = await leaderTerm(cluster);
       console.log(`${clients} client(s) buying for ${options.duration} s ...`);
       const result = await runLoad(cluster, clients, options.duration, "bench-widget",
         `bench-${clients}-${Date.now()}`);
@@ -141,11 +156,18 @@ async function throughput(args: string[]): Promise<void> {
         percentile(sorted, 0.5).toFixed(2).padStart(8), percentile(sorted, 0.99).toFixed(2).padStart(8),
         (sorted[sorted.length - 1] ?? NaN).toFixed(1).padStart(8),
         String(result.errorCount).padStart(7)].join(" "));
+      const termAfter = await leaderTerm(cluster);
+      if (result.errorCount > 0 || termAfter !== termBefore) {
+        notes.push(`${clients} client(s): errors by HTTP status ` +
+          `${[...result.errorsByStatus].map(([status, count]) => `${status}×${count}`).join(", ") ||
+          "none"}; leader term ${termBefore} -> ${termAfter}`);
+      }
     }
     console.log(`\nraw fdatasync rate of this disk: ${fsyncPerSecond.toFixed(0)} per second`);
     console.log(`${"clients".padStart(7)} ${"purchases/s".padStart(12)} ${"x fdatasync".padStart(14)} ` +
       `${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)} ${"errors".padStart(7)}`);
     for (const row of rows) console.log(row);
+    for (const note of notes) console.log(note);
   } finally {
     await cluster.stop();
   }

@@ -65,6 +65,44 @@ export function encodeCommand(command: MarketCommand): string {
   return JSON.stringify(command);
 }
 
+/**
+ * A command's request without its time, as text: what a follower that forwarded a write
+ * matches applied entries against, since the leader restamps the time (restampCommand).
+ */
+export function requestKey(command: MarketCommand): string {
+  const { timeMs: _timeMs, ...request } = command;
+  return JSON.stringify(request);
+}
+
+/** requestKey of a log entry's data; null for data that is not a JSON object. */
+export function requestKeyOfData(data: string): string | null {
+  const parsed = parseObject(data);
+  if (parsed === null) return null;
+  const { timeMs: _timeMs, ...request } = parsed;
+  return JSON.stringify(request);
+}
+
+/**
+ * A forwarded command with the leader's clock as its time, so that, as for the leader's own
+ * proposals, only leaders' clocks ever reach the session table (sessions expire by the largest
+ * time applied). Key order is kept, so requestKeyOfData is unchanged. Data that is not a JSON
+ * object is passed on as it is: every replica rejects it alike.
+ */
+export function restampCommand(data: string, timeMs: number): string {
+  const parsed = parseObject(data);
+  return parsed === null ? data : JSON.stringify({ ...parsed, timeMs });
+}
+
+function parseObject(data: string): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? parsed as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
+}
+
 export type MarketSuccess =
   | { readonly ok: true; readonly kind: "item"; readonly item: Item }
   | { readonly ok: true; readonly kind: "order"; readonly order: Order };

@@ -5,6 +5,9 @@ export type { SearchQuery } from "./catalogue.js";
 export {
   commandFromRequest,
   encodeCommand,
+  requestKey,
+  requestKeyOfData,
+  restampCommand,
   marketErrorCodes,
   type AddStockCommand,
   type BuyCommand,

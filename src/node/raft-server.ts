@@ -3,6 +3,9 @@ import path from "node:path";
 import type { Logger } from "pino";
 import {
   commandFromRequest,
+  requestKey,
+  requestKeyOfData,
+  restampCommand,
   encodeCommand,
   MarketStateMachine,
   type MarketRequest,
@@ -70,6 +73,9 @@ export interface RaftServerOptions {
 
 type Loop = "idle" | "running" | "rerun";
 
+/** Forwarded writes per propose message: bounds the message, as appends are bounded. */
+const forwardBatchMax = 256;
+
 export class RaftServer implements NodeService {
   readonly id: NodeId;
   readonly metrics: NodeMetrics;
@@ -78,8 +84,10 @@ export class RaftServer implements NodeService {
   private readonly log: DurableLog;
   private readonly snapshots: SnapshotStore;
   private readonly proposals: Waiters<number, SubmitOutcome>;
-  /** Writes this follower forwarded to the leader, by entry data: settled when applied here. */
+  /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
   private readonly forwarded: Waiters<string, SubmitOutcome>;
+  /** Forwarded writes not yet handed to the core: sent in batches at the next loop pass. */
+  private forwardQueue: { readonly key: string; readonly data: string }[] = [];
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
@@ -166,7 +174,7 @@ export class RaftServer implements NodeService {
     const command = commandFromRequest(request, (this.options.nowMs ?? Date.now)());
     const data = encodeCommand(command);
     if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
-      return this.submitForwarded(data);
+      return this.submitForwarded(requestKey(command), data);
     }
     const result = this.node.propose(data);
     switch (result.kind) {
@@ -196,26 +204,27 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * A follower's write: forwarded to the leader inside the Raft traffic (batched with the
-   * appends' answers, no HTTP request of its own at the leader), and answered when this node
-   * applies the entry, with the result its own state machine computes: the same as the
-   * leader's, since every replica applies the same log. A proposal the leader dropped (it lost
-   * leadership, or is over its bound) times out: the outcome is unknown, and a retry with the
-   * same requestId is applied at most once.
+   * A follower's write: forwarded to the leader inside the Raft traffic (the writes of one loop
+   * pass in one message, beside the appends' answers; no HTTP request of its own at the
+   * leader), and answered when this node applies the entry, with the result its own state
+   * machine computes: the same as the leader's, since every replica applies the same log. The
+   * waiter is keyed by the request without its time, which the leader restamps. If the leader
+   * changes, or a snapshot replaces the log, before the entry is applied here, the outcome is
+   * unknown at once (a retry with the same requestId applies at most once); a proposal lost
+   * otherwise (a dropped peer request) times out.
    */
-  private submitForwarded(data: string): Promise<SubmitOutcome> {
+  private submitForwarded(key: string, data: string): Promise<SubmitOutcome> {
     if (this.forwarded.full()) {
       this.metrics.proposals.inc({ outcome: "overloaded" });
       return Promise.resolve({ kind: "overloaded" });
     }
-    // The same bytes already in flight (the same request, retried within a millisecond):
-    // one waiter per entry, so this one cannot be told apart; the client retries.
-    if (this.forwarded.has(data)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
-    const result = this.node.forward([data]);
-    if (result.kind !== "forwarded") return Promise.resolve({ kind: "notLeader", leaderId: null });
+    // The same request already in flight here (a client retrying before its first answer):
+    // one waiter per request, so this one cannot be told apart; the client retries.
+    if (this.forwarded.has(key)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
+    this.forwardQueue.push({ key, data });
     this.schedule();
     const startedMs = performance.now();
-    return this.forwarded.wait(data, this.options.proposalTimeoutMs ?? 5000, () => {
+    return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
       this.metrics.proposals.inc({ outcome: "timeout" });
       return { kind: "timeout" };
     }).then((outcome) => {
@@ -284,7 +293,16 @@ export class RaftServer implements NodeService {
 
   private receive(messages: readonly RaftMessage[]): void {
     if (this.stopped) return;
-    for (const message of messages) this.node.step(message);
+    const leading = this.node.role === "leader";
+    for (const message of messages) {
+      if (leading && message.type === "propose") {
+        // The leader's clock, as for its own proposals (restampCommand).
+        const nowMs = (this.options.nowMs ?? Date.now)();
+        this.node.step({ ...message, data: message.data.map((data) => restampCommand(data, nowMs)) });
+      } else {
+        this.node.step(message);
+      }
+    }
     this.schedule();
   }
 
@@ -306,7 +324,9 @@ export class RaftServer implements NodeService {
       do {
         this.loop = "running";
         // Bounded: each pass handles what accumulated; a busy node yields between passes.
-        for (let pass = 0; pass < 64 && this.node.hasReady() && !this.stopped; pass++) {
+        for (let pass = 0; pass < 64 && !this.stopped; pass++) {
+          this.flushForwards();
+          if (!this.node.hasReady()) break;
           await this.handleReady(this.node.ready());
         }
         // schedule() may have asked for another pass while this one awaited its fsync.
@@ -316,7 +336,30 @@ export class RaftServer implements NodeService {
     } finally {
       this.loop = "idle";
     }
-    if (!this.stopped && this.node.hasReady()) this.schedule();
+    if (!this.stopped && (this.node.hasReady() || this.forwardQueue.length > 0)) this.schedule();
+  }
+
+  /** Hands queued forwarded writes to the core, at most forwardBatchMax per message. */
+  private flushForwards(): void {
+    while (this.forwardQueue.length > 0) {
+      const batch = this.forwardQueue.splice(0, forwardBatchMax);
+      const result = this.node.forward(batch.map((item) => item.data));
+      if (result.kind === "forwarded") continue;
+      // No leader now, or this node leads: not sent, so certainly not applied.
+      for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
+    }
+  }
+
+  /**
+   * The leader changed or a snapshot replaced the log: writes forwarded earlier may or may not
+   * be applied, and this node can no longer tell which by waiting. Unsent ones were not.
+   */
+  private abandonForwards(): void {
+    for (const item of this.forwardQueue) {
+      this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
+    }
+    this.forwardQueue = [];
+    this.forwarded.settleAll({ kind: "unknown", leaderId: this.leaderId });
   }
 
   /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
@@ -340,9 +383,12 @@ export class RaftServer implements NodeService {
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
     // The leader hint first, so that answers given below name the current leader.
-    if (ready.softState !== null) this.noteSoftState(ready.softState.role, ready.softState.leaderId);
+    const leaderChanged = ready.softState !== null &&
+      this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     this.answerReads(ready);
+    // After applying: an entry this Ready commits still answers its forwarded write.
+    if (leaderChanged) this.abandonForwards();
     this.node.advance();
     this.maybeSnapshot();
     this.updateGauges();
@@ -389,6 +435,7 @@ export class RaftServer implements NodeService {
     for (const index of this.proposals.keysUpTo(snapshot.meta.index)) {
       this.settleProposal(index, { kind: "unknown", leaderId: this.leaderId });
     }
+    this.abandonForwards();
   }
 
   private applyEntry(entry: Entry): void {
@@ -397,8 +444,9 @@ export class RaftServer implements NodeService {
       ? null
       : this.marketState.applyEncoded(entry.data, entry.index);
     if (result === null) this.marketState.advanceAppliedIndex(entry.index);
-    if (result !== null && this.forwarded.has(entry.data)) {
-      this.forwarded.settle(entry.data, { kind: "applied", result, index: entry.index });
+    if (result !== null && this.forwarded.size() > 0) {
+      const key = requestKeyOfData(entry.data);
+      if (key !== null) this.forwarded.settle(key, { kind: "applied", result, index: entry.index });
     }
     const proposal = this.proposalTerms.get(entry.index);
     if (proposal === undefined) return;
@@ -436,13 +484,16 @@ export class RaftServer implements NodeService {
     }
   }
 
-  private noteSoftState(role: string, leaderId: NodeId | null): void {
-    if (leaderId !== this.leaderId) {
+  /** Returns whether the leader changed. */
+  private noteSoftState(role: string, leaderId: NodeId | null): boolean {
+    const changed = leaderId !== this.leaderId;
+    if (changed) {
       this.metrics.leaderChanges.inc();
       this.options.logger.info({ role, leaderId, term: this.node.status().term }, "leader changed");
     }
     if (role === "candidate") this.metrics.elections.inc();
     this.leaderId = leaderId;
+    return changed;
   }
 
   private maybeSnapshot(): void {

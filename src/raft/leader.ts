@@ -152,7 +152,7 @@ export function acceptProposals(raft: Raft, data: readonly string[],
   if (raft.leadTransferee !== null) {
     return { kind: "transferring", leaderIdHint: raft.leadTransferee };
   }
-  if (raft.log.lastIndex() - raft.log.committed >= raft.config.uncommittedEntriesMax) {
+  if (raft.log.lastIndex() - raft.log.committed + data.length > raft.config.uncommittedEntriesMax) {
     return { kind: "overloaded" };
   }
   for (const item of data) {

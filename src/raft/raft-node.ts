@@ -79,7 +79,8 @@ export interface Ready {
  * entries are stable (thesis §10.2.1). Votes and acknowledgements must wait for the fsync.
  */
 export function mayPrecedePersist(message: RaftMessage): boolean {
-  return message.type === "append" || message.type === "heartbeat";
+  // A forwarded proposal promises nothing about this node's state either.
+  return message.type === "append" || message.type === "heartbeat" || message.type === "propose";
 }
 
 export interface RaftStatus {

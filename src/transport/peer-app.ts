@@ -123,6 +123,10 @@ function messageShapeError(message: unknown, self: NodeId): string | null {
     return "term must be a number";
   }
   if (fields.to !== self) return `addressed to ${fields.to}, this node is ${self}`;
+  if (fields.type === "propose" && !(Array.isArray(fields.data) &&
+    fields.data.every((item) => typeof item === "string"))) {
+    return "a propose message's data must be an array of strings";
+  }
   return null;
 }
 

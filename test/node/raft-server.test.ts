@@ -20,11 +20,14 @@ import { flipBit } from "../storage/helpers.js";
 
 class Hub {
   private readonly handlers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
+  /** Nodes cut off from every other: their messages, both ways, are lost. */
+  readonly cut = new Set<NodeId>();
 
   transport(id: NodeId): Transport {
     return {
       send: (messages) => {
         for (const message of messages) {
+          if (this.cut.has(message.from) || this.cut.has(message.to)) continue;
           setImmediate(() => this.handlers.get(message.to)?.([message]));
         }
       },
@@ -37,8 +40,8 @@ class Hub {
 
 const ids = ["n1", "n2", "n3"];
 
-function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: string): RaftServer[] {
-  const hub = new Hub();
+function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: string,
+  hub = new Hub(), perNode: (id: NodeId) => Partial<RaftServerOptions> = () => ({})): RaftServer[] {
   return ids.map((id) => RaftServer.start({
     id, voters: ids, dataDir: path.join(dataRoot ?? "/nonexistent", id), transport: hub.transport(id),
     logger: pino({ level: "silent" }), tickIntervalMs: 5,
@@ -48,6 +51,7 @@ function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: str
       ? { openStorage: () => ({ log: new MemoryStorage(), snapshots: new MemorySnapshotStore() }) }
       : {}),
     ...overrides,
+    ...perNode(id),
   }));
 }
 
@@ -117,6 +121,46 @@ describe("RaftServer (the driver)", () => {
     expect(reused.kind === "applied" && !reused.result.ok && reused.result.error)
       .to.equal("requestIdConflict");
     expect(leader.market().getItem("apple-1kg")?.stock).to.equal(10);
+  });
+
+  it("stamps a forwarded write with the leader's clock, not the follower's", async () => {
+    const clockOf = (id: NodeId): number => 1_000 * (ids.indexOf(id) + 1);
+    servers = startCluster({}, undefined, new Hub(), (id) => ({ nowMs: () => clockOf(id) }));
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const follower = servers.find((server) => server !== leader)!;
+    await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+      "the follower to learn the leader");
+    expect((await follower.submit(createApple("create-clock"))).kind).to.equal("applied");
+    // Sessions expire by the largest time applied: only leaders' clocks may set it.
+    expect(follower.market().stats().clockMs).to.equal(clockOf(leader.id));
+    expect(leader.market().stats().clockMs).to.equal(clockOf(leader.id));
+  });
+
+  it("answers a forwarded write 'unknown' as soon as the leader changes, never 'applied' " +
+    "unless applied", async () => {
+    const hub = new Hub();
+    servers = startCluster({ proposalTimeoutMs: 30_000 }, undefined, hub);
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const follower = servers.find((server) => server !== leader)!;
+    await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+      "the follower to learn the leader");
+    hub.cut.add(leader.id);
+    const startedMs = Date.now();
+    const outcome = await follower.submit(createApple("create-lost"));
+    // Lost with the cut-off leader: the others elect a new one, and the follower says so at
+    // once instead of holding its client for the whole proposal timeout.
+    expect(outcome).to.deep.equal({ kind: "unknown", leaderId: outcome.kind === "unknown"
+      ? outcome.leaderId : null });
+    expect(Date.now() - startedMs).to.be.below(10_000);
+    expect(follower.market().getItem("apple-1kg")).to.equal(undefined);
+    // The client retries with the same requestId until a new leader takes it: applied once.
+    let retried = await follower.submit(createApple("create-lost"));
+    for (let attempt = 0; retried.kind !== "applied" && attempt < 200; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      retried = await follower.submit(createApple("create-lost"));
+    }
+    expect(retried.kind === "applied" && retried.result.ok).to.equal(true);
+    expect(follower.market().getItem("apple-1kg")?.stock).to.equal(10);
   });
 
   it("answers a follower's write with the leader's id when it must not forward, and serves " +

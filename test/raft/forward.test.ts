@@ -75,6 +75,9 @@ describe("proposal forwarding", () => {
     cluster.isolate(first.id);
     cluster.isolate(second.id);
     const committed = leader.raft.status().commitIndex;
+    // A batch that would pass the bound is refused whole, not cut.
+    leader.raft.step(proposeMessage(first, leader, ["1", "2", "3", "4"]));
+    expect(leader.raft.status().lastLogIndex - committed).to.equal(0);
     leader.raft.step(proposeMessage(first, leader, ["1", "2", "3"]));
     leader.raft.step(proposeMessage(first, leader, ["4"]));
     expect(leader.raft.status().lastLogIndex - committed).to.equal(3);

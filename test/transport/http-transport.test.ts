@@ -139,6 +139,9 @@ describe("HttpTransport", function () {
       ["a message without from", JSON.stringify([{ ...message, from: undefined }])],
       ["an unknown message type", JSON.stringify([{ ...message, type: "gossip" }])],
       ["a message addressed to another node", JSON.stringify([message, { ...message, to: "c" }])],
+      ["a propose whose data is not strings",
+        JSON.stringify([{ type: "propose", from: "a", to: "b", term: 1, data: [1] }])],
+      ["a propose without data", JSON.stringify([{ type: "propose", from: "a", to: "b", term: 1 }])],
     ];
     for (const [what, body] of invalidBodies) {
       it(`answers 400 to ${what}`, async () => {
