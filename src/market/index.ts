@@ -30,7 +30,9 @@ export {
   type MarketConfig,
 } from "./config.js";
 export { demoCatalogue, demoRequests } from "./demo-data.js";
-export { MarketSnapshotError, marketSnapshotFormat } from "./market-snapshot.js";
+export {
+  encodeMarketSnapshotAsync, MarketSnapshotError, marketSnapshotFormat, type MarketSnapshotState,
+} from "./market-snapshot.js";
 export { MarketStateMachine, type MarketStats } from "./market-state-machine.js";
 export {
   marketLimits,

@@ -56,6 +56,38 @@ export function encodeMarketSnapshot(state: MarketSnapshotState): string {
   });
 }
 
+/**
+ * encodeMarketSnapshot, byte for byte, built a slice of records at a time with `pause()` in
+ * between, so that a node keeps sending heartbeats while it serializes tens of megabytes. The
+ * state must not change meanwhile: the records are frozen and the arrays a capture's own
+ * (MarketStateMachine.captureSnapshotState), so the state machine may go on applying.
+ */
+export async function encodeMarketSnapshotAsync(state: MarketSnapshotState,
+  pause: () => Promise<void>, recordsPerSlice = 2000): Promise<string> {
+  const head = JSON.stringify({ appliedIndex: state.appliedIndex, clockMs: state.clockMs,
+    config: encodeConfig(state.config), format: marketSnapshotFormat });
+  const parts = [head.slice(0, -1)];
+  const sections: [string, readonly unknown[], (record: never) => object][] = [
+    ["items", state.items, encodeItem as (record: never) => object],
+    ["orders", state.orders, encodeOrder as (record: never) => object],
+    ["sessions", state.sessions, encodeSession as (record: never) => object],
+  ];
+  for (const [name, records, encode] of sections) {
+    parts.push(`,"${name}":[`);
+    for (let start = 0; start < records.length; start += recordsPerSlice) {
+      if (start > 0) {
+        await pause();
+        parts.push(",");
+      }
+      parts.push(records.slice(start, start + recordsPerSlice)
+        .map((record) => JSON.stringify(encode(record as never))).join(","));
+    }
+    parts.push("]");
+  }
+  parts.push("}");
+  return parts.join("");
+}
+
 /** Parses and checks a snapshot; throws MarketSnapshotError on anything malformed. */
 export function decodeMarketSnapshot(data: string): MarketSnapshotState {
   let parsed: unknown;

@@ -32,6 +32,7 @@ import {
   encodeMarketSnapshot,
   MarketSnapshotError,
   marketSnapshotFormat,
+  type MarketSnapshotState,
 } from "./market-snapshot.js";
 import {
   marketLimits,
@@ -251,10 +252,18 @@ export class MarketStateMachine {
 
   /** The whole replicated state as canonical JSON: equal states give equal strings. */
   snapshot(): string {
-    return encodeMarketSnapshot({
+    return encodeMarketSnapshot(this.captureSnapshotState());
+  }
+
+  /**
+   * The state at appliedIndex, for encodeMarketSnapshotAsync: cheap (arrays of references to
+   * frozen records), and unaffected by anything applied after it.
+   */
+  captureSnapshotState(): MarketSnapshotState {
+    return {
       config: this.config, appliedIndex: this.appliedIndexValue, clockMs: this.clockMs,
       items: this.catalogue.list(), orders: this.orders.list(), sessions: this.sessions.list(),
-    });
+    };
   }
 
   /**

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import {
   commandFromRequest,
+  encodeMarketSnapshotAsync,
   requestKey,
   requestKeyOfData,
   restampCommand,
@@ -73,6 +74,9 @@ export interface RaftServerOptions {
 
 type Loop = "idle" | "running" | "rerun";
 
+/** Lets timers and I/O run between slices of a long computation. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Forwarded writes per propose message: bounds the message, as appends are bounded. */
 const forwardBatchMax = 256;
 
@@ -88,6 +92,8 @@ export class RaftServer implements NodeService {
   private readonly forwarded: Waiters<string, SubmitOutcome>;
   /** Forwarded writes not yet handed to the core: sent in batches at the next loop pass. */
   private forwardQueue: { readonly key: string; readonly data: string }[] = [];
+  /** The leader the pending forwarded writes went to. */
+  private forwardedTo: NodeId | null = null;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
@@ -100,6 +106,12 @@ export class RaftServer implements NodeService {
   private readSequence = 0;
   private readonly bootId = randomUUID().slice(0, 8);
   private lastSnapshotIndex: number;
+  private snapshotJitter = 0;
+  /** The background save of the newest snapshot, while it runs. */
+  private snapshotSaving: Promise<void> | null = null;
+  /** A snapshot now durable, whose compaction waits for the next loop pass. */
+  private pendingCompaction: { readonly snapshot: Snapshot; readonly previousIndex: number } | null =
+    null;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   /** Term and vote as last made durable, to tell when a hard state needs a sync. */
@@ -156,6 +168,7 @@ export class RaftServer implements NodeService {
     this.forwarded.settleAll({ kind: "unknown", leaderId: null });
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
     await this.loopPass;
+    await this.snapshotSaving;
     await this.options.transport.close();
     // Unsynced writes are dropped, as a crash would drop them: nothing unsynced was promised.
     this.log.close();
@@ -326,6 +339,7 @@ export class RaftServer implements NodeService {
         // Bounded: each pass handles what accumulated; a busy node yields between passes.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
           this.flushForwards();
+          this.applyCompaction();
           if (!this.node.hasReady()) break;
           await this.handleReady(this.node.ready());
         }
@@ -344,22 +358,27 @@ export class RaftServer implements NodeService {
     while (this.forwardQueue.length > 0) {
       const batch = this.forwardQueue.splice(0, forwardBatchMax);
       const result = this.node.forward(batch.map((item) => item.data));
-      if (result.kind === "forwarded") continue;
+      if (result.kind === "forwarded") {
+        if (result.leaderId !== this.forwardedTo) {
+          this.abandonForwards(batch.map((item) => item.key));
+          this.forwardedTo = result.leaderId;
+        }
+        continue;
+      }
       // No leader now, or this node leads: not sent, so certainly not applied.
       for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
     }
   }
 
   /**
-   * The leader changed or a snapshot replaced the log: writes forwarded earlier may or may not
-   * be applied, and this node can no longer tell which by waiting. Unsent ones were not.
+   * Another leader took over, or a snapshot replaced the log: writes forwarded earlier may or
+   * may not be applied, and this node can no longer tell which by waiting. Queued ones, not
+   * sent yet, stay queued for the new leader.
    */
-  private abandonForwards(): void {
-    for (const item of this.forwardQueue) {
-      this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
-    }
-    this.forwardQueue = [];
-    this.forwarded.settleAll({ kind: "unknown", leaderId: this.leaderId });
+  private abandonForwards(justSent: readonly string[] = []): void {
+    const spared = new Set([...this.forwardQueue.map((item) => item.key), ...justSent]);
+    this.forwarded.settleWhere((key) => !spared.has(key),
+      { kind: "unknown", leaderId: this.leaderId });
   }
 
   /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
@@ -387,15 +406,24 @@ export class RaftServer implements NodeService {
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     this.answerReads(ready);
-    // After applying: an entry this Ready commits still answers its forwarded write.
-    if (leaderChanged) this.abandonForwards();
+    // After applying: an entry this Ready commits still answers its forwarded write. Losing
+    // sight of the leader is not enough (it may be back in a moment, as after one of its
+    // pauses); another leader is.
+    if (leaderChanged && this.leaderId !== null && this.leaderId !== this.forwardedTo) {
+      this.abandonForwards();
+      this.forwardedTo = this.leaderId;
+    }
     this.node.advance();
     this.maybeSnapshot();
     this.updateGauges();
   }
 
   private async persist(ready: Ready): Promise<void> {
-    if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
+    if (ready.snapshot !== null) {
+      // One save at a time: a background save of our own snapshot finishes first.
+      await this.snapshotSaving;
+      this.installSnapshot(ready.snapshot);
+    }
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
     const hardState = ready.hardState;
@@ -496,26 +524,57 @@ export class RaftServer implements NodeService {
     return changed;
   }
 
+  /**
+   * Takes a snapshot of the state machine when enough entries were applied since the last one.
+   * Nothing long runs on the loop, where it would hold heartbeats past an election timeout:
+   * the state at appliedIndex is captured at once (references to frozen records), serialized
+   * a slice at a time between turns of the loop, then written and fsynced in the background;
+   * the log is compacted only once the snapshot is durable, at the next loop pass
+   * (applyCompaction). One snapshot at a time. The threshold has a random extra of up to a
+   * quarter, so that the replicas, which apply the same entries, do not all serialize at once
+   * on a shared machine.
+   */
   private maybeSnapshot(): void {
-    const { entriesBetweenSnapshots, trailingEntries } = this.options.snapshot;
+    if (this.snapshotSaving !== null) return;
+    const { entriesBetweenSnapshots } = this.options.snapshot;
     const appliedIndex = this.marketState.appliedIndex;
-    if (appliedIndex - this.lastSnapshotIndex < entriesBetweenSnapshots) return;
+    if (appliedIndex - this.lastSnapshotIndex < entriesBetweenSnapshots + this.snapshotJitter) return;
     const term = this.node.termAt(appliedIndex);
     if (term === null) return;
-    const snapshot: Snapshot = {
-      meta: { index: appliedIndex, term, voters: this.node.status().voters },
-      data: this.marketState.snapshot(),
-    };
-    this.snapshots.save(snapshot);
+    const meta = { index: appliedIndex, term, voters: this.node.status().voters };
+    const state = this.marketState.captureSnapshotState();
+    const previousIndex = this.lastSnapshotIndex;
+    this.lastSnapshotIndex = appliedIndex;
+    this.snapshotJitter = randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
+    this.snapshotSaving = encodeMarketSnapshotAsync(state, yieldToLoop).then(async (data) => {
+      const snapshot: Snapshot = { meta, data };
+      await this.snapshots.saveAsync(snapshot);
+      this.pendingCompaction = { snapshot, previousIndex };
+      this.schedule();
+    }).catch((error: Error) => {
+      if (!this.stopped) this.fail(error);
+    }).finally(() => {
+      this.snapshotSaving = null;
+    });
+  }
+
+  /** Compacts the log below a snapshot that is now durable. Between loop passes only. */
+  private applyCompaction(): void {
+    const pending = this.pendingCompaction;
+    if (pending === null) return;
+    this.pendingCompaction = null;
+    const { snapshot, previousIndex } = pending;
+    // A snapshot installed from the leader meanwhile has replaced the log: nothing to do.
+    if (snapshot.meta.index <= this.node.compactedIndex()) return;
     // Keep at least every entry since the previous snapshot: should this new one be found
     // corrupt at the next start, the node falls back to that one and replays the log from it.
-    const keptEntries = Math.max(trailingEntries, appliedIndex - this.lastSnapshotIndex);
-    const compactIndex = this.node.compactIndexFor(appliedIndex, keptEntries);
+    const keptEntries = Math.max(this.options.snapshot.trailingEntries,
+      snapshot.meta.index - previousIndex);
+    const compactIndex = this.node.compactIndexFor(snapshot.meta.index, keptEntries);
     this.node.compact(snapshot, compactIndex);
     // Buffered: durable with the next sync; until then the log still holds these entries.
     this.log.compactTo(compactIndex);
-    this.lastSnapshotIndex = appliedIndex;
-    this.options.logger.debug({ index: appliedIndex, compactIndex }, "took a snapshot");
+    this.options.logger.debug({ index: snapshot.meta.index, compactIndex }, "took a snapshot");
   }
 
   private updateGauges(): void {

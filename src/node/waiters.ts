@@ -47,6 +47,11 @@ export class Waiters<Key, Value> {
     waiter.resolve(value);
   }
 
+  /** Resolves every waiter whose key passes `predicate`. */
+  settleWhere(predicate: (key: Key) => boolean, value: Value): void {
+    for (const key of [...this.waiting.keys()]) if (predicate(key)) this.settle(key, value);
+  }
+
   settleAll(value: Value): void {
     for (const key of [...this.waiting.keys()]) this.settle(key, value);
   }

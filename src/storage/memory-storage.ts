@@ -242,6 +242,10 @@ export class MemorySnapshotStore implements SnapshotStore {
     return this.newest;
   }
 
+  saveAsync(snapshot: Snapshot): Promise<void> {
+    return Promise.resolve().then(() => this.save(snapshot));
+  }
+
   /** Memory is never corrupt: always the newest. */
   latestConsistentWith(): SnapshotChoice {
     return { snapshot: this.newest, skippedCorrupt: null };

@@ -10,6 +10,7 @@ import {
   ensureDirectory,
   fileCall,
   fsyncDirectory,
+  fsyncDirectoryAsync,
   readDirectory,
   writeAllSync,
 } from "./wal-segment.js";
@@ -154,16 +155,7 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   save(snapshot: Snapshot): void {
-    this.removeTemporaryFiles();
-    assertSnapshotNotOlder(snapshot, this.files()[0]?.index ?? null);
-    const dataBytes = Buffer.byteLength(snapshot.data);
-    if (dataBytes > this.options.snapshotBytesMax) {
-      throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${dataBytes} bytes, ` +
-        `more than snapshotBytesMax ${this.options.snapshotBytesMax}`);
-    }
-    const name = snapshotFileName(snapshot.meta.index, snapshot.meta.term);
-    const final = path.join(this.dir, name);
-    const temporary = `${final}.tmp`;
+    const { final, temporary } = this.prepareSave(snapshot);
     fileCall(`save ${final}`, () => {
       const fd = fs.openSync(temporary, "w");
       try {
@@ -176,6 +168,38 @@ export class FileSnapshotStore implements SnapshotStore {
       fsyncDirectory(this.dir);
     });
     this.removeOlderThanKept();
+  }
+
+  async saveAsync(snapshot: Snapshot): Promise<void> {
+    const { final, temporary } = this.prepareSave(snapshot);
+    const bytes = encodeSnapshotFile(snapshot);
+    try {
+      const handle = await fs.promises.open(temporary, "w");
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(temporary, final);
+      await fsyncDirectoryAsync(this.dir);
+    } catch (error) {
+      throw new StorageError(`save ${final}: ${(error as Error).message}`, { cause: error });
+    }
+    this.removeOlderThanKept();
+  }
+
+  /** The checks and names of a save; removes leftover temporary files. */
+  private prepareSave(snapshot: Snapshot): { final: string; temporary: string } {
+    this.removeTemporaryFiles();
+    assertSnapshotNotOlder(snapshot, this.files()[0]?.index ?? null);
+    const dataBytes = Buffer.byteLength(snapshot.data);
+    if (dataBytes > this.options.snapshotBytesMax) {
+      throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${dataBytes} bytes, ` +
+        `more than snapshotBytesMax ${this.options.snapshotBytesMax}`);
+    }
+    const final = path.join(this.dir, snapshotFileName(snapshot.meta.index, snapshot.meta.term));
+    return { final, temporary: `${final}.tmp` };
   }
 
   private load(file: SnapshotFile): Snapshot {

@@ -87,6 +87,11 @@ export interface SnapshotStore {
   latestConsistentWith(logFirstIndex: number): SnapshotChoice;
   /** Stores `snapshot` atomically: after a crash either the old or the new one is latest. */
   save(snapshot: Snapshot): void;
+  /**
+   * save(), with the writes and fsyncs off the event loop. One at a time: no other save may
+   * start before it settles.
+   */
+  saveAsync(snapshot: Snapshot): Promise<void>;
 }
 
 /** A storage problem the node cannot work around: corruption, a bad path, a full disk. */

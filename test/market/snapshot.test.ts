@@ -10,6 +10,7 @@
  */
 import { expect } from "chai";
 import {
+  encodeMarketSnapshotAsync,
   MarketSnapshotError,
   canonicalJson,
   MarketStateMachine,
@@ -68,6 +69,27 @@ describe("market snapshot and stateHash", () => {
     expect(restored.getOrder("o-4")).to.deep.equal(market.getOrder("o-4"));
     expect(restored.config).to.deep.equal(market.config);
   });
+
+  it("encodes the same bytes a slice at a time, from a capture later applies do not touch",
+    async () => {
+      const { market, log } = populated();
+      for (let k = 0; k < 5; k++) log.apply(buy([{ sku: "apple-1kg", qty: 1 }], `more-${k}`));
+      const expected = market.snapshot();
+      const capture = market.captureSnapshotState();
+      let pauses = 0;
+      const encoding = encodeMarketSnapshotAsync(capture, async () => {
+        pauses++;
+        // The state machine goes on applying between slices.
+        log.apply(addStock("apple-1kg", 1, `during-${pauses}`));
+      }, 2);
+      expect(await encoding).to.equal(expected);
+      expect(pauses).to.be.greaterThan(2);
+      expect(market.snapshot()).to.not.equal(expected);
+      // An empty state, and slices larger than any section.
+      const empty = newMarket();
+      expect(await encodeMarketSnapshotAsync(empty.captureSnapshotState(), async () => {}))
+        .to.equal(empty.snapshot());
+    });
 
   it("keeps behaving like the original after restore, sessions included", () => {
     const { market, log } = populated();

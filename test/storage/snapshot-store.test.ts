@@ -34,6 +34,19 @@ describe("FileSnapshotStore", () => {
 
   const newestFile = () => path.join(dir, snapshotFileName(200, 4));
 
+  it("saveAsync writes the same verified file as save, keeps two, refuses an older one", async () => {
+    await store.saveAsync(older);
+    await store.saveAsync(newer);
+    expect(store.latest()).to.deep.equal(newer);
+    expect(new FileSnapshotStore(dir).latest()).to.deep.equal(newer);
+    expect(fs.readFileSync(newestFile())).to.deep.equal(encodeSnapshotFile(newer));
+    expect(fs.readdirSync(dir).filter((name) => name.endsWith(".tmp"))).to.deep.equal([]);
+    let refused: unknown = null;
+    await store.saveAsync(older).catch((error: unknown) => (refused = error));
+    expect(refused).to.be.instanceOf(Error);
+    expect(store.latest()).to.deep.equal(newer);
+  });
+
   it("keeps the old snapshot as latest after a crash between write and rename", () => {
     store.save(older);
     const temporary = `${newestFile()}.tmp`;
