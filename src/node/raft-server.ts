@@ -92,8 +92,8 @@ export class RaftServer implements NodeService {
   private readonly forwarded: Waiters<string, SubmitOutcome>;
   /** Forwarded writes not yet handed to the core: sent in batches at the next loop pass. */
   private forwardQueue: { readonly key: string; readonly data: string }[] = [];
-  /** The leader the pending forwarded writes went to. */
-  private forwardedTo: NodeId | null = null;
+  /** The last leader known (never null once one was): every pending forward went to it. */
+  private lastKnownLeader: NodeId | null = null;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
@@ -106,7 +106,8 @@ export class RaftServer implements NodeService {
   private readSequence = 0;
   private readonly bootId = randomUUID().slice(0, 8);
   private lastSnapshotIndex: number;
-  private snapshotJitter = 0;
+  /** Starts random too: replicas restarted together do not all snapshot at once. */
+  private snapshotJitter: number;
   /** The background save of the newest snapshot, while it runs. */
   private snapshotSaving: Promise<void> | null = null;
   /** A snapshot now durable, whose compaction waits for the next loop pass. */
@@ -134,6 +135,7 @@ export class RaftServer implements NodeService {
     }
     this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
+    this.snapshotJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
     this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
@@ -234,6 +236,11 @@ export class RaftServer implements NodeService {
     // The same request already in flight here (a client retrying before its first answer):
     // one waiter per request, so this one cannot be told apart; the client retries.
     if (this.forwarded.has(key)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
+    // Bounded even while the loop is held up: queued items whose waiters timed out still count.
+    if (this.forwardQueue.length >= (this.options.pendingProposalsMax ?? 10_000)) {
+      this.metrics.proposals.inc({ outcome: "overloaded" });
+      return Promise.resolve({ kind: "overloaded" });
+    }
     this.forwardQueue.push({ key, data });
     this.schedule();
     const startedMs = performance.now();
@@ -353,19 +360,23 @@ export class RaftServer implements NodeService {
     if (!this.stopped && (this.node.hasReady() || this.forwardQueue.length > 0)) this.schedule();
   }
 
-  /** Hands queued forwarded writes to the core, at most forwardBatchMax per message. */
+  /**
+   * Hands queued forwarded writes to the core, at most forwardBatchMax per message. Only while
+   * the core's leader is the one the driver has noted: after a change, the Ready that reports
+   * it is handled first (abandoning what went to the old leader, after applying what it
+   * committed), so that every pending forward went to lastKnownLeader.
+   */
   private flushForwards(): void {
-    while (this.forwardQueue.length > 0) {
-      const batch = this.forwardQueue.splice(0, forwardBatchMax);
+    if (this.forwardQueue.length === 0) return;
+    if (this.node.role !== "leader" && this.node.leaderId !== this.leaderId) return;
+    // Items whose client already had its answer (a timeout) are not sent.
+    const live = this.forwardQueue.filter((item) => this.forwarded.has(item.key));
+    this.forwardQueue = [];
+    for (let start = 0; start < live.length; start += forwardBatchMax) {
+      const batch = live.slice(start, start + forwardBatchMax);
       const result = this.node.forward(batch.map((item) => item.data));
-      if (result.kind === "forwarded") {
-        if (result.leaderId !== this.forwardedTo) {
-          this.abandonForwards(batch.map((item) => item.key));
-          this.forwardedTo = result.leaderId;
-        }
-        continue;
-      }
-      // No leader now, or this node leads: not sent, so certainly not applied.
+      if (result.kind === "forwarded") continue;
+      // No leader now, or this node leads: this batch was not sent by this call.
       for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
     }
   }
@@ -375,9 +386,9 @@ export class RaftServer implements NodeService {
    * may not be applied, and this node can no longer tell which by waiting. Queued ones, not
    * sent yet, stay queued for the new leader.
    */
-  private abandonForwards(justSent: readonly string[] = []): void {
-    const spared = new Set([...this.forwardQueue.map((item) => item.key), ...justSent]);
-    this.forwarded.settleWhere((key) => !spared.has(key),
+  private abandonForwards(): void {
+    const queued = new Set(this.forwardQueue.map((item) => item.key));
+    this.forwarded.settleWhere((key) => !queued.has(key),
       { kind: "unknown", leaderId: this.leaderId });
   }
 
@@ -409,9 +420,11 @@ export class RaftServer implements NodeService {
     // After applying: an entry this Ready commits still answers its forwarded write. Losing
     // sight of the leader is not enough (it may be back in a moment, as after one of its
     // pauses); another leader is.
-    if (leaderChanged && this.leaderId !== null && this.leaderId !== this.forwardedTo) {
-      this.abandonForwards();
-      this.forwardedTo = this.leaderId;
+    if (leaderChanged && this.leaderId !== null) {
+      if (this.lastKnownLeader !== null && this.leaderId !== this.lastKnownLeader) {
+        this.abandonForwards();
+      }
+      this.lastKnownLeader = this.leaderId;
     }
     this.node.advance();
     this.maybeSnapshot();
@@ -553,6 +566,7 @@ export class RaftServer implements NodeService {
       this.schedule();
     }).catch((error: Error) => {
       if (!this.stopped) this.fail(error);
+      else this.options.logger.warn({ err: error }, "a snapshot save failed after stop");
     }).finally(() => {
       this.snapshotSaving = null;
     });

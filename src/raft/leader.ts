@@ -142,9 +142,9 @@ export type AcceptResult =
   | { readonly kind: "overloaded" };
 
 /**
- * Appends proposals as entries of the leader's term; `index` is the last one's. Refuses all of
- * them while a leadership transfer is under way (§3.10) or when the uncommitted tail is at its
- * bound.
+ * Appends proposals as entries of the leader's term, as many as fit under the uncommitted
+ * bound, in order; `index` is the last one's. Refuses all of them while a leadership transfer
+ * is under way (§3.10), or when the uncommitted tail is at its bound.
  */
 export function acceptProposals(raft: Raft, data: readonly string[],
   kind: EntryKind = "normal"): AcceptResult {
@@ -152,10 +152,9 @@ export function acceptProposals(raft: Raft, data: readonly string[],
   if (raft.leadTransferee !== null) {
     return { kind: "transferring", leaderIdHint: raft.leadTransferee };
   }
-  if (raft.log.lastIndex() - raft.log.committed + data.length > raft.config.uncommittedEntriesMax) {
-    return { kind: "overloaded" };
-  }
-  for (const item of data) {
+  const room = raft.config.uncommittedEntriesMax - (raft.log.lastIndex() - raft.log.committed);
+  if (room <= 0) return { kind: "overloaded" };
+  for (const item of data.slice(0, room)) {
     raft.log.append({ index: raft.log.lastIndex() + 1, term: raft.term, kind, data: item });
   }
   if (data.length > 0) raft.proposalsUnsent = true;

@@ -129,6 +129,11 @@ export class RaftNode {
     return this.raft.role;
   }
 
+  /** The leader this node knows of, or null. */
+  get leaderId(): NodeId | null {
+    return this.raft.leaderId;
+  }
+
   /** Advances logical time by one tick: election timeouts and heartbeats count ticks. */
   tick(): void {
     this.raft.tick();

@@ -138,20 +138,44 @@ export class FileSnapshotStore implements SnapshotStore {
    */
   latestConsistentWith(logFirstIndex: number): SnapshotChoice {
     let skipped: CorruptionError | null = null;
+    const corrupt: SnapshotFile[] = [];
     for (const file of this.files()) {
       if (skipped !== null && logFirstIndex > file.index + 1) {
         throw refuseFallback(skipped, logFirstIndex, file.index);
       }
       try {
-        return { snapshot: this.load(file), skippedCorrupt: skipped };
+        const snapshot = this.load(file);
+        if (skipped === null) requireNoGap(snapshot.meta.index, logFirstIndex);
+        this.setAside(corrupt);
+        return { snapshot, skippedCorrupt: skipped };
       } catch (error) {
         if (!(error instanceof CorruptionError)) throw error;
         skipped ??= error;
+        corrupt.push(file);
       }
     }
     // No snapshot at all is the snapshot at index 0: fine while the log starts at 1.
     if (skipped !== null && logFirstIndex > 1) throw refuseFallback(skipped, logFirstIndex, 0);
+    requireNoGap(0, logFirstIndex);
+    this.setAside(corrupt);
     return { snapshot: null, skippedCorrupt: skipped };
+  }
+
+  /**
+   * Renames snapshots that failed verification to `<name>.corrupt`, kept for inspection but no
+   * longer a snapshot: later saves must compare against good ones only (a corrupt newest one
+   * would make every lower save look "older" and fail), and the kept count must not spend
+   * itself on them.
+   */
+  private setAside(files: readonly SnapshotFile[]): void {
+    if (files.length === 0) return;
+    fileCall(`set aside a corrupt snapshot in ${this.dir}`, () => {
+      for (const file of files) {
+        const from = path.join(this.dir, file.name);
+        fs.renameSync(from, `${from}.corrupt`);
+      }
+      fsyncDirectory(this.dir);
+    });
   }
 
   save(snapshot: Snapshot): void {
@@ -247,4 +271,14 @@ function refuseFallback(corrupt: CorruptionError, logFirstIndex: number, olderIn
   const older = olderIndex === 0 ? "an empty state" : `the older snapshot at ${olderIndex}`;
   return new CorruptionError(corrupt.file, corrupt.offset, `${corrupt.reason}; the log starts ` +
     `at ${logFirstIndex}, so ${older} cannot stand in for it`);
+}
+
+/**
+ * A log that starts after the entry following the snapshot misses entries: whatever removed
+ * them (a snapshot deleted or set aside by hand), restoring would silently lose writes.
+ */
+function requireNoGap(snapshotIndex: number, logFirstIndex: number): void {
+  if (logFirstIndex <= snapshotIndex + 1) return;
+  throw new StorageError(`the log starts at ${logFirstIndex} but the newest snapshot ends at ` +
+    `${snapshotIndex}: entries ${snapshotIndex + 1}..${logFirstIndex - 1} are missing`);
 }

@@ -75,12 +75,13 @@ describe("proposal forwarding", () => {
     cluster.isolate(first.id);
     cluster.isolate(second.id);
     const committed = leader.raft.status().commitIndex;
-    // A batch that would pass the bound is refused whole, not cut.
-    leader.raft.step(proposeMessage(first, leader, ["1", "2", "3", "4"]));
-    expect(leader.raft.status().lastLogIndex - committed).to.equal(0);
-    leader.raft.step(proposeMessage(first, leader, ["1", "2", "3"]));
-    leader.raft.step(proposeMessage(first, leader, ["4"]));
+    // The prefix that fits under the bound is taken, in order; then nothing more.
+    leader.raft.step(proposeMessage(first, leader, ["1", "2"]));
+    leader.raft.step(proposeMessage(first, leader, ["3", "4"]));
+    leader.raft.step(proposeMessage(first, leader, ["5"]));
     expect(leader.raft.status().lastLogIndex - committed).to.equal(3);
+    expect(leader.raft.entries(committed + 1, committed + 4).map((entry) => entry.data))
+      .to.deep.equal(["1", "2", "3"]);
     cluster.heal();
     cluster.tick(3);
     expect(leader.raft.transferLeadership(first.id).kind).to.equal("started");

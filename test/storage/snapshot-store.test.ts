@@ -14,7 +14,7 @@ import {
   FileSnapshotStore,
   snapshotFileName,
 } from "../../src/storage/snapshot-store.js";
-import { CorruptionError, type Snapshot } from "../../src/storage/storage.js";
+import { CorruptionError, StorageError, type Snapshot } from "../../src/storage/storage.js";
 import { flipBit, TempDirs, truncate } from "./helpers.js";
 
 const dirs = new TempDirs();
@@ -93,11 +93,25 @@ describe("FileSnapshotStore", () => {
     store.save(newer);
     flipBit(newestFile(), 40);
     // The log starts at 101: the older snapshot at 100 plus the log rebuild the same state.
+    // The log was compacted past 100: the older snapshot would silently miss entries.
+    expect(() => store.latestConsistentWith(150)).to.throw(CorruptionError, /cannot stand in/);
     const choice = store.latestConsistentWith(101);
     expect(choice.snapshot).to.deep.equal(older);
     expect(choice.skippedCorrupt?.file).to.equal(newestFile());
-    // The log was compacted past 100: the older snapshot would silently miss entries.
-    expect(() => store.latestConsistentWith(150)).to.throw(CorruptionError, /cannot stand in/);
+    // The corrupt one is set aside, kept for inspection: saves compare against good ones only.
+    expect(fs.existsSync(newestFile())).to.equal(false);
+    expect(fs.existsSync(`${newestFile()}.corrupt`)).to.equal(true);
+    expect(store.latest()).to.deep.equal(older);
+    store.save({ ...newer, meta: { ...newer.meta, index: 150 } });
+    expect(store.latest()?.meta.index).to.equal(150);
+  });
+
+  it("refuses a log that starts past the entry after its newest snapshot", () => {
+    expect(() => store.latestConsistentWith(2)).to.throw(StorageError, /entries 1\.\.1 are missing/);
+    store.save(older);
+    expect(store.latestConsistentWith(101).snapshot).to.deep.equal(older);
+    expect(() => store.latestConsistentWith(120))
+      .to.throw(StorageError, /starts at 120 but the newest snapshot ends at 100/);
   });
 
   it("refuses a snapshot whose name disagrees with its contents", () => {
