@@ -8,8 +8,17 @@
  * `npm run bench -- failover`: under a steady write load, SIGKILLs the leader K times and
  * prints the unavailability each time: from the kill to the first write acknowledged that was
  * sent after the kill. The killed node is restarted and caught up before the next round.
+ *
+ * `npm run bench -- recovery`: memory and recovery as history grows. In P phases, N clients buy
+ * for D seconds; after each phase it prints every node's resident memory, the size of each data
+ * folder, then SIGKILLs a follower and times its restart: until it answers, and until it has
+ * applied everything the leader had committed when it was killed. With snapshots bounding the
+ * log, these should stay flat while the applied index grows.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync,
+  writeSync,
+} from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -243,4 +252,87 @@ export async function runClusterBench(args: string[]): Promise<void> {
 
 export async function runFailoverBench(args: string[]): Promise<void> {
   await failover(args);
+}
+
+/** Resident memory of a process in MiB, from /proc (null where there is none). */
+function residentMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? null : Number(match[1]) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes under `dir`, recursively. */
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? folderBytes(full) : statSync(full).size;
+  }
+  return total;
+}
+
+async function recovery(args: string[]): Promise<void> {
+  const options = new Command("bench recovery")
+    .description("Resident memory, data size and restart time of a node as history grows.")
+    .option("--phases <count>", "load phases", positiveInteger("--phases"), 4)
+    .option("--duration <seconds>", "seconds of load per phase", positiveInteger("--duration"), 10)
+    .option("--clients <count>", "concurrent clients", positiveInteger("--clients"), 32)
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<{ phases: number; duration: number; clients: number }>();
+  console.log("starting a 3-node cluster ...");
+  const cluster = await LocalCluster.start();
+  const rows: string[] = [];
+  const mib = (value: number | null): string => (value === null ? "-" : value.toFixed(0));
+  try {
+    await cluster.waitForLeader();
+    await createStockedItem(cluster, "recovery-widget");
+    for (let phase = 1; phase <= options.phases; phase++) {
+      console.log(`phase ${phase}/${options.phases}: ${options.clients} clients buying for ` +
+        `${options.duration} s ...`);
+      await runLoad(cluster, options.clients, options.duration, "recovery-widget",
+        `recovery-${phase}-${Date.now()}`);
+      const leader = await cluster.waitForLeader();
+      const statuses = await cluster.statuses();
+      const commitIndex = Number(statuses.get(leader)?.commitIndex ?? 0);
+      const rss = cluster.nodes.map((node) => residentMiB(node.process?.pid));
+      const dataMiB = cluster.config.nodes.map((node) =>
+        folderBytes(path.join(path.dirname(cluster.configPath), node.dataDir)) / 1024 / 1024);
+      const victim = cluster.nodes.find((node) => node.id !== leader)!.id;
+      await cluster.kill(victim);
+      const startedMs = performance.now();
+      cluster.startNode(victim);
+      let answeredMs: number | null = null;
+      let caughtUpMs: number | null = null;
+      while (caughtUpMs === null && performance.now() - startedMs < 60_000) {
+        const status = (await cluster.statuses(500)).get(victim);
+        if (status !== undefined) {
+          answeredMs ??= performance.now() - startedMs;
+          if (Number(status.appliedIndex) >= commitIndex) caughtUpMs = performance.now() - startedMs;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      rows.push([String(phase).padStart(5), String(commitIndex).padStart(12),
+        rss.map(mib).join("/").padStart(14), dataMiB.map((value) => value.toFixed(1)).join("/")
+          .padStart(18), `${victim}`.padStart(6),
+        (answeredMs === null ? "-" : answeredMs.toFixed(0)).padStart(11),
+        (caughtUpMs === null ? "-" : caughtUpMs.toFixed(0)).padStart(13)].join(" "));
+    }
+  } finally {
+    await cluster.stop();
+  }
+  console.log(`\n${"phase".padStart(5)} ${"commitIndex".padStart(12)} ${"RSS MiB".padStart(14)} ` +
+    `${"data MiB".padStart(18)} ${"killed".padStart(6)} ${"answers ms".padStart(11)} ` +
+    `${"caught up ms".padStart(13)}`);
+  for (const row of rows) console.log(row);
+  console.log("RSS and data per node (n1/n2/n3), measured before the kill; restart times are " +
+    "from the restart of the killed follower");
+}
+
+export async function runRecoveryBench(args: string[]): Promise<void> {
+  await recovery(args);
 }

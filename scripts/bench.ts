@@ -12,6 +12,10 @@ const benchmarks: Record<string, { description: string; run: (args: string[]) =>
       description: "SIGKILL the leader under load K times: unavailability min/median/max",
       run: async (args) => (await import("./bench-cluster.js")).runFailoverBench(args),
     },
+    recovery: {
+      description: "RSS, data size and restart time of a node as history grows",
+      run: async (args) => (await import("./bench-cluster.js")).runRecoveryBench(args),
+    },
     storage: {
       description: "the write-ahead log: fdatasync rate, group-commit appends/s, bytes per entry",
       run: async (args) => (await import("./bench-storage.js")).runStorageBench(args),
