@@ -181,6 +181,42 @@ describe("RaftServer (the driver)", () => {
     expect(follower.market().getItem("apple-1kg")?.stock).to.equal(10);
   });
 
+  it("answers 'unknown' to a write whose index its node later reuses as leader again, never " +
+    "with the new write's result", async () => {
+    // The leader takes three writes while cut off; the others elect a leader M whose log ends
+    // before them, and M's no-op truncates them on the old leader's return. Leadership then
+    // comes back to the old leader (a transfer), whose no-op and next write land on the
+    // indexes its first writes had: the third one's waiter must hear "unknown", not the new
+    // write's result.
+    const hub = new Hub();
+    servers = startCluster({ forwardProposals: false, proposalTimeoutMs: 30_000 }, undefined, hub);
+    const first = await waitFor(() => leaderOf(servers), "a leader");
+    const base = first.status().lastLogIndex;
+    hub.cut.add(first.id);
+    const lost = [1, 2, 3].map((k) => first.submit(createApple(`lost-${k}`, `lost-${k}`)));
+    expect(first.status().lastLogIndex).to.equal(base + 3);
+    const others = servers.filter((server) => server !== first);
+    const second = await waitFor(() => others.find((server) =>
+      server.status().role === "leader" && server.status().commitIndex > base), "a new leader");
+    expect(second.status().lastLogIndex).to.equal(base + 1);
+    hub.cut.delete(first.id);
+    await waitFor(() => first.status().lastLogIndex === base + 1 &&
+      first.status().leaderId === second.id ? true : undefined, "the old leader truncated");
+    second.transferLeadership(first.id);
+    await waitFor(() => first.status().role === "leader" &&
+      first.status().commitIndex >= base + 2 ? true : undefined, "leadership back");
+    const reused = await first.submit(createApple("new", "new-sku"));
+    expect(reused.kind).to.equal("applied");
+    if (reused.kind !== "applied") return;
+    expect(reused.index).to.equal(base + 3);
+    expect(reused.result.ok && reused.result.kind === "item" && reused.result.item.sku)
+      .to.equal("new-sku");
+    const outcomes = await Promise.all(lost);
+    expect(outcomes.map((outcome) => outcome.kind)).to.deep.equal(["unknown", "unknown",
+      "unknown"]);
+    expect(first.market().getItem("lost-3")).to.equal(undefined);
+  });
+
   it("refuses proposals beyond pendingProposalsMax as overloaded", async () => {
     servers = startCluster({ pendingProposalsMax: 4 });
     const leader = await waitFor(() => leaderOf(servers), "a leader");
