@@ -13,15 +13,31 @@ import pino, { type Logger } from "pino";
 import { createClientApp } from "../api/index.js";
 import {
   ClusterConfigError,
+  clusterIdOf,
   findNode,
   loadClusterConfig,
   type ClusterConfig,
   type NodeConfig,
 } from "../cluster/cluster-config.js";
 import { NodeMetrics } from "../node/metrics.js";
-import { RaftServer } from "../node/raft-server.js";
+import { awaitBootstrapVerdict } from "../node/bootstrap.js";
+import { openFileStores, RaftServer } from "../node/raft-server.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
-import { CorruptionError, describeRepair, repairWal, StorageError } from "../storage/index.js";
+import {
+  CorruptionError,
+  describeRepair,
+  fenceIdentity,
+  identityFileName,
+  lostCommittedRange,
+  newIncarnation,
+  readIdentity,
+  repairWal,
+  StorageError,
+  writeIdentity,
+  type DurableLog,
+  type NodeIdentity,
+  type SnapshotStore,
+} from "../storage/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
 
@@ -64,13 +80,35 @@ function makeLogger(options: Options, id: string): Logger {
   return pino({ level: options.logLevel, base: { node: id }, transport });
 }
 
-function repair(node: NodeConfig): void {
+/**
+ * `--repair`: truncates the log after its last good record and prints what went. When the cut
+ * was at corruption (not a torn tail), the removed records had been synced and may have been
+ * acknowledged, to a leader or to a candidate: the node is fenced (node-identity.ts) and will
+ * not start as a voter again. Returns the exit code: 0, or 1 when the node was fenced.
+ */
+function repair(config: ClusterConfig, node: NodeConfig): number {
   const walDir = path.join(node.dataDir, "wal");
   const report = repairWal(walDir);
   console.log(describeRepair(report));
+  if (!report.acknowledgedMayBeLost) return 0;
+  const lost = lostCommittedRange(report.lastIndexKept, report.commitIndexRecorded);
+  const reason = `--repair removed synced records after the corruption at ${
+    report.problem?.file ?? "?"} byte ${report.problem?.offset ?? 0}` + (lost === null
+    ? ", which this node may have acknowledged"
+    : `, among them entries ${lost} at or below its recorded commit index ${
+      report.commitIndexRecorded}`);
+  fenceIdentity(node.dataDir, { reason, at: new Date().toISOString() }, {
+    clusterId: clusterIdOf(config), nodeId: node.id, incarnation: newIncarnation(),
+    origin: "adopted" });
+  console.log(`  fenced: node ${node.id} will refuse to start as a voter: ${reason}. Its ` +
+    "votes and acknowledgements can no longer be trusted (Raft §5.1). Restore the folder " +
+    "from a backup, or replace the node with a new member (member remove/add is not in this " +
+    "version yet).");
+  return 1;
 }
 
 async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<void> {
+  const identity = checkIdentity(config, node, logger);
   const voters = config.nodes.map((peer) => peer.id);
   const httpTransport = new HttpTransport({
     self: node.id,
@@ -83,6 +121,9 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
   const transport = new FaultyTransport(httpTransport, { self: node.id });
+  const stores = openFileStores(node.dataDir, logger);
+  const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
+    hasState: hasRaftState(stores) });
   const metrics = new NodeMetrics(node.id);
   const server = RaftServer.start({
     id: node.id,
@@ -99,8 +140,17 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
     clientUrls: new Map(config.nodes.map((peer) => [peer.id,
       `http://${peer.host}:${peer.clientPort}`])),
     snapshot: config.snapshot,
+    openStorage: () => stores,
+    incarnation: incarnation.incarnation,
+    onIdentityConflict: (message) => {
+      console.error(`error: ${message}`);
+      process.exit(1);
+    },
   });
-  await transport.start();
+  httpTransport.setIdentityProvider(() => ({ clusterId: incarnation.clusterId, nodeId: node.id,
+    state: "member", appliedIndex: server.status().appliedIndex,
+    members: server.publishedMembers() }));
+  if (!httpTransport.isListening()) await transport.start();
   const app = createClientApp({
     service: server,
     logger,
@@ -129,6 +179,88 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/**
+ * The folder's identity, checked before anything else: a folder of another node, or one that
+ * `--repair` fenced, is refused with one line (exit 128 for the former: the configuration
+ * points at the wrong folder; 1 for the latter).
+ */
+function checkIdentity(config: ClusterConfig, node: NodeConfig, logger: Logger):
+  NodeIdentity | null {
+  const identity = readIdentity(node.dataDir);
+  if (identity === null) return null;
+  if (identity.nodeId !== node.id) {
+    console.error(`error: the data folder ${node.dataDir} belongs to node ${identity.nodeId}, ` +
+      `not ${node.id}: check dataDir in the cluster file`);
+    process.exit(exitBadUsage);
+  }
+  if (identity.fence !== null) {
+    console.error(`error: node ${node.id} cannot take part as a voter under this id: ` +
+      `${identity.fence.reason} (fenced ${identity.fence.at}, ${path.join(node.dataDir,
+        identityFileName)}). Restore the folder from a backup, or replace the node with a new ` +
+      "member (this version has no member remove/add yet, so until then the node cannot " +
+      "rejoin under this id)");
+    process.exit(1);
+  }
+  const derived = clusterIdOf(config);
+  if (identity.clusterId !== derived) {
+    logger.warn({ stored: identity.clusterId, fromClusterFile: derived }, "the cluster file's " +
+      "members changed since this node was bootstrapped; it keeps the cluster id it recorded");
+  }
+  return identity;
+}
+
+/** Whether the stores hold anything Raft promised: a term, a vote, entries or a snapshot. */
+function hasRaftState(stores: { log: DurableLog; snapshots: SnapshotStore }): boolean {
+  const hardState = stores.log.hardState();
+  return hardState.term > 0 || hardState.vote !== null || stores.log.lastIndex() > 0 ||
+    stores.snapshots.latest() !== null;
+}
+
+interface SettleIdentityInput {
+  readonly config: ClusterConfig;
+  readonly node: NodeConfig;
+  readonly logger: Logger;
+  readonly identity: NodeIdentity | null;
+  readonly httpTransport: HttpTransport;
+  readonly hasState: boolean;
+}
+
+/**
+ * Makes sure the folder has an identity this node may run under. A folder with Raft state keeps
+ * its identity (or adopts one, if it predates identities). A folder without any first asks the
+ * peers whether this id ran in the cluster before (bootstrap.ts), answering their own such
+ * questions meanwhile as "joining"; a refusal ends the process with one line.
+ */
+async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity> {
+  const { config, node, logger, identity, httpTransport, hasState } = input;
+  const clusterId = identity?.clusterId ?? clusterIdOf(config);
+  if (hasState) {
+    if (identity !== null) return identity;
+    const adopted: NodeIdentity = { format: 1, clusterId, nodeId: node.id,
+      incarnation: newIncarnation(), origin: "adopted", fence: null };
+    writeIdentity(node.dataDir, adopted);
+    logger.info({ clusterId, incarnation: adopted.incarnation },
+      "recorded an identity for a data folder that had none");
+    return adopted;
+  }
+  httpTransport.setIdentityProvider(() => ({ clusterId, nodeId: node.id, state: "joining",
+    appliedIndex: 0, members: [] }));
+  await httpTransport.start();
+  const verdict = await awaitBootstrapVerdict({ self: node.id, clusterId,
+    peers: config.nodes.map((peer) => peer.id).filter((id) => id !== node.id),
+    query: (peer) => httpTransport.queryIdentity(peer, 1000), logger });
+  if (verdict === null || verdict.kind === "refuse") {
+    console.error(`error: ${verdict?.message ?? "stopped before the peers answered"}`);
+    process.exit(1);
+  }
+  logger.info(`node ${node.id} starts with an empty data folder: ${verdict.reason}`);
+  if (identity !== null) return identity;
+  const fresh: NodeIdentity = { format: 1, clusterId, nodeId: node.id,
+    incarnation: newIncarnation(), origin: "bootstrap", fence: null };
+  writeIdentity(node.dataDir, fresh);
+  return fresh;
 }
 
 /** Operating errors the user can act on: one clear line, no stack trace. */
@@ -173,8 +305,7 @@ async function main(): Promise<void> {
   }
   if (options.repair) {
     try {
-      repair(node);
-      process.exit(0);
+      process.exit(repair(config, node));
     } catch (error) {
       console.error(`error: ${describeStartupError(error) ?? String(error)}`);
       process.exit(1);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -124,4 +125,16 @@ export function findNode(config: ClusterConfig, id: string): NodeConfig {
     throw new ClusterConfigError(config.path, [`no node "${id}" (nodes are: ${known})`]);
   }
   return node;
+}
+
+/**
+ * The id of the cluster a cluster file describes, as a node records it at bootstrap: the first
+ * 16 hex digits of a SHA-256 over the initial members (etcd derives its cluster id from the
+ * initial cluster the same way). Peers of another cluster, such as a second cluster on other
+ * ports of the same machine, get another id.
+ */
+export function clusterIdOf(config: ClusterConfig): string {
+  const members = config.nodes.map((node) => `${node.id}@${node.host}:${node.peerPort}`).sort();
+  return createHash("sha256").update(["raftmarket-cluster", ...members].join("\n"))
+    .digest("hex").slice(0, 16);
 }

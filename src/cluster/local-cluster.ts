@@ -20,6 +20,8 @@ export interface LocalClusterOptions {
   /** Where node output goes: "ignore" (default), "inherit", or a line handler. */
   readonly output?: "ignore" | "inherit" | ((id: string, line: string) => void);
   readonly logLevel?: string;
+  /** The nodes start() starts; the others wait for startNode(). Default: all. */
+  readonly initialNodes?: readonly string[];
 }
 
 export interface LocalNode {
@@ -84,8 +86,25 @@ export class LocalCluster {
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const { root, configPath, config } = await writeLocalClusterConfig(options);
     const cluster = new LocalCluster(configPath, config, root, options);
-    for (const node of cluster.nodes) cluster.startNode(node.id);
+    for (const node of cluster.nodes) {
+      if (options.initialNodes?.includes(node.id) ?? true) cluster.startNode(node.id);
+    }
     return cluster;
+  }
+
+  /** The absolute path of a node's data folder. */
+  dataDir(id: string): string {
+    const node = this.config.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return path.resolve(this.root, node.dataDir);
+  }
+
+  /** Resolves with the exit code of a node's process once it exits (null: by a signal). */
+  exited(id: string): Promise<number | null> {
+    const child = this.node(id).process;
+    if (child === null) return Promise.resolve(null);
+    if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+    return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
   node(id: string): LocalNode {

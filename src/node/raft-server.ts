@@ -17,6 +17,7 @@ import {
   RaftNode,
   SeededRng,
   type Entry,
+  type MemberRecord,
   type NodeId,
   type RaftConfig,
   type RaftMessage,
@@ -33,6 +34,7 @@ import type {
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "./node-service.js";
+import { decodePublish, encodePublish, MemberTable } from "./members.js";
 import { Waiters } from "./waiters.js";
 
 /**
@@ -70,7 +72,18 @@ export interface RaftServerOptions {
    * applied them itself; false makes it answer notLeader, so the API relays the HTTP request.
    */
   readonly forwardProposals?: boolean;
+  /**
+   * This node's incarnation (storage/node-identity.ts). When given, the node publishes
+   * `(id, incarnation)` in the replicated state once a leader is known, and stops should its
+   * id turn out to be published already under another incarnation (members.ts).
+   */
+  readonly incarnation?: string;
+  /** Called once when the node stops because its id belongs to an earlier incarnation. */
+  readonly onIdentityConflict?: (message: string) => void;
 }
+
+/** How long a publication may go unapplied before it is proposed again. */
+const publishRetryMs = 1000;
 
 type Loop = "idle" | "running" | "rerun";
 
@@ -118,6 +131,11 @@ export class RaftServer implements NodeService {
   /** Term and vote as last made durable, to tell when a hard state needs a sync. */
   private syncedTerm: number;
   private syncedVote: NodeId | null;
+  /** Published members, as of the applied index (members.ts). */
+  private members: MemberTable;
+  /** Whether this incarnation's publication has been applied here. */
+  private published = false;
+  private lastPublishMs = Number.NEGATIVE_INFINITY;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
@@ -134,6 +152,8 @@ export class RaftServer implements NodeService {
         "the newest snapshot is corrupt; restoring from the one before it, which the log continues");
     }
     this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
+    this.members = new MemberTable(snapshot?.meta.members ?? []);
+    this.published = this.members.get(options.id)?.incarnation === options.incarnation;
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
     this.snapshotJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
@@ -293,6 +313,11 @@ export class RaftServer implements NodeService {
     };
   }
 
+  /** The published members as of the applied index, sorted by id. */
+  publishedMembers(): MemberRecord[] {
+    return this.members.list();
+  }
+
   clientUrlOf(id: NodeId): string | null {
     return this.options.clientUrls.get(id) ?? null;
   }
@@ -308,7 +333,26 @@ export class RaftServer implements NodeService {
 
   private tick(): void {
     this.node.tick();
+    this.maybePublish();
     this.schedule();
+  }
+
+  /**
+   * Publishes this incarnation in the replicated state (members.ts), again every
+   * publishRetryMs until it is applied here: a proposal may be dropped on the way (a leader
+   * change, a lost message), and a repeat of the same publication changes nothing.
+   */
+  private maybePublish(): void {
+    const incarnation = this.options.incarnation;
+    if (incarnation === undefined || this.published || this.fatalError !== null) return;
+    const leaderId = this.node.leaderId;
+    if (leaderId === null) return;
+    const nowMs = performance.now();
+    if (nowMs - this.lastPublishMs < publishRetryMs) return;
+    this.lastPublishMs = nowMs;
+    const data = encodePublish(this.id, incarnation);
+    if (this.node.role === "leader") this.node.propose(data);
+    else this.node.forward([data]);
   }
 
   private receive(messages: readonly RaftMessage[]): void {
@@ -468,6 +512,15 @@ export class RaftServer implements NodeService {
     const market = restoreMarket(snapshot);
     this.snapshots.save(snapshot);
     this.marketState = market;
+    this.members = new MemberTable(snapshot.meta.members ?? []);
+    const ours = this.members.get(this.id);
+    this.published = ours?.incarnation === this.options.incarnation;
+    if (ours !== null && !this.published && this.options.incarnation !== undefined) {
+      this.stopForIdentityConflict(`node ${this.id} was published at index ${ours.index} as ` +
+        `incarnation ${ours.incarnation}, and this is ${this.options.incarnation}: this node ` +
+        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as a " +
+        "voter under this id");
+    }
     this.lastSnapshotIndex = snapshot.meta.index;
     this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term },
       "installed a snapshot from the leader");
@@ -481,7 +534,9 @@ export class RaftServer implements NodeService {
 
   private applyEntry(entry: Entry): void {
     if (entry.index <= this.marketState.appliedIndex) return;
-    const result = entry.data === "" || entry.kind !== "normal"
+    const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
+    if (publication !== null) this.applyPublication(publication, entry.index);
+    const result = entry.data === "" || entry.kind !== "normal" || publication !== null
       ? null
       : this.marketState.applyEncoded(entry.data, entry.index);
     if (result === null) this.marketState.advanceAppliedIndex(entry.index);
@@ -501,6 +556,41 @@ export class RaftServer implements NodeService {
       this.metrics.proposals.inc({ outcome: "lost" });
       this.settleProposal(entry.index, { kind: "unknown", leaderId: this.leaderId });
     }
+  }
+
+  private applyPublication(publication: { nodeId: NodeId; incarnation: string },
+    index: number): void {
+    const { nodeId, incarnation } = publication;
+    const outcome = this.members.apply(nodeId, incarnation, index);
+    if (outcome.kind === "conflict") {
+      const message = `node ${nodeId} was published at index ${outcome.first.index} as ` +
+        `incarnation ${outcome.first.incarnation}, and again at index ${index} as ` +
+        `${incarnation}: that node came back with a new data folder, so its log and vote ` +
+        "were lost; it cannot rejoin as a voter under this id";
+      if (nodeId === this.id && incarnation === this.options.incarnation) {
+        this.stopForIdentityConflict(message);
+        return;
+      }
+      this.options.logger.error(message);
+      return;
+    }
+    if (nodeId === this.id && incarnation === this.options.incarnation && !this.published) {
+      this.published = true;
+      this.options.logger.info({ index, incarnation }, `published node ${nodeId} in the cluster`);
+    }
+  }
+
+  /** This incarnation is not the one the cluster knows under our id: stop taking part. */
+  private stopForIdentityConflict(message: string): void {
+    this.options.logger.fatal(message);
+    const callback = this.options.onIdentityConflict;
+    if (callback === undefined) {
+      this.fail(new IdentityConflictError(message));
+      return;
+    }
+    this.fatalError = new IdentityConflictError(message);
+    void this.stop();
+    callback(message);
   }
 
   private settleProposal(index: number, outcome: SubmitOutcome): void {
@@ -554,7 +644,8 @@ export class RaftServer implements NodeService {
     if (appliedIndex - this.lastSnapshotIndex < entriesBetweenSnapshots + this.snapshotJitter) return;
     const term = this.node.termAt(appliedIndex);
     if (term === null) return;
-    const meta = { index: appliedIndex, term, voters: this.node.status().voters };
+    const meta = { index: appliedIndex, term, voters: this.node.status().voters,
+      members: this.members.list() };
     const state = this.marketState.captureSnapshotState();
     const previousIndex = this.lastSnapshotIndex;
     this.lastSnapshotIndex = appliedIndex;
@@ -601,6 +692,11 @@ export class RaftServer implements NodeService {
   }
 }
 
+/** This node's id was published by an earlier incarnation: it lost its data. */
+export class IdentityConflictError extends Error {
+  override readonly name = "IdentityConflictError";
+}
+
 /** Restores the state machine from a snapshot, which must describe exactly its index. */
 function restoreMarket(snapshot: Snapshot): MarketStateMachine {
   const market = MarketStateMachine.restore(snapshot.data);
@@ -611,7 +707,8 @@ function restoreMarket(snapshot: Snapshot): MarketStateMachine {
   return market;
 }
 
-function openFileStores(dataDir: string, logger: Logger): { log: DurableLog;
+/** The write-ahead log and snapshot store of `dataDir`, as RaftServer opens them by default. */
+export function openFileStores(dataDir: string, logger: Logger): { log: DurableLog;
   snapshots: SnapshotStore } {
   const log = FileStorage.open(path.join(dataDir, "wal"));
   const recovery = log.recovery;

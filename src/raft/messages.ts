@@ -35,6 +35,19 @@ export interface SnapshotMeta {
   readonly term: number;
   /** The voting members as of `index`. */
   readonly voters: readonly NodeId[];
+  /**
+   * The members that had published themselves as of `index` (src/node/members.ts), sorted by
+   * id. Opaque to the core, which only carries it; absent in snapshots from before it existed.
+   */
+  readonly members?: readonly MemberRecord[];
+}
+
+/** A node that has run in the cluster: its id, the incarnation that ran, and the index of
+ * the entry that published it. */
+export interface MemberRecord {
+  readonly id: NodeId;
+  readonly incarnation: string;
+  readonly index: number;
 }
 
 /** A snapshot: the state machine's bytes as of `meta.index`, opaque to the core. */

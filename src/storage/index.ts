@@ -21,4 +21,19 @@ export {
   defaultFileSnapshotStoreOptions,
   type FileSnapshotStoreOptions,
 } from "./snapshot-store.js";
-export { describeRepair, repairWal, type RemovedBytes, type RepairReport } from "./wal-repair.js";
+export {
+  describeRepair,
+  lostCommittedRange,
+  repairWal,
+  type RemovedBytes,
+  type RepairReport,
+} from "./wal-repair.js";
+export {
+  fenceIdentity,
+  identityFileName,
+  newIncarnation,
+  readIdentity,
+  writeIdentity,
+  type IdentityFence,
+  type NodeIdentity,
+} from "./node-identity.js";

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import type { SnapshotMeta } from "../raft/index.js";
+import type { MemberRecord, SnapshotMeta } from "../raft/index.js";
 import { assertSnapshotNotOlder } from "./memory-storage.js";
 import {
   CorruptionError, StorageError, type Snapshot, type SnapshotChoice, type SnapshotStore,
@@ -64,8 +64,9 @@ export function snapshotFileName(index: number, term: number): string {
 
 /** The bytes of a snapshot file. */
 export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
-  const meta = Buffer.from(JSON.stringify({ index: snapshot.meta.index, term: snapshot.meta.term,
-    voters: snapshot.meta.voters }), "utf8");
+  const { index, term, voters, members } = snapshot.meta;
+  const meta = Buffer.from(JSON.stringify(members === undefined ? { index, term, voters }
+    : { index, term, voters, members }), "utf8");
   const dataBytes = Buffer.byteLength(snapshot.data);
   const file = Buffer.allocUnsafe(headerBytes + meta.length + dataBytes);
   magic.copy(file, 0);
@@ -97,13 +98,22 @@ export function decodeSnapshotFile(bytes: Buffer, file: string): Snapshot {
   return { meta, data: bytes.toString("utf8", headerBytes + metaBytes) };
 }
 
+function isMemberRecord(value: unknown): value is MemberRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.id === "string" && typeof record.incarnation === "string" &&
+    Number.isSafeInteger(record.index);
+}
+
 function parseMeta(text: string): SnapshotMeta | null {
   try {
     const value = JSON.parse(text) as Partial<SnapshotMeta>;
-    const { index, term, voters } = value;
+    const { index, term, voters, members } = value;
     if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !Array.isArray(voters) ||
       !voters.every((voter) => typeof voter === "string")) return null;
-    return { index: index!, term: term!, voters };
+    if (members === undefined) return { index: index!, term: term!, voters };
+    if (!Array.isArray(members) || !members.every(isMemberRecord)) return null;
+    return { index: index!, term: term!, voters, members };
   } catch {
     return null;
   }

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   checkRecordAt,
+  decodeHardState,
   entriesPayloadRange,
   findNextValidRecord,
   RecordType,
@@ -30,6 +31,8 @@ export interface RemovedBytes {
   readonly entryIndexRanges: readonly { readonly indexFirst: number; readonly indexLast: number }[];
   /** Hard-state records among the removed bytes. */
   readonly hardStateRecords: number;
+  /** The highest commit index among those hard states (0 when none). */
+  readonly hardStateCommitMax: number;
   /** Removed bytes that are not a verifiable record: the damage itself. */
   readonly unreadableBytes: number;
 }
@@ -44,6 +47,17 @@ export interface RepairReport {
   readonly unresolved: string | null;
   /** Consequences the operator must know about, such as a lost hard state. */
   readonly warnings: readonly string[];
+  /** The log's last index after the repair, and the highest commit index any verifiable
+   * hard-state record held before it (kept or removed). */
+  readonly lastIndexKept: number;
+  readonly commitIndexRecorded: number;
+  /**
+   * Set when the cut was at corruption, not at a torn tail: the removed records had been
+   * synced, so the node may have acknowledged them (entries to a leader, a vote to a
+   * candidate). Such a node must not vote or acknowledge as its old self again (the caller
+   * fences its identity). A torn tail was never synced, so never promised.
+   */
+  readonly acknowledgedMayBeLost: boolean;
 }
 
 export function repairWal(dir: string): RepairReport {
@@ -52,7 +66,11 @@ export function repairWal(dir: string): RepairReport {
   const unresolved = replay.problem?.kind === "inconsistent" ? replay.problem.reason : null;
   const cut: ReplayProblem | null =
     replay.problem?.kind === "corrupt" ? replay.problem : replay.tornTail;
-  if (cut === null) return { dir, problem: null, removed: [], unresolved, warnings: [] };
+  const lastIndexKept = replay.log.lastIndex();
+  if (cut === null) {
+    return { dir, problem: null, removed: [], unresolved, warnings: [], lastIndexKept,
+      commitIndexRecorded: replay.hardState.commit, acknowledgedMayBeLost: false };
+  }
   const removed: RemovedBytes[] = [];
   for (let position = cut.segmentPosition; position < names.length; position++) {
     const file = names[position]!.name;
@@ -81,18 +99,37 @@ export function repairWal(dir: string): RepairReport {
   });
   const everythingRemoved = cut.segmentPosition === 0 && cut.offset === 0;
   const heldState = replay.recordCount > 0 || names[0]!.sequence > 1;
-  const warnings = everythingRemoved && heldState ? ["every segment was " +
+  const warnings: string[] = everythingRemoved && heldState ? ["every segment was " +
     "removed: the node restarts with an empty log and no hard state (term 0, no vote), so it " +
     "may vote twice in a term; rejoin it to its cluster as a new member"] : [];
+  const commitIndexRecorded = Math.max(replay.hardState.commit,
+    ...removed.map((range) => range.hardStateCommitMax));
+  const acknowledgedMayBeLost = cut.kind !== "torn" &&
+    removed.some((range) => range.byteHigh > range.byteLow);
+  const lost = lostCommittedRange(lastIndexKept, commitIndexRecorded);
+  if (lost !== null) {
+    warnings.push(`entries ${lost} were at or below the commit index ${commitIndexRecorded} ` +
+      "this node had recorded: they were committed, and this copy of them is gone");
+  }
   const problem = { file: cut.file, offset: cut.offset, reason: cut.reason };
-  return { dir, problem, removed, unresolved, warnings };
+  return { dir, problem, removed, unresolved, warnings, lastIndexKept, commitIndexRecorded,
+    acknowledgedMayBeLost };
+}
+
+/** "a..b": the committed indexes the repaired log no longer holds, or null when none. */
+export function lostCommittedRange(lastIndexKept: number, commitIndexRecorded: number):
+  string | null {
+  return commitIndexRecorded > lastIndexKept
+    ? `${lastIndexKept + 1}..${commitIndexRecorded}` : null;
 }
 
 /** What the bytes from `offset` on held: verifiable records, and the rest. */
 function describeBytes(bytes: Buffer, offset: number):
-  Pick<RemovedBytes, "entryIndexRanges" | "hardStateRecords" | "unreadableBytes"> {
+  Pick<RemovedBytes, "entryIndexRanges" | "hardStateRecords" | "hardStateCommitMax" |
+    "unreadableBytes"> {
   const entryIndexRanges: { indexFirst: number; indexLast: number }[] = [];
   let hardStateRecords = 0;
+  let hardStateCommitMax = 0;
   let unreadableBytes = 0;
   let at = offset;
   while (at < bytes.length) {
@@ -107,10 +144,12 @@ function describeBytes(bytes: Buffer, offset: number):
       entryIndexRanges.push(entriesPayloadRange(check.record.payload));
     } else if (check.record.type === RecordType.hardState) {
       hardStateRecords++;
+      hardStateCommitMax = Math.max(hardStateCommitMax,
+        decodeHardState(check.record.payload).commit);
     }
     at = check.end;
   }
-  return { entryIndexRanges, hardStateRecords, unreadableBytes };
+  return { entryIndexRanges, hardStateRecords, hardStateCommitMax, unreadableBytes };
 }
 
 /** The report as lines for a person. */

@@ -5,6 +5,7 @@ import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { httpRequest, HttpRequestError } from "./http-request.js";
 import { createPeerApp, peerMessagesPath } from "./peer-app.js";
+import { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
 import {
   newPeerCounters,
   newTransportCounters,
@@ -76,6 +77,7 @@ export class HttpTransport implements Transport {
   /** One controller per in-flight POST: aborted by its timeout or by close(). */
   private readonly inflightAborts = new Set<AbortController>();
   private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
+  private identityProvider: (() => PeerIdentity | null) | null = null;
   private server: http.Server | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
   private closed = false;
@@ -119,6 +121,32 @@ export class HttpTransport implements Transport {
     this.handler = handler;
   }
 
+  /** Sets what `GET /raft/identity` answers (peer-identity.ts); null answers 503. */
+  setIdentityProvider(provider: () => PeerIdentity | null): void {
+    this.identityProvider = provider;
+  }
+
+  /**
+   * Asks peer `id` for its identity. Null when it cannot be had: the peer is unknown, down,
+   * not ready (503), or answers something that is not an identity.
+   */
+  async queryIdentity(id: NodeId, timeoutMs: number): Promise<PeerIdentity | null> {
+    const channel = this.channels.get(id);
+    if (channel === undefined || this.closed) return null;
+    try {
+      const answer = await httpRequest({
+        method: "GET", url: channel.url.replace(peerMessagesPath, peerIdentityPath),
+        agent: channel.agent, headers: { authorization: `Bearer ${this.options.peerToken}` },
+        timeoutMs, responseBytesMax: 4 * 1024 * 1024,
+      });
+      if (answer.status !== 200) return null;
+      return parsePeerIdentity(JSON.parse(answer.body));
+    } catch (error) {
+      this.logger.debug({ peer: id, ...describeError(error) }, "identity query failed");
+      return null;
+    }
+  }
+
   /** Listens on listenHost:peerPort. Rejects if the port is taken. */
   async start(): Promise<void> {
     if (this.closed) throw new Error("a closed HttpTransport cannot start again");
@@ -130,6 +158,7 @@ export class HttpTransport implements Transport {
       logger: this.logger,
       counters: this.totals,
       accept: (messages) => this.accept(messages),
+      identity: () => this.identityProvider?.() ?? null,
     });
     const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
     // Longer than the client's idle gaps (heartbeats are far more frequent), so that a
@@ -163,6 +192,11 @@ export class HttpTransport implements Transport {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  }
+
+  /** Whether start() has completed and close() has not been called. */
+  isListening(): boolean {
+    return this.server !== null;
   }
 
   /** The port the server listens on (useful with peerPort 0). */

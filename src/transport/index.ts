@@ -13,6 +13,7 @@ export {
   type HttpTransportOptions,
 } from "./http-transport.js";
 export { parseRaftMessages, peerMessagesPath, type ParseResult } from "./peer-app.js";
+export { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
 export {
   FaultyTransport,
   delayedMessagesMaxDefault,

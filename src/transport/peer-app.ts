@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { MessageType, NodeId, RaftMessage } from "../raft/index.js";
+import { peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
 import type { TransportCounters } from "./transport-stats.js";
 
 /** The one peer RPC route: a POST of a JSON array of RaftMessage, answered 204. */
@@ -21,6 +22,8 @@ export interface PeerAppOptions {
   readonly counters: TransportCounters;
   /** Receives each accepted batch, in arrival order, after the 204 has been sent. */
   readonly accept: (messages: RaftMessage[]) => void;
+  /** Answers `GET /raft/identity`; null (or none) while the node cannot say yet (503). */
+  readonly identity?: () => PeerIdentity | null;
 }
 
 /**
@@ -37,18 +40,29 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
   const refusals = new RefusalLog(options.logger);
   const expected = Buffer.from(`Bearer ${options.peerToken}`);
 
+  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
+    const header = req.headers.authorization;
+    if (header !== undefined && tokenMatches(Buffer.from(header), expected)) {
+      next();
+      return;
+    }
+    options.counters.requestsRefused++;
+    refusals.record(header === undefined ? "missing" : "wrong", req.socket.remoteAddress);
+    res.set("connection", "close");
+    sendError(res, 401, "unauthorized", "peer RPC requires the cluster's peer token");
+  };
+
+  app.get(peerIdentityPath, authenticate, (_req: Request, res: Response) => {
+    const identity = options.identity?.() ?? null;
+    if (identity === null) {
+      sendError(res, 503, "unavailable", "this node cannot tell its identity yet");
+      return;
+    }
+    res.status(200).json(identity);
+  });
+
   app.post(peerMessagesPath,
-    (req: Request, res: Response, next: NextFunction) => {
-      const header = req.headers.authorization;
-      if (header !== undefined && tokenMatches(Buffer.from(header), expected)) {
-        next();
-        return;
-      }
-      options.counters.requestsRefused++;
-      refusals.record(header === undefined ? "missing" : "wrong", req.socket.remoteAddress);
-      res.set("connection", "close");
-      sendError(res, 401, "unauthorized", "peer RPC requires the cluster's peer token");
-    },
+    authenticate,
     express.json({ limit: options.requestBytesMax, strict: true }),
     (req: Request, res: Response) => {
       const parsed = parseRaftMessages(req.body, options.self);

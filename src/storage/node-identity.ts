@@ -1,0 +1,118 @@
+/**
+ * The identity a data folder records (`IDENTITY`, JSON, written atomically): which cluster it
+ * belongs to, which node it is, and which incarnation of that node made it. etcd keeps the same
+ * facts in its WAL metadata (cluster id, member id), and refuses a folder of another cluster or
+ * member.
+ *
+ * The incarnation is a random id drawn when the folder is first bootstrapped. A node publishes
+ * `(id, incarnation)` in the replicated state once it runs (src/node/members.ts); a node that
+ * comes back with an empty folder has a new incarnation, and its peers can tell it was here
+ * before and lost its log and vote (issue 9, Raft's durability assumption, §5.1/Figure 2).
+ *
+ * `fence` is set by `--repair` when the repair dropped records the node may have acknowledged:
+ * such a node must never vote or acknowledge as its old self again, so it refuses to start
+ * until its folder is restored or it is replaced as a new member.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import path from "node:path";
+import { fsyncDirectory } from "./wal-segment.js";
+import { StorageError } from "./storage.js";
+
+export const identityFileName = "IDENTITY";
+
+/** Why a node may no longer take part as a voter under its id. */
+export interface IdentityFence {
+  readonly reason: string;
+  /** When the fence was set, ISO 8601, for the person reading the file. */
+  readonly at: string;
+}
+
+export interface NodeIdentity {
+  readonly format: 1;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly incarnation: string;
+  /** Set when the folder held a log from before identities existed, or was made another way. */
+  readonly origin: "bootstrap" | "adopted";
+  readonly fence: IdentityFence | null;
+}
+
+/** A fresh incarnation id: 64 random bits, hex. */
+export function newIncarnation(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** The identity in `dataDir`, or null when there is none. Throws StorageError when unreadable. */
+export function readIdentity(dataDir: string): NodeIdentity | null {
+  const file = path.join(dataDir, identityFileName);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new StorageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const identity = parseIdentity(text);
+  if (identity === null) {
+    throw new StorageError(`${file} is not a valid identity file; restore it from a backup ` +
+      "(it names the cluster and node this folder belongs to)");
+  }
+  return identity;
+}
+
+function parseIdentity(text: string): NodeIdentity | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const fields = value as Record<string, unknown>;
+  const isText = (key: string): boolean =>
+    typeof fields[key] === "string" && (fields[key] as string).length > 0;
+  if (fields.format !== 1 || !isText("clusterId") || !isText("nodeId") ||
+    !isText("incarnation") || (fields.origin !== "bootstrap" && fields.origin !== "adopted")) {
+    return null;
+  }
+  const fence = fields.fence;
+  if (fence !== null && (typeof fence !== "object" || fence === undefined ||
+    typeof (fence as Record<string, unknown>).reason !== "string" ||
+    typeof (fence as Record<string, unknown>).at !== "string")) {
+    return null;
+  }
+  return value as NodeIdentity;
+}
+
+/**
+ * Writes `identity` to `dataDir` atomically and durably: a private temporary file, fsynced,
+ * renamed over the old one, and the folder fsynced. A crash leaves the old file or the new one.
+ */
+export function writeIdentity(dataDir: string, identity: NodeIdentity): void {
+  const file = path.join(dataDir, identityFileName);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const fd = fs.openSync(temporary, "w");
+    try {
+      fs.writeSync(fd, JSON.stringify(identity, null, 2) + "\n");
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
+    fsyncDirectory(dataDir);
+  } catch (error) {
+    throw new StorageError(`cannot write ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Sets the fence on the identity in `dataDir`, making one from `fallback` if there is none. */
+export function fenceIdentity(dataDir: string, fence: IdentityFence,
+  fallback: Omit<NodeIdentity, "fence" | "format">): NodeIdentity {
+  const current = readIdentity(dataDir) ?? { format: 1 as const, ...fallback, fence: null };
+  const fenced: NodeIdentity = { ...current, fence };
+  writeIdentity(dataDir, fenced);
+  return fenced;
+}
