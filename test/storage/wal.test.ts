@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { FileStorage, type FileStorageOptions } from "../../src/storage/file-storage.js";
 import { CorruptionError } from "../../src/storage/storage.js";
 import { decodeEntries, scanSegment } from "../../src/storage/wal.js";
-import { repairWal } from "../../src/storage/wal-repair.js";
+import { describeRepair, repairWal } from "../../src/storage/wal-repair.js";
 import { makeEntries } from "./contract.js";
 import {
   copyDirectory,
@@ -302,6 +302,9 @@ describe("repairWal", () => {
     const report = repairWal(dir);
     expect(report.problem).to.deep.include({ file: files[1], offset: cut });
     expect(report.unresolved).to.equal(null);
+    // The cut was at corruption: the removed records had been synced, maybe acknowledged.
+    expect(report.acknowledgedMayBeLost).to.equal(true);
+    expect(report.lastIndexKept).to.equal(damagedIndex - 1);
     expect(report.removed.map((range) => [range.file, range.byteLow, range.byteHigh,
       range.wholeFile])).to.deep.equal([[files[1], cut, sizes[1], false],
       ...files.slice(2).map((file, k) => [file, 0, sizes[k + 2], true])]);
@@ -333,5 +336,28 @@ describe("repairWal", () => {
     expect(report.removed[0]).to.deep.include({ byteLow: lastRecordOffset,
       byteHigh: lastRecordOffset + 3, unreadableBytes: 3, wholeFile: false });
     expect(fileBytes(lastWalFile(dir))).to.equal(lastRecordOffset);
+    // A torn tail was never synced, so never promised to anyone: no fence.
+    expect(report.acknowledgedMayBeLost).to.equal(false);
+  });
+
+  it("says so when it removes entries at or below the commit index the node recorded", () => {
+    const dir = dirs.make();
+    write(dir, (log) => {
+      log.append(makeEntries(1, 5, 1));
+      log.setHardState({ term: 1, vote: "n1", commit: 2 });
+    });
+    const file = lastWalFile(dir);
+    const cut = fileBytes(file);
+    write(dir, (log) => {
+      log.append(makeEntries(6, 8, 1));
+      log.setHardState({ term: 1, vote: "n1", commit: 8 });
+    });
+    write(dir, (log) => log.append(makeEntries(9, 9, 1)));
+    flipBit(file, cut + 15);
+    const report = repairWal(dir);
+    expect(report).to.deep.include({ lastIndexKept: 5, commitIndexRecorded: 8,
+      acknowledgedMayBeLost: true });
+    expect(report.warnings.join("\n")).to.match(/entries 6\.\.8 were at or below the commit index 8/);
+    expect(describeRepair(report)).to.match(/warning: entries 6\.\.8/);
   });
 });
