@@ -116,7 +116,7 @@ export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
   for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
     if (!sendAppend(raft, to, false)) break;
     sent = true;
-    if (raft.progress.get(to)!.state !== "replicate") break;
+    if (raft.progress.get(to)?.state !== "replicate") break;
   }
   return sent;
 }
