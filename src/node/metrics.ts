@@ -19,6 +19,9 @@ export class NodeMetrics {
   readonly commitLatencySeconds: Histogram;
   readonly fsyncLatencySeconds: Histogram;
   readonly entriesPerSync: Histogram;
+  /** Peer messages the core dropped as impossible (Ready.violations). `from` is a configured
+   * node id or "unknown", and `reason` one of violationReasons: the label sets stay bounded. */
+  readonly protocolViolations: Counter<"from" | "reason">;
 
   constructor(nodeId: string, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -47,6 +50,9 @@ export class NodeMetrics {
     this.entriesPerSync = new Histogram({ name: "raft_entries_per_sync",
       help: "Entries made durable by one fdatasync (group commit)", registers,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024] });
+    this.protocolViolations = new Counter({ name: "raft_protocol_violations_total",
+      help: "Peer messages dropped as impossible, by sender and reason",
+      labelNames: ["from", "reason"], registers });
   }
 
   setRole(role: Role): void {

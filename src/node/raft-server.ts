@@ -28,6 +28,7 @@ import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/ind
 import type { DurableLog, SnapshotStore } from "../storage/index.js";
 import type { Transport } from "../transport/transport.js";
 import { NodeMetrics } from "./metrics.js";
+import { ViolationLog } from "./violation-log.js";
 import type {
   NodeService,
   NodeStatus,
@@ -136,10 +137,13 @@ export class RaftServer implements NodeService {
   /** Whether this incarnation's publication has been applied here. */
   private published = false;
   private lastPublishMs = Number.NEGATIVE_INFINITY;
+  private readonly violationLog: ViolationLog;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
     this.metrics = options.metrics ?? new NodeMetrics(options.id);
+    this.violationLog = new ViolationLog({ logger: options.logger, metrics: this.metrics,
+      peers: new Set(options.voters), nowMs: () => performance.now() });
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
     this.log = stores.log;
     this.snapshots = stores.snapshots;
@@ -448,6 +452,8 @@ export class RaftServer implements NodeService {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    // Peer messages the core dropped as impossible: logged (rate-limited) and counted.
+    if (ready.violations.length > 0) this.violationLog.report(ready.violations);
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader.
     const early = ready.messages.filter(mayPrecedePersist);

@@ -22,3 +22,9 @@ export {
   type TransferResult,
 } from "./raft-node.js";
 export { SeededRng, type Rng } from "./rng.js";
+export {
+  violationReasons,
+  violationsPerReadyMax,
+  type ProtocolViolation,
+  type ViolationReason,
+} from "./violation.js";

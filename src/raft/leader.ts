@@ -41,8 +41,7 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
     case "append":
     case "heartbeat":
     case "snapshot":
-      // Election Safety (§5.2): two leaders in one term is a bug, never an input to handle.
-      assert(false, `leader ${raft.id} got ${m.type} from ${m.from} in its own term ${raft.term}`);
+      stepDownToRival(raft, m);
       return;
     case "readIndexResponse":
       // An answer to a read forwarded before this node won its election: let it retry here.
@@ -52,6 +51,26 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
       // Vote answers that arrive after winning, timeoutNow: nothing to do.
       return;
   }
+}
+
+/**
+ * Another node acts as leader of our own term: Election Safety (§5.2, Figure 3) is broken by
+ * someone else, e.g. a node that forgot its vote with its disk. We step down and follow the
+ * rival rather than ignore it. Ignoring leaves two nodes writing to the followers' logs in one
+ * term: each rewrites what the other wrote, and our matchIndex for a follower would count
+ * entries the rival has since replaced, so we could commit entries no majority holds (the
+ * commit rule of Figure 2 assumes the leader is the only writer of its term). A follower writes
+ * nothing on its own and commits only what a leader shows it, so stepping down adds no risk, and
+ * our committed entries stay safe: a follower refuses any append that contradicts them
+ * (peer-checks.ts, conflictBelowCommit). It is the rule a candidate follows when it hears from
+ * a leader of its term (§5.2), and if the rival is gone we time out and elect anew in a later
+ * term. Stepping down gives a hostile peer no new power: a higher term deposes us anyway.
+ */
+function stepDownToRival(raft: Raft, m: RaftMessage): void {
+  raft.reportViolation(m, "twoLeaders", `${m.from} sent ${m.type} in term ${m.term}, ` +
+    `which ${raft.id} leads`);
+  raft.becomeFollower(m.term, m.from);
+  raft.stepFollower(m);
 }
 
 /**
@@ -65,6 +84,8 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
   if (progress.isPaused()) return false;
   const { log, config } = raft;
   const prevLogIndex = progress.next - 1;
+  // Acknowledgements past our last index are refused (handleAppendResponse), so next stays in.
+  assert(prevLogIndex <= log.lastIndex(), `next ${progress.next} for ${to} beyond the log`);
   const prevLogTerm = log.term(prevLogIndex);
   if (prevLogTerm === null) {
     // §7: the entries this follower needs were compacted; it catches up by snapshot.
@@ -95,7 +116,7 @@ export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
   for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
     if (!sendAppend(raft, to, false)) break;
     sent = true;
-    if (raft.progress.get(to)!.state !== "replicate") break;
+    if (raft.progress.get(to)?.state !== "replicate") break;
   }
   return sent;
 }
@@ -174,6 +195,11 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
+  const problem = appendResponseProblem(raft, m);
+  if (problem !== null) {
+    raft.reportViolation(m, m.success ? "ackBeyondLog" : "rejectInvalid", problem);
+    return;
+  }
   if (!m.success) {
     // Jump back a whole term at once using the follower's hint.
     const nextProbe = m.hintTerm > 0
@@ -200,12 +226,35 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
   }
 }
 
+/**
+ * What no follower of this leader can answer: an acknowledgement past our last index (a
+ * follower acknowledges what it got from us, or its commit index, which a leader always holds:
+ * §5.4 Leader Completeness), or a rejection of an index we never sent as prevLogIndex, with a
+ * hint past the rejected index or of a term later than the follower's own. Taking such an
+ * answer would set match or next past our log, where there is nothing to send.
+ */
+function appendResponseProblem(raft: Raft, m: AppendEntriesResponse): string | null {
+  const lastIndex = raft.log.lastIndex();
+  if (m.success) {
+    return m.index > lastIndex ? `index=${m.index} lastIndex=${lastIndex}` : null;
+  }
+  if (m.index > lastIndex || m.hintIndex > m.index || m.hintTerm > m.term) {
+    return `index=${m.index} hint=${m.hintIndex}/${m.hintTerm} lastIndex=${lastIndex}`;
+  }
+  return null;
+}
+
 function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
   progress.probeSent = false;
-  if (m.readId !== null) confirmRead(raft, m.readId, m.from);
+  if (m.readId !== null && (m.readId < 1 || m.readId > raft.lastReadId)) {
+    // A round we never started: it confirms nothing, but the answer still shows a live follower.
+    raft.reportViolation(m, "readIdUnknown", `readId=${m.readId} last=${raft.lastReadId}`);
+  } else if (m.readId !== null) {
+    confirmRead(raft, m.readId, m.from);
+  }
   // A snapshot transfer has its own retry timer (tickSnapshotTransfers): heartbeat answers
   // come too often to time a chunk that may take long to write.
   if (progress.state === "snapshot") return;
@@ -264,6 +313,11 @@ function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
   // Acting on every answer would let duplicates multiply: each extra answer would send an
   // extra chunk, which would draw an extra answer.
   if (!m.installed && (m.offset !== transfer.offset || !transfer.chunkInflight)) return;
+  if (m.nextOffset > transfer.snapshot.data.length) {
+    raft.reportViolation(m, "snapshotResponseInvalid",
+      `nextOffset=${m.nextOffset} size=${transfer.snapshot.data.length}`);
+    return;
+  }
   if (m.installed) {
     progress.maybeUpdate(m.snapshotIndex);
     progress.becomeProbe();
@@ -271,7 +325,7 @@ function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
     sendAppend(raft, m.from, true);
     return;
   }
-  transfer.offset = Math.min(m.nextOffset, transfer.snapshot.data.length);
+  transfer.offset = m.nextOffset;
   transfer.chunkInflight = false;
   sendSnapshotChunk(raft, m.from);
 }

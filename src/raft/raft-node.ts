@@ -15,6 +15,7 @@ import type {
 } from "./messages.js";
 import { emptyInitialState, Raft, type RaftInitialState } from "./raft.js";
 import type { Rng } from "./rng.js";
+import type { ProtocolViolation } from "./violation.js";
 
 export type ProposeResult =
   | { readonly kind: "accepted"; readonly index: number; readonly term: number }
@@ -71,6 +72,11 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Read contexts this node can no longer answer: fail them so the client retries. */
   readonly droppedReads: readonly string[];
+  /**
+   * Messages no correct peer could have sent (violation.ts), which the core dropped: the
+   * driver logs and counts them. Nothing to undo; at most violationsPerReadyMax per Ready.
+   */
+  readonly violations: readonly ProtocolViolation[];
 }
 
 /**
@@ -139,7 +145,10 @@ export class RaftNode {
     this.raft.tick();
   }
 
-  /** Hands the node a message from a peer. */
+  /**
+   * Hands the node a message from a peer. Its shape must be valid (the transport checks it);
+   * its values need not be: impossible ones are dropped and reported in Ready.violations.
+   */
   step(message: RaftMessage): void {
     this.raft.step(message);
   }
@@ -258,6 +267,7 @@ export class RaftNode {
       raft.messages.length > 0 ||
       raft.readStates.length > 0 ||
       raft.droppedReads.length > 0 ||
+      raft.violations.length > 0 ||
       raft.log.stableIndex() < raft.log.lastIndex() ||
       raft.log.committed > raft.log.applied ||
       raft.proposalsUnsent ||
@@ -288,12 +298,14 @@ export class RaftNode {
       committedEntries,
       readStates: raft.readStates,
       droppedReads: raft.droppedReads,
+      violations: raft.violations,
     };
     raft.pendingInstall = null;
     raft.log.pendingLogStart = null;
     raft.messages = [];
     raft.readStates = [];
     raft.droppedReads = [];
+    raft.violations = [];
     this.previousSoftState = softState;
     this.outstanding = {
       hardState: ready.hardState,

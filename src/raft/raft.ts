@@ -19,9 +19,15 @@ import type {
   VoteResponse,
 } from "./messages.js";
 import { Progress } from "./progress.js";
+import {
+  appendConflictProblem, messageProblem, snapshotConflictProblem, type Problem,
+} from "./peer-checks.js";
 import { MajorityConfig } from "./quorum.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
+import {
+  violationsPerReadyMax, type ProtocolViolation, type ViolationReason,
+} from "./violation.js";
 
 /** What a node restarts from: whatever its driver had persisted. */
 export interface RaftInitialState {
@@ -102,6 +108,9 @@ export class Raft {
   messages: RaftMessage[] = [];
   readStates: ReadState[] = [];
   droppedReads: string[] = [];
+  /** Impossible peer input seen since the last Ready.
+   * Invariant: length <= violationsPerReadyMax. */
+  violations: ProtocolViolation[] = [];
 
   constructor(config: RaftConfig, rng: Rng, initial: RaftInitialState) {
     validateRaftConfig(config);
@@ -130,6 +139,16 @@ export class Raft {
   send(message: RaftMessage): void {
     assert(message.to !== this.id, "a node never messages itself");
     this.messages.push(message);
+  }
+
+  /** Records impossible input from a peer (violation.ts); the caller drops what it refers to. */
+  reportViolation(m: RaftMessage, reason: ViolationReason, detail: string): void {
+    if (this.violations.length >= violationsPerReadyMax) return;
+    this.violations.push({ from: m.from, type: m.type, reason, detail });
+  }
+
+  private reportProblem(m: RaftMessage, problem: Problem): void {
+    this.reportViolation(m, problem.reason, problem.detail);
   }
 
   // --- Role transitions -------------------------------------------------------------------
@@ -322,7 +341,7 @@ export class Raft {
   // --- Messages ---------------------------------------------------------------------------
 
   step(m: RaftMessage): void {
-    assert(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
+    if (!this.acceptFrom(m)) return;
     if (!this.stepTerm(m)) return;
     switch (m.type) {
       case "preVote":
@@ -346,6 +365,31 @@ export class Raft {
       default:
         assertNever(this.role, "role");
     }
+  }
+
+  /**
+   * Whether `m` may be handled at all: it is for us, from a member of our configuration, and
+   * its values are possible on their own (peer-checks.ts). A message that fails is dropped
+   * before its term is looked at, so it cannot depose a leader or move our term.
+   */
+  private acceptFrom(m: RaftMessage): boolean {
+    if (m.to !== this.id) {
+      // The transport's bug or a misdirected peer: either way, not a message for this node.
+      this.reportViolation(m, "wrongRecipient", `to=${m.to}`);
+      return false;
+    }
+    if (m.from === this.id || !this.voters.has(m.from)) {
+      // Membership is static for now: only voters talk to each other. Membership changes
+      // (thesis §4) will have to widen this to the nodes being added.
+      this.reportViolation(m, "unknownSender", `voters=${this.voters.voters.join(",")}`);
+      return false;
+    }
+    const problem = messageProblem(m);
+    if (problem === null) return true;
+    this.reportProblem(m, problem);
+    // A forwarded read whose answer is unusable: fail it now, so its client retries.
+    if (m.type === "readIndexResponse") this.droppedReads.push(m.context);
+    return false;
   }
 
   /**
@@ -413,7 +457,8 @@ export class Raft {
     }
   }
 
-  private stepFollower(m: RaftMessage): void {
+  /** Public for leader.ts: a leader that meets a rival of its term steps down to follow it. */
+  stepFollower(m: RaftMessage): void {
     switch (m.type) {
       case "append":
         this.electionElapsed = 0;
@@ -431,6 +476,11 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case "timeoutNow":
+        if (this.leaderId !== null && this.leaderId !== m.from) {
+          // Only our leader can hand over leadership; anyone else would just force an election.
+          this.reportViolation(m, "timeoutNowNotFromLeader", `leader=${this.leaderId}`);
+          return;
+        }
         // Thesis §3.10: the leader has brought us up to date; start an election at once,
         // without PreVote, and with a vote request that voters honour despite their lease.
         this.campaign("transfer");
@@ -455,15 +505,21 @@ export class Raft {
 
   private handleAppendEntries(m: AppendEntriesRequest): void {
     const reply = { type: "appendResponse" as const, from: this.id, to: m.from, term: this.term };
+    const conflict = appendConflictProblem(this.log, m);
+    if (conflict !== null) {
+      // Refused without an answer: neither a rejection (the leader would walk back into our
+      // committed prefix) nor an acknowledgement can be true of a log that forked below commit.
+      this.reportProblem(m, conflict);
+      return;
+    }
     if (m.prevLogIndex < this.log.committed) {
       // Everything up to our commit index is already settled; say where to continue.
       this.send({ ...reply, success: true, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
       return;
     }
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
-      m.entries.forEach((entry, k) => {
-        assert(entry.index === m.prevLogIndex + 1 + k, "append entries are contiguous");
-      });
+      // Contiguity was checked on arrival (peer-checks.ts), and so every entry lies past our
+      // commit: appendFromLeader never truncates a committed entry.
       const lastNewIndex = m.prevLogIndex + m.entries.length;
       this.log.appendFromLeader(m.entries);
       // Figure 2: commitIndex = min(leaderCommit, index of last new entry).
@@ -493,6 +549,11 @@ export class Raft {
       this.send({ type: "snapshotResponse", from: this.id, to: m.from, term: this.term,
         snapshotIndex: m.meta.index, offset: m.offset, nextOffset, installed });
     };
+    const conflict = snapshotConflictProblem(this.log, m);
+    if (conflict !== null) {
+      this.reportProblem(m, conflict);
+      return;
+    }
     if (m.meta.index <= this.log.committed) {
       // We already hold everything it covers.
       this.incomingSnapshot = null;
@@ -540,7 +601,17 @@ export class Raft {
 
   private handleHeartbeat(m: HeartbeatRequest): void {
     // The leader sends min(our matchIndex, its commit), so we hold every entry it commits.
-    this.log.commitTo(m.commit);
+    if (m.commit <= this.log.lastIndex()) {
+      this.log.commitTo(m.commit);
+    } else {
+      // The leader's matchIndex for us is past our log: we lost entries we acknowledged (a
+      // lost disk), or the leader is wrong. Committing up to our last index instead would be
+      // unsafe: a heartbeat carries no prevLogIndex/prevLogTerm, so nothing shows that our
+      // entries there are the leader's (§5.3: only an append's consistency check does). The
+      // commit waits for an append; the answer still goes out, as we do follow this leader.
+      this.reportViolation(m, "commitBeyondLog",
+        `commit=${m.commit} lastIndex=${this.log.lastIndex()}`);
+    }
     this.send({ type: "heartbeatResponse", from: this.id, to: m.from, term: this.term,
       readId: m.readId });
   }

@@ -20,6 +20,10 @@ import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } 
  *   promises is on the node's disk.
  * - Linearizable reads: a ReadIndex answer is at least every commit index known when the read
  *   began.
+ * - No protocol violations (Ready.violations): every simulated node is honest and keeps what
+ *   it persisted, so a message the core finds impossible is a bug in the sender's core. Faults
+ *   that make a node forget what it promised (a lost disk) excuse them: see
+ *   excuseProtocolViolations().
  */
 export class SafetyViolation extends Error {
   override readonly name = "SafetyViolation";
@@ -40,6 +44,9 @@ export class SafetyChecker implements ClusterObserver {
   /** Per node: the term it was leader of at its last Ready, if it was leader then. */
   private readonly leaderTermAtLastReady = new Map<NodeId, number>();
   readonly violations: string[] = [];
+  /** Set once a fault made some node forget its durable state: its peers may then see it
+   * (or be seen by it) say impossible things, which the cores must survive but may report. */
+  private protocolViolationsExcused = false;
 
   constructor(private readonly cluster: SimCluster) {
     cluster.observer = this;
@@ -74,7 +81,17 @@ export class SafetyChecker implements ClusterObserver {
     }
   }
 
+  /** A fault injector calls this when it wipes or rolls back a node's disk. */
+  excuseProtocolViolations(): void {
+    this.protocolViolationsExcused = true;
+  }
+
   onReady(node: SimNode, ready: Ready): void {
+    const violation = ready.violations[0];
+    if (violation !== undefined && !this.protocolViolationsExcused) {
+      this.fail(`protocol violation: ${node.id} got ${violation.type} from ${violation.from}: ` +
+        `${violation.reason} (${violation.detail})`);
+    }
     const previous = node.disk.hardState;
     const next = ready.hardState;
     if (next !== null) {

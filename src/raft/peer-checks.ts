@@ -1,0 +1,143 @@
+import { assertNever } from "./assert.js";
+import type { RaftLog } from "./log.js";
+import type { AppendEntriesRequest, InstallSnapshotRequest, RaftMessage } from "./messages.js";
+import { isCount, type ViolationReason } from "./violation.js";
+
+/**
+ * Checks of a peer's message against what any correct sender could say (violation.ts). Pure
+ * functions of the message and, for the follower's checks, of our log; the callers record
+ * what they return and drop the message. A shape check (every field present with its type) is
+ * the transport's job; these check the values.
+ */
+export interface Problem {
+  readonly reason: ViolationReason;
+  readonly detail: string;
+}
+
+function outOfRange(field: string, value: number): Problem {
+  return { reason: "valueOutOfRange", detail: `${field}=${value}` };
+}
+
+/** The first of `fields` that is not a non-negative safe integer, as a Problem. */
+function firstOutOfRange(fields: Readonly<Record<string, number>>): Problem | null {
+  for (const [field, value] of Object.entries(fields)) {
+    if (!isCount(value)) return outOfRange(field, value);
+  }
+  return null;
+}
+
+/**
+ * What is impossible in `m` on its own, whoever receives it: values out of range, and values
+ * that contradict each other (no entry can be of a term later than its sender's term). Run
+ * before the message's term is looked at, so an impossible message cannot move our term.
+ */
+export function messageProblem(m: RaftMessage): Problem | null {
+  if (!isCount(m.term)) return outOfRange("term", m.term);
+  switch (m.type) {
+    case "preVote":
+    case "requestVote": {
+      const range = firstOutOfRange({ lastLogIndex: m.lastLogIndex, lastLogTerm: m.lastLogTerm });
+      if (range !== null) return range;
+      // A candidate's log holds entries of its current term at most; a pre-vote asks for term + 1.
+      return m.lastLogTerm > m.term
+        ? { reason: "voteRequestInvalid", detail: `lastLogTerm=${m.lastLogTerm} term=${m.term}` }
+        : null;
+    }
+    case "append": {
+      const range = firstOutOfRange({ prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm,
+        leaderCommit: m.leaderCommit });
+      if (range !== null) return range;
+      return entriesProblem(m);
+    }
+    case "appendResponse":
+      return firstOutOfRange({ index: m.index, hintIndex: m.hintIndex, hintTerm: m.hintTerm });
+    case "heartbeat":
+      return firstOutOfRange({ commit: m.commit, readId: m.readId ?? 0 });
+    case "heartbeatResponse":
+      return firstOutOfRange({ readId: m.readId ?? 0 });
+    case "readIndexResponse":
+      return m.index === null || isCount(m.index)
+        ? null
+        : { reason: "readIndexInvalid", detail: `index=${m.index}` };
+    case "snapshot":
+      return snapshotMessageProblem(m);
+    case "snapshotResponse":
+      return firstOutOfRange({ snapshotIndex: m.snapshotIndex, offset: m.offset,
+        nextOffset: m.nextOffset });
+    case "preVoteResponse":
+    case "requestVoteResponse":
+    case "timeoutNow":
+    case "readIndex":
+    case "propose":
+      return null;
+    default:
+      return assertNever(m, "message");
+  }
+}
+
+/** §5.3: an append carries the leader's entries right after prevLogIndex, in log order. */
+function entriesProblem(m: AppendEntriesRequest): Problem | null {
+  const malformed = (detail: string): Problem => ({ reason: "entriesMalformed", detail });
+  if (m.prevLogTerm > m.term) return malformed(`prevLogTerm=${m.prevLogTerm} term=${m.term}`);
+  let previousTerm = m.prevLogTerm;
+  for (const [k, entry] of m.entries.entries()) {
+    if (entry.index !== m.prevLogIndex + 1 + k) {
+      return malformed(`entry ${k} has index ${entry.index} after prevLogIndex=${m.prevLogIndex}`);
+    }
+    // Terms never decrease along a log, and a leader holds no entry of a later term than its own.
+    if (!isCount(entry.term) || entry.term < previousTerm || entry.term > m.term) {
+      return malformed(`entry ${entry.index} has term ${entry.term} after term ${previousTerm}` +
+        ` (sender term ${m.term})`);
+    }
+    previousTerm = entry.term;
+  }
+  return null;
+}
+
+function snapshotMessageProblem(m: InstallSnapshotRequest): Problem | null {
+  const range = firstOutOfRange({ "meta.index": m.meta.index, "meta.term": m.meta.term,
+    offset: m.offset, end: m.offset + m.data.length });
+  if (range !== null) return range;
+  const invalid = (detail: string): Problem => ({ reason: "snapshotInvalid", detail });
+  if (m.meta.term > m.term) return invalid(`meta.term=${m.meta.term} term=${m.term}`);
+  if (m.meta.index === 0 && m.meta.term !== 0) return invalid(`meta=0/${m.meta.term}`);
+  // Installing it replaces our configuration: an empty or repeating one could never elect.
+  if (m.meta.voters.length === 0 || new Set(m.meta.voters).size !== m.meta.voters.length) {
+    return invalid(`meta.voters=${JSON.stringify(m.meta.voters)}`);
+  }
+  return null;
+}
+
+/**
+ * §5.4 Leader Completeness: a leader holds every committed entry, so nothing it sends can
+ * contradict an entry we hold as committed. One that does has lost or forked its log; taking
+ * its entries would replace committed ones (log.appendFromLeader asserts we never do).
+ */
+export function appendConflictProblem(log: RaftLog, m: AppendEntriesRequest): Problem | null {
+  const contradicts = (index: number, term: number): boolean => {
+    if (index > log.committed) return false;
+    const held = log.term(index);
+    return held !== null && held !== term;
+  };
+  if (contradicts(m.prevLogIndex, m.prevLogTerm)) {
+    return { reason: "conflictBelowCommit", detail: `prevLog=${m.prevLogIndex}/${m.prevLogTerm} ` +
+      `but committed ${m.prevLogIndex}/${String(log.term(m.prevLogIndex))}` };
+  }
+  for (const entry of m.entries) {
+    if (entry.index > log.committed) break;
+    if (contradicts(entry.index, entry.term)) {
+      return { reason: "conflictBelowCommit", detail: `entry ${entry.index}/${entry.term} but ` +
+        `committed ${entry.index}/${String(log.term(entry.index))}` };
+    }
+  }
+  return null;
+}
+
+/** A snapshot whose last entry contradicts an entry we hold as committed (as above). */
+export function snapshotConflictProblem(log: RaftLog, m: InstallSnapshotRequest): Problem | null {
+  const { index, term } = m.meta;
+  const held = log.term(index);
+  if (index > log.committed || held === null || held === term) return null;
+  return { reason: "conflictBelowCommit",
+    detail: `snapshot ${index}/${term} but committed ${index}/${held}` };
+}
