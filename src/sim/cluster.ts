@@ -4,6 +4,7 @@ import {
   SeededRng,
   type Entry,
   type HardState,
+  type MemberRecord,
   type MessageType,
   type NodeId,
   type RaftConfig,
@@ -12,7 +13,9 @@ import {
   type Rng,
   type Snapshot,
 } from "../raft/index.js";
+import { decideBootstrap, type BootstrapVerdict } from "../node/bootstrap.js";
 import { MemorySnapshotStore, MemoryStorage } from "../storage/index.js";
+import type { PeerIdentity } from "../transport/index.js";
 
 /**
  * A whole cluster in one process, over a simulated network, disk and clock. It runs the real
@@ -62,6 +65,28 @@ export class SimDisk {
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
     if (ready.hardState !== null) this.log.setHardState(ready.hardState);
+  }
+
+  /** The planted repair bug's damage: the log loses its synced entries after a random point
+   * (never below the snapshot), the hard state is kept with its commit clamped to the log. */
+  truncateAfterRandomPoint(rng: Rng): void {
+    const first = this.log.firstIndex();
+    const last = this.log.lastIndex();
+    if (last < first) return;
+    const keepThrough = first - 1 + rng.nextInt(last - first + 1);
+    const kept = this.log.entries(first, keepThrough + 1);
+    const hardState = this.log.hardState();
+    const repaired = new MemoryStorage();
+    if (first > 1) {
+      const term = this.durableTermAt(first - 1) ?? this.snapshot?.meta.term ?? 0;
+      repaired.resetTo(first - 1, term);
+    }
+    if (kept.length > 0) repaired.append(kept);
+    const snapshotIndex = this.snapshot?.meta.index ?? 0;
+    repaired.setHardState({ ...hardState,
+      commit: Math.min(hardState.commit, Math.max(keepThrough, snapshotIndex)) });
+    repaired.sync();
+    this.log = repaired;
   }
 
   /** Saves a snapshot the node took, and compacts the log below `compactIndex`. */
@@ -116,7 +141,24 @@ export interface SimClusterOptions {
   readonly network?: NetworkFaults;
   /** Snapshots and log compaction; none when absent. */
   readonly snapshots?: SnapshotPolicy;
+  /**
+   * Nodes publish themselves in the replicated state, as RaftServer does (members.ts): needed
+   * by the lost-disk fault, whose node asks its peers before it bootstraps again.
+   */
+  readonly publishMembers?: boolean;
+  /** Planted bugs, for showing that the checker catches them; never set in real runs. */
+  readonly plant?: SimPlant;
 }
+
+/**
+ * Bugs the simulator can plant: "rejoinWithoutCheck" lets a node with a lost disk rejoin at
+ * once, without asking its peers (the issue 9 data loss); "repairWithoutFence" lets a node whose
+ * log lost synced entries (a --repair at corruption) take part again.
+ */
+export type SimPlant = "rejoinWithoutCheck" | "repairWithoutFence";
+
+/** Ticks between a node's attempts to publish itself, until its publication applies. */
+const publishRetryTicks = 8;
 
 /** The toy state machine's snapshot: the list of applied entries. */
 export function toyStateSnapshot(applied: readonly Entry[]): string {
@@ -149,7 +191,15 @@ export class SimNode {
   crashAtNextInstall = false;
   /** The toy state machine: every applied entry, by index (a snapshot holds the whole list). */
   applied: Entry[] = [];
-  readonly disk = new SimDisk();
+  disk = new SimDisk();
+  /** Bumped each time the node comes back with an empty disk (storage/node-identity.ts). */
+  incarnation = 1;
+  /** Set when the node may never take part again (its peers refused it, or it was fenced). */
+  retired: string | null = null;
+  /** Its disk was lost: it is down until its peers' answers let it bootstrap (bootstrap.ts). */
+  awaitingBootstrap = false;
+  /** The tick of its last publication attempt. */
+  lastPublishTick = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly id: NodeId,
@@ -175,6 +225,46 @@ export class SimNode {
   lastApplied(): number {
     return this.applied.length;
   }
+
+  /** The publication entry of this incarnation (members.ts, in the toy state machine). */
+  publication(): string {
+    return encodeSimPublication(this.id, this.incarnation);
+  }
+
+  /**
+   * The members this node knows published: its applied entries and its unapplied log tail
+   * (a publication committed elsewhere may not be applied here yet), first incarnation first.
+   */
+  publishedMembers(): MemberRecord[] {
+    const table = new Map<NodeId, MemberRecord>();
+    const status = this.raft.status();
+    const tail = this.raft.entries(Math.max(this.raft.compactedIndex(), this.applied.length) + 1,
+      status.lastLogIndex + 1);
+    for (const entry of [...this.applied, ...tail]) {
+      const publication = decodeSimPublication(entry.data);
+      if (publication === null || table.has(publication.id)) continue;
+      table.set(publication.id, { ...publication, index: entry.index });
+    }
+    return [...table.values()];
+  }
+
+  /** Whether this incarnation's publication is applied here: it is committed. */
+  published(): boolean {
+    const mine = this.publication();
+    return this.applied.some((entry) => entry.data === mine);
+  }
+}
+
+const simPublicationPrefix = "publish:";
+
+export function encodeSimPublication(id: NodeId, incarnation: number): string {
+  return `${simPublicationPrefix}${id}:${incarnation}`;
+}
+
+function decodeSimPublication(data: string): { id: NodeId; incarnation: string } | null {
+  if (!data.startsWith(simPublicationPrefix)) return null;
+  const [id, incarnation] = data.slice(simPublicationPrefix.length).split(":");
+  return id === undefined || incarnation === undefined ? null : { id, incarnation };
 }
 
 export class SimCluster {
@@ -193,9 +283,13 @@ export class SimCluster {
   readonly sentCounts = new Map<MessageType, number>();
   observer: ClusterObserver = {};
   readonly snapshots: SnapshotPolicy | null;
+  private readonly publishMembers: boolean;
+  readonly plant: SimPlant | null;
 
   constructor(options: SimClusterOptions) {
     this.snapshots = options.snapshots ?? null;
+    this.publishMembers = options.publishMembers ?? false;
+    this.plant = options.plant ?? null;
     this.ids = [...options.ids];
     this.rng = new SeededRng(options.seed);
     this.network = options.network ?? reliableNetwork;
@@ -354,9 +448,26 @@ export class SimCluster {
   tick(count = 1): void {
     for (let k = 0; k < count; k++) {
       this.now++;
-      for (const node of this.nodes.values()) if (node.up) node.raft.tick();
+      for (const node of this.nodes.values()) {
+        if (node.awaitingBootstrap) this.tryBootstrap(node.id);
+        if (!node.up) continue;
+        node.raft.tick();
+        this.maybePublish(node);
+      }
       this.stabilize();
     }
+  }
+
+  /** As RaftServer.maybePublish: propose (or forward) the publication until it applies. */
+  private maybePublish(node: SimNode): void {
+    if (!this.publishMembers || this.now - node.lastPublishTick < publishRetryTicks ||
+      node.raft.status().leaderId === null || node.published()) {
+      return;
+    }
+    node.lastPublishTick = this.now;
+    const data = node.publication();
+    if (node.raft.status().role === "leader") node.raft.propose(data);
+    else node.raft.forward([data]);
   }
 
   /** Ticks until `predicate` holds, at most `ticksMax` ticks. Returns whether it held. */
@@ -380,9 +491,70 @@ export class SimCluster {
 
   restart(id: NodeId): void {
     const node = this.node(id);
-    if (node.up) return;
+    if (node.up || node.retired !== null || node.awaitingBootstrap) return;
     this.restarts++;
     node.restart(this.restarts);
+  }
+
+  /**
+   * The node's disk is lost (wiped, or replaced): it crashes, and comes back as a new
+   * incarnation with an empty disk only once its peers' answers allow it (bootstrap.ts); a
+   * refusal retires it for good. With the planted bug it comes back at once.
+   */
+  loseDisk(id: NodeId): void {
+    const node = this.node(id);
+    if (node.retired !== null) return;
+    if (node.up) this.crash(id);
+    node.disk = new SimDisk();
+    node.applied = [];
+    node.incarnation++;
+    node.awaitingBootstrap = true;
+    this.tryBootstrap(id);
+  }
+
+  /** Asks the peers this node can reach both ways, as market-node does at start. */
+  tryBootstrap(id: NodeId): BootstrapVerdict["kind"] {
+    const node = this.node(id);
+    const answers = new Map<NodeId, PeerIdentity>();
+    for (const peer of this.nodes.values()) {
+      if (peer.id === id || !this.linkUp(id, peer.id) || !this.linkUp(peer.id, id)) continue;
+      if (peer.awaitingBootstrap) {
+        answers.set(peer.id, { clusterId: "sim", nodeId: peer.id, state: "joining",
+          appliedIndex: 0, members: [] });
+      } else if (peer.up) {
+        answers.set(peer.id, { clusterId: "sim", nodeId: peer.id, state: "member",
+          appliedIndex: peer.applied.length, members: peer.publishedMembers() });
+      }
+    }
+    const verdict = this.plant === "rejoinWithoutCheck"
+      ? { kind: "proceed" as const }
+      : decideBootstrap({ self: id, clusterId: "sim",
+        peers: this.ids.filter((peer) => peer !== id), answers });
+    if (verdict.kind === "refuse") {
+      node.awaitingBootstrap = false;
+      node.retired = `its peers refused it after its disk was lost: ${verdict.message}`;
+    } else if (verdict.kind === "proceed") {
+      node.awaitingBootstrap = false;
+      this.restarts++;
+      node.restart(this.restarts);
+    }
+    return verdict.kind;
+  }
+
+  /**
+   * `--repair` at corruption: the node's log loses synced entries after a random point. The
+   * real node is fenced (node-identity.ts) and never takes part again; with the planted bug
+   * it restarts on the shortened log, its term and vote kept.
+   */
+  repairDisk(id: NodeId, rng: Rng): void {
+    const node = this.node(id);
+    if (node.retired !== null || node.awaitingBootstrap) return;
+    if (node.up) this.crash(id);
+    if (this.plant !== "repairWithoutFence") {
+      node.retired = "fenced by --repair: its log lost entries it may have acknowledged";
+      return;
+    }
+    node.disk.truncateAfterRandomPoint(rng);
   }
 
   linkUp(from: NodeId, to: NodeId): boolean {
