@@ -47,6 +47,11 @@ export function createClientServer(app: http.RequestListener,
     logger?.debug({ code: error.code, reason: error.message }, "malformed request refused");
     answerClientError(error, socket);
   });
+  // Without a listener node drops a CONNECT silently; the API answers it like any bad request.
+  server.on("connect", (_request: http.IncomingMessage, socket: Socket) => {
+    answerClientError(Object.assign(new Error("CONNECT is not supported"),
+      { code: "CONNECT" }), socket);
+  });
   return server;
 }
 
@@ -91,6 +96,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     too_large: "a chunk extension is too large",
     request_timeout: "the request did not arrive in time",
   };
+  if (error.code === "CONNECT") messages.invalid_request = "the client API does not tunnel";
   const apiError = new ApiError(code, messages[code] ?? "the request is not valid HTTP/1.1");
   const body = JSON.stringify(apiError.toBody());
   socket.once("finish", () => socket.destroy());

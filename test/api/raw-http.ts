@@ -6,7 +6,7 @@
 import net from "node:net";
 
 export interface RawAnswer {
-  /** 0 when the connection ended (or was reset) before a whole answer arrived. */
+  /** 0 when the connection ended (or was reset) before a whole head arrived. */
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
@@ -73,7 +73,8 @@ function isComplete(bytes: Buffer): boolean {
 
 function parseAnswer(bytes: Buffer): Pick<RawAnswer, "status" | "headers" | "body"> {
   const end = headerEnd(bytes);
-  if (end < 0 || !isComplete(bytes)) return { status: 0, headers: {}, body: "" };
+  // A HEAD answer announces a length it does not send: the head alone counts once closed.
+  if (end < 0) return { status: 0, headers: {}, body: "" };
   const [statusLine = "", ...lines] = bytes.subarray(0, end).toString("latin1").split("\r\n");
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
   const headers: Record<string, string> = {};
