@@ -15,6 +15,7 @@ import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import pino from "pino";
 import { clientServerDefaults, type AdminFaults } from "../../src/api/index.js";
+import { toApiError } from "../../src/api/error-middleware.js";
 import { FakeNodeService } from "./fake-node-service.js";
 import { serveNode } from "./helpers.js";
 import { errorShape, rawBytes, rawRequest, type RawAnswer } from "./raw-http.js";
@@ -284,5 +285,44 @@ describe("client API: server timeouts", () => {
     } finally {
       await served.close();
     }
+  });
+});
+
+describe("client API: errors of the HTTP stack", () => {
+  const limit = 4096;
+  const cases: { name: string; error: unknown; status: number; code: string }[] = [
+    { name: "a URIError (malformed escape)", error: new URIError("URI malformed"), status: 400,
+      code: "invalid_request" },
+    { name: "express's param decode error", error: Object.assign(new URIError("Failed to " +
+      "decode param '%ZZ'"), { status: 400 }), status: 400, code: "invalid_request" },
+    { name: "entity.parse.failed", error: Object.assign(new SyntaxError("Unexpected token"),
+      { status: 400, type: "entity.parse.failed" }), status: 400, code: "invalid_request" },
+    { name: "entity.too.large", error: Object.assign(new Error("request entity too large"),
+      { status: 413, statusCode: 413, expose: true, type: "entity.too.large" }), status: 413,
+    code: "too_large" },
+    { name: "encoding.unsupported", error: Object.assign(new Error("unsupported content " +
+      "encoding"), { status: 415, type: "encoding.unsupported" }), status: 415,
+    code: "unsupported_media_type" },
+    { name: "charset.unsupported", error: Object.assign(new Error("unsupported charset"),
+      { status: 415, type: "charset.unsupported" }), status: 415, code: "unsupported_media_type" },
+    { name: "request.aborted", error: Object.assign(new Error("request aborted"),
+      { status: 400, type: "request.aborted" }), status: 400, code: "invalid_request" },
+    { name: "a 4xx statusCode only", error: Object.assign(new Error("gone"),
+      { statusCode: 408 }), status: 408, code: "request_timeout" },
+    { name: "an exposed error of another 4xx", error: Object.assign(new Error("teapot"),
+      { status: 418, expose: true }), status: 400, code: "invalid_request" },
+  ];
+  for (const { name, error, status, code } of cases) {
+    it(`maps ${name} to ${status} ${code}`, () => {
+      const apiError = toApiError(error, limit);
+      expect(apiError?.code).to.equal(code);
+      expect(apiError?.status).to.equal(status);
+    });
+  }
+
+  it("leaves a bug (no 4xx status, or a 5xx one) to the 500 path", () => {
+    expect(toApiError(new Error("boom"), limit)).to.equal(null);
+    expect(toApiError(Object.assign(new Error("x"), { status: 500 }), limit)).to.equal(null);
+    expect(toApiError("a string", limit)).to.equal(null);
   });
 });
