@@ -80,7 +80,8 @@ function parseAnswer(bytes: Buffer): Pick<RawAnswer, "status" | "headers" | "bod
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(":");
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    if (colon <= 0) continue;
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   return { status, headers, body: bytes.subarray(end + 4).toString("utf8") };
 }
