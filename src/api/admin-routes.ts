@@ -17,6 +17,7 @@ import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import { linkRuleError, type LinkRule } from "../transport/faulty-transport.js";
 import { ApiError, invalidRequest } from "./api-error.js";
+import { jsonBody } from "./json-body.js";
 
 /** The part of FaultyTransport the admin API drives; tests pass a fake. */
 export interface AdminFaults {
@@ -47,7 +48,7 @@ export function adminRouter(options: AdminOptions, logger: Logger, bodyLimitByte
   express.Router {
   const router = express.Router();
   router.use(requireAdminToken(options.adminToken));
-  router.use(express.json({ limit: bodyLimitBytes }));
+  router.use(jsonBody(bodyLimitBytes));
 
   router.get("/faults", (_request, response) => {
     response.json({ rules: options.faults.rules() });

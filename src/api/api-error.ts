@@ -6,9 +6,12 @@
 import type { MarketRejection } from "../market/index.js";
 
 /**
- * The codes of DESIGN.md §3, plus three extensions: `limit_exceeded` (409, the state is at one
- * of its bounds), `unauthorized` (401, an admin request without the cluster's admin token) and
- * `internal` (500, a bug; the details are logged, not sent).
+ * The codes of DESIGN.md §3, plus these extensions: `limit_exceeded` (409, the state is at one
+ * of its bounds), `unauthorized` (401, an admin request without the cluster's admin token),
+ * `unsupported_media_type` (415, a body that is not JSON, or in a content-encoding or charset
+ * the API does not read), `request_timeout` (408, the request did not arrive within the
+ * server's bound), `headers_too_large` (431) and `internal` (500, a bug; the details are
+ * logged, not sent).
  */
 export type ApiErrorCode =
   | "invalid_request"
@@ -21,6 +24,9 @@ export type ApiErrorCode =
   | "unavailable"
   | "timeout"
   | "unauthorized"
+  | "unsupported_media_type"
+  | "request_timeout"
+  | "headers_too_large"
   | "internal";
 
 /** The HTTP status of every code, once (tRPC's JSONRPC2_TO_HTTP_CODE). */
@@ -35,8 +41,20 @@ export const apiErrorStatus: Readonly<Record<ApiErrorCode, number>> = Object.fre
   unavailable: 503,
   timeout: 504,
   unauthorized: 401,
+  unsupported_media_type: 415,
+  request_timeout: 408,
+  headers_too_large: 431,
   internal: 500,
 });
+
+/** The codes a 4xx from the HTTP stack (node's parser, express, body-parser) may become. */
+const clientStatusCodes: readonly ApiErrorCode[] = ["invalid_request", "unauthorized",
+  "not_found", "too_large", "unsupported_media_type", "request_timeout", "headers_too_large"];
+
+/** The code of a 4xx status the HTTP stack chose: its entry in the table, else 400. */
+export function codeOfClientStatus(status: number): ApiErrorCode {
+  return clientStatusCodes.find((code) => apiErrorStatus[code] === status) ?? "invalid_request";
+}
 
 /** Extra fields of an error body, beside code and message: `field`, `sku`, `leaderId`... */
 export type ApiErrorDetails = Readonly<Record<string, string | number | null>>;
@@ -64,6 +82,15 @@ export class ApiError extends Error {
 
 export function invalidRequest(field: string, message: string): ApiError {
   return new ApiError("invalid_request", `${field} ${message}`, { field });
+}
+
+/** The longest piece of client input echoed back in a message. */
+export const echoLengthMax = 80;
+
+/** `text` for an error message, cut to echoLengthMax characters so a huge input is not echoed. */
+export function truncateForMessage(text: string): string {
+  return text.length <= echoLengthMax ? text
+    : `${text.slice(0, echoLengthMax)}... (${text.length} characters)`;
 }
 
 export function noLeader(leaderId: string | null, message?: string): ApiError {

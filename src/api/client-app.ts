@@ -1,9 +1,11 @@
 /**
  * The client API of one node (DESIGN.md §3) as an express application. createClientApp wires
- * the JSON body parser (bounded: a larger body is 413 too_large), request logging and metrics,
+ * the JSON body reader (json-body.ts: bounded, refusals answered before the body is read),
+ * request logging and metrics,
  * the routes of market-routes.ts, the admin API under /admin when `admin` is given
  * (admin-routes.ts), a JSON 404 for unknown paths and the one error middleware. The app serves
- * requests only; the caller listens and closes.
+ * requests only; the caller listens (listenClientApp in client-server.ts sets the server's
+ * limits) and closes.
  */
 import express from "express";
 import type { Logger } from "pino";
@@ -11,6 +13,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import type { NodeService } from "../node/node-service.js";
 import { adminRouter, type AdminOptions } from "./admin-routes.js";
 import { errorMiddleware, unknownRouteHandler } from "./error-middleware.js";
+import { jsonBody } from "./json-body.js";
 import { LeaderForwarder } from "./leader-forwarder.js";
 import { marketRouter, type RouteContext } from "./market-routes.js";
 
@@ -61,7 +64,7 @@ export function createClientApp(options: ClientAppOptions): express.Application 
     app.use("/admin", adminRouter(options.admin, logger.child({ component: "admin" }),
       bodyLimitBytes));
   }
-  app.use(express.json({ limit: bodyLimitBytes }));
+  app.use(jsonBody(bodyLimitBytes));
   app.use(marketRouter(context));
   app.use(unknownRouteHandler);
   app.use(errorMiddleware(logger, bodyLimitBytes));

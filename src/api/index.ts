@@ -19,5 +19,11 @@ export {
   nodeHeader,
   type ClientAppOptions,
 } from "./client-app.js";
+export {
+  clientServerDefaults,
+  createClientServer,
+  listenClientApp,
+  type ClientServerSettings,
+} from "./client-server.js";
 export { forwardedHeader, leaderHeader } from "./leader-forwarder.js";
 export { parseConsistency, type Consistency } from "./market-routes.js";

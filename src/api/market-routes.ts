@@ -9,6 +9,7 @@ import express, { type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
+  marketLimits,
   validateAddStockRequest,
   validateBuyRequest,
   validateCancelRequest,
@@ -24,6 +25,7 @@ import {
   noLeader,
   rejectionToApiError,
   timeoutError,
+  truncateForMessage,
 } from "./api-error.js";
 import { isForwarded, leaderHeader, type LeaderForwarder } from "./leader-forwarder.js";
 
@@ -37,21 +39,30 @@ export interface RouteContext {
 
 export type Consistency = "linearizable" | "stale";
 
+/** The query keys each route reads; any other key, or a key given twice, is 400. */
+const queryKeys = {
+  none: [],
+  read: ["consistency"],
+  search: ["q", "area", "inStock", "limit", "consistency"],
+} as const satisfies Record<string, readonly string[]>;
+
 export function marketRouter(context: RouteContext): express.Router {
   const router = express.Router();
   const write = (status: number, validate: (request: Request) => RequestValidation) =>
     async (request: Request, response: Response): Promise<void> => {
+      checkQueryKeys(request, queryKeys.none);
       await handleWrite(context, request, response, validate(request), status);
     };
 
   router.post("/v1/items", write(201, (request) => validateCreateItemRequest(request.body)));
   router.post("/v1/items/:sku/stock", write(200, (request) =>
-    validateAddStockRequest(request.params.sku, request.body)));
+    validateAddStockRequest(pathParameter(request, "sku"), request.body)));
   router.post("/v1/orders", write(201, (request) => validateBuyRequest(request.body)));
   router.post("/v1/orders/:orderId/cancel", write(200, (request) =>
-    validateCancelRequest(request.params.orderId, request.body)));
+    validateCancelRequest(pathParameter(request, "orderId"), request.body)));
 
   router.get("/v1/items", async (request, response) => {
+    checkQueryKeys(request, queryKeys.search);
     const checked = validateSearchQuery(request.query);
     if (!checked.ok) throw invalidRequest(checked.field, checked.message);
     const appliedIndex = await readPoint(context, request);
@@ -59,32 +70,67 @@ export function marketRouter(context: RouteContext): express.Router {
     response.json({ items, appliedIndex });
   });
   router.get("/v1/items/:sku", async (request, response) => {
+    checkQueryKeys(request, queryKeys.read);
+    const sku = pathParameter(request, "sku");
     const appliedIndex = await readPoint(context, request);
-    const item = context.service.market().getItem(request.params.sku);
+    const item = context.service.market().getItem(sku);
     if (item === undefined) {
-      throw new ApiError("not_found", `no item with sku ${request.params.sku}`,
-        { resource: "item", sku: request.params.sku });
+      throw new ApiError("not_found", `no item with sku ${sku}`, { resource: "item", sku });
     }
     response.json({ item, appliedIndex });
   });
   router.get("/v1/orders/:orderId", async (request, response) => {
+    checkQueryKeys(request, queryKeys.read);
+    const orderId = pathParameter(request, "orderId");
     const appliedIndex = await readPoint(context, request);
-    const order = context.service.market().getOrder(request.params.orderId);
+    const order = context.service.market().getOrder(orderId);
     if (order === undefined) {
-      throw new ApiError("not_found", `no order ${request.params.orderId} (unknown, or older ` +
-        "than the orders retained)", { resource: "order", orderId: request.params.orderId });
+      throw new ApiError("not_found", `no order ${orderId} (unknown, or older ` +
+        "than the orders retained)", { resource: "order", orderId });
     }
     response.json({ order, appliedIndex });
   });
 
-  router.get("/v1/cluster/status", (_request, response) => {
+  router.get("/v1/cluster/status", (request, response) => {
+    checkQueryKeys(request, queryKeys.none);
     response.json(context.service.status());
   });
+  // Not checked: a Prometheus scraper may add parameters of its own.
   router.get("/metrics", async (_request, response) => {
     const text = await context.metricsRegistry.metrics();
     response.type(context.metricsRegistry.contentType).send(text);
   });
   return router;
+}
+
+/**
+ * 400 naming the first query key the route does not read, or one given as an array or an
+ * object (`inStock[]=true`, `area[a]=b`, `limit=1&limit=2`): silently ignoring it would answer
+ * an unfiltered search as if the filter had been applied.
+ */
+function checkQueryKeys(request: Request, allowed: readonly string[]): void {
+  for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) {
+    const field = truncateForMessage(key);
+    if (!allowed.includes(key)) {
+      throw new ApiError("invalid_request", `query parameter ${field} is not supported on this ` +
+        `route (supported: ${allowed.length === 0 ? "none" : allowed.join(", ")})`, { field });
+    }
+    if (typeof value !== "string") {
+      throw invalidRequest(field, "must be given once, as key=value");
+    }
+  }
+}
+
+/** A path parameter, refused (and echoed only in part) if no sku or orderId can be so long. */
+function pathParameter(request: Request, name: "sku" | "orderId"): string {
+  const raw: unknown = request.params[name];
+  const value = typeof raw === "string" ? raw : "";
+  const lengthMax = name === "sku" ? marketLimits.skuLengthMax : marketLimits.orderIdLengthMax;
+  if (value.length > lengthMax) {
+    throw new ApiError("invalid_request", `${name} must be at most ${lengthMax} characters ` +
+      `(got ${truncateForMessage(value)})`, { field: name });
+  }
+  return value;
 }
 
 async function handleWrite(context: RouteContext, request: Request, response: Response,

@@ -10,7 +10,7 @@
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import pino, { type Logger } from "pino";
-import { createClientApp } from "../api/index.js";
+import { createClientApp, listenClientApp } from "../api/index.js";
 import {
   ClusterConfigError,
   clusterIdOf,
@@ -161,11 +161,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
       transferLeadership: (target) => server.transferLeadership(target),
     },
   });
-  const http = app.listen(node.clientPort, node.host);
-  await new Promise<void>((resolve, reject) => {
-    http.once("listening", resolve);
-    http.once("error", reject);
-  });
+  const http = await listenClientApp(app, node.clientPort, node.host, { logger });
   logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir },
     `node ${node.id} listening`);
   let stopping = false;

@@ -6,7 +6,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
-import { createClientApp, type ClientAppOptions } from "../../src/api/index.js";
+import {
+  createClientApp,
+  listenClientApp,
+  type ClientAppOptions,
+  type ClientServerSettings,
+} from "../../src/api/index.js";
 import type { NodeService } from "../../src/node/node-service.js";
 
 export const silentLogger: Logger = pino({ level: "silent" });
@@ -23,6 +28,10 @@ export async function serve(handler: http.RequestListener): Promise<Served> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
+  return served(server);
+}
+
+function served(server: http.Server): Served {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -34,11 +43,15 @@ export async function serve(handler: http.RequestListener): Promise<Served> {
   };
 }
 
+/** The client app over a FakeNodeService, served as market-node serves it (listenClientApp). */
 export async function serveNode(service: NodeService,
-  options: Partial<ClientAppOptions> = {}): Promise<Served> {
-  return await serve(createClientApp({
+  options: Partial<ClientAppOptions> = {},
+  settings: Partial<ClientServerSettings> = {}): Promise<Served & { server: http.Server }> {
+  const app = createClientApp({
     service, logger: silentLogger, metricsRegistry: new Registry(), ...options,
-  }));
+  });
+  const server = await listenClientApp(app, 0, "127.0.0.1", { settings });
+  return { ...served(server), server };
 }
 
 /** A port that was free a moment ago and has nothing listening on it now. */
