@@ -47,6 +47,7 @@ interface Options {
   config: string;
   id: string;
   repair: boolean;
+  newCluster: boolean;
   logLevel: string;
   pretty: boolean;
 }
@@ -59,6 +60,10 @@ function parseOptions(): Options {
     .requiredOption("--id <id>", "this node's id in the cluster file")
     .option("--repair", "truncate a corrupt write-ahead log after its last good record, then exit",
       false)
+    .option("--new-cluster", "this node is one of a cluster being created: with an empty data " +
+      "folder it may start once a majority of the cluster, itself included, answers with no " +
+      "history (npm run cluster passes it when every folder is empty). Never use it to bring " +
+      "back a node that lost its disk", false)
     .option("--log-level <level>", "trace, debug, info, warn, error or fatal", "info")
     .option("--pretty", "human-readable logs (pino-pretty)", false)
     .exitOverride()
@@ -107,7 +112,8 @@ function repair(config: ClusterConfig, node: NodeConfig): number {
   return 1;
 }
 
-async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<void> {
+async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
+  newCluster: boolean): Promise<void> {
   const identity = checkIdentity(config, node, logger);
   const voters = config.nodes.map((peer) => peer.id);
   const httpTransport = new HttpTransport({
@@ -123,7 +129,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
   const transport = new FaultyTransport(httpTransport, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
-    hasState: hasRaftState(stores) });
+    hasState: hasRaftState(stores), newCluster });
   const metrics = new NodeMetrics(node.id);
   const server = RaftServer.start({
     id: node.id,
@@ -221,6 +227,7 @@ interface SettleIdentityInput {
   readonly identity: NodeIdentity | null;
   readonly httpTransport: HttpTransport;
   readonly hasState: boolean;
+  readonly newCluster: boolean;
 }
 
 /**
@@ -230,7 +237,7 @@ interface SettleIdentityInput {
  * questions meanwhile as "joining"; a refusal ends the process with one line.
  */
 async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity> {
-  const { config, node, logger, identity, httpTransport, hasState } = input;
+  const { config, node, logger, identity, httpTransport, hasState, newCluster } = input;
   const clusterId = identity?.clusterId ?? clusterIdOf(config);
   if (hasState) {
     if (identity !== null) return identity;
@@ -244,7 +251,7 @@ async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity>
   httpTransport.setIdentityProvider(() => ({ clusterId, nodeId: node.id, state: "joining",
     appliedIndex: 0, members: [] }));
   await httpTransport.start();
-  const verdict = await awaitBootstrapVerdict({ self: node.id, clusterId,
+  const verdict = await awaitBootstrapVerdict({ self: node.id, clusterId, newCluster,
     peers: config.nodes.map((peer) => peer.id).filter((id) => id !== node.id),
     query: (peer) => httpTransport.queryIdentity(peer, 1000), logger });
   if (verdict === null || verdict.kind === "refuse") {
@@ -313,7 +320,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   try {
-    await start(config, node, logger);
+    await start(config, node, logger, options.newCluster);
   } catch (error) {
     const described = describeStartupError(error);
     if (described === null) throw error;

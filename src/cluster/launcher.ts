@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { demoRequests } from "../market/index.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
+import { dataDirIsPristine } from "../storage/index.js";
 import { serveLauncherControl } from "./launcher-control.js";
 
 const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
@@ -74,9 +75,13 @@ async function main(): Promise<void> {
   }
   const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
   let stopping = false;
-  const launch = (id: string): ChildProcess => {
+  // A cluster is being created only when no folder holds anything yet; a node restarted
+  // later, or a cluster with one folder wiped, must hear from every peer (node/bootstrap.ts).
+  const newCluster = config.nodes.every((node) => dataDirIsPristine(node.dataDir));
+  const launch = (id: string, first = false): ChildProcess => {
     const k = config.nodes.findIndex((node) => node.id === id);
-    const child = startNode(config, id, k, ["--log-level", options.logLevel, "--pretty"]);
+    const child = startNode(config, id, k, ["--log-level", options.logLevel, "--pretty",
+      ...(first && newCluster ? ["--new-cluster"] : [])]);
     children.set(id, child);
     child.on("exit", (code, signal) => {
       if (children.get(id) === child) children.set(id, null);
@@ -114,7 +119,8 @@ async function main(): Promise<void> {
   }
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
-  for (const node of config.nodes) launch(node.id);
+  if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
+  for (const node of config.nodes) launch(node.id, true);
   const stopAll = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;

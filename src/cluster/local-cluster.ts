@@ -87,7 +87,10 @@ export class LocalCluster {
     const { root, configPath, config } = await writeLocalClusterConfig(options);
     const cluster = new LocalCluster(configPath, config, root, options);
     for (const node of cluster.nodes) {
-      if (options.initialNodes?.includes(node.id) ?? true) cluster.startNode(node.id);
+      // Every folder is new: the cluster is being created (market-node --new-cluster).
+      if (options.initialNodes?.includes(node.id) ?? true) {
+        cluster.startNode(node.id, { newCluster: true });
+      }
     }
     return cluster;
   }
@@ -114,12 +117,13 @@ export class LocalCluster {
   }
 
   /** Starts (or restarts) a node's process; its data folder is kept. */
-  startNode(id: string): void {
+  startNode(id: string, options: { newCluster?: boolean } = {}): void {
     const node = this.node(id);
     if (node.process !== null || this.stopped) return;
     const output = this.options.output ?? "ignore";
     const child = spawn(process.execPath, ["--import", "tsx", marketNodeScript,
-      "--config", this.configPath, "--id", id, "--log-level", this.options.logLevel ?? "warn"],
+      "--config", this.configPath, "--id", id, "--log-level", this.options.logLevel ?? "warn",
+      ...(options.newCluster === true ? ["--new-cluster"] : [])],
     { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
       typeof output === "function" ? "pipe" : output] });
     if (typeof output === "function") {

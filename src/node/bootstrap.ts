@@ -11,10 +11,18 @@
  *  - refuse, if any peer of this cluster has this id published: it ran here before;
  *  - proceed, if every peer answered and none has it published: it never ran here (a node
  *    started late the first time joins normally);
- *  - proceed, if a majority of the cluster (this node included) answered and every answer
- *    came from a node without history (its folder empty too, or bootstrapped a moment ago:
- *    nothing applied, nobody published): a new cluster whose nodes start one by one;
+ *  - with `newCluster` only (market-node --new-cluster, which `npm run cluster` passes when
+ *    every folder of the cluster is empty): proceed, if a majority of the cluster (this node
+ *    included) answered and every answer came from a node without history (its folder empty
+ *    too, or bootstrapped a moment ago: nothing applied, nobody published): a new cluster
+ *    whose nodes start one by one;
  *  - otherwise wait, and ask again.
+ *
+ * The new-cluster rule is not the default because "no history" cannot be told from "cut off
+ * since birth": a node that lost its disk, a peer that never heard from anyone and a third
+ * node that is down but holds the committed log would form a majority of strangers (the
+ * simulator found this, seed 80). Only the operator knows a cluster is new, as etcd's
+ * --initial-cluster-state says.
  *
  * Why every peer, and not a majority: the publication was committed by some majority M,
  * possibly including this node itself; the other members of M may be as few as one peer, and
@@ -39,6 +47,8 @@ export interface BootstrapInput {
   readonly peers: readonly NodeId[];
   /** The newest answer of each peer that answered. */
   readonly answers: ReadonlyMap<NodeId, PeerIdentity>;
+  /** The operator says the cluster is being created (--new-cluster). */
+  readonly newCluster: boolean;
 }
 
 export function decideBootstrap(input: BootstrapInput): BootstrapVerdict {
@@ -63,11 +73,11 @@ export function decideBootstrap(input: BootstrapInput): BootstrapVerdict {
   }
   const clusterSize = peers.length + 1;
   const allNew = answers.every(hasNoHistory);
-  if (allNew && answered.size + 1 > clusterSize / 2) {
+  if (input.newCluster && allNew && answered.size + 1 > clusterSize / 2) {
     return { kind: "proceed", reason: `a new cluster: a majority (${[self, ...answered]
       .join(", ")}) answered, and none of them has any history` };
   }
-  return { kind: "wait", waitingFor, reason: allNew
+  return { kind: "wait", waitingFor, reason: input.newCluster && allNew
     ? `a majority of the cluster must answer before a new cluster starts`
     : `only an answer from every peer can show that ${self} never ran in this cluster` };
 }

@@ -529,7 +529,7 @@ export class SimCluster {
     const verdict = this.plant === "rejoinWithoutCheck"
       ? { kind: "proceed" as const }
       : decideBootstrap({ self: id, clusterId: "sim",
-        peers: this.ids.filter((peer) => peer !== id), answers });
+        peers: this.ids.filter((peer) => peer !== id), answers, newCluster: false });
     if (verdict.kind === "refuse") {
       node.awaitingBootstrap = false;
       node.retired = `its peers refused it after its disk was lost: ${verdict.message}`;

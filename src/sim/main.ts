@@ -4,6 +4,7 @@
  * that reproduces it and the trace, then exits 1.
  */
 import { Command, InvalidArgumentError } from "commander";
+import type { SimPlant } from "./cluster.js";
 import { defaultSimTicks, runSimulation, type SimResult } from "./simulator.js";
 
 function positiveInteger(name: string, min = 1) {
@@ -14,6 +15,13 @@ function positiveInteger(name: string, min = 1) {
     }
     return parsed;
   };
+}
+
+function plantName(value: string): SimPlant {
+  if (value !== "rejoinWithoutCheck" && value !== "repairWithoutFence") {
+    throw new InvalidArgumentError("--plant must be rejoinWithoutCheck or repairWithoutFence");
+  }
+  return value;
 }
 
 function nodeCount(value: string): number {
@@ -32,15 +40,20 @@ const program = new Command()
   .option("--ticks <ticks>", "ticks of faults per seed before healing",
     positiveInteger("--ticks"), defaultSimTicks)
   .option("--trace", "print the trace of every seed, not only of failures", false)
+  .option("--plant <bug>", "plant a known bug to see the checker catch it: rejoinWithoutCheck " +
+    "(a node with a lost disk rejoins without asking its peers) or repairWithoutFence (a node " +
+    "whose log lost synced entries takes part again)", plantName)
   .showHelpAfterError()
   .parse();
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
-  trace: boolean }>();
+  trace: boolean; plant?: SimPlant }>();
 
 function reproduceCommand(result: SimResult): string {
   const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
-  return `npm run sim -- --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes} --trace`;
+  const plant = options.plant === undefined ? "" : ` --plant ${options.plant}`;
+  return `npm run sim -- --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes}` +
+    `${plant} --trace`;
 }
 
 const startedMs = performance.now();
@@ -48,7 +61,8 @@ let lastProgressMs = startedMs;
 let committedTotal = 0;
 for (let k = 0; k < options.seeds; k++) {
   const seed = options.seed + k;
-  const result = runSimulation({ seed, nodeCount: options.nodes, ticks: options.ticks });
+  const result = runSimulation({ seed, nodeCount: options.nodes, ticks: options.ticks,
+    plant: options.plant });
   committedTotal += result.stats.committed;
   if (options.trace) console.log(result.trace.join("\n"));
   if (!result.ok) {

@@ -6,6 +6,7 @@ import {
   SimCluster,
   type NetworkFaults,
   type SimNode,
+  type SimPlant,
 } from "./cluster.js";
 
 /**
@@ -24,6 +25,8 @@ export interface SimOptions {
   /** Ticks allowed, after the heal, for a leader to commit a new proposal everywhere. */
   readonly livenessTicksMax?: number;
   readonly config?: Partial<RaftConfig>;
+  /** A planted bug (cluster.ts SimPlant), to show the checker catches it. */
+  readonly plant?: SimPlant;
 }
 
 export interface SimResult {
@@ -38,6 +41,8 @@ export interface SimResult {
     readonly committed: number;
     readonly elections: number;
     readonly crashes: number;
+    /** Disks lost (wiped or repaired) in the run. */
+    readonly disksLost: number;
   };
 }
 
@@ -49,14 +54,14 @@ export const defaultLivenessTicksMax = 400;
 type FaultKind =
   | "heal" | "halves" | "isolate" | "isolateLeader" | "ring" | "bridge" | "asymmetric"
   | "crash" | "crashLeader" | "crashDuringPersist" | "crashDuringInstall" | "restart"
-  | "transfer";
+  | "transfer" | "loseDisk" | "repairDisk";
 
 /** Drawn with these weights. Leader crashes and restarts come often: the dangerous
  * interleavings (the paper's Figure 8) are a new leader dying before its no-op commits. */
 const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 2, halves: 1, isolate: 1, isolateLeader: 1, ring: 1, bridge: 1, asymmetric: 1,
   crash: 1, crashLeader: 3, crashDuringPersist: 1, crashDuringInstall: 1, restart: 4,
-  transfer: 1,
+  transfer: 1, loseDisk: 1, repairDisk: 1,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
@@ -87,6 +92,8 @@ export function runSimulation(options: SimOptions): SimResult {
     seed: options.seed,
     network,
     snapshots,
+    publishMembers: true,
+    plant: options.plant,
     // Small batches let a follower receive an old entry without the new leader's no-op.
     config: { entriesPerAppendMax: rng.nextFloat() < 0.5 ? 1 : 1 + rng.nextInt(8),
       inflightAppendsMax: 1 + rng.nextInt(4),
@@ -104,6 +111,7 @@ export function runSimulation(options: SimOptions): SimResult {
     `${network.duplicateRate.toFixed(3)} delayMax=${network.delayTicksMax} ` +
     `faultEvery=${faultEveryTicks} snapshotEvery=${snapshots?.entriesBetweenSnapshots ?? "never"}`);
   let crashes = 0;
+  let disksLost = 0;
   let proposals = 0;
   let reads = 0;
   let violation: string | null = null;
@@ -111,8 +119,11 @@ export function runSimulation(options: SimOptions): SimResult {
     for (let tick = 0; tick < ticks; tick++) {
       if (tick > 0 && tick % faultEveryTicks === 0) {
         const kind = faultKinds[rng.nextInt(faultKinds.length)]!;
-        const crashed = injectFault(cluster, rng, kind);
+        const crashed = kind === "loseDisk" || kind === "repairDisk"
+          ? injectDiskFault(cluster, checker, rng, kind, note)
+          : injectFault(cluster, rng, kind);
         crashes += crashed;
+        if (kind === "loseDisk" || kind === "repairDisk") disksLost += crashed;
         note(`fault ${kind}${describeLinks(cluster)}`);
       }
       if (rng.nextFloat() < proposeRate) {
@@ -164,6 +175,7 @@ export function runSimulation(options: SimOptions): SimResult {
       committed: checker.appliedIndexMaxSeen(),
       elections: Math.max(0, ...leaderTerms),
       crashes,
+      disksLost,
     },
   };
 }
@@ -311,11 +323,44 @@ function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): numb
       leader?.raft.transferLeadership(pick(rng, ids));
       return 0;
     }
+    case "loseDisk":
+    case "repairDisk":
+      // injectDiskFault: they need the checker.
+      return 0;
     default: {
       const unknown: never = kind;
       throw new Error(`unknown fault ${String(unknown)}`);
     }
   }
+}
+
+/**
+ * Loses one node's disk, wiped or cut short by a repair (issue 9). At most a minority of the
+ * cluster may be lost this way, so that a majority keeps every committed entry (Raft's fault
+ * model), and only a node whose publication has committed: a node that loses its disk before
+ * that is the window bootstrap.ts documents, which no check of its peers can close. Returns 1
+ * when a disk was lost.
+ */
+function injectDiskFault(cluster: SimCluster, checker: SafetyChecker, rng: SeededRng,
+  kind: "loseDisk" | "repairDisk", note: (event: string) => void): number {
+  const lost = cluster.ids.filter((id) => {
+    const node = cluster.node(id);
+    return node.retired !== null || node.awaitingBootstrap || node.incarnation > 1;
+  });
+  if (lost.length + 1 > (cluster.ids.length - 1) / 2) return 0;
+  const candidates = cluster.ids.filter((id) => !lost.includes(id) && cluster.node(id).up &&
+    cluster.node(id).published());
+  if (candidates.length === 0) return 0;
+  const id = pick(rng, candidates);
+  // Its peers may now see it say impossible things (an acknowledgement below what it had
+  // acknowledged): the cores must survive them, and may report them.
+  checker.excuseProtocolViolations();
+  if (kind === "loseDisk") cluster.loseDisk(id);
+  else cluster.repairDisk(id, rng);
+  const node = cluster.node(id);
+  note(`${kind} ${id}: ${node.retired ?? (node.awaitingBootstrap ? "awaiting its peers"
+    : "back with an empty disk")}`);
+  return 1;
 }
 
 function crashIfUp(cluster: SimCluster, id: NodeId): number {

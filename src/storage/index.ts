@@ -29,6 +29,7 @@ export {
   type RepairReport,
 } from "./wal-repair.js";
 export {
+  dataDirIsPristine,
   fenceIdentity,
   identityFileName,
   newIncarnation,

@@ -116,3 +116,19 @@ export function fenceIdentity(dataDir: string, fence: IdentityFence,
   writeIdentity(dataDir, fenced);
   return fenced;
 }
+
+/**
+ * Whether `dataDir` holds nothing a node wrote: no identity, no log segment, no snapshot. The
+ * launcher creates a cluster (market-node --new-cluster) only when every folder is like this.
+ */
+export function dataDirIsPristine(dataDir: string): boolean {
+  const has = (folder: string, pattern: RegExp): boolean => {
+    try {
+      return fs.readdirSync(path.join(dataDir, folder)).some((name) => pattern.test(name));
+    } catch {
+      return false;
+    }
+  };
+  return !has(".", new RegExp(`^${identityFileName}$`)) && !has("wal", /\.log$/) &&
+    !has("snapshots", /\.snap$/);
+}

@@ -19,8 +19,8 @@ function joining(nodeId: string): PeerIdentity {
   return { clusterId, nodeId, state: "joining", appliedIndex: 0, members: [] };
 }
 
-function decide(answers: PeerIdentity[], peers = ["n1", "n2"]) {
-  return decideBootstrap({ self: "n3", clusterId, peers,
+function decide(answers: PeerIdentity[], peers = ["n1", "n2"], newCluster = true) {
+  return decideBootstrap({ self: "n3", clusterId, peers, newCluster,
     answers: new Map(answers.map((answer) => [answer.nodeId, answer])) });
 }
 
@@ -48,6 +48,15 @@ describe("bootstrap verdict for an empty data folder", () => {
     expect(decide([member("n1", [], 0)]).kind).to.equal("proceed");
     expect(decide([member("n1", [], 1)]).kind).to.equal("wait");
   });
+
+  it("never takes 'no history' for a new cluster unless told it is one (simulator seed 80)",
+    () => {
+      // n3 lost its disk; n2 was cut off since birth (no history); n1, down, holds the log.
+      expect(decide([member("n2", [], 0)], ["n1", "n2"], false).kind).to.equal("wait");
+      expect(decide([joining("n1")], ["n1", "n2"], false).kind).to.equal("wait");
+      expect(decide([joining("n1"), joining("n2")], ["n1", "n2"], false).kind)
+        .to.equal("proceed");
+    });
 
   it("needs a majority of the cluster even when nobody has history", () => {
     const peers = ["n1", "n2", "n4", "n5"];
