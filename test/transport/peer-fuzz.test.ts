@@ -24,7 +24,8 @@ const host = "127.0.0.1";
 const token = "peer-fuzz-token";
 const clusterId = "fuzz-cluster";
 const requestBytesMax = 64 * 1024;
-const auth: Record<string, string> = { authorization: `Bearer ${token}`, [clusterIdHeader]: clusterId };
+const auth: Record<string, string> =
+  { authorization: `Bearer ${token}`, [clusterIdHeader]: clusterId };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
