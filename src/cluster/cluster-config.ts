@@ -138,9 +138,11 @@ export function tokenWarnings(config: ClusterConfig): string[] {
   if (developmentTokens.includes(peerToken)) shipped.push("peer");
   if (developmentTokens.includes(adminToken)) shipped.push("admin");
   if (shipped.length > 0) {
-    warnings.push(`the ${shipped.join(" and ")} token${shipped.length > 1 ? "s are" : " is"} ` +
-      "the shipped development value; set your own in the cluster file or in " +
-      "RAFTMARKET_PEER_TOKEN / RAFTMARKET_ADMIN_TOKEN");
+    const which = shipped.length > 1
+      ? "the peer and admin tokens are the shipped development values"
+      : `the ${shipped[0]} token is the shipped development value`;
+    warnings.push(`${which}; set your own in the cluster file or in RAFTMARKET_PEER_TOKEN / ` +
+      "RAFTMARKET_ADMIN_TOKEN");
   }
   if (peerToken === adminToken) {
     warnings.push("the peer token and the admin token are the same; a peer could drive the " +

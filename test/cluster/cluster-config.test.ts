@@ -74,7 +74,11 @@ describe("cluster config: tokens and cluster id", () => {
   it("warns once about the shipped development tokens, and once about a shared token", () => {
     const shipped = loadClusterConfig(path.join(root, "cluster.config.json"));
     expect(tokenWarnings(shipped)).to.have.length(1);
-    expect(tokenWarnings(shipped)[0]).to.match(/^the peer and admin tokens are the shipped/);
+    expect(tokenWarnings(shipped)[0]).to.match(/^the peer and admin tokens are the shipped development values; /);
+    process.env.RAFTMARKET_ADMIN_TOKEN = "my-own-admin-token";
+    expect(tokenWarnings(loadClusterConfig(path.join(root, "cluster.config.json"))))
+      .to.deep.equal(["the peer token is the shipped development value; set your own in the " +
+        "cluster file or in RAFTMARKET_PEER_TOKEN / RAFTMARKET_ADMIN_TOKEN"]);
     process.env.RAFTMARKET_ADMIN_TOKEN = "peer-token-1";
     const shared = parseClusterConfig(clusterJson(), "c.json");
     expect(tokenWarnings(shared)).to.deep.equal(["the peer token and the admin token are the " +
