@@ -50,9 +50,11 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
     checkClusterId(options, refusals),
     express.json({ limit: options.requestBytesMax, strict: true }),
     (req: Request, res: Response) => {
-      const parsed = req.is("application/json") === "application/json"
+      const contentType = req.is("application/json");
+      const parsed = contentType === "application/json"
         ? parseRaftMessages(req.body, options.self, options.isPeer)
-        : { ok: false as const, error: "the body must be sent as application/json" };
+        : { ok: false as const, error: contentType === null ? "the body is empty"
+          : "the body must be sent as application/json" };
       if (!parsed.ok) {
         options.counters.requestsInvalid++;
         const remoteAddress = req.socket.remoteAddress;
