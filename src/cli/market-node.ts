@@ -16,6 +16,7 @@ import {
   clusterIdOf,
   findNode,
   loadClusterConfig,
+  tokenWarnings,
   type ClusterConfig,
   type NodeConfig,
 } from "../cluster/cluster-config.js";
@@ -122,6 +123,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     peerPort: node.peerPort,
     peers: config.nodes.filter((peer) => peer.id !== node.id),
     peerToken: config.tokens.peerToken,
+    // The id recorded at bootstrap; the cluster file's for a node bootstrapping now.
+    clusterId: identity?.clusterId ?? clusterIdOf(config),
     logger: logger.child({ component: "transport" }),
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the
@@ -282,7 +285,27 @@ function describeStartupError(error: unknown): string | null {
   if (error instanceof StorageError) return error.message;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE") return `a port is already in use: ${(error as Error).message}`;
+  const { hostname, address, port } = error as { hostname?: string; address?: string;
+    port?: number };
+  if (code === "ENOTFOUND") {
+    return `unknown host "${hostname}": this node's host in the cluster file does not resolve`;
+  }
+  if (code === "EAI_AGAIN") {
+    return `cannot resolve host "${hostname}" now (temporary DNS failure); try again`;
+  }
+  if (code === "EADDRNOTAVAIL") {
+    return `address ${address}:${port} is not available on this machine: this node's host in ` +
+      "the cluster file must be one of this machine's addresses";
+  }
+  if (code === "EACCES") return `not allowed to listen on ${address}:${port}`;
   return null;
+}
+
+/** Exit 128 for what the user must fix in the configuration, 1 for everything else. */
+function startupExitCode(error: unknown): number {
+  if (error instanceof ClusterConfigError) return exitBadUsage;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOTFOUND" || code === "EADDRNOTAVAIL" || code === "EACCES" ? exitBadUsage : 1;
 }
 
 async function main(): Promise<void> {
@@ -319,13 +342,14 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, "crashed");
     process.exit(1);
   });
+  for (const warning of tokenWarnings(config)) logger.warn(warning);
   try {
     await start(config, node, logger, options.newCluster);
   } catch (error) {
     const described = describeStartupError(error);
     if (described === null) throw error;
     console.error(`error: ${described}`);
-    process.exit(1);
+    process.exit(startupExitCode(error));
   }
 }
 

@@ -10,6 +10,8 @@ import { z } from "zod";
  */
 
 const portSchema = z.number().int().min(1).max(65535);
+/** The same rule for a token in the file and one from the environment. */
+const tokenSchema = z.string().min(8, "tokens are at least 8 characters");
 
 const nodeSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "ids are 1-32 letters, digits, _ or -"),
@@ -27,8 +29,8 @@ const clusterSchema = z.object({
     electionTimeoutTicks: z.number().int().min(2),
   }).strict(),
   tokens: z.object({
-    peerToken: z.string().min(8, "tokens are at least 8 characters"),
-    adminToken: z.string().min(8, "tokens are at least 8 characters"),
+    peerToken: tokenSchema,
+    adminToken: tokenSchema,
   }).strict(),
   snapshot: z.object({
     entriesBetweenSnapshots: z.number().int().min(1),
@@ -47,7 +49,9 @@ export interface ClusterConfig extends ClusterConfigFile {
 export class ClusterConfigError extends Error {
   override readonly name = "ClusterConfigError";
   constructor(readonly file: string, readonly problems: readonly string[]) {
-    super(`${file}: invalid cluster config:\n  - ${problems.join("\n  - ")}`);
+    // One problem fits on one line; several get a list, so each is read on its own.
+    super(problems.length === 1 ? `${file}: invalid cluster config: ${problems[0]}`
+      : `${file}: invalid cluster config:\n  - ${problems.join("\n  - ")}`);
   }
 }
 
@@ -88,16 +92,75 @@ export function parseClusterConfig(json: unknown, file: string): ClusterConfig {
   const problems = relationProblems(parsed.data);
   if (problems.length > 0) throw new ClusterConfigError(file, problems);
   const folder = path.dirname(path.resolve(file));
-  const tokens = {
-    peerToken: process.env.RAFTMARKET_PEER_TOKEN ?? parsed.data.tokens.peerToken,
-    adminToken: process.env.RAFTMARKET_ADMIN_TOKEN ?? parsed.data.tokens.adminToken,
-  };
+  const tokens = tokensWithEnvironment(parsed.data.tokens, file);
   return {
     ...parsed.data,
     tokens,
     nodes: parsed.data.nodes.map((node) => ({ ...node, dataDir: path.resolve(folder, node.dataDir) })),
     path: path.resolve(file),
   };
+}
+
+/** The environment's tokens, where set, replace the file's; they obey the same rule. */
+function tokensWithEnvironment(tokens: ClusterConfigFile["tokens"], file: string)
+  : ClusterConfigFile["tokens"] {
+  const problems: string[] = [];
+  const fromEnvironment = (name: string, fallback: string): string => {
+    const value = process.env[name];
+    if (value === undefined) return fallback;
+    const checked = tokenSchema.safeParse(value);
+    if (!checked.success) {
+      problems.push(`${name} (environment): ${checked.error.issues[0]?.message ?? "invalid"}`);
+    }
+    return value;
+  };
+  const result = {
+    peerToken: fromEnvironment("RAFTMARKET_PEER_TOKEN", tokens.peerToken),
+    adminToken: fromEnvironment("RAFTMARKET_ADMIN_TOKEN", tokens.adminToken),
+  };
+  if (problems.length > 0) throw new ClusterConfigError(file, problems);
+  return result;
+}
+
+/** The development tokens shipped in the repository's cluster.config.json: public knowledge. */
+export const developmentTokens: readonly string[] =
+  ["dev-peer-token-change-me", "dev-admin-token-change-me"];
+
+/**
+ * Token choices that work but are unsafe, one line each, for a node to log at warn on start:
+ * the shipped development tokens (anyone who read the repository holds them), and one token
+ * for both roles (whoever may send peer traffic could also drive the admin API).
+ */
+export function tokenWarnings(config: ClusterConfig): string[] {
+  const warnings: string[] = [];
+  const { peerToken, adminToken } = config.tokens;
+  const shipped: string[] = [];
+  if (developmentTokens.includes(peerToken)) shipped.push("peer");
+  if (developmentTokens.includes(adminToken)) shipped.push("admin");
+  if (shipped.length > 0) {
+    const which = shipped.length > 1
+      ? "the peer and admin tokens are the shipped development values"
+      : `the ${shipped[0]} token is the shipped development value`;
+    warnings.push(`${which}; set your own in the cluster file or in RAFTMARKET_PEER_TOKEN / ` +
+      "RAFTMARKET_ADMIN_TOKEN");
+  }
+  if (peerToken === adminToken) {
+    warnings.push("the peer token and the admin token are the same; a peer could drive the " +
+      "admin API");
+  }
+  return warnings;
+}
+
+/**
+ * A cluster's identity, sent on every peer request (x-raftmarket-cluster-id) so that nodes
+ * of two clusters never exchange messages: the first 16 hex digits of a SHA-256 over the
+ * sorted `id@host:peerPort` lines of its nodes. Two files that describe the same nodes give
+ * the same id, whatever their order or other settings.
+ */
+export function clusterIdOf(config: ClusterConfig): string {
+  const lines = config.nodes.map((node) => `${node.id}@${node.host}:${node.peerPort}`).sort();
+  return createHash("sha256").update("raftmarket-cluster\n" + lines.join("\n"))
+    .digest("hex").slice(0, 16);
 }
 
 /** Reads and validates a cluster file; throws ClusterConfigError with a readable message. */
@@ -125,16 +188,4 @@ export function findNode(config: ClusterConfig, id: string): NodeConfig {
     throw new ClusterConfigError(config.path, [`no node "${id}" (nodes are: ${known})`]);
   }
   return node;
-}
-
-/**
- * The id of the cluster a cluster file describes, as a node records it at bootstrap: the first
- * 16 hex digits of a SHA-256 over the initial members (etcd derives its cluster id from the
- * initial cluster the same way). Peers of another cluster, such as a second cluster on other
- * ports of the same machine, get another id.
- */
-export function clusterIdOf(config: ClusterConfig): string {
-  const members = config.nodes.map((node) => `${node.id}@${node.host}:${node.peerPort}`).sort();
-  return createHash("sha256").update(["raftmarket-cluster", ...members].join("\n"))
-    .digest("hex").slice(0, 16);
 }

@@ -4,8 +4,9 @@ import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { httpRequest, HttpRequestError } from "./http-request.js";
-import { createPeerApp, peerMessagesPath } from "./peer-app.js";
+import { clusterIdHeader, createPeerApp, peerMessagesPath } from "./peer-app.js";
 import { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 import {
   newPeerCounters,
   newTransportCounters,
@@ -32,6 +33,12 @@ export interface HttpTransportOptions {
   readonly peers: readonly PeerAddress[];
   /** The cluster's shared secret: sent as `authorization: Bearer <peerToken>`, required. */
   readonly peerToken: string;
+  /**
+   * The cluster this node belongs to: sent on every batch as `x-raftmarket-cluster-id`, and
+   * required on every batch received (409 otherwise), so that nodes of two clusters that share
+   * a token never exchange messages. Printable ASCII without spaces, at most 128 characters.
+   */
+  readonly clusterId: string;
   /** Bound on one POST from start to answer; a slower one is aborted and its batch dropped. */
   readonly rpcTimeoutMs?: number;
   /** Messages queued per peer; when full the OLDEST is dropped. */
@@ -76,6 +83,8 @@ export class HttpTransport implements Transport {
   private readonly totals = newTransportCounters();
   /** One controller per in-flight POST: aborted by its timeout or by close(). */
   private readonly inflightAborts = new Set<AbortController>();
+  /** Says at most once per peer per 10 s that a peer refused us as another cluster's. */
+  private readonly mismatchLog = new RateLimitedLog();
   private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
   private identityProvider: (() => PeerIdentity | null) | null = null;
   private server: http.Server | null = null;
@@ -88,6 +97,7 @@ export class HttpTransport implements Transport {
       listenHost: options.listenHost,
       peerPort: options.peerPort,
       peerToken: options.peerToken,
+      clusterId: options.clusterId,
       rpcTimeoutMs: options.rpcTimeoutMs ?? httpTransportDefaults.rpcTimeoutMs,
       queueMessagesMax: options.queueMessagesMax ?? httpTransportDefaults.queueMessagesMax,
       requestBytesMax: options.requestBytesMax ?? httpTransportDefaults.requestBytesMax,
@@ -154,6 +164,8 @@ export class HttpTransport implements Transport {
     const app = createPeerApp({
       self: this.self,
       peerToken: this.options.peerToken,
+      clusterId: this.options.clusterId,
+      isPeer: (id) => this.channels.has(id),
       requestBytesMax: this.options.requestBytesMax,
       logger: this.logger,
       counters: this.totals,
@@ -247,6 +259,14 @@ export class HttpTransport implements Transport {
     return summarizeStats(this.totals, sources);
   }
 
+  /** A peer refused our batch as another cluster's: a configuration error worth a warning. */
+  private logClusterMismatch(channel: PeerChannel, body: string): void {
+    const peer = channel.address.id;
+    this.mismatchLog.record(peer, (suppressed) => this.logger.warn({ peer,
+      clusterId: this.options.clusterId, peerClusterId: peerClusterIdOf(body), suppressed },
+    `peer ${peer} belongs to another cluster; it refuses our messages`));
+  }
+
   private accept(messages: RaftMessage[]): void {
     // Per-peer counts only for known peers, so that the map stays bounded by the peer list.
     for (const message of messages) {
@@ -331,9 +351,11 @@ export class HttpTransport implements Transport {
       headers: {
         "content-type": "application/json",
         authorization: `Bearer ${this.options.peerToken}`,
+        [clusterIdHeader]: this.options.clusterId,
       },
       signal: abort.signal, timeoutMs: this.options.rpcTimeoutMs, responseBytesMax: 64 * 1024,
     }).then((answer) => {
+      if (answer.status === 409) this.logClusterMismatch(channel, answer.body);
       if (answer.status !== 204) {
         throw new HttpRequestError(`HTTP_${answer.status}`, `peer answered ${answer.status}: ` +
           answer.body.slice(0, 200));
@@ -354,10 +376,17 @@ export class HttpTransport implements Transport {
   }
 }
 
+/** Printable ASCII without spaces: safe in a header, readable in a log line. */
+const clusterIdPattern = /^[\x21-\x7e]{1,128}$/;
+
 function validateHttpTransportOptions(
   options: Required<Omit<HttpTransportOptions, "peers" | "logger">>): void {
   if (options.self.length === 0) throw new TypeError("self must be a non-empty node id");
   if (options.peerToken.length === 0) throw new TypeError("peerToken must not be empty");
+  if (!clusterIdPattern.test(options.clusterId)) {
+    throw new TypeError("clusterId must be 1-128 printable ASCII characters without spaces, " +
+      `got ${JSON.stringify(options.clusterId.slice(0, 200))}`);
+  }
   if (!Number.isInteger(options.peerPort) || options.peerPort < 0 || options.peerPort > 65535) {
     throw new RangeError(`peerPort must be a port number, got ${options.peerPort}`);
   }
@@ -371,6 +400,17 @@ function validateHttpTransportOptions(
     if (!Number.isInteger(value) || value < 1) {
       throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
+  }
+}
+
+/** The peer's own cluster id, as its 409 answer names it, if it does. */
+function peerClusterIdOf(body: string): string | null {
+  try {
+    const answer = JSON.parse(body) as { error?: { clusterId?: unknown } };
+    const id = answer.error?.clusterId;
+    return typeof id === "string" ? id.slice(0, 128) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -12,8 +12,14 @@ export {
   httpTransportDefaults,
   type HttpTransportOptions,
 } from "./http-transport.js";
-export { parseRaftMessages, peerMessagesPath, type ParseResult } from "./peer-app.js";
 export { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
+export { clusterIdHeader, peerMessagesPath } from "./peer-app.js";
+export {
+  parseRaftMessages,
+  raftBatchSchema,
+  raftMessageSchema,
+  type ParseResult,
+} from "./peer-message-schema.js";
 export {
   FaultyTransport,
   delayedMessagesMaxDefault,

@@ -1,20 +1,28 @@
 import { timingSafeEqual } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import type { MessageType, NodeId, RaftMessage } from "../raft/index.js";
+import type { NodeId, RaftMessage } from "../raft/index.js";
 import { peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
+import { parseRaftMessages } from "./peer-message-schema.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 import type { TransportCounters } from "./transport-stats.js";
 
 /** The one peer RPC route: a POST of a JSON array of RaftMessage, answered 204. */
 export const peerMessagesPath = "/raft/messages";
 
-/** At most one warning per interval about refused (unauthenticated) requests. */
-export const refusalLogIntervalMs = 10_000;
+/** The header that names the sender's cluster on every peer request (etcd: X-Etcd-Cluster-ID). */
+export const clusterIdHeader = "x-raftmarket-cluster-id";
+
+/** How much of a peer's cluster id an answer or a log line repeats. */
+const clusterIdEchoLengthMax = 128;
 
 export interface PeerAppOptions {
   readonly self: NodeId;
   readonly peerToken: string;
+  /** This node's cluster; a request from another cluster (or none) is answered 409. */
+  readonly clusterId: string;
+  /** Whether `id` is a current peer: messages from anyone else are refused. */
+  readonly isPeer: (id: NodeId) => boolean;
   /** The largest request body accepted; a larger one is answered 413. */
   readonly requestBytesMax: number;
   readonly logger: Logger;
@@ -28,31 +36,21 @@ export interface PeerAppOptions {
 
 /**
  * The express app behind HttpTransport's peerPort. A request must carry
- * `authorization: Bearer <peerToken>` (401 otherwise, checked before the body is read, so an
- * unauthenticated client cannot make us parse 64 MiB), a JSON body within requestBytesMax (413),
- * and an array of messages that all look like RaftMessages addressed to this node (400). The
- * answer is 204 as soon as the body is validated; the messages go to `accept` after it.
+ * `authorization: Bearer <peerToken>` (401 otherwise) and `x-raftmarket-cluster-id:
+ * <clusterId>` (409 `cluster_mismatch` otherwise), both checked before the body is read, so an
+ * unauthenticated client cannot make us parse 64 MiB; then a JSON body within requestBytesMax
+ * (413) holding an array of well-formed messages addressed to this node from known peers (400,
+ * peer-message-schema.ts). The answer is 204 as soon as the body is validated; the messages go
+ * to `accept` after it. Any refusal is a 4xx, logged at warn at most once per sender per 10 s.
  */
 export function createPeerApp(options: PeerAppOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  const refusals = new RefusalLog(options.logger);
-  const expected = Buffer.from(`Bearer ${options.peerToken}`);
-
-  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.headers.authorization;
-    if (header !== undefined && tokenMatches(Buffer.from(header), expected)) {
-      next();
-      return;
-    }
-    options.counters.requestsRefused++;
-    refusals.record(header === undefined ? "missing" : "wrong", req.socket.remoteAddress);
-    res.set("connection", "close");
-    sendError(res, 401, "unauthorized", "peer RPC requires the cluster's peer token");
-  };
-
-  app.get(peerIdentityPath, authenticate, (_req: Request, res: Response) => {
+  const refusals = new RateLimitedLog();
+  // The identity question needs the token, not our cluster id: the asker compares the id we
+  // answer with its own (node/bootstrap.ts).
+  app.get(peerIdentityPath, checkToken(options, refusals), (_req: Request, res: Response) => {
     const identity = options.identity?.() ?? null;
     if (identity === null) {
       sendError(res, 503, "unavailable", "this node cannot tell its identity yet");
@@ -62,13 +60,20 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
   });
 
   app.post(peerMessagesPath,
-    authenticate,
+    checkToken(options, refusals),
+    checkClusterId(options, refusals),
     express.json({ limit: options.requestBytesMax, strict: true }),
     (req: Request, res: Response) => {
-      const parsed = parseRaftMessages(req.body, options.self);
+      const contentType = req.is("application/json");
+      const parsed = contentType === "application/json"
+        ? parseRaftMessages(req.body, options.self, options.isPeer)
+        : { ok: false as const, error: contentType === null ? "the body is empty"
+          : "the body must be sent as application/json" };
       if (!parsed.ok) {
         options.counters.requestsInvalid++;
-        options.logger.debug({ error: parsed.error }, "invalid peer request");
+        const remoteAddress = req.socket.remoteAddress;
+        refusals.record(`invalid ${remoteAddress}`, (suppressed) => options.logger.warn(
+          { remoteAddress, error: parsed.error, suppressed }, "refused an invalid peer request"));
         sendError(res, 400, "invalid_request", parsed.error);
         return;
       }
@@ -81,13 +86,18 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
   app.use((req: Request, res: Response) => {
     sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`);
   });
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = httpStatusOf(error);
-    if (status === 413 || status === 400) {
+    if (status >= 400 && status < 500) {
+      // body-parser's refusals: not JSON (400), too large (413), an unsupported charset or
+      // encoding (415). A peer's mistake, never our 500.
       options.counters.requestsInvalid++;
-      options.logger.debug({ error: String(error) }, "invalid peer request body");
+      const remoteAddress = req.socket.remoteAddress;
+      refusals.record(`body ${remoteAddress}`, (suppressed) => options.logger.warn(
+        { remoteAddress, status, error: String(error), suppressed },
+        "refused an unreadable peer request body"));
       sendError(res, status, status === 413 ? "too_large" : "invalid_request",
-        status === 413 ? "request body too large" : "request body is not valid JSON");
+        status === 413 ? "request body too large" : bodyErrorMessage(status));
       return;
     }
     options.logger.error({ error }, "peer request failed");
@@ -96,52 +106,55 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
   return app;
 }
 
-export type ParseResult =
-  | { readonly ok: true; readonly messages: RaftMessage[] }
-  | { readonly ok: false; readonly error: string };
-
-/** Exhaustive on purpose: a new message type fails to compile until it is listed here. */
-const messageTypes: Readonly<Record<MessageType, true>> = {
-  preVote: true, requestVote: true, preVoteResponse: true, requestVoteResponse: true,
-  append: true, appendResponse: true, heartbeat: true, heartbeatResponse: true,
-  timeoutNow: true, readIndex: true, readIndexResponse: true, snapshot: true,
-  snapshotResponse: true, propose: true,
-};
-
-/**
- * A minimal shape check of a peer request body: an array of objects with a known string
- * `type`, string `from` and `to`, a finite numeric `term`, and `to` equal to `self`. The core
- * trusts its peers (they share the token) beyond that, as hashicorp/raft trusts its decoder.
- */
-export function parseRaftMessages(body: unknown, self: NodeId): ParseResult {
-  if (!Array.isArray(body)) return { ok: false, error: "body must be a JSON array of messages" };
-  for (let position = 0; position < body.length; position++) {
-    const message: unknown = body[position];
-    const error = messageShapeError(message, self);
-    if (error !== null) return { ok: false, error: `message ${position}: ${error}` };
-  }
-  return { ok: true, messages: body as RaftMessage[] };
+function checkToken(options: PeerAppOptions, refusals: RateLimitedLog) {
+  const expected = Buffer.from(`Bearer ${options.peerToken}`);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const header = req.headers.authorization;
+    if (header !== undefined && tokenMatches(Buffer.from(header), expected)) {
+      next();
+      return;
+    }
+    options.counters.requestsRefused++;
+    const reason = header === undefined ? "missing" : "wrong";
+    const remoteAddress = req.socket.remoteAddress;
+    // One key for every sender: token refusals are one problem, however many hosts have it.
+    refusals.record("token", (suppressed) => options.logger.warn(
+      { reason, remoteAddress, suppressed }, "refused peer request: missing or wrong peer token"));
+    res.set("connection", "close");
+    sendError(res, 401, "unauthorized", "peer RPC requires the cluster's peer token");
+  };
 }
 
-function messageShapeError(message: unknown, self: NodeId): string | null {
-  if (typeof message !== "object" || message === null || Array.isArray(message)) {
-    return "must be an object";
-  }
-  const fields = message as Record<string, unknown>;
-  if (typeof fields.type !== "string" || !Object.hasOwn(messageTypes, fields.type)) {
-    return "type must be a raft message type";
-  }
-  if (typeof fields.from !== "string") return "from must be a string";
-  if (typeof fields.to !== "string") return "to must be a string";
-  if (typeof fields.term !== "number" || !Number.isFinite(fields.term)) {
-    return "term must be a number";
-  }
-  if (fields.to !== self) return `addressed to ${fields.to}, this node is ${self}`;
-  if (fields.type === "propose" && !(Array.isArray(fields.data) &&
-    fields.data.every((item) => typeof item === "string"))) {
-    return "a propose message's data must be an array of strings";
-  }
-  return null;
+/**
+ * A node of another cluster that shares our token and an address (a reused host, a copied
+ * cluster file) must not vote in our elections or append to our log: refuse its traffic.
+ */
+function checkClusterId(options: PeerAppOptions, refusals: RateLimitedLog) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const header = req.headers[clusterIdHeader];
+    if (header === options.clusterId) {
+      next();
+      return;
+    }
+    options.counters.requestsRefused++;
+    const senderClusterId = typeof header === "string"
+      ? header.slice(0, clusterIdEchoLengthMax) : null;
+    const remoteAddress = req.socket.remoteAddress;
+    refusals.record(`cluster ${remoteAddress}`, (suppressed) => options.logger.warn(
+      { remoteAddress, clusterId: options.clusterId, senderClusterId, suppressed },
+      "refused peer request from another cluster"));
+    const message = senderClusterId === null
+      ? `this node belongs to cluster ${options.clusterId}; the request names no cluster ` +
+        `(header ${clusterIdHeader})`
+      : `this node belongs to cluster ${options.clusterId}, the sender to ${senderClusterId}`;
+    res.status(409).json({ error: { code: "cluster_mismatch", message,
+      clusterId: options.clusterId, senderClusterId } });
+  };
+}
+
+function bodyErrorMessage(status: number): string {
+  return status === 415 ? "unsupported charset or content encoding"
+    : "request body is not valid JSON";
 }
 
 function tokenMatches(actual: Buffer, expected: Buffer): boolean {
@@ -173,29 +186,5 @@ function acceptOutsideExpress(accept: (messages: RaftMessage[]) => void,
     process.nextTick(() => {
       throw error;
     });
-  }
-}
-
-/**
- * Logs refused requests without flooding the log: the first refusal at once, then at most one
- * line per refusalLogIntervalMs with the number suppressed in between. A clock is fine here:
- * it decides only what is logged, never anything the protocol does.
- */
-class RefusalLog {
-  private lastLogMs = Number.NEGATIVE_INFINITY;
-  private suppressed = 0;
-
-  constructor(private readonly logger: Logger) {}
-
-  record(reason: "missing" | "wrong", remoteAddress: string | undefined): void {
-    const nowMs = performance.now();
-    if (nowMs - this.lastLogMs < refusalLogIntervalMs) {
-      this.suppressed++;
-      return;
-    }
-    this.logger.warn({ reason, remoteAddress, suppressed: this.suppressed },
-      "refused peer request: missing or wrong peer token");
-    this.lastLogMs = nowMs;
-    this.suppressed = 0;
   }
 }

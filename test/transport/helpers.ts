@@ -5,7 +5,12 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { HeartbeatRequest, NodeId, RaftMessage } from "../../src/raft/index.js";
+import type {
+  HeartbeatRequest,
+  MessageType,
+  NodeId,
+  RaftMessage,
+} from "../../src/raft/index.js";
 import type { Transport } from "../../src/transport/index.js";
 
 /** A heartbeat that carries `seq` in its commit field, so order is visible on arrival. */
@@ -107,4 +112,34 @@ export async function rawPost(port: number, body: string,
     body,
   });
   return { status: response.status, text: await response.text() };
+}
+
+/**
+ * One well-formed message of every type, as the core would send them from `from` to `to`.
+ * A Record over MessageType, so that a new message type fails to compile until it is here.
+ */
+export function sampleMessages(from: NodeId, to: NodeId): Record<MessageType, RaftMessage> {
+  const base = { from, to, term: 3 };
+  return {
+    preVote: { type: "preVote", ...base, lastLogIndex: 7, lastLogTerm: 2 },
+    requestVote: { type: "requestVote", ...base, lastLogIndex: 7, lastLogTerm: 2,
+      transfer: false },
+    preVoteResponse: { type: "preVoteResponse", ...base, granted: true },
+    requestVoteResponse: { type: "requestVoteResponse", ...base, granted: false },
+    append: { type: "append", ...base, prevLogIndex: 4, prevLogTerm: 2, leaderCommit: 4,
+      entries: [{ index: 5, term: 3, kind: "normal", data: "" },
+        { index: 6, term: 3, kind: "config", data: "{\"voters\":[\"a\"]}" }] },
+    appendResponse: { type: "appendResponse", ...base, success: false, index: 4, hintIndex: 2,
+      hintTerm: 1 },
+    heartbeat: { type: "heartbeat", ...base, commit: 4, readId: 9 },
+    heartbeatResponse: { type: "heartbeatResponse", ...base, readId: null },
+    timeoutNow: { type: "timeoutNow", ...base },
+    readIndex: { type: "readIndex", ...base, context: "a:boot:1" },
+    readIndexResponse: { type: "readIndexResponse", ...base, context: "a:boot:1", index: null },
+    propose: { type: "propose", ...base, data: ["{\"op\":\"buy\"}", ""] },
+    snapshot: { type: "snapshot", ...base, meta: { index: 10, term: 2, voters: ["a", "b"] },
+      offset: 0, data: "state", done: true },
+    snapshotResponse: { type: "snapshotResponse", ...base, snapshotIndex: 10, offset: 0,
+      nextOffset: 5, installed: true },
+  };
 }

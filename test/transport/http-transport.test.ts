@@ -10,19 +10,51 @@
  * closed in after hooks, and every wait is bounded polling.
  */
 import { expect } from "chai";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import type { RaftMessage } from "../../src/raft/index.js";
-import { HttpTransport, type HttpTransportOptions } from "../../src/transport/index.js";
+import {
+  clusterIdHeader,
+  HttpTransport,
+  type HttpTransportOptions,
+} from "../../src/transport/index.js";
 import { runTransportContract, type TransportPair } from "./contract.js";
-import { FakePeer, Inbox, numbered, rawPost, seqs, waitFor } from "./helpers.js";
+import {
+  FakePeer,
+  Inbox,
+  numbered,
+  rawPost,
+  sampleMessages,
+  seqs,
+  waitFor,
+} from "./helpers.js";
 
 const host = "127.0.0.1";
 const token = "peer-secret";
+const clusterId = "test-cluster";
+/** For a "b" that receives from "a" but never sends to it: "a" must be a known peer. */
+/** What a peer of this cluster sends: its token and its cluster id. */
+const auth = { authorization: `Bearer ${token}`, [clusterIdHeader]: clusterId };
+const knowsA = { peers: [{ id: "a", host, peerPort: 1 }] };
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level: "debug" }, {
+    write: (line: string) => lines.push(JSON.parse(line) as LogLine),
+  });
+  return { logger, lines };
+}
 
 function transport(overrides: Partial<HttpTransportOptions> & { self: string })
   : HttpTransport {
   return new HttpTransport({
-    listenHost: host, peerPort: 0, peers: [], peerToken: token, rpcTimeoutMs: 500, ...overrides,
+    listenHost: host, peerPort: 0, peers: [], peerToken: token, clusterId, rpcTimeoutMs: 500,
+    ...overrides,
   });
 }
 
@@ -82,7 +114,7 @@ describe("HttpTransport", function () {
 
   describe("peer token", () => {
     it("answers 401 without the token or with a wrong one; the handler sees nothing", async () => {
-      const b = await started({ self: "b" });
+      const b = await started({ self: "b", ...knowsA });
       const inbox = new Inbox(b);
       expect((await rawPost(b.port(), valid())).status).to.equal(401);
       const wrong = await rawPost(b.port(), valid(), { authorization: "Bearer nope" });
@@ -90,7 +122,7 @@ describe("HttpTransport", function () {
       expect(JSON.parse(wrong.text)).to.deep.include({ error: {
         code: "unauthorized", message: "peer RPC requires the cluster's peer token" } });
       expect((await rawPost(b.port(), valid(), { authorization: token })).status).to.equal(401);
-      const good = await rawPost(b.port(), valid(), { authorization: `Bearer ${token}` });
+      const good = await rawPost(b.port(), valid(), auth);
       expect(good.status).to.equal(204);
       await waitFor(() => inbox.count() === 1, "the authorized message");
       expect(b.stats().requestsRefused).to.equal(3);
@@ -102,7 +134,7 @@ describe("HttpTransport", function () {
       const logger = pino({ level: "debug" }, {
         write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]),
       });
-      const b = await started({ self: "b", logger });
+      const b = await started({ self: "b", ...knowsA, logger });
       for (let k = 0; k < 25; k++) {
         expect((await rawPost(b.port(), valid(), { authorization: "Bearer x" })).status)
           .to.equal(401);
@@ -115,7 +147,7 @@ describe("HttpTransport", function () {
     });
 
     it("counts a peer with the wrong token as request errors, never delivering", async () => {
-      const b = await started({ self: "b" });
+      const b = await started({ self: "b", ...knowsA });
       const inbox = new Inbox(b);
       const a = await started({ self: "a", peerToken: "other-secret",
         peers: [{ id: "b", host, peerPort: b.port() }] });
@@ -128,7 +160,6 @@ describe("HttpTransport", function () {
   });
 
   describe("request validation", () => {
-    const auth = { authorization: `Bearer ${token}` };
     const message = numbered("a", "b", 1);
     const invalidBodies: [string, string][] = [
       ["not JSON", "[{"],
@@ -145,7 +176,7 @@ describe("HttpTransport", function () {
     ];
     for (const [what, body] of invalidBodies) {
       it(`answers 400 to ${what}`, async () => {
-        const b = await started({ self: "b" });
+        const b = await started({ self: "b", ...knowsA });
         const inbox = new Inbox(b);
         const response = await rawPost(b.port(), body, auth);
         expect(response.status).to.equal(400);
@@ -158,13 +189,13 @@ describe("HttpTransport", function () {
     }
 
     it("answers 400 to a body that is not sent as JSON", async () => {
-      const b = await started({ self: "b" });
+      const b = await started({ self: "b", ...knowsA });
       const response = await rawPost(b.port(), valid(), { ...auth, "content-type": "text/plain" });
       expect(response.status).to.equal(400);
     });
 
     it("answers 413 to a body over requestBytesMax", async () => {
-      const b = await started({ self: "b", requestBytesMax: 1024 });
+      const b = await started({ self: "b", ...knowsA, requestBytesMax: 1024 });
       const inbox = new Inbox(b);
       const big = JSON.stringify([{ type: "readIndex", from: "a", to: "b", term: 1,
         context: "x".repeat(2000) }]);
@@ -175,8 +206,114 @@ describe("HttpTransport", function () {
     });
 
     it("accepts an empty batch", async () => {
-      const b = await started({ self: "b" });
+      const b = await started({ self: "b", ...knowsA });
       expect((await rawPost(b.port(), "[]", auth)).status).to.equal(204);
+    });
+
+    it("delivers a well-formed message of every type, as sent", async () => {
+      const b = await started({ self: "b" });
+      const inbox = new Inbox(b);
+      const a = await started({ self: "a", peers: [{ id: "b", host, peerPort: b.port() }] });
+      b.setPeers([{ id: "a", host, peerPort: a.port() }]);
+      const samples = Object.values(sampleMessages("a", "b"));
+      a.send(samples);
+      await waitFor(() => inbox.count() === samples.length, "every sample");
+      expect(inbox.messages()).to.deep.equal(samples);
+      expect(b.stats().requestsInvalid).to.equal(0);
+    });
+
+    const samples = sampleMessages("a", "b");
+    const badShapes: [string, unknown, RegExp][] = [
+      ["an append without entries", { ...samples.append, entries: undefined },
+        /^messages\[0\]\.entries: Required$/],
+      ["an entry with an unknown kind", { ...samples.append, entries: [{ index: 1, term: 1,
+        kind: "weird", data: "" }] }, /^messages\[0\]\.entries\[0\]\.kind: /],
+      ["a negative prevLogIndex", { ...samples.append, prevLogIndex: -1 },
+        /^messages\[0\]\.prevLogIndex: /],
+      ["a fractional term", { ...samples.heartbeat, term: 1.5 }, /^messages\[0\]\.term: /],
+      ["a term past 2^53", { ...samples.heartbeat, term: 2 ** 60 }, /^messages\[0\]\.term: /],
+      ["an unknown field", { ...samples.timeoutNow, extra: 1 }, /^messages\[0\]: Unrecognized/],
+      ["a snapshot without meta.voters", { ...samples.snapshot, meta: { index: 1, term: 1 } },
+        /^messages\[0\]\.meta\.voters: Required$/],
+      ["a heartbeat with a string readId", { ...samples.heartbeat, readId: "1" },
+        /^messages\[0\]\.readId: /],
+      ["a message from a node that is not a peer", { ...samples.timeoutNow, from: "z" },
+        /^messages\[0\]\.from: z is not a known peer/],
+    ];
+    for (const [what, message, error] of badShapes) {
+      it(`refuses the whole batch with 400 naming the field: ${what}`, async () => {
+        const b = await started({ self: "b", ...knowsA });
+        const inbox = new Inbox(b);
+        const response = await rawPost(b.port(), JSON.stringify([message, samples.heartbeat]),
+          auth);
+        expect(response.status).to.equal(400);
+        const body = JSON.parse(response.text) as { error: { code: string; message: string } };
+        expect(body.error.code).to.equal("invalid_request");
+        expect(body.error.message).to.match(error);
+        expect(inbox.count()).to.equal(0);
+      });
+    }
+
+    it("logs invalid requests at warn, once per sender per interval, without a stack", async () => {
+      const { logger, lines } = recordingLogger();
+      const b = await started({ self: "b", ...knowsA, logger });
+      for (let k = 0; k < 10; k++) {
+        expect((await rawPost(b.port(), "[{}]", auth)).status).to.equal(400);
+      }
+      const warnings = lines.filter((line) => line.level === 40);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.msg).to.equal("refused an invalid peer request");
+      expect(JSON.stringify(lines)).not.to.match(/ {4}at /);
+    });
+  });
+
+  describe("cluster id", () => {
+    it("answers 409 cluster_mismatch to a missing or foreign cluster id; delivers nothing",
+      async () => {
+        const b = await started({ self: "b", ...knowsA });
+        const inbox = new Inbox(b);
+        const token = { authorization: auth.authorization };
+        const missing = await rawPost(b.port(), valid(), token);
+        expect(missing.status).to.equal(409);
+        expect(JSON.parse(missing.text)).to.deep.nested.include({
+          "error.code": "cluster_mismatch", "error.clusterId": clusterId,
+          "error.senderClusterId": null });
+        const foreign = await rawPost(b.port(), valid(), { ...token,
+          [clusterIdHeader]: "other-cluster" });
+        expect(foreign.status).to.equal(409);
+        const body = JSON.parse(foreign.text) as { error: { message: string } };
+        expect(body.error.message).to.include(clusterId).and.to.include("other-cluster");
+        expect(b.stats().requestsRefused).to.equal(2);
+        expect(b.stats().messagesReceived).to.equal(0);
+        expect(inbox.count()).to.equal(0);
+      });
+
+    it("a peer of another cluster is refused and both sides warn once per interval",
+      async () => {
+        const receiver = recordingLogger();
+        const b = await started({ self: "b", ...knowsA, logger: receiver.logger });
+        const inbox = new Inbox(b);
+        const sender = recordingLogger();
+        const a = await started({ self: "a", clusterId: "other-cluster", logger: sender.logger,
+          peers: [{ id: "b", host, peerPort: b.port() }] });
+        for (let seq = 0; seq < 5; seq++) {
+          a.send([numbered("a", "b", seq)]);
+          await waitFor(() => a.stats().peers.b?.requestErrors === seq + 1, "a refusal");
+        }
+        expect(a.stats().peers.b?.messagesDropped).to.equal(5);
+        expect(inbox.count()).to.equal(0);
+        const warned = (lines: LogLine[]): LogLine[] => lines.filter((line) => line.level === 40);
+        expect(warned(receiver.lines).map((line) => line.msg))
+          .to.deep.equal(["refused peer request from another cluster"]);
+        expect(warned(sender.lines).map((line) => line.msg))
+          .to.deep.equal(["peer b belongs to another cluster; it refuses our messages"]);
+        expect(warned(sender.lines)[0]).to.include({ peerClusterId: clusterId });
+      });
+
+    it("rejects a cluster id that could not travel in a header", () => {
+      expect(() => transport({ self: "a", clusterId: "" })).to.throw(/clusterId/);
+      expect(() => transport({ self: "a", clusterId: "a b" })).to.throw(/clusterId/);
+      expect(() => transport({ self: "a", clusterId: "x\n" })).to.throw(/clusterId/);
     });
   });
 
@@ -241,7 +378,7 @@ describe("HttpTransport", function () {
 
     it("splits what is queued into requests of at most requestBytesMax", async () => {
       const options = { requestBytesMax: 2048 };
-      const b = await started({ self: "b", ...options });
+      const b = await started({ self: "b", ...knowsA, ...options });
       const inbox = new Inbox(b);
       const a = await started({ self: "a", ...options,
         peers: [{ id: "b", host, peerPort: b.port() }] });
@@ -273,7 +410,7 @@ describe("HttpTransport", function () {
     });
 
     it("setPeers() adds a peer at runtime and ignores an entry for itself", async () => {
-      const b = await started({ self: "b" });
+      const b = await started({ self: "b", ...knowsA });
       const inbox = new Inbox(b);
       const a = await started({ self: "a" });
       a.send([numbered("a", "b", 0)]);

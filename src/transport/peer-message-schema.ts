@@ -1,0 +1,135 @@
+import { z } from "zod";
+import type { MessageType, NodeId, RaftMessage } from "../raft/index.js";
+
+/**
+ * The full shape of every RaftMessage as it arrives from a peer, in zod. The core trusts the
+ * messages it is given (a missing `entries` would crash it), so nothing reaches it from the
+ * network until it has passed this check. These schemas live here and not in raft/ because
+ * the core stays free of I/O concerns and of zod; the type checks at the bottom of the file
+ * keep them in step with raft/messages.ts.
+ *
+ * Bounds: strings that name things (ids, read contexts) are short; arrays are bounded far
+ * above the core's own defaults (entriesPerAppendMax 256, forwardBatchMax 256, 9 voters),
+ * since those are configurable; opaque payloads (`data`) are bounded only by the request body
+ * limit (requestBytesMax), which the HTTP layer enforces before parsing.
+ */
+
+export const nodeIdLengthMax = 64;
+export const readContextLengthMax = 1024;
+export const batchMessagesMax = 65_536;
+export const entriesPerMessageMax = 65_536;
+export const proposalsPerMessageMax = 65_536;
+export const votersMax = 64;
+/** How many problems an error message names; the rest are counted. */
+const issuesNamedMax = 3;
+
+/** Indexes, terms, offsets and read ids: integers in [0, 2^53). */
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const nodeId = z.string().min(1).max(nodeIdLengthMax);
+
+const entrySchema = z.object({
+  index: count,
+  term: count,
+  kind: z.enum(["normal", "config"]),
+  data: z.string(),
+}).strict();
+
+const snapshotMetaSchema = z.object({
+  index: count,
+  term: count,
+  voters: z.array(nodeId).max(votersMax),
+}).strict();
+
+const base = { from: nodeId, to: nodeId, term: count };
+
+const voteRequestFields = { ...base, lastLogIndex: count, lastLogTerm: count };
+
+const messageSchemas = [
+  z.object({ type: z.literal("preVote"), ...voteRequestFields }).strict(),
+  z.object({ type: z.literal("requestVote"), ...voteRequestFields, transfer: z.boolean() })
+    .strict(),
+  z.object({ type: z.literal("preVoteResponse"), ...base, granted: z.boolean() }).strict(),
+  z.object({ type: z.literal("requestVoteResponse"), ...base, granted: z.boolean() }).strict(),
+  z.object({
+    type: z.literal("append"), ...base, prevLogIndex: count, prevLogTerm: count,
+    entries: z.array(entrySchema).max(entriesPerMessageMax), leaderCommit: count,
+  }).strict(),
+  z.object({
+    type: z.literal("appendResponse"), ...base, success: z.boolean(), index: count,
+    hintIndex: count, hintTerm: count,
+  }).strict(),
+  z.object({ type: z.literal("heartbeat"), ...base, commit: count, readId: count.nullable() })
+    .strict(),
+  z.object({ type: z.literal("heartbeatResponse"), ...base, readId: count.nullable() }).strict(),
+  z.object({ type: z.literal("timeoutNow"), ...base }).strict(),
+  z.object({ type: z.literal("readIndex"), ...base,
+    context: z.string().max(readContextLengthMax) }).strict(),
+  z.object({ type: z.literal("readIndexResponse"), ...base,
+    context: z.string().max(readContextLengthMax), index: count.nullable() }).strict(),
+  z.object({ type: z.literal("propose"), ...base,
+    data: z.array(z.string()).max(proposalsPerMessageMax) }).strict(),
+  z.object({
+    type: z.literal("snapshot"), ...base, meta: snapshotMetaSchema, offset: count,
+    data: z.string(), done: z.boolean(),
+  }).strict(),
+  z.object({
+    type: z.literal("snapshotResponse"), ...base, snapshotIndex: count, offset: count,
+    nextOffset: count, installed: z.boolean(),
+  }).strict(),
+] as const;
+
+export const raftMessageSchema = z.discriminatedUnion("type", [...messageSchemas]);
+
+export const raftBatchSchema = z.array(raftMessageSchema).max(batchMessagesMax);
+
+export type ParseResult =
+  | { readonly ok: true; readonly messages: RaftMessage[] }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * Checks a peer request body: a JSON array of well-formed RaftMessages (every field of its
+ * type, nothing more), each addressed to `self` and sent by a node `isPeer` knows. Any problem
+ * refuses the whole batch, with the path of the field at fault, e.g.
+ * `messages[0].entries: Required`. Well-formed but semantically impossible messages (a commit
+ * past the log) are the core's to ignore, not this check's.
+ */
+export function parseRaftMessages(body: unknown, self: NodeId,
+  isPeer: (id: NodeId) => boolean): ParseResult {
+  const parsed = raftBatchSchema.safeParse(body);
+  if (!parsed.success) return { ok: false, error: describeIssues(parsed.error) };
+  // This assignment is also the type check that the schema's output is a RaftMessage.
+  const messages: RaftMessage[] = parsed.data;
+  for (let position = 0; position < messages.length; position++) {
+    const message = messages[position]!;
+    if (message.to !== self) {
+      return { ok: false, error: `messages[${position}].to: addressed to ${message.to}, ` +
+        `this node is ${self}` };
+    }
+    if (!isPeer(message.from)) {
+      return { ok: false, error: `messages[${position}].from: ${message.from} is not a ` +
+        "known peer of this node" };
+    }
+  }
+  return { ok: true, messages };
+}
+
+function describeIssues(error: z.ZodError): string {
+  const named = error.issues.slice(0, issuesNamedMax)
+    .map((issue) => `${fieldPath(issue.path)}: ${issue.message}`);
+  const more = error.issues.length - named.length;
+  return named.join("; ") + (more > 0 ? `; and ${more} more` : "");
+}
+
+/** [0, "entries", 2, "term"] -> "messages[0].entries[2].term". */
+export function fieldPath(path: readonly (string | number)[]): string {
+  return "messages" + path.map((part) =>
+    typeof part === "number" ? `[${part}]` : `.${part}`).join("");
+}
+
+// Type-level checks that keep this file in step with raft/messages.ts: every message type has
+// a schema, and no schema accepts a type the core does not know. (The output-to-RaftMessage
+// direction is checked by the assignment in parseRaftMessages.)
+type SchemaMessageType = z.infer<typeof raftMessageSchema>["type"];
+type Same<Left, Right> = [Left] extends [Right] ? ([Right] extends [Left] ? true : false)
+  : false;
+export const schemaCoversEveryMessageType: Same<SchemaMessageType, MessageType> = true;
