@@ -2,15 +2,17 @@
  * `market-node --config FILE --id ID`: starts one raftmarket node: the write-ahead log and
  * snapshots in its dataDir, the peer transport on its peerPort (wrapped in a FaultyTransport
  * with no rules, so the admin API can inject network faults at runtime), the Raft driver, and
- * the client API and admin API on its clientPort. `market-node --config FILE --id ID --repair`
- * instead truncates a corrupt write-ahead log after its last good record and says exactly what
- * it removed. Either way it first takes the data folder's LOCK (storage/dir-lock.ts), so no two
+ * the client API and admin API on its clientPort. With a tls section in the cluster file, the
+ * client API is HTTPS and the peer port mutual TLS, both with the node's own certificate.
+ * `market-node --config FILE --id ID --repair` instead truncates a corrupt write-ahead log after
+ * its last good record and says exactly what it removed. Either way it first takes the data folder's LOCK (storage/dir-lock.ts), so no two
  * processes ever work on one log.
  */
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import pino, { type Logger } from "pino";
 import { createClientApp } from "../api/index.js";
+import { listenClientApp } from "../api/client-server.js";
 import {
   ClusterConfigError,
   findNode,
@@ -18,6 +20,7 @@ import {
   type ClusterConfig,
   type NodeConfig,
 } from "../cluster/cluster-config.js";
+import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { RaftServer } from "../node/raft-server.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
@@ -70,7 +73,17 @@ function repair(node: NodeConfig): void {
   console.log(describeRepair(report));
 }
 
-async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<void> {
+/** Loopback hosts: the only ones where plain HTTP is harmless (development on one machine). */
+function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+async function start(config: ClusterConfig, node: NodeConfig, tls: NodeTls | null,
+  logger: Logger): Promise<void> {
+  if (tls === null && !isLoopbackHost(node.host)) {
+    logger.warn({ host: node.host }, "listening beyond loopback without TLS: client requests, " +
+      "tokens and peer traffic cross the network in clear text (npm run certs turns TLS on)");
+  }
   const voters = config.nodes.map((peer) => peer.id);
   const httpTransport = new HttpTransport({
     self: node.id,
@@ -79,6 +92,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
     peers: config.nodes.filter((peer) => peer.id !== node.id),
     peerToken: config.tokens.peerToken,
     logger: logger.child({ component: "transport" }),
+    ...(tls === null ? {} : { tls }),
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
@@ -96,8 +110,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
       electionTimeoutTicks: config.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: config.timing.heartbeatIntervalTicks,
     },
-    clientUrls: new Map(config.nodes.map((peer) => [peer.id,
-      `http://${peer.host}:${peer.clientPort}`])),
+    clientUrls: new Map(config.nodes.map((peer) => [peer.id, nodeClientUrl(config, peer)])),
     snapshot: config.snapshot,
   });
   await transport.start();
@@ -105,19 +118,17 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger): P
     service: server,
     logger,
     metricsRegistry: metrics.registry,
+    ...(tls === null ? {} : { forwardCa: tls.ca }),
     admin: {
       adminToken: config.tokens.adminToken,
       faults: transport,
       transferLeadership: (target) => server.transferLeadership(target),
     },
   });
-  const http = app.listen(node.clientPort, node.host);
-  await new Promise<void>((resolve, reject) => {
-    http.once("listening", resolve);
-    http.once("error", reject);
-  });
-  logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir },
-    `node ${node.id} listening`);
+  const http = await listenClientApp(app, { host: node.host, port: node.clientPort,
+    ...(tls === null ? {} : { tls }) });
+  logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir,
+    tls: tls !== null }, `node ${node.id} listening`);
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -154,9 +165,11 @@ async function main(): Promise<void> {
   const options = parseOptions();
   let config: ClusterConfig;
   let node: NodeConfig;
+  let tls: NodeTls | null;
   try {
     config = loadClusterConfig(options.config);
     node = findNode(config, options.id);
+    tls = options.repair ? null : readNodeTls(config, node);
   } catch (error) {
     console.error(`error: ${describeStartupError(error) ?? String(error)}`);
     process.exit(exitBadUsage);
@@ -186,7 +199,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   try {
-    await start(config, node, logger);
+    await start(config, node, tls, logger);
   } catch (error) {
     const described = describeStartupError(error);
     if (described === null) throw error;
