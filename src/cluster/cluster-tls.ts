@@ -50,22 +50,25 @@ function readPem(config: TlsOfConfig, place: string, file: string): string {
   }
 }
 
-/** Throws ClusterConfigError unless `pem` holds a CA certificate. */
-export function checkCaPem(pem: string, file: string, place: string): void {
+/** Why `pem` is not a CA certificate, or null when it is one. */
+export function caProblem(pem: string): string | null {
   let ca: X509Certificate;
   try {
     ca = new X509Certificate(pem);
   } catch {
-    throw new ClusterConfigError(file, [`${place}: not a PEM certificate`]);
+    return "not a PEM certificate";
   }
-  if (!ca.ca) throw new ClusterConfigError(file, [`${place}: not a CA certificate`]);
+  return ca.ca ? null : "not a CA certificate";
 }
 
 /** The cluster CA (PEM) that clients trust, or null when the cluster has no tls section. */
 export function readClusterCa(config: TlsOfConfig): string | null {
   if (config.tls === undefined) return null;
   const pem = readPem(config, "tls.ca", config.tls.ca);
-  checkCaPem(pem, config.path, `tls.ca (${config.tls.ca})`);
+  const problem = caProblem(pem);
+  if (problem !== null) {
+    throw new ClusterConfigError(config.path, [`tls.ca: ${config.tls.ca} is ${problem}`]);
+  }
   return pem;
 }
 
