@@ -197,8 +197,8 @@ function backgroundLoad(cluster: LocalCluster, onAck: (sentMs: number) => void) 
       const node = cluster.nodes[(client + k) % cluster.nodes.length]!;
       if (node.process === null) continue;
       const sentMs = performance.now();
-      const status = await post(cluster, `${node.url}/v1/orders`, { requestId: `failover-${client}-${k}`,
-        lines: [{ sku: "failover-widget", qty: 1 }] }, 2000);
+      const status = await post(cluster, `${node.url}/v1/orders`,
+        { requestId: `failover-${client}-${k}`, lines: [{ sku: "failover-widget", qty: 1 }] }, 2000);
       if (status === 201) onAck(sentMs);
       else await new Promise((resolve) => setTimeout(resolve, 2));
     }

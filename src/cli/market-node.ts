@@ -5,8 +5,8 @@
  * the client API and admin API on its clientPort. With a tls section in the cluster file, the
  * client API is HTTPS and the peer port mutual TLS, both with the node's own certificate.
  * `market-node --config FILE --id ID --repair` instead truncates a corrupt write-ahead log after
- * its last good record and says exactly what it removed. Either way it first takes the data folder's LOCK (storage/dir-lock.ts), so no two
- * processes ever work on one log.
+ * its last good record and says exactly what it removed. Either way it first takes the data
+ * folder's LOCK (storage/dir-lock.ts), so no two processes ever work on one log.
  */
 import path from "node:path";
 import { Command, CommanderError } from "commander";

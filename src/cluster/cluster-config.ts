@@ -130,8 +130,9 @@ export function parseClusterConfig(json: unknown, file: string): ClusterConfig {
 }
 
 function resolveNodeFiles(node: NodeConfig, folder: string): NodeConfig {
-  const tls = node.tls === undefined ? {}
-    : { tls: { cert: path.resolve(folder, node.tls.cert), key: path.resolve(folder, node.tls.key) } };
+  const tls = node.tls === undefined ? {} : {
+    tls: { cert: path.resolve(folder, node.tls.cert), key: path.resolve(folder, node.tls.key) },
+  };
   return { ...node, dataDir: path.resolve(folder, node.dataDir), ...tls };
 }
 

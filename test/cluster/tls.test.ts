@@ -22,7 +22,9 @@ import { MarketClient, MarketClientError } from "../../src/client/index.js";
 import { ClusterConfigError, parseClusterConfig } from "../../src/cluster/cluster-config.js";
 import { makeCertificateAuthority, makeNodeCertificate } from "../../src/cluster/dev-certs.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
-import { httpRequest, HttpRequestError, type HttpAnswer } from "../../src/transport/http-request.js";
+import {
+  httpRequest, HttpRequestError, type HttpAnswer,
+} from "../../src/transport/http-request.js";
 import { runTsScript } from "./helpers.js";
 
 const marketNodeScript = path.resolve("src/cli/market-node.ts");
