@@ -14,12 +14,15 @@
  * folder, then SIGKILLs a follower and times its restart: until it answers, and until it has
  * applied everything the leader had committed when it was killed. With snapshots bounding the
  * log, these should stay flat while the applied index grows.
+ *
+ * Each takes `--tls` to run the cluster with TLS on (HTTPS client API, mutual TLS between peers).
  */
 import {
   closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync,
   writeSync,
 } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -57,15 +60,18 @@ function measureFdatasyncPerSecond(seconds: number): number {
   return count / seconds;
 }
 
-// The load generator shares the machine's cores with the nodes: node:http with a keep-alive
-// agent costs far less CPU per request than fetch.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// The load generator shares the machine's cores with the nodes: node:http(s) with the
+// cluster's keep-alive agent (cluster.agent, 256 sockets) costs far less CPU per request than
+// fetch.
 
 /** POSTs JSON and resolves with the status (0 on a connection error or timeout). */
-function post(url: string, body: unknown, timeoutMs = 5000): Promise<number> {
+function post(cluster: LocalCluster, url: string, body: unknown, timeoutMs = 5000):
+  Promise<number> {
   const payload = JSON.stringify(body);
+  const client = url.startsWith("https:") ? https : http;
   return new Promise((resolve) => {
-    const request = http.request(url, { method: "POST", agent, timeout: timeoutMs,
+    const request = client.request(url, { method: "POST", agent: cluster.agent,
+      timeout: timeoutMs,
       headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
     (response) => {
       response.resume();
@@ -82,7 +88,7 @@ function post(url: string, body: unknown, timeoutMs = 5000): Promise<number> {
 async function createStockedItem(cluster: LocalCluster, sku: string): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const url = cluster.nodes[attempt % cluster.nodes.length]!.url;
-    const status = await post(`${url}/v1/items`, { requestId: `bench-create-${sku}`, sku,
+    const status = await post(cluster, `${url}/v1/items`, { requestId: `bench-create-${sku}`, sku,
       name: "Benchmark widget", area: "bench", priceCents: 100, stock: 1_000_000_000 });
     if (status === 201 || status === 409) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -119,7 +125,7 @@ async function runLoad(cluster: LocalCluster, clients: number, seconds: number, 
     const url = cluster.nodes[client % cluster.nodes.length]!.url;
     for (let k = 0; performance.now() < endMs; k++) {
       const sentMs = performance.now();
-      const status = await post(`${url}/v1/orders`, { requestId: `${runId}-${client}-${k}`,
+      const status = await post(cluster, `${url}/v1/orders`, { requestId: `${runId}-${client}-${k}`,
         lines: [{ sku, qty: 1 }] });
       if (status === 201) {
         okCount++;
@@ -139,14 +145,15 @@ async function throughput(args: string[]): Promise<void> {
     .description("Purchases per second and latency on a local 3-node cluster, fsync on.")
     .option("--clients <list>", "client counts, comma-separated", "1,64")
     .option("--duration <seconds>", "seconds per client count", positiveInteger("--duration"), 10)
+    .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ clients: string; duration: number }>();
+    .opts<{ clients: string; duration: number; tls: boolean }>();
   const clientCounts = options.clients.split(",").map((value) => positiveInteger("--clients")(value));
   console.log("measuring the raw fdatasync rate of this disk (2 s) ...");
   const fsyncPerSecond = measureFdatasyncPerSecond(2);
   console.log("starting a 3-node cluster ...");
-  const cluster = await LocalCluster.start();
+  const cluster = await LocalCluster.start({ tls: options.tls });
   try {
     const leader = await cluster.waitForLeader();
     console.log(`leader is ${leader}; creating the benchmark item`);
@@ -190,8 +197,8 @@ function backgroundLoad(cluster: LocalCluster, onAck: (sentMs: number) => void) 
       const node = cluster.nodes[(client + k) % cluster.nodes.length]!;
       if (node.process === null) continue;
       const sentMs = performance.now();
-      const status = await post(`${node.url}/v1/orders`, { requestId: `failover-${client}-${k}`,
-        lines: [{ sku: "failover-widget", qty: 1 }] }, 2000);
+      const status = await post(cluster, `${node.url}/v1/orders`,
+        { requestId: `failover-${client}-${k}`, lines: [{ sku: "failover-widget", qty: 1 }] }, 2000);
       if (status === 201) onAck(sentMs);
       else await new Promise((resolve) => setTimeout(resolve, 2));
     }
@@ -203,11 +210,12 @@ async function failover(args: string[]): Promise<void> {
   const options = new Command("bench failover")
     .description("Unavailability after SIGKILL of the leader, under load, K times.")
     .option("--kills <count>", "how many times to kill the leader", positiveInteger("--kills"), 20)
+    .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ kills: number }>();
+    .opts<{ kills: number; tls: boolean }>();
   console.log("starting a 3-node cluster ...");
-  const cluster = await LocalCluster.start();
+  const cluster = await LocalCluster.start({ tls: options.tls });
   const unavailableMs: number[] = [];
   try {
     await cluster.waitForLeader();
@@ -281,11 +289,12 @@ async function recovery(args: string[]): Promise<void> {
     .option("--phases <count>", "load phases", positiveInteger("--phases"), 4)
     .option("--duration <seconds>", "seconds of load per phase", positiveInteger("--duration"), 10)
     .option("--clients <count>", "concurrent clients", positiveInteger("--clients"), 32)
+    .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ phases: number; duration: number; clients: number }>();
+    .opts<{ phases: number; duration: number; clients: number; tls: boolean }>();
   console.log("starting a 3-node cluster ...");
-  const cluster = await LocalCluster.start();
+  const cluster = await LocalCluster.start({ tls: options.tls });
   const rows: string[] = [];
   const mib = (value: number | null): string => (value === null ? "-" : value.toFixed(0));
   try {

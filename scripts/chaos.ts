@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- --duration 60 --clients 10 --nemesis partition,kill,pause --seed S
- *   [--attach --config FILE] [--out DIR] [--strict]`
+ *   [--attach --config FILE] [--out DIR] [--strict] [--tls]`
  * A Jepsen-style chaos run (src/cluster/chaos.ts): starts a 3-node LocalCluster, or attaches
  * to a running cluster (partition nemesis only), runs the workload under the nemesis, checks
  * the history, prints the report and exits 1 on any violation.
@@ -35,12 +35,13 @@ const program = new Command("chaos")
   .option("--skus <n>", "skus in use at a time", integer("skus", 1), 3)
   .option("--timeout <ms>", "per-request timeout (then info)", integer("timeout", 1), 2000)
   .option("--verbose-nodes", "show the nodes' own output")
+  .option("--tls", "run the runner's own cluster with TLS on (development certificates)")
   .parse();
 
 const opts = program.opts<{
   duration: number; clients: number; nemesis: string; seed?: number; attach?: boolean;
   config: string; out?: string; strict?: boolean; ambiguous503?: boolean; rotate: number;
-  skus: number; timeout: number;
+  skus: number; timeout: number; tls?: boolean;
 }>();
 
 async function main(): Promise<number> {
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const result = await runChaos({
     durationMs: opts.duration * 1000, clients: opts.clients, nemesis, seed,
-    ...(opts.attach === true ? { attachConfig: opts.config } : {}),
+    ...(opts.attach === true ? { attachConfig: opts.config } : { tls: opts.tls ?? false }),
     ...(opts.out !== undefined ? { outDir: opts.out } : {}),
     strict: opts.strict ?? false, ambiguous503: opts.ambiguous503 ?? false,
     rotateMs: opts.rotate * 1000, skusPerGeneration: opts.skus, requestTimeoutMs: opts.timeout,

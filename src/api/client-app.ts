@@ -29,6 +29,8 @@ export interface ClientAppOptions {
   readonly requestTimeoutMs?: number;
   /** Bound on one request forwarded to the leader. Default 10 s. */
   readonly forwardTimeoutMs?: number;
+  /** The CA that the leader's https:// client URL is checked against (the cluster CA). */
+  readonly forwardCa?: string | Buffer;
   /** Largest JSON body accepted; larger is 413 too_large. Default 64 KiB. */
   readonly bodyLimitBytes?: number;
   /** Mounts the admin API under /admin (faults, leadership transfer). Without it: 404. */
@@ -50,7 +52,8 @@ export function createClientApp(options: ClientAppOptions): express.Application 
   const context: RouteContext = {
     service: options.service,
     logger,
-    forwarder: new LeaderForwarder(options.forwardTimeoutMs ?? clientAppDefaults.forwardTimeoutMs),
+    forwarder: new LeaderForwarder(options.forwardTimeoutMs ?? clientAppDefaults.forwardTimeoutMs,
+      undefined, options.forwardCa),
     requestTimeoutMs: options.requestTimeoutMs ?? clientAppDefaults.requestTimeoutMs,
     metricsRegistry: options.metricsRegistry,
   };

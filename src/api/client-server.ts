@@ -4,9 +4,12 @@
  * client may take to send its headers and its whole request (slowloris), how long an idle
  * keep-alive connection stays open and how many connections are open at once; and it answers a
  * request node's parser refuses (bad request line, headers too large, timeout) with the API's
- * JSON error shape instead of node's empty answer.
+ * JSON error shape instead of node's empty answer. With the node's certificate it is HTTPS
+ * (etcd's --cert-file/--key-file); clients are not asked for a certificate: TLS gives them
+ * privacy and the node's identity, the admin routes keep their token.
  */
 import http from "node:http";
+import https from "node:https";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "./api-error.js";
@@ -32,16 +35,25 @@ export const clientServerDefaults: ClientServerSettings = Object.freeze({
   connectionsMax: 1_024,
 });
 
-/** An http.Server for the client app, with the limits above. It does not listen yet. */
+/** PEM texts of the node's certificate and key. */
+export interface ClientServerTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+/** A server for the client app, with the limits above; HTTPS with `tls`. Not listening yet. */
 export function createClientServer(app: http.RequestListener,
-  settings: Partial<ClientServerSettings> = {}, logger?: Logger): http.Server {
+  settings: Partial<ClientServerSettings> = {}, logger?: Logger, tls?: ClientServerTls):
+  http.Server {
   const bounds = { ...clientServerDefaults, ...definedOnly(settings) };
-  const server = http.createServer({
+  const limits = {
     headersTimeout: bounds.headersTimeoutMs,
     requestTimeout: bounds.requestTimeoutMs,
     keepAliveTimeout: bounds.keepAliveTimeoutMs,
     connectionsCheckingInterval: bounds.timeoutCheckIntervalMs,
-  }, app);
+  };
+  const server: http.Server = tls === undefined ? http.createServer(limits, app)
+    : https.createServer({ ...limits, cert: tls.cert, key: tls.key }, app);
   server.maxConnections = bounds.connectionsMax;
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
     logger?.debug({ code: error.code, reason: error.message }, "malformed request refused");
@@ -57,9 +69,9 @@ export function createClientServer(app: http.RequestListener,
 
 /** Listens on host:port (0: a free port) with createClientServer; rejects if it cannot. */
 export async function listenClientApp(app: http.RequestListener, port: number, host: string,
-  options: { settings?: Partial<ClientServerSettings>; logger?: Logger } = {}):
-  Promise<http.Server> {
-  const server = createClientServer(app, options.settings, options.logger);
+  options: { settings?: Partial<ClientServerSettings>; logger?: Logger;
+    tls?: ClientServerTls } = {}): Promise<http.Server> {
+  const server = createClientServer(app, options.settings, options.logger, options.tls);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

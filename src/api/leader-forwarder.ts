@@ -6,6 +6,7 @@
  * leader's status and body are relayed unchanged.
  */
 import http from "node:http";
+import https from "node:https";
 import type { Request } from "express";
 import { httpRequest, HttpRequestError } from "../transport/http-request.js";
 import { ApiError } from "./api-error.js";
@@ -27,9 +28,14 @@ export function isForwarded(request: Request): boolean {
 
 export class LeaderForwarder {
   private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
 
-  constructor(private readonly timeoutMs: number, socketsPerLeaderMax = 64) {
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: socketsPerLeaderMax });
+  /** `ca`: the CA that signs the leaders' certificates, for https:// leader URLs. */
+  constructor(private readonly timeoutMs: number, socketsPerLeaderMax = 64,
+    ca?: string | Buffer) {
+    const options = { keepAlive: true, maxSockets: socketsPerLeaderMax };
+    this.httpAgent = new http.Agent(options);
+    this.httpsAgent = new https.Agent({ ...options, ...(ca === undefined ? {} : { ca }) });
   }
 
   /**
@@ -45,7 +51,7 @@ export class LeaderForwarder {
         method: request.method,
         url: new URL(request.originalUrl, leaderUrl).toString(),
         body: hasBody ? JSON.stringify(request.body ?? null) : undefined,
-        agent: this.httpAgent,
+        agent: leaderUrl.startsWith("https:") ? this.httpsAgent : this.httpAgent,
         timeoutMs: this.timeoutMs,
         headers: {
           [forwardedHeader]: "1",
@@ -66,6 +72,7 @@ export class LeaderForwarder {
 
   close(): void {
     this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 

@@ -3,13 +3,18 @@
  * nodes of the cluster file (`--config FILE`, or ./cluster.config.json when it exists), else
  * the three local defaults. The cluster file, when there is one, also names the nodes, so that
  * a `leaderId` hint can be followed at once and tables can show ids for unreachable nodes.
+ *
+ * The CA trusted for https:// endpoints: `--cacert FILE`, else MARKET_CACERT, else the cluster
+ * file's tls.ca; without any, the system's CAs.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ClusterConfigError, loadClusterConfig } from "../cluster/cluster-config.js";
+import { caProblem, nodeClientUrl, readClusterCa } from "../cluster/cluster-tls.js";
 import { endpointsVariable, parseEndpointList } from "../client/index.js";
 
 export const defaultConfigFile = "cluster.config.json";
+export const cacertVariable = "MARKET_CACERT";
 export const defaultEndpoints = Object.freeze(
   ["http://127.0.0.1:7001", "http://127.0.0.1:7002", "http://127.0.0.1:7003"]);
 
@@ -24,31 +29,56 @@ export interface EndpointChoice {
   readonly nodeEndpoints: Readonly<Record<string, string>>;
   /** Where the endpoints came from, for messages. */
   readonly source: string;
+  /** The CA (PEM) trusted for https:// endpoints, or null for the system's CAs. */
+  readonly ca: string | null;
 }
 
 export interface EndpointFlags {
   readonly endpoints?: string;
   readonly config?: string;
+  readonly cacert?: string;
 }
 
 export function resolveEndpoints(flags: EndpointFlags, env: NodeJS.ProcessEnv,
   cwd: string): EndpointChoice {
   const configFile = flags.config ?? (existsSync(path.join(cwd, defaultConfigFile))
     ? defaultConfigFile : undefined);
-  const nodeEndpoints = configFile === undefined ? {} : readNodeEndpoints(configFile, cwd);
+  const cluster = configFile === undefined ? { nodeEndpoints: {}, ca: null }
+    : readCluster(configFile, cwd);
+  const { nodeEndpoints } = cluster;
+  const ca = readCacert(flags, env, cwd) ?? cluster.ca;
   if (flags.endpoints !== undefined) {
     return { endpoints: parseList(flags.endpoints, "--endpoints"), nodeEndpoints,
-      source: "--endpoints" };
+      source: "--endpoints", ca };
   }
   const fromEnv = env[endpointsVariable];
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
     return { endpoints: parseList(fromEnv, endpointsVariable), nodeEndpoints,
-      source: endpointsVariable };
+      source: endpointsVariable, ca };
   }
   if (configFile !== undefined) {
-    return { endpoints: Object.values(nodeEndpoints), nodeEndpoints, source: configFile };
+    return { endpoints: Object.values(nodeEndpoints), nodeEndpoints, source: configFile, ca };
   }
-  return { endpoints: defaultEndpoints, nodeEndpoints, source: "the defaults" };
+  return { endpoints: defaultEndpoints, nodeEndpoints, source: "the defaults", ca };
+}
+
+/** The CA named by --cacert or MARKET_CACERT, or null when neither is given. */
+function readCacert(flags: EndpointFlags, env: NodeJS.ProcessEnv, cwd: string): string | null {
+  const fromEnv = env[cacertVariable];
+  const [source, file] = flags.cacert !== undefined ? ["--cacert", flags.cacert]
+    : fromEnv !== undefined && fromEnv.trim() !== "" ? [cacertVariable, fromEnv.trim()]
+      : [null, null];
+  if (source === null || file === null) return null;
+  let pem: string;
+  try {
+    pem = readFileSync(path.resolve(cwd, file), "utf8");
+  } catch (error) {
+    throw new UsageError(`${source}: cannot read ${file} ` +
+      `(${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const problem = caProblem(pem);
+  if (problem !== null) throw new UsageError(`${source}: ${file} is ${problem}`);
+  return pem;
 }
 
 function parseList(text: string, source: string): string[] {
@@ -62,19 +92,16 @@ function parseList(text: string, source: string): string[] {
   return endpoints;
 }
 
-function readNodeEndpoints(file: string, cwd: string): Record<string, string> {
+/** The cluster file's nodes (https:// URLs when it has TLS) and its CA. */
+function readCluster(file: string, cwd: string):
+  { nodeEndpoints: Record<string, string>; ca: string | null } {
   try {
     const config = loadClusterConfig(path.resolve(cwd, file));
-    return Object.fromEntries(config.nodes.map((node) =>
-      [node.id, `http://${connectableHost(node.host)}:${node.clientPort}`]));
+    const nodeEndpoints = Object.fromEntries(config.nodes.map((node) =>
+      [node.id, nodeClientUrl(config, node)]));
+    return { nodeEndpoints, ca: readClusterCa(config) };
   } catch (error) {
     if (error instanceof ClusterConfigError) throw new UsageError(error.message);
     throw error;
   }
-}
-
-/** A node listening on every interface is reached on the loopback one. */
-function connectableHost(host: string): string {
-  if (host === "0.0.0.0" || host === "::" || host === "[::]") return "127.0.0.1";
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -21,6 +21,7 @@ function inheritedFlags(globals: GlobalOptions): string[] {
   return [
     ...(globals.endpoints !== undefined ? ["--endpoints", globals.endpoints] : []),
     ...(globals.config !== undefined ? ["--config", globals.config] : []),
+    ...(globals.cacert !== undefined ? ["--cacert", globals.cacert] : []),
     ...(globals.timeout !== undefined ? ["--timeout", String(globals.timeout)] : []),
   ];
 }

@@ -68,6 +68,7 @@ Examples:
   market-cli buy --item apple-1kg --qty 2
   market-cli -w json item get apple-1kg
   market-cli cluster status --endpoints http://127.0.0.1:7001,http://127.0.0.1:7002
+  market-cli search --endpoints https://10.0.0.5:7001 --cacert certs/ca.crt
 
 Exit codes: 0 success, 1 error (the cluster refused the request), 2 cannot reach the cluster
 (or it has no leader now), 128 bad usage. NO_COLOR is respected.`);

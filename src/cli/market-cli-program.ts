@@ -40,6 +40,7 @@ export interface GlobalOptions {
   readonly output?: OutputFormat;
   readonly endpoints?: string;
   readonly config?: string;
+  readonly cacert?: string;
   readonly timeout?: number;
 }
 
@@ -64,6 +65,7 @@ export class CliSession {
       this.cached?.client.close();
       const client = new MarketClient({
         endpoints: choice.endpoints, nodeEndpoints: choice.nodeEndpoints,
+        ...(choice.ca === null ? {} : { ca: choice.ca }),
         ...(globals.timeout !== undefined ? { retryBudgetMs: globals.timeout } : {}),
         ...this.io.clientOptions,
       });
@@ -96,6 +98,8 @@ export function buildProgram(session: CliSession): Command {
     .option("--endpoints <urls>", "comma-separated node URLs (default: MARKET_ENDPOINTS, the " +
       "nodes of ./cluster.config.json, or http://127.0.0.1:7001,7002,7003)")
     .option("--config <file>", "cluster file to read the nodes from")
+    .option("--cacert <file>", "CA certificate (PEM) to trust for https:// endpoints (default: " +
+      "MARKET_CACERT, or the cluster file's tls.ca)")
     .option("--timeout <ms>", "give up on a call after this many milliseconds, retries included",
       positiveInteger)
     .exitOverride()

@@ -2,10 +2,11 @@
  * `market-node --config FILE --id ID`: starts one raftmarket node: the write-ahead log and
  * snapshots in its dataDir, the peer transport on its peerPort (wrapped in a FaultyTransport
  * with no rules, so the admin API can inject network faults at runtime), the Raft driver, and
- * the client API and admin API on its clientPort. `market-node --config FILE --id ID --repair`
- * instead truncates a corrupt write-ahead log after its last good record and says exactly what
- * it removed. Either way it first takes the data folder's LOCK (storage/dir-lock.ts), so no two
- * processes ever work on one log.
+ * the client API and admin API on its clientPort. With a tls section in the cluster file, the
+ * client API is HTTPS and the peer port mutual TLS, both with the node's own certificate.
+ * `market-node --config FILE --id ID --repair` instead truncates a corrupt write-ahead log after
+ * its last good record and says exactly what it removed. Either way it first takes the data
+ * folder's LOCK (storage/dir-lock.ts), so no two processes ever work on one log.
  */
 import path from "node:path";
 import { Command, CommanderError } from "commander";
@@ -20,6 +21,7 @@ import {
   type ClusterConfig,
   type NodeConfig,
 } from "../cluster/cluster-config.js";
+import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
 import { openFileStores, RaftServer } from "../node/raft-server.js";
@@ -113,8 +115,22 @@ function repair(config: ClusterConfig, node: NodeConfig): number {
   return 1;
 }
 
+/** Loopback hosts: the only ones where plain HTTP is harmless (development on one machine). */
+function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+interface StartOptions {
+  readonly tls: NodeTls | null;
+  readonly newCluster: boolean;
+}
+
 async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
-  newCluster: boolean): Promise<void> {
+  { tls, newCluster }: StartOptions): Promise<void> {
+  if (tls === null && !isLoopbackHost(node.host)) {
+    logger.warn({ host: node.host }, "listening beyond loopback without TLS: client requests, " +
+      "tokens and peer traffic cross the network in clear text (npm run certs turns TLS on)");
+  }
   const identity = checkIdentity(config, node, logger);
   const voters = config.nodes.map((peer) => peer.id);
   const httpTransport = new HttpTransport({
@@ -126,6 +142,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     // The id recorded at bootstrap; the cluster file's for a node bootstrapping now.
     clusterId: identity?.clusterId ?? clusterIdOf(config),
     logger: logger.child({ component: "transport" }),
+    ...(tls === null ? {} : { tls }),
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
@@ -146,8 +163,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
       electionTimeoutTicks: config.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: config.timing.heartbeatIntervalTicks,
     },
-    clientUrls: new Map(config.nodes.map((peer) => [peer.id,
-      `http://${peer.host}:${peer.clientPort}`])),
+    clientUrls: new Map(config.nodes.map((peer) => [peer.id, nodeClientUrl(config, peer)])),
     snapshot: config.snapshot,
     openStorage: () => stores,
     incarnation: incarnation.incarnation,
@@ -164,15 +180,17 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     service: server,
     logger,
     metricsRegistry: metrics.registry,
+    ...(tls === null ? {} : { forwardCa: tls.ca }),
     admin: {
       adminToken: config.tokens.adminToken,
       faults: transport,
       transferLeadership: (target) => server.transferLeadership(target),
     },
   });
-  const http = await listenClientApp(app, node.clientPort, node.host, { logger });
-  logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir },
-    `node ${node.id} listening`);
+  const http = await listenClientApp(app, node.clientPort, node.host,
+    { logger, ...(tls === null ? {} : { tls }) });
+  logger.info({ clientPort: node.clientPort, peerPort: node.peerPort, dataDir: node.dataDir,
+    tls: tls !== null }, `node ${node.id} listening`);
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -312,9 +330,11 @@ async function main(): Promise<void> {
   const options = parseOptions();
   let config: ClusterConfig;
   let node: NodeConfig;
+  let tls: NodeTls | null;
   try {
     config = loadClusterConfig(options.config);
     node = findNode(config, options.id);
+    tls = options.repair ? null : readNodeTls(config, node);
   } catch (error) {
     console.error(`error: ${describeStartupError(error) ?? String(error)}`);
     process.exit(exitBadUsage);
@@ -344,7 +364,7 @@ async function main(): Promise<void> {
   });
   for (const warning of tokenWarnings(config)) logger.warn(warning);
   try {
-    await start(config, node, logger, options.newCluster);
+    await start(config, node, logger, { tls, newCluster: options.newCluster });
   } catch (error) {
     const described = describeStartupError(error);
     if (described === null) throw error;

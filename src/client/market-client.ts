@@ -12,6 +12,7 @@
  *   Waits are exponential with full jitter; a call is bounded by attemptsMax and by its retry
  *   budget (an overall deadline).
  * - A circuit breaker per endpoint skips nodes that stopped answering until a cooldown passes.
+ * - TLS: https:// endpoints are checked against `ca` (the cluster CA) when it is given.
  * - Deterministic tests: `random`, `sleep`, `now` and `newRequestId` can be injected.
  */
 import { randomUUID } from "node:crypto";
@@ -48,6 +49,11 @@ export interface MarketClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
   readonly newRequestId?: () => string;
+  /**
+   * PEM of the CA that signs the nodes' certificates (the cluster file's tls.ca), trusted for
+   * https:// endpoints instead of the system's CAs. Without it, the system's CAs.
+   */
+  readonly ca?: string | Buffer;
 }
 
 export const marketClientDefaults = {
@@ -110,7 +116,7 @@ export class MarketClient {
   private readonly now: () => number;
   private readonly newRequestId: () => string;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly httpsAgent: https.Agent;
   private readonly http: AxiosInstance;
 
   constructor(options: MarketClientOptions = {}) {
@@ -131,6 +137,8 @@ export class MarketClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
     this.newRequestId = options.newRequestId ?? randomUUID;
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256,
+      ...(options.ca === undefined ? {} : { ca: options.ca }) });
     this.http = axios.create({
       httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, proxy: false, maxRedirects: 0,
       validateStatus: () => true, headers: { accept: "application/json" },

@@ -2,9 +2,11 @@
  * A small HTTP client for the chaos runner: keep-alive JSON requests to one node with a hard
  * timeout, that never throw for an HTTP status and tell a connection error (the request may or
  * may not have reached the node) from an answer. Built on node:http so that every outcome can
- * be classified precisely (DESIGN.md §3: 504 and lost connections are "unknown").
+ * be classified precisely (DESIGN.md §3: 504 and lost connections are "unknown"). An https://
+ * base URL goes over node:https, trusting `ca` (the cluster CA).
  */
 import http from "node:http";
+import https from "node:https";
 
 export type NodeAnswer =
   | { readonly kind: "answer"; readonly status: number; readonly body: unknown }
@@ -15,10 +17,16 @@ export class NodeHttpClient {
   private readonly agent: http.Agent;
   private readonly url: URL;
 
+  private readonly client: typeof http | typeof https;
+
   constructor(baseUrl: string, private readonly defaultTimeoutMs = 2000,
-    private readonly adminToken?: string) {
+    private readonly adminToken?: string, ca?: string | null) {
     this.url = new URL(baseUrl);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const options = { keepAlive: true, maxSockets: 64 };
+    const secure = this.url.protocol === "https:";
+    this.client = secure ? https : http;
+    this.agent = secure ? new https.Agent({ ...options, ...(ca == null ? {} : { ca }) })
+      : new http.Agent(options);
   }
 
   request(method: string, path: string, body?: unknown, timeoutMs = this.defaultTimeoutMs):
@@ -38,7 +46,7 @@ export class NodeHttpClient {
         headers["content-length"] = String(Buffer.byteLength(payload));
       }
       if (this.adminToken !== undefined) headers.authorization = `Bearer ${this.adminToken}`;
-      const request = http.request({
+      const request = this.client.request({
         host: this.url.hostname, port: this.url.port, method, path, headers, agent: this.agent,
       }, (response) => {
         const chunks: Buffer[] = [];

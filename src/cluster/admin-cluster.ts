@@ -1,10 +1,14 @@
 /**
  * The admin side of a running cluster, as the operator scripts (partition, fault) see it: the
  * cluster file's nodes, one bounded request at a time with the admin token, and the errors an
- * operator can act on as single lines (ScriptError), never stack traces.
+ * operator can act on as single lines (ScriptError), never stack traces. A TLS cluster is
+ * reached over https://, trusting the cluster CA of the file.
  */
+import type http from "node:http";
 import type { Command } from "commander";
+import { httpRequest, HttpRequestError, type HttpAnswer } from "../transport/http-request.js";
 import { ClusterConfigError, type ClusterConfig } from "./cluster-config.js";
+import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 
 /** Bound on one request to one node: a paused node must not hang a script. */
 export const scriptRequestTimeoutMs = 2000;
@@ -38,7 +42,15 @@ export interface NodeStatusBody {
 }
 
 export class AdminCluster {
+  private agentMade: http.Agent | null = null;
+
   constructor(readonly config: ClusterConfig) {}
+
+  /** Made on first use, so that a command that sends nothing needs no readable CA. */
+  private get agent(): http.Agent {
+    this.agentMade ??= clusterClientAgent(this.config);
+    return this.agentMade;
+  }
 
   get ids(): string[] {
     return this.config.nodes.map((node) => node.id);
@@ -54,27 +66,25 @@ export class AdminCluster {
   urlOf(id: string): string {
     this.requireNode(id);
     const node = this.config.nodes.find((candidate) => candidate.id === id)!;
-    return `http://${node.host}:${node.clientPort}`;
+    return nodeClientUrl(this.config, node);
   }
 
   /** One request to one node; throws NodeRequestError if it cannot be reached or refuses. */
   async request(id: string, method: string, path: string, body?: unknown): Promise<NodeAnswer> {
     const url = `${this.urlOf(id)}${path}`;
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await fetch(url, {
-        method,
+      response = await httpRequest({
+        method, url, agent: this.agent, timeoutMs: scriptRequestTimeoutMs,
         headers: { "authorization": `Bearer ${this.config.tokens.adminToken}`,
           ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(scriptRequestTimeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ??
-        (error as Error).name;
+      const cause = error instanceof HttpRequestError ? error.code : (error as Error).name;
       throw new NodeRequestError(id, `is unreachable at ${url} (${cause})`);
     }
-    const text = await response.text();
+    const text = response.body;
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -85,7 +95,7 @@ export class AdminCluster {
       throw new NodeRequestError(id, "refused the admin token (401): check " +
         `tokens.adminToken in ${this.config.path} or RAFTMARKET_ADMIN_TOKEN`);
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       const message = (parsed as { error?: { message?: string } }).error?.message ?? text;
       throw new NodeRequestError(id, `answered ${response.status} to ${method} ${path}: ` +
         message);
@@ -99,7 +109,9 @@ export class AdminCluster {
       try {
         return [id, (await this.request(id, "GET", "/v1/cluster/status")).body as
           NodeStatusBody] as const;
-      } catch {
+      } catch (error) {
+        // A node that does not answer is down for now; an unreadable CA is the operator's to fix.
+        if (!(error instanceof NodeRequestError)) throw error;
         return [id, null] as const;
       }
     }));

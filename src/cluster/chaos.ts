@@ -32,6 +32,7 @@ import {
 } from "../verify/report.js";
 import { errorCodeOf, NodeHttpClient, type NodeAnswer } from "./admin-client.js";
 import { loadClusterConfig } from "./cluster-config.js";
+import { nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { LocalCluster } from "./local-cluster.js";
 import { describePartition, planPartition, type PartitionCommand } from "./partitions.js";
 
@@ -53,6 +54,8 @@ export interface ChaosOptions {
   readonly attachConfig?: string;
   /** Use this LocalCluster (the caller stops it) instead of starting one. */
   readonly cluster?: LocalCluster;
+  /** Start the runner's own cluster with TLS on (an attached one has its file's setting). */
+  readonly tls?: boolean;
   /** Where to write the files; default chaos-runs/<time>-seed<S>. null: write nothing. */
   readonly outDir?: string | null;
   /** "unknown" linearizability counts as a violation. */
@@ -142,12 +145,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   if (options.attachConfig !== undefined) {
     const config = loadClusterConfig(options.attachConfig);
     target = makeTarget(config.nodes.map((node) =>
-      ({ id: node.id, url: `http://${node.host}:${node.clientPort}` })),
+      ({ id: node.id, url: nodeClientUrl(config, node) })), readClusterCa(config),
     config.tokens.adminToken, null, options.requestTimeoutMs ?? 2000);
   } else {
-    const cluster = options.cluster ?? (owned = await LocalCluster.start());
+    const cluster = options.cluster ??
+      (owned = await LocalCluster.start({ tls: options.tls ?? false }));
     target = makeTarget(cluster.nodes.map((node) => ({ id: node.id, url: node.url })),
-      cluster.config.tokens.adminToken, cluster, options.requestTimeoutMs ?? 2000);
+      cluster.ca, cluster.config.tokens.adminToken, cluster, options.requestTimeoutMs ?? 2000);
   }
   try {
     if (target.local !== null) {
@@ -161,13 +165,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
-function makeTarget(nodes: readonly { id: string; url: string }[], adminToken: string,
-  local: LocalCluster | null, timeoutMs: number): Target {
+function makeTarget(nodes: readonly { id: string; url: string }[], ca: string | null,
+  adminToken: string, local: LocalCluster | null, timeoutMs: number): Target {
   return {
     ids: nodes.map((node) => node.id),
-    clients: new Map(nodes.map((node) => [node.id, new NodeHttpClient(node.url, timeoutMs)])),
+    clients: new Map(nodes.map((node) =>
+      [node.id, new NodeHttpClient(node.url, timeoutMs, undefined, ca)])),
     admins: new Map(nodes.map((node) =>
-      [node.id, new NodeHttpClient(node.url, 1000, adminToken)])),
+      [node.id, new NodeHttpClient(node.url, 1000, adminToken, ca)])),
     local,
   };
 }

@@ -13,12 +13,19 @@ const portSchema = z.number().int().min(1).max(65535);
 /** The same rule for a token in the file and one from the environment. */
 const tokenSchema = z.string().min(8, "tokens are at least 8 characters");
 
+/** A node's own certificate and private key (PEM files), relative to the cluster file. */
+const nodeTlsSchema = z.object({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+}).strict();
+
 const nodeSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "ids are 1-32 letters, digits, _ or -"),
   host: z.string().min(1),
   clientPort: portSchema,
   peerPort: portSchema,
   dataDir: z.string().min(1),
+  tls: nodeTlsSchema.optional(),
 }).strict();
 
 const clusterSchema = z.object({
@@ -36,12 +43,17 @@ const clusterSchema = z.object({
     entriesBetweenSnapshots: z.number().int().min(1),
     trailingEntries: z.number().int().min(0),
   }).strict(),
+  /**
+   * TLS on every link (etcd's --trusted-ca-file): with it, each node serves its client API
+   * over HTTPS and its peer port over mutual TLS, with the certificate in its nodes[i].tls.
+   */
+  tls: z.object({ ca: z.string().min(1) }).strict().optional(),
 }).strict();
 
 export type ClusterConfigFile = z.infer<typeof clusterSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
 
-/** A validated cluster, with each node's dataDir resolved against the file's folder. */
+/** A validated cluster, with each node's dataDir and TLS files resolved against its folder. */
 export interface ClusterConfig extends ClusterConfigFile {
   readonly path: string;
 }
@@ -70,6 +82,7 @@ function relationProblems(config: ClusterConfigFile): string[] {
       endpoints.set(endpoint, `nodes[${k}].${port}`);
     }
   });
+  problems.push(...tlsProblems(config));
   const dataDirs = config.nodes.map((node) => node.dataDir);
   if (new Set(dataDirs).size !== dataDirs.length) problems.push("nodes: two nodes share a dataDir");
   const { heartbeatIntervalTicks, electionTimeoutTicks } = config.timing;
@@ -78,6 +91,21 @@ function relationProblems(config: ClusterConfigFile): string[] {
       `twice heartbeatIntervalTicks (${heartbeatIntervalTicks}), or one lost heartbeat ` +
       "starts an election");
   }
+  return problems;
+}
+
+/** TLS is all or nothing: a node without a certificate could not join a TLS cluster. */
+function tlsProblems(config: ClusterConfigFile): string[] {
+  const problems: string[] = [];
+  config.nodes.forEach((node, k) => {
+    if (config.tls !== undefined && node.tls === undefined) {
+      problems.push(`nodes[${k}].tls: required when the cluster has a tls section ` +
+        "({cert, key} of this node; npm run certs makes them)");
+    }
+    if (config.tls === undefined && node.tls !== undefined) {
+      problems.push(`nodes[${k}].tls: needs the cluster-wide tls.ca as well`);
+    }
+  });
   return problems;
 }
 
@@ -96,7 +124,9 @@ export function parseClusterConfig(json: unknown, file: string): ClusterConfig {
   return {
     ...parsed.data,
     tokens,
-    nodes: parsed.data.nodes.map((node) => ({ ...node, dataDir: path.resolve(folder, node.dataDir) })),
+    nodes: parsed.data.nodes.map((node) => resolveNodeFiles(node, folder)),
+    ...(parsed.data.tls === undefined ? {}
+      : { tls: { ca: path.resolve(folder, parsed.data.tls.ca) } }),
     path: path.resolve(file),
   };
 }
@@ -161,6 +191,13 @@ export function clusterIdOf(config: ClusterConfig): string {
   const lines = config.nodes.map((node) => `${node.id}@${node.host}:${node.peerPort}`).sort();
   return createHash("sha256").update("raftmarket-cluster\n" + lines.join("\n"))
     .digest("hex").slice(0, 16);
+}
+
+function resolveNodeFiles(node: NodeConfig, folder: string): NodeConfig {
+  const tls = node.tls === undefined ? {} : {
+    tls: { cert: path.resolve(folder, node.tls.cert), key: path.resolve(folder, node.tls.key) },
+  };
+  return { ...node, dataDir: path.resolve(folder, node.dataDir), ...tls };
 }
 
 /** Reads and validates a cluster file; throws ClusterConfigError with a readable message. */

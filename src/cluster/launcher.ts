@@ -11,8 +11,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { demoRequests } from "../market/index.js";
+import { httpRequest } from "../transport/http-request.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
 import { dataDirIsPristine } from "../storage/index.js";
+import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
 
 const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
@@ -36,14 +38,15 @@ function startNode(config: ClusterConfig, id: string, k: number, extraArgs: stri
 }
 
 async function loadDemoData(config: ClusterConfig, deadlineMs: number): Promise<void> {
-  const urls = config.nodes.map((node) => `http://${node.host}:${node.clientPort}`);
+  const urls = config.nodes.map((node) => nodeClientUrl(config, node));
+  const agent = clusterClientAgent(config);
   for (const request of demoRequests()) {
     const { kind: _kind, ...body } = request as { kind: string } & Record<string, unknown>;
     for (let attempt = 0; ; attempt++) {
       const url = urls[attempt % urls.length]!;
-      const answer = await fetch(`${url}/v1/items`, { method: "POST",
-        headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-        .then((response) => response.status, () => 0);
+      const answer = await httpRequest({ method: "POST", url: `${url}/v1/items`, agent,
+        timeoutMs: 5000, headers: { "content-type": "application/json" },
+        body: JSON.stringify(body) }).then((response) => response.status, () => 0);
       if (answer === 201 || answer === 409) break;
       if (Date.now() > deadlineMs) throw new Error("no leader accepted the demo data in time");
       await new Promise((resolve) => setTimeout(resolve, 100));

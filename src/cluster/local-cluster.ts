@@ -2,14 +2,20 @@
  * A real cluster of market-node child processes on 127.0.0.1, for the multi-process tests, the
  * benchmarks and chaos runs: free ports, a temporary cluster file and data folders, and process
  * faults (SIGKILL, SIGSTOP/SIGCONT, restart). stop() always ends every process it started.
+ * With `tls`, it makes development certificates in the temporary folder and runs the cluster
+ * with TLS on (HTTPS client API, mutual TLS between peers).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ClusterConfigFile } from "./cluster-config.js";
+import { httpRequest } from "../transport/http-request.js";
+import { loadClusterConfig, type ClusterConfigFile } from "./cluster-config.js";
+import { clusterClientAgent, nodeClientUrl, readClusterCa } from "./cluster-tls.js";
+import { writeDevCerts } from "./dev-certs.js";
 
 const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
 
@@ -22,6 +28,8 @@ export interface LocalClusterOptions {
   readonly logLevel?: string;
   /** The nodes start() starts; the others wait for startNode(). Default: all. */
   readonly initialNodes?: readonly string[];
+  /** TLS on: certificates made in the temporary folder. Default false (plain HTTP). */
+  readonly tls?: boolean;
 }
 
 export interface LocalNode {
@@ -48,7 +56,7 @@ export async function freePort(): Promise<number> {
  * The caller removes `root`.
  */
 export async function writeLocalClusterConfig(options: Pick<LocalClusterOptions,
-  "nodeCount" | "timing" | "snapshot"> = {}):
+  "nodeCount" | "timing" | "snapshot" | "tls"> = {}):
   Promise<{ root: string; configPath: string; config: ClusterConfigFile }> {
   const root = mkdtempSync(path.join(tmpdir(), "raftmarket-cluster-"));
   const nodeCount = options.nodeCount ?? 3;
@@ -57,13 +65,19 @@ export async function writeLocalClusterConfig(options: Pick<LocalClusterOptions,
     nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await freePort(),
       peerPort: await freePort(), dataDir: `data/n${k}` });
   }
-  const config: ClusterConfigFile = {
+  let config: ClusterConfigFile = {
     nodes,
     timing: options.timing ?? { tickIntervalMs: 10, heartbeatIntervalTicks: 2,
       electionTimeoutTicks: 15 },
     tokens: { peerToken: "local-peer-token", adminToken: "local-admin-token" },
     snapshot: options.snapshot ?? { entriesBetweenSnapshots: 5000, trailingEntries: 500 },
   };
+  if (options.tls === true) {
+    const section = await writeDevCerts({ nodes, outDir: path.join(root, "certs"),
+      configDir: root });
+    config = { ...config, tls: section.tls,
+      nodes: nodes.map((node) => ({ ...node, tls: section.nodes[node.id] })) };
+  }
   const configPath = path.join(root, "cluster.config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   return { root, configPath, config };
@@ -71,6 +85,10 @@ export async function writeLocalClusterConfig(options: Pick<LocalClusterOptions,
 
 export class LocalCluster {
   readonly nodes: LocalNode[];
+  /** The cluster CA (PEM) when TLS is on, else null: what clients of this cluster trust. */
+  readonly ca: string | null;
+  /** A keep-alive agent for the nodes' client APIs (https, trusting `ca`, with TLS). */
+  readonly agent: http.Agent;
   private stopped = false;
 
   private constructor(
@@ -79,8 +97,11 @@ export class LocalCluster {
     private readonly root: string,
     private readonly options: LocalClusterOptions,
   ) {
-    this.nodes = config.nodes.map((node) => ({ id: node.id,
-      url: `http://${node.host}:${node.clientPort}`, process: null }));
+    this.nodes = config.nodes.map((node) => ({ id: node.id, url: nodeClientUrl(config, node),
+      process: null }));
+    const resolved = loadClusterConfig(configPath);
+    this.ca = readClusterCa(resolved);
+    this.agent = clusterClientAgent(resolved, { maxSockets: 256 });
   }
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
@@ -161,10 +182,10 @@ export class LocalCluster {
   async statuses(timeoutMs = 1000): Promise<Map<string, Record<string, unknown>>> {
     const answers = await Promise.all(this.nodes.map(async (node) => {
       try {
-        const response = await fetch(`${node.url}/v1/cluster/status`,
-          { signal: AbortSignal.timeout(timeoutMs) });
-        return response.ok ? [node.id, await response.json() as Record<string, unknown>] as const
-          : null;
+        const response = await httpRequest({ method: "GET", url: `${node.url}/v1/cluster/status`,
+          agent: this.agent, timeoutMs });
+        return response.status === 200
+          ? [node.id, JSON.parse(response.body) as Record<string, unknown>] as const : null;
       } catch {
         return null;
       }
@@ -192,6 +213,7 @@ export class LocalCluster {
     }
     await Promise.all(this.nodes.map((node) => this.kill(node.id)));
     this.stopped = true;
+    this.agent.destroy();
     rmSync(this.root, { recursive: true, force: true });
   }
 }

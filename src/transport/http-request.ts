@@ -9,8 +9,11 @@
  * answer; `responseBytesMax` bounds the answer. Failures reject with an HttpRequestError whose
  * `code` says whether the request can have reached the server: connection errors keep the
  * system's code (ECONNREFUSED: it never left), our timeout is ETIMEDOUT, an abort ERR_ABORTED.
+ * An https:// URL goes through node:https; its `agent` must then be an https.Agent (which
+ * carries the trusted CA and any client certificate).
  */
 import http from "node:http";
+import https from "node:https";
 
 export interface HttpRequestOptions {
   readonly method: string;
@@ -57,7 +60,8 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpAnswer> {
     const onAbort = (): void => finish(new HttpRequestError("ERR_ABORTED", "request aborted"));
     const headers: Record<string, string | number> = { ...options.headers };
     if (options.body !== undefined) headers["content-length"] = Buffer.byteLength(options.body);
-    const request = http.request(options.url, { method: options.method, headers,
+    const client = options.url.startsWith("https:") ? https : http;
+    const request = client.request(options.url, { method: options.method, headers,
       agent: options.agent }, (response) => {
       const chunks: Buffer[] = [];
       let bytes = 0;

@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
@@ -48,6 +49,19 @@ export interface HttpTransportOptions {
   /** Outstanding POSTs per peer. 1 keeps per-peer order; more may reorder batches. */
   readonly inflightRequestsMax?: number;
   readonly logger?: Logger;
+  /** Mutual TLS on the peer links; without it, plain HTTP. */
+  readonly tls?: PeerTlsOptions;
+}
+
+/**
+ * PEM texts for mutual TLS between peers (etcd's --peer-cert-file, --peer-key-file,
+ * --peer-trusted-ca-file): the server requires a client certificate signed by `ca` and refuses
+ * the handshake otherwise; the client presents `cert` and checks the peer's against `ca`.
+ */
+export interface PeerTlsOptions {
+  readonly ca: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
 }
 
 /** The outgoing side of one peer link. Invariant: 0 <= inflight <= inflightRequestsMax. */
@@ -62,7 +76,7 @@ interface PeerChannel {
 
 /**
  * The real Transport (DESIGN.md §1): express on peerPort receives, node:http with one
- * keep-alive agent per peer sends (http-request.ts).
+ * keep-alive agent per peer sends (http-request.ts); with `tls`, node:https both ways, mutual.
  *
  * Batching: send() only queues, per peer, and schedules one flush per turn of the event loop
  * (setImmediate), so every message sent to a peer in that turn leaves in one POST.
@@ -76,7 +90,8 @@ interface PeerChannel {
  */
 export class HttpTransport implements Transport {
   readonly self: NodeId;
-  private readonly options: Required<Omit<HttpTransportOptions, "peers" | "logger">>;
+  private readonly options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls">>;
+  private readonly tls: PeerTlsOptions | null;
   private readonly logger: Logger;
   private readonly channels = new Map<NodeId, PeerChannel>();
   private readonly received = new Map<NodeId, number>();
@@ -87,7 +102,7 @@ export class HttpTransport implements Transport {
   private readonly mismatchLog = new RateLimitedLog();
   private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
   private identityProvider: (() => PeerIdentity | null) | null = null;
-  private server: http.Server | null = null;
+  private server: http.Server | https.Server | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
   private closed = false;
 
@@ -105,6 +120,7 @@ export class HttpTransport implements Transport {
         options.inflightRequestsMax ?? httpTransportDefaults.inflightRequestsMax,
     };
     validateHttpTransportOptions(this.options);
+    this.tls = options.tls ?? null;
     this.self = options.self;
     this.logger = (options.logger ?? pino({ level: "silent" }))
       .child({ component: "transport", self: options.self });
@@ -172,7 +188,12 @@ export class HttpTransport implements Transport {
       accept: (messages) => this.accept(messages),
       identity: () => this.identityProvider?.() ?? null,
     });
-    const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+    const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000 };
+    // With TLS, a peer without a certificate from the cluster CA fails the handshake: it never
+    // reaches the token check or the body parser.
+    const server = this.tls === null ? http.createServer(timeouts, app)
+      : https.createServer({ ...timeouts, ...this.tls, requestCert: true,
+        rejectUnauthorized: true }, app);
     // Longer than the client's idle gaps (heartbeats are far more frequent), so that a
     // keep-alive socket is rarely closed by the server just as the client reuses it.
     server.keepAliveTimeout = 30_000;
@@ -279,10 +300,13 @@ export class HttpTransport implements Transport {
 
   private openChannel(address: PeerAddress): PeerChannel {
     const sockets = this.options.inflightRequestsMax;
+    const agentOptions = { keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets };
+    const scheme = this.tls === null ? "http" : "https";
     return {
       address,
-      url: `http://${hostForUrl(address.host)}:${address.peerPort}${peerMessagesPath}`,
-      agent: new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+      url: `${scheme}://${hostForUrl(address.host)}:${address.peerPort}${peerMessagesPath}`,
+      agent: this.tls === null ? new http.Agent(agentOptions)
+        : new https.Agent({ ...agentOptions, ...this.tls }),
       queue: new BoundedQueue(this.options.queueMessagesMax),
       counters: newPeerCounters(),
       inflight: 0,
@@ -380,7 +404,7 @@ export class HttpTransport implements Transport {
 const clusterIdPattern = /^[\x21-\x7e]{1,128}$/;
 
 function validateHttpTransportOptions(
-  options: Required<Omit<HttpTransportOptions, "peers" | "logger">>): void {
+  options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls">>): void {
   if (options.self.length === 0) throw new TypeError("self must be a non-empty node id");
   if (options.peerToken.length === 0) throw new TypeError("peerToken must not be empty");
   if (!clusterIdPattern.test(options.clusterId)) {
