@@ -24,7 +24,7 @@ import {
 import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
-import { openFileStores, RaftServer } from "../node/raft-server.js";
+import { IdentityConflictError, openFileStores, RaftServer } from "../node/raft-server.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
 import {
   CorruptionError,
@@ -115,6 +115,24 @@ function repair(config: ClusterConfig, node: NodeConfig): number {
   return 1;
 }
 
+/**
+ * Starts the server; if its own snapshot shows this id published by another incarnation (the
+ * folder lost its log after the snapshot was made elsewhere), the folder is fenced first, so
+ * that a restart does not try again, and the error goes on to the one-line report.
+ */
+function startServerOrFence(node: NodeConfig, identity: NodeIdentity,
+  startServer: () => RaftServer): RaftServer {
+  try {
+    return startServer();
+  } catch (error) {
+    if (error instanceof IdentityConflictError) {
+      fenceIdentity(node.dataDir, { reason: error.message, at: new Date().toISOString() },
+        identity);
+    }
+    throw error;
+  }
+}
+
 /** Loopback hosts: the only ones where plain HTTP is harmless (development on one machine). */
 function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
@@ -151,7 +169,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
     hasState: hasRaftState(stores), newCluster });
   const metrics = new NodeMetrics(node.id);
-  const server = RaftServer.start({
+  const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
     voters,
     dataDir: node.dataDir,
@@ -168,10 +186,16 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     openStorage: () => stores,
     incarnation: incarnation.incarnation,
     onIdentityConflict: (message) => {
-      console.error(`error: ${message}`);
-      process.exit(1);
+      // Remembered in the folder: a restart must not make it a voter again.
+      try {
+        fenceIdentity(node.dataDir, { reason: message, at: new Date().toISOString() },
+          incarnation);
+      } finally {
+        console.error(`error: ${message}`);
+        process.exit(1);
+      }
     },
-  });
+  }));
   httpTransport.setIdentityProvider(() => ({ clusterId: incarnation.clusterId, nodeId: node.id,
     state: "member", appliedIndex: server.status().appliedIndex,
     members: server.publishedMembers() }));
@@ -280,9 +304,10 @@ async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity>
     process.exit(1);
   }
   logger.info(`node ${node.id} starts with an empty data folder: ${verdict.reason}`);
-  if (identity !== null) return identity;
+  // A new incarnation even when an identity survived: the log it ran with is gone, and should
+  // it have been published, the new publication shows the loss (members.ts).
   const fresh: NodeIdentity = { format: 1, clusterId, nodeId: node.id,
-    incarnation: newIncarnation(), origin: "bootstrap", fence: null };
+    incarnation: newIncarnation(), origin: identity?.origin ?? "bootstrap", fence: null };
   writeIdentity(node.dataDir, fresh);
   return fresh;
 }
@@ -290,6 +315,7 @@ async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity>
 /** Operating errors the user can act on: one clear line, no stack trace. */
 function describeStartupError(error: unknown): string | null {
   if (error instanceof ClusterConfigError) return error.message;
+  if (error instanceof IdentityConflictError) return error.message;
   if (error instanceof CorruptionError) {
     if (/\.snap$/.test(error.file)) {
       // The message already says why no older snapshot can stand in. Not advice to delete

@@ -187,7 +187,7 @@ export function tokenWarnings(config: ClusterConfig): string[] {
  * sorted `id@host:peerPort` lines of its nodes. Two files that describe the same nodes give
  * the same id, whatever their order or other settings.
  */
-export function clusterIdOf(config: ClusterConfig): string {
+export function clusterIdOf(config: Pick<ClusterConfigFile, "nodes">): string {
   const lines = config.nodes.map((node) => `${node.id}@${node.host}:${node.peerPort}`).sort();
   return createHash("sha256").update("raftmarket-cluster\n" + lines.join("\n"))
     .digest("hex").slice(0, 16);

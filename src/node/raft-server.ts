@@ -157,7 +157,14 @@ export class RaftServer implements NodeService {
     }
     this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
     this.members = new MemberTable(snapshot?.meta.members ?? []);
-    this.published = this.members.get(options.id)?.incarnation === options.incarnation;
+    const ours = this.members.get(options.id);
+    this.published = ours?.incarnation === options.incarnation;
+    if (ours !== null && !this.published && options.incarnation !== undefined) {
+      throw new IdentityConflictError(`node ${options.id} was published at index ${ours.index} ` +
+        `as incarnation ${ours.incarnation}, and this is ${options.incarnation}: this node ` +
+        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as " +
+        "a voter under this id");
+    }
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
     this.snapshotJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
@@ -317,9 +324,22 @@ export class RaftServer implements NodeService {
     };
   }
 
-  /** The published members as of the applied index, sorted by id. */
+  /**
+   * The published members as of the applied index, and those published by entries in the log
+   * beyond it: a peer asking whether it ran here before (bootstrap.ts) must hear of a
+   * publication this node holds but has not yet learned is committed. Sorted by id.
+   */
   publishedMembers(): MemberRecord[] {
-    return this.members.list();
+    const table = new MemberTable(this.members.list());
+    const status = this.node.status();
+    const low = Math.max(this.marketState.appliedIndex, this.node.compactedIndex()) + 1;
+    for (const entry of this.node.entries(low, status.lastLogIndex + 1)) {
+      const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
+      if (publication !== null) {
+        table.apply(publication.nodeId, publication.incarnation, entry.index);
+      }
+    }
+    return table.list();
   }
 
   clientUrlOf(id: NodeId): string | null {

@@ -55,22 +55,20 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
 
 /**
  * Another node acts as leader of our own term: Election Safety (§5.2, Figure 3) is broken by
- * someone else, e.g. a node that forgot its vote with its disk. We step down and follow the
- * rival rather than ignore it. Ignoring leaves two nodes writing to the followers' logs in one
- * term: each rewrites what the other wrote, and our matchIndex for a follower would count
- * entries the rival has since replaced, so we could commit entries no majority holds (the
- * commit rule of Figure 2 assumes the leader is the only writer of its term). A follower writes
- * nothing on its own and commits only what a leader shows it, so stepping down adds no risk, and
- * our committed entries stay safe: a follower refuses any append that contradicts them
- * (peer-checks.ts, conflictBelowCommit). It is the rule a candidate follows when it hears from
- * a leader of its term (§5.2), and if the rival is gone we time out and elect anew in a later
- * term. Stepping down gives a hostile peer no new power: a higher term deposes us anyway.
+ * someone else, e.g. a node that forgot its vote with its disk. No reaction repairs a fork
+ * within one term, since log matching compares terms only: we stop leading it, and follow
+ * neither leader of it. Leading on would leave two writers of the term on the followers' logs,
+ * and our matchIndex could count entries the rival has replaced (Figure 2's commit rule assumes
+ * one writer per term). Following the rival would be worse: its entries of our term match ours
+ * by term, so we would acknowledge and apply its data at indexes where we hold our own. So we
+ * step down without a leader, drop every leader message of this term (Raft.forkedTerm), and
+ * time out into an election of a later term, whose leader's log then wins everywhere.
  */
 function stepDownToRival(raft: Raft, m: RaftMessage): void {
   raft.reportViolation(m, "twoLeaders", `${m.from} sent ${m.type} in term ${m.term}, ` +
     `which ${raft.id} leads`);
-  raft.becomeFollower(m.term, m.from);
-  raft.stepFollower(m);
+  raft.becomeFollower(m.term, null);
+  raft.forkedTerm = m.term;
 }
 
 /**

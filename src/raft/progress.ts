@@ -128,8 +128,11 @@ export class Progress {
       this.next = this.match + 1;
       return true;
     }
-    // In probe state only the answer to the outstanding probe counts.
-    if (this.next - 1 !== rejected) return false;
+    // In probe state only the answer to the outstanding probe counts, and a rejection at or
+    // below match is stale (reordered before the acknowledgement it predates): taking it would
+    // leave next where it is and resend the same probe at once, for ever, to a follower that
+    // lost what it had acknowledged.
+    if (this.next - 1 !== rejected || rejected <= this.match) return false;
     this.next = Math.max(Math.min(rejected, nextProbe + 1), this.match + 1);
     this.probeSent = false;
     return true;

@@ -85,6 +85,12 @@ export class Raft {
   progress = new Map<NodeId, Progress>();
   /** Leader only: the target of a leadership transfer in progress. */
   leadTransferee: NodeId | null = null;
+  /**
+   * A term in which two nodes acted as leader (leader.ts, stepDownToRival): no leader of it is
+   * followed any more. Entries of one (index, term) may differ between the two, and log
+   * matching compares terms only, so following either could apply the other's data.
+   */
+  forkedTerm: number | null = null;
   /** Ticks since the transfer began; it is abandoned after an election timeout (§3.10). */
   transferElapsedTicks = 0;
   readOnly: ReadOnly;
@@ -343,6 +349,11 @@ export class Raft {
   step(m: RaftMessage): void {
     if (!this.acceptFrom(m)) return;
     if (!this.stepTerm(m)) return;
+    if (m.term === this.forkedTerm && isFromLeader(m)) {
+      this.reportViolation(m, "twoLeaders", `${m.from} leads term ${m.term}, which had two ` +
+        "leaders: not followed");
+      return;
+    }
     switch (m.type) {
       case "preVote":
       case "requestVote":

@@ -19,7 +19,12 @@ import { Readable } from "node:stream";
 import { expect } from "chai";
 import { CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
 import { MarketClient, MarketClientError } from "../../src/client/index.js";
-import { ClusterConfigError, parseClusterConfig } from "../../src/cluster/cluster-config.js";
+import {
+  ClusterConfigError,
+  clusterIdOf,
+  parseClusterConfig,
+} from "../../src/cluster/cluster-config.js";
+import { clusterIdHeader } from "../../src/transport/index.js";
 import { makeCertificateAuthority, makeNodeCertificate } from "../../src/cluster/dev-certs.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import {
@@ -101,6 +106,7 @@ describe("a 3-process cluster with TLS", function () {
     return answerOrCode(httpRequest({ method: "POST", agent, timeoutMs: 10_000,
       url: `https://127.0.0.1:${peerPortOf(id)}/raft/messages`, body: "[]",
       headers: { "content-type": "application/json",
+        [clusterIdHeader]: clusterIdOf(cluster.config),
         authorization: `Bearer ${cluster.config.tokens.peerToken}` } }))
       .finally(() => agent.destroy());
   }

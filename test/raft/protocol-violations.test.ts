@@ -163,15 +163,21 @@ describe("protocol violations: the leader", () => {
     expectSane(leader);
   });
 
-  it("steps down to follow a second leader of its own term, and handles its append", () => {
-    // Election Safety broken by someone else (leader.ts stepDownToRival says why not ignore).
+  it("steps down on a second leader of its own term, and follows neither leader of it", () => {
+    // Election Safety broken by someone else (leader.ts stepDownToRival says why).
     const leader = makeLeader(restored(1, logOfTerms([1])));
-    const { ready, violations } = stepAndDrain(leader,
-      append({ from: "n3", term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [entry(2, 2)] }));
+    const rivalAppend = append({ from: "n3", term: 2, prevLogIndex: 1, prevLogTerm: 1,
+      entries: [entry(2, 2)] });
+    const { ready, violations } = stepAndDrain(leader, rivalAppend);
     expectViolation(violations, "n3", "append", "twoLeaders");
     const status = leader.status();
-    expect([status.role, status.term, status.leaderId]).to.deep.equal(["follower", 2, "n3"]);
-    expect(ready.messages.some((m) => m.type === "appendResponse" && m.to === "n3")).to.equal(true);
+    expect([status.role, status.term, status.leaderId]).to.deep.equal(["follower", 2, null]);
+    expect(ready.messages.some((m) => m.type === "appendResponse")).to.equal(false);
+    // The rival's entries of our term would match ours by term: never taken.
+    const again = stepAndDrain(leader, rivalAppend);
+    expectViolation(again.violations, "n3", "append", "twoLeaders");
+    expect(again.ready.messages.some((m) => m.type === "appendResponse")).to.equal(false);
+    expect(leader.status().leaderId).to.equal(null);
     expectSane(leader);
   });
 
@@ -180,7 +186,7 @@ describe("protocol violations: the leader", () => {
       const leader = makeLeader(restored(1, logOfTerms([1])));
       const { violations } = stepAndDrain(leader, { ...m, from: "n3" });
       expectViolation(violations, "n3", m.type, "twoLeaders");
-      expect([leader.role, leader.leaderId]).to.deep.equal(["follower", "n3"]);
+      expect([leader.role, leader.leaderId]).to.deep.equal(["follower", null]);
       expectSane(leader);
     }
   });

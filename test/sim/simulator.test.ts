@@ -18,7 +18,21 @@ const regressionSeeds: readonly { seed: number; caught: string }[] = [
   { seed: 499, caught: "a restart after a crash mid-install left the log store with a gap" },
   { seed: 7467, caught: "duplicated snapshot chunks and answers multiplied without bound" },
   { seed: 4378, caught: "simulator: a crash armed before the final heal fired after it" },
+  { seed: 80, caught: "a node with a lost disk bootstrapped beside a peer cut off since birth " +
+    "('no history' is not a new cluster unless the operator says so)" },
 ];
+
+/**
+ * Issue 9's data loss, planted one at a time (cluster.ts SimPlant): each seed fails with its
+ * plant, caught by the named check, and passes without it. They were found by running
+ * `npm run sim -- --seeds 1000 --plant <bug>`, which failed 119 seeds in 1000 for
+ * rejoinWithoutCheck and likewise for repairWithoutFence.
+ */
+const plantedSeeds = [
+  { plant: "rejoinWithoutCheck", seed: 1, check: /leader completeness/ },
+  { plant: "rejoinWithoutCheck", seed: 14, check: /election safety/ },
+  { plant: "repairWithoutFence", seed: 3, check: /leader completeness/ },
+] as const;
 
 describe("deterministic simulator", () => {
   for (const { seed, caught } of regressionSeeds) {
@@ -43,6 +57,27 @@ describe("deterministic simulator", () => {
     expect([...nodeCounts].sort()).to.deep.equal([3, 5]);
     // Faults must not stop the workload: most seeds commit many entries.
     expect(committed).to.be.greaterThan(300 * 10);
+  });
+
+  for (const { plant, seed, check } of plantedSeeds) {
+    it(`catches the planted ${plant} at seed ${seed} (${String(check)}), and passes without it`,
+      () => {
+        const planted = runSimulation({ seed, plant });
+        expect(planted.violation).to.match(check);
+        const real = runSimulation({ seed });
+        expect(real.violation, real.trace.join("\n")).to.equal(null);
+        expect(real.stats.disksLost, "the seed loses a disk").to.be.greaterThan(0);
+      });
+  }
+
+  it("loses disks in many seeds, and never loses a committed entry", () => {
+    let disksLost = 0;
+    for (let seed = 2000; seed < 2150; seed++) {
+      const result = runSimulation({ seed });
+      expect(result.violation, `seed ${seed}`).to.equal(null);
+      disksLost += result.stats.disksLost;
+    }
+    expect(disksLost).to.be.greaterThan(100);
   });
 
   it("makes the same run from the same seed", () => {
