@@ -197,12 +197,31 @@ export class LocalCluster {
   async waitForLeader(timeoutMs = 15_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      for (const [id, status] of await this.statuses()) {
-        if (status.role === "leader") return id;
+      const statuses = await this.statuses();
+      for (const [id, status] of statuses) {
+        if (status.role !== "leader") continue;
+        await this.waitForRunningNodes(statuses, Math.min(deadline, Date.now() + 5000));
+        return id;
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  /**
+   * A node with an empty folder answers only once it has bootstrapped (it asks its peers
+   * first): waits, at most until `deadlineMs`, for every running process to answer, so that a
+   * test that faults the leader next finds the others all in the cluster. A paused node never
+   * answers; the wait then just ends at the deadline.
+   */
+  private async waitForRunningNodes(answered: Map<string, unknown>, deadlineMs: number):
+    Promise<void> {
+    let statuses = answered;
+    while (Date.now() < deadlineMs &&
+      this.nodes.some((node) => node.process !== null && !statuses.has(node.id))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      statuses = await this.statuses();
+    }
   }
 
   /** Stops every process (SIGKILL) and removes the temporary folder. */

@@ -96,10 +96,14 @@ export interface AwaitBootstrapOptions extends Omit<BootstrapInput, "answers"> {
   readonly signal?: AbortSignal;
 }
 
-/** Asks every peer, again every retryIntervalMs, until the verdict is proceed or refuse. */
+/**
+ * Asks every peer, again and again, until the verdict is proceed or refuse: every 50 ms at
+ * first (peers started at the same moment may not listen yet), backing off to retryIntervalMs.
+ */
 export async function awaitBootstrapVerdict(options: AwaitBootstrapOptions):
   Promise<Exclude<BootstrapVerdict, { kind: "wait" }> | null> {
   const retryIntervalMs = options.retryIntervalMs ?? 500;
+  let delayMs = Math.min(50, retryIntervalMs);
   const progressIntervalMs = options.progressIntervalMs ?? 5000;
   const answers = new Map<NodeId, PeerIdentity>();
   let lastProgressMs = Number.NEGATIVE_INFINITY;
@@ -124,7 +128,8 @@ export async function awaitBootstrapVerdict(options: AwaitBootstrapOptions):
         `empty data folder; waiting for ${verdict.waitingFor.join(", ")} to answer whether ` +
         `it ran in this cluster before (${verdict.reason})`);
     }
-    await new Promise((resolve) => setTimeout(resolve, retryIntervalMs));
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    delayMs = Math.min(retryIntervalMs, delayMs * 2);
   }
   return null;
 }
