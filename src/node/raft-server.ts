@@ -132,6 +132,8 @@ export class RaftServer implements NodeService {
   /** Term and vote as last made durable, to tell when a hard state needs a sync. */
   private syncedTerm: number;
   private syncedVote: NodeId | null;
+  /** A leader's snapshot the core is about to install, already restored. */
+  private restoredSnapshot: { meta: Snapshot["meta"]; market: MarketStateMachine } | null = null;
   /** Published members, as of the applied index (members.ts). */
   private members: MemberTable;
   /** Whether this incarnation's publication has been applied here. */
@@ -167,7 +169,8 @@ export class RaftServer implements NodeService {
     }
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
     this.snapshotJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
-    const config = makeRaftConfig({ id: options.id, voters: options.voters }, options.raft);
+    const config = makeRaftConfig({ id: options.id, voters: options.voters },
+      { ...options.raft, snapshotProblem: (received) => this.checkReceivedSnapshot(received) });
     this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot,
@@ -531,11 +534,29 @@ export class RaftServer implements NodeService {
     this.metrics.entriesPerSync.observe(ready.entries.length);
   }
 
+  /**
+   * The core asks before it installs a leader's snapshot: one the state machine cannot read is
+   * a protocol violation, refused there, so a peer's bytes never stop this node. The restored
+   * state is kept for installSnapshot, which follows in the same Ready.
+   */
+  private checkReceivedSnapshot(snapshot: Snapshot): string | null {
+    try {
+      this.restoredSnapshot = { meta: snapshot.meta, market: restoreMarket(snapshot) };
+      return null;
+    } catch (error) {
+      this.restoredSnapshot = null;
+      return (error as Error).message.slice(0, 200);
+    }
+  }
+
   private installSnapshot(snapshot: Snapshot): void {
-    // Restored first, so that a snapshot the state machine cannot read is never saved (it
-    // would fail every restart); then saved atomically before the log is reset: a crash in
-    // between leaves the old snapshot or the new one, and the core reconciles the log with it.
-    const market = restoreMarket(snapshot);
+    // Restored first (by checkReceivedSnapshot), so that a snapshot the state machine cannot
+    // read is never saved (it would fail every restart); then saved atomically before the log
+    // is reset: a crash in between leaves the old snapshot or the new one, and the core
+    // reconciles the log with it.
+    const restored = this.restoredSnapshot;
+    this.restoredSnapshot = null;
+    const market = restored?.meta === snapshot.meta ? restored.market : restoreMarket(snapshot);
     this.snapshots.save(snapshot);
     this.marketState = market;
     this.members = new MemberTable(snapshot.meta.members ?? []);

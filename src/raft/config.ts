@@ -1,4 +1,4 @@
-import type { NodeId } from "./messages.js";
+import type { NodeId, Snapshot } from "./messages.js";
 
 /**
  * Configuration of one RaftNode. Times are in ticks: the core has no clock, and only the driver
@@ -29,6 +29,12 @@ export interface RaftConfig {
   readonly entriesPerApplyMax: number;
   /** InstallSnapshot sends the snapshot in chunks of at most this many bytes, one at a time. */
   readonly snapshotChunkBytes: number;
+  /**
+   * The driver's check of a snapshot received from a leader, before the core installs it:
+   * a problem (the state machine cannot read it), or null. Must be pure. A snapshot with a
+   * problem is a protocol violation and is not installed, so the node keeps its state.
+   */
+  readonly snapshotProblem?: (snapshot: Snapshot) => string | null;
 }
 
 export const defaultRaftConfig = {
@@ -44,7 +50,7 @@ export const defaultRaftConfig = {
   pendingReadsMax: 4096,
   entriesPerApplyMax: 1024,
   snapshotChunkBytes: 256 * 1024,
-} as const satisfies Omit<RaftConfig, "id" | "voters">;
+} as const satisfies Omit<RaftConfig, "id" | "voters" | "snapshotProblem">;
 
 /** Builds a full config from the required fields and any overrides of the defaults. */
 export function makeRaftConfig(

@@ -592,7 +592,15 @@ export class Raft {
       return;
     }
     this.incomingSnapshot = null;
-    this.installSnapshot({ meta: m.meta, data: incoming.chunks.join("") });
+    const snapshot = { meta: m.meta, data: incoming.chunks.join("") };
+    const problem = this.config.snapshotProblem?.(snapshot) ?? null;
+    if (problem !== null) {
+      // Not installed, and not answered: the leader's chunk timer resends, and the transfer
+      // starts over at the pace of an election timeout, not of the network.
+      this.reportViolation(m, "snapshotInvalid", `the state machine refused it: ${problem}`);
+      return;
+    }
+    this.installSnapshot(snapshot);
     reply(incoming.bytes, true);
   }
 

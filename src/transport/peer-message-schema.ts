@@ -34,10 +34,18 @@ const entrySchema = z.object({
   data: z.string(),
 }).strict();
 
+/** Published members (node/members.ts): one record per node that ever ran in the cluster. */
+const memberRecordSchema = z.object({
+  id: nodeId,
+  incarnation: z.string().min(1).max(128),
+  index: count,
+}).strict();
+
 const snapshotMetaSchema = z.object({
   index: count,
   term: count,
   voters: z.array(nodeId).max(votersMax),
+  members: z.array(memberRecordSchema).max(1024).optional(),
 }).strict();
 
 const base = { from: nodeId, to: nodeId, term: count };

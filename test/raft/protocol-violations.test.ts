@@ -318,6 +318,24 @@ describe("protocol violations: the follower", () => {
     }
   });
 
+  it("refuses a whole snapshot the state machine cannot read, keeping its own state", () => {
+    const config = makeRaftConfig({ id: "n1", voters }, {
+      snapshotProblem: (snapshot) => (snapshot.data === "abc" ? "not a market snapshot" : null),
+    });
+    const follower = new RaftNode(config, new SeededRng(7), restored(1, logOfTerms([1, 1]), 2));
+    const { ready, violations } = stepAndDrain(follower,
+      snapshotChunk({ term: 2, index: 9, term9: 1 }));
+    expectViolation(violations, "n2", "snapshot", "snapshotInvalid");
+    expect(ready.snapshot).to.equal(null);
+    // Not answered: the leader's chunk timer paces the retry.
+    expect(ready.messages.filter((m) => m.type === "snapshotResponse")).to.deep.equal([]);
+    expect(follower.status().lastLogIndex).to.equal(2);
+    const good = stepAndDrain(follower, snapshotChunk({ term: 2, index: 9, term9: 1,
+      data: "fine" }));
+    expect(good.violations).to.deep.equal([]);
+    expect(good.ready.snapshot?.meta.index).to.equal(9);
+  });
+
   it("fails a forwarded read whose answer has an impossible index", () => {
     for (const index of [-1, 1.5, Number.MAX_SAFE_INTEGER + 2]) {
       const follower = newNode(restored(1, []));

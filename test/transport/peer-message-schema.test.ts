@@ -9,7 +9,11 @@
  * hand-made bodies.
  */
 import { expect } from "chai";
-import type { MessageType, RaftMessage } from "../../src/raft/index.js";
+import type {
+  InstallSnapshotRequest,
+  MessageType,
+  RaftMessage,
+} from "../../src/raft/index.js";
 import { nodeIds, SimCluster } from "../../src/sim/cluster.js";
 import { parseRaftMessages, raftMessageSchema } from "../../src/transport/index.js";
 import { sampleMessages } from "./helpers.js";
@@ -59,6 +63,17 @@ describe("peer message schemas", () => {
     const samples = Object.values(sampleMessages("a", "b"));
     const parsed = parseRaftMessages(samples, "b", (id) => id === "a");
     expect(parsed).to.deep.equal({ ok: true, messages: samples });
+  });
+
+  it("accept a snapshot whose meta carries the published members", () => {
+    const snapshot = sampleMessages("a", "b").snapshot as InstallSnapshotRequest;
+    const members = [{ id: "a", incarnation: "0123456789abcdef", index: 2 }];
+    const withMembers = { ...snapshot, meta: { ...snapshot.meta, members } };
+    expect(parseRaftMessages([withMembers], "b", (id) => id === "a")).to.deep.equal(
+      { ok: true, messages: [withMembers] });
+    const bad = { ...snapshot, meta: { ...snapshot.meta, members: [{ id: "a", index: 2 }] } };
+    expect(parseRaftMessages([bad], "b", (id) => id === "a")).to.deep.equal({ ok: false,
+      error: "messages[0].meta.members[0].incarnation: Required" });
   });
 
   const cases: [string, unknown, string][] = [
