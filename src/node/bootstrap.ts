@@ -106,7 +106,8 @@ export async function awaitBootstrapVerdict(options: AwaitBootstrapOptions):
   let delayMs = Math.min(50, retryIntervalMs);
   const progressIntervalMs = options.progressIntervalMs ?? 5000;
   const answers = new Map<NodeId, PeerIdentity>();
-  let lastProgressMs = Number.NEGATIVE_INFINITY;
+  // The first line after two seconds: peers started at the same moment answer within that.
+  let lastProgressMs = performance.now() - progressIntervalMs + 2000;
   while (options.signal?.aborted !== true) {
     const replies = await Promise.all(options.peers.map(async (peer) =>
       [peer, await options.query(peer)] as const));
