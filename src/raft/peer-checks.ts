@@ -1,6 +1,11 @@
 import { assertNever } from "./assert.js";
 import type { RaftLog } from "./log.js";
-import type { AppendEntriesRequest, InstallSnapshotRequest, RaftMessage } from "./messages.js";
+import type {
+  AppendEntriesRequest,
+  InstallSnapshotRequest,
+  NodeId,
+  RaftMessage,
+} from "./messages.js";
 import { isCount, type ViolationReason } from "./violation.js";
 
 /**
@@ -140,4 +145,19 @@ export function snapshotConflictProblem(log: RaftLog, m: InstallSnapshotRequest)
   if (index > log.committed || held === null || held === term) return null;
   return { reason: "conflictBelowCommit",
     detail: `snapshot ${index}/${term} but committed ${index}/${held}` };
+}
+
+/**
+ * Without membership changes the voters never change, so a snapshot naming others is
+ * impossible: installing it would make every real peer an unknown sender and cut this node
+ * off for good. Membership changes (thesis chapter 4) will replace this with the rule that a
+ * snapshot carries the configuration as of its index.
+ */
+export function snapshotVotersProblem(voters: readonly NodeId[], m: InstallSnapshotRequest):
+  Problem | null {
+  const theirs = [...m.meta.voters].sort();
+  const ours = [...voters].sort();
+  if (theirs.length === ours.length && theirs.every((id, k) => id === ours[k])) return null;
+  return { reason: "snapshotInvalid",
+    detail: `meta.voters=${JSON.stringify(theirs)}, the configuration is ${JSON.stringify(ours)}` };
 }

@@ -20,7 +20,8 @@ import type {
 } from "./messages.js";
 import { Progress } from "./progress.js";
 import {
-  appendConflictProblem, messageProblem, snapshotConflictProblem, type Problem,
+  appendConflictProblem, messageProblem, snapshotConflictProblem, snapshotVotersProblem,
+  type Problem,
 } from "./peer-checks.js";
 import { MajorityConfig } from "./quorum.js";
 import { ReadOnly } from "./read-only.js";
@@ -560,7 +561,8 @@ export class Raft {
       this.send({ type: "snapshotResponse", from: this.id, to: m.from, term: this.term,
         snapshotIndex: m.meta.index, offset: m.offset, nextOffset, installed });
     };
-    const conflict = snapshotConflictProblem(this.log, m);
+    const conflict = snapshotConflictProblem(this.log, m) ??
+      snapshotVotersProblem(this.voters.voters, m);
     if (conflict !== null) {
       this.reportProblem(m, conflict);
       return;
