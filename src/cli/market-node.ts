@@ -24,6 +24,7 @@ import {
 import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
+import { decodePublish } from "../node/members.js";
 import { IdentityConflictError, openFileStores, RaftServer } from "../node/raft-server.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
 import {
@@ -167,7 +168,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   const transport = new FaultyTransport(httpTransport, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
-    hasState: hasRaftState(stores), newCluster });
+    hasState: hasRaftState(stores), newCluster,
+    publishedIncarnation: () => publishedIncarnationIn(stores, node.id) });
   const metrics = new NodeMetrics(node.id);
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
@@ -265,6 +267,20 @@ function hasRaftState(stores: { log: DurableLog; snapshots: SnapshotStore }): bo
     stores.snapshots.latest() !== null;
 }
 
+/** The first incarnation of `id` that the stores' snapshot or log published (members.ts). */
+function publishedIncarnationIn(stores: { log: DurableLog; snapshots: SnapshotStore },
+  id: string): string | null {
+  const fromSnapshot = stores.snapshots.latest()?.meta.members?.find((record) =>
+    record.id === id);
+  if (fromSnapshot !== undefined) return fromSnapshot.incarnation;
+  const { log } = stores;
+  for (const entry of log.entries(log.firstIndex(), log.lastIndex() + 1)) {
+    const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
+    if (publication?.nodeId === id) return publication.incarnation;
+  }
+  return null;
+}
+
 interface SettleIdentityInput {
   readonly config: ClusterConfig;
   readonly node: NodeConfig;
@@ -273,6 +289,8 @@ interface SettleIdentityInput {
   readonly httpTransport: HttpTransport;
   readonly hasState: boolean;
   readonly newCluster: boolean;
+  /** The incarnation this node's stores show it published, if they show one. */
+  readonly publishedIncarnation: () => string | null;
 }
 
 /**
@@ -286,8 +304,10 @@ async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity>
   const clusterId = identity?.clusterId ?? clusterIdOf(config);
   if (hasState) {
     if (identity !== null) return identity;
+    // The log survived its identity file: it says which incarnation it published, if any.
+    const published = input.publishedIncarnation();
     const adopted: NodeIdentity = { format: 1, clusterId, nodeId: node.id,
-      incarnation: newIncarnation(), origin: "adopted", fence: null };
+      incarnation: published ?? newIncarnation(), origin: "adopted", fence: null };
     writeIdentity(node.dataDir, adopted);
     logger.info({ clusterId, incarnation: adopted.incarnation },
       "recorded an identity for a data folder that had none");
@@ -393,7 +413,12 @@ async function main(): Promise<void> {
     await start(config, node, logger, { tls, newCluster: options.newCluster });
   } catch (error) {
     const described = describeStartupError(error);
-    if (described === null) throw error;
+    if (described === null) {
+      // Not one we foresaw: still one line for the person, the stack in the log for us.
+      logger.debug({ err: error }, "startup failed");
+      console.error(`error: the node could not start: ${String(error)}`);
+      process.exit(1);
+    }
     console.error(`error: ${described}`);
     process.exit(startupExitCode(error));
   }

@@ -483,6 +483,8 @@ export class RaftServer implements NodeService {
     const late = ready.messages.filter((message) => !mayPrecedePersist(message));
     if (early.length > 0) this.options.transport.send(early);
     await this.persist(ready);
+    // A leader's snapshot checked but not installed (the core kept its log instead).
+    this.restoredSnapshot = null;
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
     // The leader hint first, so that answers given below name the current leader.

@@ -27,7 +27,7 @@ import { MajorityConfig } from "./quorum.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
 import {
-  violationsPerReadyMax, type ProtocolViolation, type ViolationReason,
+  termJumpMax, violationsPerReadyMax, type ProtocolViolation, type ViolationReason,
 } from "./violation.js";
 
 /** What a node restarts from: whatever its driver had persisted. */
@@ -396,7 +396,9 @@ export class Raft {
       this.reportViolation(m, "unknownSender", `voters=${this.voters.voters.join(",")}`);
       return false;
     }
-    const problem = messageProblem(m);
+    const problem = messageProblem(m) ?? (m.term - this.term > termJumpMax
+      ? { reason: "valueOutOfRange" as const, detail: `term=${m.term} jumps more than ` +
+        `${termJumpMax} past ours (${this.term})` } : null);
     if (problem === null) return true;
     this.reportProblem(m, problem);
     // A forwarded read whose answer is unusable: fail it now, so its client retries.

@@ -55,6 +55,14 @@ export interface ProtocolViolation {
   readonly detail: string;
 }
 
+/**
+ * The most a message's term may exceed ours. Honest terms grow by one per election: even a
+ * node cut off for years without PreVote stays far below this. A larger jump is a peer driving
+ * terms toward the largest safe integer, where term + 1 stops being exact and every later vote
+ * request would be refused: one such message would stop the cluster's elections for good.
+ */
+export const termJumpMax = 2 ** 32;
+
 /** At most this many violations are kept between two Readies; the rest are dropped, so a
  * flood of bad messages cannot grow the core's memory (the driver rate-limits its log too). */
 export const violationsPerReadyMax = 64;

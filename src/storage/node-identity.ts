@@ -72,7 +72,9 @@ function parseIdentity(text: string): NodeIdentity | null {
   const fields = value as Record<string, unknown>;
   const isText = (key: string): boolean =>
     typeof fields[key] === "string" && (fields[key] as string).length > 0;
-  if (fields.format !== 1 || !isText("clusterId") || !isText("nodeId") ||
+  // The cluster id goes on the wire in a header: printable ASCII, as the transport requires.
+  if (fields.format !== 1 || !/^[\x21-\x7e]{1,128}$/.test(String(fields.clusterId)) ||
+    !isText("clusterId") || !isText("nodeId") ||
     !isText("incarnation") || (fields.origin !== "bootstrap" && fields.origin !== "adopted")) {
     return null;
   }

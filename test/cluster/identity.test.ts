@@ -157,6 +157,25 @@ describe("lost and repaired disks on a 3-process cluster", function () {
     expect(joined).not.to.match(/^error:/m);
   });
 
+  it("lets a node that lost only its identity file back in, as the incarnation its log shows",
+    async () => {
+      const running = await start();
+      await running.waitForLeader();
+      await createItem(running);
+      await waitPublished(running, ["n1", "n2", "n3"]);
+      const identityFile = path.join(running.dataDir("n3"), "IDENTITY");
+      const before = JSON.parse(readFileSync(identityFile, "utf8")) as { incarnation: string };
+      await running.kill("n3");
+      rmSync(identityFile);
+      running.startNode("n3");
+      const orders = await buy(running, 3);
+      await waitPublished(running, ["n1", "n2", "n3"]);
+      await expectOrders(running, "n3", orders);
+      const after = JSON.parse(readFileSync(identityFile, "utf8")) as { incarnation: string;
+        fence: unknown };
+      expect(after).to.deep.include({ incarnation: before.incarnation, fence: null });
+    });
+
   it("fences a node whose log --repair cut at corruption, so it never votes again",
     async () => {
       const running = await start();

@@ -321,6 +321,18 @@ describe("protocol violations: the follower", () => {
     }
   });
 
+  it("refuses a term that jumps toward the largest safe integer (elections would stop)", () => {
+    const follower = newNode(restored(1, logOfTerms([1])));
+    for (const term of [Number.MAX_SAFE_INTEGER, 2 ** 32 + 2]) {
+      const { violations } = stepAndDrain(follower, heartbeat(term, 0, "n2"));
+      expectViolation(violations, "n2", "heartbeat", "valueOutOfRange");
+      expect(follower.status().term).to.equal(1);
+    }
+    // A long but honest gap is taken.
+    stepAndDrain(follower, heartbeat(1_000_000, 0, "n2"));
+    expect(follower.status().term).to.equal(1_000_000);
+  });
+
   it("refuses a whole snapshot the state machine cannot read, keeping its own state", () => {
     const config = makeRaftConfig({ id: "n1", voters }, {
       snapshotProblem: (snapshot) => (snapshot.data === "abc" ? "not a market snapshot" : null),
