@@ -39,6 +39,21 @@ export interface LocalNode {
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks; a small race before the node binds it). */
+/**
+ * A free port not in `taken` (which it joins): the OS may hand out a port it just freed again,
+ * and a cluster file with one port twice is refused.
+ */
+async function distinctFreePort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error("no distinct free port after 100 tries");
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -61,9 +76,10 @@ export async function writeLocalClusterConfig(options: Pick<LocalClusterOptions,
   const root = mkdtempSync(path.join(tmpdir(), "raftmarket-cluster-"));
   const nodeCount = options.nodeCount ?? 3;
   const nodes = [];
+  const taken = new Set<number>();
   for (let k = 1; k <= nodeCount; k++) {
-    nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await freePort(),
-      peerPort: await freePort(), dataDir: `data/n${k}` });
+    nodes.push({ id: `n${k}`, host: "127.0.0.1", clientPort: await distinctFreePort(taken),
+      peerPort: await distinctFreePort(taken), dataDir: `data/n${k}` });
   }
   let config: ClusterConfigFile = {
     nodes,
