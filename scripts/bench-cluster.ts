@@ -127,7 +127,8 @@ export async function prefillOrders(cluster: LocalCluster, count: number,
       const url = `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`;
       while (issued < count) {
         const k = issued++;
-        const body = { requestId: `${runId}-${k}`, lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
+        const body = { requestId: `${runId}-${k}`,
+          lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
         // The same requestId on a retry: the market applies an order at most once.
         while (await post(cluster, url, body) !== 201) {
           if (performance.now() - lastAckMs > 30_000) {
@@ -157,8 +158,8 @@ async function throughput(args: string[]): Promise<void> {
     .description("Purchases per second and latency on a local 3-node cluster, fsync on.")
     .option("--clients <list>", "client counts, comma-separated", "1,64")
     .option("--duration <seconds>", "seconds per client count", positiveInteger("--duration"), 10)
-    .option("--prefill <orders>", "orders to load before measuring", nonNegativeInteger("--prefill"),
-      0)
+    .option("--prefill <orders>", "orders to load before measuring",
+      nonNegativeInteger("--prefill"), 0)
     .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })

@@ -143,13 +143,15 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       leaderChanges.set(target.name, termBefore === null || termAfter === null ||
         changes === null || changes === undefined ? null : changes + termAfter - termBefore);
       const summary = summarizeRuns([result]);
-      console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, p50 ${summary.p50Ms.toFixed(2)} ms, ` +
+      console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, ` +
+        `p50 ${summary.p50Ms.toFixed(2)} ms, ` +
         `p99 ${summary.p99Ms.toFixed(2)} ms, errors ${result.errorCount}, ` +
         `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
     }
   }
-  return { workload, clients, summaries: new Map(targets.map((target) => [target.name,
-    { ...summarizeRuns(runs.get(target.name)!), leaderChanges: leaderChanges.get(target.name)! }])) };
+  return { workload, clients, summaries: new Map(targets.map((target) => [target.name, {
+    ...summarizeRuns(runs.get(target.name)!), leaderChanges: leaderChanges.get(target.name)!,
+  }])) };
 }
 
 function formatCell(cell: CellResult, options: Options): string {
@@ -167,7 +169,8 @@ function formatCell(cell: CellResult, options: Options): string {
         formatRatio(market.p50Ms, etcd.p50Ms), formatRatio(market.p99Ms, etcd.p99Ms),
         formatRatio(market.maxMs, etcd.maxMs), "", ""]]);
   return `${title}\n${table}\nerrors by HTTP status (0: no answer): raftmarket ` +
-    `${formatErrorsByStatus(market.errorsByStatus)}; etcd ${formatErrorsByStatus(etcd.errorsByStatus)}`;
+    `${formatErrorsByStatus(market.errorsByStatus)}; ` +
+    `etcd ${formatErrorsByStatus(etcd.errorsByStatus)}`;
 }
 
 /** One line per cell: the figures the README keeps. */
@@ -200,7 +203,8 @@ async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Option
     ["writes", clients]), ["reads", options.readClients]];
   const cells: CellResult[] = [];
   for (const [index, [workload, clients]] of plan.entries()) {
-    const cell = await runCell(targets, workload, clients, options, `[${index + 1}/${plan.length}]`);
+    const label = `[${index + 1}/${plan.length}]`;
+    const cell = await runCell(targets, workload, clients, options, label);
     cells.push(cell);
     console.log(`\n${formatCell(cell, options)}\n`);
   }
@@ -235,7 +239,8 @@ async function vsEtcd(args: string[]): Promise<void> {
     const etcd = await EtcdCluster.start({ heartbeatIntervalMs, electionTimeoutMs });
     stops.push(() => etcd.stop());
     const cluster = await LocalCluster.start({ timing: { tickIntervalMs: 10,
-      heartbeatIntervalTicks: heartbeatIntervalMs / 10, electionTimeoutTicks: electionTimeoutMs / 10 } });
+      heartbeatIntervalTicks: heartbeatIntervalMs / 10,
+      electionTimeoutTicks: electionTimeoutMs / 10 } });
     stops.push(() => cluster.stop());
     await measure(cluster, etcd, options);
   } finally {
