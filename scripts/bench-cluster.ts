@@ -3,7 +3,7 @@
  * on, started as child processes. For each client count, N concurrent clients buy for D seconds,
  * spread over all nodes (followers forward to the leader); it prints committed purchases per
  * second beside the disk's raw fdatasync rate measured in the same run, and p50/p99/max latency
- * and errors.
+ * and errors. `--prefill N` first loads N orders, so the measurement runs on a fuller market.
  *
  * `npm run bench -- failover`: under a steady write load, SIGKILLs the leader K times and
  * prints the unavailability each time: from the kill to the first write acknowledged that was
@@ -18,17 +18,17 @@
  * Each takes `--tls` to run the cluster with TLS on (HTTPS client API, mutual TLS between peers).
  */
 import {
-  closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync,
+  closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, rmSync, statSync,
   writeSync,
 } from "node:fs";
-import http from "node:http";
-import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { LocalCluster } from "../src/cluster/local-cluster.js";
+import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
+import { percentile, type LoadResult } from "./bench-stats.js";
 
-function positiveInteger(name: string) {
+export function positiveInteger(name: string) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < 1) {
@@ -38,9 +38,19 @@ function positiveInteger(name: string) {
   };
 }
 
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
+export function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) {
+      throw new InvalidArgumentError(`${name} must be an integer of 0 or more, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+/** "1,16,64" as positive integers, for a --clients option. */
+export function clientCountList(name: string) {
+  return (value: string): number[] => value.split(",").map((part) => positiveInteger(name)(part));
 }
 
 /** Raw fdatasync rate of the disk that holds the temp folder: small write + fdatasync. */
@@ -60,32 +70,14 @@ function measureFdatasyncPerSecond(seconds: number): number {
   return count / seconds;
 }
 
-// The load generator shares the machine's cores with the nodes: node:http(s) with the
-// cluster's keep-alive agent (cluster.agent, 256 sockets) costs far less CPU per request than
-// fetch.
-
-/** POSTs JSON and resolves with the status (0 on a connection error or timeout). */
+/** POSTs JSON to a node of `cluster` and resolves with the status (0: no answer). */
 function post(cluster: LocalCluster, url: string, body: unknown, timeoutMs = 5000):
   Promise<number> {
-  const payload = JSON.stringify(body);
-  const client = url.startsWith("https:") ? https : http;
-  return new Promise((resolve) => {
-    const request = client.request(url, { method: "POST", agent: cluster.agent,
-      timeout: timeoutMs,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
-    (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-      response.on("error", () => resolve(0));
-    });
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve(0));
-    request.end(payload);
-  });
+  return requestStatus(cluster.agent, "POST", url, body, timeoutMs);
 }
 
 /** Creates the item the load buys, retrying across nodes until a leader takes it. */
-async function createStockedItem(cluster: LocalCluster, sku: string): Promise<void> {
+export async function createStockedItem(cluster: LocalCluster, sku: string): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const url = cluster.nodes[attempt % cluster.nodes.length]!.url;
     const status = await post(cluster, `${url}/v1/items`, { requestId: `bench-create-${sku}`, sku,
@@ -96,15 +88,6 @@ async function createStockedItem(cluster: LocalCluster, sku: string): Promise<vo
   throw new Error("could not create the benchmark item: no leader");
 }
 
-interface LoadResult {
-  readonly okCount: number;
-  readonly errorCount: number;
-  /** Failed requests by HTTP status (0: no answer). */
-  readonly errorsByStatus: Map<number, number>;
-  readonly latenciesMs: number[];
-  readonly seconds: number;
-}
-
 /** The term of the leader, or null when none answers as leader. */
 async function leaderTerm(cluster: LocalCluster): Promise<number | null> {
   for (const status of (await cluster.statuses()).values()) {
@@ -113,31 +96,61 @@ async function leaderTerm(cluster: LocalCluster): Promise<number | null> {
   return null;
 }
 
+/** The highest term any answering node reports, or null when none answers. */
+export async function clusterTermMax(cluster: LocalCluster): Promise<number | null> {
+  const terms = [...(await cluster.statuses()).values()]
+    .map((status) => status.term).filter((term): term is number => typeof term === "number");
+  return terms.length === 0 ? null : Math.max(...terms);
+}
+
+/**
+ * Loads `count` orders before a measurement, as fast as the API allows: 64 closed-loop
+ * clients spread over the nodes, each order buying one unit of one of `skus`. A failed request
+ * is retried after a short pause; the prefill gives up only when no order at all is
+ * acknowledged for 30 s. Prints its progress every 2 s.
+ */
+export async function prefillOrders(cluster: LocalCluster, count: number,
+  skus: readonly string[]): Promise<void> {
+  if (count === 0) return;
+  const runId = `prefill-${Date.now()}`;
+  const startMs = performance.now();
+  let issued = 0;
+  let acknowledged = 0;
+  let lastAckMs = startMs;
+  const progress = setInterval(() => {
+    const seconds = (performance.now() - startMs) / 1000;
+    console.log(`prefill: ${acknowledged}/${count} orders, ` +
+      `${(acknowledged / seconds).toFixed(0)}/s`);
+  }, 2000);
+  try {
+    await Promise.all(Array.from({ length: 64 }, async (_, client) => {
+      const url = `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`;
+      while (issued < count) {
+        const k = issued++;
+        const body = { requestId: `${runId}-${k}`,
+          lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
+        // The same requestId on a retry: the market applies an order at most once.
+        while (await post(cluster, url, body) !== 201) {
+          if (performance.now() - lastAckMs > 30_000) {
+            throw new Error(`prefill stalled: no order acknowledged for 30 s at ${acknowledged}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        acknowledged++;
+        lastAckMs = performance.now();
+      }
+    }));
+  } finally {
+    clearInterval(progress);
+  }
+  console.log(`prefill: ${count} orders in ${((performance.now() - startMs) / 1000).toFixed(1)} s`);
+}
+
 async function runLoad(cluster: LocalCluster, clients: number, seconds: number, sku: string,
   runId: string): Promise<LoadResult> {
-  const latenciesMs: number[] = [];
-  let okCount = 0;
-  let errorCount = 0;
-  const errorsByStatus = new Map<number, number>();
-  const endMs = performance.now() + seconds * 1000;
-  const startMs = performance.now();
-  await Promise.all(Array.from({ length: clients }, async (_, client) => {
-    const url = cluster.nodes[client % cluster.nodes.length]!.url;
-    for (let k = 0; performance.now() < endMs; k++) {
-      const sentMs = performance.now();
-      const status = await post(cluster, `${url}/v1/orders`, { requestId: `${runId}-${client}-${k}`,
-        lines: [{ sku, qty: 1 }] });
-      if (status === 201) {
-        okCount++;
-        latenciesMs.push(performance.now() - sentMs);
-      } else {
-        errorCount++;
-        errorsByStatus.set(status, (errorsByStatus.get(status) ?? 0) + 1);
-      }
-    }
-  }));
-  return { okCount, errorCount, errorsByStatus, latenciesMs,
-    seconds: (performance.now() - startMs) / 1000 };
+  return closedLoop(clients, seconds, 201, (client, k) =>
+    post(cluster, `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`,
+      { requestId: `${runId}-${client}-${k}`, lines: [{ sku, qty: 1 }] }));
 }
 
 async function throughput(args: string[]): Promise<void> {
@@ -145,10 +158,12 @@ async function throughput(args: string[]): Promise<void> {
     .description("Purchases per second and latency on a local 3-node cluster, fsync on.")
     .option("--clients <list>", "client counts, comma-separated", "1,64")
     .option("--duration <seconds>", "seconds per client count", positiveInteger("--duration"), 10)
+    .option("--prefill <orders>", "orders to load before measuring",
+      nonNegativeInteger("--prefill"), 0)
     .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ clients: string; duration: number; tls: boolean }>();
+    .opts<{ clients: string; duration: number; prefill: number; tls: boolean }>();
   const clientCounts = options.clients.split(",").map((value) => positiveInteger("--clients")(value));
   console.log("measuring the raw fdatasync rate of this disk (2 s) ...");
   const fsyncPerSecond = measureFdatasyncPerSecond(2);
@@ -158,6 +173,7 @@ async function throughput(args: string[]): Promise<void> {
     const leader = await cluster.waitForLeader();
     console.log(`leader is ${leader}; creating the benchmark item`);
     await createStockedItem(cluster, "bench-widget");
+    await prefillOrders(cluster, options.prefill, ["bench-widget"]);
     const rows: string[] = [];
     const notes: string[] = [];
     for (const clients of clientCounts) {
@@ -260,17 +276,6 @@ export async function runClusterBench(args: string[]): Promise<void> {
 
 export async function runFailoverBench(args: string[]): Promise<void> {
   await failover(args);
-}
-
-/** Resident memory of a process in MiB, from /proc (null where there is none). */
-function residentMiB(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match === null ? null : Number(match[1]) / 1024;
-  } catch {
-    return null;
-  }
 }
 
 /** Bytes under `dir`, recursively. */

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench -- vs-etcd`: raftmarket side by side with etcd on this machine. It starts a
+ * 3-node raftmarket cluster (LocalCluster, fsync on) and a 3-member etcd cluster on 127.0.0.1
+ * at the same timing (20 ms heartbeat, 150 ms election timeout: raftmarket's default 10 ms
+ * tick x 2 and x 15), then runs the same closed-loop load on both, interleaved run by run
+ * (A, B, A, B, ...) so that a slow phase of the shared machine hits both alike:
+ *
+ * - writes: purchases of one item out of 100 against etcd puts of 100-byte values to one key
+ *   out of 100, at each --clients count;
+ * - reads: linearizable item reads against etcd linearizable ranges, at --read-clients.
+ *
+ * Clients are spread over the members. etcd is driven through its HTTP/JSON gateway (/v3/ on
+ * the client port), so both sides pay for HTTP and JSON. For each cell it prints the median
+ * throughput over the runs, p50/p99/max over all their requests, errors, leader changes (the
+ * rise of the highest Raft term), and the ratios; at the end, the resident memory per member.
+ * Without etcd on PATH it says how to install it and exits 0; it never installs anything.
+ */
+import { Command } from "commander";
+import { LocalCluster } from "../src/cluster/local-cluster.js";
+import {
+  clientCountList, clusterTermMax, createStockedItem, nonNegativeInteger, positiveInteger,
+  prefillOrders,
+} from "./bench-cluster.js";
+import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
+import {
+  formatErrorsByStatus, formatRatio, formatTable, summarizeRuns, type LoadResult,
+  type RunsSummary,
+} from "./bench-stats.js";
+import { EtcdCluster, etcdVersion } from "./etcd-cluster.js";
+
+export const etcdInstallCommand = "apt-get update && apt-get install -y etcd-server";
+
+/** raftmarket's default timing (LocalCluster: 10 ms ticks, heartbeat 2, election 15 ticks). */
+const heartbeatIntervalMs = 20;
+const electionTimeoutMs = 150;
+const keyCount = 100;
+const valueBytes = 100;
+
+interface Options {
+  readonly clients: number[];
+  readonly readClients: number;
+  readonly runs: number;
+  readonly duration: number;
+  readonly prefill: number;
+}
+
+type Workload = "writes" | "reads";
+
+/** One system under test, as the load sees it. */
+interface Target {
+  readonly name: "raftmarket" | "etcd";
+  run(workload: Workload, clients: number, seconds: number, runId: string): Promise<LoadResult>;
+  termMax(): Promise<number | null>;
+  residentMiBs(): (number | null)[];
+}
+
+interface CellResult {
+  readonly workload: Workload;
+  readonly clients: number;
+  readonly summaries: Map<Target["name"], RunsSummary & { leaderChanges: number | null }>;
+}
+
+function parseOptions(args: string[]): Options {
+  return new Command("bench vs-etcd")
+    .description("raftmarket and a 3-member etcd side by side: the same closed-loop load, " +
+      "interleaved runs.")
+    .option("--clients <list>", "client counts for the write cells, comma-separated",
+      clientCountList("--clients"), [1, 16, 64, 256])
+    .option("--read-clients <count>", "clients for the linearizable-read cell",
+      positiveInteger("--read-clients"), 64)
+    .option("--runs <count>", "runs per system and cell, interleaved", positiveInteger("--runs"), 3)
+    .option("--duration <seconds>", "seconds per run", positiveInteger("--duration"), 30)
+    .option("--prefill <orders>", "orders to load into raftmarket before measuring",
+      nonNegativeInteger("--prefill"), 0)
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<Options>();
+}
+
+function raftmarketTarget(cluster: LocalCluster): Target {
+  const nodeUrl = (client: number) => cluster.nodes[client % cluster.nodes.length]!.url;
+  return {
+    name: "raftmarket",
+    run: (workload, clients, seconds, runId) => (workload === "writes"
+      ? closedLoop(clients, seconds, 201, (client, k) =>
+        requestStatus(cluster.agent, "POST", `${nodeUrl(client)}/v1/orders`,
+          { requestId: `${runId}-${client}-${k}`,
+            lines: [{ sku: `bench-${(client + k) % keyCount}`, qty: 1 }] }))
+      : closedLoop(clients, seconds, 200, (client, k) =>
+        requestStatus(cluster.agent, "GET", `${nodeUrl(client)}/v1/items/` +
+          `bench-${(client + k) % keyCount}?consistency=linearizable`))),
+    termMax: () => clusterTermMax(cluster),
+    residentMiBs: () => cluster.nodes.map((node) => residentMiB(node.process?.pid)),
+  };
+}
+
+function etcdTarget(etcd: EtcdCluster): Target {
+  const memberUrl = (client: number) => etcd.members[client % etcd.members.length]!.clientUrl;
+  const keys = Array.from({ length: keyCount },
+    (_, k) => Buffer.from(`bench-${k}`).toString("base64"));
+  const value = Buffer.alloc(valueBytes, "v").toString("base64");
+  return {
+    name: "etcd",
+    run: (workload, clients, seconds) => (workload === "writes"
+      ? closedLoop(clients, seconds, 200, (client, k) =>
+        requestStatus(etcd.agent, "POST", `${memberUrl(client)}/v3/kv/put`,
+          { key: keys[(client + k) % keyCount], value }))
+      // serializable defaults to false: a linearizable read.
+      : closedLoop(clients, seconds, 200, (client, k) =>
+        requestStatus(etcd.agent, "POST", `${memberUrl(client)}/v3/kv/range`,
+          { key: keys[(client + k) % keyCount] }))),
+    termMax: () => etcd.termMax(),
+    residentMiBs: () => etcd.members.map((member) => residentMiB(member.process?.pid)),
+  };
+}
+
+/** The 100 items on raftmarket, the 100 keys on etcd: what the writes and reads touch. */
+async function seed(cluster: LocalCluster, etcd: EtcdCluster): Promise<void> {
+  for (let k = 0; k < keyCount; k++) await createStockedItem(cluster, `bench-${k}`);
+  // One client per key: each client's first put writes its own key.
+  const result = await etcdTarget(etcd).run("writes", keyCount, 0.2, "seed");
+  if (result.errorCount > 0) {
+    throw new Error(`etcd refused the seed puts: ${formatErrorsByStatus(result.errorsByStatus)}`);
+  }
+}
+
+/** Runs one cell: `runs` runs on each target, interleaved, with progress lines. */
+async function runCell(targets: readonly Target[], workload: Workload, clients: number,
+  options: Options, label: string): Promise<CellResult> {
+  const runs = new Map<Target["name"], LoadResult[]>(targets.map((target) => [target.name, []]));
+  const leaderChanges = new Map<Target["name"], number | null>(
+    targets.map((target) => [target.name, 0]));
+  for (let run = 1; run <= options.runs; run++) {
+    for (const target of targets) {
+      console.log(`${label} ${workload}, ${clients} client(s): ${target.name} run ` +
+        `${run}/${options.runs} (${options.duration} s) ...`);
+      const termBefore = await target.termMax();
+      const result = await target.run(workload, clients, options.duration,
+        `${workload}-${clients}-${run}-${Date.now()}`);
+      const termAfter = await target.termMax();
+      runs.get(target.name)!.push(result);
+      const changes = leaderChanges.get(target.name);
+      leaderChanges.set(target.name, termBefore === null || termAfter === null ||
+        changes === null || changes === undefined ? null : changes + termAfter - termBefore);
+      const summary = summarizeRuns([result]);
+      console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, ` +
+        `p50 ${summary.p50Ms.toFixed(2)} ms, ` +
+        `p99 ${summary.p99Ms.toFixed(2)} ms, errors ${result.errorCount}, ` +
+        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
+    }
+  }
+  return { workload, clients, summaries: new Map(targets.map((target) => [target.name, {
+    ...summarizeRuns(runs.get(target.name)!), leaderChanges: leaderChanges.get(target.name)!,
+  }])) };
+}
+
+function formatCell(cell: CellResult, options: Options): string {
+  const title = `${cell.workload} at ${cell.clients} client(s): ` + (cell.workload === "writes"
+    ? "raftmarket purchases vs etcd puts" : "linearizable reads") +
+    `, ${options.runs} run(s) of ${options.duration} s each`;
+  const row = (name: string, summary: RunsSummary & { leaderChanges: number | null }) =>
+    [name, summary.perSecondMedian.toFixed(0), summary.p50Ms.toFixed(2), summary.p99Ms.toFixed(2),
+      summary.maxMs.toFixed(1), String(summary.errorCount), String(summary.leaderChanges ?? "?")];
+  const market = cell.summaries.get("raftmarket")!;
+  const etcd = cell.summaries.get("etcd")!;
+  const table = formatTable(["", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "leader changes"],
+    [row("raftmarket", market), row("etcd", etcd),
+      ["raftmarket/etcd", formatRatio(market.perSecondMedian, etcd.perSecondMedian),
+        formatRatio(market.p50Ms, etcd.p50Ms), formatRatio(market.p99Ms, etcd.p99Ms),
+        formatRatio(market.maxMs, etcd.maxMs), "", ""]]);
+  return `${title}\n${table}\nerrors by HTTP status (0: no answer): raftmarket ` +
+    `${formatErrorsByStatus(market.errorsByStatus)}; ` +
+    `etcd ${formatErrorsByStatus(etcd.errorsByStatus)}`;
+}
+
+/** One line per cell: the figures the README keeps. */
+function formatSummary(cells: readonly CellResult[]): string {
+  return formatTable(["cell", "raftmarket/s", "etcd/s", "ratio", "p99 ms raftmarket", "p99 ms etcd",
+    "leader changes"], cells.map((cell) => {
+    const market = cell.summaries.get("raftmarket")!;
+    const etcd = cell.summaries.get("etcd")!;
+    return [`${cell.workload}, ${cell.clients} client(s)`, market.perSecondMedian.toFixed(0),
+      etcd.perSecondMedian.toFixed(0), formatRatio(market.perSecondMedian, etcd.perSecondMedian),
+      market.p99Ms.toFixed(1), etcd.p99Ms.toFixed(1),
+      `${market.leaderChanges ?? "?"} / ${etcd.leaderChanges ?? "?"}`];
+  }));
+}
+
+function formatResident(targets: readonly Target[]): string {
+  return targets.map((target) => `RSS MiB per member, ${target.name}: ` + target.residentMiBs()
+    .map((mib) => (mib === null ? "-" : mib.toFixed(0))).join(" / ")).join("\n");
+}
+
+async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Options):
+  Promise<void> {
+  await Promise.all([cluster.waitForLeader(), etcd.waitHealthy()]);
+  console.log("both clusters up; creating 100 items on raftmarket and 100 keys on etcd ...");
+  await seed(cluster, etcd);
+  await prefillOrders(cluster, options.prefill,
+    Array.from({ length: keyCount }, (_, k) => `bench-${k}`));
+  const targets = [raftmarketTarget(cluster), etcdTarget(etcd)];
+  const plan: [Workload, number][] = [...options.clients.map((clients): [Workload, number] =>
+    ["writes", clients]), ["reads", options.readClients]];
+  const cells: CellResult[] = [];
+  for (const [index, [workload, clients]] of plan.entries()) {
+    const label = `[${index + 1}/${plan.length}]`;
+    const cell = await runCell(targets, workload, clients, options, label);
+    cells.push(cell);
+    console.log(`\n${formatCell(cell, options)}\n`);
+  }
+  console.log("\n=== raftmarket vs etcd ===\n");
+  for (const cell of cells) console.log(`${formatCell(cell, options)}\n`);
+  console.log(formatSummary(cells));
+  console.log(`\n${formatResident(targets)}`);
+  console.log("leader changes: the rise of the highest Raft term over the runs of a cell " +
+    "(raftmarket /v1/cluster/status, etcd /v3/maintenance/status)");
+}
+
+async function vsEtcd(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const version = etcdVersion();
+  if (version === null) {
+    console.log("etcd is not installed (no `etcd` on PATH); this benchmark needs it. " +
+      `Install Debian's etcd 3.4 with:\n\n  ${etcdInstallCommand}\n`);
+    return;
+  }
+  console.log(`${version}; starting a 3-node raftmarket and a 3-member etcd on 127.0.0.1 ` +
+    `(heartbeat ${heartbeatIntervalMs} ms, election timeout ${electionTimeoutMs} ms) ...`);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = () => Promise.all(stops.map((stop) => stop()));
+  // Ctrl-C: stop both clusters and remove their folders before exiting.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping both clusters ...`);
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const etcd = await EtcdCluster.start({ heartbeatIntervalMs, electionTimeoutMs });
+    stops.push(() => etcd.stop());
+    const cluster = await LocalCluster.start({ timing: { tickIntervalMs: 10,
+      heartbeatIntervalTicks: heartbeatIntervalMs / 10,
+      electionTimeoutTicks: electionTimeoutMs / 10 } });
+    stops.push(() => cluster.stop());
+    await measure(cluster, etcd, options);
+  } finally {
+    await stopAll();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export async function runVsEtcdBench(args: string[]): Promise<void> {
+  await vsEtcd(args);
+}
