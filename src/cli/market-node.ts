@@ -169,6 +169,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
     hasState: hasRaftState(stores), newCluster });
   const metrics = new NodeMetrics(node.id);
+  metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
     voters,
