@@ -4,6 +4,8 @@
  * spread over all nodes (followers forward to the leader); it prints committed purchases per
  * second beside the disk's raw fdatasync rate measured in the same run, and p50/p99/max latency
  * and errors. `--prefill N` first loads N orders, so the measurement runs on a fuller market.
+ * Under the table, each node's event-loop delay during each run: the worst p99 and max of the
+ * nodes' 5 s /metrics windows that closed during the run (or just after it).
  *
  * `npm run bench -- failover`: under a steady write load, SIGKILLs the leader K times and
  * prints the unavailability each time: from the kill to the first write acknowledged that was
@@ -25,6 +27,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { LocalCluster } from "../src/cluster/local-cluster.js";
+import {
+  eventLoopWindowMsDefault, parseEventLoopDelay, type EventLoopDelayFigures,
+} from "../src/node/event-loop-delay.js";
+import { httpRequest } from "../src/transport/http-request.js";
 import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
 import { percentile, type LoadResult } from "./bench-stats.js";
 
@@ -153,6 +159,79 @@ async function runLoad(cluster: LocalCluster, clients: number, seconds: number, 
       { requestId: `${runId}-${client}-${k}`, lines: [{ sku, qty: 1 }] }));
 }
 
+/** Each node's event-loop delay figures from its /metrics page, keyed by id (null: none). */
+async function scrapeEventLoopDelay(cluster: LocalCluster):
+  Promise<Map<string, EventLoopDelayFigures | null>> {
+  const answers = await Promise.all(cluster.nodes.map(async (node) => {
+    try {
+      const response = await httpRequest({ method: "GET", url: `${node.url}/metrics`,
+        agent: cluster.agent, timeoutMs: 2000 });
+      return [node.id, response.status === 200 ? parseEventLoopDelay(response.body) : null] as
+        const;
+    } catch {
+      return [node.id, null] as const;
+    }
+  }));
+  return new Map(answers);
+}
+
+/** The worst window per node: max of the p99s and max of the maxes. */
+interface LoopDelayWorst { p99Ms: number; maxMs: number; windowCount: number }
+
+/**
+ * Polls every node's event-loop delay windows once a second while a load runs, so no window
+ * is missed (they last 5 s), and keeps the worst ones that closed after the load started.
+ * `finish()` waits, a few seconds at most, for the window that was open when the load ended.
+ */
+function sampleEventLoopDelay(cluster: LocalCluster) {
+  const seen = new Map<string, number>();
+  const worst = new Map<string, LoopDelayWorst>();
+  const poll = async (keep: boolean): Promise<void> => {
+    for (const [id, figures] of await scrapeEventLoopDelay(cluster)) {
+      if (figures === null || figures.windows === seen.get(id)) continue;
+      seen.set(id, figures.windows);
+      if (!keep) continue;
+      const before = worst.get(id) ?? { p99Ms: 0, maxMs: 0, windowCount: 0 };
+      worst.set(id, { p99Ms: Math.max(before.p99Ms, figures.p99Ms),
+        maxMs: Math.max(before.maxMs, figures.maxMs), windowCount: before.windowCount + 1 });
+    }
+  };
+  let running = true;
+  const started = poll(false);
+  const loop = (async () => {
+    await started;
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await poll(true);
+    }
+  })();
+  return {
+    finish: async (): Promise<Map<string, LoopDelayWorst>> => {
+      running = false;
+      await loop;
+      const atEnd = new Map(seen);
+      const deadlineMs = performance.now() + eventLoopWindowMsDefault + 2000;
+      while ([...atEnd].some(([id, windows]) => seen.get(id) === windows) &&
+        performance.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await poll(true);
+      }
+      return worst;
+    },
+  };
+}
+
+function formatLoopDelay(clients: number, worst: Map<string, LoopDelayWorst>,
+  cluster: LocalCluster): string {
+  const perNode = cluster.nodes.map((node) => {
+    const figures = worst.get(node.id);
+    return figures === undefined ? `${node.id} -`
+      : `${node.id} p99 ${figures.p99Ms.toFixed(0)} max ${figures.maxMs.toFixed(0)}`;
+  });
+  return `${String(clients).padStart(7)} client(s), event-loop delay ms (worst 5 s window): ` +
+    perNode.join(", ");
+}
+
 async function throughput(args: string[]): Promise<void> {
   const options = new Command("bench cluster")
     .description("Purchases per second and latency on a local 3-node cluster, fsync on.")
@@ -176,11 +255,16 @@ async function throughput(args: string[]): Promise<void> {
     await prefillOrders(cluster, options.prefill, ["bench-widget"]);
     const rows: string[] = [];
     const notes: string[] = [];
+    const loopDelays: string[] = [];
     for (const clients of clientCounts) {
       const termBefore = await leaderTerm(cluster);
       console.log(`${clients} client(s) buying for ${options.duration} s ...`);
+      const sampler = sampleEventLoopDelay(cluster);
       const result = await runLoad(cluster, clients, options.duration, "bench-widget",
         `bench-${clients}-${Date.now()}`);
+      const loopDelay = formatLoopDelay(clients, await sampler.finish(), cluster);
+      loopDelays.push(loopDelay);
+      console.log(loopDelay);
       const sorted = [...result.latenciesMs].sort((a, b) => a - b);
       const perSecond = result.okCount / result.seconds;
       rows.push([String(clients).padStart(7), perSecond.toFixed(0).padStart(12),
@@ -199,6 +283,7 @@ async function throughput(args: string[]): Promise<void> {
     console.log(`${"clients".padStart(7)} ${"purchases/s".padStart(12)} ${"x fdatasync".padStart(14)} ` +
       `${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"max ms".padStart(8)} ${"errors".padStart(7)}`);
     for (const row of rows) console.log(row);
+    for (const loopDelay of loopDelays) console.log(loopDelay);
     for (const note of notes) console.log(note);
   } finally {
     await cluster.stop();

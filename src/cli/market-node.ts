@@ -171,6 +171,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     hasState: hasRaftState(stores), newCluster,
     publishedIncarnation: () => publishedIncarnationIn(stores, node.id) });
   const metrics = new NodeMetrics(node.id);
+  metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
     voters,

@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Role } from "../raft/index.js";
+import { EventLoopDelayMonitor } from "./event-loop-delay.js";
 
 /**
  * The node's Prometheus metrics (served at GET /metrics): where it is in the protocol (term,
  * role, indexes), what it did (proposals by outcome, elections, leader changes) and how long
- * the two costs that matter took (commit latency, fsync latency).
+ * the two costs that matter took (commit latency, fsync latency), and how long the event loop
+ * stalled (a stall longer than the election timeout looks like a dead leader to a follower).
  */
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -22,8 +24,11 @@ export class NodeMetrics {
   /** Peer messages the core dropped as impossible (Ready.violations). `from` is a configured
    * node id or "unknown", and `reason` one of violationReasons: the label sets stay bounded. */
   readonly protocolViolations: Counter<"from" | "reason">;
+  /** Event-loop delay gauges; sampling runs only between eventLoop.start() and stop(). */
+  readonly eventLoop: EventLoopDelayMonitor;
 
-  constructor(nodeId: string, options: { processMetrics?: boolean } = {}) {
+  constructor(nodeId: string,
+    options: { processMetrics?: boolean; eventLoopWindowMs?: number } = {}) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -53,6 +58,7 @@ export class NodeMetrics {
     this.protocolViolations = new Counter({ name: "raft_protocol_violations_total",
       help: "Peer messages dropped as impossible, by sender and reason",
       labelNames: ["from", "reason"], registers });
+    this.eventLoop = new EventLoopDelayMonitor(this.registry, options.eventLoopWindowMs);
   }
 
   setRole(role: Role): void {
