@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import type { MemberRecord, SnapshotMeta } from "../raft/index.js";
+import { assert, type MemberRecord, type SnapshotMeta } from "../raft/index.js";
 import { assertSnapshotNotOlder } from "./memory-storage.js";
 import {
   CorruptionError, StorageError, type Snapshot, type SnapshotChoice, type SnapshotStore,
@@ -62,20 +62,57 @@ export function snapshotFileName(index: number, term: number): string {
   return `snapshot-${String(index).padStart(16, "0")}-${String(term).padStart(16, "0")}.snap`;
 }
 
-/** The bytes of a snapshot file. */
+/** The bytes of a snapshot file, in one Buffer (save(), and the reference for saveAsync). */
 export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
-  const { index, term, voters, members } = snapshot.meta;
-  const meta = Buffer.from(JSON.stringify(members === undefined ? { index, term, voters }
-    : { index, term, voters, members }), "utf8");
   const dataBytes = Buffer.byteLength(snapshot.data);
-  const file = Buffer.allocUnsafe(headerBytes + meta.length + dataBytes);
-  magic.copy(file, 0);
-  file.writeUInt32LE(meta.length, magic.length + 4);
-  file.writeUInt32LE(dataBytes, magic.length + 8);
-  meta.copy(file, headerBytes);
-  file.write(snapshot.data, headerBytes + meta.length, "utf8");
+  const head = encodeSnapshotHead(snapshot.meta, dataBytes);
+  const file = Buffer.allocUnsafe(head.length + dataBytes);
+  head.copy(file, 0);
+  file.write(snapshot.data, head.length, "utf8");
   file.writeUInt32LE(crc32(file.subarray(magic.length + 4)), magic.length);
   return file;
+}
+
+/** [magic][crc32, left 0][meta length][data length][meta JSON]: the file up to its data. */
+function encodeSnapshotHead(snapshotMeta: SnapshotMeta, dataBytes: number): Buffer {
+  const { index, term, voters, members } = snapshotMeta;
+  const meta = Buffer.from(JSON.stringify(members === undefined ? { index, term, voters }
+    : { index, term, voters, members }), "utf8");
+  const head = Buffer.alloc(headerBytes + meta.length);
+  magic.copy(head, 0);
+  head.writeUInt32LE(meta.length, magic.length + 4);
+  head.writeUInt32LE(dataBytes, magic.length + 8);
+  meta.copy(head, headerBytes);
+  return head;
+}
+
+/** Code units of snapshot data that saveAsync encodes between two turns of the loop. */
+export const snapshotSliceUnitsDefault = 1024 * 1024;
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The UTF-8 bytes of `data`, encoded `sliceUnits` UTF-16 code units at a time with `pause()`
+ * in between: tens of megabytes encoded at once hold the loop for tens of milliseconds. A
+ * slice never ends between the two halves of a surrogate pair, which would encode each half as
+ * U+FFFD; so the chunks, concatenated, are exactly Buffer.from(data, "utf8").
+ */
+export async function encodeSnapshotDataAsync(data: string, pause: () => Promise<void>,
+  sliceUnits = snapshotSliceUnitsDefault): Promise<Buffer[]> {
+  if (!(Number.isSafeInteger(sliceUnits) && sliceUnits >= 2)) {
+    throw new StorageError("sliceUnits must be an integer >= 2");
+  }
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < data.length;) {
+    let end = Math.min(start + sliceUnits, data.length);
+    const last = data.charCodeAt(end - 1);
+    if (end < data.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    assert(end > start, "a slice of snapshot data is never empty");
+    if (start > 0) await pause();
+    chunks.push(Buffer.from(data.slice(start, end), "utf8"));
+    start = end;
+  }
+  return chunks;
 }
 
 /** Verifies and decodes a snapshot file; throws CorruptionError naming `file`. */
@@ -190,10 +227,12 @@ export class FileSnapshotStore implements SnapshotStore {
 
   save(snapshot: Snapshot): void {
     const { final, temporary } = this.prepareSave(snapshot);
+    this.checkDataBytes(snapshot, Buffer.byteLength(snapshot.data));
+    const bytes = encodeSnapshotFile(snapshot);
     fileCall(`save ${final}`, () => {
       const fd = fs.openSync(temporary, "w");
       try {
-        writeAllSync(fd, encodeSnapshotFile(snapshot), 0);
+        writeAllSync(fd, bytes, 0);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -204,13 +243,32 @@ export class FileSnapshotStore implements SnapshotStore {
     this.removeOlderThanKept();
   }
 
-  async saveAsync(snapshot: Snapshot): Promise<void> {
+  /**
+   * save(), with nothing long on the loop: the data is encoded a slice at a time
+   * (encodeSnapshotDataAsync), and the CRC is computed and the file written a chunk at a time,
+   * each write awaited. The temporary file holds the head with its CRC only once every chunk
+   * is written; it is fsynced, renamed and the directory fsynced exactly as in save(), and its
+   * bytes are encodeSnapshotFile's.
+   */
+  async saveAsync(snapshot: Snapshot, pause: () => Promise<void> = yieldToLoop,
+    sliceUnits = snapshotSliceUnitsDefault): Promise<void> {
     const { final, temporary } = this.prepareSave(snapshot);
-    const bytes = encodeSnapshotFile(snapshot);
+    const chunks = await encodeSnapshotDataAsync(snapshot.data, pause, sliceUnits);
+    const dataBytes = chunks.reduce((total, chunk) => total + chunk.length, 0);
+    this.checkDataBytes(snapshot, dataBytes);
+    const head = encodeSnapshotHead(snapshot.meta, dataBytes);
     try {
       const handle = await fs.promises.open(temporary, "w");
       try {
-        await handle.writeFile(bytes);
+        let crc = crc32(head.subarray(magic.length + 4));
+        let position = head.length;
+        for (const chunk of chunks) {
+          crc = crc32(chunk, crc);
+          await writeAllAt(handle, chunk, position);
+          position += chunk.length;
+        }
+        head.writeUInt32LE(crc, magic.length);
+        await writeAllAt(handle, head, 0);
         await handle.sync();
       } finally {
         await handle.close();
@@ -223,17 +281,26 @@ export class FileSnapshotStore implements SnapshotStore {
     this.removeOlderThanKept();
   }
 
-  /** The checks and names of a save; removes leftover temporary files. */
+  /**
+   * The checks and names of a save; removes leftover temporary files. The data's UTF-8 size is
+   * checked by the caller (checkDataBytes): measuring it here would hold the loop in saveAsync.
+   * UTF-8 never takes fewer bytes than UTF-16 code units, so a string longer than the bound is
+   * refused here already.
+   */
   private prepareSave(snapshot: Snapshot): { final: string; temporary: string } {
     this.removeTemporaryFiles();
     assertSnapshotNotOlder(snapshot, this.files()[0]?.index ?? null);
-    const dataBytes = Buffer.byteLength(snapshot.data);
-    if (dataBytes > this.options.snapshotBytesMax) {
-      throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${dataBytes} bytes, ` +
-        `more than snapshotBytesMax ${this.options.snapshotBytesMax}`);
+    if (snapshot.data.length > this.options.snapshotBytesMax) {
+      this.checkDataBytes(snapshot, snapshot.data.length);
     }
     const final = path.join(this.dir, snapshotFileName(snapshot.meta.index, snapshot.meta.term));
     return { final, temporary: `${final}.tmp` };
+  }
+
+  private checkDataBytes(snapshot: Snapshot, dataBytes: number): void {
+    if (dataBytes <= this.options.snapshotBytesMax) return;
+    throw new StorageError(`snapshot at ${snapshot.meta.index} holds ${dataBytes} bytes, ` +
+      `more than snapshotBytesMax ${this.options.snapshotBytesMax}`);
   }
 
   private load(file: SnapshotFile): Snapshot {
@@ -273,6 +340,17 @@ export class FileSnapshotStore implements SnapshotStore {
       for (const name of leftovers) fs.unlinkSync(path.join(this.dir, name));
       fsyncDirectory(this.dir);
     });
+  }
+}
+
+/** Writes all of `buffer` at `position`: a write may take fewer bytes than it was given. */
+async function writeAllAt(handle: fs.promises.FileHandle, buffer: Buffer, position: number):
+  Promise<void> {
+  for (let written = 0; written < buffer.length;) {
+    const { bytesWritten } = await handle.write(buffer, written, buffer.length - written,
+      position + written);
+    assert(bytesWritten > 0, "a file write makes progress");
+    written += bytesWritten;
   }
 }
 

@@ -4,12 +4,16 @@
  * checksum is named, never used; an older verified snapshot stands in for a corrupt newest one
  * only while the log still holds every entry after it. Method: the crash is reproduced by
  * leaving the temporary file exactly as save() writes it before the rename (encodeSnapshotFile
- * is the same encoder), and damage by flipping bits and truncating real files.
+ * is the same encoder), and damage by flipping bits and truncating real files. saveAsync, which
+ * encodes and writes a slice at a time, is held to encodeSnapshotFile's bytes on text full of
+ * multi-byte characters and surrogate pairs, cut into slices as small as two code units; its
+ * crash point (chunks written, the head with its CRC not yet) is reproduced the same way.
  */
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
+  encodeSnapshotDataAsync,
   encodeSnapshotFile,
   FileSnapshotStore,
   snapshotFileName,
@@ -118,5 +122,69 @@ describe("FileSnapshotStore", () => {
     store.save(older);
     fs.renameSync(path.join(dir, snapshotFileName(100, 3)), newestFile());
     expect(() => store.latest()).to.throw(CorruptionError, /file name/);
+  });
+
+  // Every slice boundary lands somewhere in "é€😀" (2, 3 and 4 UTF-8 bytes; the last a pair).
+  const multiByte: Snapshot = { meta: { index: 300, term: 5, voters, members: [] },
+    data: JSON.stringify({ items: Array.from({ length: 40 }, (_, k) => `é${k}€😀`) }) };
+
+  it("saveAsync writes encodeSnapshotFile's bytes, whatever the slice size", async () => {
+    for (const [sliceUnits, index] of [[2, 301], [3, 302], [7, 303], [1 << 20, 304]] as const) {
+      const snapshot = { ...multiByte, meta: { ...multiByte.meta, index } };
+      let pauses = 0;
+      await store.saveAsync(snapshot, () => {
+        pauses += 1;
+        return Promise.resolve();
+      }, sliceUnits);
+      const file = path.join(dir, snapshotFileName(index, 5));
+      expect(fs.readFileSync(file), `sliceUnits ${sliceUnits}`)
+        .to.deep.equal(encodeSnapshotFile(snapshot));
+      expect(new FileSnapshotStore(dir).latest()).to.deep.equal(snapshot);
+      // One pause between two slices: a slice may stop one unit short to keep a pair whole.
+      const slicesMin = Math.ceil(snapshot.data.length / sliceUnits);
+      expect(pauses).to.be.within(slicesMin - 1, Math.ceil(snapshot.data.length / (sliceUnits - 1)));
+    }
+  });
+
+  it("encodes data in slices that join to its UTF-8 bytes, never splitting a pair", async () => {
+    const data = "a😀b😀😀é".repeat(50);
+    for (const sliceUnits of [2, 3, 4, 5, 64]) {
+      const chunks = await encodeSnapshotDataAsync(data, () => Promise.resolve(), sliceUnits);
+      expect(Buffer.concat(chunks)).to.deep.equal(Buffer.from(data, "utf8"));
+      for (const chunk of chunks) expect(chunk.includes("\ufffd")).to.equal(false);
+    }
+    expect(await encodeSnapshotDataAsync("", () => Promise.resolve())).to.deep.equal([]);
+  });
+
+  it("keeps the old snapshot after saveAsync crashes before writing the head", async () => {
+    await store.saveAsync(older);
+    const snapshot = { ...multiByte, meta: { ...multiByte.meta, index: 200, term: 4 } };
+    // saveAsync writes the data chunks first and the head (lengths, meta, CRC) last: a crash
+    // in between leaves zeros where the head goes, which must read as no snapshot at all.
+    const whole = encodeSnapshotFile(snapshot);
+    const dataBytes = Buffer.byteLength(snapshot.data);
+    whole.fill(0, 0, whole.length - dataBytes);
+    const temporary = `${newestFile()}.tmp`;
+    fs.writeFileSync(temporary, whole);
+    expect(store.latest()).to.deep.equal(older);
+    expect(new FileSnapshotStore(dir).latest()).to.deep.equal(older);
+    expect(fs.existsSync(temporary), "leftover .tmp cleaned on open").to.equal(false);
+    fs.writeFileSync(temporary, whole);
+    await store.saveAsync(snapshot); // Overwrites the leftover under the same name.
+    expect(store.latest()).to.deep.equal(snapshot);
+    expect(fs.readdirSync(dir).filter((name) => name.endsWith(".tmp"))).to.deep.equal([]);
+  });
+
+  it("saveAsync refuses data over snapshotBytesMax in UTF-8 bytes, not code units", async () => {
+    const small = new FileSnapshotStore(dir, { snapshotBytesMax: 40 });
+    const data = "€".repeat(20); // 20 code units, 60 bytes.
+    let refused: unknown = null;
+    await small.saveAsync({ meta: { index: 1, term: 1, voters }, data })
+      .catch((error: unknown) => (refused = error));
+    expect(refused).to.be.instanceOf(StorageError);
+    expect((refused as Error).message).to.match(/60 bytes, more than snapshotBytesMax 40/);
+    expect(() => small.save({ meta: { index: 1, term: 1, voters }, data }))
+      .to.throw(StorageError, /60 bytes/);
+    expect(small.latest()).to.equal(null);
   });
 });
