@@ -85,6 +85,11 @@ export async function encodeMarketSnapshotAsync(state: MarketSnapshotState,
     parts.push("]");
   }
   parts.push("}");
+  // The one long step left (about 60 ms for 20 MiB on a shared VM, 3 ms a MiB): a flat string
+  // needs the whole text copied into memory fresh from the kernel, and it is the first touch of
+  // those pages that costs, not the copy (refilling them takes 1 ms). A rope built with `+=`
+  // only moves the cost: the first slice or Buffer.from of it flattens it at once. Avoiding it
+  // takes carrying the data as chunks (Snapshot.data: string[]), not one string.
   return parts.join("");
 }
 

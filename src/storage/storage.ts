@@ -88,8 +88,10 @@ export interface SnapshotStore {
   /** Stores `snapshot` atomically: after a crash either the old or the new one is latest. */
   save(snapshot: Snapshot): void;
   /**
-   * save(), with the writes and fsyncs off the event loop. One at a time: no other save may
-   * start before it settles.
+   * save(), with the writes and fsyncs off the event loop, and the encoding and checksum done a
+   * slice at a time between turns of it, so that a snapshot of tens of megabytes never holds the
+   * loop long enough to delay a heartbeat. One at a time: no other save may start before it
+   * settles.
    */
   saveAsync(snapshot: Snapshot): Promise<void>;
 }
