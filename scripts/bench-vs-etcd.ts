@@ -15,7 +15,7 @@
  * rise of the highest Raft term), and the ratios; at the end, the resident memory per member.
  * Without etcd on PATH it says how to install it and exits 0; it never installs anything.
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { LocalCluster } from "../src/cluster/local-cluster.js";
 import {
   clientCountList, clusterTermMax, createStockedItem, nonNegativeInteger, positiveInteger,
@@ -64,8 +64,9 @@ function parseOptions(args: string[]): Options {
   return new Command("bench vs-etcd")
     .description("raftmarket and a 3-member etcd side by side: the same closed-loop load, " +
       "interleaved runs.")
-    .option("--clients <list>", "client counts for the write cells, comma-separated",
-      clientCountList("--clients"), [1, 16, 64, 256])
+    .addOption(new Option("--clients <list>", "client counts for the write cells, " +
+      "comma-separated").argParser(clientCountList("--clients"))
+      .default([1, 16, 64, 256], "1,16,64,256"))
     .option("--read-clients <count>", "clients for the linearizable-read cell",
       positiveInteger("--read-clients"), 64)
     .option("--runs <count>", "runs per system and cell, interleaved", positiveInteger("--runs"), 3)
