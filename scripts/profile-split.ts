@@ -6,7 +6,9 @@
  * a native write) or another node internal belongs to the category of its caller, so it is
  * charged to whoever called it. zod is split by whether the peer message schema called it.
  *
- * Prints, per profile: % of busy CPU (all but idle) and µs per acknowledged write per category;
+ * Prints, per profile: % of busy CPU (all but idle) and µs per acknowledged write per category,
+ * and on request the functions with the most self time (`--top`) and the steps of our code
+ * (src/) with the most inclusive time (`--inclusive`: a step with all it calls synchronously);
  * the acknowledged writes, and the load window (start-up left out), come from `--writes` or
  * from the `run.json` that profile-cluster.ts leaves next to the node folders. A folder stands for the profile in it with the most busy
  * time (the main thread; tsx's loader thread writes a second, small one).
@@ -114,7 +116,44 @@ function selfTimeUs(profile: CpuProfile, window: Window | null): Map<number, num
 }
 
 interface Split { file: string; totalUs: number; busyUs: number; byCategory: Map<string, number>;
-  topFunctions: [string, number][] }
+  topFunctions: [string, number][]; topInclusive: [string, number][] }
+
+/** "name file:line" of a frame, the path from src/ or node_modules/ on. */
+function frameKey(frame: CallFrame): string {
+  if (frame.url === "") return frame.functionName || "(anonymous)";
+  const file = frame.url.replace(/^.*\/(src|node_modules)\//, "$1/");
+  // tsx's output keeps no useful line numbers for our code: the name and file say enough.
+  const line = /^src\//.test(file) ? "" : `:${frame.lineNumber + 1}`;
+  return `${frame.functionName || "(anonymous)"} ${file}${line}`;
+}
+
+/**
+ * Inclusive time of each function of our code (src/): the samples with it anywhere on the
+ * stack, counted once per sample. Only the synchronous part of a step: what it does after an
+ * await is charged to whatever resumes it.
+ */
+function inclusiveOfOurCode(profile: CpuProfile, selfTimes: Map<number, number>):
+  [string, number][] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parentOf.set(child, node.id);
+  }
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfTimes) {
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (!frame.url.includes("/src/")) continue;
+      const key = frameKey(frame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+    }
+  }
+  return [...inclusive].sort((a, b) => b[1] - a[1]);
+}
 
 function split(file: string, window: Window | null): Split {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
@@ -123,20 +162,19 @@ function split(file: string, window: Window | null): Split {
   const byCategory = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let totalUs = 0;
-  for (const [id, us] of selfTimeUs(profile, window)) {
+  const selfTimes = selfTimeUs(profile, window);
+  for (const [id, us] of selfTimes) {
     totalUs += us;
     const category = categories.get(id)!;
     byCategory.set(category, (byCategory.get(category) ?? 0) + us);
-    const frame = byId.get(id)!.callFrame;
-    const where = frame.url === "" ? "" : ` ${frame.url.replace(/^.*\/(src|node_modules)\//,
-      "$1/")}:${frame.lineNumber + 1}`;
-    const key = `${frame.functionName || "(anonymous)"}${where} [${category}]`;
+    const key = `${frameKey(byId.get(id)!.callFrame)} [${category}]`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
   }
   const busyUs = totalUs - (byCategory.get("idle") ?? 0);
   const topFunctions = [...byFunction].filter(([key]) => !key.includes("[idle]"))
     .sort((a, b) => b[1] - a[1]);
-  return { file, totalUs, busyUs, byCategory, topFunctions };
+  return { file, totalUs, busyUs, byCategory, topFunctions,
+    topInclusive: inclusiveOfOurCode(profile, selfTimes) };
 }
 
 /** A folder stands for its profile with the most busy time; a file for itself. */
@@ -158,8 +196,10 @@ function runInfo(target: string): RunInfo {
   return existsSync(candidate) ? JSON.parse(readFileSync(candidate, "utf8")) as RunInfo : {};
 }
 
-function print(result: Split, writes: number | null, top: number, window: Window | null):
-  void {
+interface PrintOptions { top: number; inclusive: number }
+
+function print(result: Split, writes: number | null, options: PrintOptions,
+  window: Window | null): void {
   console.log(`\n${result.file}` + (window === null ? " (whole profile)" :
     ` (${window.fromS.toFixed(1)}-${window.toS.toFixed(1)} s after its start)`));
   console.log(`sampled ${(result.totalUs / 1e6).toFixed(1)} s, busy (not idle) ` +
@@ -170,12 +210,17 @@ function print(result: Split, writes: number | null, top: number, window: Window
     const share = category === "idle" ? "(idle)" : `${(100 * us / result.busyUs).toFixed(1)}`;
     console.log(`| ${category} | ${share} | ${writes === null ? "-" : (us / writes).toFixed(1)} |`);
   }
-  if (top > 0) {
-    console.log(`top ${top} functions by self time (% of busy):`);
-    for (const [name, us] of result.topFunctions.slice(0, top)) {
-      console.log(`  ${(100 * us / result.busyUs).toFixed(1).padStart(5)}%  ${name}`);
+  const list = (title: string, rows: [string, number][], count: number): void => {
+    if (count === 0) return;
+    console.log(`${title} (% of busy${writes === null ? "" : ", µs per write"}):`);
+    for (const [name, us] of rows.slice(0, count)) {
+      const perWrite = writes === null ? "" : `${(us / writes).toFixed(1).padStart(7)}  `;
+      console.log(`  ${(100 * us / result.busyUs).toFixed(1).padStart(5)}%  ${perWrite}${name}`);
     }
-  }
+  };
+  list(`top ${options.top} functions by self time`, result.topFunctions, options.top);
+  list(`top ${options.inclusive} functions of src/ by inclusive (synchronous) time`,
+    result.topInclusive, options.inclusive);
 }
 
 function main(): void {
@@ -187,15 +232,18 @@ function main(): void {
     .option("--all", "the whole profile, start-up included (default: run.json's load window)")
     .option("--top <k>", "also list the k functions with the most self time",
       nonNegativeInteger("--top"), 0)
+    .option("--inclusive <k>", "also list the k functions of src/ with the most inclusive time " +
+      "(a step of the write path with what it calls)", nonNegativeInteger("--inclusive"), 0)
     .parse();
-  const options = program.opts<{ writes?: number; top: number; all?: boolean }>();
+  const options = program.opts<{ writes?: number; top: number; inclusive: number;
+    all?: boolean }>();
   for (const target of program.args) {
     if (!existsSync(target)) throw new Error(`no such file or folder: ${target}`);
     const file = mainProfile(target);
     const run = runInfo(target);
     const window = options.all !== true && run.loadStartS !== undefined &&
       run.loadEndS !== undefined ? { fromS: run.loadStartS, toS: run.loadEndS } : null;
-    print(split(file, window), options.writes ?? run.acknowledged ?? null, options.top, window);
+    print(split(file, window), options.writes ?? run.acknowledged ?? null, options, window);
   }
 }
 
