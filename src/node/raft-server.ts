@@ -116,6 +116,8 @@ export class RaftServer implements NodeService {
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** When the tick timer last fired, to tell a late tick (after a stall) from one on time. */
+  private lastTickMs = performance.now();
   private stopped = false;
   private readSequence = 0;
   private readonly bootId = randomUUID().slice(0, 8);
@@ -358,7 +360,22 @@ export class RaftServer implements NodeService {
 
   // --- Events -----------------------------------------------------------------------------
 
+  /**
+   * A tick that comes late (the process was stalled: GC, a long pass, the CPU taken by others)
+   * is counted only after the input queued meanwhile is read. Node runs due timers before it
+   * polls sockets, so counting it at once could take the leader's heartbeats, already waiting
+   * in the socket, for silence and start a needless pre-vote. setImmediate runs after the poll.
+   */
   private tick(): void {
+    const nowMs = performance.now();
+    const late = nowMs - this.lastTickMs > 2 * this.options.tickIntervalMs;
+    this.lastTickMs = nowMs;
+    if (late) setImmediate(() => this.tickNow());
+    else this.tickNow();
+  }
+
+  private tickNow(): void {
+    if (this.stopped) return;
     this.node.tick();
     this.maybePublish();
     this.schedule();
