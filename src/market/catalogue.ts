@@ -1,13 +1,12 @@
 /**
- * The items, kept so that the reads the API serves are cheap: by sku in a Map, in sku order in
- * a sorted array (searches walk it and stop at their limit), and the item count per area.
- * Items are frozen records; a change of stock replaces the record.
+ * The items in the heap, a mirror of the store's items table kept so that the reads the API
+ * serves and the buys are cheap: by sku in a Map, in sku order in a sorted array (searches walk
+ * it and stop at their limit), and the item count per area. Items are frozen records; a change
+ * of stock replaces the record. Bounded by MarketConfig.itemsMax.
  */
 import { assert } from "./assert.js";
 import { compareCodeUnits } from "./canonical.js";
-import { encodeItem } from "./encoding.js";
 import { marketLimits, type Item } from "./model.js";
-import { DigestedMap, type SetDigest } from "./state-digest.js";
 
 /** A search; every filter is optional. See MarketStateMachine.searchItems. */
 export interface SearchQuery {
@@ -22,21 +21,11 @@ export interface SearchQuery {
 }
 
 export class Catalogue {
-  private readonly items: DigestedMap<Item>;
+  private readonly items = new Map<string, Item>();
   /** Invariant: exactly the keys of `items`, sorted by code unit, without duplicates. */
   private readonly skusSorted: string[] = [];
   /** Invariant: per area, the number of items in it; an area with no item has no entry. */
   private readonly itemCountByArea = new Map<string, number>();
-
-  /** Every change to the items is reflected in `digest` (see state-digest.ts). */
-  constructor(digest: SetDigest) {
-    this.items = new DigestedMap(digest, "item", encodeItem);
-  }
-
-  /** Brings the state digest up to date with every change so far (see state-digest.ts). */
-  flushDigest(): void {
-    this.items.flush();
-  }
 
   get size(): number {
     return this.items.size;

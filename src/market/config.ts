@@ -13,19 +13,12 @@ export interface MarketConfig {
   readonly sessionTtlMs: number;
   /** Items in the catalogue; a createItem beyond this is rejected as limitExceeded. */
   readonly itemsMax: number;
-  /**
-   * Orders retained for getOrder and cancel. Beyond this the oldest order is forgotten, so
-   * memory and snapshots stay bounded however long the market runs (DESIGN.md §5); a real
-   * shop would archive it first. A forgotten order is notFound and can no longer be cancelled.
-   */
-  readonly ordersMax: number;
 }
 
 export const defaultMarketConfig = {
   sessionsMax: 100_000,
   sessionTtlMs: 10 * 60 * 1000,
   itemsMax: 100_000,
-  ordersMax: 100_000,
 } as const satisfies MarketConfig;
 
 /** A configuration that cannot work. The message lists every problem, one per line. */
@@ -37,7 +30,7 @@ export class MarketConfigError extends Error {
 }
 
 const configFields = [
-  "sessionsMax", "sessionTtlMs", "itemsMax", "ordersMax",
+  "sessionsMax", "sessionTtlMs", "itemsMax",
 ] as const satisfies readonly (keyof MarketConfig)[];
 
 /** Bounds that keep one replica's memory sane; far above any useful setting. */

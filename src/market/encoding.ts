@@ -49,7 +49,7 @@ export function encodeSession(session: Session): object {
 
 export function encodeConfig(config: MarketConfig): object {
   return {
-    itemsMax: config.itemsMax, ordersMax: config.ordersMax, sessionTtlMs: config.sessionTtlMs,
+    itemsMax: config.itemsMax, sessionTtlMs: config.sessionTtlMs,
     sessionsMax: config.sessionsMax,
   };
 }

@@ -28,9 +28,16 @@ import { marketLimits, orderIdForIndex, type Item, type Order, type OrderLine } 
 import type { Session } from "./sessions.js";
 import { integerRanges, readItem, textRules } from "./validate.js";
 
-export const marketSnapshotFormat = "raftmarket.market.v1";
+/**
+ * v2: the config has no ordersMax, since the market keeps every order (issue 10). v1 snapshots,
+ * saved by earlier versions, are still read (their ordersMax ignored), to migrate a data folder.
+ */
+export const marketSnapshotFormat = "raftmarket.market.v2";
+const marketSnapshotFormatV1 = "raftmarket.market.v1";
 
 export interface MarketSnapshotState {
+  /** The format the state was read from; encoding always writes marketSnapshotFormat. */
+  readonly format?: string;
   readonly config: MarketConfig;
   readonly appliedIndex: number;
   readonly clockMs: number;
@@ -56,40 +63,48 @@ export function encodeMarketSnapshot(state: MarketSnapshotState): string {
   });
 }
 
+/** The state as record streams, for encoding from a database read without arrays of it. */
+export interface MarketSnapshotSource {
+  readonly config: MarketConfig;
+  readonly appliedIndex: number;
+  readonly clockMs: number;
+  /** In sku order. */
+  readonly items: Iterable<Item>;
+  /** In index order. */
+  readonly orders: Iterable<Order>;
+  /** Oldest first. */
+  readonly sessions: Iterable<Session>;
+}
+
 /**
  * encodeMarketSnapshot, byte for byte, built a slice of records at a time with `pause()` in
  * between, so that a node keeps sending heartbeats while it serializes tens of megabytes. The
- * state must not change meanwhile: the records are frozen and the arrays a capture's own
- * (MarketStateMachine.captureSnapshotState), so the state machine may go on applying.
+ * source must not change meanwhile: MarketStateMachine.snapshotSource reads a database view
+ * (MVCC), so the state machine may go on applying.
  */
-export async function encodeMarketSnapshotAsync(state: MarketSnapshotState,
+export async function encodeMarketSnapshotAsync(source: MarketSnapshotSource,
   pause: () => Promise<void>, recordsPerSlice = 2000): Promise<string> {
-  const head = JSON.stringify({ appliedIndex: state.appliedIndex, clockMs: state.clockMs,
-    config: encodeConfig(state.config), format: marketSnapshotFormat });
+  const head = JSON.stringify({ appliedIndex: source.appliedIndex, clockMs: source.clockMs,
+    config: encodeConfig(source.config), format: marketSnapshotFormat });
   const parts = [head.slice(0, -1)];
-  const sections: [string, readonly unknown[], (record: never) => object][] = [
-    ["items", state.items, encodeItem as (record: never) => object],
-    ["orders", state.orders, encodeOrder as (record: never) => object],
-    ["sessions", state.sessions, encodeSession as (record: never) => object],
+  const sections: [string, Iterable<unknown>, (record: never) => object][] = [
+    ["items", source.items, encodeItem as (record: never) => object],
+    ["orders", source.orders, encodeOrder as (record: never) => object],
+    ["sessions", source.sessions, encodeSession as (record: never) => object],
   ];
   for (const [name, records, encode] of sections) {
     parts.push(`,"${name}":[`);
-    for (let start = 0; start < records.length; start += recordsPerSlice) {
-      if (start > 0) {
-        await pause();
-        parts.push(",");
-      }
-      parts.push(records.slice(start, start + recordsPerSlice)
-        .map((record) => JSON.stringify(encode(record as never))).join(","));
+    let count = 0;
+    for (const record of records) {
+      if (count > 0) parts.push(",");
+      parts.push(JSON.stringify(encode(record as never)));
+      if (++count % recordsPerSlice === 0) await pause();
     }
     parts.push("]");
   }
   parts.push("}");
-  // The one long step left (about 60 ms for 20 MiB on a shared VM, 3 ms a MiB): a flat string
-  // needs the whole text copied into memory fresh from the kernel, and it is the first touch of
-  // those pages that costs, not the copy (refilling them takes 1 ms). A rope built with `+=`
-  // only moves the cost: the first slice or Buffer.from of it flattens it at once. Avoiding it
-  // takes carrying the data as chunks (Snapshot.data: string[]), not one string.
+  // One long step is left (about 60 ms for 20 MiB on a shared VM): a flat string needs the
+  // whole text in fresh memory. Avoiding it takes carrying the data as chunks, not one string.
   return parts.join("");
 }
 
@@ -119,10 +134,11 @@ const mergedQty = { min: 1, max: marketLimits.buyQtyMax * marketLimits.linesPerO
 
 function readSnapshot(value: unknown): MarketSnapshotState | FieldProblem {
   if (!isRecord(value)) return fieldProblem("snapshot", "must be a JSON object");
-  if (ownField(value, "format") !== marketSnapshotFormat) {
+  const format = ownField(value, "format");
+  if (format !== marketSnapshotFormat && format !== marketSnapshotFormatV1) {
     return fieldProblem("format", `must be ${marketSnapshotFormat}`);
   }
-  const config = readConfig(ownField(value, "config"));
+  const config = readConfig(ownField(value, "config"), format === marketSnapshotFormatV1);
   if ("ok" in config) return config;
   const appliedIndex = readInteger(value, "appliedIndex", "", anyIndex);
   if (typeof appliedIndex !== "number") return appliedIndex;
@@ -130,22 +146,25 @@ function readSnapshot(value: unknown): MarketSnapshotState | FieldProblem {
   if (typeof clockMs !== "number") return clockMs;
   const items = readArray(value, "items", config.itemsMax, readItemAt);
   if (!Array.isArray(items)) return items;
-  const orders = readArray(value, "orders", config.ordersMax, readOrder);
+  const orders = readArray(value, "orders", Number.MAX_SAFE_INTEGER, readOrder);
   if (!Array.isArray(orders)) return orders;
   const sessions = readArray(value, "sessions", config.sessionsMax, readSession);
   if (!Array.isArray(sessions)) return sessions;
-  const state = { config, appliedIndex, clockMs, items, orders, sessions };
+  const state = { format, config, appliedIndex, clockMs, items, orders, sessions };
   return checkItemOrder(items) ?? checkOrders(state) ?? checkSessions(state) ?? state;
 }
 
-function readConfig(value: unknown): MarketConfig | FieldProblem {
+/** A v1 config also has ordersMax, which no longer means anything: checked, then dropped. */
+function readConfig(value: unknown, v1: boolean): MarketConfig | FieldProblem {
   if (!isRecord(value)) return fieldProblem("config", "must be an object");
   const config = {
     sessionsMax: ownField(value, "sessionsMax"),
     sessionTtlMs: ownField(value, "sessionTtlMs"),
     itemsMax: ownField(value, "itemsMax"),
-    ordersMax: ownField(value, "ordersMax"),
   } as MarketConfig;
+  const keys = Object.keys(value).sort().join(",");
+  const expected = v1 ? "itemsMax,ordersMax,sessionTtlMs,sessionsMax" : "itemsMax,sessionTtlMs,sessionsMax";
+  if (keys !== expected) return fieldProblem("config", `must have exactly the keys ${expected}`);
   const problems = marketConfigProblems(config);
   return problems.length === 0 ? config : fieldProblem("config", problems.join("; "));
 }

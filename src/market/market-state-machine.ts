@@ -4,15 +4,25 @@
  * Nothing here reads a clock or a random source: the only time is the leader's `timeMs`
  * inside each command, and it serves only to expire sessions.
  *
- * apply() is the one way state changes. Each call:
- *   1. validates the command again (a log entry is input too: an older or buggy proposer
- *      could have written anything); an invalid one is rejected and changes nothing but
- *      appliedIndex;
+ * The records live in a StateStore (storage/state-store.ts): LMDB on a node, the in-memory twin
+ * in tests. The heap holds the items (a mirror kept in sku order, for searches) and a few
+ * counters; orders and sessions are read from the store when needed. Tables:
+ *
+ *   meta          "market" -> MarketMeta (applied index, clock, counts, digest, config);
+ *                 "raft" -> whatever the driver stores with the same transaction
+ *   items         sku -> Item
+ *   orders        log index -> Order (every order ever placed)
+ *   sessions      requestId -> Session
+ *   sessionQueue  sequence number -> requestId, oldest first: expiry and eviction take the head
+ *
+ * applyBatch() is the one way state changes: all its entries in one store write, so the store
+ * holds the state after a whole batch or before it, and its appliedIndex says which. Each
+ * command:
+ *   1. is validated again (a log entry is input too); an invalid one is rejected and changes
+ *      nothing but appliedIndex;
  *   2. advances the log clock to max(clock, timeMs) and expires sessions by it;
  *   3. answers a known requestId from the session table (or with requestIdConflict);
- *   4. otherwise executes the command and records its result, success or rejection.
- *
- * Queries (searchItems, getItem, getOrder, listAreas) only read; they return frozen records.
+ *   4. otherwise executes, and its result, success or rejection, is recorded.
  */
 import { assert, assertNever } from "./assert.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
@@ -26,13 +36,14 @@ import type {
   MarketResult,
 } from "./commands.js";
 import { defaultMarketConfig, validateMarketConfig, type MarketConfig } from "./config.js";
-import { encodeConfig } from "./encoding.js";
+import { encodeConfig, encodeItem, encodeOrder, encodeSession } from "./encoding.js";
 import {
   decodeMarketSnapshot,
   encodeMarketSnapshot,
+  encodeMarketSnapshotAsync,
   MarketSnapshotError,
   marketSnapshotFormat,
-  type MarketSnapshotState,
+  type MarketSnapshotSource,
 } from "./market-snapshot.js";
 import {
   marketLimits,
@@ -42,11 +53,12 @@ import {
   type OrderLine,
   type OrderLineRequest,
 } from "./model.js";
-import { OrderBook } from "./order-book.js";
 import * as results from "./results.js";
-import { commandDigest, SessionTable } from "./sessions.js";
-import { SetDigest } from "./state-digest.js";
+import { commandDigest, type Session } from "./sessions.js";
+import { recordHash, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
+import { MemoryStateStore } from "../storage/memory-state-store.js";
+import type { StateStore, StateView, StateWriter } from "../storage/state-store.js";
 
 /** Sizes for metrics and status pages. */
 export interface MarketStats {
@@ -57,85 +69,263 @@ export interface MarketStats {
   readonly sessionCount: number;
 }
 
+/** The market's scalars, stored under meta "market" with every batch. */
+interface MarketMeta extends MarketStats {
+  readonly format: string;
+  readonly config: MarketConfig;
+  /** The next sequence number of sessionQueue, and the oldest still held. */
+  readonly sessionTail: number;
+  readonly sessionHead: number;
+  /** SetDigest of every record (state-digest.ts), hex. */
+  readonly recordDigest: string;
+}
+
+/** One committed entry for applyBatch: `data` null for an entry with no market command. */
+export interface MarketEntry {
+  readonly index: number;
+  /** The entry's data as encodeCommand wrote it; or a command already parsed (tests). */
+  readonly data: string | MarketCommand | null;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const metaKey = "market";
+const raftMetaKey = "raft";
+
 export class MarketStateMachine {
   readonly config: MarketConfig;
-  /** Kept in step with every item, order and session by the tables below. */
-  private readonly records = new SetDigest();
-  private readonly catalogue = new Catalogue(this.records);
-  private readonly orders: OrderBook;
-  private readonly sessions: SessionTable;
-  /** The index of the last entry applied. Invariant: increases with every apply. */
-  private appliedIndexValue = 0;
-  /** The log clock: the highest timeMs applied. Invariant: never decreases. */
-  private clockMs = 0;
-  /** stateHash() at appliedIndexValue, or null when it must be recomputed. */
+  private readonly store: StateStore;
+  /** The items, as in the store after the last write: a mirror for searches and buys. */
+  private readonly catalogue = new Catalogue();
+  /** Kept in step with every record by each write (state-digest.ts). */
+  private readonly digest: SetDigest;
+  private meta: Mutable<MarketMeta>;
+  /** The writer of the batch being applied; null between batches. */
+  private writer: StateWriter | null = null;
+  /** Set when a batch threw: the mirror and counters may no longer match the store. */
+  private broken: Error | null = null;
+  /** stateHash() at meta.appliedIndex, or null when it must be recomputed. */
   private hashCache: string | null = null;
 
-  constructor(config: Partial<MarketConfig> = {}) {
-    this.config = Object.freeze({ ...defaultMarketConfig, ...config });
+  /**
+   * Opens the market held in `store`, or starts an empty one with `config` when the store is
+   * empty. A store that already holds a market keeps the config it was created with; asking for
+   * a different one is an error, not a silent change (every replica must use the same).
+   */
+  constructor(config: Partial<MarketConfig> = {}, store: StateStore = new MemoryStateStore()) {
+    this.store = store;
+    const stored = store.get("meta", metaKey) as MarketMeta | undefined;
+    if (stored === undefined) {
+      this.config = Object.freeze({ ...defaultMarketConfig, ...config });
+      validateMarketConfig(this.config);
+      this.meta = {
+        format: marketSnapshotFormat, config: this.config, appliedIndex: 0, clockMs: 0,
+        itemCount: 0, orderCount: 0, sessionCount: 0, sessionTail: 0, sessionHead: 0,
+        recordDigest: new SetDigest().hex(),
+      };
+      this.digest = new SetDigest();
+      // Stored at once, so that the store says which config it was made with from the start.
+      const meta = { ...this.meta };
+      store.write((writer) => writer.put("meta", metaKey, meta));
+      return;
+    }
+    if (stored.format !== marketSnapshotFormat) {
+      throw new MarketSnapshotError(`the state store holds market format ${String(stored.format)}, ` +
+        `this version reads ${marketSnapshotFormat}`);
+    }
+    this.config = Object.freeze({ ...stored.config });
     validateMarketConfig(this.config);
-    this.orders = new OrderBook(this.config.ordersMax, this.records);
-    this.sessions = new SessionTable(this.config.sessionsMax, this.config.sessionTtlMs,
-      this.records);
+    for (const key of Object.keys(config) as (keyof MarketConfig)[]) {
+      if (config[key] !== this.config[key]) {
+        throw new MarketSnapshotError(`the state store holds a market with ${key} ` +
+          `${this.config[key]}, not ${String(config[key])}`);
+      }
+    }
+    this.meta = { ...stored, config: this.config };
+    this.digest = SetDigest.fromHex(stored.recordDigest);
+    const view = store.view();
+    try {
+      for (const { value } of view.range("items")) this.catalogue.insert(value as Item);
+    } finally {
+      view.close();
+    }
+    assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
   }
 
   /** The index of the last log entry applied (0 before any). */
   get appliedIndex(): number {
-    return this.appliedIndexValue;
+    return this.meta.appliedIndex;
+  }
+
+  /** What the driver stored with the last batch (applyBatch's raftMeta), if anything. */
+  raftMeta(): unknown {
+    return this.store.get("meta", raftMetaKey);
   }
 
   /**
-   * Applies the command of the committed entry at `index`. Indexes must increase from call to
-   * call (they may skip entries that carry no command); anything else is a driver bug.
+   * Applies committed entries, in one store write: their indexes must increase from entry to
+   * entry and from call to call (they may skip entries), anything else is a driver bug.
+   * `raftMeta`, when given, is stored in the same write (the driver's term, voters, members at
+   * the last index), so that the store never holds one without the other. An exception leaves
+   * this machine unusable: the driver stops the node, and a restart reopens the store, which
+   * holds the state before the batch.
+   */
+  applyBatch(entries: readonly MarketEntry[], raftMeta?: unknown): (MarketResult | null)[] {
+    if (this.broken !== null) throw this.broken;
+    // Checked before anything changes, so a driver bug caught here leaves the machine usable.
+    let previousIndex = this.meta.appliedIndex;
+    for (const { index } of entries) {
+      assert(Number.isSafeInteger(index) && index > previousIndex,
+        `market: apply at index ${index} after ${previousIndex}`);
+      previousIndex = index;
+    }
+    const answers: (MarketResult | null)[] = [];
+    try {
+      this.store.write((writer) => {
+        this.writer = writer;
+        for (const entry of entries) {
+          this.advanceIndex(entry.index);
+          answers.push(entry.data === null ? null : this.applyData(entry.data, entry.index));
+        }
+        this.meta.recordDigest = this.digest.hex();
+        writer.put("meta", metaKey, { ...this.meta });
+        if (raftMeta !== undefined) writer.put("meta", raftMetaKey, raftMeta);
+      });
+    } catch (error) {
+      this.broken = error as Error;
+      throw error;
+    } finally {
+      this.writer = null;
+    }
+    return answers;
+  }
+
+  /**
+   * Applies one command at `index` (a batch of one). It is validated like any entry, whatever
+   * its static type says.
    */
   apply(command: MarketCommand, index: number): MarketResult {
-    this.advanceAppliedIndex(index);
-    const checked = validateCommand(command);
+    return this.applyBatch([{ index, data: command }])[0]!;
+  }
+
+  /** Applies a log entry's data as written by encodeCommand (a batch of one). */
+  applyEncoded(data: string, index: number): MarketResult {
+    return this.applyBatch([{ index, data }])[0]!;
+  }
+
+  /** Records that entries up to `index` carried no market command (a batch of one). */
+  advanceAppliedIndex(index: number): void {
+    this.applyBatch([{ index, data: null }]);
+  }
+
+  private advanceIndex(index: number): void {
+    this.meta.appliedIndex = index;
+    this.hashCache = null;
+  }
+
+  /**
+   * Data that is not JSON is rejected as invalidCommand (field "entry") like any other invalid
+   * command, so a corrupt proposal gives the same answer on every replica instead of stopping
+   * them all.
+   */
+  private applyData(data: string | MarketCommand, index: number): MarketResult {
+    let parsed: unknown = data;
+    if (typeof data === "string") {
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        return results.invalidCommand("entry", "is not JSON");
+      }
+    }
+    const checked = validateCommand(parsed);
     if (!checked.ok) return results.invalidCommand(checked.field, checked.message);
     const valid = checked.command;
-    this.clockMs = Math.max(this.clockMs, valid.timeMs);
-    this.sessions.expire(this.clockMs);
+    this.meta.clockMs = Math.max(this.meta.clockMs, valid.timeMs);
+    this.expireSessions();
     const digest = commandDigest(valid);
-    const previous = this.sessions.lookup(valid.requestId);
+    const previous = this.w().get("sessions", valid.requestId) as Session | undefined;
     if (previous !== undefined) {
       return previous.digest === digest ? previous.result
         : results.requestIdConflict(valid.requestId);
     }
     const result = this.execute(valid, index);
-    this.sessions.record({
-      requestId: valid.requestId, digest, recordedAtMs: this.clockMs, index, result,
+    this.recordSession({
+      requestId: valid.requestId, digest, recordedAtMs: this.meta.clockMs, index, result,
     });
-    return this.sessions.lookup(valid.requestId)!.result;
+    return result;
   }
 
-  /**
-   * Applies a log entry's data as written by encodeCommand. Data that is not JSON is rejected
-   * as invalidCommand (field "entry") like any other invalid command, so a corrupt proposal
-   * gives the same answer on every replica instead of stopping them all.
-   */
-  applyEncoded(data: string, index: number): MarketResult {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      this.advanceAppliedIndex(index);
-      return results.invalidCommand("entry", "is not JSON");
+  private w(): StateWriter {
+    assert(this.writer !== null, "market: a change outside applyBatch");
+    return this.writer;
+  }
+
+  // --- Records: every change goes through these, which keep the digest and counts in step ---
+
+  private putItem(item: Item, previous: Item | undefined): Item {
+    const frozen = Object.freeze({ ...item });
+    if (previous !== undefined) this.digest.remove(recordHash("item", encodeItem(previous)));
+    this.digest.add(recordHash("item", encodeItem(frozen)));
+    this.w().put("items", frozen.sku, frozen);
+    if (previous === undefined) {
+      this.catalogue.insert(frozen);
+      this.meta.itemCount++;
+    } else {
+      this.catalogue.replace(frozen);
     }
-    // apply() validates its argument whatever its static type says.
-    return this.apply(parsed as MarketCommand, index);
+    return frozen;
+  }
+
+  private putOrder(order: Order, previous: Order | undefined): Order {
+    const frozen = results.freezeOrder(order);
+    if (previous !== undefined) this.digest.remove(recordHash("order", encodeOrder(previous)));
+    else this.meta.orderCount++;
+    this.digest.add(recordHash("order", encodeOrder(frozen)));
+    this.w().put("orders", frozen.index, frozen);
+    return frozen;
+  }
+
+  private recordSession(session: Session): void {
+    while (this.meta.sessionCount >= this.config.sessionsMax) this.dropOldestSession();
+    const frozen = Object.freeze({ ...session, result: results.freezeResult(session.result) });
+    this.digest.add(recordHash("session", encodeSession(frozen)));
+    this.w().put("sessions", frozen.requestId, frozen);
+    this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);
+    this.meta.sessionTail++;
+    this.meta.sessionCount++;
   }
 
   /**
-   * Records that the entries up to `index` have been applied although they carried no market
-   * command (a new leader's no-op, a membership change), so that appliedIndex and stateHash
-   * follow the node's applied index. Same ordering rule as apply.
+   * Forgets every session that has expired at the log clock. Bounded by the table's size;
+   * stops at the first session still alive, since the sessions after it were recorded no
+   * earlier (sessions.ts).
    */
-  advanceAppliedIndex(index: number): void {
-    assert(Number.isSafeInteger(index) && index > this.appliedIndexValue,
-      `market: apply at index ${index} after ${this.appliedIndexValue}`);
-    this.appliedIndexValue = index;
-    this.hashCache = null;
+  private expireSessions(): void {
+    while (this.meta.sessionCount > 0) {
+      const oldest = this.oldestSession();
+      if (oldest.recordedAtMs + this.config.sessionTtlMs > this.meta.clockMs) return;
+      this.dropOldestSession();
+    }
   }
+
+  private oldestSession(): Session {
+    const requestId = this.w().get("sessionQueue", this.meta.sessionHead) as string | undefined;
+    assert(requestId !== undefined, "market: session queue head missing");
+    const session = this.w().get("sessions", requestId) as Session | undefined;
+    assert(session !== undefined, `market: queued session ${requestId} missing`);
+    return session;
+  }
+
+  private dropOldestSession(): void {
+    const session = this.oldestSession();
+    this.digest.remove(recordHash("session", encodeSession(session)));
+    this.w().remove("sessions", session.requestId);
+    this.w().remove("sessionQueue", this.meta.sessionHead);
+    this.meta.sessionHead++;
+    this.meta.sessionCount--;
+  }
+
+  // --- Commands ---------------------------------------------------------------------------
 
   private execute(command: MarketCommand, index: number): MarketResult {
     switch (command.kind) {
@@ -154,9 +344,7 @@ export class MarketStateMachine {
         `the catalogue already holds its maximum of ${this.config.itemsMax} items`);
     }
     const { sku, name, area, priceCents, stock } = command;
-    const item: Item = { sku, name, area, priceCents, stock };
-    this.catalogue.insert(item);
-    return results.itemResult(item);
+    return results.itemResult(this.putItem({ sku, name, area, priceCents, stock }, undefined));
   }
 
   private executeAddStock(command: AddStockCommand): MarketResult {
@@ -166,8 +354,7 @@ export class MarketStateMachine {
       return results.limitExceeded("qty", marketLimits.stockMax,
         `stock of ${item.sku} would exceed ${marketLimits.stockMax}`);
     }
-    const updated = this.catalogue.replace({ ...item, stock: item.stock + command.qty });
-    return results.itemResult(updated);
+    return results.itemResult(this.putItem({ ...item, stock: item.stock + command.qty }, item));
   }
 
   /**
@@ -187,15 +374,14 @@ export class MarketStateMachine {
     for (const line of priced) {
       const item = this.catalogue.get(line.sku)!;
       assert(item.stock >= line.qty, "buy: stock checked above");
-      this.catalogue.replace({ ...item, stock: item.stock - line.qty });
+      this.putItem({ ...item, stock: item.stock - line.qty }, item);
       totalCents += line.qty * line.priceCents;
     }
     assert(Number.isSafeInteger(totalCents), "buy: limits keep totals safe integers");
-    const order: Order = {
+    const order = this.putOrder({
       orderId: orderIdForIndex(index), requestId: command.requestId, lines: priced,
       status: "confirmed", totalCents, index,
-    };
-    this.orders.add(order);
+    }, undefined);
     return results.orderResult(order);
   }
 
@@ -205,7 +391,7 @@ export class MarketStateMachine {
    * nothing. A restock that would take an item above stockMax is refused as a whole.
    */
   private executeCancel(command: CancelCommand): MarketResult {
-    const order = this.orders.get(command.orderId);
+    const order = this.readOrder(command.orderId, this.w());
     if (order === undefined) return results.orderNotFound(command.orderId);
     if (order.status === "cancelled") return results.orderResult(order);
     for (const line of order.lines) {
@@ -218,10 +404,20 @@ export class MarketStateMachine {
     }
     for (const line of order.lines) {
       const item = this.catalogue.get(line.sku)!;
-      this.catalogue.replace({ ...item, stock: item.stock + line.qty });
+      this.putItem({ ...item, stock: item.stock + line.qty }, item);
     }
-    return results.orderResult(this.orders.replace({ ...order, status: "cancelled" }));
+    return results.orderResult(this.putOrder({ ...order, status: "cancelled" }, order));
   }
+
+  private readOrder(orderId: string, reader: { get: StateStore["get"] }): Order | undefined {
+    const match = /^o-([1-9][0-9]{0,15})$/.exec(orderId);
+    if (match === null) return undefined;
+    const index = Number(match[1]);
+    if (!Number.isSafeInteger(index) || orderIdForIndex(index) !== orderId) return undefined;
+    return reader.get("orders", index) as Order | undefined;
+  }
+
+  // --- Queries ----------------------------------------------------------------------------
 
   /** Items matching every filter of `query`, in sku order (code units), at most its limit. */
   searchItems(query: SearchQuery = {}): Item[] {
@@ -232,9 +428,9 @@ export class MarketStateMachine {
     return this.catalogue.get(sku);
   }
 
-  /** The order, if it exists and is still retained (see MarketConfig.ordersMax). */
+  /** Any order ever placed. */
   getOrder(orderId: string): Order | undefined {
-    return this.orders.get(orderId);
+    return this.readOrder(orderId, this.store);
   }
 
   /** The areas that hold at least one item, sorted. */
@@ -243,67 +439,114 @@ export class MarketStateMachine {
   }
 
   stats(): MarketStats {
-    return {
-      appliedIndex: this.appliedIndexValue, clockMs: this.clockMs,
-      itemCount: this.catalogue.size, orderCount: this.orders.size,
-      sessionCount: this.sessions.size,
-    };
-  }
-
-  /** The whole replicated state as canonical JSON: equal states give equal strings. */
-  snapshot(): string {
-    return encodeMarketSnapshot(this.captureSnapshotState());
-  }
-
-  /**
-   * The state at appliedIndex, for encodeMarketSnapshotAsync: cheap (arrays of references to
-   * frozen records), and unaffected by anything applied after it.
-   */
-  captureSnapshotState(): MarketSnapshotState {
-    return {
-      config: this.config, appliedIndex: this.appliedIndexValue, clockMs: this.clockMs,
-      items: this.catalogue.list(), orders: this.orders.list(), sessions: this.sessions.list(),
-    };
+    const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = this.meta;
+    return { appliedIndex, clockMs, itemCount, orderCount, sessionCount };
   }
 
   /**
    * A sha256 hex digest of the whole state at appliedIndex: two replicas at one appliedIndex
    * have the same stateHash, and different states have different ones. It hashes the scalar
-   * fields with the incremental digest of every record (state-digest.ts), rather than the
-   * snapshot, which can be tens of megabytes: the cost is one small hash per record changed
-   * since the previous call, and nothing when called again at the same appliedIndex.
+   * fields with the digest of every record, which each write keeps up to date (one small hash
+   * per record changed), rather than the whole state.
    */
   stateHash(): string {
     if (this.hashCache === null) {
-      this.catalogue.flushDigest();
-      this.orders.flushDigest();
-      this.sessions.flushDigest();
-      const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = this.stats();
+      const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = this.meta;
       this.hashCache = sha256Hex(canonicalJson({
         format: marketSnapshotFormat, appliedIndex, clockMs, config: encodeConfig(this.config),
-        itemCount, orderCount, sessionCount, recordDigest: this.records.hex(),
+        itemCount, orderCount, sessionCount, recordDigest: this.digest.hex(),
       }));
     }
     return this.hashCache;
   }
 
+  // --- Snapshots --------------------------------------------------------------------------
+
   /**
-   * Rebuilds a state machine from snapshot() output, with the config the snapshot carries.
-   * Throws MarketSnapshotError if the data is malformed or not in canonical form.
+   * The state as of the store's last commit, read from a view (MVCC), as record streams for
+   * encodeMarketSnapshotAsync; with the meta the driver stored beside it. Close the view after.
    */
-  static restore(data: string): MarketStateMachine {
+  static snapshotSource(view: StateView): { source: MarketSnapshotSource; raftMeta: unknown } {
+    const meta = view.get("meta", metaKey) as MarketMeta | undefined;
+    const emptyConfig = { ...defaultMarketConfig };
+    const source: MarketSnapshotSource = {
+      config: meta?.config ?? emptyConfig,
+      appliedIndex: meta?.appliedIndex ?? 0,
+      clockMs: meta?.clockMs ?? 0,
+      items: mapValues(view.range("items"), (value) => value as Item),
+      orders: mapValues(view.range("orders"), (value) => value as Order),
+      sessions: mapValues(view.range("sessionQueue"),
+        (requestId) => view.get("sessions", requestId as string) as Session),
+    };
+    return { source, raftMeta: view.get("meta", raftMetaKey) };
+  }
+
+  /** The whole replicated state as canonical JSON, as of the store's last commit. */
+  snapshot(): string {
+    const view = this.store.view();
+    try {
+      const { source } = MarketStateMachine.snapshotSource(view);
+      return encodeMarketSnapshot({ ...source, items: [...source.items],
+        orders: [...source.orders], sessions: [...source.sessions] });
+    } finally {
+      view.close();
+    }
+  }
+
+  /** snapshot(), a slice at a time with `pause()` between slices. */
+  async snapshotAsync(pause: () => Promise<void>): Promise<string> {
+    const view = this.store.view();
+    try {
+      return await encodeMarketSnapshotAsync(MarketStateMachine.snapshotSource(view).source, pause);
+    } finally {
+      view.close();
+    }
+  }
+
+  /**
+   * Replaces the contents of `store` with the state in snapshot() output (or a v1 snapshot of
+   * an earlier version), with the config it carries, in one write that also stores `raftMeta`.
+   * Throws MarketSnapshotError if the data is malformed or, for the current format, not in
+   * canonical form; the store is then unchanged.
+   */
+  static restore(data: string, store: StateStore = new MemoryStateStore(),
+    raftMeta?: unknown): MarketStateMachine {
     const state = decodeMarketSnapshot(data);
-    const machine = new MarketStateMachine(state.config);
-    for (const item of state.items) machine.catalogue.insert(item);
-    for (const order of state.orders) machine.orders.add(order);
-    for (const session of state.sessions) machine.sessions.record(session);
-    machine.appliedIndexValue = state.appliedIndex;
-    machine.clockMs = state.clockMs;
-    if (machine.snapshot() !== data) {
+    if (state.format === marketSnapshotFormat && encodeMarketSnapshot(state) !== data) {
       throw new MarketSnapshotError("market snapshot is not in canonical form");
     }
-    return machine;
+    const digest = new SetDigest();
+    store.write((writer) => {
+      writer.clearAll();
+      for (const item of state.items) {
+        writer.put("items", item.sku, Object.freeze({ ...item }));
+        digest.add(recordHash("item", encodeItem(item)));
+      }
+      for (const order of state.orders) {
+        writer.put("orders", order.index, results.freezeOrder(order));
+        digest.add(recordHash("order", encodeOrder(order)));
+      }
+      state.sessions.forEach((session, sequence) => {
+        writer.put("sessions", session.requestId, session);
+        writer.put("sessionQueue", sequence, session.requestId);
+        digest.add(recordHash("session", encodeSession(session)));
+      });
+      const meta: MarketMeta = {
+        format: marketSnapshotFormat, config: state.config, appliedIndex: state.appliedIndex,
+        clockMs: state.clockMs, itemCount: state.items.length, orderCount: state.orders.length,
+        sessionCount: state.sessions.length, sessionTail: state.sessions.length, sessionHead: 0,
+        recordDigest: digest.hex(),
+      };
+      writer.put("meta", metaKey, meta);
+      if (raftMeta !== undefined) writer.put("meta", raftMetaKey, raftMeta);
+    });
+    return new MarketStateMachine({}, store);
   }
+}
+
+function* mapValues<T>(entries: Iterable<{ readonly value: unknown }>, read: (value: unknown) => T):
+  IterableIterator<T> {
+  for (const entry of entries) yield read(entry.value);
 }
 
 /** Sums the lines of each sku, keeping the order in which skus first appear. */

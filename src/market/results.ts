@@ -5,7 +5,6 @@
  */
 import type { MarketRejection, MarketResult } from "./commands.js";
 import type { Item, Order } from "./model.js";
-import { freezeOrder } from "./order-book.js";
 
 export function itemResult(item: Item): MarketResult {
   return Object.freeze({ ok: true, kind: "item", item: Object.freeze({ ...item }) });
@@ -60,4 +59,11 @@ export function limitExceeded(field: string, limit: number, message: string): Ma
 export function freezeResult(result: MarketResult): MarketResult {
   if (!result.ok) return Object.freeze({ ...result });
   return result.kind === "item" ? itemResult(result.item) : orderResult(result.order);
+}
+
+/** Freezes an order and its lines, so that no holder of it can change it. */
+export function freezeOrder(order: Order): Order {
+  if (Object.isFrozen(order)) return order;
+  const lines = Object.freeze(order.lines.map((line) => Object.freeze({ ...line })));
+  return Object.freeze({ ...order, lines });
 }

@@ -3,7 +3,6 @@ import path from "node:path";
 import type { Logger } from "pino";
 import {
   commandFromRequest,
-  encodeMarketSnapshotAsync,
   requestKey,
   requestKeyOfData,
   restampCommand,
@@ -712,11 +711,10 @@ export class RaftServer implements NodeService {
     if (term === null) return;
     const meta = { index: appliedIndex, term, voters: this.node.status().voters,
       members: this.members.list() };
-    const state = this.marketState.captureSnapshotState();
     const previousIndex = this.lastSnapshotIndex;
     this.lastSnapshotIndex = appliedIndex;
     this.snapshotJitter = randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
-    this.snapshotSaving = encodeMarketSnapshotAsync(state, yieldToLoop).then(async (data) => {
+    this.snapshotSaving = this.marketState.snapshotAsync(yieldToLoop).then(async (data) => {
       const snapshot: Snapshot = { meta, data };
       await this.snapshots.saveAsync(snapshot);
       this.pendingCompaction = { snapshot, previousIndex };

@@ -152,15 +152,22 @@ describe("market commands", () => {
       });
     });
 
-    it("forgets the oldest orders beyond ordersMax; those are notFound", () => {
-      const market = newMarket({ ordersMax: 2 });
+    it("keeps every order ever placed, and refuses ids that only look like one", () => {
+      const market = newMarket({ sessionsMax: 2 });
       const log = new LogFeeder(market);
-      log.apply(createItem("a", 10));
-      const orders = [1, 2, 3].map(() => expectOrder(log.apply(buy([{ sku: "a", qty: 1 }]))));
-      expect(market.getOrder(orders[0]!.orderId)).to.equal(undefined);
-      expect(market.getOrder(orders[2]!.orderId)).to.deep.equal(orders[2]);
-      expect(log.apply(cancel(orders[0]!.orderId))).to.include({ ok: false, error: "notFound" });
-      expect(stockOf(market, "a")).to.equal(7);
+      log.apply(createItem("a", 1000));
+      const orders = Array.from({ length: 300 },
+        () => expectOrder(log.apply(buy([{ sku: "a", qty: 1 }]))));
+      expect(market.getOrder(orders[0]!.orderId)).to.deep.equal(orders[0]);
+      expect(market.getOrder(orders[299]!.orderId)).to.deep.equal(orders[299]);
+      expect(log.apply(cancel(orders[0]!.orderId))).to.include({ ok: true });
+      expect(stockOf(market, "a")).to.equal(701);
+      const index = orders[1]!.index;
+      for (const lookalike of [`o-0${index}`, `o-${index} `, `O-${index}`, "o-", "o-0",
+        `o-${index}.0`, "o-99999999999999999999"]) {
+        expect(market.getOrder(lookalike), lookalike).to.equal(undefined);
+      }
+      expect(market.stats().orderCount).to.equal(300);
     });
 
     it("refuses a restock above stockMax as limitExceeded and keeps the order", () => {

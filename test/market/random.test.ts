@@ -142,7 +142,7 @@ describe("market under a random workload", () => {
   }
   for (const seed of [5, 6, 77]) {
     it(`converges with constant session expiry and eviction (seed ${seed})`, () => {
-      runWorkload(seed, { sessionsMax: 8, sessionTtlMs: 1_000, ordersMax: 5 }, false);
+      runWorkload(seed, { sessionsMax: 8, sessionTtlMs: 1_000 }, false);
     });
   }
 });
