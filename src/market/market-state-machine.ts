@@ -57,8 +57,8 @@ import * as results from "./results.js";
 import { commandDigest, type Session } from "./sessions.js";
 import { recordHash, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
-import { MemoryStateStore } from "../storage/memory-state-store.js";
-import type { StateStore, StateView, StateWriter } from "../storage/state-store.js";
+import { MemoryStateStore } from "./memory-state-store.js";
+import type { StateStore, StateView, StateWriter } from "./state-store.js";
 
 /** Sizes for metrics and status pages. */
 export interface MarketStats {

@@ -25,7 +25,7 @@ import {
   LogFeeder,
   newMarket,
 } from "./helpers.js";
-import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
+import { MemoryStateStore } from "../../src/market/memory-state-store.js";
 
 /** A market with two items, a confirmed and a cancelled order, and four sessions. */
 function populated(store = new MemoryStateStore()): { market: MarketStateMachine;
