@@ -25,7 +25,9 @@ import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls
 import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
 import { decodePublish } from "../node/members.js";
-import { IdentityConflictError, openFileStores, RaftServer } from "../node/raft-server.js";
+import {
+  IdentityConflictError, openFileStores, RaftServer, type NodeStores,
+} from "../node/raft-server.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
 import {
   CorruptionError,
@@ -38,10 +40,9 @@ import {
   repairWal,
   StorageError,
   writeIdentity,
-  type DurableLog,
   type NodeIdentity,
-  type SnapshotStore,
 } from "../storage/index.js";
+import type { SnapshotMeta } from "../raft/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
 
@@ -262,16 +263,19 @@ function checkIdentity(config: ClusterConfig, node: NodeConfig, logger: Logger):
 }
 
 /** Whether the stores hold anything Raft promised: a term, a vote, entries or a snapshot. */
-function hasRaftState(stores: { log: DurableLog; snapshots: SnapshotStore }): boolean {
+function hasRaftState(stores: NodeStores): boolean {
   const hardState = stores.log.hardState();
   return hardState.term > 0 || hardState.vote !== null || stores.log.lastIndex() > 0 ||
-    stores.snapshots.latest() !== null;
+    stores.state.get("meta", "raft") !== undefined || stores.snapshots.latest() !== null;
 }
 
-/** The first incarnation of `id` that the stores' snapshot or log published (members.ts). */
-function publishedIncarnationIn(stores: { log: DurableLog; snapshots: SnapshotStore },
-  id: string): string | null {
-  const fromSnapshot = stores.snapshots.latest()?.meta.members?.find((record) =>
+/**
+ * The first incarnation of `id` that the stores published (members.ts): in the Raft meta the
+ * state database holds (or an earlier version's snapshot), or in the log.
+ */
+function publishedIncarnationIn(stores: NodeStores, id: string): string | null {
+  const stored = stores.state.get("meta", "raft") as SnapshotMeta | undefined;
+  const fromSnapshot = (stored ?? stores.snapshots.latest()?.meta)?.members?.find((record) =>
     record.id === id);
   if (fromSnapshot !== undefined) return fromSnapshot.incarnation;
   const { log } = stores;

@@ -33,7 +33,10 @@ export { demoCatalogue, demoRequests } from "./demo-data.js";
 export {
   encodeMarketSnapshotAsync, MarketSnapshotError, marketSnapshotFormat, type MarketSnapshotState,
 } from "./market-snapshot.js";
-export { MarketStateMachine, type MarketStats } from "./market-state-machine.js";
+export {
+  MarketStateMachine, type MarketEntry, type MarketStats,
+} from "./market-state-machine.js";
+export type { StateStore } from "./state-store.js";
 export {
   marketLimits,
   orderIdForIndex,

@@ -503,6 +503,14 @@ export class MarketStateMachine {
     }
   }
 
+  /** Throws MarketSnapshotError unless `data` is a snapshot restore() would take. */
+  static checkSnapshot(data: string): void {
+    const state = decodeMarketSnapshot(data);
+    if (state.format === marketSnapshotFormat && encodeMarketSnapshot(state) !== data) {
+      throw new MarketSnapshotError("market snapshot is not in canonical form");
+    }
+  }
+
   /**
    * Replaces the contents of `store` with the state in snapshot() output (or a v1 snapshot of
    * an earlier version), with the config it carries, in one write that also stores `raftMeta`.

@@ -3,12 +3,15 @@ import path from "node:path";
 import type { Logger } from "pino";
 import {
   commandFromRequest,
+  encodeMarketSnapshotAsync,
   requestKey,
   requestKeyOfData,
   restampCommand,
   encodeCommand,
   MarketStateMachine,
+  type MarketEntry,
   type MarketRequest,
+  type MarketResult,
 } from "../market/index.js";
 import {
   makeRaftConfig,
@@ -22,9 +25,12 @@ import {
   type RaftMessage,
   type Ready,
   type Snapshot,
+  type SnapshotMeta,
 } from "../raft/index.js";
 import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/index.js";
 import type { DurableLog, SnapshotStore } from "../storage/index.js";
+import { LmdbStateStore } from "../storage/lmdb-state-store.js";
+import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
 import { NodeMetrics } from "./metrics.js";
 import { ViolationLog } from "./violation-log.js";
@@ -63,8 +69,8 @@ export interface RaftServerOptions {
   readonly proposalTimeoutMs?: number;
   readonly readTimeoutMs?: number;
   readonly metrics?: NodeMetrics;
-  /** Opens the log and snapshot stores; FileStorage in dataDir by default. */
-  readonly openStorage?: () => { log: DurableLog; snapshots: SnapshotStore };
+  /** Opens the stores; FileStorage and LMDB in dataDir by default (openFileStores). */
+  readonly openStorage?: () => NodeStores;
   /** The proposer's clock for command timestamps (session expiry only). */
   readonly nowMs?: () => number;
   /**
@@ -81,6 +87,19 @@ export interface RaftServerOptions {
   /** Called once when the node stops because its id belongs to an earlier incarnation. */
   readonly onIdentityConflict?: (message: string) => void;
 }
+
+/**
+ * What a node keeps on disk: the write-ahead log (the source of truth), the state machine's
+ * database, and the snapshot store, which only an earlier version wrote (read once, to migrate).
+ */
+export interface NodeStores {
+  readonly log: DurableLog;
+  readonly state: StateStore;
+  readonly snapshots: SnapshotStore;
+}
+
+/** Database writes queued but not committed before the loop waits for them: bounds memory. */
+const pendingStateWritesMax = 64;
 
 /** How long a publication may go unapplied before it is proposed again. */
 const publishRetryMs = 1000;
@@ -99,7 +118,7 @@ export class RaftServer implements NodeService {
   private readonly node: RaftNode;
   private marketState: MarketStateMachine;
   private readonly log: DurableLog;
-  private readonly snapshots: SnapshotStore;
+  private readonly stateStore: StateStore;
   private readonly proposals: Waiters<number, SubmitOutcome>;
   /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
   private readonly forwarded: Waiters<string, SubmitOutcome>;
@@ -120,21 +139,21 @@ export class RaftServer implements NodeService {
   private stopped = false;
   private readSequence = 0;
   private readonly bootId = randomUUID().slice(0, 8);
-  private lastSnapshotIndex: number;
-  /** Starts random too: replicas restarted together do not all snapshot at once. */
-  private snapshotJitter: number;
-  /** The background save of the newest snapshot, while it runs. */
-  private snapshotSaving: Promise<void> | null = null;
-  /** A snapshot now durable, whose compaction waits for the next loop pass. */
-  private pendingCompaction: { readonly snapshot: Snapshot; readonly previousIndex: number } | null =
-    null;
+  /** The applied index of the last durable checkpoint of the database (or of its start). */
+  private lastCheckpointIndex: number;
+  /** Starts random too: replicas restarted together do not all checkpoint at once. */
+  private checkpointJitter: number;
+  /** The background wait for a checkpoint to become durable, while it runs. */
+  private checkpointing: Promise<void> | null = null;
+  /** A checkpoint now durable, whose log compaction waits for the next loop pass. */
+  private pendingCompaction: SnapshotMeta | null = null;
+  /** A snapshot being encoded for a follower the core asked for, while it runs. */
+  private snapshotBuilding: Promise<void> | null = null;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   /** Term and vote as last made durable, to tell when a hard state needs a sync. */
   private syncedTerm: number;
   private syncedVote: NodeId | null;
-  /** A leader's snapshot the core is about to install, already restored. */
-  private restoredSnapshot: { meta: Snapshot["meta"]; market: MarketStateMachine } | null = null;
   /** Published members, as of the applied index (members.ts). */
   private members: MemberTable;
   /** Whether this incarnation's publication has been applied here. */
@@ -149,17 +168,17 @@ export class RaftServer implements NodeService {
       peers: new Set(options.voters), nowMs: () => performance.now() });
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
     this.log = stores.log;
-    this.snapshots = stores.snapshots;
-    // A corrupt newest snapshot is survivable: the log keeps every entry since the snapshot
-    // before it (maybeSnapshot), so the node restores that one and replays the rest.
-    const choice = this.snapshots.latestConsistentWith(this.log.firstIndex());
-    const snapshot = choice.snapshot;
-    if (choice.skippedCorrupt !== null) {
-      options.logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot?.meta.index ?? 0 },
-        "the newest snapshot is corrupt; restoring from the one before it, which the log continues");
+    this.stateStore = stores.state;
+    this.marketState = openMarket(stores, options.logger);
+    // The database is the snapshot: the core starts from its applied index, and the log
+    // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
+    const base = storedBase(this.marketState);
+    if (base !== null && base.index < this.log.firstIndex() - 1) {
+      throw new StateBehindLogError(`the state database is at index ${base.index}, but the ` +
+        `write-ahead log starts at ${this.log.firstIndex()}: the entries between are lost. ` +
+        "Restore the data folder from a backup, or replace the node");
     }
-    this.marketState = snapshot === null ? new MarketStateMachine() : restoreMarket(snapshot);
-    this.members = new MemberTable(snapshot?.meta.members ?? []);
+    this.members = new MemberTable(base?.members ?? []);
     const ours = this.members.get(options.id);
     this.published = ours?.incarnation === options.incarnation;
     if (ours !== null && !this.published && options.incarnation !== undefined) {
@@ -168,13 +187,13 @@ export class RaftServer implements NodeService {
         "came back with a new data folder, so its log and vote were lost; it cannot rejoin as " +
         "a voter under this id");
     }
-    this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
-    this.snapshotJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
+    this.lastCheckpointIndex = base?.index ?? 0;
+    this.checkpointJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
       { ...options.raft, snapshotProblem: (received) => this.checkReceivedSnapshot(received) });
     this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
-      snapshot,
+      snapshot: base === null ? null : { meta: base },
       entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
     });
     this.syncedTerm = this.log.hardState().term;
@@ -184,7 +203,7 @@ export class RaftServer implements NodeService {
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
-      lastLogIndex: restored.lastLogIndex, snapshotIndex: this.lastSnapshotIndex },
+      lastLogIndex: restored.lastLogIndex, stateIndex: this.lastCheckpointIndex },
     "raft node restored");
   }
 
@@ -205,10 +224,16 @@ export class RaftServer implements NodeService {
     this.forwarded.settleAll({ kind: "unknown", leaderId: null });
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
     await this.loopPass;
-    await this.snapshotSaving;
+    await this.checkpointing;
+    await this.snapshotBuilding;
     await this.options.transport.close();
     // Unsynced writes are dropped, as a crash would drop them: nothing unsynced was promised.
     this.log.close();
+    // The database commits what it was given (it never runs ahead of the log's synced
+    // entries, since only committed entries are applied); a failed commit was reported already.
+    await this.stateStore.close().catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, "closing the state database failed");
+    });
   }
 
   // --- NodeService --------------------------------------------------------------------------
@@ -435,6 +460,11 @@ export class RaftServer implements NodeService {
           this.flushForwards();
           this.applyCompaction();
           if (!this.node.hasReady()) break;
+          // The database commits on its own thread; when it falls behind, wait for it rather
+          // than pile up uncommitted writes in memory.
+          if (this.stateStore.pendingWrites() > pendingStateWritesMax) {
+            await this.stateStore.committed();
+          }
           await this.handleReady(this.node.ready());
         }
         // schedule() may have asked for another pass while this one awaited its fsync.
@@ -499,14 +529,12 @@ export class RaftServer implements NodeService {
     const late = ready.messages.filter((message) => !mayPrecedePersist(message));
     if (early.length > 0) this.options.transport.send(early);
     await this.persist(ready);
-    // A leader's snapshot checked but not installed (the core kept its log instead).
-    this.restoredSnapshot = null;
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
     // The leader hint first, so that answers given below name the current leader.
     const leaderChanged = ready.softState !== null &&
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
-    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    this.applyEntries(ready.committedEntries);
     this.answerReads(ready);
     // After applying: an entry this Ready commits still answers its forwarded write. Losing
     // sight of the leader is not enough (it may be back in a moment, as after one of its
@@ -518,15 +546,18 @@ export class RaftServer implements NodeService {
       this.lastKnownLeader = this.leaderId;
     }
     this.node.advance();
-    this.maybeSnapshot();
+    if (ready.snapshotWanted) this.buildSnapshot();
+    this.maybeCheckpoint();
     this.updateGauges();
   }
 
   private async persist(ready: Ready): Promise<void> {
     if (ready.snapshot !== null) {
-      // One save at a time: a background save of our own snapshot finishes first.
-      await this.snapshotSaving;
       this.installSnapshot(ready.snapshot);
+      // Durable before the log is reset below: a crash in between then leaves the database at
+      // the snapshot and the old log, which the core reconciles; the other order could leave a
+      // log that starts after the snapshot with a database from before it.
+      await this.stateStore.flushed();
     }
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
@@ -554,29 +585,23 @@ export class RaftServer implements NodeService {
 
   /**
    * The core asks before it installs a leader's snapshot: one the state machine cannot read is
-   * a protocol violation, refused there, so a peer's bytes never stop this node. The restored
-   * state is kept for installSnapshot, which follows in the same Ready.
+   * a protocol violation, refused there, so a peer's bytes never stop this node.
    */
   private checkReceivedSnapshot(snapshot: Snapshot): string | null {
     try {
-      this.restoredSnapshot = { meta: snapshot.meta, market: restoreMarket(snapshot) };
+      MarketStateMachine.checkSnapshot(snapshot.data);
       return null;
     } catch (error) {
-      this.restoredSnapshot = null;
       return (error as Error).message.slice(0, 200);
     }
   }
 
+  /**
+   * Replaces the database's contents with the leader's snapshot, in one write that also
+   * stores its meta (the caller waits for it to be durable before the log is reset).
+   */
   private installSnapshot(snapshot: Snapshot): void {
-    // Restored first (by checkReceivedSnapshot), so that a snapshot the state machine cannot
-    // read is never saved (it would fail every restart); then saved atomically before the log
-    // is reset: a crash in between leaves the old snapshot or the new one, and the core
-    // reconciles the log with it.
-    const restored = this.restoredSnapshot;
-    this.restoredSnapshot = null;
-    const market = restored?.meta === snapshot.meta ? restored.market : restoreMarket(snapshot);
-    this.snapshots.save(snapshot);
-    this.marketState = market;
+    this.marketState = MarketStateMachine.restore(snapshot.data, this.stateStore, snapshot.meta);
     this.members = new MemberTable(snapshot.meta.members ?? []);
     const ours = this.members.get(this.id);
     this.published = ours?.incarnation === this.options.incarnation;
@@ -586,7 +611,7 @@ export class RaftServer implements NodeService {
         "came back with a new data folder, so its log and vote were lost; it cannot rejoin as a " +
         "voter under this id");
     }
-    this.lastSnapshotIndex = snapshot.meta.index;
+    this.lastCheckpointIndex = snapshot.meta.index;
     this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term },
       "installed a snapshot from the leader");
     // Writes waiting below the snapshot are settled by the state it carries: the session table
@@ -597,14 +622,28 @@ export class RaftServer implements NodeService {
     this.abandonForwards();
   }
 
-  private applyEntry(entry: Entry): void {
-    if (entry.index <= this.marketState.appliedIndex) return;
-    const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
-    if (publication !== null) this.applyPublication(publication, entry.index);
-    const result = entry.data === "" || entry.kind !== "normal" || publication !== null
-      ? null
-      : this.marketState.applyEncoded(entry.data, entry.index);
-    if (result === null) this.marketState.advanceAppliedIndex(entry.index);
+  /**
+   * Applies a Ready's committed entries in one database write (one transaction), with the
+   * Raft meta at the last of them, then answers the writes waiting for them.
+   */
+  private applyEntries(entries: readonly Entry[]): void {
+    const fresh = entries.filter((entry) => entry.index > this.marketState.appliedIndex);
+    if (fresh.length === 0) return;
+    const batch: MarketEntry[] = fresh.map((entry) => {
+      const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
+      if (publication !== null) this.applyPublication(publication, entry.index);
+      const market = entry.data !== "" && entry.kind === "normal" && publication === null;
+      return { index: entry.index, data: market ? entry.data : null };
+    });
+    if (this.fatalError !== null) return;
+    const last = fresh[fresh.length - 1]!;
+    const meta: SnapshotMeta = { index: last.index, term: last.term,
+      voters: this.node.status().voters, members: this.members.list() };
+    const results = this.marketState.applyBatch(batch, meta);
+    fresh.forEach((entry, k) => this.answerApplied(entry, results[k] ?? null));
+  }
+
+  private answerApplied(entry: Entry, result: MarketResult | null): void {
     if (result !== null && this.forwarded.size() > 0) {
       const key = requestKeyOfData(entry.data);
       if (key !== null) this.forwarded.settle(key, { kind: "applied", result, index: entry.index });
@@ -693,57 +732,84 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * Takes a snapshot of the state machine when enough entries were applied since the last one.
-   * Nothing long runs on the loop, where it would hold heartbeats past an election timeout:
-   * the state at appliedIndex is captured at once (references to frozen records), serialized
-   * a slice at a time between turns of the loop, then written and fsynced in the background;
-   * the log is compacted only once the snapshot is durable, at the next loop pass
-   * (applyCompaction). One snapshot at a time. The threshold has a random extra of up to a
-   * quarter, so that the replicas, which apply the same entries, do not all serialize at once
-   * on a shared machine.
+   * Makes a checkpoint when enough entries were applied since the last one: waits, in the
+   * background, until the database is durable up to the applied index, then (at the next loop
+   * pass, applyCompaction) lets the core and the log drop the entries below it. The log is the
+   * source of truth: it is compacted only up to a state the database is known to hold durably.
+   * One checkpoint at a time; the threshold has a random extra of up to a quarter, so that
+   * replicas, which apply the same entries, do not all flush at once.
    */
-  private maybeSnapshot(): void {
-    if (this.snapshotSaving !== null) return;
+  private maybeCheckpoint(): void {
+    if (this.checkpointing !== null) return;
     const { entriesBetweenSnapshots } = this.options.snapshot;
     const appliedIndex = this.marketState.appliedIndex;
-    if (appliedIndex - this.lastSnapshotIndex < entriesBetweenSnapshots + this.snapshotJitter) return;
+    if (appliedIndex - this.lastCheckpointIndex < entriesBetweenSnapshots + this.checkpointJitter) {
+      return;
+    }
     const term = this.node.termAt(appliedIndex);
     if (term === null) return;
-    const meta = { index: appliedIndex, term, voters: this.node.status().voters,
+    const meta: SnapshotMeta = { index: appliedIndex, term, voters: this.node.status().voters,
       members: this.members.list() };
-    const previousIndex = this.lastSnapshotIndex;
-    this.lastSnapshotIndex = appliedIndex;
-    this.snapshotJitter = randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
-    this.snapshotSaving = this.marketState.snapshotAsync(yieldToLoop).then(async (data) => {
-      const snapshot: Snapshot = { meta, data };
-      await this.snapshots.saveAsync(snapshot);
-      this.pendingCompaction = { snapshot, previousIndex };
+    this.lastCheckpointIndex = appliedIndex;
+    this.checkpointJitter = randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
+    this.checkpointing = this.stateStore.flushed().then(() => {
+      this.pendingCompaction = meta;
       this.schedule();
     }).catch((error: Error) => {
       if (!this.stopped) this.fail(error);
-      else this.options.logger.warn({ err: error }, "a snapshot save failed after stop");
+      else this.options.logger.warn({ err: error }, "a checkpoint failed after stop");
     }).finally(() => {
-      this.snapshotSaving = null;
+      this.checkpointing = null;
     });
   }
 
-  /** Compacts the log below a snapshot that is now durable. Between loop passes only. */
+  /** Compacts the log below a checkpoint that is now durable. Between loop passes only. */
   private applyCompaction(): void {
-    const pending = this.pendingCompaction;
-    if (pending === null) return;
+    const meta = this.pendingCompaction;
+    if (meta === null) return;
     this.pendingCompaction = null;
-    const { snapshot, previousIndex } = pending;
     // A snapshot installed from the leader meanwhile has replaced the log: nothing to do.
-    if (snapshot.meta.index <= this.node.compactedIndex()) return;
-    // Keep at least every entry since the previous snapshot: should this new one be found
-    // corrupt at the next start, the node falls back to that one and replays the log from it.
-    const keptEntries = Math.max(this.options.snapshot.trailingEntries,
-      snapshot.meta.index - previousIndex);
-    const compactIndex = this.node.compactIndexFor(snapshot.meta.index, keptEntries);
-    this.node.compact(snapshot, compactIndex);
+    if (meta.index <= this.node.compactedIndex()) return;
+    const compactIndex = this.node.compactIndexFor(meta.index, this.options.snapshot.trailingEntries);
+    this.node.compact({ meta }, compactIndex);
     // Buffered: durable with the next sync; until then the log still holds these entries.
     this.log.compactTo(compactIndex);
-    this.options.logger.debug({ index: snapshot.meta.index, compactIndex }, "took a snapshot");
+    this.options.logger.debug({ index: meta.index, compactIndex }, "checkpoint: log compacted");
+  }
+
+  /**
+   * The core needs a snapshot for a follower behind the compacted log: encoded from a database
+   * view (an MVCC read, so applying goes on), a slice at a time between turns of the loop, and
+   * offered to the core, which streams it and drops it when no follower needs it any more.
+   */
+  private buildSnapshot(): void {
+    if (this.snapshotBuilding !== null) return;
+    const started = performance.now();
+    this.snapshotBuilding = (async () => {
+      await this.stateStore.committed();
+      const view = this.stateStore.view();
+      let snapshot: Snapshot;
+      try {
+        const { source, raftMeta } = MarketStateMachine.snapshotSource(view);
+        const meta = raftMeta as SnapshotMeta | undefined;
+        if (meta === undefined || meta.index !== source.appliedIndex) {
+          throw new Error(`the state database holds no Raft meta at its applied index ` +
+            `${source.appliedIndex}`);
+        }
+        snapshot = { meta, data: await encodeMarketSnapshotAsync(source, yieldToLoop) };
+      } finally {
+        view.close();
+      }
+      if (this.stopped) return;
+      const outcome = this.node.offerSnapshot(snapshot);
+      this.options.logger.info({ index: snapshot.meta.index, bytes: snapshot.data.length,
+        outcome, ms: Math.round(performance.now() - started) }, "encoded a snapshot for a follower");
+      this.schedule();
+    })().catch((error: Error) => {
+      if (!this.stopped) this.fail(error);
+    }).finally(() => {
+      this.snapshotBuilding = null;
+    });
   }
 
   private updateGauges(): void {
@@ -761,21 +827,52 @@ export class IdentityConflictError extends Error {
   override readonly name = "IdentityConflictError";
 }
 
-/** Restores the state machine from a snapshot, which must describe exactly its index. */
-function restoreMarket(snapshot: Snapshot): MarketStateMachine {
-  const market = MarketStateMachine.restore(snapshot.data);
-  if (market.appliedIndex !== snapshot.meta.index) {
-    throw new Error(`snapshot at index ${snapshot.meta.index} holds state applied to ` +
-      `${market.appliedIndex}`);
-  }
-  return market;
+/** The state database is behind the start of the log: entries between them are lost. */
+export class StateBehindLogError extends Error {
+  override readonly name = "StateBehindLogError";
 }
 
-/** The write-ahead log and snapshot store of `dataDir`, as RaftServer opens them by default. */
-export function openFileStores(dataDir: string, logger: Logger): { log: DurableLog;
-  snapshots: SnapshotStore } {
+/**
+ * Opens the market in the state database. A data folder of an earlier version has no
+ * database but a snapshot file: its state is loaded into the database once (migration), and
+ * the log replays what follows, as before.
+ */
+function openMarket(stores: NodeStores, logger: Logger): MarketStateMachine {
+  const market = new MarketStateMachine({}, stores.state);
+  if (market.appliedIndex > 0 || market.raftMeta() !== undefined) return market;
+  const choice = stores.snapshots.latestConsistentWith(stores.log.firstIndex());
+  const snapshot = choice.snapshot;
+  if (snapshot === null) return market;
+  if (choice.skippedCorrupt !== null) {
+    logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot.meta.index },
+      "the newest snapshot is corrupt; migrating the one before it, which the log continues");
+  }
+  const migrated = MarketStateMachine.restore(snapshot.data, stores.state, snapshot.meta);
+  if (migrated.appliedIndex !== snapshot.meta.index) {
+    throw new Error(`snapshot at index ${snapshot.meta.index} holds state applied to ` +
+      `${migrated.appliedIndex}`);
+  }
+  logger.warn({ index: snapshot.meta.index, orders: migrated.stats().orderCount },
+    "migrated the snapshot of an earlier version into the state database");
+  return migrated;
+}
+
+/** The Raft meta the database holds at its applied index: the core's starting point. */
+function storedBase(market: MarketStateMachine): SnapshotMeta | null {
+  const meta = market.raftMeta() as SnapshotMeta | undefined;
+  if (meta === undefined) return null;
+  if (meta.index !== market.appliedIndex) {
+    throw new Error(`the state database's Raft meta is at index ${meta.index}, its state at ` +
+      `${market.appliedIndex}`);
+  }
+  return meta;
+}
+
+/** The stores of `dataDir`, as RaftServer opens them by default. */
+export function openFileStores(dataDir: string, logger: Logger): NodeStores {
   const log = FileStorage.open(path.join(dataDir, "wal"));
   const recovery = log.recovery;
   if (recovery !== undefined) logger.info(describeRecovery(recovery));
-  return { log, snapshots: new FileSnapshotStore(path.join(dataDir, "snapshots")) };
+  return { log, state: LmdbStateStore.open(path.join(dataDir, "state")),
+    snapshots: new FileSnapshotStore(path.join(dataDir, "snapshots")) };
 }

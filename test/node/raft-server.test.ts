@@ -6,17 +6,20 @@
  * restart from disk, applying each requestId once. Waits poll for a condition with a generous
  * bound; every server is stopped in an after hook.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import pino from "pino";
-import type { MarketRequest } from "../../src/market/index.js";
+import { canonicalJson, MarketStateMachine, type MarketRequest } from "../../src/market/index.js";
 import { RaftServer, type RaftServerOptions } from "../../src/node/raft-server.js";
 import type { NodeId, RaftMessage } from "../../src/raft/index.js";
-import { MemorySnapshotStore, MemoryStorage } from "../../src/storage/index.js";
+import {
+  FileSnapshotStore, FileStorage, MemorySnapshotStore, MemoryStorage,
+} from "../../src/storage/index.js";
 import type { Transport } from "../../src/transport/transport.js";
-import { flipBit } from "../storage/helpers.js";
+import { LogFeeder } from "../market/helpers.js";
 
 class Hub {
   private readonly handlers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
@@ -48,7 +51,8 @@ function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: str
     raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
     clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
     ...(dataRoot === undefined
-      ? { openStorage: () => ({ log: new MemoryStorage(), snapshots: new MemorySnapshotStore() }) }
+      ? { openStorage: () => ({ log: new MemoryStorage(), state: new MemoryStateStore(),
+        snapshots: new MemorySnapshotStore() }) }
       : {}),
     ...overrides,
     ...perNode(id),
@@ -255,40 +259,52 @@ describe("RaftServer (the driver)", () => {
     }
   });
 
-  it("restarts from the snapshot before a corrupt newest one, replaying the log after it", async () => {
+  it("migrates a data folder of the earlier version: its v1 snapshot into the database, then " +
+    "the log after it", async () => {
     const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-"));
-    const snapshot = { entriesBetweenSnapshots: 7, trailingEntries: 0 };
     try {
-      servers = startCluster({ snapshot }, dataRoot);
-      let leader = await waitFor(() => leaderOf(servers), "a leader");
-      expect((await leader.submit(createApple("create-1"))).kind).to.equal("applied");
-      for (let k = 0; k < 30; k++) {
-        const outcome = await leader.submit({ kind: "addStock", requestId: `add-${k}`,
-          sku: "apple-1kg", qty: 1 });
-        expect(outcome.kind).to.equal("applied");
+      // What the earlier version left: a v1 snapshot at index 5 (term 1), and a log after it.
+      const earlier = new MarketStateMachine({ sessionsMax: 500 });
+      const feeder = new LogFeeder(earlier);
+      // Its sessions must still be alive by the leader clocks of this test.
+      feeder.timeMs = Date.now();
+      feeder.apply(createApple("old-create"));
+      const kept = feeder.apply({ kind: "buy", requestId: "old-buy-1",
+        lines: [{ sku: "apple-1kg", qty: 2 }] });
+      feeder.apply({ kind: "buy", requestId: "old-buy-2", lines: [{ sku: "apple-1kg", qty: 1 }] });
+      feeder.apply({ kind: "cancel", requestId: "old-cancel", orderId: "o-3" });
+      feeder.apply({ kind: "addStock", requestId: "old-add", sku: "apple-1kg", qty: 4 });
+      const v2 = JSON.parse(earlier.snapshot()) as { config: object };
+      const v1 = canonicalJson({ ...v2, format: "raftmarket.market.v1",
+        config: { ...v2.config, ordersMax: 100_000 } });
+      for (const id of ids) {
+        new FileSnapshotStore(path.join(dataRoot, id, "snapshots"))
+          .save({ meta: { index: 5, term: 1, voters: ids }, data: v1 });
+        const log = FileStorage.open(path.join(dataRoot, id, "wal"));
+        log.resetTo(5, 1);
+        log.setHardState({ term: 1, vote: null, commit: 5 });
+        log.sync();
+        log.close();
       }
-      await waitFor(() => new Set(servers.map((server) => server.status().appliedIndex)).size === 1
-        ? true : undefined, "every node applied everything");
-      const before = servers[0]!.status();
-      await Promise.all(servers.map((server) => server.stop()));
-      // Damage n1's newest snapshot: a bit in its data, which the CRC covers.
-      const snapshotDir = path.join(dataRoot, "n1", "snapshots");
-      const files = readdirSync(snapshotDir).filter((name) => name.endsWith(".snap")).sort();
-      expect(files.length, "n1 keeps two snapshots").to.equal(2);
-      const newest = path.join(snapshotDir, files[1]!);
-      flipBit(newest, statSync(newest).size - 3);
       const warnings: string[] = [];
       const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
-      servers = startCluster({ snapshot, logger }, dataRoot);
-      expect(warnings.filter((line) => line.includes("newest snapshot is corrupt")))
-        .to.have.length(1);
-      leader = await waitFor(() => leaderOf(servers), "a leader after restart");
-      const n1 = servers[0]!;
-      await waitFor(() => n1.status().appliedIndex >= before.appliedIndex ? true : undefined,
-        "n1 replaying its log");
-      expect(n1.market().getItem("apple-1kg")?.stock).to.equal(40);
-      await waitFor(() => new Set(servers.map((server) => server.status().stateHash)).size === 1
+      servers = startCluster({ logger }, dataRoot);
+      expect(warnings.filter((line) => line.includes("migrated the snapshot of an earlier version")))
+        .to.have.length(3);
+      const leader = await waitFor(() => leaderOf(servers), "a leader after the migration");
+      expect((await leader.submit({ kind: "buy", requestId: "new-buy",
+        lines: [{ sku: "apple-1kg", qty: 1 }] })).kind).to.equal("applied");
+      // The retry of a request the earlier version answered gets that answer.
+      const retried = await leader.submit({ kind: "buy", requestId: "old-buy-1",
+        lines: [{ sku: "apple-1kg", qty: 2 }] });
+      expect(retried.kind === "applied" && retried.result).to.deep.equal(kept);
+      await waitFor(() => new Set(servers.map((server) => server.status().stateHash)).size === 1 &&
+        servers.every((server) => server.status().appliedIndex === leader.status().appliedIndex)
         ? true : undefined, "one state hash");
+      for (const server of servers) {
+        expect(server.market().getItem("apple-1kg")?.stock).to.equal(10 - 2 - 1 + 1 + 4 - 1);
+        expect(server.market().getOrder("o-3")?.status).to.equal("cancelled");
+      }
     } finally {
       await Promise.all(servers.map((server) => server.stop()));
       servers = [];
@@ -301,9 +317,12 @@ describe("RaftServer catch-up by snapshot", () => {
   it("brings a follower that fell far behind up to date through InstallSnapshot", async () => {
     const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-snap-"));
     const hub = new Hub();
+    const lines: string[] = [];
     const start = (id: string): RaftServer => RaftServer.start({
       id, voters: ids, dataDir: path.join(dataRoot, id), transport: hub.transport(id),
-      logger: pino({ level: "silent" }), tickIntervalMs: 5,
+      logger: pino({ level: "info", base: { node: id } },
+        { write: (line: string) => void lines.push(line) }),
+      tickIntervalMs: 5,
       raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, snapshotChunkBytes: 512 },
       clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 10, trailingEntries: 2 },
     });
@@ -329,13 +348,15 @@ describe("RaftServer catch-up by snapshot", () => {
           status.stateHash === leader.status().stateHash ? true : undefined;
       }, "the lagging node to catch up");
       expect(restarted.market().getItem("apple-1kg")?.stock).to.equal(70);
-      // It got there by InstallSnapshot: a snapshot past index 50 is in its folder, and it
-      // applied no entries of its own after restarting from index 1 or 2.
-      const snapshotIndexes = readdirSync(path.join(dataRoot, lagging.id, "snapshots"))
-        .map((name) => /^snapshot-(\d+)-/.exec(name)?.[1])
-        .filter((index): index is string => index !== undefined)
-        .map(Number);
-      expect(Math.max(0, ...snapshotIndexes)).to.be.greaterThan(50);
+      // It got there by InstallSnapshot: the leader encoded one from its database when asked,
+      // and the lagging node installed one past index 50.
+      const logged = lines.map((line) => JSON.parse(line) as { node: string; msg: string;
+        index?: number });
+      expect(logged.some((line) => line.node === leader.id &&
+        line.msg === "encoded a snapshot for a follower")).to.equal(true);
+      const installed = logged.filter((line) => line.node === lagging.id &&
+        line.msg === "installed a snapshot from the leader");
+      expect(Math.max(0, ...installed.map((line) => line.index ?? 0))).to.be.greaterThan(50);
     } finally {
       await Promise.all(running.map((server) => server.stop()));
       rmSync(dataRoot, { recursive: true, force: true });
