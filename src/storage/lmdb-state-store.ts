@@ -6,8 +6,11 @@
  * thread, about 0.5-0.65 ms per write here, which the Raft loop cannot spare; noSync is cheap
  * but a power loss can then leave the B-tree torn, which the contract forbids. lmdb-js's
  * asynchronous transactions commit on its own write thread with overlappingSync (its default
- * outside Windows): the meta page that makes a commit current is written only after the
- * commit's pages are on disk, so a crash of any kind falls back to a whole earlier commit.
+ * outside Windows). As strace shows here, each commit writes its pages and a meta page flagged
+ * "not synced", then fdatasyncs, then writes the meta of the synced commit through LMDB's
+ * O_DSYNC handle; on open after a reboot (another boot_id) LMDB passes over a meta flagged
+ * "not synced" (mdb_pick_meta). So a killed process keeps every commit, and a power loss falls
+ * back to a whole, synced, earlier one.
  *
  * Why an overlay. The contract makes a write() visible to get() as soon as write() returns, but
  * its LMDB transaction commits later. Each write() therefore builds a layer (per table, key ->
