@@ -117,7 +117,8 @@ function benchChecksum(): void {
   const unpackUs = timeUs(codecRounds, () => packr.unpack(packed));
   const decodeUs = timeUs(codecRounds, () => decodeStateValue("orders", 42, encoded));
   console.log(`checksum (a ${packed.length}-byte order record, ${codecRounds} rounds):`);
-  console.log(`  put: pack ${packUs.toFixed(2)} µs, pack + copy + crc32 ${encodeUs.toFixed(2)} µs `
+  console.log(`  put: pack ${packUs.toFixed(2)} µs, pack + copy + crc32 `
+    + `${encodeUs.toFixed(2)} µs `
     + `(+${(encodeUs - packUs).toFixed(2)} µs)`);
   console.log(`  get: unpack ${unpackUs.toFixed(2)} µs, crc32 + unpack ${decodeUs.toFixed(2)} µs `
     + `(+${(decodeUs - unpackUs).toFixed(2)} µs)`);

@@ -224,7 +224,8 @@ export class LmdbStateStore implements StateStore {
   }
 
   private *rangeEntries(table: StateTable,
-    options: { transaction: ReadTransaction; start: StateKey | undefined; end: StateKey | undefined },
+    options: { transaction: ReadTransaction; start: StateKey | undefined;
+      end: StateKey | undefined },
     check: () => void): IterableIterator<{ readonly key: StateKey; readonly value: unknown }> {
     for (const { key, value } of this.table(table).getRange(options)) {
       check();

@@ -283,7 +283,7 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
 
     if (factory.openFailing !== undefined) {
       const openFailing = factory.openFailing;
-      it("after a failed commit, rejects committed() and flushed() and refuses writes", async () => {
+      it("after a failed commit, rejects committed() and flushed(), refuses writes", async () => {
         opened = openFailing(3);
         store = opened.store;
         toClose.push(store);
