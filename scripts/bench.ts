@@ -20,6 +20,10 @@ const benchmarks: Record<string, { description: string; run: (args: string[]) =>
       description: "the write-ahead log: fdatasync rate, group-commit appends/s, bytes per entry",
       run: async (args) => (await import("./bench-storage.js")).runStorageBench(args),
     },
+    "state-store": {
+      description: "LmdbStateStore: main-thread µs per write, checksum cost, 1M-record file size",
+      run: async (args) => (await import("./bench-state-store.js")).runStateStoreBench(args),
+    },
     "vs-etcd": {
       description: "raftmarket beside a 3-member etcd (apt-get install etcd-server), interleaved",
       run: async (args) => (await import("./bench-vs-etcd.js")).runVsEtcdBench(args),

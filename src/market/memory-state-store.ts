@@ -1,4 +1,6 @@
 import {
+  checkKey,
+  compareKeys,
   StateStoreError,
   stateTables,
   type StateKey,
@@ -164,20 +166,4 @@ function applyChanges(tables: Tables, changes: readonly Change[]): void {
       tables.get(change.table)!.delete(change.key);
     }
   }
-}
-
-/** Refuses keys the contract does not allow, as LMDB would refuse or misorder them. */
-export function checkKey(key: StateKey): void {
-  if (typeof key === "number" ? !(Number.isSafeInteger(key) && key >= 0)
-    : typeof key !== "string" || key.length === 0 || key.length > 500) {
-    throw new StateStoreError(`bad state key ${JSON.stringify(key)}`);
-  }
-}
-
-/** Numbers ascending, strings by UTF-8 bytes; a table holds only one kind. */
-export function compareKeys(a: StateKey, b: StateKey): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "number") return -1;
-  if (typeof b === "number") return 1;
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }

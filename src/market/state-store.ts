@@ -78,3 +78,22 @@ export interface StateStore extends StateReader {
 export class StateStoreError extends Error {
   override readonly name = "StateStoreError";
 }
+
+/**
+ * Refuses keys the contract does not allow, as a store would refuse or misorder them: LMDB
+ * keys are at most 1,978 bytes, and 500 UTF-16 units are at most 1,500 UTF-8 bytes.
+ */
+export function checkKey(key: StateKey): void {
+  if (typeof key === "number" ? !(Number.isSafeInteger(key) && key >= 0)
+    : typeof key !== "string" || key.length === 0 || key.length > 500) {
+    throw new StateStoreError(`bad state key ${JSON.stringify(key)}`);
+  }
+}
+
+/** Numbers ascending, strings by UTF-8 bytes; a table holds only one kind. */
+export function compareKeys(a: StateKey, b: StateKey): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "number") return -1;
+  if (typeof b === "number") return 1;
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

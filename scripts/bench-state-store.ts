@@ -1,0 +1,161 @@
+/**
+ * `npm run bench -- state-store [--writes N] [--records N] [--dir PATH]`
+ *
+ * Measures LmdbStateStore, in a temporary directory that it removes afterwards:
+ *   1. the write path as the driver uses it: each write() reads an item and puts the item, an
+ *      order and the applied index; the loop awaits committed() whenever 16 writes are pending.
+ *      It reports main-thread µs per write from the event loop's busy time (write() itself plus
+ *      the commit callbacks lmdb-js runs on the main thread), beside µs inside write() alone,
+ *      and writes per second;
+ *   2. the cost of the checksum per put and per get: encodeStateValue/decodeStateValue beside
+ *      bare msgpackr pack/unpack of the same record, and a store.get() of a committed key;
+ *   3. whether the map grows to hold `records` small records (written 10,000 per write), and
+ *      the size of data.mdb then.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { Packr } from "msgpackr";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { LmdbStateStore } from "../src/storage/lmdb-state-store.js";
+import { decodeStateValue, encodeStateValue } from "../src/storage/state-value-codec.js";
+
+interface BenchOptions {
+  writes: number;
+  records: number;
+  dir: string;
+}
+
+const pendingWritesMax = 16;
+const recordsPerWrite = 10_000;
+const codecRounds = 200_000;
+
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!(Number.isSafeInteger(parsed) && parsed > 0)) {
+      throw new InvalidArgumentError(`${name} must be a positive integer`);
+    }
+    return parsed;
+  };
+}
+
+function parseOptions(args: string[]): BenchOptions {
+  return new Command()
+    .name("npm run bench -- state-store")
+    .description("LmdbStateStore: main-thread µs per write, checksum cost, 1M-record file size")
+    .option("--writes <count>", "writes in the write-path row", positiveInteger("--writes"), 20_000)
+    .option("--records <count>", "records in the map-growth row", positiveInteger("--records"),
+      1_000_000)
+    .option("--dir <path>", "where to make the temporary directory (pick the data disk)",
+      os.tmpdir())
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<BenchOptions>();
+}
+
+function orderRecord(index: number): Record<string, unknown> {
+  return { sku: `sku-${index % 1000}`, quantity: 1 + (index % 5), clientId: "client-17",
+    requestId: `req-${index}`, timeMs: 1_700_000_000_000 + index, status: "reserved" };
+}
+
+async function benchWritePath(dir: string, writes: number): Promise<void> {
+  const store = LmdbStateStore.open(dir);
+  store.write((writer) => {
+    for (let sku = 0; sku < 1000; sku++) writer.put("items", `sku-${sku}`, { stock: 1e9 });
+  });
+  await store.flushed();
+  let insideWriteMs = 0;
+  const started = performance.now();
+  const before = performance.eventLoopUtilization();
+  for (let index = 0; index < writes; index++) {
+    const writeStarted = performance.now();
+    store.write((writer) => {
+      const sku = `sku-${index % 1000}`;
+      const item = writer.get("items", sku) as { stock: number };
+      writer.put("items", sku, { stock: item.stock - 1 });
+      writer.put("orders", index, orderRecord(index));
+      writer.put("meta", "applied", index);
+    });
+    insideWriteMs += performance.now() - writeStarted;
+    if (store.pendingWrites() >= pendingWritesMax) await store.committed();
+  }
+  await store.flushed();
+  const busy = performance.eventLoopUtilization(before);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`write path (${writes} writes, 3 puts + 1 get each, committed() at `
+    + `${pendingWritesMax} pending):`);
+  console.log(`  main thread busy: ${(busy.active * 1000 / writes).toFixed(1)} µs per write `
+    + `(inside write(): ${(insideWriteMs * 1000 / writes).toFixed(1)} µs)`);
+  console.log(`  ${(writes / seconds).toFixed(0)} writes/s, event loop utilization `
+    + `${(busy.utilization * 100).toFixed(0)}%`);
+  const getRounds = 100_000;
+  const getStarted = performance.now();
+  for (let index = 0; index < getRounds; index++) store.get("orders", index % writes);
+  console.log(`  store.get() of a committed order: `
+    + `${((performance.now() - getStarted) * 1000 / getRounds).toFixed(2)} µs`);
+  await store.close();
+}
+
+function timeUs(rounds: number, run: (index: number) => void): number {
+  const started = performance.now();
+  for (let index = 0; index < rounds; index++) run(index);
+  return (performance.now() - started) * 1000 / rounds;
+}
+
+function benchChecksum(): void {
+  const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+  const record = orderRecord(42);
+  const packed = packr.pack(record);
+  const encoded = encodeStateValue("orders", 42, record);
+  // Warm both paths before timing them.
+  timeUs(codecRounds, () => decodeStateValue("orders", 42, encodeStateValue("orders", 42, record)));
+  timeUs(codecRounds, () => packr.unpack(packr.pack(record)));
+  const packUs = timeUs(codecRounds, () => packr.pack(record));
+  const encodeUs = timeUs(codecRounds, (index) => encodeStateValue("orders", index, record));
+  const unpackUs = timeUs(codecRounds, () => packr.unpack(packed));
+  const decodeUs = timeUs(codecRounds, () => decodeStateValue("orders", 42, encoded));
+  console.log(`checksum (a ${packed.length}-byte order record, ${codecRounds} rounds):`);
+  console.log(`  put: pack ${packUs.toFixed(2)} µs, pack + copy + crc32 `
+    + `${encodeUs.toFixed(2)} µs `
+    + `(+${(encodeUs - packUs).toFixed(2)} µs)`);
+  console.log(`  get: unpack ${unpackUs.toFixed(2)} µs, crc32 + unpack ${decodeUs.toFixed(2)} µs `
+    + `(+${(decodeUs - unpackUs).toFixed(2)} µs)`);
+}
+
+async function benchMapGrowth(dir: string, records: number): Promise<void> {
+  const store = LmdbStateStore.open(dir);
+  const started = performance.now();
+  for (let first = 0; first < records; first += recordsPerWrite) {
+    store.write((writer) => {
+      const last = Math.min(first + recordsPerWrite, records);
+      for (let index = first; index < last; index++) {
+        writer.put("orders", index, { sku: index % 1000, quantity: 1 });
+      }
+    });
+    if (store.pendingWrites() >= 4) await store.committed();
+  }
+  await store.flushed();
+  const seconds = (performance.now() - started) / 1000;
+  const last = store.get("orders", records - 1);
+  if (JSON.stringify(last) !== JSON.stringify({ sku: (records - 1) % 1000, quantity: 1 })) {
+    throw new Error(`record ${records - 1} reads back as ${JSON.stringify(last)}`);
+  }
+  await store.close();
+  const fileBytes = fs.statSync(path.join(dir, "data.mdb")).size;
+  console.log(`map growth: ${records} small records in ${seconds.toFixed(1)} s; data.mdb `
+    + `${(fileBytes / 2 ** 20).toFixed(1)} MiB (${(fileBytes / records).toFixed(0)} bytes/record)`);
+}
+
+export async function runStateStoreBench(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const root = fs.mkdtempSync(path.join(options.dir, "raftmarket-bench-state-"));
+  try {
+    await benchWritePath(path.join(root, "write-path"), options.writes);
+    benchChecksum();
+    await benchMapGrowth(path.join(root, "map-growth"), options.records);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The StateStore (state-store.ts) on LMDB, through lmdb-js: one environment in the store's
+ * folder (data.mdb, lock.mdb), one named database per table of stateTables.
+ *
+ * Why asynchronous commits. A synchronous LMDB commit (transactionSync) fsyncs on the main
+ * thread, about 0.5-0.65 ms per write here, which the Raft loop cannot spare; noSync is cheap
+ * but a power loss can then leave the B-tree torn, which the contract forbids. lmdb-js's
+ * asynchronous transactions commit on its own write thread with overlappingSync (its default
+ * outside Windows). As strace shows here, each commit writes its pages and a meta page flagged
+ * "not synced", then fdatasyncs, then writes the meta of the synced commit through LMDB's
+ * O_DSYNC handle; on open after a reboot (another boot_id) LMDB passes over a meta flagged
+ * "not synced" (mdb_pick_meta). So a killed process keeps every commit, and a power loss falls
+ * back to a whole, synced, earlier one.
+ *
+ * Why an overlay. The contract makes a write() visible to get() as soon as write() returns, but
+ * its LMDB transaction commits later. Each write() therefore builds a layer (per table, key ->
+ * value or removal, and whether the write cleared everything) and queues one lmdb-js
+ * transaction that applies exactly that layer. Reads go from the newest layer to the oldest,
+ * then to the database; a cleared layer hides everything below it. A layer is dropped when its
+ * commit resolves; lmdb-js resolves commits in order and resets its read transaction first,
+ * so the database then shows what the layer showed.
+ *
+ * Each write's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
+ * puts every transaction queued in one event turn into one LMDB commit, and a write that
+ * failed halfway must not leave half of itself in that commit. Once one write fails, the later
+ * ones apply nothing, so the database holds exactly the writes before the failure.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { assert } from "../raft/index.js";
+import {
+  checkKey,
+  StateStoreError,
+  stateTables,
+  type StateKey,
+  type StateStore,
+  type StateTable,
+  type StateView,
+  type StateWriter,
+} from "./state-store.js";
+import { decodeStateValue, encodeStateValue } from "./state-value-codec.js";
+
+export interface LmdbStateStoreOptions {
+  /**
+   * Fault injection for tests: called as each write's transaction starts on the write path;
+   * an Error it returns fails that commit as a disk error would.
+   */
+  readonly commitFault?: () => Error | undefined;
+}
+
+/** A value written but not yet committed; `bytes` is what the commit will store. */
+interface PendingValue {
+  readonly value: unknown;
+  readonly bytes: Buffer;
+}
+
+/** The changes of one write(). A null change removes the key. */
+interface Layer {
+  readonly changes: Map<StateTable, Map<StateKey, PendingValue | null>>;
+  /** clearAll() was called: nothing below this layer shows through. */
+  cleared: boolean;
+}
+
+type Table = Database<Buffer, StateKey>;
+type ReadTransaction = ReturnType<RootDatabase["useReadTransaction"]>;
+
+/**
+ * getBinaryFast inside a given read transaction: lmdb-js takes the options (read.js) but its
+ * typings leave them out. The bytes are valid until the next read, so decode them at once.
+ */
+function getBinaryFastIn(table: Table, key: StateKey, transaction: ReadTransaction):
+  Buffer | undefined {
+  const getFast = table.getBinaryFast as (key: StateKey,
+    options: { transaction: ReadTransaction }) => Buffer | undefined;
+  return getFast.call(table, key, { transaction });
+}
+
+export class LmdbStateStore implements StateStore {
+  /** Names the database in errors: where a damaged value or a failed commit was found. */
+  readonly file: string;
+  /** Writes not yet committed, oldest first. Invariant: in write() order, each queued once. */
+  private readonly layers: Layer[] = [];
+  /** Settles (never rejects) when the commit of the last write() called so far settles. */
+  private lastCommit: Promise<void> = Promise.resolve();
+  private failure: StateStoreError | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly tables: ReadonlyMap<StateTable, Table>,
+    file: string,
+    private readonly options: LmdbStateStoreOptions,
+  ) {
+    this.file = file;
+  }
+
+  /** Opens (creating if need be) the store in `dir`. Throws StateStoreError if it cannot. */
+  static open(dir: string, options: LmdbStateStoreOptions = {}): LmdbStateStore {
+    const file = path.join(dir, "data.mdb");
+    let env: RootDatabase | undefined;
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      checkLmdbHeader(file);
+      env = open({ path: dir });
+      const opened = env;
+      const tables = new Map(stateTables.map((table) =>
+        [table, opened.openDB<Buffer, StateKey>(table, { encoding: "binary" })]));
+      return new LmdbStateStore(env, tables, file, options);
+    } catch (error) {
+      void env?.close();
+      throw new StateStoreError(`cannot open state store ${file}: ${oneLine(error)}`);
+    }
+  }
+
+  get(table: StateTable, key: StateKey): unknown {
+    this.checkOpen();
+    checkKey(key);
+    return this.readLayers(this.layers.length, table, key);
+  }
+
+  write(body: (writer: StateWriter) => void): void {
+    this.checkOpen();
+    if (this.failure !== null) throw this.failure;
+    const layer: Layer = { changes: new Map(), cleared: false };
+    const below = this.layers.length;
+    const read = (table: StateTable, key: StateKey): unknown => {
+      checkKey(key);
+      const change = layer.changes.get(table)?.get(key);
+      if (change !== undefined) return change?.value;
+      return layer.cleared ? undefined : this.readLayers(below, table, key);
+    };
+    const note = (table: StateTable, key: StateKey, change: PendingValue | null): void => {
+      checkKey(key);
+      assert(this.tables.has(table), `unknown state table ${table}`);
+      let changes = layer.changes.get(table);
+      if (changes === undefined) layer.changes.set(table, changes = new Map());
+      changes.set(key, change);
+    };
+    body({
+      get: read,
+      // Encoding here, not at commit, so a value that cannot be encoded throws out of write()
+      // with nothing queued.
+      put: (table, key, value) => note(table, key, { value, bytes: encodeStateValue(table, key,
+        value) }),
+      remove: (table, key) => note(table, key, null),
+      clearAll: () => {
+        layer.changes.clear();
+        layer.cleared = true;
+      },
+    });
+    // Only a body that returned is queued: one that threw leaves no trace.
+    this.layers.push(layer);
+    const commit = this.env.childTransaction(() => this.applyLayer(layer));
+    this.lastCommit = commit.then(() => this.dropCommitted(layer), (error: unknown) => {
+      this.failure ??= this.commitError(error);
+    });
+  }
+
+  committed(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return this.lastCommit.then(() => this.checkNotFailed());
+  }
+
+  async flushed(): Promise<void> {
+    await this.committed();
+    // lmdb-js's flushed covers every commit resolved so far: with overlappingSync, the commit
+    // resolves when it is visible, and flushed when its pages and meta page are synced.
+    await this.env.flushed;
+    this.checkNotFailed();
+  }
+
+  pendingWrites(): number {
+    return this.layers.length;
+  }
+
+  view(): StateView {
+    this.checkOpen();
+    const transaction = this.env.useReadTransaction();
+    let open = true;
+    const check = (): void => {
+      if (!open) throw new StateStoreError("state view is closed");
+    };
+    return {
+      get: (table, key) => {
+        check();
+        checkKey(key);
+        const bytes = getBinaryFastIn(this.table(table), key, transaction);
+        return bytes === undefined ? undefined : this.decode(table, key, bytes);
+      },
+      range: (table, bounds = {}) => {
+        check();
+        if (bounds.start !== undefined) checkKey(bounds.start);
+        if (bounds.end !== undefined) checkKey(bounds.end);
+        return this.rangeEntries(table, { transaction, start: bounds.start, end: bounds.end },
+          check);
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        transaction.done();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Every commit settles, a failed one too (lastCommit never rejects).
+    await this.lastCommit;
+    await this.env.close();
+  }
+
+  /** The value at `key` as the layers [0, layerCount) and the database show it. */
+  private readLayers(layerCount: number, table: StateTable, key: StateKey): unknown {
+    for (let index = layerCount - 1; index >= 0; index--) {
+      const layer = this.layers[index]!;
+      const change = layer.changes.get(table)?.get(key);
+      if (change !== undefined) return change?.value;
+      if (layer.cleared) return undefined;
+    }
+    const bytes = this.table(table).getBinaryFast(key);
+    return bytes === undefined ? undefined : this.decode(table, key, bytes);
+  }
+
+  private *rangeEntries(table: StateTable,
+    options: { transaction: ReadTransaction; start: StateKey | undefined;
+      end: StateKey | undefined },
+    check: () => void): IterableIterator<{ readonly key: StateKey; readonly value: unknown }> {
+    for (const { key, value } of this.table(table).getRange(options)) {
+      check();
+      yield { key, value: this.decode(table, key, value) };
+    }
+  }
+
+  /** Runs on the main thread inside lmdb-js's write transaction, when the write's turn comes. */
+  private applyLayer(layer: Layer): void {
+    // After a failed write, later writes must not commit: the database would skip one.
+    if (this.failure !== null) throw this.failure;
+    try {
+      const fault = this.options.commitFault?.();
+      if (fault !== undefined) throw fault;
+      if (layer.cleared) for (const table of this.tables.values()) table.clearSync();
+      for (const [name, changes] of layer.changes) {
+        const table = this.table(name);
+        for (const [key, change] of changes) {
+          if (change === null) table.removeSync(key);
+          else table.putSync(key, change.bytes);
+        }
+      }
+    } catch (error) {
+      // Set now, not when the commit rejects: writes batched after this one run first.
+      this.failure ??= this.commitError(error);
+      throw error;
+    }
+  }
+
+  private dropCommitted(layer: Layer): void {
+    // lmdb-js resolves commits in queue order, so the committed layer is the oldest.
+    assert(this.layers[0] === layer, "state store commits resolve in write() order");
+    this.layers.shift();
+  }
+
+  private decode(table: StateTable, key: StateKey, bytes: Uint8Array): unknown {
+    const decoded = decodeStateValue(table, key, bytes);
+    if (!decoded.ok) {
+      throw new StateStoreError(`damaged state store ${this.file}: ${decoded.failure} in table `
+        + `${table} at key ${JSON.stringify(key)}`);
+    }
+    return decoded.value;
+  }
+
+  private table(name: StateTable): Table {
+    const table = this.tables.get(name);
+    assert(table !== undefined, `unknown state table ${name}`);
+    return table;
+  }
+
+  private commitError(error: unknown): StateStoreError {
+    if (error instanceof StateStoreError) return error;
+    return new StateStoreError(`state store ${this.file}: commit failed: ${oneLine(error)}`);
+  }
+
+  private checkNotFailed(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): StateStoreError {
+    return new StateStoreError(`state store ${this.file} is closed`);
+  }
+}
+
+/**
+ * LMDB's meta pages (pages 0 and 1) start, after the page header, with this number. The header
+ * of the LMDB that lmdb-js 3 builds (mdb.master3) is 24 bytes, as read from files it wrote.
+ */
+const lmdbMagic = 0xbeefc0de;
+const lmdbMetaMagicOffset = 24;
+const lmdbPageBytesChoices = [4096, 8192, 16384, 32768, 65536];
+
+/**
+ * Refuses an existing data.mdb that has no LMDB meta page. lmdb-js 3.4.4 does not report such
+ * a file: it crashes the process (SIGSEGV, seen here on a file of 0x5a bytes). A file with a
+ * sound meta page but damaged pages beyond it is LMDB's to judge, and LMDB trusts its pages.
+ */
+function checkLmdbHeader(file: string): void {
+  let handle: number;
+  try {
+    handle = fs.openSync(file, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // a new store
+    throw error;
+  }
+  try {
+    const fileBytes = fs.fstatSync(handle).size;
+    if (fileBytes === 0) return; // LMDB initializes an empty file as a new database
+    const header = Buffer.alloc(lmdbMetaMagicOffset + 4);
+    const metaOffsets = [0, ...lmdbPageBytesChoices];
+    const hasMeta = metaOffsets.some((offset) => {
+      const bytesRead = fs.readSync(handle, header, 0, header.length, offset);
+      return bytesRead === header.length
+        && header.readUInt32LE(lmdbMetaMagicOffset) === lmdbMagic;
+    });
+    if (!hasMeta) throw new Error(`not an LMDB database (no meta page in ${fileBytes} bytes)`);
+  } finally {
+    fs.closeSync(handle);
+  }
+}
+
+/** An error's message on one line, for a user-facing message with no stack. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, " ").trim();
+}
