@@ -106,7 +106,8 @@ describe("deterministic simulator", () => {
     expect(() => checker.onSend(cluster.node("n1"), grant)).to.throw(/durability/);
     cluster.node("n1").disk.write({ softState: null, snapshot: null, logStart: null,
       hardState: { term: 3, vote: "n2", commit: 0 }, entries: [], messages: [],
-      committedEntries: [], readStates: [], droppedReads: [], violations: [] });
+      committedEntries: [], readStates: [], droppedReads: [], snapshotWanted: null,
+      violations: [] });
     expect(() => checker.onSend(cluster.node("n1"), grant)).not.to.throw();
   });
 });
