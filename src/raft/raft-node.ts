@@ -237,7 +237,9 @@ export class RaftNode {
    * snapshot is durable. With `data`, the core keeps the snapshot to send to followers that fall
    * behind the log. With the meta only (a durable checkpoint of a database, say), it keeps no
    * data: a leader asks for it when a follower needs it (Ready.snapshotWanted, offerSnapshot),
-   * and drops what it holds once no follower needs it.
+   * and drops what it holds once no follower needs it. A follower keeps a snapshot installed
+   * from its leader as it keeps data given here, until the driver first compacts meta-only: a
+   * driver that restores into a database calls compact({meta}) at the installed index.
    */
   compact(snapshot: Snapshot | SnapshotMetaOnly, compactIndex = snapshot.meta.index): void {
     const raft = this.raft;

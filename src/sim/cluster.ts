@@ -364,6 +364,11 @@ export class SimCluster {
       this.observer.onApply?.(node, entry);
     }
     node.raft.advance();
+    if (ready.snapshot !== null && this.snapshots?.onDemand !== undefined) {
+      // The installed snapshot is this node's checkpoint now: say so, and the core drops the
+      // data it received (a fresh node holds it until it first compacts meta-only).
+      node.raft.compact({ meta: ready.snapshot.meta });
+    }
     this.maybeSnapshot(node);
     this.answerSnapshotAsk(node, ready.snapshotWanted !== null);
     this.maybeOfferSnapshot(node);
