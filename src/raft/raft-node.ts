@@ -17,7 +17,8 @@ import type {
 import { emptyInitialState, Raft, type RaftInitialState } from "./raft.js";
 import type { Rng } from "./rng.js";
 import {
-  acceptOfferedSnapshot, maybeReleaseSnapshot, snapshotWanted, type OfferSnapshotResult,
+  acceptOfferedSnapshot, followersWaitingForSnapshot, maybeReleaseSnapshot, snapshotWanted,
+  type OfferSnapshotResult,
 } from "./snapshot-supply.js";
 import type { ProtocolViolation } from "./violation.js";
 
@@ -269,10 +270,8 @@ export class RaftNode {
     const raft = this.raft;
     const result = acceptOfferedSnapshot(raft, snapshot);
     if (result.kind !== "accepted") return result;
-    for (const id of raft.progress.keys()) {
-      // Followers waiting for a snapshot start their transfers; the others send nothing new.
-      if (id !== raft.id) sendAppend(raft, id, false);
-    }
+    // The waiting followers start their transfers now, not at their next heartbeat answer.
+    for (const id of followersWaitingForSnapshot(raft)) sendAppend(raft, id, false);
     return result;
   }
 

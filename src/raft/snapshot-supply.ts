@@ -1,5 +1,5 @@
 import { assert } from "./assert.js";
-import type { Snapshot } from "./messages.js";
+import type { NodeId, Snapshot } from "./messages.js";
 import type { Progress } from "./progress.js";
 import type { Raft } from "./raft.js";
 
@@ -43,16 +43,20 @@ function waitsForSnapshot(raft: Raft, progress: Progress): boolean {
     raft.log.term(progress.next - 1) === null;
 }
 
+/** Leader: the followers that wait for a snapshot (see waitsForSnapshot). */
+export function followersWaitingForSnapshot(raft: Raft): NodeId[] {
+  if (raft.role !== "leader") return [];
+  return [...raft.progress].filter(([id, progress]) =>
+    id !== raft.id && waitsForSnapshot(raft, progress)).map(([id]) => id);
+}
+
 /**
  * Leader: the lowest index a snapshot must have to serve the followers that wait for one
  * (the compaction point), or null when none waits or the data held will do.
  */
 export function snapshotWanted(raft: Raft): number | null {
   if (raft.role !== "leader" || snapshotToSend(raft) !== null) return null;
-  for (const [id, progress] of raft.progress) {
-    if (id !== raft.id && waitsForSnapshot(raft, progress)) return raft.log.compacted();
-  }
-  return null;
+  return followersWaitingForSnapshot(raft).length > 0 ? raft.log.compacted() : null;
 }
 
 /**
@@ -86,10 +90,9 @@ export function maybeReleaseSnapshot(raft: Raft): void {
   for (const progress of raft.progress.values()) {
     if (progress.snapshotTransfer?.snapshot === snapshot) return;
   }
-  if (snapshot.meta.index >= raft.log.compacted() && raft.role === "leader") {
-    for (const [id, progress] of raft.progress) {
-      if (id !== raft.id && waitsForSnapshot(raft, progress)) return;
-    }
+  if (snapshot.meta.index >= raft.log.compacted() &&
+    followersWaitingForSnapshot(raft).length > 0) {
+    return;
   }
   raft.snapshot = null;
 }
