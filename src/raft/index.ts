@@ -22,6 +22,7 @@ export {
   type TransferResult,
 } from "./raft-node.js";
 export { SeededRng, type Rng } from "./rng.js";
+export type { OfferSnapshotResult } from "./snapshot-supply.js";
 export {
   violationReasons,
   violationsPerReadyMax,

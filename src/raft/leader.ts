@@ -9,6 +9,7 @@ import {
   type RaftMessage,
 } from "./messages.js";
 import type { Raft } from "./raft.js";
+import { snapshotToSend } from "./snapshot-supply.js";
 
 /**
  * The leader's half of the protocol: replication with flow control, commitment, heartbeats,
@@ -87,9 +88,14 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
   const prevLogTerm = log.term(prevLogIndex);
   if (prevLogTerm === null) {
     // §7: the entries this follower needs were compacted; it catches up by snapshot.
-    const snapshot = raft.snapshot;
-    assert(snapshot !== null && snapshot.meta.index >= log.compacted(),
-      "a compacted log always has a snapshot covering it");
+    const snapshot = snapshotToSend(raft);
+    if (snapshot === null) {
+      // Only the driver has the data (snapshot-supply.ts): Ready.snapshotWanted asks for it.
+      // The follower waits in probe with nothing sent; the append attempt after the offer
+      // (RaftNode.offerSnapshot, or the next heartbeat answer) starts the transfer.
+      if (progress.state === "replicate") progress.becomeProbe();
+      return false;
+    }
     progress.becomeSnapshot(snapshot);
     return sendSnapshotChunk(raft, to);
   }
@@ -292,7 +298,15 @@ function sendSnapshotChunk(raft: Raft, to: NodeId): boolean {
 export function tickSnapshotTransfers(raft: Raft): void {
   for (const [id, progress] of raft.progress) {
     const transfer = progress.snapshotTransfer;
-    if (transfer === null || !transfer.chunkInflight) continue;
+    if (transfer === null) continue;
+    if (!raft.snapshotKept && progress.ticksSinceActive >= raft.config.electionTimeoutTicks) {
+      // Data lent by the driver on demand is not held for a follower silent for an election
+      // timeout (it no longer holds compaction back either, compactIndexFor): the transfer
+      // ends, the data is released, and the follower asks anew when it is heard from again.
+      progress.becomeProbe();
+      continue;
+    }
+    if (!transfer.chunkInflight) continue;
     if (++transfer.ticksSinceChunk >= raft.config.electionTimeoutTicks) {
       transfer.chunkInflight = false;
       sendSnapshotChunk(raft, id);

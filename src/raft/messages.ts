@@ -56,6 +56,15 @@ export interface Snapshot {
   readonly data: string;
 }
 
+/**
+ * A snapshot's metadata without its bytes: the driver keeps the bytes (in its database, say)
+ * and hands them over only when a follower needs them (RaftNode.offerSnapshot).
+ */
+export interface SnapshotMetaOnly {
+  readonly meta: SnapshotMeta;
+  readonly data?: undefined;
+}
+
 interface MessageBase {
   readonly from: NodeId;
   readonly to: NodeId;

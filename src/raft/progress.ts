@@ -14,7 +14,9 @@ import type { Snapshot } from "./messages.js";
  * answer) before the next: it does not yet know where the logs match. In replicate state the
  * logs are known to match up to `match`, and appends are pipelined, bounded by `Inflights`. In
  * snapshot state the follower needs entries the leader has compacted; the leader streams a
- * snapshot to it one chunk at a time, resuming from the offset the follower asks for.
+ * snapshot to it one chunk at a time, resuming from the offset the follower asks for. When the
+ * driver keeps the snapshot data (snapshot-supply.ts), the follower waits in probe, sent
+ * nothing, until the driver offers a snapshot.
  */
 export type ProgressState = "probe" | "replicate" | "snapshot";
 

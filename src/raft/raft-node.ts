@@ -1,7 +1,7 @@
 import { assert } from "./assert.js";
 import type { RaftConfig } from "./config.js";
 import {
-  acceptProposals, maybeCommit, sendAppendsTo, sendTimeoutNow, startRead,
+  acceptProposals, maybeCommit, sendAppend, sendAppendsTo, sendTimeoutNow, startRead,
 } from "./leader.js";
 import type {
   Entry,
@@ -12,9 +12,14 @@ import type {
   ReadState,
   Role,
   Snapshot,
+  SnapshotMetaOnly,
 } from "./messages.js";
 import { emptyInitialState, Raft, type RaftInitialState } from "./raft.js";
 import type { Rng } from "./rng.js";
+import {
+  acceptOfferedSnapshot, followersWaitingForSnapshot, maybeReleaseSnapshot, snapshotWanted,
+  type OfferSnapshotResult,
+} from "./snapshot-supply.js";
 import type { ProtocolViolation } from "./violation.js";
 
 export type ProposeResult =
@@ -73,6 +78,13 @@ export interface Ready {
   /** Read contexts this node can no longer answer: fail them so the client retries. */
   readonly droppedReads: readonly string[];
   /**
+   * Leader: a follower needs compacted entries and the core holds no snapshot data for them
+   * (the driver compacts meta-only). Set in every Ready until the driver offers a snapshot at
+   * an index from `indexMin` (the compaction point) up to its applied index (offerSnapshot),
+   * so a driver that could not answer one Ready answers a later one; null otherwise.
+   */
+  readonly snapshotWanted: { readonly indexMin: number } | null;
+  /**
    * Messages no correct peer could have sent (violation.ts), which the core dropped: the
    * driver logs and counts them. Nothing to undo; at most violationsPerReadyMax per Ready.
    */
@@ -121,6 +133,8 @@ export class RaftNode {
   private previousSoftState: SoftState | null = null;
   private previousHardState: HardState;
   private outstanding: Outstanding | null = null;
+  /** The last Ready asked for a snapshot: hasReady() need not report the same ask again. */
+  private snapshotWantedShown = false;
 
   constructor(config: RaftConfig, rng: Rng, initial: RaftInitialState = emptyInitialState) {
     this.raft = new Raft(config, rng, initial);
@@ -218,20 +232,52 @@ export class RaftNode {
 
   /**
    * The driver took `snapshot` of its state machine (at most at the applied index) and saved
-   * it. The core keeps it to send to followers that fall behind the log, and drops the log up to
-   * `compactIndex` (default: the snapshot's index; lower keeps a trailing window of entries for
-   * slightly slow followers). Call it after advance() (the applied index moves there), and
-   * compact the log store to the same index only once the snapshot is durable.
+   * it, and the core drops the log up to `compactIndex` (default: the snapshot's index; lower
+   * keeps a trailing window of entries for slightly slow followers). Call it after advance()
+   * (the applied index moves there), and compact the log store to the same index only once the
+   * snapshot is durable. With `data`, the core keeps the snapshot to send to followers that fall
+   * behind the log. With the meta only (a durable checkpoint of a database, say), it keeps no
+   * data: a leader asks for it when a follower needs it (Ready.snapshotWanted, offerSnapshot),
+   * and drops what it holds once no follower needs it. A follower keeps a snapshot installed
+   * from its leader as it keeps data given here, until the driver first compacts meta-only: a
+   * driver that restores into a database calls compact({meta}) at the installed index.
    */
-  compact(snapshot: Snapshot, compactIndex = snapshot.meta.index): void {
+  compact(snapshot: Snapshot | SnapshotMetaOnly, compactIndex = snapshot.meta.index): void {
     const raft = this.raft;
     const { index, term } = snapshot.meta;
     assert(index <= raft.log.applied, `snapshot at ${index} beyond applied ${raft.log.applied}`);
     assert(compactIndex <= index, "compaction stays within the snapshot");
     const termHeld = raft.log.term(index);
     assert(termHeld === null || termHeld === term, `snapshot term ${term} disagrees with the log`);
-    if (raft.snapshot === null || index > raft.snapshot.meta.index) raft.snapshot = snapshot;
+    if (snapshot.data === undefined) {
+      raft.snapshotKept = false;
+    } else if (raft.snapshot === null || index > raft.snapshot.meta.index) {
+      raft.snapshot = snapshot;
+      raft.snapshotKept = true;
+    }
     raft.log.compactTo(compactIndex);
+    maybeReleaseSnapshot(raft);
+  }
+
+  /**
+   * Answers Ready.snapshotWanted: a snapshot of the state machine at an index from
+   * `snapshotWanted.indexMin` up to the applied index, whose term agrees with the log (both
+   * asserted: it is the driver's own data). The leader holds it while followers need it and
+   * sends its first chunk in the next Ready. "stale": compaction has passed it meanwhile, and
+   * the ask stays; "notWanted": no follower waits any more, and the driver can drop it.
+   */
+  offerSnapshot(snapshot: Snapshot): OfferSnapshotResult {
+    const raft = this.raft;
+    const result = acceptOfferedSnapshot(raft, snapshot);
+    if (result.kind !== "accepted") return result;
+    // The waiting followers start their transfers now, not at their next heartbeat answer.
+    for (const id of followersWaitingForSnapshot(raft)) sendAppend(raft, id, false);
+    return result;
+  }
+
+  /** The index of the snapshot data the core holds, or null: for tests and metrics. */
+  heldSnapshotIndex(): number | null {
+    return this.raft.snapshot?.meta.index ?? null;
   }
 
   /**
@@ -273,6 +319,7 @@ export class RaftNode {
       raft.proposalsUnsent ||
       raft.commitUnsent ||
       raft.readRoundUnsent ||
+      (!this.snapshotWantedShown && snapshotWanted(raft) !== null) ||
       !sameHardState(raft.hardState(), this.previousHardState) ||
       !sameSoftState(this.softState(), this.previousSoftState)
     );
@@ -288,6 +335,7 @@ export class RaftNode {
     const entries = raft.log.unstableEntries();
     const committedEntries = raft.log.committedEntriesAfter(
       raft.log.applied, raft.config.entriesPerApplyMax);
+    const wantedIndexMin = snapshotWanted(raft);
     const ready: Ready = {
       softState: sameSoftState(softState, this.previousSoftState) ? null : softState,
       snapshot: raft.pendingInstall,
@@ -298,6 +346,7 @@ export class RaftNode {
       committedEntries,
       readStates: raft.readStates,
       droppedReads: raft.droppedReads,
+      snapshotWanted: wantedIndexMin === null ? null : { indexMin: wantedIndexMin },
       violations: raft.violations,
     };
     raft.pendingInstall = null;
@@ -306,6 +355,9 @@ export class RaftNode {
     raft.readStates = [];
     raft.droppedReads = [];
     raft.violations = [];
+    // A follower's installed snapshot leaves with this Ready; ended transfers free theirs.
+    maybeReleaseSnapshot(raft);
+    this.snapshotWantedShown = wantedIndexMin !== null;
     this.previousSoftState = softState;
     this.outstanding = {
       hardState: ready.hardState,

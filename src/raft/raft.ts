@@ -16,6 +16,7 @@ import type {
   Role,
   Snapshot,
   SnapshotMeta,
+  SnapshotMetaOnly,
   VoteResponse,
 } from "./messages.js";
 import { Progress } from "./progress.js";
@@ -33,8 +34,12 @@ import {
 /** What a node restarts from: whatever its driver had persisted. */
 export interface RaftInitialState {
   readonly hardState: HardState;
-  /** The newest snapshot, already restored into the state machine by the driver. */
-  readonly snapshot: Snapshot | null;
+  /**
+   * The newest snapshot, already restored into the state machine by the driver. With its data
+   * the core holds it to send to followers, as if handed to compact(); with the meta only the
+   * driver keeps the data and provides it when asked (Ready.snapshotWanted).
+   */
+  readonly snapshot: Snapshot | SnapshotMetaOnly | null;
   /** The persisted entries, contiguous; they may overlap the snapshot (a trailing window). */
   readonly entries: readonly Entry[];
 }
@@ -104,8 +109,18 @@ export class Raft {
   commitUnsent = false;
   readRoundUnsent = false;
 
-  /** The newest snapshot this node has, to send to followers that need compacted entries. */
+  /**
+   * Snapshot data this node holds, to send to followers that need compacted entries (§7); null
+   * when only the driver has it, and a leader then asks for it (snapshot-supply.ts).
+   */
   snapshot: Snapshot | null;
+  /**
+   * Whether `snapshot` stays until a newer one replaces it: data the driver handed over with
+   * compact() or at restart. Otherwise (offered on demand, or installed after the driver
+   * compacted meta-only) it is released once no follower needs it. True until the driver first
+   * compacts or restarts meta-only, so that drivers that never do behave as they always did.
+   */
+  snapshotKept: boolean;
   /** Follower: a snapshot being received. */
   incomingSnapshot: IncomingSnapshot | null = null;
   /** A snapshot from the leader that the driver must install (in the next Ready). */
@@ -125,7 +140,8 @@ export class Raft {
     this.config = config;
     this.rng = rng;
     this.voters = new MajorityConfig(initial.snapshot?.meta.voters ?? config.voters);
-    this.snapshot = initial.snapshot;
+    this.snapshot = initial.snapshot?.data === undefined ? null : initial.snapshot;
+    this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
       initial.hardState.commit);
     this.term = initial.hardState.term;

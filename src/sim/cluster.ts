@@ -7,6 +7,7 @@ import {
   type MemberRecord,
   type MessageType,
   type NodeId,
+  type OfferSnapshotResult,
   type RaftConfig,
   type RaftMessage,
   type Ready,
@@ -132,6 +133,24 @@ export interface SnapshotPolicy {
   readonly entriesBetweenSnapshots: number;
   /** Entries kept in the log below a snapshot, for followers that are only slightly behind. */
   readonly trailingEntries: number;
+  /** Compact with the metadata only, and provide the data when the leader asks for it. */
+  readonly onDemand?: OnDemandSnapshots;
+}
+
+/**
+ * Nodes compact with the snapshot's metadata only, as a node whose state machine lives in a
+ * database does at its checkpoints, and restart from a meta-only snapshot: the core holds no
+ * snapshot data, and a leader asks for it (Ready.snapshotWanted) when a follower needs it. The
+ * node answers with a snapshot of its toy state machine at its applied index, built when asked
+ * and offered a few ticks later, as a database would stream a checkpoint; compaction may pass
+ * it meanwhile, and then the core refuses it as stale and asks again. The disk keeps the data,
+ * so a restarted node restores its state machine from it.
+ */
+export interface OnDemandSnapshots {
+  /** An offer goes in at most this many ticks after the ask. */
+  readonly offerDelayTicksMax: number;
+  /** The share of asks left unanswered (a failed build): the ask must come again. */
+  readonly askIgnoreRate: number;
 }
 
 export interface SimClusterOptions {
@@ -191,6 +210,8 @@ export class SimNode {
   crashAtNextInstall = false;
   /** The toy state machine: every applied entry, by index (a snapshot holds the whole list). */
   applied: Entry[] = [];
+  /** A snapshot built for the leader's ask (OnDemandSnapshots), offered at `offerAtTick`. */
+  pendingOffer: { readonly snapshot: Snapshot; readonly offerAtTick: number } | null = null;
   disk = new SimDisk();
   /** Bumped each time the node comes back with an empty disk (storage/node-identity.ts). */
   incarnation = 1;
@@ -209,14 +230,21 @@ export class SimNode {
     this.raft = new RaftNode(config, new SeededRng(rngSeed));
   }
 
-  /** Rebuilds the node from its disk, as a process restart would. */
-  restart(restartCount: number): void {
+  /**
+   * Rebuilds the node from its disk, as a process restart would; with `snapshotMetaOnly` the
+   * core gets the snapshot's meta only, as from a database checkpoint (OnDemandSnapshots).
+   */
+  restart(restartCount: number, snapshotMetaOnly = false): void {
     const disk = this.disk;
+    const snapshot = snapshotMetaOnly && disk.snapshot !== null
+      ? { meta: disk.snapshot.meta }
+      : disk.snapshot;
     this.raft = new RaftNode(this.config, new SeededRng(this.rngSeed + restartCount * 7919), {
       hardState: disk.hardState,
-      snapshot: disk.snapshot,
+      snapshot,
       entries: disk.entries,
     });
+    this.pendingOffer = null;
     // The toy state machine is restored from the snapshot, then replays the log after it.
     this.applied = disk.snapshot === null ? [] : restoreToyState(disk.snapshot);
     this.up = true;
@@ -283,6 +311,10 @@ export class SimCluster {
   readonly sentCounts = new Map<MessageType, number>();
   observer: ClusterObserver = {};
   readonly snapshots: SnapshotPolicy | null;
+  /** Nodes answer their core's snapshot asks (OnDemandSnapshots); tests turn it off. */
+  snapshotAsksAnswered = true;
+  /** What became of each snapshot offered on demand, by OfferSnapshotResult kind. */
+  readonly snapshotOfferCounts = new Map<OfferSnapshotResult["kind"], number>();
   private readonly publishMembers: boolean;
   readonly plant: SimPlant | null;
 
@@ -332,8 +364,46 @@ export class SimCluster {
       this.observer.onApply?.(node, entry);
     }
     node.raft.advance();
+    if (ready.snapshot !== null && this.snapshots?.onDemand !== undefined) {
+      // The installed snapshot is this node's checkpoint now: say so, and the core drops the
+      // data it received (a fresh node holds it until it first compacts meta-only).
+      node.raft.compact({ meta: ready.snapshot.meta });
+    }
     this.maybeSnapshot(node);
+    this.answerSnapshotAsk(node, ready.snapshotWanted !== null);
+    this.maybeOfferSnapshot(node);
     return true;
+  }
+
+  /**
+   * Builds a snapshot of the toy state machine at the applied index for the core's ask, to
+   * offer within offerDelayTicksMax ticks; some asks go unanswered, as a failed build would.
+   */
+  private answerSnapshotAsk(node: SimNode, wanted: boolean): void {
+    const onDemand = this.snapshots?.onDemand;
+    if (!wanted || onDemand === undefined || !this.snapshotAsksAnswered ||
+      node.pendingOffer !== null || this.rng.nextFloat() < onDemand.askIgnoreRate) {
+      return;
+    }
+    const appliedIndex = node.applied.length;
+    const term = node.raft.termAt(appliedIndex);
+    // The core compacts only applied entries and knows the term at its compaction point.
+    if (term === null) throw new Error(`${node.id} has no term at applied ${appliedIndex}`);
+    const snapshot: Snapshot = {
+      meta: { index: appliedIndex, term, voters: node.raft.status().voters },
+      data: toyStateSnapshot(node.applied),
+    };
+    node.pendingOffer = { snapshot,
+      offerAtTick: this.now + this.rng.nextInt(onDemand.offerDelayTicksMax + 1) };
+  }
+
+  /** Offers the snapshot built for an ask once it is due; whatever the answer, it is done. */
+  private maybeOfferSnapshot(node: SimNode): void {
+    const offer = node.pendingOffer;
+    if (offer === null || offer.offerAtTick > this.now) return;
+    node.pendingOffer = null;
+    const { kind } = node.raft.offerSnapshot(offer.snapshot);
+    this.snapshotOfferCounts.set(kind, (this.snapshotOfferCounts.get(kind) ?? 0) + 1);
   }
 
   /** Takes a snapshot by the policy, and compacts the log and the disk below it. */
@@ -351,7 +421,9 @@ export class SimCluster {
     };
     const compactIndex = node.raft.compactIndexFor(appliedIndex, policy.trailingEntries);
     node.disk.saveSnapshot(snapshot, compactIndex);
-    node.raft.compact(snapshot, compactIndex);
+    // On demand, the data stays on the disk only, as in a database at its checkpoint.
+    node.raft.compact(policy.onDemand === undefined ? snapshot : { meta: snapshot.meta },
+      compactIndex);
   }
 
   /**
@@ -453,6 +525,7 @@ export class SimCluster {
         if (!node.up) continue;
         node.raft.tick();
         this.maybePublish(node);
+        this.maybeOfferSnapshot(node);
       }
       this.stabilize();
     }
@@ -486,6 +559,7 @@ export class SimCluster {
     node.up = false;
     node.crashAtNextPersist = false;
     node.crashAtNextInstall = false;
+    node.pendingOffer = null;
     this.inFlight = this.inFlight.filter((item) => item.message.to !== id && item.message.from !== id);
   }
 
@@ -493,7 +567,7 @@ export class SimCluster {
     const node = this.node(id);
     if (node.up || node.retired !== null || node.awaitingBootstrap) return;
     this.restarts++;
-    node.restart(this.restarts);
+    node.restart(this.restarts, this.snapshots?.onDemand !== undefined);
   }
 
   /**
@@ -536,7 +610,7 @@ export class SimCluster {
     } else if (verdict.kind === "proceed") {
       node.awaitingBootstrap = false;
       this.restarts++;
-      node.restart(this.restarts);
+      node.restart(this.restarts, this.snapshots?.onDemand !== undefined);
     }
     return verdict.kind;
   }

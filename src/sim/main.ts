@@ -1,7 +1,7 @@
 /**
- * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--ticks T]`: runs N seeded simulations
- * starting at seed S, prints seeds per second, and on a violation prints the seed, the command
- * that reproduces it and the trace, then exits 1.
+ * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--ticks T] [--snapshots-on-demand]`:
+ * runs N seeded simulations starting at seed S, prints seeds per second, and on a violation
+ * prints the seed, the command that reproduces it and the trace, then exits 1.
  */
 import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
@@ -39,6 +39,8 @@ const program = new Command()
   .option("--nodes <count>", "cluster size, 3 or 5 (default: chosen by each seed)", nodeCount)
   .option("--ticks <ticks>", "ticks of faults per seed before healing",
     positiveInteger("--ticks"), defaultSimTicks)
+  .option("--snapshots-on-demand", "nodes compact with the snapshot's meta only and build " +
+    "the data when their leader asks (Ready.snapshotWanted)", false)
   .option("--trace", "print the trace of every seed, not only of failures", false)
   .option("--plant <bug>", "plant a known bug to see the checker catch it: rejoinWithoutCheck " +
     "(a node with a lost disk rejoins without asking its peers) or repairWithoutFence (a node " +
@@ -47,23 +49,30 @@ const program = new Command()
   .parse();
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
-  trace: boolean; plant?: SimPlant }>();
+  trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean }>();
 
 function reproduceCommand(result: SimResult): string {
   const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
   const plant = options.plant === undefined ? "" : ` --plant ${options.plant}`;
+  const onDemand = options.snapshotsOnDemand ? " --snapshots-on-demand" : "";
   return `npm run sim -- --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes}` +
-    `${plant} --trace`;
+    `${plant}${onDemand} --trace`;
 }
 
 const startedMs = performance.now();
 let lastProgressMs = startedMs;
 let committedTotal = 0;
+let snapshotChunksTotal = 0;
+const offersTotal = new Map<string, number>();
 for (let k = 0; k < options.seeds; k++) {
   const seed = options.seed + k;
   const result = runSimulation({ seed, nodeCount: options.nodes, ticks: options.ticks,
-    plant: options.plant });
+    plant: options.plant, snapshotsOnDemand: options.snapshotsOnDemand });
   committedTotal += result.stats.committed;
+  snapshotChunksTotal += result.stats.snapshotChunks;
+  for (const [kind, count] of Object.entries(result.stats.snapshotOffers)) {
+    offersTotal.set(kind, (offersTotal.get(kind) ?? 0) + count);
+  }
   if (options.trace) console.log(result.trace.join("\n"));
   if (!result.ok) {
     console.error(`\nFAIL seed=${seed}: ${result.violation}`);
@@ -81,4 +90,9 @@ for (let k = 0; k < options.seeds; k++) {
 const seconds = (performance.now() - startedMs) / 1000;
 console.log(`${options.seeds} seeds passed (seeds ${options.seed}..${options.seed + options.seeds - 1}` +
   `, ${options.ticks} ticks each) in ${seconds.toFixed(1)} s: ` +
-  `${(options.seeds / seconds).toFixed(1)} seeds/s, ${committedTotal} entries committed`);
+  `${(options.seeds / seconds).toFixed(1)} seeds/s, ${committedTotal} entries committed, ` +
+  `${snapshotChunksTotal} snapshot chunks sent`);
+if (options.snapshotsOnDemand) {
+  console.log(`snapshots offered on demand: ${[...offersTotal].map(([kind, count]) =>
+    `${count} ${kind}`).join(", ")}`);
+}

@@ -1,4 +1,6 @@
-import { SeededRng, type NodeId, type RaftConfig } from "../raft/index.js";
+import {
+  SeededRng, type NodeId, type OfferSnapshotResult, type RaftConfig,
+} from "../raft/index.js";
 import { SafetyChecker, SafetyViolation } from "./checker.js";
 import {
   nodeIds,
@@ -27,6 +29,11 @@ export interface SimOptions {
   readonly config?: Partial<RaftConfig>;
   /** A planted bug (cluster.ts SimPlant), to show the checker catches it. */
   readonly plant?: SimPlant;
+  /**
+   * Nodes compact with the snapshot's meta only and provide the data when their leader asks
+   * (cluster.ts OnDemandSnapshots), in the seeds that take snapshots.
+   */
+  readonly snapshotsOnDemand?: boolean;
 }
 
 export interface SimResult {
@@ -43,6 +50,10 @@ export interface SimResult {
     readonly crashes: number;
     /** Disks lost (wiped or repaired) in the run. */
     readonly disksLost: number;
+    /** Snapshot chunks sent. */
+    readonly snapshotChunks: number;
+    /** Snapshots offered on demand, by the core's answer. */
+    readonly snapshotOffers: Readonly<Record<OfferSnapshotResult["kind"], number>>;
   };
 }
 
@@ -85,7 +96,11 @@ export function runSimulation(options: SimOptions): SimResult {
   // Most seeds snapshot often, with a small trailing window, so that followers that fall
   // behind catch up by InstallSnapshot, and crashes land in the middle of installs.
   const snapshots = rng.nextFloat() < 0.75
-    ? { entriesBetweenSnapshots: 3 + rng.nextInt(20), trailingEntries: rng.nextInt(5) }
+    ? { entriesBetweenSnapshots: 3 + rng.nextInt(20), trailingEntries: rng.nextInt(5),
+      // Fixed, not drawn: a draw here would change every later choice of the seed.
+      onDemand: options.snapshotsOnDemand === true
+        ? { offerDelayTicksMax: 3, askIgnoreRate: 0.25 }
+        : undefined }
     : undefined;
   const cluster = new SimCluster({
     ids: nodeIds(nodeCount),
@@ -176,6 +191,12 @@ export function runSimulation(options: SimOptions): SimResult {
       elections: Math.max(0, ...leaderTerms),
       crashes,
       disksLost,
+      snapshotChunks: cluster.sentCounts.get("snapshot") ?? 0,
+      snapshotOffers: {
+        accepted: cluster.snapshotOfferCounts.get("accepted") ?? 0,
+        stale: cluster.snapshotOfferCounts.get("stale") ?? 0,
+        notWanted: cluster.snapshotOfferCounts.get("notWanted") ?? 0,
+      },
     },
   };
 }
