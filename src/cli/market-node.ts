@@ -26,8 +26,10 @@ import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
 import { decodePublish } from "../node/members.js";
 import {
-  IdentityConflictError, openFileStores, RaftServer, type NodeStores,
+  IdentityConflictError, openFileStores, RaftServer, StateBehindLogError, type NodeStores,
 } from "../node/raft-server.js";
+import { StateStoreError } from "../storage/state-store.js";
+import { MarketSnapshotError } from "../market/index.js";
 import { acquireDirLock } from "../storage/dir-lock.js";
 import {
   CorruptionError,
@@ -352,6 +354,12 @@ function describeStartupError(error: unknown): string | null {
       "run market-node with --repair to truncate after the last good record";
   }
   if (error instanceof StorageError) return error.message;
+  if (error instanceof StateStoreError) {
+    return `${error.message}\n  the node refuses to start on a damaged state database; the ` +
+      "other replicas hold the same state: restore this folder from a backup, or replace the node";
+  }
+  if (error instanceof StateBehindLogError) return error.message;
+  if (error instanceof MarketSnapshotError) return error.message;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE") return `a port is already in use: ${(error as Error).message}`;
   const { hostname, address, port } = error as { hostname?: string; address?: string;

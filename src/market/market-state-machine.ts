@@ -112,7 +112,9 @@ export class MarketStateMachine {
    * empty. A store that already holds a market keeps the config it was created with; asking for
    * a different one is an error, not a silent change (every replica must use the same).
    */
-  constructor(config: Partial<MarketConfig> = {}, store: StateStore = new MemoryStateStore()) {
+  constructor(config: Partial<MarketConfig> = {}, store: StateStore = new MemoryStateStore(),
+    /** The items, when the caller just wrote them (restore): a view sees only commits. */
+    items?: readonly Item[]) {
     this.store = store;
     const stored = store.get("meta", metaKey) as MarketMeta | undefined;
     if (stored === undefined) {
@@ -143,11 +145,16 @@ export class MarketStateMachine {
     }
     this.meta = { ...stored, config: this.config };
     this.digest = SetDigest.fromHex(stored.recordDigest);
-    const view = store.view();
-    try {
-      for (const { value } of view.range("items")) this.catalogue.insert(value as Item);
-    } finally {
-      view.close();
+    if (items !== undefined) {
+      for (const item of items) this.catalogue.insert(Object.freeze({ ...item }));
+    } else {
+      // At open, nothing is pending: the view sees every write.
+      const view = store.view();
+      try {
+        for (const { value } of view.range("items")) this.catalogue.insert(value as Item);
+      } finally {
+        view.close();
+      }
     }
     assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
   }
@@ -548,7 +555,7 @@ export class MarketStateMachine {
       writer.put("meta", metaKey, meta);
       if (raftMeta !== undefined) writer.put("meta", raftMetaKey, raftMeta);
     });
-    return new MarketStateMachine({}, store);
+    return new MarketStateMachine({}, store, state.items);
   }
 }
 

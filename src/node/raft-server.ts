@@ -546,7 +546,9 @@ export class RaftServer implements NodeService {
       this.lastKnownLeader = this.leaderId;
     }
     this.node.advance();
-    if (ready.snapshotWanted) this.buildSnapshot();
+    // The core holds no snapshot bytes past a transfer: the database is the snapshot.
+    if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
+    if (ready.snapshotWanted !== null) this.buildSnapshot();
     this.maybeCheckpoint();
     this.updateGauges();
   }
