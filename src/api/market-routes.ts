@@ -85,8 +85,7 @@ export function marketRouter(context: RouteContext): express.Router {
     const appliedIndex = await readPoint(context, request);
     const order = context.service.market().getOrder(orderId);
     if (order === undefined) {
-      throw new ApiError("not_found", `no order ${orderId} (unknown, or older ` +
-        "than the orders retained)", { resource: "order", orderId });
+      throw new ApiError("not_found", `no order ${orderId}`, { resource: "order", orderId });
     }
     response.json({ order, appliedIndex });
   });

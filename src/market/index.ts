@@ -34,7 +34,7 @@ export {
   encodeMarketSnapshotAsync, MarketSnapshotError, marketSnapshotFormat, type MarketSnapshotState,
 } from "./market-snapshot.js";
 export {
-  MarketStateMachine, type MarketEntry, type MarketStats,
+  MarketStateMachine, type MarketEntry, type MarketStats, type SnapshotExpectations,
 } from "./market-state-machine.js";
 export type { StateStore } from "./state-store.js";
 export {

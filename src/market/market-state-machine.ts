@@ -80,6 +80,14 @@ interface MarketMeta extends MarketStats {
   readonly recordDigest: string;
 }
 
+/** What checkSnapshot and restore require of a snapshot beyond being well formed. */
+export interface SnapshotExpectations {
+  /** The index its state must be at. */
+  readonly index?: number;
+  /** Take a v1 snapshot of an earlier version (migrating a local folder only). */
+  readonly acceptV1?: boolean;
+}
+
 /** One committed entry for applyBatch: `data` null for an entry with no market command. */
 export interface MarketEntry {
   readonly index: number;
@@ -510,26 +518,42 @@ export class MarketStateMachine {
     }
   }
 
-  /** Throws MarketSnapshotError unless `data` is a snapshot restore() would take. */
-  static checkSnapshot(data: string): void {
+  /**
+   * Throws MarketSnapshotError unless `data` is a snapshot restore() would take with the same
+   * expectations: in the current format (a v1 snapshot of an earlier version only when
+   * `acceptV1`, for migrating a local folder: its orders were kept under other rules), in
+   * canonical form, and at `index` when given (a snapshot's data must be the state at its meta's
+   * index, or the node would skip entries or apply them twice).
+   */
+  static checkSnapshot(data: string, expected: SnapshotExpectations = {}): void {
+    MarketStateMachine.decodeChecked(data, expected);
+  }
+
+  private static decodeChecked(data: string, expected: SnapshotExpectations):
+    ReturnType<typeof decodeMarketSnapshot> {
     const state = decodeMarketSnapshot(data);
+    if (state.format !== marketSnapshotFormat && expected.acceptV1 !== true) {
+      throw new MarketSnapshotError(`market snapshot format ${String(state.format)} is not ` +
+        marketSnapshotFormat);
+    }
+    if (expected.index !== undefined && state.appliedIndex !== expected.index) {
+      throw new MarketSnapshotError(`market snapshot holds the state at index ` +
+        `${state.appliedIndex}, not at ${expected.index}`);
+    }
     if (state.format === marketSnapshotFormat && encodeMarketSnapshot(state) !== data) {
       throw new MarketSnapshotError("market snapshot is not in canonical form");
     }
+    return state;
   }
 
   /**
-   * Replaces the contents of `store` with the state in snapshot() output (or a v1 snapshot of
-   * an earlier version), with the config it carries, in one write that also stores `raftMeta`.
-   * Throws MarketSnapshotError if the data is malformed or, for the current format, not in
-   * canonical form; the store is then unchanged.
+   * Replaces the contents of `store` with the state in snapshot() output, with the config it
+   * carries, in one write that also stores `raftMeta`. Throws MarketSnapshotError if the data
+   * is malformed or misses `expected` (checkSnapshot); the store is then unchanged.
    */
   static restore(data: string, store: StateStore = new MemoryStateStore(),
-    raftMeta?: unknown): MarketStateMachine {
-    const state = decodeMarketSnapshot(data);
-    if (state.format === marketSnapshotFormat && encodeMarketSnapshot(state) !== data) {
-      throw new MarketSnapshotError("market snapshot is not in canonical form");
-    }
+    raftMeta?: unknown, expected: SnapshotExpectations = {}): MarketStateMachine {
+    const state = MarketStateMachine.decodeChecked(data, expected);
     const digest = new SetDigest();
     store.write((writer) => {
       writer.clearAll();

@@ -64,6 +64,7 @@ export class MemoryStateStore implements StateStore {
         note(table, key, { value });
       },
       remove: (table, key) => {
+        checkKey(key);
         changes.push({ kind: "remove", table, key });
         note(table, key, null);
       },
@@ -93,6 +94,10 @@ export class MemoryStateStore implements StateStore {
 
   pendingWrites(): number {
     return 0;
+  }
+
+  failed(): Error | null {
+    return null;
   }
 
   view(): StateView {

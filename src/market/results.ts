@@ -27,7 +27,7 @@ export function itemNotFound(sku: string): MarketRejection {
 export function orderNotFound(orderId: string): MarketRejection {
   return Object.freeze({
     ok: false, error: "notFound", resource: "order", orderId,
-    message: `no order ${orderId} (unknown, or older than the orders retained)`,
+    message: `no order ${orderId}`,
   });
 }
 

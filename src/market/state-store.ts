@@ -68,6 +68,8 @@ export interface StateStore extends StateReader {
   flushed(): Promise<void>;
   /** Writes called but not yet committed: the driver slows down when they pile up. */
   pendingWrites(): number;
+  /** The error that failed the store, once a commit failed; null while it works. */
+  failed(): Error | null;
   /** A view of the state as of the last commit: call it after committed() for a given write. */
   view(): StateView;
   /** Waits for pending commits and releases the store. Reads and writes after it throw. */

@@ -101,6 +101,9 @@ export interface NodeStores {
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
 
+/** After a snapshot for a follower failed to encode, wait this long before trying again. */
+const snapshotRetryMs = 5000;
+
 /** How long a publication may go unapplied before it is proposed again. */
 const publishRetryMs = 1000;
 
@@ -149,6 +152,7 @@ export class RaftServer implements NodeService {
   private pendingCompaction: SnapshotMeta | null = null;
   /** A snapshot being encoded for a follower the core asked for, while it runs. */
   private snapshotBuilding: Promise<void> | null = null;
+  private lastSnapshotFailureMs = Number.NEGATIVE_INFINITY;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   /** Term and vote as last made durable, to tell when a hard state needs a sync. */
@@ -173,8 +177,8 @@ export class RaftServer implements NodeService {
     // The database is the snapshot: the core starts from its applied index, and the log
     // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
     const base = storedBase(this.marketState);
-    if (base !== null && base.index < this.log.firstIndex() - 1) {
-      throw new StateBehindLogError(`the state database is at index ${base.index}, but the ` +
+    if ((base?.index ?? 0) < this.log.firstIndex() - 1) {
+      throw new StateBehindLogError(`the state database is at index ${base?.index ?? 0}, but the ` +
         `write-ahead log starts at ${this.log.firstIndex()}: the entries between are lost. ` +
         "Restore the data folder from a backup, or replace the node");
     }
@@ -400,6 +404,11 @@ export class RaftServer implements NodeService {
 
   private tickNow(): void {
     if (this.stopped) return;
+    const storeFailure = this.stateStore.failed();
+    if (storeFailure !== null && this.fatalError === null) {
+      this.fail(storeFailure);
+      return;
+    }
     this.node.tick();
     this.maybePublish();
     this.schedule();
@@ -461,7 +470,10 @@ export class RaftServer implements NodeService {
           this.applyCompaction();
           if (!this.node.hasReady()) break;
           // The database commits on its own thread; when it falls behind, wait for it rather
-          // than pile up uncommitted writes in memory.
+          // than pile up uncommitted writes in memory. A failed commit stops the node here,
+          // busy or idle, before it answers anything from writes that will never be durable.
+          const storeFailure = this.stateStore.failed();
+          if (storeFailure !== null) throw storeFailure;
           if (this.stateStore.pendingWrites() > pendingStateWritesMax) {
             await this.stateStore.committed();
           }
@@ -591,7 +603,7 @@ export class RaftServer implements NodeService {
    */
   private checkReceivedSnapshot(snapshot: Snapshot): string | null {
     try {
-      MarketStateMachine.checkSnapshot(snapshot.data);
+      MarketStateMachine.checkSnapshot(snapshot.data, { index: snapshot.meta.index });
       return null;
     } catch (error) {
       return (error as Error).message.slice(0, 200);
@@ -603,7 +615,8 @@ export class RaftServer implements NodeService {
    * stores its meta (the caller waits for it to be durable before the log is reset).
    */
   private installSnapshot(snapshot: Snapshot): void {
-    this.marketState = MarketStateMachine.restore(snapshot.data, this.stateStore, snapshot.meta);
+    this.marketState = MarketStateMachine.restore(snapshot.data, this.stateStore, snapshot.meta,
+      { index: snapshot.meta.index });
     this.members = new MemberTable(snapshot.meta.members ?? []);
     const ours = this.members.get(this.id);
     this.published = ours?.incarnation === this.options.incarnation;
@@ -787,6 +800,7 @@ export class RaftServer implements NodeService {
   private buildSnapshot(): void {
     if (this.snapshotBuilding !== null) return;
     const started = performance.now();
+    if (started - this.lastSnapshotFailureMs < snapshotRetryMs) return;
     this.snapshotBuilding = (async () => {
       await this.stateStore.committed();
       const view = this.stateStore.view();
@@ -808,7 +822,13 @@ export class RaftServer implements NodeService {
         outcome, ms: Math.round(performance.now() - started) }, "encoded a snapshot for a follower");
       this.schedule();
     })().catch((error: Error) => {
-      if (!this.stopped) this.fail(error);
+      // Not fatal: the follower waits, and the core asks again. Building on the next leader
+      // would likely fail the same way, so stopping would take the cluster down node by node.
+      this.lastSnapshotFailureMs = performance.now();
+      if (!this.stopped) {
+        this.options.logger.error({ err: error, retryMs: snapshotRetryMs },
+          "could not encode a snapshot for a follower");
+      }
     }).finally(() => {
       this.snapshotBuilding = null;
     });
@@ -849,11 +869,9 @@ function openMarket(stores: NodeStores, logger: Logger): MarketStateMachine {
     logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot.meta.index },
       "the newest snapshot is corrupt; migrating the one before it, which the log continues");
   }
-  const migrated = MarketStateMachine.restore(snapshot.data, stores.state, snapshot.meta);
-  if (migrated.appliedIndex !== snapshot.meta.index) {
-    throw new Error(`snapshot at index ${snapshot.meta.index} holds state applied to ` +
-      `${migrated.appliedIndex}`);
-  }
+  // Checked before anything is written: a refused snapshot leaves the database empty.
+  const migrated = MarketStateMachine.restore(snapshot.data, stores.state, snapshot.meta,
+    { index: snapshot.meta.index, acceptV1: true });
   logger.warn({ index: snapshot.meta.index, orders: migrated.stats().orderCount },
     "migrated the snapshot of an earlier version into the state database");
   return migrated;
@@ -864,8 +882,9 @@ function storedBase(market: MarketStateMachine): SnapshotMeta | null {
   const meta = market.raftMeta() as SnapshotMeta | undefined;
   if (meta === undefined) return null;
   if (meta.index !== market.appliedIndex) {
-    throw new Error(`the state database's Raft meta is at index ${meta.index}, its state at ` +
-      `${market.appliedIndex}`);
+    throw new StateBehindLogError(`the state database's Raft meta is at index ${meta.index}, ` +
+      `its state at ${market.appliedIndex}: it is damaged; restore the data folder from a ` +
+      "backup, or replace the node");
   }
   return meta;
 }

@@ -20,7 +20,13 @@
  * commit resolves; lmdb-js resolves commits in order and resets its read transaction first,
  * so the database then shows what the layer showed.
  *
- * Each write's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
+ * Why writes are grouped. Each LMDB commit costs an fsync on lmdb's thread, which competes with
+ * the write-ahead log's own fsync on every loop pass. The log is the source of truth and the
+ * database may lag it (state-store.ts), so, as etcd batches its bbolt commits, writes within
+ * commitIntervalMs of each other share one layer and one commit: atomic together, as each
+ * was alone. committed(), flushed() and close() commit the open layer at once.
+ *
+ * Each layer's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
  * puts every transaction queued in one event turn into one LMDB commit, and a write that
  * failed halfway must not leave half of itself in that commit. Once one write fails, the later
  * ones apply nothing, so the database holds exactly the writes before the failure.
@@ -42,6 +48,10 @@ import {
 import { decodeStateValue, encodeStateValue } from "./state-value-codec.js";
 
 export interface LmdbStateStoreOptions {
+  /** How long a write may wait for others to share its commit (default 50 ms). */
+  readonly commitIntervalMs?: number;
+  /** Changes in one layer before it is committed without waiting (default 20,000). */
+  readonly layerChangesMax?: number;
   /**
    * Fault injection for tests: called as each write's transaction starts on the write path;
    * an Error it returns fails that commit as a disk error would.
@@ -60,6 +70,8 @@ interface Layer {
   readonly changes: Map<StateTable, Map<StateKey, PendingValue | null>>;
   /** clearAll() was called: nothing below this layer shows through. */
   cleared: boolean;
+  /** Changes noted, for the bound on a layer's size. */
+  changeCount: number;
 }
 
 type Table = Database<Buffer, StateKey>;
@@ -79,8 +91,14 @@ function getBinaryFastIn(table: Table, key: StateKey, transaction: ReadTransacti
 export class LmdbStateStore implements StateStore {
   /** Names the database in errors: where a damaged value or a failed commit was found. */
   readonly file: string;
-  /** Writes not yet committed, oldest first. Invariant: in write() order, each queued once. */
+  /**
+   * Writes not yet committed, oldest first. Invariant: in write() order; each but `open` is
+   * queued for commit once; `open`, when not null, is the last.
+   */
   private readonly layers: Layer[] = [];
+  /** The layer later writes join until its commit is queued. */
+  private open: Layer | null = null;
+  private commitTimer: NodeJS.Timeout | null = null;
   /** Settles (never rejects) when the commit of the last write() called so far settles. */
   private lastCommit: Promise<void> = Promise.resolve();
   private failure: StateStoreError | null = null;
@@ -122,7 +140,7 @@ export class LmdbStateStore implements StateStore {
   write(body: (writer: StateWriter) => void): void {
     this.checkOpen();
     if (this.failure !== null) throw this.failure;
-    const layer: Layer = { changes: new Map(), cleared: false };
+    const layer: Layer = { changes: new Map(), cleared: false, changeCount: 0 };
     const below = this.layers.length;
     const read = (table: StateTable, key: StateKey): unknown => {
       checkKey(key);
@@ -136,6 +154,7 @@ export class LmdbStateStore implements StateStore {
       let changes = layer.changes.get(table);
       if (changes === undefined) layer.changes.set(table, changes = new Map());
       changes.set(key, change);
+      layer.changeCount++;
     };
     body({
       get: read,
@@ -149,8 +168,25 @@ export class LmdbStateStore implements StateStore {
         layer.cleared = true;
       },
     });
-    // Only a body that returned is queued: one that threw leaves no trace.
-    this.layers.push(layer);
+    // Only a body that returned joins the open layer: one that threw leaves no trace.
+    const open = this.open;
+    if (open === null) {
+      this.open = layer;
+      this.layers.push(layer);
+      this.commitTimer = setTimeout(() => this.commitOpen(), this.options.commitIntervalMs ?? 50);
+    } else {
+      mergeLayer(open, layer);
+    }
+    if (this.open!.changeCount >= (this.options.layerChangesMax ?? 20_000)) this.commitOpen();
+  }
+
+  /** Queues the open layer's commit. */
+  private commitOpen(): void {
+    const layer = this.open;
+    if (layer === null) return;
+    this.open = null;
+    if (this.commitTimer !== null) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
     const commit = this.env.childTransaction(() => this.applyLayer(layer));
     this.lastCommit = commit.then(() => this.dropCommitted(layer), (error: unknown) => {
       this.failure ??= this.commitError(error);
@@ -159,7 +195,12 @@ export class LmdbStateStore implements StateStore {
 
   committed(): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    this.commitOpen();
     return this.lastCommit.then(() => this.checkNotFailed());
+  }
+
+  failed(): Error | null {
+    return this.failure;
   }
 
   async flushed(): Promise<void> {
@@ -205,6 +246,7 @@ export class LmdbStateStore implements StateStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.commitOpen();
     this.closed = true;
     // Every commit settles, a failed one too (lastCommit never rejects).
     await this.lastCommit;
@@ -292,6 +334,21 @@ export class LmdbStateStore implements StateStore {
   private closedError(): StateStoreError {
     return new StateStoreError(`state store ${this.file} is closed`);
   }
+}
+
+/** Adds the changes of `later` (a write that returned) to `open`, as if written after them. */
+function mergeLayer(open: Layer, later: Layer): void {
+  if (later.cleared) {
+    open.changes.clear();
+    open.cleared = true;
+    open.changeCount = 0;
+  }
+  for (const [table, changes] of later.changes) {
+    let merged = open.changes.get(table);
+    if (merged === undefined) open.changes.set(table, merged = new Map());
+    for (const [key, change] of changes) merged.set(key, change);
+  }
+  open.changeCount += later.changeCount;
 }
 
 /**

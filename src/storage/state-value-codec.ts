@@ -1,20 +1,19 @@
 /**
- * How LmdbStateStore lays out a value on disk: its MessagePack bytes, then a CRC-32 (4 bytes,
+ * How LmdbStateStore lays out a value on disk: its JSON text in UTF-8, then a CRC-32 (4 bytes,
  * little-endian) over the table, the key and those bytes. LMDB checks nothing of what it
  * stores, so without the checksum a flipped bit on disk or in the page cache would be served
  * as state, and every replica that took a snapshot from this one would copy it. Seeding the
  * checksum with the table and key also catches a value that surfaces under another key (a
  * flipped byte in a key, a misdirected page).
  *
- * MessagePack without shared structures (msgpackr's `useRecords: false`): each value decodes
- * on its own, with no dictionary that a lost or stale write could leave out of step.
+ * JSON, not MessagePack: a value must read back exactly as written, or a replica that reopened
+ * its database would hash and answer differently from one that did not. JSON.stringify escapes
+ * a lone surrogate (which a command's name may hold) and JSON.parse restores it, where
+ * msgpackr writes it as invalid UTF-8 that reads back as U+FFFD. Each value decodes on its own.
  */
 import { crc32 } from "node:zlib";
-import { Packr } from "msgpackr";
 import { assert } from "../raft/index.js";
 import type { StateKey, StateTable } from "./state-store.js";
-
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export const checksumBytes = 4;
 
@@ -22,12 +21,12 @@ export const checksumBytes = 4;
 export type DecodeFailure = "checksum mismatch" | "undecodable value";
 
 export function encodeStateValue(table: StateTable, key: StateKey, value: unknown): Buffer {
-  const packed = packr.pack(value);
-  // packr may hand out a view of a buffer it later reuses; the value waits for its commit in a
-  // layer, so it gets bytes of its own, which also make room for the checksum.
-  const bytes = Buffer.allocUnsafe(packed.length + checksumBytes);
-  packed.copy(bytes, 0);
-  bytes.writeUInt32LE(checksum(table, key, packed), packed.length);
+  const text = JSON.stringify(value) as string | undefined;
+  assert(text !== undefined, `state value at ${table}/${String(key)} is not JSON data`);
+  const textBytes = Buffer.byteLength(text, "utf8");
+  const bytes = Buffer.allocUnsafe(textBytes + checksumBytes);
+  bytes.write(text, 0, "utf8");
+  bytes.writeUInt32LE(checksum(table, key, bytes.subarray(0, textBytes)), textBytes);
   return bytes;
 }
 
@@ -43,9 +42,10 @@ export function decodeStateValue(table: StateTable, key: StateKey, bytes: Uint8A
     return { ok: false, failure: "checksum mismatch" };
   }
   try {
-    return { ok: true, value: packr.unpack(packed) };
+    const text = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString("utf8");
+    return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
-    // A sound checksum over bytes msgpackr refuses: written by another encoder, not by a flip.
+    // A sound checksum over bytes that are not JSON: written by another encoder, not by a flip.
     return { ok: false, failure: "undecodable value" };
   }
 }
