@@ -436,21 +436,33 @@ export class MarketStateMachine {
 
   /** Items matching every filter of `query`, in sku order (code units), at most its limit. */
   searchItems(query: SearchQuery = {}): Item[] {
+    this.checkUsable();
     return this.catalogue.search(query);
   }
 
   getItem(sku: string): Item | undefined {
+    this.checkUsable();
     return this.catalogue.get(sku);
   }
 
   /** Any order ever placed. */
   getOrder(orderId: string): Order | undefined {
+    this.checkUsable();
     return this.readOrder(orderId, this.store);
   }
 
   /** The areas that hold at least one item, sorted. */
   listAreas(): string[] {
+    this.checkUsable();
     return this.catalogue.areas();
+  }
+
+  /**
+   * After a batch threw, the mirror and counters may show changes the store dropped: answer
+   * nothing from them (the driver stops the node; a restart reads the store).
+   */
+  private checkUsable(): void {
+    if (this.broken !== null) throw this.broken;
   }
 
   stats(): MarketStats {
@@ -465,6 +477,7 @@ export class MarketStateMachine {
    * per record changed), rather than the whole state.
    */
   stateHash(): string {
+    this.checkUsable();
     if (this.hashCache === null) {
       const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = this.meta;
       this.hashCache = sha256Hex(canonicalJson({
