@@ -125,8 +125,10 @@ export class RaftServer implements NodeService {
   private readonly proposals: Waiters<number, SubmitOutcome>;
   /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
   private readonly forwarded: Waiters<string, SubmitOutcome>;
-  /** Forwarded writes not yet handed to the core: sent in batches at the next loop pass. */
+  /** Forwarded writes not yet sent: in batches at the end of this event-loop turn. */
   private forwardQueue: { readonly key: string; readonly data: string }[] = [];
+  /** Whether a scheduleForwardFlush() is waiting for the end of this event-loop turn. */
+  private forwardFlushPending = false;
   /** The last leader known (never null once one was): every pending forward went to it. */
   private lastKnownLeader: NodeId | null = null;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
@@ -306,6 +308,7 @@ export class RaftServer implements NodeService {
       return Promise.resolve({ kind: "overloaded" });
     }
     this.forwardQueue.push({ key, data });
+    this.scheduleForwardFlush();
     this.schedule();
     const startedMs = performance.now();
     return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
@@ -490,7 +493,8 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * Hands queued forwarded writes to the core, at most forwardBatchMax per message. Only while
+   * Sends queued forwarded writes to the leader, at most forwardBatchMax per propose message
+   * (built by the core, sent here directly; at a loop pass or between passes). Only while
    * the core's leader is the one the driver has noted: after a change, the Ready that reports
    * it is handled first (abandoning what went to the old leader, after applying what it
    * committed), so that every pending forward went to lastKnownLeader.
@@ -501,13 +505,33 @@ export class RaftServer implements NodeService {
     // Items whose client already had its answer (a timeout) are not sent.
     const live = this.forwardQueue.filter((item) => this.forwarded.has(item.key));
     this.forwardQueue = [];
+    const messages: RaftMessage[] = [];
     for (let start = 0; start < live.length; start += forwardBatchMax) {
       const batch = live.slice(start, start + forwardBatchMax);
-      const result = this.node.forward(batch.map((item) => item.data));
-      if (result.kind === "forwarded") continue;
+      const result = this.node.forwardMessage(batch.map((item) => item.data));
+      if (result.kind === "forwarded") {
+        messages.push(result.message);
+        continue;
+      }
       // No leader now, or this node leads: this batch was not sent by this call.
       for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
     }
+    // Sent at once, not in the next Ready: a propose waits for no fsync (mayPrecedePersist).
+    if (messages.length > 0) this.options.transport.send(messages);
+  }
+
+  /**
+   * Forwards the writes queued in this turn of the event loop at its end, even while a loop
+   * pass waits for its fsync: a follower under load is nearly always in one, and a forward
+   * that waited for it would add an fsync to every forwarded write's latency.
+   */
+  private scheduleForwardFlush(): void {
+    if (this.forwardFlushPending) return;
+    this.forwardFlushPending = true;
+    setImmediate(() => {
+      this.forwardFlushPending = false;
+      if (!this.stopped && this.fatalError === null) this.flushForwards();
+    });
   }
 
   /**
