@@ -48,8 +48,9 @@ import { Waiters } from "./waiters.js";
  * RaftNode, the write-ahead log, the snapshot store, the transport and the state machine, and
  * runs the loop etcd's doc.go prescribes, one iteration at a time:
  *
- *   ready() -> send the leader's appends -> persist (one fdatasync: group commit) -> send the
- *   rest -> apply committed entries -> answer waiting clients -> advance() -> maybe snapshot
+ *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
+ *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
+ *   entries -> answer waiting clients -> advance() -> maybe snapshot
  *
  * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
  * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
