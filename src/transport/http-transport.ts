@@ -445,13 +445,20 @@ export class HttpTransport implements Transport {
       if (!writable) {
         channel.inflight = 1;
         const timer = setTimeout(() => socket.destroy(), this.options.rpcTimeoutMs);
-        socket.once("drain", () => {
+        // Each wait removes both of its listeners: a long-lived socket waits many times.
+        const onClose = (): void => {
           clearTimeout(timer);
+          socket.off("drain", onDrain);
+        };
+        const onDrain = (): void => {
+          clearTimeout(timer);
+          socket.off("close", onClose);
           if (channel.stream !== socket) return;
           channel.inflight = 0;
           this.scheduleFlush();
-        });
-        socket.once("close", () => clearTimeout(timer));
+        };
+        socket.once("drain", onDrain);
+        socket.once("close", onClose);
         return;
       }
     }
