@@ -298,6 +298,7 @@ export class HttpTransport implements Transport {
         for (const message of current.queue.drain()) channel.queue.push(message);
         Object.assign(channel.counters, current.counters);
         current.agent.destroy();
+        this.closeStream(current);
       }
       next.set(address.id, channel);
     }
@@ -361,6 +362,11 @@ export class HttpTransport implements Transport {
     channel.counters.messagesDropped += channel.queue.length;
     channel.queue.clear();
     channel.agent.destroy();
+    this.closeStream(channel);
+  }
+
+  /** Ends a channel's stream, or its attempt to open one, and its retry timer. */
+  private closeStream(channel: PeerChannel): void {
     channel.streamAbort?.();
     channel.stream?.destroy();
     channel.stream = null;
