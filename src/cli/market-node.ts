@@ -164,6 +164,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     // The id recorded at bootstrap; the cluster file's for a node bootstrapping now.
     clusterId: identity?.clusterId ?? clusterIdOf(config),
     logger: logger.child({ component: "transport" }),
+    // One long-lived connection per peer: a hop is a write and a read, not a POST.
+    stream: true,
     ...(tls === null ? {} : { tls }),
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the

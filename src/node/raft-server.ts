@@ -48,8 +48,9 @@ import { Waiters } from "./waiters.js";
  * RaftNode, the write-ahead log, the snapshot store, the transport and the state machine, and
  * runs the loop etcd's doc.go prescribes, one iteration at a time:
  *
- *   ready() -> send the leader's appends -> persist (one fdatasync: group commit) -> send the
- *   rest -> apply committed entries -> answer waiting clients -> advance() -> maybe snapshot
+ *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
+ *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
+ *   entries -> answer waiting clients -> advance() -> maybe snapshot
  *
  * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
  * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
@@ -125,8 +126,10 @@ export class RaftServer implements NodeService {
   private readonly proposals: Waiters<number, SubmitOutcome>;
   /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
   private readonly forwarded: Waiters<string, SubmitOutcome>;
-  /** Forwarded writes not yet handed to the core: sent in batches at the next loop pass. */
+  /** Forwarded writes not yet sent: in batches at the end of this event-loop turn. */
   private forwardQueue: { readonly key: string; readonly data: string }[] = [];
+  /** Whether a scheduleForwardFlush() is waiting for the end of this event-loop turn. */
+  private forwardFlushPending = false;
   /** The last leader known (never null once one was): every pending forward went to it. */
   private lastKnownLeader: NodeId | null = null;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
@@ -306,6 +309,7 @@ export class RaftServer implements NodeService {
       return Promise.resolve({ kind: "overloaded" });
     }
     this.forwardQueue.push({ key, data });
+    this.scheduleForwardFlush();
     this.schedule();
     const startedMs = performance.now();
     return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
@@ -490,7 +494,8 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * Hands queued forwarded writes to the core, at most forwardBatchMax per message. Only while
+   * Sends queued forwarded writes to the leader, at most forwardBatchMax per propose message
+   * (built by the core, sent here directly; at a loop pass or between passes). Only while
    * the core's leader is the one the driver has noted: after a change, the Ready that reports
    * it is handled first (abandoning what went to the old leader, after applying what it
    * committed), so that every pending forward went to lastKnownLeader.
@@ -501,13 +506,33 @@ export class RaftServer implements NodeService {
     // Items whose client already had its answer (a timeout) are not sent.
     const live = this.forwardQueue.filter((item) => this.forwarded.has(item.key));
     this.forwardQueue = [];
+    const messages: RaftMessage[] = [];
     for (let start = 0; start < live.length; start += forwardBatchMax) {
       const batch = live.slice(start, start + forwardBatchMax);
-      const result = this.node.forward(batch.map((item) => item.data));
-      if (result.kind === "forwarded") continue;
+      const result = this.node.forwardMessage(batch.map((item) => item.data));
+      if (result.kind === "forwarded") {
+        messages.push(result.message);
+        continue;
+      }
       // No leader now, or this node leads: this batch was not sent by this call.
       for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
     }
+    // Sent at once, not in the next Ready: a propose waits for no fsync (mayPrecedePersist).
+    if (messages.length > 0) this.options.transport.send(messages);
+  }
+
+  /**
+   * Forwards the writes queued in this turn of the event loop at its end, even while a loop
+   * pass waits for its fsync: a follower under load is nearly always in one, and a forward
+   * that waited for it would add an fsync to every forwarded write's latency.
+   */
+  private scheduleForwardFlush(): void {
+    if (this.forwardFlushPending) return;
+    this.forwardFlushPending = true;
+    setImmediate(() => {
+      this.forwardFlushPending = false;
+      if (!this.stopped && this.fatalError === null) this.flushForwards();
+    });
   }
 
   /**
@@ -540,6 +565,10 @@ export class RaftServer implements NodeService {
     const early = ready.messages.filter(mayPrecedePersist);
     const late = ready.messages.filter((message) => !mayPrecedePersist(message));
     if (early.length > 0) this.options.transport.send(early);
+    // Committed entries this node already holds durably are applied, and their writes answered,
+    // while this Ready's fsync runs, as etcd applies beside its WAL save: under load a Ready
+    // nearly always writes new entries, and its fsync would otherwise delay every answer.
+    this.applyDurableCommitted(ready);
     await this.persist(ready);
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
@@ -563,6 +592,21 @@ export class RaftServer implements NodeService {
     if (ready.snapshotWanted !== null) this.buildSnapshot();
     this.maybeCheckpoint();
     this.updateGauges();
+  }
+
+  /**
+   * Applies the committed entries below the first one this Ready writes: those were synced by
+   * an earlier pass, so the database still never runs ahead of the log's synced entries. Not
+   * with a snapshot or a log reset (whose order persist() sets), nor with a change of leader
+   * (whose hint the answers must name: noted after the persist).
+   */
+  private applyDurableCommitted(ready: Ready): void {
+    if (ready.snapshot !== null || ready.logStart !== null || ready.softState !== null) return;
+    const firstWritten = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    const committed = ready.committedEntries;
+    let count = 0;
+    while (count < committed.length && committed[count]!.index < firstWritten) count++;
+    if (count > 0) this.applyEntries(count === committed.length ? committed : committed.slice(0, count));
   }
 
   private async persist(ready: Ready): Promise<void> {

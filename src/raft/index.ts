@@ -13,6 +13,7 @@ export { emptyInitialState, type RaftInitialState } from "./raft.js";
 export {
   mayPrecedePersist,
   RaftNode,
+  type ForwardMessageResult,
   type ForwardResult,
   type ProposeResult,
   type RaftStatus,

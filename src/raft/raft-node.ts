@@ -8,6 +8,7 @@ import type {
   EntryKind,
   HardState,
   NodeId,
+  ProposeRequest,
   RaftMessage,
   ReadState,
   Role,
@@ -31,6 +32,11 @@ export type ProposeResult =
 
 export type ForwardResult =
   | { readonly kind: "forwarded"; readonly leaderId: NodeId }
+  | { readonly kind: "noLeader" }
+  | { readonly kind: "isLeader" };
+
+export type ForwardMessageResult =
+  | { readonly kind: "forwarded"; readonly leaderId: NodeId; readonly message: ProposeRequest }
   | { readonly kind: "noLeader" }
   | { readonly kind: "isLeader" };
 
@@ -206,11 +212,25 @@ export class RaftNode {
    * entry, or not within its timeout. "isLeader": propose() them here instead.
    */
   forward(data: readonly string[]): ForwardResult {
+    const result = this.forwardMessage(data);
+    if (result.kind !== "forwarded") return result;
+    this.raft.send(result.message);
+    return { kind: "forwarded", leaderId: result.leaderId };
+  }
+
+  /**
+   * As forward(), but hands the propose message back for the driver to send at once, instead
+   * of in the next Ready. A propose promises nothing durable (mayPrecedePersist), so it need
+   * not wait for the Ready in progress, whose fsync may take milliseconds: callable between
+   * ready() and advance().
+   */
+  forwardMessage(data: readonly string[]): ForwardMessageResult {
     const raft = this.raft;
     if (raft.role === "leader") return { kind: "isLeader" };
     if (raft.leaderId === null || raft.role !== "follower") return { kind: "noLeader" };
-    raft.send({ type: "propose", from: raft.id, to: raft.leaderId, term: raft.term, data });
-    return { kind: "forwarded", leaderId: raft.leaderId };
+    const message: ProposeRequest =
+      { type: "propose", from: raft.id, to: raft.leaderId, term: raft.term, data };
+    return { kind: "forwarded", leaderId: raft.leaderId, message };
   }
 
   /** Hands leadership to `target` once its log is current (thesis §3.10). */

@@ -1,11 +1,15 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { httpRequest, HttpRequestError } from "./http-request.js";
-import { clusterIdHeader, createPeerApp, peerMessagesPath } from "./peer-app.js";
+import {
+  clusterIdHeader, createPeerApp, peerMessagesPath, type PeerAppOptions,
+} from "./peer-app.js";
+import { encodeFrame, PeerStreamServer, peerStreamPath, peerStreamProtocol } from "./peer-stream.js";
 import { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 import {
@@ -23,7 +27,12 @@ export const httpTransportDefaults = {
   /** Snapshot chunks are up to 256 KiB and a batch may carry many appends. */
   requestBytesMax: 64 * 1024 * 1024,
   inflightRequestsMax: 1,
+  stream: false,
 } as const;
+
+/** After a stream connection fails, the first retry waits this long; each failure doubles it. */
+const streamRetryMsMin = 50;
+const streamRetryMsMax = 1000;
 
 export interface HttpTransportOptions {
   readonly self: NodeId;
@@ -48,6 +57,11 @@ export interface HttpTransportOptions {
   readonly requestBytesMax?: number;
   /** Outstanding POSTs per peer. 1 keeps per-peer order; more may reorder batches. */
   readonly inflightRequestsMax?: number;
+  /**
+   * Send over one long-lived connection per peer (peer-stream.ts: an HTTP upgrade, then
+   * length-prefixed frames) instead of a POST per batch. The server always accepts both.
+   */
+  readonly stream?: boolean;
   readonly logger?: Logger;
   /** Mutual TLS on the peer links; without it, plain HTTP. */
   readonly tls?: PeerTlsOptions;
@@ -71,7 +85,17 @@ interface PeerChannel {
   readonly agent: http.Agent;
   readonly queue: BoundedQueue<RaftMessage>;
   readonly counters: PeerCounters;
+  /** POSTs outstanding; with a stream, 1 while its write buffer is full (waiting for drain). */
   inflight: number;
+  /** The open stream to the peer (stream mode), or null. */
+  stream: Duplex | null;
+  streamConnecting: boolean;
+  /** Aborts the connection attempt in progress, if any. */
+  streamAbort: (() => void) | null;
+  /** The wait before the next connection attempt after a failure, and its timer. */
+  streamRetryMs: number;
+  streamRetryAtMs: number;
+  streamTimer: NodeJS.Timeout | null;
 }
 
 /**
@@ -85,6 +109,12 @@ interface PeerChannel {
  * which keeps per-peer order and lets the core pipeline appends without a request per message.
  * Drops: a full queue drops its oldest message; a failed, refused or timed-out POST drops its
  * batch (counted, logged at debug) and is never retried here: Raft resends what matters.
+ * Stream (option `stream`, what market-node uses): instead of POSTs, one long-lived connection
+ * per peer (peer-stream.ts), opened by an HTTP upgrade that passes the same token and cluster id
+ * checks; each flush writes the queued messages as frames of at most requestBytesMax, and a full
+ * socket buffer stands in for the in-flight POST (the next frames wait for its drain, at most
+ * rpcTimeoutMs). A failed or refused opening drops what is queued, as a failed POST drops its
+ * batch, and the next attempt waits 50 ms, doubling up to 1 s. The server accepts both.
  * Nothing here throws to the caller of send(), and no protocol decision reads a clock or a
  * random source.
  */
@@ -103,6 +133,7 @@ export class HttpTransport implements Transport {
   private handler: ((messages: readonly RaftMessage[]) => void) | null = null;
   private identityProvider: (() => PeerIdentity | null) | null = null;
   private server: http.Server | https.Server | null = null;
+  private streamServer: PeerStreamServer | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
   private closed = false;
 
@@ -118,6 +149,7 @@ export class HttpTransport implements Transport {
       requestBytesMax: options.requestBytesMax ?? httpTransportDefaults.requestBytesMax,
       inflightRequestsMax:
         options.inflightRequestsMax ?? httpTransportDefaults.inflightRequestsMax,
+      stream: options.stream ?? httpTransportDefaults.stream,
     };
     validateHttpTransportOptions(this.options);
     this.tls = options.tls ?? null;
@@ -177,7 +209,7 @@ export class HttpTransport implements Transport {
   async start(): Promise<void> {
     if (this.closed) throw new Error("a closed HttpTransport cannot start again");
     if (this.server !== null) throw new Error("HttpTransport already started");
-    const app = createPeerApp({
+    const appOptions: PeerAppOptions = {
       self: this.self,
       peerToken: this.options.peerToken,
       clusterId: this.options.clusterId,
@@ -187,7 +219,10 @@ export class HttpTransport implements Transport {
       counters: this.totals,
       accept: (messages) => this.accept(messages),
       identity: () => this.identityProvider?.() ?? null,
-    });
+    };
+    const app = createPeerApp(appOptions);
+    const streams = new PeerStreamServer(appOptions);
+    this.streamServer = streams;
     const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000 };
     // With TLS, a peer without a certificate from the cluster CA fails the handshake: it never
     // reaches the token check or the body parser.
@@ -205,6 +240,8 @@ export class HttpTransport implements Transport {
       });
     });
     server.on("error", (error) => this.logger.error({ error }, "peer server error"));
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      streams.handleUpgrade(req, socket, head));
     this.server = server;
     this.logger.debug({ port: this.port() }, "peer transport listening");
   }
@@ -218,6 +255,7 @@ export class HttpTransport implements Transport {
     for (const abort of this.inflightAborts) abort.abort();
     this.inflightAborts.clear();
     for (const channel of this.channels.values()) this.closeChannel(channel);
+    this.streamServer?.closeAll();
     const server = this.server;
     this.server = null;
     if (server === null) return;
@@ -260,6 +298,7 @@ export class HttpTransport implements Transport {
         for (const message of current.queue.drain()) channel.queue.push(message);
         Object.assign(channel.counters, current.counters);
         current.agent.destroy();
+        this.closeStream(current);
       }
       next.set(address.id, channel);
     }
@@ -310,6 +349,12 @@ export class HttpTransport implements Transport {
       queue: new BoundedQueue(this.options.queueMessagesMax),
       counters: newPeerCounters(),
       inflight: 0,
+      stream: null,
+      streamConnecting: false,
+      streamAbort: null,
+      streamRetryMs: 0,
+      streamRetryAtMs: 0,
+      streamTimer: null,
     };
   }
 
@@ -317,6 +362,16 @@ export class HttpTransport implements Transport {
     channel.counters.messagesDropped += channel.queue.length;
     channel.queue.clear();
     channel.agent.destroy();
+    this.closeStream(channel);
+  }
+
+  /** Ends a channel's stream, or its attempt to open one, and its retry timer. */
+  private closeStream(channel: PeerChannel): void {
+    channel.streamAbort?.();
+    channel.stream?.destroy();
+    channel.stream = null;
+    if (channel.streamTimer !== null) clearTimeout(channel.streamTimer);
+    channel.streamTimer = null;
   }
 
   private scheduleFlush(): void {
@@ -328,6 +383,10 @@ export class HttpTransport implements Transport {
     this.flushImmediate = null;
     if (this.closed) return;
     for (const channel of this.channels.values()) {
+      if (this.options.stream) {
+        this.flushStream(channel);
+        continue;
+      }
       while (channel.inflight < this.options.inflightRequestsMax && channel.queue.length > 0) {
         const batch = this.takeBatch(channel);
         if (batch !== null) this.post(channel, batch);
@@ -362,6 +421,149 @@ export class HttpTransport implements Transport {
       bytes += size;
     }
     return messages.length === 0 ? null : { messages, body: `[${parts.join(",")}]` };
+  }
+
+  /**
+   * Writes what is queued for the peer to its stream, in frames of at most requestBytesMax,
+   * until the socket's buffer is full; then waits for it to drain (at most rpcTimeoutMs, after
+   * which the stream is closed and a new one opened). Without a stream, opens one first.
+   */
+  private flushStream(channel: PeerChannel): void {
+    if (channel.queue.length === 0 || channel.inflight > 0) return;
+    const socket = channel.stream;
+    if (socket === null) {
+      this.connectStream(channel);
+      return;
+    }
+    while (channel.queue.length > 0) {
+      const batch = this.takeBatch(channel);
+      if (batch === null) break;
+      const count = batch.messages.length;
+      const writable = socket.write(encodeFrame(batch.body), (error) => {
+        if (error === undefined || error === null) {
+          channel.counters.messagesSent += count;
+          channel.counters.batchesSent++;
+        } else {
+          channel.counters.requestErrors++;
+          channel.counters.messagesDropped += count;
+        }
+      });
+      if (!writable) {
+        channel.inflight = 1;
+        const timer = setTimeout(() => socket.destroy(), this.options.rpcTimeoutMs);
+        // Each wait removes both of its listeners: a long-lived socket waits many times.
+        const onClose = (): void => {
+          clearTimeout(timer);
+          socket.off("drain", onDrain);
+        };
+        const onDrain = (): void => {
+          clearTimeout(timer);
+          socket.off("close", onClose);
+          if (channel.stream !== socket) return;
+          channel.inflight = 0;
+          this.scheduleFlush();
+        };
+        socket.once("drain", onDrain);
+        socket.once("close", onClose);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Opens the stream to a peer: an upgrade request carrying the token and the cluster id. A
+   * refusal or a failure drops what is queued (as a failed POST drops its batch; Raft resends)
+   * and delays the next attempt, from streamRetryMsMin doubling to streamRetryMsMax.
+   */
+  private connectStream(channel: PeerChannel): void {
+    if (channel.streamConnecting || this.closed) return;
+    const nowMs = performance.now();
+    if (nowMs < channel.streamRetryAtMs) {
+      if (channel.streamTimer === null) {
+        channel.streamTimer = setTimeout(() => {
+          channel.streamTimer = null;
+          this.scheduleFlush();
+        }, channel.streamRetryAtMs - nowMs);
+      }
+      return;
+    }
+    channel.streamConnecting = true;
+    const client = this.tls === null ? http : https;
+    const request = client.request(channel.url.replace(peerMessagesPath, peerStreamPath), {
+      method: "GET", agent: false, ...(this.tls ?? {}),
+      headers: { connection: "upgrade", upgrade: peerStreamProtocol,
+        authorization: `Bearer ${this.options.peerToken}`,
+        [clusterIdHeader]: this.options.clusterId },
+    });
+    let settled = false;
+    const finish = (error: HttpRequestError | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      channel.streamConnecting = false;
+      channel.streamAbort = null;
+      if (error === null) return;
+      request.destroy();
+      channel.counters.requestErrors++;
+      channel.counters.messagesDropped += channel.queue.length;
+      channel.queue.clear();
+      channel.streamRetryMs = Math.min(streamRetryMsMax,
+        Math.max(streamRetryMsMin, channel.streamRetryMs * 2));
+      channel.streamRetryAtMs = performance.now() + channel.streamRetryMs;
+      this.logger.debug({ peer: channel.address.id, ...describeError(error) },
+        "peer stream failed to open; queued messages dropped");
+    };
+    channel.streamAbort = () => finish(new HttpRequestError("ERR_ABORTED", "closed"));
+    const timer = setTimeout(() => finish(new HttpRequestError("ETIMEDOUT",
+      `no upgrade within ${this.options.rpcTimeoutMs} ms`)), this.options.rpcTimeoutMs);
+    request.on("upgrade", (_response: http.IncomingMessage, socket: Duplex) => {
+      const late = settled;
+      finish(null);
+      if (late || this.closed || this.channels.get(channel.address.id) !== channel) {
+        socket.destroy();
+        return;
+      }
+      this.openedStream(channel, socket);
+    });
+    request.on("response", (response: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes <= 64 * 1024) chunks.push(chunk);
+      });
+      response.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        if (response.statusCode === 409) this.logClusterMismatch(channel, body);
+        finish(new HttpRequestError(`HTTP_${response.statusCode}`,
+          `peer answered ${response.statusCode}: ${body.slice(0, 200)}`));
+      });
+      response.on("error", (error: NodeJS.ErrnoException) =>
+        finish(new HttpRequestError(error.code ?? "ECONNRESET", error.message)));
+    });
+    request.on("error", (error: NodeJS.ErrnoException) =>
+      finish(new HttpRequestError(error.code ?? "ECONNRESET", error.message)));
+    request.end();
+  }
+
+  private openedStream(channel: PeerChannel, socket: Duplex): void {
+    (socket as Duplex & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+    channel.stream = socket;
+    channel.streamRetryMs = 0;
+    channel.streamRetryAtMs = 0;
+    // The receiver never writes on the stream; reading keeps the close and errors visible.
+    socket.on("data", () => undefined);
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      this.logger.debug({ peer: channel.address.id, code: error.code, message: error.message },
+        "peer stream failed");
+    });
+    socket.on("close", () => {
+      if (channel.stream !== socket) return;
+      channel.stream = null;
+      channel.inflight = 0;
+      if (channel.queue.length > 0) this.scheduleFlush();
+    });
+    this.scheduleFlush();
   }
 
   private post(channel: PeerChannel, batch: { messages: RaftMessage[]; body: string }): void {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type * as http from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
@@ -107,21 +108,15 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
 }
 
 function checkToken(options: PeerAppOptions, refusals: RateLimitedLog) {
-  const expected = Buffer.from(`Bearer ${options.peerToken}`);
+  const refuse = peerTokenRefusal(options, refusals);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.headers.authorization;
-    if (header !== undefined && tokenMatches(Buffer.from(header), expected)) {
+    const refusal = refuse(req);
+    if (refusal === null) {
       next();
       return;
     }
-    options.counters.requestsRefused++;
-    const reason = header === undefined ? "missing" : "wrong";
-    const remoteAddress = req.socket.remoteAddress;
-    // One key for every sender: token refusals are one problem, however many hosts have it.
-    refusals.record("token", (suppressed) => options.logger.warn(
-      { reason, remoteAddress, suppressed }, "refused peer request: missing or wrong peer token"));
     res.set("connection", "close");
-    sendError(res, 401, "unauthorized", "peer RPC requires the cluster's peer token");
+    res.status(refusal.status).json(refusal.body);
   };
 }
 
@@ -130,12 +125,53 @@ function checkToken(options: PeerAppOptions, refusals: RateLimitedLog) {
  * cluster file) must not vote in our elections or append to our log: refuse its traffic.
  */
 function checkClusterId(options: PeerAppOptions, refusals: RateLimitedLog) {
+  const refuse = peerClusterRefusal(options, refusals);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.headers[clusterIdHeader];
-    if (header === options.clusterId) {
+    const refusal = refuse(req);
+    if (refusal === null) {
       next();
       return;
     }
+    res.status(refusal.status).json(refusal.body);
+  };
+}
+
+/** Why a peer request is refused before its body is read: the status and the JSON answer. */
+export interface PeerRefusal {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+type RefusalOptions = Pick<PeerAppOptions, "peerToken" | "clusterId" | "logger" | "counters">;
+
+/**
+ * The token check of every peer request (POST and stream upgrade alike): null when the
+ * request carries `authorization: Bearer <peerToken>`; otherwise counted, logged (rate-limited)
+ * and answered 401.
+ */
+export function peerTokenRefusal(options: RefusalOptions, refusals: RateLimitedLog):
+  (req: http.IncomingMessage) => PeerRefusal | null {
+  const expected = Buffer.from(`Bearer ${options.peerToken}`);
+  return (req) => {
+    const header = req.headers.authorization;
+    if (header !== undefined && tokenMatches(Buffer.from(header), expected)) return null;
+    options.counters.requestsRefused++;
+    const reason = header === undefined ? "missing" : "wrong";
+    const remoteAddress = req.socket.remoteAddress;
+    // One key for every sender: token refusals are one problem, however many hosts have it.
+    refusals.record("token", (suppressed) => options.logger.warn(
+      { reason, remoteAddress, suppressed }, "refused peer request: missing or wrong peer token"));
+    return { status: 401, body: errorBody("unauthorized",
+      "peer RPC requires the cluster's peer token") };
+  };
+}
+
+/** The cluster id check of every peer request carrying messages: null when it names ours. */
+export function peerClusterRefusal(options: RefusalOptions, refusals: RateLimitedLog):
+  (req: http.IncomingMessage) => PeerRefusal | null {
+  return (req) => {
+    const header = req.headers[clusterIdHeader];
+    if (header === options.clusterId) return null;
     options.counters.requestsRefused++;
     const senderClusterId = typeof header === "string"
       ? header.slice(0, clusterIdEchoLengthMax) : null;
@@ -147,8 +183,8 @@ function checkClusterId(options: PeerAppOptions, refusals: RateLimitedLog) {
       ? `this node belongs to cluster ${options.clusterId}; the request names no cluster ` +
         `(header ${clusterIdHeader})`
       : `this node belongs to cluster ${options.clusterId}, the sender to ${senderClusterId}`;
-    res.status(409).json({ error: { code: "cluster_mismatch", message,
-      clusterId: options.clusterId, senderClusterId } });
+    return { status: 409, body: { error: { code: "cluster_mismatch", message,
+      clusterId: options.clusterId, senderClusterId } } };
   };
 }
 
@@ -161,8 +197,12 @@ function tokenMatches(actual: Buffer, expected: Buffer): boolean {
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+function errorBody(code: string, message: string): unknown {
+  return { error: { code, message } };
+}
+
 function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
+  res.status(status).json(errorBody(code, message));
 }
 
 function httpStatusOf(error: unknown): number {
@@ -178,7 +218,7 @@ function httpStatusOf(error: unknown): number {
  * core) is not turned into a 500 by express's error handling but reaches the process's crash
  * handler, as STYLE.md §4 asks.
  */
-function acceptOutsideExpress(accept: (messages: RaftMessage[]) => void,
+export function acceptOutsideExpress(accept: (messages: RaftMessage[]) => void,
   messages: RaftMessage[]): void {
   try {
     accept(messages);

@@ -37,6 +37,19 @@ describe("proposal forwarding", () => {
     }
   });
 
+  it("forwardMessage() hands the propose back instead of queueing it for the next Ready", () => {
+    const cluster = cluster3(4);
+    const leader = waitForLeader(cluster, 50 * electionTimeoutTicks);
+    const follower = cluster.upNodes().find((node) => node !== leader)!;
+    cluster.tick(5);
+    const result = follower.raft.forwardMessage(["c"]);
+    expect(result).to.deep.equal({ kind: "forwarded", leaderId: leader.id,
+      message: proposeMessage(follower, leader, ["c"]) });
+    const queued = follower.raft.hasReady() ? follower.raft.ready().messages : [];
+    expect(queued.filter((message) => message.type === "propose")).to.deep.equal([]);
+    expect(leader.raft.forwardMessage(["x"])).to.deep.equal({ kind: "isLeader" });
+  });
+
   it("forward() tells a leader to propose itself, and a node with no leader that it has none", () => {
     const cluster = cluster3(2);
     const leader = waitForLeader(cluster, 50 * electionTimeoutTicks);

@@ -9,6 +9,8 @@
  * FakePeer, a bare HTTP server that holds requests until the test answers them. Everything is
  * closed in after hooks, and every wait is bounded polling.
  */
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
 import { expect } from "chai";
 import { pino, type Logger } from "pino";
 import type { RaftMessage } from "../../src/raft/index.js";
@@ -17,6 +19,11 @@ import {
   HttpTransport,
   type HttpTransportOptions,
 } from "../../src/transport/index.js";
+import {
+  encodeFrame,
+  peerStreamPath,
+  peerStreamProtocol,
+} from "../../src/transport/peer-stream.js";
 import { runTransportContract, type TransportPair } from "./contract.js";
 import {
   FakePeer,
@@ -58,7 +65,8 @@ function transport(overrides: Partial<HttpTransportOptions> & { self: string })
   });
 }
 
-async function makeHttpPair(options: { queueMessagesMax?: number }): Promise<TransportPair> {
+async function makeHttpPair(options: { queueMessagesMax?: number; stream?: boolean })
+  : Promise<TransportPair> {
   const a = transport({ self: "a", ...options });
   let b = transport({ self: "b", ...options });
   await a.start();
@@ -86,6 +94,8 @@ async function makeHttpPair(options: { queueMessagesMax?: number }): Promise<Tra
 }
 
 runTransportContract("HttpTransport", makeHttpPair);
+runTransportContract("HttpTransport (stream)",
+  (options) => makeHttpPair({ ...options, stream: true }));
 
 describe("HttpTransport", function () {
   this.timeout(5000);
@@ -381,6 +391,99 @@ describe("HttpTransport", function () {
       const b = await started({ self: "b", ...knowsA, ...options });
       const inbox = new Inbox(b);
       const a = await started({ self: "a", ...options,
+        peers: [{ id: "b", host, peerPort: b.port() }] });
+      const context = (seq: number, length: number): RaftMessage =>
+        ({ type: "readIndex", from: "a", to: "b", term: 1, context: `${seq}:`.padEnd(length) });
+      const messages = [...Array(12).keys()].map((seq) => context(seq, 400));
+      messages.splice(5, 0, context(99, 4000));
+      a.send(messages);
+      await waitFor(() => inbox.count() === 12, "12 messages");
+      const received = inbox.messages().map((message) =>
+        message.type === "readIndex" ? Number(message.context.split(":")[0]) : -1);
+      expect(received).to.deep.equal([...Array(12).keys()]);
+      expect(inbox.batches.length).to.be.at.least(3);
+      expect(a.stats().peers.b?.messagesDropped).to.equal(1);
+      expect(b.stats().requestsInvalid).to.equal(0);
+    });
+  });
+
+  describe("stream", () => {
+    /** Opens a peer stream to `port` by hand and resolves with the socket, or the refusal. */
+    function openStream(port: number, headers: Record<string, string>)
+      : Promise<{ socket: Duplex } | { status: number; body: string }> {
+      return new Promise((resolve, reject) => {
+        const request = http.request({ host, port, path: peerStreamPath, method: "GET",
+          headers: { connection: "upgrade", upgrade: peerStreamProtocol, ...headers } });
+        request.on("upgrade", (_response, socket: Duplex) => resolve({ socket }));
+        request.on("response", (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("error", reject);
+        request.end();
+      });
+    }
+
+    it("refuses an upgrade without the token (401) or from another cluster (409)", async () => {
+      const b = await started({ self: "b", ...knowsA });
+      const inbox = new Inbox(b);
+      const noToken = await openStream(b.port(), { [clusterIdHeader]: clusterId });
+      expect(noToken).to.include({ status: 401 });
+      const foreign = await openStream(b.port(), { ...auth, [clusterIdHeader]: "other" });
+      expect(foreign).to.include({ status: 409 });
+      expect(JSON.parse((foreign as { body: string }).body)).to.deep.nested.include({
+        "error.code": "cluster_mismatch", "error.clusterId": clusterId });
+      expect(b.stats().requestsRefused).to.equal(2);
+      expect(inbox.count()).to.equal(0);
+    });
+
+    it("drops an invalid frame, keeps the stream, and closes it on an oversized one",
+      async () => {
+        const b = await started({ self: "b", ...knowsA, requestBytesMax: 4096 });
+        const inbox = new Inbox(b);
+        const opened = await openStream(b.port(), auth);
+        if (!("socket" in opened)) throw new Error(`refused: ${opened.status}`);
+        const { socket } = opened;
+        socket.write(encodeFrame("not json"));
+        socket.write(encodeFrame(JSON.stringify([{ type: "heartbeat", from: "a" }])));
+        socket.write(encodeFrame(valid()));
+        await waitFor(() => inbox.count() === 1, "the valid frame");
+        expect(b.stats().requestsInvalid).to.equal(2);
+        const closed = new Promise((resolve) => socket.once("close", resolve));
+        const header = Buffer.alloc(4);
+        header.writeUInt32BE(4097, 0);
+        socket.write(header);
+        await closed;
+        expect(b.stats().requestsInvalid).to.equal(3);
+      });
+
+    it("a peer of another cluster is refused and both sides warn once per interval",
+      async () => {
+        const receiver = recordingLogger();
+        const b = await started({ self: "b", ...knowsA, logger: receiver.logger });
+        const inbox = new Inbox(b);
+        const sender = recordingLogger();
+        const a = await started({ self: "a", clusterId: "other-cluster", logger: sender.logger,
+          stream: true, peers: [{ id: "b", host, peerPort: b.port() }] });
+        for (let seq = 0; seq < 3; seq++) {
+          a.send([numbered("a", "b", seq)]);
+          await waitFor(() => a.stats().peers.b?.requestErrors === seq + 1, "a refusal");
+        }
+        expect(a.stats().peers.b?.messagesDropped).to.equal(3);
+        expect(inbox.count()).to.equal(0);
+        const warned = (lines: LogLine[]): LogLine[] => lines.filter((line) => line.level === 40);
+        expect(warned(receiver.lines).map((line) => line.msg))
+          .to.deep.equal(["refused peer request from another cluster"]);
+        expect(warned(sender.lines).map((line) => line.msg))
+          .to.deep.equal(["peer b belongs to another cluster; it refuses our messages"]);
+      });
+
+    it("splits what is queued into frames of at most requestBytesMax, in order", async () => {
+      const options = { requestBytesMax: 2048 };
+      const b = await started({ self: "b", ...knowsA, ...options });
+      const inbox = new Inbox(b);
+      const a = await started({ self: "a", ...options, stream: true,
         peers: [{ id: "b", host, peerPort: b.port() }] });
       const context = (seq: number, length: number): RaftMessage =>
         ({ type: "readIndex", from: "a", to: "b", term: 1, context: `${seq}:`.padEnd(length) });

@@ -10,12 +10,21 @@
  * array, invalid JSON, too large, the wrong content-type, the wrong token or cluster id. The
  * mutations are invalid by construction, so the schema under test is not its own oracle. About
  * one batch in ten is left valid. Requests go one at a time to 127.0.0.1; the counts by status
- * are printed at the end.
+ * are printed at the end. The same broken bodies then go as frames down one peer stream
+ * (peer-stream.ts): each is dropped and counted, the stream stays open, and the valid ones
+ * arrive in order; there the POST route's verdict is the oracle, which the first test checks.
  */
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
 import { expect } from "chai";
 import type { RaftMessage } from "../../src/raft/index.js";
 import { SeededRng } from "../../src/raft/rng.js";
-import { clusterIdHeader, HttpTransport } from "../../src/transport/index.js";
+import {
+  clusterIdHeader,
+  HttpTransport,
+  parseRaftMessages,
+} from "../../src/transport/index.js";
+import { encodeFrame, peerStreamPath, peerStreamProtocol } from "../../src/transport/peer-stream.js";
 import { Inbox, rawPost, sampleMessages, waitFor } from "./helpers.js";
 
 const seed = 2409;
@@ -200,4 +209,54 @@ describe("peer fuzz", function () {
       console.log(`      peer fuzz, seed ${seed}: ${requestCount} requests by status`,
         JSON.stringify(counts));
     });
+
+  it(`drops ${requestCount} malformed frames on one peer stream, delivers the valid ones, ` +
+    "never crashing", async () => {
+    b = new HttpTransport({ self: "b", listenHost: host, peerPort: 0, clusterId,
+      peers: [{ id: "a", host, peerPort: 1 }], peerToken: token, requestBytesMax });
+    await b.start();
+    const inbox = new Inbox(b);
+    const socket = await openPeerStream(b.port());
+    const rng = new SeededRng(seed + 1);
+    const expected: RaftMessage[] = [];
+    let invalid = 0;
+    for (let k = 0; k < requestCount; k++) {
+      // Bodies only: the headers were checked once, when the stream opened.
+      if (rng.nextInt(4) === 0) {
+        const batch = validBatch(rng);
+        expected.push(...batch);
+        socket.write(encodeFrame(JSON.stringify(batch)));
+        continue;
+      }
+      const request = brokenMessageRequest(rng);
+      // A frame over requestBytesMax closes the stream (http-transport.test has that case).
+      if (Buffer.byteLength(request.body) > requestBytesMax) continue;
+      // The stream must judge a body as the POST route does (the fuzz above checks that
+      // judgement); a breakage can happen to yield a valid message (a nullable field's null).
+      const verdict = parseRaftMessages(JSON.parse(request.body), "b", (id) => id === "a");
+      if (verdict.ok) expected.push(...verdict.messages);
+      else invalid++;
+      socket.write(encodeFrame(request.body));
+    }
+    const last = validBatch(rng);
+    socket.write(encodeFrame(JSON.stringify(last)));
+    expected.push(...last);
+    await waitFor(() => inbox.count() === expected.length, "the valid frames");
+    expect(inbox.messages()).to.deep.equal(expected);
+    expect(b.stats().requestsInvalid).to.equal(invalid);
+    expect(socket.destroyed).to.equal(false);
+    socket.destroy();
+  });
 });
+
+/** Opens a peer stream to `port` with this cluster's token and id. */
+function openPeerStream(port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host, port, path: peerStreamPath, method: "GET",
+      headers: { connection: "upgrade", upgrade: peerStreamProtocol, ...auth } });
+    request.on("upgrade", (_response, socket: Duplex) => resolve(socket));
+    request.on("response", (response) => reject(new Error(`refused: ${response.statusCode}`)));
+    request.on("error", reject);
+    request.end();
+  });
+}
