@@ -636,7 +636,9 @@ export class MarketSnapshotInstall {
   private sessionSequence = 0;
   private started = false;
   private done: MarketStateMachine | null = null;
-  private batch: MarketSnapshotRecord[] = [];
+  /** Records decoded and not yet written. */
+  private readonly batch: MarketSnapshotRecord[] = [];
+  private sourceDone = false;
 
   constructor(private readonly store: StateStore, private readonly nextChunk: () => string | null,
     private readonly raftMeta?: unknown, private readonly expected: SnapshotExpectations = {},
@@ -657,17 +659,20 @@ export class MarketSnapshotInstall {
       });
       return false;
     }
-    for (;;) {
+    while (this.batch.length < this.recordsPerWrite && !this.sourceDone) {
       const chunk = this.nextChunk();
-      if (chunk === null) break;
-      this.decoder.push(chunk, (record) => this.batch.push(record));
-      if (this.batch.length >= this.recordsPerWrite) {
-        this.writeBatch(false);
-        return false;
+      if (chunk === null) {
+        this.decoder.end();
+        this.sourceDone = true;
+      } else {
+        this.decoder.push(chunk, (record) => this.batch.push(record));
       }
     }
-    this.decoder.end();
-    this.writeBatch(true);
+    if (this.batch.length >= this.recordsPerWrite) {
+      this.writeBatch(this.batch.splice(0, this.recordsPerWrite), false);
+      return false;
+    }
+    this.writeBatch(this.batch.splice(0), true);
     return true;
   }
 
@@ -676,9 +681,7 @@ export class MarketSnapshotInstall {
     return this.done;
   }
 
-  private writeBatch(last: boolean): void {
-    const batch = this.batch;
-    this.batch = [];
+  private writeBatch(batch: readonly MarketSnapshotRecord[], last: boolean): void {
     this.store.write((writer) => {
       for (const record of batch) {
         switch (record.kind) {
