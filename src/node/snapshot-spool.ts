@@ -36,6 +36,13 @@ export class SpoolFile {
     descriptors.register(this, fd, this);
   }
 
+  /** Makes the file's bytes durable, on the thread pool (a long fsync off the loop). */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(this.fd, (error) => (error === null ? resolve() : reject(error)));
+    });
+  }
+
   /** Renames the file (it keeps its descriptor). */
   moveTo(target: string): void {
     if (this.file === null) throw new Error("an unlinked spool file cannot move");
@@ -86,8 +93,6 @@ export function chunkReader(data: SnapshotData, chunkUnits = 256 * 1024): () => 
 export interface SnapshotSpool {
   write(chunk: string): void;
   readonly length: number;
-  /** Makes what was written durable (a file: fsync). */
-  sync(): void;
   data(): SnapshotData;
 }
 
@@ -99,8 +104,6 @@ export class MemorySnapshotSpool implements SnapshotSpool {
     this.chunks.push(chunk);
     this.length += chunk.length;
   }
-
-  sync(): void {}
 
   data(): SnapshotData {
     return new ChunkedSnapshotData(this.chunks);
@@ -131,10 +134,6 @@ export class FileSnapshotSpool implements SnapshotSpool {
     this.length += chunk.length;
   }
 
-  sync(): void {
-    fs.fsyncSync(this.spoolFile.fd);
-  }
-
   data(): SnapshotData {
     return new FileSnapshotData(this.spoolFile, this.length);
   }
@@ -158,10 +157,9 @@ export class MarketSnapshotReceiver implements SnapshotReceiver {
     return problem;
   }
 
+  /** Not synced here (a long fsync would stall the loop): the install syncs before it starts. */
   finish(): string | null {
-    const problem = guard(() => this.decoder.end());
-    if (problem === null) this.spool.sync();
-    return problem;
+    return guard(() => this.decoder.end());
   }
 
   data(): SnapshotData {
