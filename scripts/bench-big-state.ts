@@ -147,7 +147,8 @@ async function build(dir: string, orderCount: number): Promise<void> {
     orders: syntheticOrders(orderCount, items),
     sessions: syntheticSessions(orderCount, sessionCount, items),
     counts: { items: items.length, orders: orderCount, sessions: sessionCount },
-  }, (chunk) => spool.write(chunk), () => Promise.resolve());
+  }, (chunk) => spool.write(chunk), () => spool.drained());
+  await spool.drained();
   const store = LmdbStateStore.open(path.join(dir, "leader"));
   const figures = await measured(async () => {
     await install(store, spool.data(), orderCount);
@@ -162,6 +163,8 @@ async function build(dir: string, orderCount: number): Promise<void> {
 async function install(store: LmdbStateStore,
   data: FileSnapshotData | ReturnType<FileSnapshotSpool["data"]>, index: number):
   Promise<MarketStateMachine> {
+  // As RaftServer.installSnapshot: the received file is made durable first (thread pool).
+  if (data instanceof FileSnapshotData) await data.spoolFile.sync();
   const run = new MarketSnapshotInstall(store, chunkReader(data), { index, term: 1, voters: ["n1"] },
     { index }, recordsPerWrite);
   for (;;) {
@@ -196,7 +199,11 @@ async function encode(dir: string): Promise<void> {
     try {
       activity = "encode";
       await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
-        (chunk) => spool.write(chunk), yieldToLoop, { recordsPerSlice });
+        (chunk) => spool.write(chunk), async () => {
+          await spool.drained();
+          await yieldToLoop();
+        }, { recordsPerSlice });
+      await spool.drained();
     } finally {
       view.close();
     }

@@ -876,8 +876,12 @@ export class RaftServer implements NodeService {
         const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
           : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${randomUUID()}`),
             false);
-        await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), yieldToLoop,
-          { recordsPerSlice: encodeRecordsPerSlice });
+        // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
+        await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), async () => {
+          await spool.drained();
+          await yieldToLoop();
+        }, { recordsPerSlice: encodeRecordsPerSlice });
+        await spool.drained();
         snapshot = { meta, data: spool.data() };
       } finally {
         view.close();

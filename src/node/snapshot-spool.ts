@@ -30,15 +30,40 @@ const descriptors = new FinalizationRegistry<number>((fd) => {
  */
 export class SpoolFile {
   private closed = false;
+  /** Settles when every write issued so far has (writes go to the thread pool). */
+  private writes: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
 
   /** `file`: the path, while the file has one; null once unlinked. */
   constructor(readonly fd: number, public file: string | null) {
     descriptors.register(this, fd, this);
   }
 
+  /**
+   * Writes `bytes` at `position` on the thread pool: a writeSync of a large file can block
+   * for tens of milliseconds once the kernel throttles dirty pages. See drained().
+   */
+  writeAt(bytes: Buffer, position: number): void {
+    const written = new Promise<void>((resolve) => {
+      fs.write(this.fd, bytes, 0, bytes.length, position, (error, count) => {
+        if (error !== null) this.failure ??= error;
+        else if (count !== bytes.length) this.failure ??= new Error("short write to a spool file");
+        resolve();
+      });
+    });
+    this.writes = this.writes.then(() => written);
+  }
+
+  /** Resolves once every write issued so far is done; rejects if one failed. */
+  async drained(): Promise<void> {
+    await this.writes;
+    if (this.failure !== null) throw this.failure;
+  }
+
   /** Makes the file's bytes durable, on the thread pool (a long fsync off the loop). */
-  sync(): Promise<void> {
-    return new Promise((resolve, reject) => {
+  async sync(): Promise<void> {
+    await this.drained();
+    await new Promise<void>((resolve, reject) => {
       fs.fdatasync(this.fd, (error) => (error === null ? resolve() : reject(error)));
     });
   }
@@ -93,6 +118,8 @@ export function chunkReader(data: SnapshotData, chunkUnits = 256 * 1024): () => 
 export interface SnapshotSpool {
   write(chunk: string): void;
   readonly length: number;
+  /** Resolves once what was written can be read back. */
+  drained(): Promise<void>;
   data(): SnapshotData;
 }
 
@@ -103,6 +130,10 @@ export class MemorySnapshotSpool implements SnapshotSpool {
   write(chunk: string): void {
     this.chunks.push(chunk);
     this.length += chunk.length;
+  }
+
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 
   data(): SnapshotData {
@@ -126,14 +157,16 @@ export class FileSnapshotSpool implements SnapshotSpool {
   }
 
   write(chunk: string): void {
-    const bytes = Buffer.from(chunk, "latin1");
-    let done = 0;
-    while (done < bytes.length) {
-      done += fs.writeSync(this.spoolFile.fd, bytes, done, bytes.length - done, this.length + done);
-    }
+    this.spoolFile.writeAt(Buffer.from(chunk, "latin1"), this.length);
     this.length += chunk.length;
   }
 
+  /** Resolves once what was written can be read back (data()). */
+  drained(): Promise<void> {
+    return this.spoolFile.drained();
+  }
+
+  /** The data written: read it only once drained() resolved. */
   data(): SnapshotData {
     return new FileSnapshotData(this.spoolFile, this.length);
   }
