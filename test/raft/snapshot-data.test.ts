@@ -83,6 +83,15 @@ describe("chunked snapshot data", () => {
     expect(new ChunkedSnapshotData([]).slice(0, 0)).to.equal("");
   });
 
+  it("holds more than a V8 string can (2^29 units) and slices its end", () => {
+    // One 1 MiB string, referred to 600 times: 600 MiB of data in about 1 MiB of heap.
+    const piece = "x".repeat(2 ** 20 - 1) + "\n";
+    const data = new ChunkedSnapshotData(new Array<string>(600).fill(piece));
+    expect(data.length).to.equal(600 * 2 ** 20).and.to.be.greaterThan(2 ** 29);
+    expect(data.slice(data.length - 3, data.length)).to.equal("xx\n");
+    expect(data.slice(2 ** 29 - 1, 2 ** 29 + 1)).to.equal("\nx");
+  });
+
   it("a leader streams chunked data by offset; the follower installs the same text", () => {
     const cluster = new SimCluster({
       ids: nodeIds(3), seed: 5, config: { snapshotChunkBytes: 50 },
