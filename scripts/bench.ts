@@ -24,6 +24,10 @@ const benchmarks: Record<string, { description: string; run: (args: string[]) =>
       description: "LmdbStateStore: main-thread µs per write, checksum cost, 1M-record file size",
       run: async (args) => (await import("./bench-state-store.js")).runStateStoreBench(args),
     },
+    "big-state": {
+      description: "1M orders: snapshot encode/receive/install time, loop stall, peak RSS, reopen",
+      run: async (args) => (await import("./bench-big-state.js")).runBigStateBench(args),
+    },
     "vs-etcd": {
       description: "raftmarket beside a 3-member etcd (apt-get install etcd-server), interleaved",
       run: async (args) => (await import("./bench-vs-etcd.js")).runVsEtcdBench(args),

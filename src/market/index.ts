@@ -34,8 +34,24 @@ export {
   encodeMarketSnapshotAsync, MarketSnapshotError, marketSnapshotFormat, type MarketSnapshotState,
 } from "./market-snapshot.js";
 export {
-  MarketStateMachine, type MarketEntry, type MarketStats, type SnapshotExpectations,
+  installMarketSnapshot,
+  MarketInstallInterruptedError,
+  MarketSnapshotInstall,
+  MarketStateMachine,
+  type InstallMarker,
+  type MarketEntry,
+  type MarketStats,
+  type SnapshotExpectations,
 } from "./market-state-machine.js";
+export {
+  asciiJson,
+  decodeMarketSnapshotChunks,
+  encodeMarketSnapshotStream,
+  MarketSnapshotDecoder,
+  marketSnapshotFormatV3,
+  type MarketSnapshotHeader,
+  type MarketSnapshotRecord,
+} from "./market-snapshot-stream.js";
 export type { StateStore } from "./state-store.js";
 export {
   marketLimits,

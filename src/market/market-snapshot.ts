@@ -74,6 +74,8 @@ export interface MarketSnapshotSource {
   readonly orders: Iterable<Order>;
   /** Oldest first. */
   readonly sessions: Iterable<Session>;
+  /** How many records each stream holds: the streamed format (v3) writes them first. */
+  readonly counts?: { readonly items: number; readonly orders: number; readonly sessions: number };
 }
 
 /**
@@ -155,7 +157,7 @@ function readSnapshot(value: unknown): MarketSnapshotState | FieldProblem {
 }
 
 /** A v1 config also has ordersMax, which no longer means anything: checked, then dropped. */
-function readConfig(value: unknown, v1: boolean): MarketConfig | FieldProblem {
+export function readConfig(value: unknown, v1: boolean): MarketConfig | FieldProblem {
   if (!isRecord(value)) return fieldProblem("config", "must be an object");
   const config = {
     sessionsMax: ownField(value, "sessionsMax"),
@@ -189,16 +191,16 @@ function readArray<T>(
 }
 
 /** A problem, as opposed to a value read; a stored rejection also has ok: false, but an error. */
-function isFieldProblem(value: unknown): value is FieldProblem {
+export function isFieldProblem(value: unknown): value is FieldProblem {
   return isRecord(value) && value.ok === false && typeof value.field === "string" &&
     !Object.hasOwn(value, "error");
 }
 
-function readItemAt(value: unknown, path: string): Item | FieldProblem {
+export function readItemAt(value: unknown, path: string): Item | FieldProblem {
   return isRecord(value) ? readItem(value, path) : fieldProblem(path, "must be an object");
 }
 
-function readOrder(value: unknown, path: string): Order | FieldProblem {
+export function readOrder(value: unknown, path: string): Order | FieldProblem {
   if (!isRecord(value)) return fieldProblem(path, "must be an object");
   const orderId = readText(value, "orderId", path, textRules.orderId);
   if (typeof orderId !== "string") return orderId;
@@ -237,7 +239,7 @@ function readOrderLine(value: unknown, path: string): OrderLine | FieldProblem {
   return { sku, qty, priceCents };
 }
 
-function readSession(value: unknown, path: string): Session | FieldProblem {
+export function readSession(value: unknown, path: string): Session | FieldProblem {
   if (!isRecord(value)) return fieldProblem(path, "must be an object");
   const requestId = readText(value, "requestId", path, textRules.requestId);
   if (typeof requestId !== "string") return requestId;

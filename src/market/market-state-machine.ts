@@ -55,6 +55,10 @@ import {
 } from "./model.js";
 import * as results from "./results.js";
 import { commandDigest, type Session } from "./sessions.js";
+import {
+  MarketSnapshotDecoder,
+  type MarketSnapshotRecord,
+} from "./market-snapshot-stream.js";
 import { recordHash, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
 import { MemoryStateStore } from "./memory-state-store.js";
@@ -99,6 +103,24 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const metaKey = "market";
 const raftMetaKey = "raft";
+/**
+ * Present while a streamed install (MarketSnapshotInstall) is under way: its first write
+ * empties the store and sets it, its last writes the meta and removes it. A store that holds
+ * it was cut short mid-install and holds no state at any index.
+ */
+const installingKey = "installing";
+
+/** What the installing marker holds: the index being installed. */
+export interface InstallMarker {
+  readonly index: number | null;
+  /** The driver's meta the install stores last (to redo it after a crash). */
+  readonly raftMeta?: unknown;
+}
+
+/** The store holds a snapshot install that was cut short: no state at any index. */
+export class MarketInstallInterruptedError extends Error {
+  override readonly name = "MarketInstallInterruptedError";
+}
 
 export class MarketStateMachine {
   readonly config: MarketConfig;
@@ -124,6 +146,11 @@ export class MarketStateMachine {
     /** The items, when the caller just wrote them (restore): a view sees only commits. */
     items?: readonly Item[]) {
     this.store = store;
+    const marker = MarketStateMachine.interruptedInstall(store);
+    if (marker !== null) {
+      throw new MarketInstallInterruptedError("the state store holds a snapshot install cut " +
+        `short (of the state at index ${marker.index ?? "?"}): it holds no whole state`);
+    }
     const stored = store.get("meta", metaKey) as MarketMeta | undefined;
     if (stored === undefined) {
       this.config = Object.freeze({ ...defaultMarketConfig, ...config });
@@ -165,6 +192,11 @@ export class MarketStateMachine {
       }
     }
     assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
+  }
+
+  /** The marker of a streamed install cut short (MarketSnapshotInstall), or null. */
+  static interruptedInstall(store: { get: StateStore["get"] }): InstallMarker | null {
+    return (store.get("meta", installingKey) as InstallMarker | undefined) ?? null;
   }
 
   /** The index of the last log entry applied (0 before any). */
@@ -498,6 +530,8 @@ export class MarketStateMachine {
     const meta = view.get("meta", metaKey) as MarketMeta | undefined;
     const emptyConfig = { ...defaultMarketConfig };
     const source: MarketSnapshotSource = {
+      counts: { items: meta?.itemCount ?? 0, orders: meta?.orderCount ?? 0,
+        sessions: meta?.sessionCount ?? 0 },
       config: meta?.config ?? emptyConfig,
       appliedIndex: meta?.appliedIndex ?? 0,
       clockMs: meta?.clockMs ?? 0,
@@ -594,6 +628,120 @@ export class MarketStateMachine {
     });
     return new MarketStateMachine({}, store, state.items);
   }
+}
+
+/**
+ * Installs a v3 snapshot (market-snapshot-stream.ts) into a store a bounded write at a time,
+ * reading its text a chunk at a time from `nextChunk` (null once it is all read), so that no
+ * step holds the loop long or the heap holds more than a write's records. step() does one
+ * write; the driver yields between steps. Crash safety: the first write empties the store and
+ * sets the installing marker, the records follow in writes of about `recordsPerWrite`, and the
+ * last write stores the market's meta and the driver's `raftMeta` and removes the marker. A
+ * store cut short at any point holds the marker and no meta, which MarketStateMachine refuses
+ * to open (interruptedInstall): it never claims an applied index it does not hold. The digest
+ * is summed as the records are written. The text must be well formed; it is checked again as
+ * it is read, and a problem throws MarketSnapshotError with the store left marked.
+ */
+export class MarketSnapshotInstall {
+  private readonly decoder: MarketSnapshotDecoder;
+  private readonly digest = new SetDigest();
+  private readonly items: Item[] = [];
+  private sessionSequence = 0;
+  private started = false;
+  private done: MarketStateMachine | null = null;
+  /** Records decoded and not yet written. */
+  private readonly batch: MarketSnapshotRecord[] = [];
+  private sourceDone = false;
+
+  constructor(private readonly store: StateStore, private readonly nextChunk: () => string | null,
+    private readonly raftMeta?: unknown, private readonly expected: SnapshotExpectations = {},
+    private readonly recordsPerWrite = 5000) {
+    this.decoder = new MarketSnapshotDecoder({ index: expected.index });
+  }
+
+  /** Does one write; returns true once the install is complete (then market()). */
+  step(): boolean {
+    if (this.done !== null) return true;
+    if (!this.started) {
+      this.started = true;
+      const marker: InstallMarker = { index: this.expected.index ?? null,
+        ...(this.raftMeta === undefined ? {} : { raftMeta: this.raftMeta }) };
+      this.store.write((writer) => {
+        writer.clearAll();
+        writer.put("meta", installingKey, marker);
+      });
+      return false;
+    }
+    while (this.batch.length < this.recordsPerWrite && !this.sourceDone) {
+      const chunk = this.nextChunk();
+      if (chunk === null) {
+        this.decoder.end();
+        this.sourceDone = true;
+      } else {
+        this.decoder.push(chunk, (record) => this.batch.push(record));
+      }
+    }
+    if (this.batch.length >= this.recordsPerWrite) {
+      this.writeBatch(this.batch.splice(0, this.recordsPerWrite), false);
+      return false;
+    }
+    this.writeBatch(this.batch.splice(0), true);
+    return true;
+  }
+
+  market(): MarketStateMachine {
+    assert(this.done !== null, "market: the install is not complete");
+    return this.done;
+  }
+
+  private writeBatch(batch: readonly MarketSnapshotRecord[], last: boolean): void {
+    this.store.write((writer) => {
+      for (const record of batch) {
+        switch (record.kind) {
+          case "item":
+            writer.put("items", record.item.sku, Object.freeze({ ...record.item }));
+            this.digest.add(recordHash("item", encodeItem(record.item)));
+            this.items.push(record.item);
+            break;
+          case "order":
+            writer.put("orders", record.order.index, results.freezeOrder(record.order));
+            this.digest.add(recordHash("order", encodeOrder(record.order)));
+            break;
+          case "session":
+            writer.put("sessions", record.session.requestId, record.session);
+            writer.put("sessionQueue", this.sessionSequence++, record.session.requestId);
+            this.digest.add(recordHash("session", encodeSession(record.session)));
+            break;
+          default:
+            assertNever(record, "snapshot record");
+        }
+      }
+      if (!last) return;
+      const header = this.decoder.header!;
+      const meta: MarketMeta = {
+        format: marketSnapshotFormat, config: header.config, appliedIndex: header.appliedIndex,
+        clockMs: header.clockMs, itemCount: header.itemCount, orderCount: header.orderCount,
+        sessionCount: header.sessionCount, sessionTail: header.sessionCount, sessionHead: 0,
+        recordDigest: this.digest.hex(),
+      };
+      writer.put("meta", metaKey, meta);
+      if (this.raftMeta !== undefined) writer.put("meta", raftMetaKey, this.raftMeta);
+      writer.remove("meta", installingKey);
+    });
+    if (last) this.done = new MarketStateMachine({}, this.store, this.items);
+  }
+}
+
+/** Installs a v3 snapshot at once (MarketSnapshotInstall without pauses): tests, small states. */
+export function installMarketSnapshot(store: StateStore, chunks: Iterable<string>,
+  raftMeta?: unknown, expected: SnapshotExpectations = {}): MarketStateMachine {
+  const iterator = chunks[Symbol.iterator]();
+  const install = new MarketSnapshotInstall(store, () => {
+    const next = iterator.next();
+    return next.done === true ? null : next.value;
+  }, raftMeta, expected);
+  while (!install.step()) { /* one write a step */ }
+  return install.market();
 }
 
 function* mapValues<T>(entries: Iterable<{ readonly value: unknown }>, read: (value: unknown) => T):

@@ -1,9 +1,11 @@
 import { randomInt, randomUUID } from "node:crypto";
+import * as fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import {
   commandFromRequest,
-  encodeMarketSnapshotAsync,
+  encodeMarketSnapshotStream,
+  MarketSnapshotInstall,
   requestKey,
   requestKeyOfData,
   restampCommand,
@@ -18,6 +20,7 @@ import {
   mayPrecedePersist,
   RaftNode,
   SeededRng,
+  snapshotText,
   type Entry,
   type MemberRecord,
   type NodeId,
@@ -28,6 +31,7 @@ import {
   type SnapshotMeta,
 } from "../raft/index.js";
 import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/index.js";
+import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DurableLog, SnapshotStore } from "../storage/index.js";
 import { LmdbStateStore } from "../storage/lmdb-state-store.js";
 import type { StateStore } from "../storage/state-store.js";
@@ -41,6 +45,15 @@ import type {
   SubmitOutcome,
 } from "./node-service.js";
 import { decodePublish, encodePublish, MemberTable } from "./members.js";
+import {
+  chunkReader,
+  FileSnapshotData,
+  FileSnapshotSpool,
+  MarketSnapshotReceiver,
+  MemorySnapshotSpool,
+  SpoolFile,
+  type SnapshotSpool,
+} from "./snapshot-spool.js";
 import { Waiters } from "./waiters.js";
 
 /**
@@ -101,6 +114,25 @@ export interface NodeStores {
 
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
+
+/**
+ * Records per database write when installing a snapshot, each write committed alone: bounds
+ * each step on the loop, and the commit's apply (which runs on the main thread), to a few ms.
+ */
+const installRecordsPerWrite = 250;
+
+/** Records encoded between turns of the loop when building a snapshot (about 10 ms here). */
+const encodeRecordsPerSlice = 500;
+
+/**
+ * A follower checks each snapshot chunk as it arrives, about 20 µs a record: 64 KiB chunks keep
+ * that near 10 ms a message (the core's default, 256 KiB, would take 40-50 ms).
+ */
+const snapshotChunkBytesDefault = 64 * 1024;
+
+/** A follower spools the snapshot it receives here (in dataDir), and installs from here. */
+const receivingFile = "snapshot-receiving";
+const installingFile = "snapshot-installing";
 
 /** After a snapshot for a follower failed to encode, wait this long before trying again. */
 const snapshotRetryMs = 5000;
@@ -167,6 +199,8 @@ export class RaftServer implements NodeService {
   private published = false;
   private lastPublishMs = Number.NEGATIVE_INFINITY;
   private readonly violationLog: ViolationLog;
+  /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
+  private readonly spoolDir: string | null;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
@@ -176,7 +210,9 @@ export class RaftServer implements NodeService {
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
     this.log = stores.log;
     this.stateStore = stores.state;
-    this.marketState = openMarket(stores, options.logger);
+    // Snapshots go through files in the data folder, unless the stores are the caller's own.
+    this.spoolDir = options.openStorage === undefined ? options.dataDir : null;
+    this.marketState = openMarket(stores, options.logger, this.spoolDir);
     // The database is the snapshot: the core starts from its applied index, and the log
     // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
     const base = storedBase(this.marketState);
@@ -197,7 +233,8 @@ export class RaftServer implements NodeService {
     this.lastCheckpointIndex = base?.index ?? 0;
     this.checkpointJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
-      { ...options.raft, snapshotProblem: (received) => this.checkReceivedSnapshot(received) });
+      { snapshotChunkBytes: snapshotChunkBytesDefault, ...options.raft,
+        snapshotReceiver: (meta) => this.receiveSnapshot(meta) });
     this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot: base === null ? null : { meta: base },
@@ -611,11 +648,12 @@ export class RaftServer implements NodeService {
 
   private async persist(ready: Ready): Promise<void> {
     if (ready.snapshot !== null) {
-      this.installSnapshot(ready.snapshot);
+      await this.installSnapshot(ready.snapshot);
       // Durable before the log is reset below: a crash in between then leaves the database at
       // the snapshot and the old log, which the core reconciles; the other order could leave a
       // log that starts after the snapshot with a database from before it.
       await this.stateStore.flushed();
+      if (this.spoolDir !== null) fs.rmSync(path.join(this.spoolDir, installingFile), { force: true });
     }
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
@@ -642,25 +680,46 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * The core asks before it installs a leader's snapshot: one the state machine cannot read is
-   * a protocol violation, refused there, so a peer's bytes never stop this node.
+   * The core's receiver for a leader's snapshot: each chunk is checked as it arrives and
+   * spooled (snapshot-spool.ts), so a snapshot the state machine cannot read is refused there
+   * as a protocol violation (a peer's bytes never stop this node), and one it can read is on
+   * disk, whole and checked, when the last chunk comes.
    */
-  private checkReceivedSnapshot(snapshot: Snapshot): string | null {
-    try {
-      MarketStateMachine.checkSnapshot(snapshot.data, { index: snapshot.meta.index });
-      return null;
-    } catch (error) {
-      return (error as Error).message.slice(0, 200);
-    }
+  private receiveSnapshot(meta: SnapshotMeta): MarketSnapshotReceiver {
+    const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
+      : new FileSnapshotSpool(path.join(this.spoolDir, receivingFile), true);
+    return new MarketSnapshotReceiver(meta, spool);
   }
 
   /**
-   * Replaces the database's contents with the leader's snapshot, in one write that also
-   * stores its meta (the caller waits for it to be durable before the log is reset).
+   * Replaces the database's contents with the leader's snapshot (checked as it arrived), a
+   * bounded write at a time with the loop free between them (MarketSnapshotInstall): the first
+   * write marks the database as installing, the last stores the market's meta and the Raft
+   * meta and removes the mark. The received file is first renamed to where a restart finds it
+   * should the install be cut short (openMarket redoes it). The caller waits for the whole to
+   * be durable before the log is reset.
    */
-  private installSnapshot(snapshot: Snapshot): void {
-    this.marketState = MarketStateMachine.restore(snapshot.data, this.stateStore, snapshot.meta,
-      { index: snapshot.meta.index });
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const startedMs = performance.now();
+    const data = snapshot.data;
+    if (data instanceof FileSnapshotData && data.spoolFile.file !== null && this.spoolDir !== null) {
+      // Renamed at once (a transfer starting meanwhile would empty the receiving file), and
+      // durable under its new name before the install's first write (the marker) is, so that a
+      // restart that finds the marker finds the file whole.
+      data.spoolFile.moveTo(path.join(this.spoolDir, installingFile));
+      await data.spoolFile.sync();
+      fsyncDirectory(this.spoolDir);
+    }
+    const install = new MarketSnapshotInstall(this.stateStore, chunkReader(data), snapshot.meta,
+      { index: snapshot.meta.index }, installRecordsPerWrite);
+    let writes = 1;
+    while (!install.step()) {
+      writes++;
+      // Committed alone, not merged into a layer of many writes, so that each commit's apply
+      // is bounded too; the wait also bounds what waits in memory.
+      await this.stateStore.committed();
+    }
+    this.marketState = install.market();
     this.members = new MemberTable(snapshot.meta.members ?? []);
     const ours = this.members.get(this.id);
     this.published = ours?.incarnation === this.options.incarnation;
@@ -671,8 +730,9 @@ export class RaftServer implements NodeService {
         "voter under this id");
     }
     this.lastCheckpointIndex = snapshot.meta.index;
-    this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term },
-      "installed a snapshot from the leader");
+    this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
+      bytes: data.length, writes, ms: Math.round(performance.now() - startedMs) },
+    "installed a snapshot from the leader");
     // Writes waiting below the snapshot are settled by the state it carries: the session table
     // answers a retry with the same requestId.
     for (const index of this.proposals.keysUpTo(snapshot.meta.index)) {
@@ -856,7 +916,17 @@ export class RaftServer implements NodeService {
           throw new Error(`the state database holds no Raft meta at its applied index ` +
             `${source.appliedIndex}`);
         }
-        snapshot = { meta, data: await encodeMarketSnapshotAsync(source, yieldToLoop) };
+        // A file unlinked at once (it lives while the core holds the data), or memory.
+        const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
+          : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${randomUUID()}`),
+            false);
+        // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
+        await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), async () => {
+          await spool.drained();
+          await yieldToLoop();
+        }, { recordsPerSlice: encodeRecordsPerSlice });
+        await spool.drained();
+        snapshot = { meta, data: spool.data() };
       } finally {
         view.close();
       }
@@ -903,8 +973,9 @@ export class StateBehindLogError extends Error {
  * database but a snapshot file: its state is loaded into the database once (migration), and
  * the log replays what follows, as before.
  */
-function openMarket(stores: NodeStores, logger: Logger): MarketStateMachine {
-  const market = new MarketStateMachine({}, stores.state);
+function openMarket(stores: NodeStores, logger: Logger, spoolDir: string | null):
+  MarketStateMachine {
+  const market = openInstalled(stores.state, logger, spoolDir);
   if (market.appliedIndex > 0 || market.raftMeta() !== undefined) return market;
   const choice = stores.snapshots.latestConsistentWith(stores.log.firstIndex());
   const snapshot = choice.snapshot;
@@ -914,11 +985,44 @@ function openMarket(stores: NodeStores, logger: Logger): MarketStateMachine {
       "the newest snapshot is corrupt; migrating the one before it, which the log continues");
   }
   // Checked before anything is written: a refused snapshot leaves the database empty.
-  const migrated = MarketStateMachine.restore(snapshot.data, stores.state, snapshot.meta,
-    { index: snapshot.meta.index, acceptV1: true });
+  const migrated = MarketStateMachine.restore(snapshotText(snapshot.data), stores.state,
+    snapshot.meta, { index: snapshot.meta.index, acceptV1: true });
   logger.warn({ index: snapshot.meta.index, orders: migrated.stats().orderCount },
     "migrated the snapshot of an earlier version into the state database");
   return migrated;
+}
+
+/**
+ * The market in the database; when the database holds a snapshot install cut short (a crash
+ * mid-install: no state at any index), the install is redone from the snapshot file it was
+ * reading, which is whole and was checked as it arrived; without that file the node refuses
+ * to start rather than claim a state it does not hold.
+ */
+function openInstalled(store: StateStore, logger: Logger, spoolDir: string | null):
+  MarketStateMachine {
+  const marker = MarketStateMachine.interruptedInstall(store);
+  const file = spoolDir === null ? null : path.join(spoolDir, installingFile);
+  if (spoolDir !== null) fs.rmSync(path.join(spoolDir, receivingFile), { force: true });
+  if (marker === null) {
+    if (file !== null) fs.rmSync(file, { force: true });
+    return new MarketStateMachine({}, store);
+  }
+  if (file === null || !fs.existsSync(file) || marker.raftMeta === undefined) {
+    throw new StateBehindLogError(`the state database holds a snapshot install cut short (of ` +
+      `index ${marker.index ?? "?"}) and its snapshot file is gone: replace the node's state ` +
+      "folder (an empty one catches up from the leader)");
+  }
+  const spoolFile = new SpoolFile(fs.openSync(file, "r"), file);
+  try {
+    const data = new FileSnapshotData(spoolFile, fs.fstatSync(spoolFile.fd).size);
+    const install = new MarketSnapshotInstall(store, chunkReader(data), marker.raftMeta,
+      { index: marker.index ?? undefined }, installRecordsPerWrite);
+    while (!install.step()) { /* at startup: nothing else to serve */ }
+    logger.warn({ index: marker.index }, "redid a snapshot install cut short by a crash");
+    return install.market();
+  } finally {
+    spoolFile.close();
+  }
 }
 
 /** The Raft meta the database holds at its applied index: the core's starting point. */

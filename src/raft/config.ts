@@ -1,4 +1,5 @@
-import type { NodeId, Snapshot } from "./messages.js";
+import type { NodeId, Snapshot, SnapshotMeta } from "./messages.js";
+import type { SnapshotReceiver } from "./snapshot-data.js";
 
 /**
  * Configuration of one RaftNode. Times are in ticks: the core has no clock, and only the driver
@@ -35,6 +36,12 @@ export interface RaftConfig {
    * problem is a protocol violation and is not installed, so the node keeps its state.
    */
   readonly snapshotProblem?: (snapshot: Snapshot) => string | null;
+  /**
+   * Where a follower puts a snapshot's chunks as they arrive (snapshot-data.ts), one receiver
+   * per transfer; it checks them as they come, so snapshotProblem is not called. Without it the
+   * core keeps the chunks in memory and asks snapshotProblem once they are all in.
+   */
+  readonly snapshotReceiver?: (meta: SnapshotMeta) => SnapshotReceiver;
 }
 
 export const defaultRaftConfig = {
@@ -50,7 +57,7 @@ export const defaultRaftConfig = {
   pendingReadsMax: 4096,
   entriesPerApplyMax: 1024,
   snapshotChunkBytes: 256 * 1024,
-} as const satisfies Omit<RaftConfig, "id" | "voters" | "snapshotProblem">;
+} as const satisfies Omit<RaftConfig, "id" | "voters" | "snapshotProblem" | "snapshotReceiver">;
 
 /** Builds a full config from the required fields and any overrides of the defaults. */
 export function makeRaftConfig(

@@ -23,6 +23,12 @@ export {
   type TransferResult,
 } from "./raft-node.js";
 export { SeededRng, type Rng } from "./rng.js";
+export {
+  ChunkedSnapshotData,
+  MemorySnapshotReceiver,
+  snapshotText,
+  type SnapshotReceiver,
+} from "./snapshot-data.js";
 export type { OfferSnapshotResult } from "./snapshot-supply.js";
 export {
   violationReasons,

@@ -50,10 +50,21 @@ export interface MemberRecord {
   readonly index: number;
 }
 
+/**
+ * A snapshot's bytes as the core sees them: a length and slices by UTF-16 offset, which is all
+ * a transfer needs. A string is one; a driver may hand a chunked one (ChunkedSnapshotData) or
+ * one that reads a file, so that no single string must hold a state of hundreds of megabytes.
+ */
+export interface SnapshotData {
+  readonly length: number;
+  /** The units [start, end), 0 <= start <= end <= length. */
+  slice(start: number, end: number): string;
+}
+
 /** A snapshot: the state machine's bytes as of `meta.index`, opaque to the core. */
 export interface Snapshot {
   readonly meta: SnapshotMeta;
-  readonly data: string;
+  readonly data: SnapshotData;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
 import { MajorityConfig } from "./quorum.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
+import { MemorySnapshotReceiver, type SnapshotReceiver } from "./snapshot-data.js";
 import {
   termJumpMax, violationsPerReadyMax, type ProtocolViolation, type ViolationReason,
 } from "./violation.js";
@@ -48,7 +49,7 @@ export interface RaftInitialState {
 interface IncomingSnapshot {
   readonly from: NodeId;
   readonly meta: SnapshotMeta;
-  readonly chunks: string[];
+  readonly receiver: SnapshotReceiver;
   bytes: number;
 }
 
@@ -598,29 +599,32 @@ export class Raft {
         reply(0, false);
         return;
       }
-      incoming = { from: m.from, meta: m.meta, chunks: [], bytes: 0 };
+      const receiver = this.config.snapshotReceiver?.(m.meta) ??
+        new MemorySnapshotReceiver(m.meta, this.config.snapshotProblem);
+      incoming = { from: m.from, meta: m.meta, receiver, bytes: 0 };
       this.incomingSnapshot = incoming;
     }
     if (m.offset !== incoming.bytes) {
       reply(incoming.bytes, false);
       return;
     }
-    incoming.chunks.push(m.data);
-    incoming.bytes += m.data.length;
-    if (!m.done) {
-      reply(incoming.bytes, false);
-      return;
+    let problem = incoming.receiver.append(m.data);
+    if (problem === null) {
+      incoming.bytes += m.data.length;
+      if (!m.done) {
+        reply(incoming.bytes, false);
+        return;
+      }
+      problem = incoming.receiver.finish();
     }
     this.incomingSnapshot = null;
-    const snapshot = { meta: m.meta, data: incoming.chunks.join("") };
-    const problem = this.config.snapshotProblem?.(snapshot) ?? null;
     if (problem !== null) {
       // Not installed, and not answered: the leader's chunk timer resends, and the transfer
       // starts over at the pace of an election timeout, not of the network.
       this.reportViolation(m, "snapshotInvalid", `the state machine refused it: ${problem}`);
       return;
     }
-    this.installSnapshot(snapshot);
+    this.installSnapshot({ meta: m.meta, data: incoming.receiver.data() });
     reply(incoming.bytes, true);
   }
 

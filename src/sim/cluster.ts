@@ -2,6 +2,7 @@ import {
   makeRaftConfig,
   RaftNode,
   SeededRng,
+  snapshotText,
   type Entry,
   type HardState,
   type MemberRecord,
@@ -185,7 +186,7 @@ export function toyStateSnapshot(applied: readonly Entry[]): string {
 }
 
 export function restoreToyState(snapshot: Snapshot): Entry[] {
-  const applied = JSON.parse(snapshot.data) as Entry[];
+  const applied = JSON.parse(snapshotText(snapshot.data)) as Entry[];
   if (applied.length !== snapshot.meta.index) {
     throw new Error(`toy snapshot at ${snapshot.meta.index} holds ${applied.length} entries`);
   }

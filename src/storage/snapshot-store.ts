@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import { assert, type MemberRecord, type SnapshotMeta } from "../raft/index.js";
+import { assert, snapshotText, type MemberRecord, type SnapshotMeta } from "../raft/index.js";
 import { assertSnapshotNotOlder } from "./memory-storage.js";
 import {
   CorruptionError, StorageError, type Snapshot, type SnapshotChoice, type SnapshotStore,
@@ -64,11 +64,12 @@ export function snapshotFileName(index: number, term: number): string {
 
 /** The bytes of a snapshot file, in one Buffer (save(), and the reference for saveAsync). */
 export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
-  const dataBytes = Buffer.byteLength(snapshot.data);
+  const data = snapshotText(snapshot.data);
+  const dataBytes = Buffer.byteLength(data);
   const head = encodeSnapshotHead(snapshot.meta, dataBytes);
   const file = Buffer.allocUnsafe(head.length + dataBytes);
   head.copy(file, 0);
-  file.write(snapshot.data, head.length, "utf8");
+  file.write(data, head.length, "utf8");
   file.writeUInt32LE(crc32(file.subarray(magic.length + 4)), magic.length);
   return file;
 }
@@ -227,7 +228,7 @@ export class FileSnapshotStore implements SnapshotStore {
 
   save(snapshot: Snapshot): void {
     const { final, temporary } = this.prepareSave(snapshot);
-    this.checkDataBytes(snapshot, Buffer.byteLength(snapshot.data));
+    this.checkDataBytes(snapshot, Buffer.byteLength(snapshotText(snapshot.data)));
     const bytes = encodeSnapshotFile(snapshot);
     fileCall(`save ${final}`, () => {
       const fd = fs.openSync(temporary, "w");
@@ -253,7 +254,7 @@ export class FileSnapshotStore implements SnapshotStore {
   async saveAsync(snapshot: Snapshot, pause: () => Promise<void> = yieldToLoop,
     sliceUnits = snapshotSliceUnitsDefault): Promise<void> {
     const { final, temporary } = this.prepareSave(snapshot);
-    const chunks = await encodeSnapshotDataAsync(snapshot.data, pause, sliceUnits);
+    const chunks = await encodeSnapshotDataAsync(snapshotText(snapshot.data), pause, sliceUnits);
     const dataBytes = chunks.reduce((total, chunk) => total + chunk.length, 0);
     this.checkDataBytes(snapshot, dataBytes);
     const head = encodeSnapshotHead(snapshot.meta, dataBytes);

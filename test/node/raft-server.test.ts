@@ -7,17 +7,24 @@
  * bound; every server is stopped in an after hook.
  */
 import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import pino from "pino";
-import { canonicalJson, MarketStateMachine, type MarketRequest } from "../../src/market/index.js";
+import {
+  canonicalJson,
+  encodeMarketSnapshotStream,
+  MarketSnapshotInstall,
+  MarketStateMachine,
+  type MarketRequest,
+} from "../../src/market/index.js";
 import { RaftServer, type RaftServerOptions } from "../../src/node/raft-server.js";
 import type { NodeId, RaftMessage } from "../../src/raft/index.js";
 import {
   FileSnapshotStore, FileStorage, MemorySnapshotStore, MemoryStorage,
 } from "../../src/storage/index.js";
+import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import type { Transport } from "../../src/transport/transport.js";
 import { LogFeeder } from "../market/helpers.js";
 
@@ -361,5 +368,102 @@ describe("RaftServer catch-up by snapshot", () => {
       await Promise.all(running.map((server) => server.stop()));
       rmSync(dataRoot, { recursive: true, force: true });
     }
+  });
+});
+
+describe("RaftServer after a crash mid-install", () => {
+  /** A market at index 20 with orders, its v3 text, and the Raft meta a leader would send. */
+  async function sourceSnapshot(): Promise<{ market: MarketStateMachine; text: string;
+    meta: { index: number; term: number; voters: string[]; members: never[] } }> {
+    const market = new MarketStateMachine({}, new MemoryStateStore());
+    const log = new LogFeeder(market);
+    log.apply({ kind: "createItem", requestId: "c", sku: "apple-1kg", name: "Apple",
+      area: "Fruit", priceCents: 100, stock: 1000 });
+    for (let k = 0; k < 19; k++) {
+      log.apply({ kind: "buy", requestId: `b${k}`, lines: [{ sku: "apple-1kg", qty: 1 }] });
+    }
+    const store = (market as unknown as { store: MemoryStateStore }).store;
+    const view = store.view();
+    const chunks: string[] = [];
+    try {
+      await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
+        (chunk) => chunks.push(chunk), () => Promise.resolve());
+    } finally {
+      view.close();
+    }
+    return { market, text: chunks.join(""),
+      meta: { index: market.appliedIndex, term: 1, voters: ids, members: [] } };
+  }
+
+  /** A data folder whose database an install of `text` left after `steps` writes. */
+  async function cutShort(dataDir: string, text: string, meta: object, steps: number,
+    keepFile: boolean): Promise<void> {
+    const store = LmdbStateStore.open(path.join(dataDir, "state"));
+    new MarketStateMachine({}, store);
+    const chunks = [text];
+    const install = new MarketSnapshotInstall(store, () => chunks.shift() ?? null, meta,
+      { index: (meta as { index: number }).index }, 3);
+    for (let k = 0; k < steps; k++) expect(install.step()).to.equal(false);
+    await store.flushed();
+    await store.close();
+    FileStorage.open(path.join(dataDir, "wal")).close();
+    if (keepFile) writeFileSync(path.join(dataDir, "snapshot-installing"), text, "latin1");
+  }
+
+  it("redoes the install from the snapshot file it was reading, then serves", async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-install-"));
+    const { market, text, meta } = await sourceSnapshot();
+    await cutShort(path.join(dataRoot, "n1"), text, meta, 3, true);
+    const warnings: string[] = [];
+    const server = RaftServer.start({
+      id: "n1", voters: ids, dataDir: path.join(dataRoot, "n1"), transport: new Hub().transport("n1"),
+      logger: pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) }),
+      tickIntervalMs: 5, clientUrls: new Map(),
+      snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
+    });
+    try {
+      expect(warnings.some((line) => line.includes("redid a snapshot install"))).to.equal(true);
+      expect(server.status().appliedIndex).to.equal(meta.index);
+      expect(server.status().stateHash).to.equal(market.stateHash());
+      expect(server.market().getOrder("o-20")?.index).to.equal(20);
+    } finally {
+      await server.stop();
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start on a database cut short mid-install without its snapshot file", async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), "raft-server-install-"));
+    const { text, meta } = await sourceSnapshot();
+    await cutShort(path.join(dataRoot, "n1"), text, meta, 2, false);
+    try {
+      expect(() => RaftServer.start({
+        id: "n1", voters: ids, dataDir: path.join(dataRoot, "n1"),
+        transport: new Hub().transport("n1"), logger: pino({ level: "silent" }),
+        tickIntervalMs: 5, clientUrls: new Map(),
+        snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
+      })).to.throw(/snapshot install cut short/);
+    } finally {
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a memory store a crash left mid-install (MemoryStateStore.crash)", async () => {
+    const { text, meta } = await sourceSnapshot();
+    const store = new MemoryStateStore();
+    new MarketStateMachine({}, store);
+    await store.flushed();
+    const chunks = [text];
+    const install = new MarketSnapshotInstall(store, () => chunks.shift() ?? null, meta,
+      { index: meta.index }, 3);
+    while (!install.step()) { /* whole, unflushed */ }
+    const crashed = store.crash(2);
+    expect(() => RaftServer.start({
+      id: "n1", voters: ids, dataDir: "/nonexistent/n1", transport: new Hub().transport("n1"),
+      logger: pino({ level: "silent" }), tickIntervalMs: 5, clientUrls: new Map(),
+      snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
+      openStorage: () => ({ log: new MemoryStorage(), state: crashed,
+        snapshots: new MemorySnapshotStore() }),
+    })).to.throw(/snapshot install cut short/);
   });
 });

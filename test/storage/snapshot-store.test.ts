@@ -162,7 +162,7 @@ describe("FileSnapshotStore", () => {
     // saveAsync writes the data chunks first and the head (lengths, meta, CRC) last: a crash
     // in between leaves zeros where the head goes, which must read as no snapshot at all.
     const whole = encodeSnapshotFile(snapshot);
-    const dataBytes = Buffer.byteLength(snapshot.data);
+    const dataBytes = Buffer.byteLength(snapshot.data as string);
     whole.fill(0, 0, whole.length - dataBytes);
     const temporary = `${newestFile()}.tmp`;
     fs.writeFileSync(temporary, whole);
