@@ -94,9 +94,25 @@ export async function closedLoop(clients: number, seconds: number, okStatus: num
 
 /** Resident memory of a process in MiB, from /proc (null where there is none). */
 export function residentMiB(pid: number | undefined): number | null {
+  return residentFieldMiB(pid, "VmRSS");
+}
+
+/**
+ * The parts of the resident memory: anonymous (the heap and other private memory) and
+ * file-backed (mapped files: for a node, mostly its LMDB database pages, which the kernel may
+ * reclaim). Null where there is no process.
+ */
+export function residentSplitMiB(pid: number | undefined): { anon: number; file: number } | null {
+  const anon = residentFieldMiB(pid, "RssAnon");
+  const file = residentFieldMiB(pid, "RssFile");
+  return anon === null || file === null ? null : { anon, file };
+}
+
+function residentFieldMiB(pid: number | undefined, field: string): number | null {
   if (pid === undefined) return null;
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, "utf8"));
     return match === null ? null : Number(match[1]) / 1024;
   } catch {
     return null;

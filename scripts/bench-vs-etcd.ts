@@ -21,7 +21,7 @@ import {
   clientCountList, clusterTermMax, createStockedItem, nonNegativeInteger, positiveInteger,
   prefillOrders,
 } from "./bench-cluster.js";
-import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
+import { closedLoop, requestStatus, residentMiB, residentSplitMiB } from "./bench-load.js";
 import {
   formatErrorsByStatus, formatRatio, formatTable, summarizeRuns, type LoadResult,
   type RunsSummary,
@@ -52,6 +52,7 @@ interface Target {
   run(workload: Workload, clients: number, seconds: number, runId: string): Promise<LoadResult>;
   termMax(): Promise<number | null>;
   residentMiBs(): (number | null)[];
+  residentSplits(): ({ anon: number; file: number } | null)[];
 }
 
 interface CellResult {
@@ -92,6 +93,7 @@ function raftmarketTarget(cluster: LocalCluster): Target {
           `bench-${(client + k) % keyCount}?consistency=linearizable`))),
     termMax: () => clusterTermMax(cluster),
     residentMiBs: () => cluster.nodes.map((node) => residentMiB(node.process?.pid)),
+    residentSplits: () => cluster.nodes.map((node) => residentSplitMiB(node.process?.pid)),
   };
 }
 
@@ -112,6 +114,7 @@ function etcdTarget(etcd: EtcdCluster): Target {
           { key: keys[(client + k) % keyCount] }))),
     termMax: () => etcd.termMax(),
     residentMiBs: () => etcd.members.map((member) => residentMiB(member.process?.pid)),
+    residentSplits: () => etcd.members.map((member) => residentSplitMiB(member.process?.pid)),
   };
 }
 
@@ -189,7 +192,10 @@ function formatSummary(cells: readonly CellResult[]): string {
 
 function formatResident(targets: readonly Target[]): string {
   return targets.map((target) => `RSS MiB per member, ${target.name}: ` + target.residentMiBs()
-    .map((mib) => (mib === null ? "-" : mib.toFixed(0))).join(" / ")).join("\n");
+    .map((mib) => (mib === null ? "-" : mib.toFixed(0))).join(" / ") +
+    "  (anonymous + file-backed: " + target.residentSplits()
+    .map((split) => (split === null ? "-" : `${split.anon.toFixed(0)} + ${split.file.toFixed(0)}`))
+    .join(" / ") + ")").join("\n");
 }
 
 async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Options):
