@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 /**
  * Helpers for the file-backed storage tests: temporary directories under os.tmpdir() that the
  * caller removes in an after hook, byte-level edits of WAL files (the tests damage files the way
@@ -87,4 +88,43 @@ export function withFsCalls<T>(name: FsFunctionName, body: (calls: { count: numb
     (fsModule as unknown as Record<string, unknown>)[name] = original;
     syncBuiltinESMExports();
   }
+}
+
+/**
+ * Runs a fixture script (`node --import tsx script ...args`) that prints one line per durable
+ * step, `<word> <n>`, kills it with SIGKILL after `linesBeforeKill` lines, and resolves with the
+ * last n it printed. Bounded: after `timeoutMs` the child is killed and the promise rejects.
+ */
+export function runAndKillAfterLines(script: string, args: readonly string[],
+  linesBeforeKill: number, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args],
+      { stdio: ["ignore", "pipe", "pipe"] });
+    let last = 0;
+    let lineCount = 0;
+    let stderr = "";
+    let buffered = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${path.basename(script)} printed ${lineCount} lines in ${timeoutMs} ms: ` +
+        stderr));
+    }, timeoutMs);
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        last = Number(line.slice(line.indexOf(" ") + 1));
+        if (++lineCount === linesBeforeKill) child.kill("SIGKILL");
+      }
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (signal === "SIGKILL") resolve(last);
+      else reject(new Error(`${path.basename(script)} exited with ${code}: ${stderr}`));
+    });
+  });
 }

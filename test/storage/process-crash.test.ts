@@ -8,12 +8,11 @@
  * segments left by earlier kills.
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SeededRng } from "../../src/raft/index.js";
 import { FileStorage } from "../../src/storage/file-storage.js";
-import { TempDirs } from "./helpers.js";
+import { runAndKillAfterLines, TempDirs } from "./helpers.js";
 
 const dirs = new TempDirs();
 after(() => dirs.cleanup());
@@ -23,30 +22,7 @@ const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures
 
 /** Runs the writer until it has acknowledged `acksBeforeKill` syncs, then kills it. */
 function runAndKill(dir: string, term: number, acksBeforeKill: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", writer, dir, String(term)],
-      { stdio: ["ignore", "pipe", "pipe"] });
-    let acked = 0;
-    let acks = 0;
-    let stderr = "";
-    let buffered = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        acked = Number(line.slice("acked ".length));
-        if (++acks === acksBeforeKill) child.kill("SIGKILL");
-      }
-    });
-    child.on("exit", (code, signal) => {
-      if (signal === "SIGKILL") resolve(acked);
-      else reject(new Error(`writer exited with ${code}: ${stderr}`));
-    });
-  });
+  return runAndKillAfterLines(writer, [dir, String(term)], acksBeforeKill, 20_000);
 }
 
 describe("FileStorage under SIGKILL", () => {

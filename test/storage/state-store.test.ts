@@ -10,7 +10,6 @@
  * so must a folder that holds no LMDB database.
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +17,7 @@ import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
 import { StateStoreError } from "../../src/storage/state-store.js";
 import { committedEntries, stateStoreContract } from "./state-store-contract.js";
-import { TempDirs } from "./helpers.js";
+import { runAndKillAfterLines, TempDirs } from "./helpers.js";
 
 const dirs = new TempDirs();
 after(() => dirs.cleanup());
@@ -91,35 +90,7 @@ const itemsCycle = 50;
 
 /** Runs the writer until it has printed `flushesBeforeKill` flushes; the last one flushed. */
 function runAndKill(dir: string, flushesBeforeKill: number, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", writer, dir],
-      { stdio: ["ignore", "pipe", "pipe"] });
-    let flushed = 0;
-    let flushes = 0;
-    let stderr = "";
-    let buffered = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`writer printed ${flushes} flushes in ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        flushed = Number(line.slice("flushed ".length));
-        if (++flushes === flushesBeforeKill) child.kill("SIGKILL");
-      }
-    });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (signal === "SIGKILL") resolve(flushed);
-      else reject(new Error(`writer exited with ${code}: ${stderr}`));
-    });
-  });
+  return runAndKillAfterLines(writer, [dir], flushesBeforeKill, timeoutMs);
 }
 
 describe("LmdbStateStore under SIGKILL", () => {
