@@ -136,6 +136,15 @@ export class MarketStateMachine {
   private broken: Error | null = null;
   /** stateHash() at meta.appliedIndex, or null when it must be recomputed. */
   private hashCache: string | null = null;
+  /**
+   * The session at the head of sessionQueue (sequence meta.sessionHead), once read; null when
+   * it must be read again. Every apply checks the head for expiry, and at capacity every new
+   * session drops it: without this, each buy read the head twice or three times from the store
+   * (a queue entry and a session each time). Only dropOldestSession moves the head.
+   */
+  private headSession: { readonly sequence: number; readonly session: Session } | null = null;
+  /** recordHash of each item as stored, by sku: a buy replaces its item's record. */
+  private readonly itemHashes = new Map<string, bigint>();
 
   /**
    * Opens the market held in `store`, or starts an empty one with `config` when the store is
@@ -311,8 +320,12 @@ export class MarketStateMachine {
 
   private putItem(item: Item, previous: Item | undefined): Item {
     const frozen = Object.freeze({ ...item });
-    if (previous !== undefined) this.digest.remove(recordHash("item", encodeItem(previous)));
-    this.digest.add(recordHash("item", encodeItem(frozen)));
+    if (previous !== undefined) {
+      this.digest.remove(this.itemHashes.get(previous.sku) ?? recordHash("item", encodeItem(previous)));
+    }
+    const hash = recordHash("item", encodeItem(frozen));
+    this.digest.add(hash);
+    this.itemHashes.set(frozen.sku, hash);
     this.w().put("items", frozen.sku, frozen);
     if (previous === undefined) {
       this.catalogue.insert(frozen);
@@ -356,10 +369,13 @@ export class MarketStateMachine {
   }
 
   private oldestSession(): Session {
-    const requestId = this.w().get("sessionQueue", this.meta.sessionHead) as string | undefined;
+    const sequence = this.meta.sessionHead;
+    if (this.headSession?.sequence === sequence) return this.headSession.session;
+    const requestId = this.w().get("sessionQueue", sequence) as string | undefined;
     assert(requestId !== undefined, "market: session queue head missing");
     const session = this.w().get("sessions", requestId) as Session | undefined;
     assert(session !== undefined, `market: queued session ${requestId} missing`);
+    this.headSession = { sequence, session };
     return session;
   }
 
@@ -370,6 +386,7 @@ export class MarketStateMachine {
     this.w().remove("sessionQueue", this.meta.sessionHead);
     this.meta.sessionHead++;
     this.meta.sessionCount--;
+    this.headSession = null;
   }
 
   // --- Commands ---------------------------------------------------------------------------
