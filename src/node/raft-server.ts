@@ -1,4 +1,3 @@
-import { randomInt, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -54,6 +53,7 @@ import {
   SpoolFile,
   type SnapshotSpool,
 } from "./snapshot-spool.js";
+import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
 import { Waiters } from "./waiters.js";
 
 /**
@@ -85,8 +85,11 @@ export interface RaftServerOptions {
   readonly metrics?: NodeMetrics;
   /** Opens the stores; FileStorage and LMDB in dataDir by default (openFileStores). */
   readonly openStorage?: () => NodeStores;
-  /** The proposer's clock for command timestamps (session expiry only). */
-  readonly nowMs?: () => number;
+  /**
+   * The clock, timers and random choices (scheduler.ts): Node's by default; the simulator's
+   * virtual time under `npm run sim`. The wall clock stamps commands (session expiry only).
+   */
+  readonly scheduler?: Scheduler;
   /**
    * A follower sends writes to the leader as Raft messages (default) and answers once it has
    * applied them itself; false makes it answer notLeader, so the API relays the HTTP request.
@@ -100,6 +103,12 @@ export interface RaftServerOptions {
   readonly incarnation?: string;
   /** Called once when the node stops because its id belongs to an earlier incarnation. */
   readonly onIdentityConflict?: (message: string) => void;
+  /**
+   * Called once when the node stops on a fatal error (a storage failure, a broken invariant),
+   * after it has begun to stop. By default the error is rethrown on the next turn, so that the
+   * process's crash handler exits; the simulator records it instead.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /**
@@ -142,9 +151,6 @@ const publishRetryMs = 1000;
 
 type Loop = "idle" | "running" | "rerun";
 
-/** Lets timers and I/O run between slices of a long computation. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Forwarded writes per propose message: bounds the message, as appends are bounded. */
 const forwardBatchMax = 256;
 
@@ -171,12 +177,12 @@ export class RaftServer implements NodeService {
   private loop: Loop = "idle";
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: TimerHandle | null = null;
   /** When the tick timer last fired, to tell a late tick (after a stall) from one on time. */
-  private lastTickMs = performance.now();
+  private lastTickMs: number;
   private stopped = false;
   private readSequence = 0;
-  private readonly bootId = randomUUID().slice(0, 8);
+  private readonly bootId: string;
   /** The applied index of the last durable checkpoint of the database (or of its start). */
   private lastCheckpointIndex: number;
   /** Starts random too: replicas restarted together do not all checkpoint at once. */
@@ -190,9 +196,6 @@ export class RaftServer implements NodeService {
   private lastSnapshotFailureMs = Number.NEGATIVE_INFINITY;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
-  /** Term and vote as last made durable, to tell when a hard state needs a sync. */
-  private syncedTerm: number;
-  private syncedVote: NodeId | null;
   /** Published members, as of the applied index (members.ts). */
   private members: MemberTable;
   /** Whether this incarnation's publication has been applied here. */
@@ -202,11 +205,17 @@ export class RaftServer implements NodeService {
   /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
   private readonly spoolDir: string | null;
 
+  private readonly scheduler: Scheduler;
+
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
+    const scheduler = options.scheduler ?? realScheduler;
+    this.scheduler = scheduler;
+    this.lastTickMs = scheduler.nowMs();
+    this.bootId = scheduler.randomId().slice(0, 8);
     this.metrics = options.metrics ?? new NodeMetrics(options.id);
     this.violationLog = new ViolationLog({ logger: options.logger, metrics: this.metrics,
-      peers: new Set(options.voters), nowMs: () => performance.now() });
+      peers: new Set(options.voters), nowMs: () => scheduler.nowMs() });
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
     this.log = stores.log;
     this.stateStore = stores.state;
@@ -231,20 +240,19 @@ export class RaftServer implements NodeService {
         "a voter under this id");
     }
     this.lastCheckpointIndex = base?.index ?? 0;
-    this.checkpointJitter = randomInt(Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
+    this.checkpointJitter = scheduler.randomInt(
+      Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
       { snapshotChunkBytes: snapshotChunkBytesDefault, ...options.raft,
         snapshotReceiver: (meta) => this.receiveSnapshot(meta) });
-    this.node = new RaftNode(config, new SeededRng(randomInt(2 ** 31)), {
+    this.node = new RaftNode(config, new SeededRng(scheduler.randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot: base === null ? null : { meta: base },
       entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
     });
-    this.syncedTerm = this.log.hardState().term;
-    this.syncedVote = this.log.hardState().vote;
-    this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000);
-    this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000);
-    this.reads = new Waiters(options.pendingProposalsMax ?? 10_000);
+    this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    this.reads = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
       lastLogIndex: restored.lastLogIndex, stateIndex: this.lastCheckpointIndex },
@@ -255,7 +263,7 @@ export class RaftServer implements NodeService {
   static start(options: RaftServerOptions): RaftServer {
     const server = new RaftServer(options);
     options.transport.onReceive((messages) => server.receive(messages));
-    server.tickTimer = setInterval(() => server.tick(), options.tickIntervalMs);
+    server.tickTimer = server.scheduler.setInterval(() => server.tick(), options.tickIntervalMs);
     server.schedule();
     return server;
   }
@@ -263,7 +271,8 @@ export class RaftServer implements NodeService {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.scheduler.clearTimer(this.tickTimer);
+    this.tickTimer = null;
     this.proposals.settleAll({ kind: "unknown", leaderId: null });
     this.forwarded.settleAll({ kind: "unknown", leaderId: null });
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
@@ -290,7 +299,7 @@ export class RaftServer implements NodeService {
       this.metrics.proposals.inc({ outcome: "overloaded" });
       return Promise.resolve({ kind: "overloaded" });
     }
-    const command = commandFromRequest(request, (this.options.nowMs ?? Date.now)());
+    const command = commandFromRequest(request, this.scheduler.wallClockMs());
     const data = encodeCommand(command);
     if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
       return this.submitForwarded(requestKey(command), data);
@@ -313,7 +322,7 @@ export class RaftServer implements NodeService {
       this.metrics.proposals.inc({ outcome: "lost" });
       this.settleProposal(result.index, { kind: "unknown", leaderId: this.leaderId });
     }
-    this.proposalTerms.set(result.index, { term: result.term, startedMs: performance.now() });
+    this.proposalTerms.set(result.index, { term: result.term, startedMs: this.scheduler.nowMs() });
     this.schedule();
     return this.proposals.wait(result.index, this.options.proposalTimeoutMs ?? 5000, () => {
       this.proposalTerms.delete(result.index);
@@ -348,13 +357,13 @@ export class RaftServer implements NodeService {
     this.forwardQueue.push({ key, data });
     this.scheduleForwardFlush();
     this.schedule();
-    const startedMs = performance.now();
+    const startedMs = this.scheduler.nowMs();
     return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
       this.metrics.proposals.inc({ outcome: "timeout" });
       return { kind: "timeout" };
     }).then((outcome) => {
       if (outcome.kind === "applied") {
-        this.metrics.commitLatencySeconds.observe((performance.now() - startedMs) / 1000);
+        this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - startedMs) / 1000);
         this.metrics.proposals.inc({ outcome: "applied" });
       }
       return outcome;
@@ -436,10 +445,10 @@ export class RaftServer implements NodeService {
    * in the socket, for silence and start a needless pre-vote. setImmediate runs after the poll.
    */
   private tick(): void {
-    const nowMs = performance.now();
+    const nowMs = this.scheduler.nowMs();
     const late = nowMs - this.lastTickMs > 2 * this.options.tickIntervalMs;
     this.lastTickMs = nowMs;
-    if (late) setImmediate(() => this.tickNow());
+    if (late) this.scheduler.setImmediate(() => this.tickNow());
     else this.tickNow();
   }
 
@@ -465,7 +474,7 @@ export class RaftServer implements NodeService {
     if (incarnation === undefined || this.published || this.fatalError !== null) return;
     const leaderId = this.node.leaderId;
     if (leaderId === null) return;
-    const nowMs = performance.now();
+    const nowMs = this.scheduler.nowMs();
     if (nowMs - this.lastPublishMs < publishRetryMs) return;
     this.lastPublishMs = nowMs;
     const data = encodePublish(this.id, incarnation);
@@ -479,7 +488,7 @@ export class RaftServer implements NodeService {
     for (const message of messages) {
       if (leading && message.type === "propose") {
         // The leader's clock, as for its own proposals (restampCommand).
-        const nowMs = (this.options.nowMs ?? Date.now)();
+        const nowMs = this.scheduler.wallClockMs();
         this.node.step({ ...message, data: message.data.map((data) => restampCommand(data, nowMs)) });
       } else {
         this.node.step(message);
@@ -497,7 +506,8 @@ export class RaftServer implements NodeService {
     }
     if (this.loop === "idle") {
       this.loop = "running";
-      this.loopPass = new Promise((resolve) => setImmediate(() => void this.runLoop().then(resolve)));
+      this.loopPass = new Promise((resolve) =>
+        this.scheduler.setImmediate(() => void this.runLoop().then(resolve)));
     }
   }
 
@@ -566,7 +576,7 @@ export class RaftServer implements NodeService {
   private scheduleForwardFlush(): void {
     if (this.forwardFlushPending) return;
     this.forwardFlushPending = true;
-    setImmediate(() => {
+    this.scheduler.setImmediate(() => {
       this.forwardFlushPending = false;
       if (!this.stopped && this.fatalError === null) this.flushForwards();
     });
@@ -588,8 +598,12 @@ export class RaftServer implements NodeService {
     this.fatalError = error;
     this.options.logger.fatal({ err: error }, "raft loop failed; stopping this node");
     void this.stop();
+    if (this.options.onFatal !== undefined) {
+      this.options.onFatal(error);
+      return;
+    }
     process.emitWarning(error);
-    setImmediate(() => {
+    this.scheduler.setImmediate(() => {
       throw error;
     });
   }
@@ -659,23 +673,12 @@ export class RaftServer implements NodeService {
     if (ready.entries.length > 0) this.log.append(ready.entries);
     const hardState = ready.hardState;
     if (hardState !== null) this.log.setHardState(hardState);
-    // Only term, vote, entries and log resets must be durable before messages go out. A
-    // change of the commit index alone is written but not synced: a restarted node relearns
-    // its commit index from the leader (etcd's MustSync). Syncing it would double the fsyncs
-    // under load and hold the next iteration behind a sync that protects nothing.
-    const termOrVoteChanged = hardState !== null &&
-      (hardState.term !== this.syncedTerm || hardState.vote !== this.syncedVote);
-    if (ready.snapshot === null && ready.logStart === null && ready.entries.length === 0 &&
-      !termOrVoteChanged) {
-      return;
-    }
-    if (hardState !== null) {
-      this.syncedTerm = hardState.term;
-      this.syncedVote = hardState.vote;
-    }
-    const startedMs = performance.now();
+    // The core says what must be durable before messages go out (Ready.mustSync): a change of
+    // the commit index alone is written but not synced, as a restarted node relearns it.
+    if (!ready.mustSync) return;
+    const startedMs = this.scheduler.nowMs();
     await this.log.syncAsync();
-    this.metrics.fsyncLatencySeconds.observe((performance.now() - startedMs) / 1000);
+    this.metrics.fsyncLatencySeconds.observe((this.scheduler.nowMs() - startedMs) / 1000);
     this.metrics.entriesPerSync.observe(ready.entries.length);
   }
 
@@ -700,7 +703,7 @@ export class RaftServer implements NodeService {
    * be durable before the log is reset.
    */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const startedMs = performance.now();
+    const startedMs = this.scheduler.nowMs();
     const data = snapshot.data;
     if (data instanceof FileSnapshotData && data.spoolFile.file !== null && this.spoolDir !== null) {
       // Renamed at once (a transfer starting meanwhile would empty the receiving file), and
@@ -731,7 +734,7 @@ export class RaftServer implements NodeService {
     }
     this.lastCheckpointIndex = snapshot.meta.index;
     this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
-      bytes: data.length, writes, ms: Math.round(performance.now() - startedMs) },
+      bytes: data.length, writes, ms: Math.round(this.scheduler.nowMs() - startedMs) },
     "installed a snapshot from the leader");
     // Writes waiting below the snapshot are settled by the state it carries: the session table
     // answers a retry with the same requestId.
@@ -770,7 +773,7 @@ export class RaftServer implements NodeService {
     const proposal = this.proposalTerms.get(entry.index);
     if (proposal === undefined) return;
     if (proposal.term === entry.term && result !== null) {
-      this.metrics.commitLatencySeconds.observe((performance.now() - proposal.startedMs) / 1000);
+      this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - proposal.startedMs) / 1000);
       this.metrics.proposals.inc({ outcome: "applied" });
       this.settleProposal(entry.index, { kind: "applied", result, index: entry.index });
     } else {
@@ -870,7 +873,7 @@ export class RaftServer implements NodeService {
     const meta: SnapshotMeta = { index: appliedIndex, term, voters: this.node.status().voters,
       members: this.members.list() };
     this.lastCheckpointIndex = appliedIndex;
-    this.checkpointJitter = randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
+    this.checkpointJitter = this.scheduler.randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
     this.checkpointing = this.stateStore.flushed().then(() => {
       this.pendingCompaction = meta;
       this.schedule();
@@ -903,7 +906,7 @@ export class RaftServer implements NodeService {
    */
   private buildSnapshot(): void {
     if (this.snapshotBuilding !== null) return;
-    const started = performance.now();
+    const started = this.scheduler.nowMs();
     if (started - this.lastSnapshotFailureMs < snapshotRetryMs) return;
     this.snapshotBuilding = (async () => {
       await this.stateStore.committed();
@@ -918,12 +921,12 @@ export class RaftServer implements NodeService {
         }
         // A file unlinked at once (it lives while the core holds the data), or memory.
         const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
-          : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${randomUUID()}`),
+          : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${this.scheduler.randomId()}`),
             false);
         // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
         await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), async () => {
           await spool.drained();
-          await yieldToLoop();
+          await yieldTurn(this.scheduler);
         }, { recordsPerSlice: encodeRecordsPerSlice });
         await spool.drained();
         snapshot = { meta, data: spool.data() };
@@ -933,12 +936,12 @@ export class RaftServer implements NodeService {
       if (this.stopped) return;
       const outcome = this.node.offerSnapshot(snapshot);
       this.options.logger.info({ index: snapshot.meta.index, bytes: snapshot.data.length,
-        outcome, ms: Math.round(performance.now() - started) }, "encoded a snapshot for a follower");
+        outcome, ms: Math.round(this.scheduler.nowMs() - started) }, "encoded a snapshot for a follower");
       this.schedule();
     })().catch((error: Error) => {
       // Not fatal: the follower waits, and the core asks again. Building on the next leader
       // would likely fail the same way, so stopping would take the cluster down node by node.
-      this.lastSnapshotFailureMs = performance.now();
+      this.lastSnapshotFailureMs = this.scheduler.nowMs();
       if (!this.stopped) {
         this.options.logger.error({ err: error, retryMs: snapshotRetryMs },
           "could not encode a snapshot for a follower");

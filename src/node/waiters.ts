@@ -1,3 +1,5 @@
+import { realScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
+
 /**
  * Callers waiting for an outcome by key (a log index, a read context), each with a timeout.
  * Bounded: full() tells the caller to refuse new work rather than queue without limit
@@ -6,13 +8,14 @@
  */
 interface Waiter<Value> {
   readonly resolve: (value: Value) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 export class Waiters<Key, Value> {
   private readonly waiting = new Map<Key, Waiter<Value>>();
 
-  constructor(private readonly waitersMax: number) {}
+  constructor(private readonly waitersMax: number,
+    private readonly scheduler: Scheduler = realScheduler) {}
 
   full(): boolean {
     return this.waiting.size >= this.waitersMax;
@@ -30,7 +33,7 @@ export class Waiters<Key, Value> {
   wait(key: Key, timeoutMs: number, onTimeout: () => Value): Promise<Value> {
     if (this.waiting.has(key)) throw new Error(`already waiting for ${String(key)}`);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.scheduler.setTimeout(() => {
         this.waiting.delete(key);
         resolve(onTimeout());
       }, timeoutMs);
@@ -43,7 +46,7 @@ export class Waiters<Key, Value> {
     const waiter = this.waiting.get(key);
     if (waiter === undefined) return;
     this.waiting.delete(key);
-    clearTimeout(waiter.timer);
+    this.scheduler.clearTimer(waiter.timer);
     waiter.resolve(value);
   }
 

@@ -95,6 +95,13 @@ export interface Ready {
    * driver logs and counts them. Nothing to undo; at most violationsPerReadyMax per Ready.
    */
   readonly violations: readonly ProtocolViolation[];
+  /**
+   * Whether this Ready's writes must be durable (one fsync) before its messages that wait for
+   * persistence are sent and before advance(): new entries, a snapshot, a log reset, or a change
+   * of term or vote. A change of the commit index alone need not be: a restarted node relearns
+   * it from the leader (etcd's MustSync), and syncing it would double the fsyncs under load.
+   */
+  readonly mustSync: boolean;
 }
 
 /**
@@ -368,6 +375,9 @@ export class RaftNode {
       droppedReads: raft.droppedReads,
       snapshotWanted: wantedIndexMin === null ? null : { indexMin: wantedIndexMin },
       violations: raft.violations,
+      mustSync: entries.length > 0 || raft.pendingInstall !== null ||
+        raft.log.pendingLogStart !== null || hardState.term !== this.previousHardState.term ||
+        hardState.vote !== this.previousHardState.vote,
     };
     raft.pendingInstall = null;
     raft.log.pendingLogStart = null;

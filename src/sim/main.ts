@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
 import { defaultSimTicks, runSimulation, type SimResult } from "./simulator.js";
+import { defaultServerSimFaultMs, runServerSimulation } from "./server-simulator.js";
 
 function positiveInteger(name: string, min = 1) {
   return (value: string): number => {
@@ -42,6 +43,11 @@ const program = new Command()
   .option("--snapshots-on-demand", "nodes compact with the snapshot's meta only and build " +
     "the data when their leader asks (Ready.snapshotWanted)", false)
   .option("--trace", "print the trace of every seed, not only of failures", false)
+  .option("--server", "run production RaftServers (src/node/) with the market, under virtual " +
+    "time, a simulated network and simulated disks, with clients through NodeService, and " +
+    "check the client history (linearizability, acknowledged orders, exactly-once)", false)
+  .option("--fault-ms <ms>", "with --server: virtual milliseconds of faults per seed",
+    positiveInteger("--fault-ms"), defaultServerSimFaultMs)
   .option("--plant <bug>", "plant a known bug to see the checker catch it: rejoinWithoutCheck " +
     "(a node with a lost disk rejoins without asking its peers) or repairWithoutFence (a node " +
     "whose log lost synced entries takes part again)", plantName)
@@ -49,7 +55,48 @@ const program = new Command()
   .parse();
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
-  trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean }>();
+  trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; server: boolean;
+  faultMs: number }>();
+
+if (options.server) {
+  await runServerSeeds();
+  process.exit(0);
+}
+
+/** `--server`: seeds of production RaftServers (server-simulator.ts). */
+async function runServerSeeds(): Promise<void> {
+  const startedMs = performance.now();
+  let lastProgressMs = startedMs;
+  const totals = { ok: 0, fail: 0, info: 0, events: 0, crashes: 0, fsyncFailures: 0 };
+  for (let k = 0; k < options.seeds; k++) {
+    const seed = options.seed + k;
+    const result = await runServerSimulation({ seed, nodeCount: options.nodes,
+      faultMs: options.faultMs });
+    for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result.stats[key];
+    if (options.trace) console.log(result.trace.join("\n"));
+    if (!result.ok) {
+      const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
+      console.error(`\nFAIL seed=${seed}: ${result.violation}`);
+      console.error(`reproduce with: npm run sim -- --server --seed ${seed} --seeds 1 ` +
+        `--fault-ms ${options.faultMs}${nodes} --trace`);
+      console.error("trace (last events):");
+      console.error(result.trace.map((line) => `  ${line}`).join("\n"));
+      process.exit(1);
+    }
+    const nowMs = performance.now();
+    if (nowMs - lastProgressMs > 5000) {
+      lastProgressMs = nowMs;
+      console.error(`  ... ${k + 1}/${options.seeds} seeds, ` +
+        `${((k + 1) / ((nowMs - startedMs) / 1000)).toFixed(1)} seeds/s`);
+    }
+  }
+  const seconds = (performance.now() - startedMs) / 1000;
+  console.log(`${options.seeds} server seeds passed (seeds ${options.seed}..` +
+    `${options.seed + options.seeds - 1}, ${options.faultMs} ms of faults each) in ` +
+    `${seconds.toFixed(1)} s: ${(options.seeds / seconds).toFixed(1)} seeds/s; client ` +
+    `operations ok ${totals.ok}, fail ${totals.fail}, info ${totals.info}; ${totals.crashes} ` +
+    `crashes, ${totals.fsyncFailures} failed fsyncs, ${totals.events} events`);
+}
 
 function reproduceCommand(result: SimResult): string {
   const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;

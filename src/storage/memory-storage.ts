@@ -131,6 +131,26 @@ export class MemoryStorage implements DurableLog {
     this.pendingWriteCount = 0;
   }
 
+  /**
+   * How many writes are buffered now. syncThrough(mark) later makes exactly those durable, as
+   * FileStorage's sync covers what was buffered when its turn came, not what came during it.
+   */
+  pendingMark(): number {
+    return this.pending.length;
+  }
+
+  /** Makes the first `mark` buffered writes durable (mark: an earlier pendingMark()). */
+  syncThrough(mark: number): void {
+    this.assertOpen();
+    assert(Number.isInteger(mark) && mark >= 0 && mark <= this.pending.length,
+      `syncThrough(${mark}) with ${this.pending.length} writes buffered`);
+    for (const write of this.pending.slice(0, mark)) {
+      this.applyToSynced(write);
+      this.pendingWriteCount -= write.kind === "entries" ? write.entries.length : 1;
+    }
+    this.pending = this.pending.slice(mark);
+  }
+
   syncAsync(): Promise<void> {
     try {
       this.sync();

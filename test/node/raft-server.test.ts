@@ -20,6 +20,7 @@ import {
   type MarketRequest,
 } from "../../src/market/index.js";
 import { RaftServer, type RaftServerOptions } from "../../src/node/raft-server.js";
+import { realScheduler } from "../../src/node/scheduler.js";
 import type { NodeId, RaftMessage } from "../../src/raft/index.js";
 import {
   FileSnapshotStore, FileStorage, MemorySnapshotStore, MemoryStorage,
@@ -136,7 +137,8 @@ describe("RaftServer (the driver)", () => {
 
   it("stamps a forwarded write with the leader's clock, not the follower's", async () => {
     const clockOf = (id: NodeId): number => 1_000 * (ids.indexOf(id) + 1);
-    servers = startCluster({}, undefined, new Hub(), (id) => ({ nowMs: () => clockOf(id) }));
+    servers = startCluster({}, undefined, new Hub(),
+      (id) => ({ scheduler: { ...realScheduler, wallClockMs: () => clockOf(id) } }));
     const leader = await waitFor(() => leaderOf(servers), "a leader");
     const follower = servers.find((server) => server !== leader)!;
     await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),

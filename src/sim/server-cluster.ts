@@ -1,0 +1,157 @@
+import pino from "pino";
+import { MemoryStateStore } from "../market/memory-state-store.js";
+import { SeededRng, type NodeId, type RaftConfig, type Rng } from "../raft/index.js";
+import { RaftServer } from "../node/raft-server.js";
+import { MemorySnapshotStore, MemoryStorage } from "../storage/index.js";
+import { NodeScheduler, type SimClock } from "./sim-clock.js";
+import { SimLog, type SimLogFaults } from "./sim-log.js";
+import type { SimNetwork, SimTransport } from "./sim-network.js";
+
+/**
+ * A cluster of production RaftServers (src/node/raft-server.ts) in one process, each with its
+ * real market state machine, under simulated time (SimClock through the Scheduler seam), a
+ * simulated network (SimNetwork through the Transport seam) and simulated disks: the in-memory
+ * write-ahead log (SimLog over MemoryStorage) and the in-memory state store twin
+ * (MemoryStateStore), both with their crash models. Nothing here copies the driver: a crash
+ * is what SIGKILL does to a process (its timers and pending I/O vanish, its unsynced writes
+ * are partly lost), a restart is RaftServer.start on what the disks kept.
+ */
+
+export interface ServerNodeDisk {
+  log: MemoryStorage;
+  state: MemoryStateStore;
+}
+
+export class ServerSimNode {
+  server: RaftServer | null = null;
+  scheduler: NodeScheduler | null = null;
+  transport: SimTransport | null = null;
+  log: SimLog | null = null;
+  /** What the disks hold while the node is down; handed to the next start. */
+  disk: ServerNodeDisk = { log: new MemoryStorage(), state: new MemoryStateStore() };
+  /** The fatal error the node stopped on, if it stopped by itself. */
+  fatal: Error | null = null;
+  /** Set when the node's next fatal error is one the simulator caused (a failed fsync). */
+  fatalExpected = false;
+  starts = 0;
+  readonly logFaults: SimLogFaults = { fsyncMsMax: 0, failNextSync: false };
+  /** Milliseconds by which this node's wall clock is off (a clock fault). */
+  wallClockSkewMs = 0;
+
+  constructor(readonly id: NodeId) {}
+
+  get up(): boolean {
+    return this.server !== null;
+  }
+}
+
+export interface ServerClusterOptions {
+  readonly ids: readonly NodeId[];
+  readonly clock: SimClock;
+  readonly network: SimNetwork;
+  readonly rng: Rng;
+  readonly tickIntervalMs: number;
+  readonly raft?: Partial<RaftConfig>;
+  readonly snapshot: { readonly entriesBetweenSnapshots: number; readonly trailingEntries: number };
+  /** Called when a node stops on a fatal error the simulator did not cause. */
+  readonly onUnexpectedFatal: (node: ServerSimNode, error: Error) => void;
+}
+
+const silentLogger = pino({ level: "silent" });
+
+export class ServerCluster {
+  readonly nodes: ReadonlyMap<NodeId, ServerSimNode>;
+
+  constructor(private readonly options: ServerClusterOptions) {
+    this.nodes = new Map(options.ids.map((id) => [id, new ServerSimNode(id)]));
+  }
+
+  node(id: NodeId): ServerSimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts) a node on what its disks hold. */
+  start(id: NodeId): void {
+    const node = this.node(id);
+    if (node.up) return;
+    const { clock, network, rng } = this.options;
+    const scheduler = new NodeScheduler(clock, new SeededRng(rng.nextInt(2 ** 31)));
+    scheduler.wallClockOffsetMs += node.wallClockSkewMs;
+    const transport = network.transportFor(id);
+    const log = new SimLog(node.disk.log, scheduler, new SeededRng(rng.nextInt(2 ** 31)),
+      node.logFaults);
+    const state = node.disk.state;
+    node.fatal = null;
+    node.starts++;
+    const server = RaftServer.start({
+      id,
+      voters: this.options.ids,
+      dataDir: `/sim/${id}`,
+      transport,
+      logger: silentLogger,
+      tickIntervalMs: this.options.tickIntervalMs,
+      raft: this.options.raft,
+      clientUrls: new Map(),
+      snapshot: this.options.snapshot,
+      scheduler,
+      openStorage: () => ({ log, state, snapshots: new MemorySnapshotStore() }),
+      onFatal: (error) => {
+        // A crashed incarnation's leftover continuations may fail on its dead disks: ignored.
+        if (node.server === server) this.onFatal(node, error);
+      },
+    });
+    node.server = server;
+    node.scheduler = scheduler;
+    node.transport = transport;
+    node.log = log;
+  }
+
+  /**
+   * SIGKILL: the node's timers, pending fsyncs and in-flight work vanish; of the writes not yet
+   * synced (the log) or flushed (the state store), a random prefix survives.
+   */
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    if (!node.up) return;
+    const rng = this.options.rng;
+    node.scheduler!.kill();
+    node.transport!.kill();
+    node.disk = {
+      log: node.log!.crash(rng),
+      state: node.disk.state.crash(rng.nextInt(node.disk.state.unflushedWrites() + 1)),
+    };
+    node.server = null;
+    node.scheduler = null;
+    node.transport = null;
+    node.log = null;
+  }
+
+  /** The node whose RaftServer reports itself leader of the highest term, if any. */
+  leader(): ServerSimNode | null {
+    let best: ServerSimNode | null = null;
+    let bestTerm = -1;
+    for (const node of this.nodes.values()) {
+      const status = node.server?.status();
+      if (status?.role === "leader" && status.term > bestTerm) {
+        best = node;
+        bestTerm = status.term;
+      }
+    }
+    return best;
+  }
+
+  upNodes(): ServerSimNode[] {
+    return [...this.nodes.values()].filter((node) => node.up);
+  }
+
+  private onFatal(node: ServerSimNode, error: Error): void {
+    node.fatal = error;
+    const expected = node.fatalExpected;
+    node.fatalExpected = false;
+    // The process exits: what it had not synced is partly lost, as in a crash.
+    this.crash(node.id);
+    if (!expected) this.options.onUnexpectedFatal(node, error);
+  }
+}

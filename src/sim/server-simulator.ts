@@ -1,0 +1,553 @@
+import { rejectionToApiError } from "../api/api-error.js";
+import { orderIdForIndex } from "../market/model.js";
+import type { MarketRequest, MarketResult } from "../market/index.js";
+import { SeededRng, type NodeId, type Rng } from "../raft/index.js";
+import type { SubmitOutcome } from "../node/node-service.js";
+import { HistoryRecorder, type HistoryOp, type OpValue } from "../verify/history.js";
+import { checkInvariants, describeViolation, type FinalRead, type ReplicaState } from
+  "../verify/invariants.js";
+import { checkLinearizability } from "../verify/linearizability.js";
+import { nodeIds } from "./cluster.js";
+import { ServerCluster, type ServerSimNode } from "./server-cluster.js";
+import { SimClock } from "./sim-clock.js";
+import { SimNetwork, type SimNetworkFaults } from "./sim-network.js";
+
+/**
+ * One seeded run of production RaftServers (issue 11): a cluster of real drivers with real
+ * market state machines (server-cluster.ts) in virtual time, clients that call the same
+ * NodeService methods the HTTP API calls (submit on any node, including followers that
+ * forward; read barriers then reads), and a nemesis that partitions, crashes, restarts, slows
+ * and fails disks and jumps clocks. Then everything heals, and the run must end live (a new
+ * write applied everywhere) and correct:
+ *   - no node stopped on a fatal error the simulator did not cause;
+ *   - equal state hashes at equal applied index, sampled every tick, and at the end;
+ *   - the client history is linearizable per item (src/verify, the same checker as chaos);
+ *   - every acknowledged order is present after healing, stock is conserved, no requestId is
+ *     applied twice (verify/invariants.ts, plus an exactly-once count here).
+ * The same seed gives the same run: every choice comes from the seed's Rng and every callback
+ * from the SimClock.
+ */
+
+export interface ServerSimOptions {
+  readonly seed: number;
+  readonly nodeCount?: number;
+  /** Virtual milliseconds of faults and workload before the heal. */
+  readonly faultMs?: number;
+  /** Virtual milliseconds allowed after the heal for the cluster to take and apply a write. */
+  readonly livenessMsMax?: number;
+}
+
+export interface ServerSimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation: string | null;
+  readonly trace: readonly string[];
+  readonly history: readonly HistoryOp[];
+  readonly stats: {
+    readonly nodeCount: number;
+    readonly virtualMs: number;
+    readonly events: number;
+    readonly ok: number;
+    readonly fail: number;
+    readonly info: number;
+    readonly crashes: number;
+    readonly fsyncFailures: number;
+  };
+}
+
+export const defaultServerSimFaultMs = 6000;
+export const defaultServerSimLivenessMsMax = 5000;
+
+const tickIntervalMs = 10;
+const skus = ["sim-a", "sim-b", "sim-c"];
+const initialStock = 20;
+/** A client gives up on an operation after this long: its outcome is unknown (info). */
+const clientTimeoutMs = 1500;
+const traceLengthMax = 300;
+
+type FaultKind = "heal" | "halves" | "isolate" | "isolateLeader" | "oneWay" | "crash" |
+  "crashLeader" | "restart" | "slowDisk" | "failFsync" | "clockJump";
+
+const faultWeights: Readonly<Record<FaultKind, number>> = {
+  heal: 3, halves: 1, isolate: 1, isolateLeader: 1, oneWay: 1, crash: 1, crashLeader: 2,
+  restart: 4, slowDisk: 1, failFsync: 1, clockJump: 1,
+};
+const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
+  .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
+
+class Violation extends Error {}
+
+export async function runServerSimulation(options: ServerSimOptions): Promise<ServerSimResult> {
+  const rng = new SeededRng(options.seed);
+  const nodeCount = options.nodeCount ?? (rng.nextFloat() < 0.7 ? 3 : 5);
+  const faultMs = options.faultMs ?? defaultServerSimFaultMs;
+  const livenessMsMax = options.livenessMsMax ?? defaultServerSimLivenessMsMax;
+  const clock = new SimClock();
+  const trace: string[] = [];
+  const note = (line: string): void => {
+    trace.push(`${String(clock.nowMs()).padStart(6)} ms  ${line}`);
+    if (trace.length > traceLengthMax) trace.shift();
+  };
+  const faults: SimNetworkFaults = {
+    dropRate: rng.nextFloat() * 0.1,
+    duplicateRate: rng.nextFloat() * 0.05,
+    latencyMsMin: 0,
+    latencyMsMax: 1 + rng.nextInt(8),
+  };
+  const network = new SimNetwork(clock, new SeededRng(rng.nextInt(2 ** 31)), faults);
+  let violation: string | null = null;
+  const ids = nodeIds(nodeCount);
+  const cluster = new ServerCluster({
+    ids, clock, network, rng: new SeededRng(rng.nextInt(2 ** 31)), tickIntervalMs,
+    raft: { electionTimeoutTicks: 15, heartbeatIntervalTicks: 3 },
+    snapshot: rng.nextFloat() < 0.6
+      ? { entriesBetweenSnapshots: 5 + rng.nextInt(40), trailingEntries: rng.nextInt(6) }
+      : { entriesBetweenSnapshots: 1_000_000, trailingEntries: 1000 },
+    onUnexpectedFatal: (node, error) => {
+      violation ??= `node ${node.id} stopped on an unexpected fatal error: ${error.message}`;
+    },
+  });
+  const stats = { crashes: 0, fsyncFailures: 0 };
+  for (const id of ids) cluster.start(id);
+  note(`start ${nodeCount} nodes; network ${JSON.stringify(faults)}`);
+
+  const recorder = new HistoryRecorder({ now: () => BigInt(clock.nowMs()) * 1_000_000n });
+  const workload = new Workload(clock, cluster, recorder, new SeededRng(rng.nextInt(2 ** 31)), note);
+  const hashes = new HashSampler(cluster);
+  const sampleEveryTick = (): void => {
+    const problem = hashes.sample();
+    if (problem !== null) violation ??= problem;
+    if (clock.nowMs() < faultMs + livenessMsMax) clock.schedule(null, tickIntervalMs, sampleEveryTick);
+  };
+  clock.schedule(null, tickIntervalMs, sampleEveryTick);
+  workload.start(faultMs);
+
+  // The nemesis: a fault every so often, chosen by the seed.
+  const faultEveryMs = 100 + rng.nextInt(rng.nextFloat() < 0.5 ? 200 : 800);
+  const nemesis = (): void => {
+    if (clock.nowMs() >= faultMs) return;
+    injectFault(faultKinds[rng.nextInt(faultKinds.length)]!, cluster, network, rng, note, stats);
+    clock.schedule(null, faultEveryMs, nemesis);
+  };
+  clock.schedule(null, faultEveryMs, nemesis);
+
+  // A promise of the cluster's code that rejects with nobody waiting is a bug of that code.
+  const onUnhandled = (reason: unknown): void => {
+    violation ??= `unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`;
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    await clock.runUntil(faultMs, () => violation !== null);
+    if (violation === null) {
+      // Heal: every link, every node up, disks and clocks sound.
+      network.healAll();
+      for (const node of cluster.nodes.values()) {
+        node.logFaults.fsyncMsMax = 1;
+        node.logFaults.failNextSync = false;
+        node.fatalExpected = false;
+        if (!node.up) cluster.start(node.id);
+      }
+      note("heal all");
+      workload.stop();
+      await livenessCheck(clock, cluster, workload, livenessMsMax, note, () => violation);
+      if (violation === null) await waitForConvergence(clock, cluster, livenessMsMax);
+      violation ??= finalChecks(cluster, recorder.ops(), workload);
+    }
+  } catch (error) {
+    violation ??= error instanceof Violation ? error.message
+      : `simulation error: ${(error as Error).stack ?? String(error)}`;
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+  for (const id of ids) cluster.crash(id);
+  const counts = countTypes(recorder.ops());
+  return {
+    seed: options.seed, ok: violation === null, violation, trace, history: recorder.ops(),
+    stats: { nodeCount, virtualMs: clock.nowMs(), events: clock.eventsRun, ...counts,
+      crashes: stats.crashes, fsyncFailures: stats.fsyncFailures },
+  };
+}
+
+function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwork, rng: Rng,
+  note: (line: string) => void, stats: { crashes: number; fsyncFailures: number }): void {
+  const ids = [...cluster.nodes.keys()];
+  const pick = (): NodeId => ids[rng.nextInt(ids.length)]!;
+  const isolate = (id: NodeId): void => {
+    for (const other of ids) {
+      if (other === id) continue;
+      network.cut(id, other);
+      network.cut(other, id);
+    }
+  };
+  switch (kind) {
+    case "heal":
+      network.healAll();
+      note("heal network");
+      return;
+    case "halves": {
+      const shuffled = ids.map((id) => ({ id, key: rng.nextFloat() }))
+        .sort((a, b) => a.key - b.key).map((entry) => entry.id);
+      const cutAt = 1 + rng.nextInt(ids.length - 1);
+      const left = new Set(shuffled.slice(0, cutAt));
+      for (const a of ids) for (const b of ids) if (left.has(a) !== left.has(b)) network.cut(a, b);
+      note(`partition ${[...left].join(",")} | ${shuffled.slice(cutAt).join(",")}`);
+      return;
+    }
+    case "isolate": {
+      const id = pick();
+      isolate(id);
+      note(`isolate ${id}`);
+      return;
+    }
+    case "isolateLeader": {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      isolate(leader.id);
+      note(`isolate leader ${leader.id}`);
+      return;
+    }
+    case "oneWay": {
+      const from = pick();
+      const to = pick();
+      if (from === to) return;
+      network.cut(from, to);
+      note(`cut ${from} -> ${to}`);
+      return;
+    }
+    case "crash": {
+      const id = pick();
+      if (!cluster.node(id).up) return;
+      cluster.crash(id);
+      stats.crashes++;
+      note(`crash ${id}`);
+      return;
+    }
+    case "crashLeader": {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      cluster.crash(leader.id);
+      stats.crashes++;
+      note(`crash leader ${leader.id}`);
+      return;
+    }
+    case "restart": {
+      const down = ids.filter((id) => !cluster.node(id).up);
+      if (down.length === 0) return;
+      const id = down[rng.nextInt(down.length)]!;
+      cluster.start(id);
+      note(`restart ${id}`);
+      return;
+    }
+    case "slowDisk": {
+      const node = cluster.node(pick());
+      node.logFaults.fsyncMsMax = [0, 2, 10, 40][rng.nextInt(4)]!;
+      note(`fsync of ${node.id} takes up to ${node.logFaults.fsyncMsMax} ms`);
+      return;
+    }
+    case "failFsync": {
+      const node = cluster.node(pick());
+      if (!node.up) return;
+      node.logFaults.failNextSync = true;
+      node.fatalExpected = true;
+      stats.fsyncFailures++;
+      note(`the next fsync of ${node.id} fails`);
+      return;
+    }
+    case "clockJump": {
+      const node = cluster.node(pick());
+      const jumpMs = (rng.nextFloat() < 0.5 ? -1 : 1) * (1 + rng.nextInt(120_000));
+      node.wallClockSkewMs += jumpMs;
+      if (node.scheduler !== null) node.scheduler.wallClockOffsetMs += jumpMs;
+      note(`wall clock of ${node.id} jumps ${jumpMs} ms`);
+      return;
+    }
+  }
+}
+
+/**
+ * Clients: a few processes, each with one operation at a time on a random node that is up,
+ * through NodeService (RaftServer.submit, readBarrier then market()), as the HTTP API calls it.
+ * An operation that does not finish within clientTimeoutMs is recorded as info (unknown) and
+ * its process retired, as Jepsen does; its late answer, if any, is ignored.
+ */
+class Workload {
+  private stopped = false;
+  private nextProcess = 0;
+  /** The error code of the last completion, if it carried one. */
+  private lastError: string | null = null;
+  private requestSequence = 0;
+  /** orderIds acknowledged, and requestIds acknowledged, for the exactly-once check. */
+  readonly acknowledgedOrders = new Set<string>();
+
+  constructor(
+    private readonly clock: SimClock,
+    private readonly cluster: ServerCluster,
+    private readonly recorder: HistoryRecorder,
+    private readonly rng: Rng,
+    private readonly note: (line: string) => void,
+  ) {}
+
+  start(untilMs: number): void {
+    const clients = 2 + this.rng.nextInt(5);
+    // The items first, by one process, before the others begin.
+    let creator = this.nextProcess++;
+    let created = 0;
+    const createNext = (): void => {
+      if (created === skus.length) {
+        for (let k = 0; k < clients; k++) this.clock.schedule(null, this.rng.nextInt(50), () => this.loop(this.nextProcess++, untilMs));
+        return;
+      }
+      const sku = skus[created]!;
+      void this.write(creator, "create", { sku, stock: initialStock }, {
+        kind: "createItem", requestId: this.requestId(), sku, name: sku, area: "sim",
+        priceCents: 100, stock: initialStock,
+      }).then((type) => {
+        // Created, or refused as existing: next item. Refused for want of a leader: again.
+        if (type === "ok" || this.lastError === "conflict") created++;
+        // An unknown outcome retires the process (history.ts): go on with a fresh one. The
+        // retry reuses nothing: a create that did apply makes the next one a conflict.
+        if (type === "info") creator = this.nextProcess++;
+        this.clock.schedule(null, 20, createNext);
+      });
+    };
+    this.clock.schedule(null, 50, createNext);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private requestId(): string {
+    return `sim-${++this.requestSequence}`;
+  }
+
+  private loop(process: number, untilMs: number): void {
+    if (this.stopped || this.clock.nowMs() >= untilMs) return;
+    const sku = skus[this.rng.nextInt(skus.length)]!;
+    const roll = this.rng.nextFloat();
+    let done: Promise<"ok" | "fail" | "info">;
+    if (roll < 0.5) {
+      const qty = 1 + this.rng.nextInt(3);
+      done = this.write(process, "buy", { sku, qty }, {
+        kind: "buy", requestId: this.requestId(), lines: [{ sku, qty }] });
+    } else if (roll < 0.7) {
+      // Enough restocking that buys both succeed and run out.
+      const qty = 1 + this.rng.nextInt(8);
+      done = this.write(process, "add", { sku, qty }, {
+        kind: "addStock", requestId: this.requestId(), sku, qty });
+    } else {
+      done = this.read(process, sku);
+    }
+    void done.then((type) => {
+      // A process whose operation ended in info is retired (history.ts): go on as a new one.
+      const next = type === "info" ? this.nextProcess++ : process;
+      this.clock.schedule(null, this.rng.nextInt(30), () => this.loop(next, untilMs));
+    });
+  }
+
+  private pickNode(): ServerSimNode | null {
+    const up = this.cluster.upNodes();
+    return up.length === 0 ? null : up[this.rng.nextInt(up.length)]!;
+  }
+
+  /** Runs `attempt` against a node with the client's timeout: null when it timed out. */
+  private withTimeout<T>(attempt: Promise<T>): Promise<T | null> {
+    return new Promise((resolve) => {
+      let settled = false;
+      this.clock.schedule(null, clientTimeoutMs, () => {
+        if (!settled) {
+          settled = true;
+          resolve(null);
+        }
+      });
+      void attempt.then((value) => {
+        if (!settled) {
+          settled = true;
+          resolve(value);
+        }
+      });
+    });
+  }
+
+  /**
+   * The liveness probe after the heal: an add of one unit through `node`, recorded in the
+   * history like any write (it changes the stock the final checks account for).
+   */
+  livenessWrite(node: ServerSimNode): Promise<"ok" | "fail" | "info"> {
+    return this.write(this.nextProcess++, "add", { sku: skus[0]!, qty: 1 },
+      { kind: "addStock", requestId: this.requestId(), sku: skus[0]!, qty: 1 }, node);
+  }
+
+  private async write(process: number, f: "create" | "add" | "buy", value: OpValue,
+    request: MarketRequest, via?: ServerSimNode): Promise<"ok" | "fail" | "info"> {
+    const node = via ?? this.pickNode();
+    const invokeValue = f === "buy"
+      ? { sku: value.sku, qty: value.qty, requestId: request.requestId }
+      : { ...value, requestId: request.requestId };
+    this.recorder.invoke(process, f, { ...invokeValue, node: node?.id ?? null });
+    if (node === null) return this.complete(process, "fail", { error: "no_node_up" });
+    const outcome = await this.withTimeout(node.server!.submit(request));
+    return this.completeWrite(process, f, outcome);
+  }
+
+  private completeWrite(process: number, f: "create" | "add" | "buy",
+    outcome: SubmitOutcome | null): "ok" | "fail" | "info" {
+    if (outcome === null) return this.complete(process, "info", { error: "client_timeout" });
+    switch (outcome.kind) {
+      case "applied":
+        return this.completeApplied(process, f, outcome.result);
+      case "notLeader":
+      case "overloaded":
+        // Never proposed: certainly not applied.
+        return this.complete(process, "fail", { error: outcome.kind });
+      case "timeout":
+      case "unknown":
+        return this.complete(process, "info", { error: outcome.kind });
+    }
+  }
+
+  private completeApplied(process: number, f: "create" | "add" | "buy",
+    result: MarketResult): "ok" | "fail" {
+    // The code the HTTP API would answer with, as chaos histories record it.
+    if (!result.ok) return this.complete(process, "fail", { error: rejectionToApiError(result).code });
+    if (f === "buy" && result.kind === "order") {
+      this.acknowledgedOrders.add(result.order.orderId);
+      return this.complete(process, "ok", { orderId: result.order.orderId });
+    }
+    if (f === "add" && result.kind === "item") {
+      return this.complete(process, "ok", { stock: result.item.stock });
+    }
+    return this.complete(process, "ok", {});
+  }
+
+  private async read(process: number, sku: string): Promise<"ok" | "fail" | "info"> {
+    const node = this.pickNode();
+    this.recorder.invoke(process, "read", { sku, node: node?.id ?? null });
+    if (node === null) return this.complete(process, "fail", { error: "no_node_up" });
+    const server = node.server!;
+    const outcome = await this.withTimeout(server.readBarrier());
+    // A read that observed nothing tells nothing: recorded as failed (Jepsen drops them).
+    if (outcome === null || outcome.kind !== "ready") {
+      return this.complete(process, "fail", { error: outcome?.kind ?? "client_timeout" });
+    }
+    // The node may have crashed since: a dead node answers nothing.
+    if (node.server !== server) return this.complete(process, "fail", { error: "node_down" });
+    const item = server.market().getItem(sku);
+    return this.complete(process, "ok", { stock: item?.stock ?? null });
+  }
+
+  private complete<T extends "ok" | "fail" | "info">(process: number, type: T, value: OpValue): T {
+    this.lastError = typeof value.error === "string" ? value.error : null;
+    this.recorder.complete(process, type, value);
+    return type;
+  }
+}
+
+/** Equal applied index must mean equal state: checked whenever a node's index moves. */
+class HashSampler {
+  private readonly byIndex = new Map<number, { hash: string; node: NodeId }>();
+  private readonly lastIndex = new Map<NodeId, number>();
+
+  constructor(private readonly cluster: ServerCluster) {}
+
+  sample(): string | null {
+    for (const node of this.cluster.nodes.values()) {
+      const server = node.server;
+      if (server === null) continue;
+      const status = server.status();
+      if (this.lastIndex.get(node.id) === status.appliedIndex) continue;
+      this.lastIndex.set(node.id, status.appliedIndex);
+      const seen = this.byIndex.get(status.appliedIndex);
+      if (seen === undefined) {
+        this.byIndex.set(status.appliedIndex, { hash: status.stateHash, node: node.id });
+      } else if (seen.hash !== status.stateHash) {
+        return `state hashes differ at applied index ${status.appliedIndex}: ${seen.node} ` +
+          `${seen.hash.slice(0, 12)}, ${node.id} ${status.stateHash.slice(0, 12)}`;
+      }
+    }
+    return null;
+  }
+}
+
+async function livenessCheck(clock: SimClock, cluster: ServerCluster, workload: Workload,
+  livenessMsMax: number, note: (line: string) => void,
+  violation: () => string | null): Promise<void> {
+  const deadlineMs = clock.nowMs() + livenessMsMax;
+  let applied = false;
+  const attempt = (): void => {
+    if (applied || clock.nowMs() >= deadlineMs) return;
+    const leader = cluster.leader();
+    if (leader === null) {
+      clock.schedule(null, 20, attempt);
+      return;
+    }
+    void workload.livenessWrite(leader).then((type) => {
+      if (type === "ok") {
+        applied = true;
+        note(`liveness write applied through ${leader.id}`);
+      } else {
+        clock.schedule(null, 20, attempt);
+      }
+    });
+  };
+  clock.schedule(null, 0, attempt);
+  await clock.runUntil(deadlineMs, () => applied || violation() !== null);
+  if (!applied && violation() === null) {
+    throw new Violation(`liveness: no write applied within ${livenessMsMax} ms after the heal`);
+  }
+}
+
+/** Runs until every node has applied the same index, or the bound passes. */
+async function waitForConvergence(clock: SimClock, cluster: ServerCluster,
+  boundMs: number): Promise<void> {
+  const converged = (): boolean => {
+    const indexes = cluster.upNodes().map((node) => node.server!.status());
+    return indexes.every((status) => status.appliedIndex === indexes[0]!.appliedIndex &&
+      status.commitIndex === status.appliedIndex);
+  };
+  // Heartbeats carry the commit index to every follower; a few rounds suffice.
+  let stable = 0;
+  await clock.runUntil(clock.nowMs() + boundMs, () => {
+    stable = converged() ? stable + 1 : 0;
+    return stable > 50;
+  });
+}
+
+function finalChecks(cluster: ServerCluster, history: readonly HistoryOp[],
+  workload: Workload): string | null {
+  const nodes = cluster.upNodes();
+  const replicas: ReplicaState[] = nodes.map((node) => {
+    const status = node.server!.status();
+    return { node: node.id, appliedIndex: status.appliedIndex, stateHash: status.stateHash };
+  });
+  const finalReads: FinalRead[] = nodes.flatMap((node) => skus.map((sku) => ({
+    node: node.id, sku, stock: node.server!.market().getItem(sku)?.stock ?? null })));
+  const market = nodes[0]!.server!.market();
+  const ordersFound = [...workload.acknowledgedOrders]
+    .filter((orderId) => market.getOrder(orderId) !== undefined);
+  const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
+  if (!invariants.ok) {
+    return `invariants: ${invariants.violations.map(describeViolation).join("; ")}`;
+  }
+  // Exactly once: each request applied at most once, so no two orders share a requestId.
+  const requestIds = new Set<string>();
+  for (let index = 1; index <= market.appliedIndex; index++) {
+    const order = market.getOrder(orderIdForIndex(index));
+    if (order === undefined) continue;
+    if (requestIds.has(order.requestId)) return `request ${order.requestId} applied twice`;
+    requestIds.add(order.requestId);
+  }
+  const linearizability = checkLinearizability(history, { stepsMaxPerItem: 2_000_000 });
+  if (linearizability.linearizable === false) {
+    const bad = linearizability.items.find((item) => item.linearizable === false);
+    return `not linearizable: ${bad === undefined || bad.linearizable !== false ? "?"
+      : `${bad.sku}: ${bad.explanation.message}`}`;
+  }
+  return null;
+}
+
+function countTypes(history: readonly HistoryOp[]): { ok: number; fail: number; info: number } {
+  const counts = { ok: 0, fail: 0, info: 0 };
+  for (const op of history) if (op.type !== "invoke") counts[op.type]++;
+  return counts;
+}

@@ -1,0 +1,232 @@
+import type { Rng } from "../raft/index.js";
+import type { Scheduler, TimerHandle } from "../node/scheduler.js";
+
+/**
+ * Virtual time for the simulator: one event queue for the whole simulated cluster, ordered by
+ * (due time, sequence of scheduling), so that the same seed runs the same callbacks in the same
+ * order. Each node sees it through its own NodeScheduler (the driver's Scheduler seam,
+ * src/node/scheduler.ts); killing a node's scheduler discards everything it scheduled, as a
+ * SIGKILL discards a process's timers and pending I/O.
+ *
+ * Promise continuations are real microtasks: after each callback the queue waits for a real
+ * turn of Node's event loop (drainMicrotasks), so every continuation that callback started has
+ * run before the next callback does, exactly as Node runs microtasks between macrotasks. No
+ * real I/O or timer takes part, so nothing else runs in that turn: the order stays the seed's.
+ */
+
+interface SimEvent {
+  readonly atMs: number;
+  readonly sequence: number;
+  readonly owner: NodeScheduler | null;
+  readonly callback: () => void;
+  /** Set when cleared or when its owner was killed. */
+  cancelled: boolean;
+  /** For setInterval: the period, to schedule the next run. */
+  readonly intervalMs: number | null;
+}
+
+/** Resolves after the microtasks queued so far, and those they queue, have run. */
+export function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Bounds a runaway simulation: a callback that reschedules itself forever at the same time. */
+const eventsAtOneTimeMax = 1_000_000;
+
+export class SimClock {
+  private nowMsValue = 0;
+  private sequence = 0;
+  /** A binary min-heap by (atMs, sequence). */
+  private readonly heap: SimEvent[] = [];
+  /** Events run so far: the simulator's measure of work. */
+  eventsRun = 0;
+
+  nowMs(): number {
+    return this.nowMsValue;
+  }
+
+  /** Schedules `callback` at nowMs() + delayMs (at least 0), for `owner` (null: the simulator). */
+  schedule(owner: NodeScheduler | null, delayMs: number, callback: () => void,
+    intervalMs: number | null = null): SimEvent {
+    const event: SimEvent = { atMs: this.nowMsValue + Math.max(0, delayMs),
+      sequence: this.sequence++, owner, callback, cancelled: false, intervalMs };
+    this.push(event);
+    return event;
+  }
+
+  /** The due time of the next live event, or null when there is none. */
+  nextEventMs(): number | null {
+    this.dropCancelled();
+    return this.heap[0]?.atMs ?? null;
+  }
+
+  /**
+   * Runs events in order until virtual time would pass `untilMs`, or `stop()` says so (checked
+   * after each event); time then stands at the last event run (or at untilMs when the queue ran
+   * dry before it). Returns whether it stopped because of `stop`.
+   */
+  async runUntil(untilMs: number, stop: () => boolean = () => false): Promise<boolean> {
+    let atSameTime = 0;
+    for (;;) {
+      this.dropCancelled();
+      const next = this.heap[0];
+      if (next === undefined || next.atMs > untilMs) {
+        this.nowMsValue = Math.max(this.nowMsValue, untilMs);
+        return false;
+      }
+      this.pop();
+      atSameTime = next.atMs === this.nowMsValue ? atSameTime + 1 : 0;
+      if (atSameTime > eventsAtOneTimeMax) {
+        throw new Error(`simulation stuck: over ${eventsAtOneTimeMax} events at ${next.atMs} ms`);
+      }
+      this.nowMsValue = next.atMs;
+      if (next.intervalMs !== null) {
+        // Rescheduled before it runs, so that clearing it from its own callback works.
+        const again = this.schedule(next.owner, next.intervalMs, next.callback, next.intervalMs);
+        next.owner?.rebind(next, again);
+      }
+      this.eventsRun++;
+      next.callback();
+      await drainMicrotasks();
+      if (stop()) return true;
+    }
+  }
+
+  private dropCancelled(): void {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+  }
+
+  private push(event: SimEvent): void {
+    const heap = this.heap;
+    heap.push(event);
+    let k = heap.length - 1;
+    while (k > 0) {
+      const parent = (k - 1) >> 1;
+      if (!before(heap[k]!, heap[parent]!)) break;
+      [heap[k], heap[parent]] = [heap[parent]!, heap[k]!];
+      k = parent;
+    }
+  }
+
+  private pop(): SimEvent | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length === 0 || last === undefined) return top;
+    heap[0] = last;
+    let k = 0;
+    for (;;) {
+      const left = 2 * k + 1;
+      const right = left + 1;
+      let smallest = k;
+      if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+      if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+      if (smallest === k) break;
+      [heap[k], heap[smallest]] = [heap[smallest]!, heap[k]!];
+      k = smallest;
+    }
+    return top;
+  }
+}
+
+function before(a: SimEvent, b: SimEvent): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.sequence < b.sequence);
+}
+
+/**
+ * One node's view of the SimClock, as the driver's Scheduler. Its wall clock is virtual time
+ * plus an offset the simulator can jump forward or back (a clock fault: only session expiry
+ * reads it). Its random choices come from the node's seeded Rng. kill() cancels everything
+ * it scheduled and ignores what it schedules afterwards (a dead process's leftover promises).
+ */
+export class NodeScheduler implements Scheduler {
+  /** Milliseconds added to virtual time to give this node's wall clock. */
+  wallClockOffsetMs = 1_700_000_000_000;
+  /** Every pending event of this node: what kill() cancels. */
+  private readonly live = new Set<SimEvent>();
+  /** The handle of each pending interval run, which moves to the next run (rebind). */
+  private readonly intervalHandles = new Map<SimEvent, SimTimer>();
+  private dead = false;
+
+  constructor(private readonly clock: SimClock, private readonly rng: Rng) {}
+
+  nowMs(): number {
+    return this.clock.nowMs();
+  }
+
+  wallClockMs(): number {
+    return this.clock.nowMs() + this.wallClockOffsetMs;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    const event = this.clock.schedule(this, delayMs, () => {
+      this.live.delete(event);
+      callback();
+    });
+    this.track(event);
+    return { event } as SimTimer as unknown as TimerHandle;
+  }
+
+  setInterval(callback: () => void, intervalMs: number): TimerHandle {
+    const event = this.clock.schedule(this, intervalMs, callback, Math.max(1, intervalMs));
+    this.track(event);
+    const handle: SimTimer = { event };
+    this.intervalHandles.set(event, handle);
+    return handle as unknown as TimerHandle;
+  }
+
+  clearTimer(handle: TimerHandle | null): void {
+    if (handle === null) return;
+    const { event } = handle as unknown as SimTimer;
+    event.cancelled = true;
+    this.live.delete(event);
+    this.intervalHandles.delete(event);
+  }
+
+  setImmediate(callback: () => void): void {
+    const event = this.clock.schedule(this, 0, () => {
+      this.live.delete(event);
+      callback();
+    });
+    this.track(event);
+  }
+
+  randomInt(max: number): number {
+    return this.rng.nextInt(max);
+  }
+
+  randomId(): string {
+    const part = (): string => this.rng.nextInt(2 ** 31).toString(16).padStart(8, "0");
+    return `${part()}-${part()}`;
+  }
+
+  /** Cancels every pending callback of this node, now and from now on. */
+  kill(): void {
+    this.dead = true;
+    for (const event of this.live) event.cancelled = true;
+    this.live.clear();
+    this.intervalHandles.clear();
+  }
+
+  /** An interval ran and scheduled its next run: its handle now stands for that one. */
+  rebind(previous: SimEvent, next: SimEvent): void {
+    this.live.delete(previous);
+    const handle = this.intervalHandles.get(previous);
+    this.intervalHandles.delete(previous);
+    this.track(next);
+    if (handle !== undefined && !next.cancelled) {
+      handle.event = next;
+      this.intervalHandles.set(next, handle);
+    }
+  }
+
+  private track(event: SimEvent): void {
+    if (this.dead) event.cancelled = true;
+    else this.live.add(event);
+  }
+}
+
+/** What a NodeScheduler's TimerHandle is. */
+interface SimTimer {
+  event: SimEvent;
+}
