@@ -37,6 +37,10 @@ export class ServerSimNode {
   readonly logFaults: SimLogFaults = { fsyncMsMax: 0, failNextSync: false };
   /** Milliseconds by which this node's wall clock is off (a clock fault). */
   wallClockSkewMs = 0;
+  /** Why the node may never start again (its disk is damaged), or null. */
+  retired: string | null = null;
+  /** A fault damaged its disk (it is retired at its next start). */
+  damaged = false;
 
   constructor(readonly id: NodeId) {}
 
@@ -72,10 +76,21 @@ export class ServerCluster {
     return node;
   }
 
-  /** Starts (or restarts) a node on what its disks hold. */
-  start(id: NodeId): void {
+  /**
+   * Starts (or restarts) a node on what its disks hold. A node whose log fails its checks (a
+   * damaged record) refuses to start, as market-node does on a CorruptionError, and is retired:
+   * the operator would replace it. Returns whether the node is up.
+   */
+  start(id: NodeId): boolean {
     const node = this.node(id);
-    if (node.up) return;
+    if (node.up) return true;
+    if (node.retired !== null) return false;
+    try {
+      node.disk.log.verify();
+    } catch (error) {
+      node.retired = (error as Error).message;
+      return false;
+    }
     const { clock, network, rng } = this.options;
     const scheduler = new NodeScheduler(clock, new SeededRng(rng.nextInt(2 ** 31)));
     scheduler.wallClockOffsetMs += node.wallClockSkewMs;
@@ -106,13 +121,14 @@ export class ServerCluster {
     node.scheduler = scheduler;
     node.transport = transport;
     node.log = log;
+    return true;
   }
 
   /**
    * SIGKILL: the node's timers, pending fsyncs and in-flight work vanish; of the writes not yet
    * synced (the log) or flushed (the state store), a random prefix survives.
    */
-  crash(id: NodeId): void {
+  crash(id: NodeId, damage = false): void {
     const node = this.node(id);
     if (!node.up) return;
     const rng = this.options.rng;
@@ -122,6 +138,13 @@ export class ServerCluster {
       log: node.log!.crash(rng),
       state: node.disk.state.crash(rng.nextInt(node.disk.state.unflushedWrites() + 1)),
     };
+    if (damage) {
+      // A latent sector error in a record already on disk, found when the log is next opened.
+      const log = node.disk.log;
+      const first = log.firstIndex();
+      const last = log.lastIndex();
+      if (last >= first) log.damageEntry(first + rng.nextInt(last - first + 1));
+    }
     node.server = null;
     node.scheduler = null;
     node.transport = null;

@@ -66,11 +66,11 @@ const clientTimeoutMs = 1500;
 const traceLengthMax = 300;
 
 type FaultKind = "heal" | "halves" | "isolate" | "isolateLeader" | "oneWay" | "crash" |
-  "crashLeader" | "restart" | "slowDisk" | "failFsync" | "clockJump";
+  "crashLeader" | "restart" | "slowDisk" | "failFsync" | "clockJump" | "damageLog";
 
 const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 3, halves: 1, isolate: 1, isolateLeader: 1, oneWay: 1, crash: 1, crashLeader: 2,
-  restart: 4, slowDisk: 1, failFsync: 1, clockJump: 1,
+  restart: 4, slowDisk: 1, failFsync: 1, clockJump: 1, damageLog: 1,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
@@ -231,11 +231,11 @@ function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwor
       return;
     }
     case "restart": {
-      const down = ids.filter((id) => !cluster.node(id).up);
+      const down = ids.filter((id) => !cluster.node(id).up && cluster.node(id).retired === null);
       if (down.length === 0) return;
       const id = down[rng.nextInt(down.length)]!;
-      cluster.start(id);
-      note(`restart ${id}`);
+      const up = cluster.start(id);
+      note(up ? `restart ${id}` : `${id} refuses to start: ${cluster.node(id).retired}`);
       return;
     }
     case "slowDisk": {
@@ -251,6 +251,18 @@ function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwor
       node.fatalExpected = true;
       stats.fsyncFailures++;
       note(`the next fsync of ${node.id} fails`);
+      return;
+    }
+    case "damageLog": {
+      // A minority at most: the rest of the cluster must stay live without the damaged nodes.
+      const damaged = ids.filter((id) => cluster.node(id).damaged);
+      if (damaged.length + 1 > Math.floor((ids.length - 1) / 2)) return;
+      const node = cluster.node(pick());
+      if (!node.up || node.damaged) return;
+      cluster.crash(node.id, true);
+      node.damaged = true;
+      stats.crashes++;
+      note(`crash ${node.id} with a damaged record in its log`);
       return;
     }
     case "clockJump": {

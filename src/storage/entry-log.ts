@@ -41,6 +41,13 @@ export class EntryLog {
     return this.held[this.offset + index - this.compacted - 1];
   }
 
+  /** Replaces the held entry at `index` by `entry` (the same index): a fault model's damage. */
+  replaceAt(index: number, entry: Entry): void {
+    assert(entry.index === index && this.entryAt(index) !== undefined,
+      `replaceAt(${index}): not held, or the entry is for another index`);
+    this.held[this.offset + index - this.compacted - 1] = entry;
+  }
+
   /** Entries in [indexLow, indexHigh), a fresh array. Throws StorageError when not held. */
   slice(indexLow: number, indexHigh: number): Entry[] {
     if (!(Number.isSafeInteger(indexLow) && Number.isSafeInteger(indexHigh))) {

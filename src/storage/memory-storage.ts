@@ -1,6 +1,7 @@
 import { assert, assertNever, type Entry, type HardState, type Rng } from "../raft/index.js";
 import { EntryLog } from "./entry-log.js";
 import {
+  CorruptionError,
   StorageError,
   type DurableLog,
   type Snapshot,
@@ -50,6 +51,12 @@ export class MemoryStorage implements DurableLog {
   // Invariant: pendingWriteCount counts each pending entry and each other pending write once.
   private pendingWriteCount = 0;
   private state: "open" | "closed" | "crashed" = "open";
+  /**
+   * Entries a fault damaged on the disk (damageEntry): their bytes changed after they were
+   * written, as a latent sector error or a flipped bit does. verify() finds them, as
+   * FileStorage's per-record checksum finds them when it opens the log.
+   */
+  private readonly damaged = new Set<number>();
 
   constructor(options: Partial<MemoryStorageOptions> = {}, initial?: {
     readonly log: EntryLog;
@@ -132,6 +139,41 @@ export class MemoryStorage implements DurableLog {
   }
 
   /**
+   * A fault: flips a character of the durable entry at `index` (nothing must be buffered: the
+   * disk of a stopped node). Returns false when no such entry is held.
+   */
+  damageEntry(index: number): boolean {
+    this.assertOpen();
+    assert(this.pending.length === 0, "damageEntry with writes buffered");
+    const entry = this.synced.entryAt(index);
+    if (entry === undefined) return false;
+    const flipped = entry.data.length === 0 ? "\u0001"
+      : String.fromCharCode(entry.data.charCodeAt(0) ^ 1) + entry.data.slice(1);
+    const damaged = { ...entry, data: flipped };
+    this.synced.replaceAt(index, damaged);
+    this.live.replaceAt(index, damaged);
+    this.damaged.add(index);
+    return true;
+  }
+
+  /**
+   * What opening a FileStorage checks: every record held reads back as written. Throws
+   * CorruptionError naming the first damaged entry still held (a compaction may have dropped
+   * the damage).
+   */
+  verify(): void {
+    this.assertOpen();
+    for (const index of [...this.damaged].sort((a, b) => a - b)) {
+      // Not held any more: a later write at that index would be sound.
+      if (index < this.live.firstIndex() || index > this.live.lastIndex()) {
+        this.damaged.delete(index);
+        continue;
+      }
+      throw new CorruptionError("memory:wal", index, `checksum mismatch in entry ${index}`);
+    }
+  }
+
+  /**
    * How many writes are buffered now. syncThrough(mark) later makes exactly those durable, as
    * FileStorage's sync covers what was buffered when its turn came, not what came during it.
    */
@@ -191,7 +233,10 @@ export class MemoryStorage implements DurableLog {
         else log.reset(write.index);
       }
     }
-    return new MemoryStorage(this.options, { log, hardState });
+    const next = new MemoryStorage(this.options, { log, hardState });
+    // The damage is on the disk: it survives a crash, unless the entry was never kept.
+    for (const index of this.damaged) next.damaged.add(index);
+    return next;
   }
 
   private applyToSynced(write: PendingWrite): void {

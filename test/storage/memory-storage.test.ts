@@ -89,3 +89,38 @@ describe("MemoryStorage crashes", () => {
     expect(() => storage.sync()).to.throw(InvariantError);
   });
 });
+
+describe("MemoryStorage damage (the simulator's flipped bit)", () => {
+  function storedLog(): MemoryStorage {
+    const storage = new MemoryStorage();
+    storage.append(makeEntries(1, 10, 1));
+    storage.sync();
+    return storage.crash(new SeededRng(1));
+  }
+
+  it("finds a damaged record when the log is next checked, as a checksum would", () => {
+    const disk = storedLog();
+    expect(() => disk.verify()).not.to.throw();
+    const before = disk.entries(4, 5)[0]!.data;
+    expect(disk.damageEntry(4)).to.equal(true);
+    expect(disk.entries(4, 5)[0]!.data).not.to.equal(before);
+    expect(() => disk.verify()).to.throw(/checksum mismatch in entry 4/);
+    // The damage is on the disk: a crash keeps it.
+    expect(() => disk.crash(new SeededRng(2)).verify()).to.throw(/entry 4/);
+  });
+
+  it("forgets damage that a compaction dropped", () => {
+    const disk = storedLog();
+    disk.damageEntry(2);
+    disk.compactTo(3);
+    disk.sync();
+    expect(() => disk.verify()).not.to.throw();
+  });
+
+  it("damages only what is on the disk", () => {
+    const disk = storedLog();
+    expect(disk.damageEntry(11)).to.equal(false);
+    disk.append(makeEntries(11, 11, 1));
+    expect(() => disk.damageEntry(11)).to.throw(InvariantError);
+  });
+});
