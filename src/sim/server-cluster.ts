@@ -34,7 +34,8 @@ export class ServerSimNode {
   /** Set when the node's next fatal error is one the simulator caused (a failed fsync). */
   fatalExpected = false;
   starts = 0;
-  readonly logFaults: SimLogFaults = { fsyncMsMax: 0, failNextSync: false };
+  readonly logFaults: SimLogFaults = { fsyncMsMax: 0, failNextSync: false,
+    crashDuringNextSync: null };
   /** Milliseconds by which this node's wall clock is off (a clock fault). */
   wallClockSkewMs = 0;
   /** Why the node may never start again (its disk is damaged), or null. */

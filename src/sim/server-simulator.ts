@@ -66,11 +66,16 @@ const clientTimeoutMs = 1500;
 const traceLengthMax = 300;
 
 type FaultKind = "heal" | "halves" | "isolate" | "isolateLeader" | "oneWay" | "crash" |
-  "crashLeader" | "restart" | "slowDisk" | "failFsync" | "clockJump" | "damageLog";
+  "crashLeader" | "crashDuringSync" | "restart" | "slowDisk" | "failFsync" | "clockJump" |
+  "damageLog";
 
+/**
+ * Drawn with these weights. Crashes in the middle of an fsync come often: the driver's most
+ * dangerous promise is what it sends before its writes are durable (votes, acknowledgements).
+ */
 const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 3, halves: 1, isolate: 1, isolateLeader: 1, oneWay: 1, crash: 1, crashLeader: 2,
-  restart: 4, slowDisk: 1, failFsync: 1, clockJump: 1, damageLog: 1,
+  crashDuringSync: 3, restart: 5, slowDisk: 1, failFsync: 1, clockJump: 1, damageLog: 1,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
@@ -108,6 +113,9 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
     },
   });
   const stats = { crashes: 0, fsyncFailures: 0 };
+  // Every disk takes some time to sync, so that a crash can fall inside an fsync.
+  const fsyncMsMax = rng.nextInt(4);
+  for (const node of cluster.nodes.values()) node.logFaults.fsyncMsMax = fsyncMsMax;
   for (const id of ids) cluster.start(id);
   note(`start ${nodeCount} nodes; network ${JSON.stringify(faults)}`);
 
@@ -127,7 +135,8 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   const nemesis = (): void => {
     if (clock.nowMs() >= faultMs) return;
     injectFault(faultKinds[rng.nextInt(faultKinds.length)]!, cluster, network, rng, note, stats);
-    clock.schedule(null, faultEveryMs, nemesis);
+    // Jittered, so that faults do not fall on the ticks' grid only.
+    clock.schedule(null, faultEveryMs + rng.nextInt(faultEveryMs), nemesis);
   };
   clock.schedule(null, faultEveryMs, nemesis);
 
@@ -144,6 +153,7 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
       for (const node of cluster.nodes.values()) {
         node.logFaults.fsyncMsMax = 1;
         node.logFaults.failNextSync = false;
+        node.logFaults.crashDuringNextSync = null;
         node.fatalExpected = false;
         if (!node.up) cluster.start(node.id);
       }
@@ -228,6 +238,17 @@ function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwor
       cluster.crash(leader.id);
       stats.crashes++;
       note(`crash leader ${leader.id}`);
+      return;
+    }
+    case "crashDuringSync": {
+      const node = cluster.node(pick());
+      if (!node.up) return;
+      node.logFaults.crashDuringNextSync = () => {
+        cluster.crash(node.id);
+        stats.crashes++;
+        note(`crash ${node.id} during an fsync`);
+      };
+      note(`${node.id} will crash during its next fsync`);
       return;
     }
     case "restart": {

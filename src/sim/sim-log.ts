@@ -9,6 +9,12 @@ export interface SimLogFaults {
   fsyncMsMax: number;
   /** When set, the next fsync fails: the driver must stop the node rather than go on. */
   failNextSync: boolean;
+  /**
+   * When set, the process dies while its next fsync runs: this is called instead of completing
+   * it (the caller crashes the node), so the writes it covered may be lost, as may everything
+   * the node sent meanwhile that it should not have sent before the fsync.
+   */
+  crashDuringNextSync: (() => void) | null;
 }
 
 /**
@@ -71,6 +77,12 @@ export class SimLog implements DurableLog {
       const mark = this.inner.pendingMark();
       const delayMs = this.faults.fsyncMsMax === 0 ? 0 : this.rng.nextInt(this.faults.fsyncMsMax + 1);
       this.scheduler.setTimeout(() => {
+        const crash = this.faults.crashDuringNextSync;
+        if (crash !== null) {
+          this.faults.crashDuringNextSync = null;
+          crash();
+          return;
+        }
         try {
           this.takeFailure();
           this.inner.syncThrough(mark);
