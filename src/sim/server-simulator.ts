@@ -1,5 +1,6 @@
 import { rejectionToApiError } from "../api/api-error.js";
 import { orderIdForIndex } from "../market/model.js";
+import { validateRequest, validateSearchQuery } from "../market/validate.js";
 import type { MarketRequest, MarketResult } from "../market/index.js";
 import { SeededRng, type NodeId, type Rng } from "../raft/index.js";
 import type { SubmitOutcome } from "../node/node-service.js";
@@ -309,8 +310,10 @@ class Workload {
   /** The error code of the last completion, if it carried one. */
   private lastError: string | null = null;
   private requestSequence = 0;
-  /** orderIds acknowledged, and requestIds acknowledged, for the exactly-once check. */
+  /** orderIds acknowledged, for the checks at the end. */
   readonly acknowledgedOrders = new Set<string>();
+  /** Acknowledged single-line orders not yet chosen for a cancel. */
+  private readonly cancellable: { orderId: string; sku: string; qty: number }[] = [];
 
   constructor(
     private readonly clock: SimClock,
@@ -359,7 +362,15 @@ class Workload {
     const sku = skus[this.rng.nextInt(skus.length)]!;
     const roll = this.rng.nextFloat();
     let done: Promise<"ok" | "fail" | "info">;
-    if (roll < 0.5) {
+    if (roll < 0.05 && this.cancellable.length > 0) {
+      // Each acknowledged order is cancelled at most once (the checkers' rule, item-ops.ts).
+      const order = this.cancellable.splice(this.rng.nextInt(this.cancellable.length), 1)[0]!;
+      done = this.write(process, "cancel", { sku: order.sku, qty: order.qty,
+        orderId: order.orderId }, { kind: "cancel", requestId: this.requestId(),
+        orderId: order.orderId });
+    } else if (roll < 0.08) {
+      done = this.malformedRequest();
+    } else if (roll < 0.5) {
       const qty = 1 + this.rng.nextInt(3);
       done = this.write(process, "buy", { sku, qty }, {
         kind: "buy", requestId: this.requestId(), lines: [{ sku, qty }] });
@@ -376,6 +387,35 @@ class Workload {
       const next = type === "info" ? this.nextProcess++ : process;
       this.clock.schedule(null, this.rng.nextInt(30), () => this.loop(next, untilMs));
     });
+  }
+
+  /**
+   * A malformed request: the API's validation (validateRequest, as a client library's or a
+   * forwarded request is checked) must refuse it, and when one reaches the log anyway (a log
+   * entry is input too) every replica must refuse it the same way. Not an operation on an
+   * item, so not in the history; the state hashes compared across replicas cover it.
+   */
+  private async malformedRequest(): Promise<"fail"> {
+    const requestId = this.requestId();
+    const shapes: unknown[] = [
+      { kind: "buy", requestId, lines: [] },
+      { kind: "buy", requestId, lines: [{ sku: "sim-a", qty: 0 }] },
+      { kind: "buy", requestId, lines: [{ sku: "", qty: 1 }] },
+      { kind: "buy", requestId: "", lines: [{ sku: "sim-a", qty: 1 }] },
+      { kind: "addStock", requestId, sku: "sim-a", qty: -3 },
+      { kind: "createItem", requestId, sku: "bad sku!", name: "", area: "sim", priceCents: -1,
+        stock: 1 },
+      { kind: "cancel", requestId, orderId: 42 },
+      { kind: "teleport", requestId },
+      "not an object",
+    ];
+    const shape = shapes[this.rng.nextInt(shapes.length)];
+    const checked = validateRequest(shape);
+    if (checked.ok) throw new Violation(`validation accepted ${JSON.stringify(shape)}`);
+    const node = this.pickNode();
+    if (node === null || this.rng.nextFloat() < 0.5) return "fail";
+    await this.withTimeout(node.server!.submit(shape as MarketRequest));
+    return "fail";
   }
 
   private pickNode(): ServerSimNode | null {
@@ -411,8 +451,11 @@ class Workload {
       { kind: "addStock", requestId: this.requestId(), sku: skus[0]!, qty: 1 }, node);
   }
 
-  private async write(process: number, f: "create" | "add" | "buy", value: OpValue,
+  private async write(process: number, f: "create" | "add" | "buy" | "cancel", value: OpValue,
     request: MarketRequest, via?: ServerSimNode): Promise<"ok" | "fail" | "info"> {
+    // Checked as the API checks what it forwards or what a client library sends.
+    const checked = validateRequest(request);
+    if (!checked.ok) throw new Violation(`the workload made an invalid request: ${checked.message}`);
     const node = via ?? this.pickNode();
     const invokeValue = f === "buy"
       ? { sku: value.sku, qty: value.qty, requestId: request.requestId }
@@ -423,7 +466,7 @@ class Workload {
     return this.completeWrite(process, f, outcome);
   }
 
-  private completeWrite(process: number, f: "create" | "add" | "buy",
+  private completeWrite(process: number, f: "create" | "add" | "buy" | "cancel",
     outcome: SubmitOutcome | null): "ok" | "fail" | "info" {
     if (outcome === null) return this.complete(process, "info", { error: "client_timeout" });
     switch (outcome.kind) {
@@ -439,12 +482,16 @@ class Workload {
     }
   }
 
-  private completeApplied(process: number, f: "create" | "add" | "buy",
+  private completeApplied(process: number, f: "create" | "add" | "buy" | "cancel",
     result: MarketResult): "ok" | "fail" {
     // The code the HTTP API would answer with, as chaos histories record it.
     if (!result.ok) return this.complete(process, "fail", { error: rejectionToApiError(result).code });
     if (f === "buy" && result.kind === "order") {
       this.acknowledgedOrders.add(result.order.orderId);
+      const line = result.order.lines[0];
+      if (line !== undefined) {
+        this.cancellable.push({ orderId: result.order.orderId, sku: line.sku, qty: line.qty });
+      }
       return this.complete(process, "ok", { orderId: result.order.orderId });
     }
     if (f === "add" && result.kind === "item") {
@@ -465,7 +512,17 @@ class Workload {
     }
     // The node may have crashed since: a dead node answers nothing.
     if (node.server !== server) return this.complete(process, "fail", { error: "node_down" });
-    const item = server.market().getItem(sku);
+    const market = server.market();
+    // Now and then by search, as GET /v1/items does with its query strings.
+    let item = market.getItem(sku);
+    if (this.rng.nextFloat() < 0.2) {
+      const query = validateSearchQuery({ q: sku, area: "sim", inStock: "false", limit: "20" });
+      if (!query.ok) throw new Violation(`a sound search query was refused: ${query.message}`);
+      item = market.searchItems(query.query).find((found) => found.sku === sku);
+      for (const bad of [{ limit: "0" }, { inStock: "maybe" }, { q: ["a", "b"] }]) {
+        if (validateSearchQuery(bad).ok) throw new Violation(`search accepted ${JSON.stringify(bad)}`);
+      }
+    }
     return this.complete(process, "ok", { stock: item?.stock ?? null });
   }
 
