@@ -1,9 +1,10 @@
 /**
- * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--ticks T] [--snapshots-on-demand]`:
- * runs N seeded simulations of the core starting at seed S, prints seeds per second, and on a
- * violation prints the seed, the command that reproduces it and the trace, then exits 1.
- * `--server` runs production RaftServers instead (server-simulator.ts); `--minutes M` runs
- * fresh seeds until M minutes have passed.
+ * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--fault-ms MS]`: runs N seeded
+ * simulations of production RaftServers (server-simulator.ts) starting at seed S, prints seeds
+ * per second, and on a violation prints the seed, the command that reproduces it and the
+ * trace, then exits 1. `--core [--ticks T] [--snapshots-on-demand] [--plant BUG]` runs the
+ * model simulator of the core (simulator.ts) instead. `--minutes M` runs fresh seeds until M
+ * minutes have passed.
  */
 import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
@@ -38,35 +39,46 @@ function nodeCount(value: string): number {
 
 const program = new Command()
   .name("sim")
-  .description("Deterministic Raft simulator: seeded fault schedules checked for safety and " +
-    "liveness.")
+  .description("Deterministic simulator: seeded fault schedules checked for safety and " +
+    "liveness. By default it runs production RaftServers (src/node/) with the market, under " +
+    "virtual time, a simulated network and simulated disks, clients calling them as the HTTP " +
+    "API does, and checks the client history; --core runs the model of the driver around the " +
+    "Raft core instead (faster; it also loses and repairs disks).")
   .option("--seeds <count>", "how many seeds to run", positiveInteger("--seeds"), 100)
   .option("--seed <seed>", "the first seed (a failing seed reruns alone with --seeds 1)",
     positiveInteger("--seed", 0), 1)
   .option("--nodes <count>", "cluster size, 3 or 5 (default: chosen by each seed)", nodeCount)
-  .option("--ticks <ticks>", "ticks of faults per seed before healing",
-    positiveInteger("--ticks"), defaultSimTicks)
-  .option("--snapshots-on-demand", "nodes compact with the snapshot's meta only and build " +
-    "the data when their leader asks (Ready.snapshotWanted)", false)
-  .option("--trace", "print the trace of every seed, not only of failures", false)
-  .option("--server", "run production RaftServers (src/node/) with the market, under virtual " +
-    "time, a simulated network and simulated disks, with clients through NodeService, and " +
-    "check the client history (linearizability, acknowledged orders, exactly-once)", false)
-  .option("--fault-ms <ms>", "with --server: virtual milliseconds of faults per seed",
-    positiveInteger("--fault-ms"), defaultServerSimFaultMs)
   .option("--minutes <minutes>", "run fresh seeds from --seed until this many minutes have " +
     "passed (instead of --seeds)", positiveInteger("--minutes"))
-  .option("--plant <bug>", "plant a known bug to see the checker catch it: rejoinWithoutCheck " +
-    "(a node with a lost disk rejoins without asking its peers) or repairWithoutFence (a node " +
-    "whose log lost synced entries takes part again)", plantName)
+  .option("--trace", "print the trace of every seed, not only of failures", false)
+  .option("--fault-ms <ms>", "virtual milliseconds of faults per seed (servers)",
+    positiveInteger("--fault-ms"), defaultServerSimFaultMs)
+  .option("--core", "run the model simulator of the core instead of production servers", false)
+  .option("--ticks <ticks>", "with --core: ticks of faults per seed before healing",
+    positiveInteger("--ticks"), defaultSimTicks)
+  .option("--snapshots-on-demand", "with --core: nodes compact with the snapshot's meta only " +
+    "and build the data when their leader asks (Ready.snapshotWanted)", false)
+  .option("--plant <bug>", "with --core: plant a known bug to see the checker catch it: " +
+    "rejoinWithoutCheck (a node with a lost disk rejoins without asking its peers) or " +
+    "repairWithoutFence (a node whose log lost synced entries takes part again)", plantName)
   .showHelpAfterError()
   .parse();
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
-  trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; server: boolean;
+  trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; core: boolean;
   faultMs: number; minutes?: number }>();
 
-if (options.server) {
+const coreOnly = ["ticks", "snapshotsOnDemand", "plant"] as const;
+const misplaced = coreOnly.filter((name) => program.getOptionValueSource(name) === "cli");
+if (!options.core && misplaced.length > 0) {
+  program.error(`--${misplaced[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to ` +
+    "the model simulator only: add --core");
+}
+if (options.core && program.getOptionValueSource("faultMs") === "cli") {
+  program.error("--fault-ms applies to the server simulator, not to --core (use --ticks)");
+}
+
+if (!options.core) {
   await runServerSeeds();
   process.exit(0);
 }
@@ -123,7 +135,7 @@ async function runServerSeeds(): Promise<void> {
   if (failed !== null) {
     const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
     console.error(`\nFAIL seed=${failed.seed}: ${failed.violation}`);
-    console.error(`reproduce with: npm run sim -- --server --seed ${failed.seed} --seeds 1 ` +
+    console.error(`reproduce with: npm run sim -- --seed ${failed.seed} --seeds 1 ` +
       `--fault-ms ${options.faultMs}${nodes} --trace`);
     console.error("trace (last events):");
     console.error(failed.trace.map((line) => `  ${line}`).join("\n"));
@@ -142,7 +154,7 @@ function reproduceCommand(result: SimResult): string {
   const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
   const plant = options.plant === undefined ? "" : ` --plant ${options.plant}`;
   const onDemand = options.snapshotsOnDemand ? " --snapshots-on-demand" : "";
-  return `npm run sim -- --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes}` +
+  return `npm run sim -- --core --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes}` +
     `${plant}${onDemand} --trace`;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The production driver under simulation (issue 11): the virtual clock behind the Scheduler
  * seam, and seeded runs of real RaftServers with the market, clients through NodeService and
- * the history checked. `npm run sim -- --server --seeds N` is the longer run.
+ * the history checked. `npm run sim -- --seeds N` is the longer run.
  */
 import { expect } from "chai";
 import { SeededRng } from "../../src/raft/index.js";

@@ -3,7 +3,7 @@
  * under drops, duplicates, delays, partitions, crashes (some in the middle of a persist) and
  * restarts, and the safety checker watches every step; after healing each run must make
  * progress. Seeds that once found a bug stay here as regressions, each with what it caught.
- * `npm run sim -- --seeds 2000` is the longer run; this keeps `npm test` within seconds.
+ * `npm run sim -- --core --seeds 2000` is the longer run; this keeps `npm test` within seconds.
  */
 import { expect } from "chai";
 import { SafetyChecker } from "../../src/sim/checker.js";
@@ -25,7 +25,7 @@ const regressionSeeds: readonly { seed: number; caught: string }[] = [
 /**
  * Issue 9's data loss, planted one at a time (cluster.ts SimPlant): each seed fails with its
  * plant, caught by the named check, and passes without it. They were found by running
- * `npm run sim -- --seeds 1000 --plant <bug>`: with rejoinWithoutCheck 114 seeds in 1000 fail
+ * `npm run sim -- --core --seeds 1000 --plant <bug>`: with rejoinWithoutCheck 114 seeds in 1000 fail
  * (101 of them on leader completeness), with repairWithoutFence 112 (106); without a plant,
  * none, over 1,307 lost disks.
  */
@@ -50,7 +50,7 @@ describe("deterministic simulator", () => {
       const result = runSimulation({ seed });
       if (!result.ok) {
         expect.fail(`seed ${seed}: ${result.violation}\n` +
-          `reproduce: npm run sim -- --seed ${seed} --seeds 1 --trace`);
+          `reproduce: npm run sim -- --core --seed ${seed} --seeds 1 --trace`);
       }
       nodeCounts.add(result.stats.nodeCount);
       committed += result.stats.committed;
@@ -88,7 +88,7 @@ describe("deterministic simulator", () => {
       const result = runSimulation({ seed, snapshotsOnDemand: true });
       if (!result.ok) {
         expect.fail(`seed ${seed}: ${result.violation}\n` +
-          `reproduce: npm run sim -- --seed ${seed} --seeds 1 --snapshots-on-demand --trace`);
+          `reproduce: npm run sim -- --core --seed ${seed} --seeds 1 --snapshots-on-demand --trace`);
       }
       for (const kind of ["accepted", "stale", "notWanted"] as const) {
         offers[kind] += result.stats.snapshotOffers[kind];
