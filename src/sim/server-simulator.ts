@@ -427,7 +427,7 @@ class Workload {
   private withTimeout<T>(attempt: Promise<T>): Promise<T | null> {
     return new Promise((resolve) => {
       let settled = false;
-      this.clock.schedule(null, clientTimeoutMs, () => {
+      const timeout = this.clock.schedule(null, clientTimeoutMs, () => {
         if (!settled) {
           settled = true;
           resolve(null);
@@ -436,6 +436,8 @@ class Workload {
       void attempt.then((value) => {
         if (!settled) {
           settled = true;
+          // Not left to run for nothing: each event the clock runs costs a turn of the loop.
+          this.clock.cancel(timeout);
           resolve(value);
         }
       });

@@ -14,7 +14,7 @@ import type { Scheduler, TimerHandle } from "../node/scheduler.js";
  * real I/O or timer takes part, so nothing else runs in that turn: the order stays the seed's.
  */
 
-interface SimEvent {
+export interface SimEvent {
   readonly atMs: number;
   readonly sequence: number;
   readonly owner: NodeScheduler | null;
@@ -52,6 +52,11 @@ export class SimClock {
       sequence: this.sequence++, owner, callback, cancelled: false, intervalMs };
     this.push(event);
     return event;
+  }
+
+  /** Cancels an event scheduled here: it will not run (a no-op if it ran already). */
+  cancel(event: SimEvent): void {
+    event.cancelled = true;
   }
 
   /** The due time of the next live event, or null when there is none. */

@@ -59,39 +59,44 @@ export class SimNetwork {
     this.cutLinks.clear();
   }
 
+  /**
+   * The messages of one send, per destination, travel together (as the real transport writes
+   * one frame per peer per turn): one latency for the batch, each message dropped on its own,
+   * a duplicate arriving on its own later.
+   */
   send(from: NodeId, messages: readonly RaftMessage[]): void {
+    const batches = new Map<NodeId, RaftMessage[]>();
     for (const message of messages) {
       if (message.from !== from) throw new Error(`${from} sent a message from ${message.from}`);
       if (this.isCut(from, message.to) || this.rng.nextFloat() < this.faults.dropRate) {
         this.dropped++;
         continue;
       }
-      const copies = this.rng.nextFloat() < this.faults.duplicateRate ? 2 : 1;
-      for (let copy = 0; copy < copies; copy++) this.deliverLater(message);
+      let batch = batches.get(message.to);
+      if (batch === undefined) batches.set(message.to, batch = []);
+      batch.push(message);
+      if (this.rng.nextFloat() < this.faults.duplicateRate) this.deliverLater(from, message.to, [message]);
     }
+    for (const [to, batch] of batches) this.deliverLater(from, to, batch);
   }
 
-  private deliverLater(message: RaftMessage): void {
-    if (this.inFlight >= inFlightMessagesMax) {
+  private deliverLater(from: NodeId, to: NodeId, batch: readonly RaftMessage[]): void {
+    if (this.inFlight + batch.length > inFlightMessagesMax) {
       throw new Error(`over ${inFlightMessagesMax} messages in flight: a runaway protocol`);
     }
     const { latencyMsMin, latencyMsMax } = this.faults;
     const latencyMs = latencyMsMin + this.rng.nextInt(latencyMsMax - latencyMsMin + 1);
-    this.inFlight++;
+    this.inFlight += batch.length;
     this.clock.schedule(null, latencyMs, () => {
-      this.inFlight--;
-      // A link cut while the message was on its way loses it too.
-      if (this.isCut(message.from, message.to)) {
-        this.dropped++;
+      this.inFlight -= batch.length;
+      // A link cut while the batch was on its way loses it too.
+      const receiver = this.receivers.get(to);
+      if (this.isCut(from, to) || receiver === undefined) {
+        this.dropped += batch.length;
         return;
       }
-      const receiver = this.receivers.get(message.to);
-      if (receiver === undefined) {
-        this.dropped++;
-        return;
-      }
-      this.delivered++;
-      receiver([message]);
+      this.delivered += batch.length;
+      receiver(batch);
     });
   }
 }
