@@ -30,6 +30,11 @@ export class MemoryStateStore implements StateStore {
   /** The changes of each write() since the last flushed(), oldest first. */
   private unflushed: (readonly Change[])[] = [];
   private closed = false;
+  /**
+   * Values a fault damaged on the disk (damage()): reading one fails as LmdbStateStore's
+   * checksum fails; writing the key again replaces the damaged value. Keyed by damageKey.
+   */
+  private readonly damaged = new Set<string>();
 
   constructor(initial?: Tables) {
     this.live = copyTables(initial ?? emptyTables());
@@ -38,6 +43,7 @@ export class MemoryStateStore implements StateStore {
 
   get(table: StateTable, key: StateKey): unknown {
     this.checkOpen();
+    this.checkSound(table, key);
     return this.live.get(table)!.get(key);
   }
 
@@ -49,7 +55,9 @@ export class MemoryStateStore implements StateStore {
     const read = (table: StateTable, key: StateKey): unknown => {
       const change = overlay.get(table)?.get(key);
       if (change !== undefined) return change?.value;
-      return cleared ? undefined : this.live.get(table)!.get(key);
+      if (cleared) return undefined;
+      this.checkSound(table, key);
+      return this.live.get(table)!.get(key);
     };
     const note = (table: StateTable, key: StateKey, value: { value: unknown } | null): void => {
       let changed = overlay.get(table);
@@ -77,6 +85,10 @@ export class MemoryStateStore implements StateStore {
     });
     // Only a body that returned commits: one that threw leaves no trace.
     applyChanges(this.live, changes);
+    for (const change of changes) {
+      if (change.kind === "clearAll") this.damaged.clear();
+      else this.damaged.delete(damageKey(change.table, change.key));
+    }
     this.unflushed.push(changes);
   }
 
@@ -103,13 +115,21 @@ export class MemoryStateStore implements StateStore {
   view(): StateView {
     this.checkOpen();
     const frozen = copyTables(this.live);
+    const damaged = new Set(this.damaged);
     let open = true;
     const check = (): void => {
       if (!open) throw new StateStoreError("state view is closed");
     };
+    const checkSound = (table: StateTable, key: StateKey): void => {
+      if (damaged.has(damageKey(table, key))) {
+        throw new StateStoreError("damaged state store memory: checksum mismatch in table " +
+          `${table} at key ${String(key)}`);
+      }
+    };
     return {
       get: (table, key) => {
         check();
+        checkSound(table, key);
         return frozen.get(table)!.get(key);
       },
       range: function* (table, bounds = {}) {
@@ -118,6 +138,7 @@ export class MemoryStateStore implements StateStore {
         for (const [key, value] of entries) {
           if (bounds.start !== undefined && compareKeys(key, bounds.start) < 0) continue;
           if (bounds.end !== undefined && compareKeys(key, bounds.end) >= 0) break;
+          checkSound(table, key);
           yield { key, value };
         }
       },
@@ -140,7 +161,34 @@ export class MemoryStateStore implements StateStore {
     const tables = copyTables(this.durable);
     for (const changes of this.unflushed.slice(0, Math.max(0, keep))) applyChanges(tables, changes);
     this.closed = true;
-    return new MemoryStateStore(tables);
+    const next = new MemoryStateStore(tables);
+    // Damage is on the disk; a value rewritten since is sound (the rewrite was whole).
+    for (const key of this.damaged) next.damaged.add(key);
+    return next;
+  }
+
+  /**
+   * A fault: the stored value at (table, key) no longer reads back (a flipped bit in the
+   * database file of a stopped node). Returns false when there is no such value.
+   */
+  damage(table: StateTable, key: StateKey): boolean {
+    this.checkOpen();
+    if (!this.live.get(table)!.has(key)) return false;
+    this.damaged.add(damageKey(table, key));
+    return true;
+  }
+
+  /** The keys of `table` now held (for a fault to choose from). */
+  keys(table: StateTable): StateKey[] {
+    this.checkOpen();
+    return [...this.live.get(table)!.keys()];
+  }
+
+  private checkSound(table: StateTable, key: StateKey): void {
+    if (this.damaged.size > 0 && this.damaged.has(damageKey(table, key))) {
+      throw new StateStoreError(`damaged state store memory: checksum mismatch in table ${table} ` +
+        `at key ${String(key)}`);
+    }
   }
 
   /** Writes after the last flushed(): what a crash may lose. */
@@ -151,6 +199,10 @@ export class MemoryStateStore implements StateStore {
   private checkOpen(): void {
     if (this.closed) throw new StateStoreError("state store is closed");
   }
+}
+
+function damageKey(table: StateTable, key: StateKey): string {
+  return `${table}\0${typeof key}\0${String(key)}`;
 }
 
 function emptyTables(): Tables {

@@ -101,7 +101,29 @@ export class ServerCluster {
     const state = node.disk.state;
     node.fatal = null;
     node.starts++;
-    const server = RaftServer.start({
+    let server: RaftServer;
+    try {
+      server = this.startServer(node, scheduler, transport, log, state);
+    } catch (error) {
+      // A damaged disk may be found while opening it: the node refuses to start, as market-node
+      // does; anything else is a bug.
+      if (!node.damaged) throw error;
+      scheduler.kill();
+      transport.kill();
+      node.retired = (error as Error).message;
+      return false;
+    }
+    node.server = server;
+    node.scheduler = scheduler;
+    node.transport = transport;
+    node.log = log;
+    return true;
+  }
+
+  private startServer(node: ServerSimNode, scheduler: NodeScheduler, transport: SimTransport,
+    log: SimLog, state: MemoryStateStore): RaftServer {
+    const id = node.id;
+    const server: RaftServer = RaftServer.start({
       id,
       voters: this.options.ids,
       dataDir: `/sim/${id}`,
@@ -118,18 +140,14 @@ export class ServerCluster {
         if (node.server === server) this.onFatal(node, error);
       },
     });
-    node.server = server;
-    node.scheduler = scheduler;
-    node.transport = transport;
-    node.log = log;
-    return true;
+    return server;
   }
 
   /**
    * SIGKILL: the node's timers, pending fsyncs and in-flight work vanish; of the writes not yet
    * synced (the log) or flushed (the state store), a random prefix survives.
    */
-  crash(id: NodeId, damage = false): void {
+  crash(id: NodeId, damage: "log" | "state" | null = null): void {
     const node = this.node(id);
     if (!node.up) return;
     const rng = this.options.rng;
@@ -139,12 +157,19 @@ export class ServerCluster {
       log: node.log!.crash(rng),
       state: node.disk.state.crash(rng.nextInt(node.disk.state.unflushedWrites() + 1)),
     };
-    if (damage) {
+    if (damage === "log") {
       // A latent sector error in a record already on disk, found when the log is next opened.
       const log = node.disk.log;
       const first = log.firstIndex();
       const last = log.lastIndex();
       if (last >= first) log.damageEntry(first + rng.nextInt(last - first + 1));
+    } else if (damage === "state") {
+      // A flipped bit in the database: found when that value is next read (at start for an
+      // item or the meta, when applying for a session, when encoding a snapshot for an order).
+      const state = node.disk.state;
+      const table = (["items", "orders", "sessions", "meta"] as const)[rng.nextInt(4)]!;
+      const keys = state.keys(table);
+      if (keys.length > 0) state.damage(table, keys[rng.nextInt(keys.length)]!);
     }
     node.server = null;
     node.scheduler = null;
@@ -172,7 +197,8 @@ export class ServerCluster {
 
   private onFatal(node: ServerSimNode, error: Error): void {
     node.fatal = error;
-    const expected = node.fatalExpected;
+    // A failed fsync the simulator caused, or damage it put on the disk.
+    const expected = node.fatalExpected || (node.damaged && /damaged state store/.test(error.message));
     node.fatalExpected = false;
     // The process exits: what it had not synced is partly lost, as in a crash.
     this.crash(node.id);

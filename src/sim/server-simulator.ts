@@ -68,7 +68,7 @@ const traceLengthMax = 300;
 
 type FaultKind = "heal" | "halves" | "isolate" | "isolateLeader" | "oneWay" | "crash" |
   "crashLeader" | "crashDuringSync" | "restart" | "slowDisk" | "failFsync" | "clockJump" |
-  "damageLog";
+  "damageLog" | "damageState";
 
 /**
  * Drawn with these weights. Crashes in the middle of an fsync come often: the driver's most
@@ -77,6 +77,7 @@ type FaultKind = "heal" | "halves" | "isolate" | "isolateLeader" | "oneWay" | "c
 const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 3, halves: 1, isolate: 1, isolateLeader: 1, oneWay: 1, crash: 1, crashLeader: 2,
   crashDuringSync: 3, restart: 5, slowDisk: 1, failFsync: 1, clockJump: 1, damageLog: 1,
+  damageState: 1,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
@@ -275,16 +276,18 @@ function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwor
       note(`the next fsync of ${node.id} fails`);
       return;
     }
-    case "damageLog": {
+    case "damageLog":
+    case "damageState": {
       // A minority at most: the rest of the cluster must stay live without the damaged nodes.
       const damaged = ids.filter((id) => cluster.node(id).damaged);
       if (damaged.length + 1 > Math.floor((ids.length - 1) / 2)) return;
       const node = cluster.node(pick());
       if (!node.up || node.damaged) return;
-      cluster.crash(node.id, true);
+      const where = kind === "damageLog" ? "log" : "state";
+      cluster.crash(node.id, where);
       node.damaged = true;
       stats.crashes++;
-      note(`crash ${node.id} with a damaged record in its log`);
+      note(`crash ${node.id} with a damaged ${where === "log" ? "record in its log" : "value in its database"}`);
       return;
     }
     case "clockJump": {
@@ -614,7 +617,9 @@ function finalChecks(cluster: ServerCluster, history: readonly HistoryOp[],
   });
   const finalReads: FinalRead[] = nodes.flatMap((node) => skus.map((sku) => ({
     node: node.id, sku, stock: node.server!.market().getItem(sku)?.stock ?? null })));
-  const market = nodes[0]!.server!.market();
+  // Orders are read from a node whose disk no fault damaged (a damaged one may not have read
+  // the damaged value yet: it would fail the read, as it must).
+  const market = (nodes.find((node) => !node.damaged) ?? nodes[0]!).server!.market();
   const ordersFound = [...workload.acknowledgedOrders]
     .filter((orderId) => market.getOrder(orderId) !== undefined);
   const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
