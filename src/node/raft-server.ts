@@ -29,13 +29,12 @@ import {
   type Snapshot,
   type SnapshotMeta,
 } from "../raft/index.js";
-import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/index.js";
 import { fsyncDirectory } from "../storage/wal-segment.js";
-import type { DurableLog, SnapshotStore } from "../storage/index.js";
-import { LmdbStateStore } from "../storage/lmdb-state-store.js";
+import type { DurableLog } from "../storage/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
 import { NodeMetrics } from "./metrics.js";
+import { openFileStores, type NodeStores } from "./node-stores.js";
 import { ViolationLog } from "./violation-log.js";
 import type {
   NodeService,
@@ -56,18 +55,10 @@ import {
 import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
 import { Waiters } from "./waiters.js";
 
-/**
- * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
- * RaftNode, the write-ahead log, the snapshot store, the transport and the state machine, and
- * runs the loop etcd's doc.go prescribes, one iteration at a time:
- *
- *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
- *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
- *   entries -> answer waiting clients -> advance() -> maybe snapshot
- *
- * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
- * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
- */
+// Moved out of this file, still importable from here.
+export { openFileStores, type NodeStores } from "./node-stores.js";
+
+/** What RaftServer.start needs: the node, its peers, its stores and clock, its limits. */
 export interface RaftServerOptions {
   readonly id: NodeId;
   readonly voters: readonly NodeId[];
@@ -111,16 +102,6 @@ export interface RaftServerOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
-/**
- * What a node keeps on disk: the write-ahead log (the source of truth), the state machine's
- * database, and the snapshot store, which only an earlier version wrote (read once, to migrate).
- */
-export interface NodeStores {
-  readonly log: DurableLog;
-  readonly state: StateStore;
-  readonly snapshots: SnapshotStore;
-}
-
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
 
@@ -154,6 +135,18 @@ type Loop = "idle" | "running" | "rerun";
 /** Forwarded writes per propose message: bounds the message, as appends are bounded. */
 const forwardBatchMax = 256;
 
+/**
+ * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
+ * RaftNode, the write-ahead log, the state database, the transport and the state machine, and
+ * runs the loop etcd's doc.go prescribes, one iteration at a time:
+ *
+ *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
+ *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
+ *   entries -> answer waiting clients -> advance() -> maybe snapshot
+ *
+ * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
+ * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
+ */
 export class RaftServer implements NodeService {
   readonly id: NodeId;
   readonly metrics: NodeMetrics;
@@ -1038,13 +1031,4 @@ function storedBase(market: MarketStateMachine): SnapshotMeta | null {
       "backup, or replace the node");
   }
   return meta;
-}
-
-/** The stores of `dataDir`, as RaftServer opens them by default. */
-export function openFileStores(dataDir: string, logger: Logger): NodeStores {
-  const log = FileStorage.open(path.join(dataDir, "wal"));
-  const recovery = log.recovery;
-  if (recovery !== undefined) logger.info(describeRecovery(recovery));
-  return { log, state: LmdbStateStore.open(path.join(dataDir, "state")),
-    snapshots: new FileSnapshotStore(path.join(dataDir, "snapshots")) };
 }
