@@ -33,6 +33,7 @@ import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DurableLog } from "../storage/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
+import type { DriverContext } from "./driver-context.js";
 import { NodeMetrics } from "./metrics.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
 import { ViolationLog } from "./violation-log.js";
@@ -52,6 +53,7 @@ import {
   SpoolFile,
   type SnapshotSpool,
 } from "./snapshot-spool.js";
+import { Proposals } from "./proposals.js";
 import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
 import { Waiters } from "./waiters.js";
 
@@ -154,7 +156,7 @@ export class RaftServer implements NodeService {
   private marketState: MarketStateMachine;
   private readonly log: DurableLog;
   private readonly stateStore: StateStore;
-  private readonly proposals: Waiters<number, SubmitOutcome>;
+  private readonly proposals: Proposals<MarketResult>;
   /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
   private readonly forwarded: Waiters<string, SubmitOutcome>;
   /** Forwarded writes not yet sent: in batches at the end of this event-loop turn. */
@@ -166,7 +168,6 @@ export class RaftServer implements NodeService {
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
-  private readonly proposalTerms = new Map<number, { term: number; startedMs: number }>();
   private loop: Loop = "idle";
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
@@ -243,7 +244,16 @@ export class RaftServer implements NodeService {
       snapshot: base === null ? null : { meta: base },
       entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
     });
-    this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    const context: DriverContext = {
+      id: options.id, node: this.node, scheduler, metrics: this.metrics, logger: options.logger,
+      leaderId: () => this.leaderId,
+      schedule: () => this.schedule(),
+      stopped: () => this.stopped,
+      running: () => !this.stopped && this.fatalError === null,
+      fail: (error) => this.fail(error),
+    };
+    this.proposals = new Proposals(context, options.pendingProposalsMax ?? 10_000,
+      options.proposalTimeoutMs ?? 5000);
     this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
     const restored = this.node.status();
@@ -266,7 +276,7 @@ export class RaftServer implements NodeService {
     this.stopped = true;
     this.scheduler.clearTimer(this.tickTimer);
     this.tickTimer = null;
-    this.proposals.settleAll({ kind: "unknown", leaderId: null });
+    this.proposals.stop();
     this.forwarded.settleAll({ kind: "unknown", leaderId: null });
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
     await this.loopPass;
@@ -308,20 +318,7 @@ export class RaftServer implements NodeService {
       case "accepted":
         break;
     }
-    // A waiter already at this index belongs to an entry of an earlier term that our own log
-    // has since replaced: that write will never apply here. Settle it before taking the index,
-    // or it would be answered with this proposal's result.
-    if (this.proposals.has(result.index)) {
-      this.metrics.proposals.inc({ outcome: "lost" });
-      this.settleProposal(result.index, { kind: "unknown", leaderId: this.leaderId });
-    }
-    this.proposalTerms.set(result.index, { term: result.term, startedMs: this.scheduler.nowMs() });
-    this.schedule();
-    return this.proposals.wait(result.index, this.options.proposalTimeoutMs ?? 5000, () => {
-      this.proposalTerms.delete(result.index);
-      this.metrics.proposals.inc({ outcome: "timeout" });
-      return { kind: "timeout" };
-    });
+    return this.proposals.wait(result.index, result.term);
   }
 
   /**
@@ -731,9 +728,7 @@ export class RaftServer implements NodeService {
     "installed a snapshot from the leader");
     // Writes waiting below the snapshot are settled by the state it carries: the session table
     // answers a retry with the same requestId.
-    for (const index of this.proposals.keysUpTo(snapshot.meta.index)) {
-      this.settleProposal(index, { kind: "unknown", leaderId: this.leaderId });
-    }
+    this.proposals.settleUpTo(snapshot.meta.index);
     this.abandonForwards();
   }
 
@@ -763,18 +758,7 @@ export class RaftServer implements NodeService {
       const key = requestKeyOfData(entry.data);
       if (key !== null) this.forwarded.settle(key, { kind: "applied", result, index: entry.index });
     }
-    const proposal = this.proposalTerms.get(entry.index);
-    if (proposal === undefined) return;
-    if (proposal.term === entry.term && result !== null) {
-      this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - proposal.startedMs) / 1000);
-      this.metrics.proposals.inc({ outcome: "applied" });
-      this.settleProposal(entry.index, { kind: "applied", result, index: entry.index });
-    } else {
-      // Another entry committed at this index: ours never will. The outcome is unknown to the
-      // client only in that it must retry; the requestId keeps the retry exactly-once.
-      this.metrics.proposals.inc({ outcome: "lost" });
-      this.settleProposal(entry.index, { kind: "unknown", leaderId: this.leaderId });
-    }
+    this.proposals.answer(entry, result);
   }
 
   private applyPublication(publication: { nodeId: NodeId; incarnation: string },
@@ -810,11 +794,6 @@ export class RaftServer implements NodeService {
     this.fatalError = new IdentityConflictError(message);
     void this.stop();
     callback(message);
-  }
-
-  private settleProposal(index: number, outcome: SubmitOutcome): void {
-    this.proposalTerms.delete(index);
-    this.proposals.settle(index, outcome);
   }
 
   private answerReads(ready: Ready): void {
