@@ -34,6 +34,7 @@ import type { DurableLog } from "../storage/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
 import type { DriverContext } from "./driver-context.js";
+import { Forwarding } from "./forwarding.js";
 import { NodeMetrics } from "./metrics.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
 import { ViolationLog } from "./violation-log.js";
@@ -134,9 +135,6 @@ const publishRetryMs = 1000;
 
 type Loop = "idle" | "running" | "rerun";
 
-/** Forwarded writes per propose message: bounds the message, as appends are bounded. */
-const forwardBatchMax = 256;
-
 /**
  * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
  * RaftNode, the write-ahead log, the state database, the transport and the state machine, and
@@ -157,14 +155,7 @@ export class RaftServer implements NodeService {
   private readonly log: DurableLog;
   private readonly stateStore: StateStore;
   private readonly proposals: Proposals<MarketResult>;
-  /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
-  private readonly forwarded: Waiters<string, SubmitOutcome>;
-  /** Forwarded writes not yet sent: in batches at the end of this event-loop turn. */
-  private forwardQueue: { readonly key: string; readonly data: string }[] = [];
-  /** Whether a scheduleForwardFlush() is waiting for the end of this event-loop turn. */
-  private forwardFlushPending = false;
-  /** The last leader known (never null once one was): every pending forward went to it. */
-  private lastKnownLeader: NodeId | null = null;
+  private readonly forwarding: Forwarding<MarketResult>;
   private readonly reads: Waiters<string, ReadBarrierOutcome>;
   /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
   private readonly readsAwaitingApply: { index: number; context: string }[] = [];
@@ -252,9 +243,11 @@ export class RaftServer implements NodeService {
       running: () => !this.stopped && this.fatalError === null,
       fail: (error) => this.fail(error),
     };
-    this.proposals = new Proposals(context, options.pendingProposalsMax ?? 10_000,
-      options.proposalTimeoutMs ?? 5000);
-    this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    const pendingMax = options.pendingProposalsMax ?? 10_000;
+    const proposalTimeoutMs = options.proposalTimeoutMs ?? 5000;
+    this.proposals = new Proposals(context, pendingMax, proposalTimeoutMs);
+    this.forwarding = new Forwarding(context, options.transport, requestKeyOfData, pendingMax,
+      proposalTimeoutMs);
     this.reads = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
@@ -277,7 +270,7 @@ export class RaftServer implements NodeService {
     this.scheduler.clearTimer(this.tickTimer);
     this.tickTimer = null;
     this.proposals.stop();
-    this.forwarded.settleAll({ kind: "unknown", leaderId: null });
+    this.forwarding.stop();
     this.reads.settleAll({ kind: "noLeader", leaderId: null });
     await this.loopPass;
     await this.checkpointing;
@@ -305,7 +298,7 @@ export class RaftServer implements NodeService {
     const command = commandFromRequest(request, this.scheduler.wallClockMs());
     const data = encodeCommand(command);
     if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
-      return this.submitForwarded(requestKey(command), data);
+      return this.forwarding.submit(requestKey(command), data);
     }
     const result = this.node.propose(data);
     switch (result.kind) {
@@ -319,45 +312,6 @@ export class RaftServer implements NodeService {
         break;
     }
     return this.proposals.wait(result.index, result.term);
-  }
-
-  /**
-   * A follower's write: forwarded to the leader inside the Raft traffic (the writes of one loop
-   * pass in one message, beside the appends' answers; no HTTP request of its own at the
-   * leader), and answered when this node applies the entry, with the result its own state
-   * machine computes: the same as the leader's, since every replica applies the same log. The
-   * waiter is keyed by the request without its time, which the leader restamps. If the leader
-   * changes, or a snapshot replaces the log, before the entry is applied here, the outcome is
-   * unknown at once (a retry with the same requestId applies at most once); a proposal lost
-   * otherwise (a dropped peer request) times out.
-   */
-  private submitForwarded(key: string, data: string): Promise<SubmitOutcome> {
-    if (this.forwarded.full()) {
-      this.metrics.proposals.inc({ outcome: "overloaded" });
-      return Promise.resolve({ kind: "overloaded" });
-    }
-    // The same request already in flight here (a client retrying before its first answer):
-    // one waiter per request, so this one cannot be told apart; the client retries.
-    if (this.forwarded.has(key)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
-    // Bounded even while the loop is held up: queued items whose waiters timed out still count.
-    if (this.forwardQueue.length >= (this.options.pendingProposalsMax ?? 10_000)) {
-      this.metrics.proposals.inc({ outcome: "overloaded" });
-      return Promise.resolve({ kind: "overloaded" });
-    }
-    this.forwardQueue.push({ key, data });
-    this.scheduleForwardFlush();
-    this.schedule();
-    const startedMs = this.scheduler.nowMs();
-    return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
-      this.metrics.proposals.inc({ outcome: "timeout" });
-      return { kind: "timeout" };
-    }).then((outcome) => {
-      if (outcome.kind === "applied") {
-        this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - startedMs) / 1000);
-        this.metrics.proposals.inc({ outcome: "applied" });
-      }
-      return outcome;
-    });
   }
 
   readBarrier(): Promise<ReadBarrierOutcome> {
@@ -507,7 +461,7 @@ export class RaftServer implements NodeService {
         this.loop = "running";
         // Bounded: each pass handles what accumulated; a busy node yields between passes.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
-          this.flushForwards();
+          this.forwarding.flush();
           this.applyCompaction();
           if (!this.node.hasReady()) break;
           // The database commits on its own thread; when it falls behind, wait for it rather
@@ -527,60 +481,7 @@ export class RaftServer implements NodeService {
     } finally {
       this.loop = "idle";
     }
-    if (!this.stopped && (this.node.hasReady() || this.forwardQueue.length > 0)) this.schedule();
-  }
-
-  /**
-   * Sends queued forwarded writes to the leader, at most forwardBatchMax per propose message
-   * (built by the core, sent here directly; at a loop pass or between passes). Only while
-   * the core's leader is the one the driver has noted: after a change, the Ready that reports
-   * it is handled first (abandoning what went to the old leader, after applying what it
-   * committed), so that every pending forward went to lastKnownLeader.
-   */
-  private flushForwards(): void {
-    if (this.forwardQueue.length === 0) return;
-    if (this.node.role !== "leader" && this.node.leaderId !== this.leaderId) return;
-    // Items whose client already had its answer (a timeout) are not sent.
-    const live = this.forwardQueue.filter((item) => this.forwarded.has(item.key));
-    this.forwardQueue = [];
-    const messages: RaftMessage[] = [];
-    for (let start = 0; start < live.length; start += forwardBatchMax) {
-      const batch = live.slice(start, start + forwardBatchMax);
-      const result = this.node.forwardMessage(batch.map((item) => item.data));
-      if (result.kind === "forwarded") {
-        messages.push(result.message);
-        continue;
-      }
-      // No leader now, or this node leads: this batch was not sent by this call.
-      for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
-    }
-    // Sent at once, not in the next Ready: a propose waits for no fsync (mayPrecedePersist).
-    if (messages.length > 0) this.options.transport.send(messages);
-  }
-
-  /**
-   * Forwards the writes queued in this turn of the event loop at its end, even while a loop
-   * pass waits for its fsync: a follower under load is nearly always in one, and a forward
-   * that waited for it would add an fsync to every forwarded write's latency.
-   */
-  private scheduleForwardFlush(): void {
-    if (this.forwardFlushPending) return;
-    this.forwardFlushPending = true;
-    this.scheduler.setImmediate(() => {
-      this.forwardFlushPending = false;
-      if (!this.stopped && this.fatalError === null) this.flushForwards();
-    });
-  }
-
-  /**
-   * Another leader took over, or a snapshot replaced the log: writes forwarded earlier may or
-   * may not be applied, and this node can no longer tell which by waiting. Queued ones, not
-   * sent yet, stay queued for the new leader.
-   */
-  private abandonForwards(): void {
-    const queued = new Set(this.forwardQueue.map((item) => item.key));
-    this.forwarded.settleWhere((key) => !queued.has(key),
-      { kind: "unknown", leaderId: this.leaderId });
+    if (!this.stopped && (this.node.hasReady() || this.forwarding.hasQueued())) this.schedule();
   }
 
   /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
@@ -618,15 +519,8 @@ export class RaftServer implements NodeService {
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     this.applyEntries(ready.committedEntries);
     this.answerReads(ready);
-    // After applying: an entry this Ready commits still answers its forwarded write. Losing
-    // sight of the leader is not enough (it may be back in a moment, as after one of its
-    // pauses); another leader is.
-    if (leaderChanged && this.leaderId !== null) {
-      if (this.lastKnownLeader !== null && this.leaderId !== this.lastKnownLeader) {
-        this.abandonForwards();
-      }
-      this.lastKnownLeader = this.leaderId;
-    }
+    // After applying: an entry this Ready commits still answers its forwarded write.
+    if (leaderChanged && this.leaderId !== null) this.forwarding.noteLeader(this.leaderId);
     this.node.advance();
     // The core holds no snapshot bytes past a transfer: the database is the snapshot.
     if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
@@ -729,7 +623,7 @@ export class RaftServer implements NodeService {
     // Writes waiting below the snapshot are settled by the state it carries: the session table
     // answers a retry with the same requestId.
     this.proposals.settleUpTo(snapshot.meta.index);
-    this.abandonForwards();
+    this.forwarding.abandon();
   }
 
   /**
@@ -754,10 +648,7 @@ export class RaftServer implements NodeService {
   }
 
   private answerApplied(entry: Entry, result: MarketResult | null): void {
-    if (result !== null && this.forwarded.size() > 0) {
-      const key = requestKeyOfData(entry.data);
-      if (key !== null) this.forwarded.settle(key, { kind: "applied", result, index: entry.index });
-    }
+    this.forwarding.answer(entry, result);
     this.proposals.answer(entry, result);
   }
 
