@@ -55,8 +55,8 @@ import {
   type SnapshotSpool,
 } from "./snapshot-spool.js";
 import { Proposals } from "./proposals.js";
+import { ReadBarriers } from "./read-barriers.js";
 import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
-import { Waiters } from "./waiters.js";
 
 // Moved out of this file, still importable from here.
 export { openFileStores, type NodeStores } from "./node-stores.js";
@@ -156,9 +156,7 @@ export class RaftServer implements NodeService {
   private readonly stateStore: StateStore;
   private readonly proposals: Proposals<MarketResult>;
   private readonly forwarding: Forwarding<MarketResult>;
-  private readonly reads: Waiters<string, ReadBarrierOutcome>;
-  /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
-  private readonly readsAwaitingApply: { index: number; context: string }[] = [];
+  private readonly reads: ReadBarriers;
   private loop: Loop = "idle";
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
@@ -166,8 +164,6 @@ export class RaftServer implements NodeService {
   /** When the tick timer last fired, to tell a late tick (after a stall) from one on time. */
   private lastTickMs: number;
   private stopped = false;
-  private readSequence = 0;
-  private readonly bootId: string;
   /** The applied index of the last durable checkpoint of the database (or of its start). */
   private lastCheckpointIndex: number;
   /** Starts random too: replicas restarted together do not all checkpoint at once. */
@@ -197,7 +193,9 @@ export class RaftServer implements NodeService {
     const scheduler = options.scheduler ?? realScheduler;
     this.scheduler = scheduler;
     this.lastTickMs = scheduler.nowMs();
-    this.bootId = scheduler.randomId().slice(0, 8);
+    // The order of the scheduler's random draws (this boot id, the checkpoint jitter, then the
+    // core's seed) is part of what a simulator seed replays: keep it.
+    const bootId = scheduler.randomId().slice(0, 8);
     this.metrics = options.metrics ?? new NodeMetrics(options.id);
     this.violationLog = new ViolationLog({ logger: options.logger, metrics: this.metrics,
       peers: new Set(options.voters), nowMs: () => scheduler.nowMs() });
@@ -248,7 +246,7 @@ export class RaftServer implements NodeService {
     this.proposals = new Proposals(context, pendingMax, proposalTimeoutMs);
     this.forwarding = new Forwarding(context, options.transport, requestKeyOfData, pendingMax,
       proposalTimeoutMs);
-    this.reads = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    this.reads = new ReadBarriers(context, bootId, pendingMax, options.readTimeoutMs ?? 5000);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
       lastLogIndex: restored.lastLogIndex, stateIndex: this.lastCheckpointIndex },
@@ -271,7 +269,7 @@ export class RaftServer implements NodeService {
     this.tickTimer = null;
     this.proposals.stop();
     this.forwarding.stop();
-    this.reads.settleAll({ kind: "noLeader", leaderId: null });
+    this.reads.stop();
     await this.loopPass;
     await this.checkpointing;
     await this.snapshotBuilding;
@@ -318,18 +316,7 @@ export class RaftServer implements NodeService {
     if (this.stopped || this.fatalError !== null) {
       return Promise.resolve({ kind: "noLeader", leaderId: null });
     }
-    if (this.reads.full()) return Promise.resolve({ kind: "overloaded" });
-    // A fresh context per attempt, unique across restarts too (the boot id): a delayed answer
-    // to a read from before a restart must never be taken for a new read's.
-    const context = `${this.id}:${this.bootId}:${++this.readSequence}`;
-    const result = this.node.readIndex(context);
-    if (result.kind === "noLeader") {
-      return Promise.resolve({ kind: "noLeader", leaderId: this.leaderId });
-    }
-    if (result.kind === "overloaded") return Promise.resolve({ kind: "overloaded" });
-    this.schedule();
-    return this.reads.wait(context, this.options.readTimeoutMs ?? 5000,
-      () => ({ kind: "timeout" }));
+    return this.reads.barrier();
   }
 
   market(): MarketStateMachine {
@@ -518,7 +505,7 @@ export class RaftServer implements NodeService {
     const leaderChanged = ready.softState !== null &&
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     this.applyEntries(ready.committedEntries);
-    this.answerReads(ready);
+    this.reads.answer(ready, this.marketState.appliedIndex);
     // After applying: an entry this Ready commits still answers its forwarded write.
     if (leaderChanged && this.leaderId !== null) this.forwarding.noteLeader(this.leaderId);
     this.node.advance();
@@ -685,23 +672,6 @@ export class RaftServer implements NodeService {
     this.fatalError = new IdentityConflictError(message);
     void this.stop();
     callback(message);
-  }
-
-  private answerReads(ready: Ready): void {
-    for (const context of ready.droppedReads) {
-      this.reads.settle(context, { kind: "noLeader", leaderId: this.leaderId });
-    }
-    for (const read of ready.readStates) {
-      this.readsAwaitingApply.push({ index: read.index, context: read.context });
-    }
-    // Serve each confirmed read once this node has applied up to its read index.
-    const applied = this.marketState.appliedIndex;
-    for (let k = this.readsAwaitingApply.length - 1; k >= 0; k--) {
-      const read = this.readsAwaitingApply[k]!;
-      if (read.index > applied && this.reads.has(read.context)) continue;
-      this.readsAwaitingApply.splice(k, 1);
-      this.reads.settle(read.context, { kind: "ready", appliedIndex: applied });
-    }
   }
 
   /** Returns whether the leader changed. */
