@@ -44,7 +44,8 @@ import type {
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "./node-service.js";
-import { decodePublish, encodePublish, MemberTable } from "./members.js";
+import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
+import { decodePublish } from "./members.js";
 import {
   chunkReader,
   FileSnapshotData,
@@ -59,6 +60,7 @@ import { ReadBarriers } from "./read-barriers.js";
 import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
 
 // Moved out of this file, still importable from here.
+export { IdentityConflictError } from "./member-publisher.js";
 export { openFileStores, type NodeStores } from "./node-stores.js";
 
 /** What RaftServer.start needs: the node, its peers, its stores and clock, its limits. */
@@ -130,9 +132,6 @@ const installingFile = "snapshot-installing";
 /** After a snapshot for a follower failed to encode, wait this long before trying again. */
 const snapshotRetryMs = 5000;
 
-/** How long a publication may go unapplied before it is proposed again. */
-const publishRetryMs = 1000;
-
 type Loop = "idle" | "running" | "rerun";
 
 /**
@@ -177,11 +176,7 @@ export class RaftServer implements NodeService {
   private lastSnapshotFailureMs = Number.NEGATIVE_INFINITY;
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
-  /** Published members, as of the applied index (members.ts). */
-  private members: MemberTable;
-  /** Whether this incarnation's publication has been applied here. */
-  private published = false;
-  private lastPublishMs = Number.NEGATIVE_INFINITY;
+  private readonly publisher: MemberPublisher;
   private readonly violationLog: ViolationLog;
   /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
   private readonly spoolDir: string | null;
@@ -213,15 +208,10 @@ export class RaftServer implements NodeService {
         `write-ahead log starts at ${this.log.firstIndex()}: the entries between are lost. ` +
         "Restore the data folder from a backup, or replace the node");
     }
-    this.members = new MemberTable(base?.members ?? []);
-    const ours = this.members.get(options.id);
-    this.published = ours?.incarnation === options.incarnation;
-    if (ours !== null && !this.published && options.incarnation !== undefined) {
-      throw new IdentityConflictError(`node ${options.id} was published at index ${ours.index} ` +
-        `as incarnation ${ours.incarnation}, and this is ${options.incarnation}: this node ` +
-        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as " +
-        "a voter under this id");
-    }
+    this.publisher = new MemberPublisher(options.id, options.incarnation, scheduler,
+      options.logger, (message) => this.stopForIdentityConflict(message));
+    const conflict = this.publisher.reset(base?.members ?? []);
+    if (conflict !== null) throw new IdentityConflictError(conflict);
     this.lastCheckpointIndex = base?.index ?? 0;
     this.checkpointJitter = scheduler.randomInt(
       Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
@@ -338,22 +328,9 @@ export class RaftServer implements NodeService {
     };
   }
 
-  /**
-   * The published members as of the applied index, and those published by entries in the log
-   * beyond it: a peer asking whether it ran here before (bootstrap.ts) must hear of a
-   * publication this node holds but has not yet learned is committed. Sorted by id.
-   */
+  /** The published members, those in the log beyond the applied index too (bootstrap.ts). */
   publishedMembers(): MemberRecord[] {
-    const table = new MemberTable(this.members.list());
-    const status = this.node.status();
-    const low = Math.max(this.marketState.appliedIndex, this.node.compactedIndex()) + 1;
-    for (const entry of this.node.entries(low, status.lastLogIndex + 1)) {
-      const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
-      if (publication !== null) {
-        table.apply(publication.nodeId, publication.incarnation, entry.index);
-      }
-    }
-    return table.list();
+    return this.publisher.publishedMembers(this.node, this.marketState.appliedIndex);
   }
 
   clientUrlOf(id: NodeId): string | null {
@@ -391,26 +368,8 @@ export class RaftServer implements NodeService {
       return;
     }
     this.node.tick();
-    this.maybePublish();
+    if (this.fatalError === null) this.publisher.maybePublish(this.node);
     this.schedule();
-  }
-
-  /**
-   * Publishes this incarnation in the replicated state (members.ts), again every
-   * publishRetryMs until it is applied here: a proposal may be dropped on the way (a leader
-   * change, a lost message), and a repeat of the same publication changes nothing.
-   */
-  private maybePublish(): void {
-    const incarnation = this.options.incarnation;
-    if (incarnation === undefined || this.published || this.fatalError !== null) return;
-    const leaderId = this.node.leaderId;
-    if (leaderId === null) return;
-    const nowMs = this.scheduler.nowMs();
-    if (nowMs - this.lastPublishMs < publishRetryMs) return;
-    this.lastPublishMs = nowMs;
-    const data = encodePublish(this.id, incarnation);
-    if (this.node.role === "leader") this.node.propose(data);
-    else this.node.forward([data]);
   }
 
   private receive(messages: readonly RaftMessage[]): void {
@@ -594,15 +553,8 @@ export class RaftServer implements NodeService {
       await this.stateStore.committed();
     }
     this.marketState = install.market();
-    this.members = new MemberTable(snapshot.meta.members ?? []);
-    const ours = this.members.get(this.id);
-    this.published = ours?.incarnation === this.options.incarnation;
-    if (ours !== null && !this.published && this.options.incarnation !== undefined) {
-      this.stopForIdentityConflict(`node ${this.id} was published at index ${ours.index} as ` +
-        `incarnation ${ours.incarnation}, and this is ${this.options.incarnation}: this node ` +
-        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as a " +
-        "voter under this id");
-    }
+    const conflict = this.publisher.reset(snapshot.meta.members ?? []);
+    if (conflict !== null) this.stopForIdentityConflict(conflict);
     this.lastCheckpointIndex = snapshot.meta.index;
     this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
       bytes: data.length, writes, ms: Math.round(this.scheduler.nowMs() - startedMs) },
@@ -622,14 +574,14 @@ export class RaftServer implements NodeService {
     if (fresh.length === 0) return;
     const batch: MarketEntry[] = fresh.map((entry) => {
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
-      if (publication !== null) this.applyPublication(publication, entry.index);
+      if (publication !== null) this.publisher.apply(publication, entry.index);
       const market = entry.data !== "" && entry.kind === "normal" && publication === null;
       return { index: entry.index, data: market ? entry.data : null };
     });
     if (this.fatalError !== null) return;
     const last = fresh[fresh.length - 1]!;
     const meta: SnapshotMeta = { index: last.index, term: last.term,
-      voters: this.node.status().voters, members: this.members.list() };
+      voters: this.node.status().voters, members: this.publisher.list() };
     const results = this.marketState.applyBatch(batch, meta);
     fresh.forEach((entry, k) => this.answerApplied(entry, results[k] ?? null));
   }
@@ -637,28 +589,6 @@ export class RaftServer implements NodeService {
   private answerApplied(entry: Entry, result: MarketResult | null): void {
     this.forwarding.answer(entry, result);
     this.proposals.answer(entry, result);
-  }
-
-  private applyPublication(publication: { nodeId: NodeId; incarnation: string },
-    index: number): void {
-    const { nodeId, incarnation } = publication;
-    const outcome = this.members.apply(nodeId, incarnation, index);
-    if (outcome.kind === "conflict") {
-      const message = `node ${nodeId} was published at index ${outcome.first.index} as ` +
-        `incarnation ${outcome.first.incarnation}, and again at index ${index} as ` +
-        `${incarnation}: that node came back with a new data folder, so its log and vote ` +
-        "were lost; it cannot rejoin as a voter under this id";
-      if (nodeId === this.id && incarnation === this.options.incarnation) {
-        this.stopForIdentityConflict(message);
-        return;
-      }
-      this.options.logger.error(message);
-      return;
-    }
-    if (nodeId === this.id && incarnation === this.options.incarnation && !this.published) {
-      this.published = true;
-      this.options.logger.info({ index, incarnation }, `published node ${nodeId} in the cluster`);
-    }
   }
 
   /** This incarnation is not the one the cluster knows under our id: stop taking part. */
@@ -704,7 +634,7 @@ export class RaftServer implements NodeService {
     const term = this.node.termAt(appliedIndex);
     if (term === null) return;
     const meta: SnapshotMeta = { index: appliedIndex, term, voters: this.node.status().voters,
-      members: this.members.list() };
+      members: this.publisher.list() };
     this.lastCheckpointIndex = appliedIndex;
     this.checkpointJitter = this.scheduler.randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
     this.checkpointing = this.stateStore.flushed().then(() => {
@@ -792,11 +722,6 @@ export class RaftServer implements NodeService {
     this.metrics.appliedIndex.set(this.marketState.appliedIndex);
     this.metrics.lastLogIndex.set(status.lastLogIndex);
   }
-}
-
-/** This node's id was published by an earlier incarnation: it lost its data. */
-export class IdentityConflictError extends Error {
-  override readonly name = "IdentityConflictError";
 }
 
 /** The state database is behind the start of the log: entries between them are lost. */
