@@ -1,25 +1,12 @@
 import * as fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import {
-  commandFromRequest,
-  encodeMarketSnapshotStream,
-  MarketSnapshotInstall,
-  requestKey,
-  requestKeyOfData,
-  restampCommand,
-  encodeCommand,
-  MarketStateMachine,
-  type MarketEntry,
-  type MarketRequest,
-  type MarketResult,
-} from "../market/index.js";
+import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
   makeRaftConfig,
   mayPrecedePersist,
   RaftNode,
   SeededRng,
-  snapshotText,
   type Entry,
   type MemberRecord,
   type NodeId,
@@ -28,6 +15,7 @@ import {
   type Ready,
   type Snapshot,
   type SnapshotMeta,
+  type SnapshotReceiver,
 } from "../raft/index.js";
 import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DurableLog } from "../storage/index.js";
@@ -35,6 +23,12 @@ import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
 import type { DriverContext } from "./driver-context.js";
 import { Forwarding } from "./forwarding.js";
+import {
+  encodeMarketRequest,
+  openMarketAdapter,
+  restampMarketProposal,
+  type MarketAdapter,
+} from "./market-adapter.js";
 import { NodeMetrics } from "./metrics.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
 import { ViolationLog } from "./violation-log.js";
@@ -47,21 +41,22 @@ import type {
 import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
 import { decodePublish } from "./members.js";
 import {
-  chunkReader,
   FileSnapshotData,
   FileSnapshotSpool,
-  MarketSnapshotReceiver,
+  installingFile,
   MemorySnapshotSpool,
-  SpoolFile,
+  receivingFile,
   type SnapshotSpool,
 } from "./snapshot-spool.js";
 import { Proposals } from "./proposals.js";
 import { ReadBarriers } from "./read-barriers.js";
 import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
+import { StateBehindLogError, type CommittedEntry } from "./state-machine.js";
 
 // Moved out of this file, still importable from here.
 export { IdentityConflictError } from "./member-publisher.js";
 export { openFileStores, type NodeStores } from "./node-stores.js";
+export { StateBehindLogError } from "./state-machine.js";
 
 /** What RaftServer.start needs: the node, its peers, its stores and clock, its limits. */
 export interface RaftServerOptions {
@@ -111,23 +106,10 @@ export interface RaftServerOptions {
 const pendingStateWritesMax = 64;
 
 /**
- * Records per database write when installing a snapshot, each write committed alone: bounds
- * each step on the loop, and the commit's apply (which runs on the main thread), to a few ms.
- */
-const installRecordsPerWrite = 250;
-
-/** Records encoded between turns of the loop when building a snapshot (about 10 ms here). */
-const encodeRecordsPerSlice = 500;
-
-/**
  * A follower checks each snapshot chunk as it arrives, about 20 µs a record: 64 KiB chunks keep
  * that near 10 ms a message (the core's default, 256 KiB, would take 40-50 ms).
  */
 const snapshotChunkBytesDefault = 64 * 1024;
-
-/** A follower spools the snapshot it receives here (in dataDir), and installs from here. */
-const receivingFile = "snapshot-receiving";
-const installingFile = "snapshot-installing";
 
 /** After a snapshot for a follower failed to encode, wait this long before trying again. */
 const snapshotRetryMs = 5000;
@@ -150,7 +132,7 @@ export class RaftServer implements NodeService {
   readonly id: NodeId;
   readonly metrics: NodeMetrics;
   private readonly node: RaftNode;
-  private marketState: MarketStateMachine;
+  private readonly stateMachine: MarketAdapter;
   private readonly log: DurableLog;
   private readonly stateStore: StateStore;
   private readonly proposals: Proposals<MarketResult>;
@@ -199,10 +181,10 @@ export class RaftServer implements NodeService {
     this.stateStore = stores.state;
     // Snapshots go through files in the data folder, unless the stores are the caller's own.
     this.spoolDir = options.openStorage === undefined ? options.dataDir : null;
-    this.marketState = openMarket(stores, options.logger, this.spoolDir);
+    this.stateMachine = openMarketAdapter(stores, options.logger, this.spoolDir);
     // The database is the snapshot: the core starts from its applied index, and the log
     // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
-    const base = storedBase(this.marketState);
+    const base = this.stateMachine.storedMeta();
     if ((base?.index ?? 0) < this.log.firstIndex() - 1) {
       throw new StateBehindLogError(`the state database is at index ${base?.index ?? 0}, but the ` +
         `write-ahead log starts at ${this.log.firstIndex()}: the entries between are lost. ` +
@@ -234,8 +216,8 @@ export class RaftServer implements NodeService {
     const pendingMax = options.pendingProposalsMax ?? 10_000;
     const proposalTimeoutMs = options.proposalTimeoutMs ?? 5000;
     this.proposals = new Proposals(context, pendingMax, proposalTimeoutMs);
-    this.forwarding = new Forwarding(context, options.transport, requestKeyOfData, pendingMax,
-      proposalTimeoutMs);
+    this.forwarding = new Forwarding(context, options.transport,
+      (data) => this.stateMachine.requestKeyOf(data), pendingMax, proposalTimeoutMs);
     this.reads = new ReadBarriers(context, bootId, pendingMax, options.readTimeoutMs ?? 5000);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
@@ -283,12 +265,11 @@ export class RaftServer implements NodeService {
       this.metrics.proposals.inc({ outcome: "overloaded" });
       return Promise.resolve({ kind: "overloaded" });
     }
-    const command = commandFromRequest(request, this.scheduler.wallClockMs());
-    const data = encodeCommand(command);
+    const encoded = encodeMarketRequest(request, this.scheduler.wallClockMs());
     if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
-      return this.forwarding.submit(requestKey(command), data);
+      return this.forwarding.submit(encoded.key(), encoded.data);
     }
-    const result = this.node.propose(data);
+    const result = this.node.propose(encoded.data);
     switch (result.kind) {
       case "notLeader":
       case "transferring":
@@ -310,7 +291,7 @@ export class RaftServer implements NodeService {
   }
 
   market(): MarketStateMachine {
-    return this.marketState;
+    return this.stateMachine.market;
   }
 
   status(): NodeStatus {
@@ -321,16 +302,16 @@ export class RaftServer implements NodeService {
       term: status.term,
       leaderId: status.leaderId,
       commitIndex: status.commitIndex,
-      appliedIndex: this.marketState.appliedIndex,
+      appliedIndex: this.stateMachine.appliedIndex,
       lastLogIndex: status.lastLogIndex,
       members: status.voters,
-      stateHash: this.marketState.stateHash(),
+      stateHash: this.stateMachine.stateHash(),
     };
   }
 
   /** The published members, those in the log beyond the applied index too (bootstrap.ts). */
   publishedMembers(): MemberRecord[] {
-    return this.publisher.publishedMembers(this.node, this.marketState.appliedIndex);
+    return this.publisher.publishedMembers(this.node, this.stateMachine.appliedIndex);
   }
 
   clientUrlOf(id: NodeId): string | null {
@@ -377,9 +358,10 @@ export class RaftServer implements NodeService {
     const leading = this.node.role === "leader";
     for (const message of messages) {
       if (leading && message.type === "propose") {
-        // The leader's clock, as for its own proposals (restampCommand).
+        // The leader's clock, as for its own proposals (encodeMarketRequest).
         const nowMs = this.scheduler.wallClockMs();
-        this.node.step({ ...message, data: message.data.map((data) => restampCommand(data, nowMs)) });
+        this.node.step({ ...message,
+          data: message.data.map((data) => restampMarketProposal(data, nowMs)) });
       } else {
         this.node.step(message);
       }
@@ -464,7 +446,7 @@ export class RaftServer implements NodeService {
     const leaderChanged = ready.softState !== null &&
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     this.applyEntries(ready.committedEntries);
-    this.reads.answer(ready, this.marketState.appliedIndex);
+    this.reads.answer(ready, this.stateMachine.appliedIndex);
     // After applying: an entry this Ready commits still answers its forwarded write.
     if (leaderChanged && this.leaderId !== null) this.forwarding.noteLeader(this.leaderId);
     this.node.advance();
@@ -518,19 +500,19 @@ export class RaftServer implements NodeService {
    * as a protocol violation (a peer's bytes never stop this node), and one it can read is on
    * disk, whole and checked, when the last chunk comes.
    */
-  private receiveSnapshot(meta: SnapshotMeta): MarketSnapshotReceiver {
+  private receiveSnapshot(meta: SnapshotMeta): SnapshotReceiver {
     const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
       : new FileSnapshotSpool(path.join(this.spoolDir, receivingFile), true);
-    return new MarketSnapshotReceiver(meta, spool);
+    return this.stateMachine.snapshotReceiver(meta, spool);
   }
 
   /**
    * Replaces the database's contents with the leader's snapshot (checked as it arrived), a
-   * bounded write at a time with the loop free between them (MarketSnapshotInstall): the first
-   * write marks the database as installing, the last stores the market's meta and the Raft
-   * meta and removes the mark. The received file is first renamed to where a restart finds it
-   * should the install be cut short (openMarket redoes it). The caller waits for the whole to
-   * be durable before the log is reset.
+   * bounded write at a time with the loop free between them (StateMachine.beginInstall): the
+   * first write marks the database as installing, the last stores the state machine's meta and
+   * the Raft meta and removes the mark. The received file is first renamed to where a restart
+   * finds it should the install be cut short (openMarketAdapter redoes it). The caller waits
+   * for the whole to be durable before the log is reset.
    */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const startedMs = this.scheduler.nowMs();
@@ -543,8 +525,7 @@ export class RaftServer implements NodeService {
       await data.spoolFile.sync();
       fsyncDirectory(this.spoolDir);
     }
-    const install = new MarketSnapshotInstall(this.stateStore, chunkReader(data), snapshot.meta,
-      { index: snapshot.meta.index }, installRecordsPerWrite);
+    const install = this.stateMachine.beginInstall(data, snapshot.meta);
     let writes = 1;
     while (!install.step()) {
       writes++;
@@ -552,7 +533,6 @@ export class RaftServer implements NodeService {
       // is bounded too; the wait also bounds what waits in memory.
       await this.stateStore.committed();
     }
-    this.marketState = install.market();
     const conflict = this.publisher.reset(snapshot.meta.members ?? []);
     if (conflict !== null) this.stopForIdentityConflict(conflict);
     this.lastCheckpointIndex = snapshot.meta.index;
@@ -570,19 +550,19 @@ export class RaftServer implements NodeService {
    * Raft meta at the last of them, then answers the writes waiting for them.
    */
   private applyEntries(entries: readonly Entry[]): void {
-    const fresh = entries.filter((entry) => entry.index > this.marketState.appliedIndex);
+    const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
     if (fresh.length === 0) return;
-    const batch: MarketEntry[] = fresh.map((entry) => {
+    const batch: CommittedEntry[] = fresh.map((entry) => {
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
       if (publication !== null) this.publisher.apply(publication, entry.index);
-      const market = entry.data !== "" && entry.kind === "normal" && publication === null;
-      return { index: entry.index, data: market ? entry.data : null };
+      const command = entry.data !== "" && entry.kind === "normal" && publication === null;
+      return { index: entry.index, data: command ? entry.data : null };
     });
     if (this.fatalError !== null) return;
     const last = fresh[fresh.length - 1]!;
     const meta: SnapshotMeta = { index: last.index, term: last.term,
       voters: this.node.status().voters, members: this.publisher.list() };
-    const results = this.marketState.applyBatch(batch, meta);
+    const results = this.stateMachine.applyBatch(batch, meta);
     fresh.forEach((entry, k) => this.answerApplied(entry, results[k] ?? null));
   }
 
@@ -627,7 +607,7 @@ export class RaftServer implements NodeService {
   private maybeCheckpoint(): void {
     if (this.checkpointing !== null) return;
     const { entriesBetweenSnapshots } = this.options.snapshot;
-    const appliedIndex = this.marketState.appliedIndex;
+    const appliedIndex = this.stateMachine.appliedIndex;
     if (appliedIndex - this.lastCheckpointIndex < entriesBetweenSnapshots + this.checkpointJitter) {
       return;
     }
@@ -673,28 +653,22 @@ export class RaftServer implements NodeService {
     if (started - this.lastSnapshotFailureMs < snapshotRetryMs) return;
     this.snapshotBuilding = (async () => {
       await this.stateStore.committed();
-      const view = this.stateStore.view();
+      const source = this.stateMachine.openSnapshot();
       let snapshot: Snapshot;
       try {
-        const { source, raftMeta } = MarketStateMachine.snapshotSource(view);
-        const meta = raftMeta as SnapshotMeta | undefined;
-        if (meta === undefined || meta.index !== source.appliedIndex) {
-          throw new Error(`the state database holds no Raft meta at its applied index ` +
-            `${source.appliedIndex}`);
-        }
         // A file unlinked at once (it lives while the core holds the data), or memory.
         const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
           : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${this.scheduler.randomId()}`),
             false);
         // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
-        await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), async () => {
+        await source.encode((chunk) => spool.write(chunk), async () => {
           await spool.drained();
           await yieldTurn(this.scheduler);
-        }, { recordsPerSlice: encodeRecordsPerSlice });
+        });
         await spool.drained();
-        snapshot = { meta, data: spool.data() };
+        snapshot = { meta: source.meta, data: spool.data() };
       } finally {
-        view.close();
+        source.close();
       }
       if (this.stopped) return;
       const outcome = this.node.offerSnapshot(snapshot);
@@ -719,81 +693,7 @@ export class RaftServer implements NodeService {
     this.metrics.term.set(status.term);
     this.metrics.setRole(status.role);
     this.metrics.commitIndex.set(status.commitIndex);
-    this.metrics.appliedIndex.set(this.marketState.appliedIndex);
+    this.metrics.appliedIndex.set(this.stateMachine.appliedIndex);
     this.metrics.lastLogIndex.set(status.lastLogIndex);
   }
-}
-
-/** The state database is behind the start of the log: entries between them are lost. */
-export class StateBehindLogError extends Error {
-  override readonly name = "StateBehindLogError";
-}
-
-/**
- * Opens the market in the state database. A data folder of an earlier version has no
- * database but a snapshot file: its state is loaded into the database once (migration), and
- * the log replays what follows, as before.
- */
-function openMarket(stores: NodeStores, logger: Logger, spoolDir: string | null):
-  MarketStateMachine {
-  const market = openInstalled(stores.state, logger, spoolDir);
-  if (market.appliedIndex > 0 || market.raftMeta() !== undefined) return market;
-  const choice = stores.snapshots.latestConsistentWith(stores.log.firstIndex());
-  const snapshot = choice.snapshot;
-  if (snapshot === null) return market;
-  if (choice.skippedCorrupt !== null) {
-    logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot.meta.index },
-      "the newest snapshot is corrupt; migrating the one before it, which the log continues");
-  }
-  // Checked before anything is written: a refused snapshot leaves the database empty.
-  const migrated = MarketStateMachine.restore(snapshotText(snapshot.data), stores.state,
-    snapshot.meta, { index: snapshot.meta.index, acceptV1: true });
-  logger.warn({ index: snapshot.meta.index, orders: migrated.stats().orderCount },
-    "migrated the snapshot of an earlier version into the state database");
-  return migrated;
-}
-
-/**
- * The market in the database; when the database holds a snapshot install cut short (a crash
- * mid-install: no state at any index), the install is redone from the snapshot file it was
- * reading, which is whole and was checked as it arrived; without that file the node refuses
- * to start rather than claim a state it does not hold.
- */
-function openInstalled(store: StateStore, logger: Logger, spoolDir: string | null):
-  MarketStateMachine {
-  const marker = MarketStateMachine.interruptedInstall(store);
-  const file = spoolDir === null ? null : path.join(spoolDir, installingFile);
-  if (spoolDir !== null) fs.rmSync(path.join(spoolDir, receivingFile), { force: true });
-  if (marker === null) {
-    if (file !== null) fs.rmSync(file, { force: true });
-    return new MarketStateMachine({}, store);
-  }
-  if (file === null || !fs.existsSync(file) || marker.raftMeta === undefined) {
-    throw new StateBehindLogError(`the state database holds a snapshot install cut short (of ` +
-      `index ${marker.index ?? "?"}) and its snapshot file is gone: replace the node's state ` +
-      "folder (an empty one catches up from the leader)");
-  }
-  const spoolFile = new SpoolFile(fs.openSync(file, "r"), file);
-  try {
-    const data = new FileSnapshotData(spoolFile, fs.fstatSync(spoolFile.fd).size);
-    const install = new MarketSnapshotInstall(store, chunkReader(data), marker.raftMeta,
-      { index: marker.index ?? undefined }, installRecordsPerWrite);
-    while (!install.step()) { /* at startup: nothing else to serve */ }
-    logger.warn({ index: marker.index }, "redid a snapshot install cut short by a crash");
-    return install.market();
-  } finally {
-    spoolFile.close();
-  }
-}
-
-/** The Raft meta the database holds at its applied index: the core's starting point. */
-function storedBase(market: MarketStateMachine): SnapshotMeta | null {
-  const meta = market.raftMeta() as SnapshotMeta | undefined;
-  if (meta === undefined) return null;
-  if (meta.index !== market.appliedIndex) {
-    throw new StateBehindLogError(`the state database's Raft meta is at index ${meta.index}, ` +
-      `its state at ${market.appliedIndex}: it is damaged; restore the data folder from a ` +
-      "backup, or replace the node");
-  }
-  return meta;
 }
