@@ -1,5 +1,3 @@
-import * as fs from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
@@ -13,11 +11,8 @@ import {
   type RaftConfig,
   type RaftMessage,
   type Ready,
-  type Snapshot,
   type SnapshotMeta,
-  type SnapshotReceiver,
 } from "../raft/index.js";
-import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DurableLog } from "../storage/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
@@ -29,29 +24,22 @@ import {
   restampMarketProposal,
   type MarketAdapter,
 } from "./market-adapter.js";
+import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
+import { decodePublish } from "./members.js";
 import { NodeMetrics } from "./metrics.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
-import { ViolationLog } from "./violation-log.js";
 import type {
   NodeService,
   NodeStatus,
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "./node-service.js";
-import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
-import { decodePublish } from "./members.js";
-import {
-  FileSnapshotData,
-  FileSnapshotSpool,
-  installingFile,
-  MemorySnapshotSpool,
-  receivingFile,
-  type SnapshotSpool,
-} from "./snapshot-spool.js";
 import { Proposals } from "./proposals.js";
 import { ReadBarriers } from "./read-barriers.js";
-import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
+import { realScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
+import { checkpointJitterDraw, snapshotChunkBytesDefault, Snapshots } from "./snapshots.js";
 import { StateBehindLogError, type CommittedEntry } from "./state-machine.js";
+import { ViolationLog } from "./violation-log.js";
 
 // Moved out of this file, still importable from here.
 export { IdentityConflictError } from "./member-publisher.js";
@@ -105,15 +93,6 @@ export interface RaftServerOptions {
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
 
-/**
- * A follower checks each snapshot chunk as it arrives, about 20 µs a record: 64 KiB chunks keep
- * that near 10 ms a message (the core's default, 256 KiB, would take 40-50 ms).
- */
-const snapshotChunkBytesDefault = 64 * 1024;
-
-/** After a snapshot for a follower failed to encode, wait this long before trying again. */
-const snapshotRetryMs = 5000;
-
 type Loop = "idle" | "running" | "rerun";
 
 /**
@@ -127,6 +106,15 @@ type Loop = "idle" | "running" | "rerun";
  *
  * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
  * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
+ *
+ * This file is the loop; each other concern is a module the loop calls at its point in the
+ * iteration: proposals.ts (the leader's writes and their outcomes), forwarding.ts (a
+ * follower's writes), read-barriers.ts (ReadIndex reads), snapshots.ts (checkpoints,
+ * compaction, snapshots sent and installed), member-publisher.ts (published members), and the
+ * state machine behind its seam (state-machine.ts), the market here (market-adapter.ts). The
+ * loop applies entries through that seam only; the market shows through in NodeService (its
+ * request and result types, market()), in a request encoded as an entry at submit(), and in a
+ * forwarded write restamped with the leader's clock at receive().
  */
 export class RaftServer implements NodeService {
   readonly id: NodeId;
@@ -138,6 +126,8 @@ export class RaftServer implements NodeService {
   private readonly proposals: Proposals<MarketResult>;
   private readonly forwarding: Forwarding<MarketResult>;
   private readonly reads: ReadBarriers;
+  private readonly snapshots: Snapshots;
+  private readonly publisher: MemberPublisher;
   private loop: Loop = "idle";
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
@@ -145,23 +135,10 @@ export class RaftServer implements NodeService {
   /** When the tick timer last fired, to tell a late tick (after a stall) from one on time. */
   private lastTickMs: number;
   private stopped = false;
-  /** The applied index of the last durable checkpoint of the database (or of its start). */
-  private lastCheckpointIndex: number;
-  /** Starts random too: replicas restarted together do not all checkpoint at once. */
-  private checkpointJitter: number;
-  /** The background wait for a checkpoint to become durable, while it runs. */
-  private checkpointing: Promise<void> | null = null;
-  /** A checkpoint now durable, whose log compaction waits for the next loop pass. */
-  private pendingCompaction: SnapshotMeta | null = null;
-  /** A snapshot being encoded for a follower the core asked for, while it runs. */
-  private snapshotBuilding: Promise<void> | null = null;
-  private lastSnapshotFailureMs = Number.NEGATIVE_INFINITY;
+  /** The leader noted from the last Ready that changed it (DriverContext.leaderId). */
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
-  private readonly publisher: MemberPublisher;
   private readonly violationLog: ViolationLog;
-  /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
-  private readonly spoolDir: string | null;
 
   private readonly scheduler: Scheduler;
 
@@ -180,8 +157,8 @@ export class RaftServer implements NodeService {
     this.log = stores.log;
     this.stateStore = stores.state;
     // Snapshots go through files in the data folder, unless the stores are the caller's own.
-    this.spoolDir = options.openStorage === undefined ? options.dataDir : null;
-    this.stateMachine = openMarketAdapter(stores, options.logger, this.spoolDir);
+    const spoolDir = options.openStorage === undefined ? options.dataDir : null;
+    this.stateMachine = openMarketAdapter(stores, options.logger, spoolDir);
     // The database is the snapshot: the core starts from its applied index, and the log
     // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
     const base = this.stateMachine.storedMeta();
@@ -194,12 +171,11 @@ export class RaftServer implements NodeService {
       options.logger, (message) => this.stopForIdentityConflict(message));
     const conflict = this.publisher.reset(base?.members ?? []);
     if (conflict !== null) throw new IdentityConflictError(conflict);
-    this.lastCheckpointIndex = base?.index ?? 0;
-    this.checkpointJitter = scheduler.randomInt(
-      Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
+    const checkpointJitter = checkpointJitterDraw(scheduler,
+      options.snapshot.entriesBetweenSnapshots);
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
       { snapshotChunkBytes: snapshotChunkBytesDefault, ...options.raft,
-        snapshotReceiver: (meta) => this.receiveSnapshot(meta) });
+        snapshotReceiver: (meta) => this.snapshots.receiver(meta) });
     this.node = new RaftNode(config, new SeededRng(scheduler.randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot: base === null ? null : { meta: base },
@@ -219,9 +195,13 @@ export class RaftServer implements NodeService {
     this.forwarding = new Forwarding(context, options.transport,
       (data) => this.stateMachine.requestKeyOf(data), pendingMax, proposalTimeoutMs);
     this.reads = new ReadBarriers(context, bootId, pendingMax, options.readTimeoutMs ?? 5000);
+    this.snapshots = new Snapshots(context, { log: this.log, stateStore: this.stateStore,
+      stateMachine: this.stateMachine, spoolDir, ...options.snapshot,
+      metaAt: (index, term) => this.metaAt(index, term),
+      onInstalled: (meta) => this.settleInstalled(meta) }, base?.index ?? 0, checkpointJitter);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
-      lastLogIndex: restored.lastLogIndex, stateIndex: this.lastCheckpointIndex },
+      lastLogIndex: restored.lastLogIndex, stateIndex: base?.index ?? 0 },
     "raft node restored");
   }
 
@@ -243,8 +223,7 @@ export class RaftServer implements NodeService {
     this.forwarding.stop();
     this.reads.stop();
     await this.loopPass;
-    await this.checkpointing;
-    await this.snapshotBuilding;
+    await this.snapshots.settled();
     await this.options.transport.close();
     // Unsynced writes are dropped, as a crash would drop them: nothing unsynced was promised.
     this.log.close();
@@ -390,7 +369,7 @@ export class RaftServer implements NodeService {
         // Bounded: each pass handles what accumulated; a busy node yields between passes.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
           this.forwarding.flush();
-          this.applyCompaction();
+          this.snapshots.applyCompaction();
           if (!this.node.hasReady()) break;
           // The database commits on its own thread; when it falls behind, wait for it rather
           // than pile up uncommitted writes in memory. A failed commit stops the node here,
@@ -452,8 +431,8 @@ export class RaftServer implements NodeService {
     this.node.advance();
     // The core holds no snapshot bytes past a transfer: the database is the snapshot.
     if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
-    if (ready.snapshotWanted !== null) this.buildSnapshot();
-    this.maybeCheckpoint();
+    if (ready.snapshotWanted !== null) this.snapshots.build();
+    this.snapshots.maybeCheckpoint();
     this.updateGauges();
   }
 
@@ -469,17 +448,18 @@ export class RaftServer implements NodeService {
     const committed = ready.committedEntries;
     let count = 0;
     while (count < committed.length && committed[count]!.index < firstWritten) count++;
-    if (count > 0) this.applyEntries(count === committed.length ? committed : committed.slice(0, count));
+    if (count === 0) return;
+    this.applyEntries(count === committed.length ? committed : committed.slice(0, count));
   }
 
   private async persist(ready: Ready): Promise<void> {
     if (ready.snapshot !== null) {
-      await this.installSnapshot(ready.snapshot);
+      await this.snapshots.install(ready.snapshot);
       // Durable before the log is reset below: a crash in between then leaves the database at
       // the snapshot and the old log, which the core reconciles; the other order could leave a
       // log that starts after the snapshot with a database from before it.
       await this.stateStore.flushed();
-      if (this.spoolDir !== null) fs.rmSync(path.join(this.spoolDir, installingFile), { force: true });
+      this.snapshots.installDurable();
     }
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
@@ -495,59 +475,21 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * The core's receiver for a leader's snapshot: each chunk is checked as it arrives and
-   * spooled (snapshot-spool.ts), so a snapshot the state machine cannot read is refused there
-   * as a protocol violation (a peer's bytes never stop this node), and one it can read is on
-   * disk, whole and checked, when the last chunk comes.
+   * A leader's snapshot (Raft §7) is installed (snapshots.ts): the members are the snapshot's,
+   * and the writes waiting below it, here or forwarded, have outcomes only the state it
+   * carries knows (the session table answers a retry with the same requestId).
    */
-  private receiveSnapshot(meta: SnapshotMeta): SnapshotReceiver {
-    const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
-      : new FileSnapshotSpool(path.join(this.spoolDir, receivingFile), true);
-    return this.stateMachine.snapshotReceiver(meta, spool);
-  }
-
-  /**
-   * Replaces the database's contents with the leader's snapshot (checked as it arrived), a
-   * bounded write at a time with the loop free between them (StateMachine.beginInstall): the
-   * first write marks the database as installing, the last stores the state machine's meta and
-   * the Raft meta and removes the mark. The received file is first renamed to where a restart
-   * finds it should the install be cut short (openMarketAdapter redoes it). The caller waits
-   * for the whole to be durable before the log is reset.
-   */
-  private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const startedMs = this.scheduler.nowMs();
-    const data = snapshot.data;
-    if (data instanceof FileSnapshotData && data.spoolFile.file !== null && this.spoolDir !== null) {
-      // Renamed at once (a transfer starting meanwhile would empty the receiving file), and
-      // durable under its new name before the install's first write (the marker) is, so that a
-      // restart that finds the marker finds the file whole.
-      data.spoolFile.moveTo(path.join(this.spoolDir, installingFile));
-      await data.spoolFile.sync();
-      fsyncDirectory(this.spoolDir);
-    }
-    const install = this.stateMachine.beginInstall(data, snapshot.meta);
-    let writes = 1;
-    while (!install.step()) {
-      writes++;
-      // Committed alone, not merged into a layer of many writes, so that each commit's apply
-      // is bounded too; the wait also bounds what waits in memory.
-      await this.stateStore.committed();
-    }
-    const conflict = this.publisher.reset(snapshot.meta.members ?? []);
+  private settleInstalled(meta: SnapshotMeta): void {
+    const conflict = this.publisher.reset(meta.members ?? []);
     if (conflict !== null) this.stopForIdentityConflict(conflict);
-    this.lastCheckpointIndex = snapshot.meta.index;
-    this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
-      bytes: data.length, writes, ms: Math.round(this.scheduler.nowMs() - startedMs) },
-    "installed a snapshot from the leader");
-    // Writes waiting below the snapshot are settled by the state it carries: the session table
-    // answers a retry with the same requestId.
-    this.proposals.settleUpTo(snapshot.meta.index);
+    this.proposals.settleUpTo(meta.index);
     this.forwarding.abandon();
   }
 
   /**
    * Applies a Ready's committed entries in one database write (one transaction), with the
-   * Raft meta at the last of them, then answers the writes waiting for them.
+   * Raft meta at the last of them, then answers the writes waiting for them. Member
+   * publications go to the member table, not to the state machine.
    */
   private applyEntries(entries: readonly Entry[]): void {
     const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
@@ -560,15 +502,17 @@ export class RaftServer implements NodeService {
     });
     if (this.fatalError !== null) return;
     const last = fresh[fresh.length - 1]!;
-    const meta: SnapshotMeta = { index: last.index, term: last.term,
-      voters: this.node.status().voters, members: this.publisher.list() };
-    const results = this.stateMachine.applyBatch(batch, meta);
-    fresh.forEach((entry, k) => this.answerApplied(entry, results[k] ?? null));
+    const results = this.stateMachine.applyBatch(batch, this.metaAt(last.index, last.term));
+    fresh.forEach((entry, k) => {
+      const result = results[k] ?? null;
+      this.forwarding.answer(entry, result);
+      this.proposals.answer(entry, result);
+    });
   }
 
-  private answerApplied(entry: Entry, result: MarketResult | null): void {
-    this.forwarding.answer(entry, result);
-    this.proposals.answer(entry, result);
+  /** The Raft meta stored with the state at `index`: the voters and the published members. */
+  private metaAt(index: number, term: number): SnapshotMeta {
+    return { index, term, voters: this.node.status().voters, members: this.publisher.list() };
   }
 
   /** This incarnation is not the one the cluster knows under our id: stop taking part. */
@@ -594,98 +538,6 @@ export class RaftServer implements NodeService {
     if (role === "candidate") this.metrics.elections.inc();
     this.leaderId = leaderId;
     return changed;
-  }
-
-  /**
-   * Makes a checkpoint when enough entries were applied since the last one: waits, in the
-   * background, until the database is durable up to the applied index, then (at the next loop
-   * pass, applyCompaction) lets the core and the log drop the entries below it. The log is the
-   * source of truth: it is compacted only up to a state the database is known to hold durably.
-   * One checkpoint at a time; the threshold has a random extra of up to a quarter, so that
-   * replicas, which apply the same entries, do not all flush at once.
-   */
-  private maybeCheckpoint(): void {
-    if (this.checkpointing !== null) return;
-    const { entriesBetweenSnapshots } = this.options.snapshot;
-    const appliedIndex = this.stateMachine.appliedIndex;
-    if (appliedIndex - this.lastCheckpointIndex < entriesBetweenSnapshots + this.checkpointJitter) {
-      return;
-    }
-    const term = this.node.termAt(appliedIndex);
-    if (term === null) return;
-    const meta: SnapshotMeta = { index: appliedIndex, term, voters: this.node.status().voters,
-      members: this.publisher.list() };
-    this.lastCheckpointIndex = appliedIndex;
-    this.checkpointJitter = this.scheduler.randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
-    this.checkpointing = this.stateStore.flushed().then(() => {
-      this.pendingCompaction = meta;
-      this.schedule();
-    }).catch((error: Error) => {
-      if (!this.stopped) this.fail(error);
-      else this.options.logger.warn({ err: error }, "a checkpoint failed after stop");
-    }).finally(() => {
-      this.checkpointing = null;
-    });
-  }
-
-  /** Compacts the log below a checkpoint that is now durable. Between loop passes only. */
-  private applyCompaction(): void {
-    const meta = this.pendingCompaction;
-    if (meta === null) return;
-    this.pendingCompaction = null;
-    // A snapshot installed from the leader meanwhile has replaced the log: nothing to do.
-    if (meta.index <= this.node.compactedIndex()) return;
-    const compactIndex = this.node.compactIndexFor(meta.index, this.options.snapshot.trailingEntries);
-    this.node.compact({ meta }, compactIndex);
-    // Buffered: durable with the next sync; until then the log still holds these entries.
-    this.log.compactTo(compactIndex);
-    this.options.logger.debug({ index: meta.index, compactIndex }, "checkpoint: log compacted");
-  }
-
-  /**
-   * The core needs a snapshot for a follower behind the compacted log: encoded from a database
-   * view (an MVCC read, so applying goes on), a slice at a time between turns of the loop, and
-   * offered to the core, which streams it and drops it when no follower needs it any more.
-   */
-  private buildSnapshot(): void {
-    if (this.snapshotBuilding !== null) return;
-    const started = this.scheduler.nowMs();
-    if (started - this.lastSnapshotFailureMs < snapshotRetryMs) return;
-    this.snapshotBuilding = (async () => {
-      await this.stateStore.committed();
-      const source = this.stateMachine.openSnapshot();
-      let snapshot: Snapshot;
-      try {
-        // A file unlinked at once (it lives while the core holds the data), or memory.
-        const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
-          : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${this.scheduler.randomId()}`),
-            false);
-        // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
-        await source.encode((chunk) => spool.write(chunk), async () => {
-          await spool.drained();
-          await yieldTurn(this.scheduler);
-        });
-        await spool.drained();
-        snapshot = { meta: source.meta, data: spool.data() };
-      } finally {
-        source.close();
-      }
-      if (this.stopped) return;
-      const outcome = this.node.offerSnapshot(snapshot);
-      this.options.logger.info({ index: snapshot.meta.index, bytes: snapshot.data.length,
-        outcome, ms: Math.round(this.scheduler.nowMs() - started) }, "encoded a snapshot for a follower");
-      this.schedule();
-    })().catch((error: Error) => {
-      // Not fatal: the follower waits, and the core asks again. Building on the next leader
-      // would likely fail the same way, so stopping would take the cluster down node by node.
-      this.lastSnapshotFailureMs = this.scheduler.nowMs();
-      if (!this.stopped) {
-        this.options.logger.error({ err: error, retryMs: snapshotRetryMs },
-          "could not encode a snapshot for a follower");
-      }
-    }).finally(() => {
-      this.snapshotBuilding = null;
-    });
   }
 
   private updateGauges(): void {
