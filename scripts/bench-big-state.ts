@@ -9,7 +9,7 @@
  *            orders) written straight into an LmdbStateStore (no Raft): a synthetic v3 text,
  *            installed as a follower installs one.
  *   encode   the leader's side: open the store (the reopen time), then encode a snapshot from a
- *            view into a spool file a slice at a time, as RaftServer.buildSnapshot does.
+ *            view into a spool file a slice at a time, as Snapshots.build does (src/node/).
  *   install  the follower's side: the leader's file read in 64 KiB slices (as the core sends
  *            them), each checked and spooled as it arrives (MarketSnapshotReceiver), then
  *            installed into a fresh store in writes of 250 records, as RaftServer does;
@@ -49,7 +49,10 @@ import { LmdbStateStore } from "../src/storage/lmdb-state-store.js";
 import pino from "pino";
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-/** As RaftServer: its snapshot chunks, records per install write, records per encode slice. */
+/**
+ * As RaftServer (snapshots.ts, market-adapter.ts): its snapshot chunks, records per install
+ * write, records per encode slice.
+ */
 const chunkUnits = 64 * 1024;
 const recordsPerWrite = 250;
 const recordsPerSlice = 500;
@@ -163,11 +166,11 @@ async function build(dir: string, orderCount: number): Promise<void> {
     2 ** 20).toFixed(0)} MiB database`));
 }
 
-/** As RaftServer.installSnapshot: bounded writes, the loop free between them. */
+/** As Snapshots.install (src/node/): bounded writes, the loop free between them. */
 async function install(store: LmdbStateStore,
   data: FileSnapshotData | ReturnType<FileSnapshotSpool["data"]>, index: number):
   Promise<MarketStateMachine> {
-  // As RaftServer.installSnapshot: the received file is made durable first (thread pool).
+  // As Snapshots.install: the received file is made durable first (thread pool).
   if (data instanceof FileSnapshotData) await data.spoolFile.sync();
   const run = new MarketSnapshotInstall(store, chunkReader(data), { index, term: 1, voters: ["n1"] },
     { index }, recordsPerWrite);

@@ -30,9 +30,10 @@ export interface NodeService {
   clientUrlOf(id: NodeId): string | null;
 }
 
-export type SubmitOutcome =
+/** How a write ended; `Result` is the state machine's (the market's for NodeService). */
+export type SubmitOutcome<Result = MarketResult> =
   /** Committed and applied; `result` is the state machine's answer (maybe a rejection). */
-  | { readonly kind: "applied"; readonly result: MarketResult; readonly index: number }
+  | { readonly kind: "applied"; readonly result: Result; readonly index: number }
   | { readonly kind: "notLeader"; readonly leaderId: NodeId | null }
   /** The pending-proposal queue is full: retry later (503). */
   | { readonly kind: "overloaded" }

@@ -1,73 +1,52 @@
-import * as fs from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
-import {
-  commandFromRequest,
-  encodeMarketSnapshotStream,
-  MarketSnapshotInstall,
-  requestKey,
-  requestKeyOfData,
-  restampCommand,
-  encodeCommand,
-  MarketStateMachine,
-  type MarketEntry,
-  type MarketRequest,
-  type MarketResult,
-} from "../market/index.js";
+import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
   makeRaftConfig,
   mayPrecedePersist,
   RaftNode,
   SeededRng,
-  snapshotText,
   type Entry,
   type MemberRecord,
   type NodeId,
   type RaftConfig,
   type RaftMessage,
   type Ready,
-  type Snapshot,
   type SnapshotMeta,
 } from "../raft/index.js";
-import { FileSnapshotStore, FileStorage, describeRecovery } from "../storage/index.js";
-import { fsyncDirectory } from "../storage/wal-segment.js";
-import type { DurableLog, SnapshotStore } from "../storage/index.js";
-import { LmdbStateStore } from "../storage/lmdb-state-store.js";
+import type { DurableLog } from "../storage/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Transport } from "../transport/transport.js";
+import type { DriverContext } from "./driver-context.js";
+import { Forwarding } from "./forwarding.js";
+import {
+  encodeMarketRequest,
+  openMarketAdapter,
+  restampMarketProposal,
+  type MarketAdapter,
+} from "./market-adapter.js";
+import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
+import { decodePublish } from "./members.js";
 import { NodeMetrics } from "./metrics.js";
-import { ViolationLog } from "./violation-log.js";
+import { openFileStores, type NodeStores } from "./node-stores.js";
 import type {
   NodeService,
   NodeStatus,
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "./node-service.js";
-import { decodePublish, encodePublish, MemberTable } from "./members.js";
-import {
-  chunkReader,
-  FileSnapshotData,
-  FileSnapshotSpool,
-  MarketSnapshotReceiver,
-  MemorySnapshotSpool,
-  SpoolFile,
-  type SnapshotSpool,
-} from "./snapshot-spool.js";
-import { realScheduler, yieldTurn, type Scheduler, type TimerHandle } from "./scheduler.js";
-import { Waiters } from "./waiters.js";
+import { Proposals } from "./proposals.js";
+import { ReadBarriers } from "./read-barriers.js";
+import { realScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
+import { checkpointJitterDraw, snapshotChunkBytesDefault, Snapshots } from "./snapshots.js";
+import { StateBehindLogError, type CommittedEntry } from "./state-machine.js";
+import { ViolationLog } from "./violation-log.js";
 
-/**
- * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
- * RaftNode, the write-ahead log, the snapshot store, the transport and the state machine, and
- * runs the loop etcd's doc.go prescribes, one iteration at a time:
- *
- *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
- *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
- *   entries -> answer waiting clients -> advance() -> maybe snapshot
- *
- * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
- * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
- */
+// Moved out of this file, still importable from here.
+export { IdentityConflictError } from "./member-publisher.js";
+export { openFileStores, type NodeStores } from "./node-stores.js";
+export { StateBehindLogError } from "./state-machine.js";
+
+/** What RaftServer.start needs: the node, its peers, its stores and clock, its limits. */
 export interface RaftServerOptions {
   readonly id: NodeId;
   readonly voters: readonly NodeId[];
@@ -111,69 +90,44 @@ export interface RaftServerOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
-/**
- * What a node keeps on disk: the write-ahead log (the source of truth), the state machine's
- * database, and the snapshot store, which only an earlier version wrote (read once, to migrate).
- */
-export interface NodeStores {
-  readonly log: DurableLog;
-  readonly state: StateStore;
-  readonly snapshots: SnapshotStore;
-}
-
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
 
-/**
- * Records per database write when installing a snapshot, each write committed alone: bounds
- * each step on the loop, and the commit's apply (which runs on the main thread), to a few ms.
- */
-const installRecordsPerWrite = 250;
-
-/** Records encoded between turns of the loop when building a snapshot (about 10 ms here). */
-const encodeRecordsPerSlice = 500;
-
-/**
- * A follower checks each snapshot chunk as it arrives, about 20 µs a record: 64 KiB chunks keep
- * that near 10 ms a message (the core's default, 256 KiB, would take 40-50 ms).
- */
-const snapshotChunkBytesDefault = 64 * 1024;
-
-/** A follower spools the snapshot it receives here (in dataDir), and installs from here. */
-const receivingFile = "snapshot-receiving";
-const installingFile = "snapshot-installing";
-
-/** After a snapshot for a follower failed to encode, wait this long before trying again. */
-const snapshotRetryMs = 5000;
-
-/** How long a publication may go unapplied before it is proposed again. */
-const publishRetryMs = 1000;
-
 type Loop = "idle" | "running" | "rerun";
 
-/** Forwarded writes per propose message: bounds the message, as appends are bounded. */
-const forwardBatchMax = 256;
-
+/**
+ * RaftServer: the driver (DESIGN.md §1 node/), the only layer with a clock and I/O. It owns the
+ * RaftNode, the write-ahead log, the state database, the transport and the state machine, and
+ * runs the loop etcd's doc.go prescribes, one iteration at a time:
+ *
+ *   ready() -> send the leader's appends -> apply the committed entries synced earlier ->
+ *   persist (one fdatasync: group commit) -> send the rest -> apply the other committed
+ *   entries -> answer waiting clients -> advance() -> maybe snapshot
+ *
+ * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
+ * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
+ *
+ * This file is the loop; each other concern is a module the loop calls at its point in the
+ * iteration: proposals.ts (the leader's writes and their outcomes), forwarding.ts (a
+ * follower's writes), read-barriers.ts (ReadIndex reads), snapshots.ts (checkpoints,
+ * compaction, snapshots sent and installed), member-publisher.ts (published members), and the
+ * state machine behind its seam (state-machine.ts), the market here (market-adapter.ts). The
+ * loop applies entries through that seam only; the market shows through in NodeService (its
+ * request and result types, market()), in a request encoded as an entry at submit(), and in a
+ * forwarded write restamped with the leader's clock at receive().
+ */
 export class RaftServer implements NodeService {
   readonly id: NodeId;
   readonly metrics: NodeMetrics;
   private readonly node: RaftNode;
-  private marketState: MarketStateMachine;
+  private readonly stateMachine: MarketAdapter;
   private readonly log: DurableLog;
   private readonly stateStore: StateStore;
-  private readonly proposals: Waiters<number, SubmitOutcome>;
-  /** Writes this follower forwarded to the leader, by requestKey: settled when applied here. */
-  private readonly forwarded: Waiters<string, SubmitOutcome>;
-  /** Forwarded writes not yet sent: in batches at the end of this event-loop turn. */
-  private forwardQueue: { readonly key: string; readonly data: string }[] = [];
-  /** Whether a scheduleForwardFlush() is waiting for the end of this event-loop turn. */
-  private forwardFlushPending = false;
-  /** The last leader known (never null once one was): every pending forward went to it. */
-  private lastKnownLeader: NodeId | null = null;
-  private readonly reads: Waiters<string, ReadBarrierOutcome>;
-  /** Reads confirmed by the leader, waiting for this node to apply up to their index. */
-  private readonly readsAwaitingApply: { index: number; context: string }[] = [];
-  private readonly proposalTerms = new Map<number, { term: number; startedMs: number }>();
+  private readonly proposals: Proposals<MarketResult>;
+  private readonly forwarding: Forwarding<MarketResult>;
+  private readonly reads: ReadBarriers;
+  private readonly snapshots: Snapshots;
+  private readonly publisher: MemberPublisher;
   private loop: Loop = "idle";
   /** The loop pass in progress, so that stop() can wait for its fsync. */
   private loopPass: Promise<void> = Promise.resolve();
@@ -181,29 +135,10 @@ export class RaftServer implements NodeService {
   /** When the tick timer last fired, to tell a late tick (after a stall) from one on time. */
   private lastTickMs: number;
   private stopped = false;
-  private readSequence = 0;
-  private readonly bootId: string;
-  /** The applied index of the last durable checkpoint of the database (or of its start). */
-  private lastCheckpointIndex: number;
-  /** Starts random too: replicas restarted together do not all checkpoint at once. */
-  private checkpointJitter: number;
-  /** The background wait for a checkpoint to become durable, while it runs. */
-  private checkpointing: Promise<void> | null = null;
-  /** A checkpoint now durable, whose log compaction waits for the next loop pass. */
-  private pendingCompaction: SnapshotMeta | null = null;
-  /** A snapshot being encoded for a follower the core asked for, while it runs. */
-  private snapshotBuilding: Promise<void> | null = null;
-  private lastSnapshotFailureMs = Number.NEGATIVE_INFINITY;
+  /** The leader noted from the last Ready that changed it (DriverContext.leaderId). */
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
-  /** Published members, as of the applied index (members.ts). */
-  private members: MemberTable;
-  /** Whether this incarnation's publication has been applied here. */
-  private published = false;
-  private lastPublishMs = Number.NEGATIVE_INFINITY;
   private readonly violationLog: ViolationLog;
-  /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
-  private readonly spoolDir: string | null;
 
   private readonly scheduler: Scheduler;
 
@@ -212,7 +147,9 @@ export class RaftServer implements NodeService {
     const scheduler = options.scheduler ?? realScheduler;
     this.scheduler = scheduler;
     this.lastTickMs = scheduler.nowMs();
-    this.bootId = scheduler.randomId().slice(0, 8);
+    // The order of the scheduler's random draws (this boot id, the checkpoint jitter, then the
+    // core's seed) is part of what a simulator seed replays: keep it.
+    const bootId = scheduler.randomId().slice(0, 8);
     this.metrics = options.metrics ?? new NodeMetrics(options.id);
     this.violationLog = new ViolationLog({ logger: options.logger, metrics: this.metrics,
       peers: new Set(options.voters), nowMs: () => scheduler.nowMs() });
@@ -220,42 +157,51 @@ export class RaftServer implements NodeService {
     this.log = stores.log;
     this.stateStore = stores.state;
     // Snapshots go through files in the data folder, unless the stores are the caller's own.
-    this.spoolDir = options.openStorage === undefined ? options.dataDir : null;
-    this.marketState = openMarket(stores, options.logger, this.spoolDir);
+    const spoolDir = options.openStorage === undefined ? options.dataDir : null;
+    this.stateMachine = openMarketAdapter(stores, options.logger, spoolDir);
     // The database is the snapshot: the core starts from its applied index, and the log
     // replays what follows (the entries at or below it, kept as a trailing window, are skipped).
-    const base = storedBase(this.marketState);
+    const base = this.stateMachine.storedMeta();
     if ((base?.index ?? 0) < this.log.firstIndex() - 1) {
       throw new StateBehindLogError(`the state database is at index ${base?.index ?? 0}, but the ` +
         `write-ahead log starts at ${this.log.firstIndex()}: the entries between are lost. ` +
         "Restore the data folder from a backup, or replace the node");
     }
-    this.members = new MemberTable(base?.members ?? []);
-    const ours = this.members.get(options.id);
-    this.published = ours?.incarnation === options.incarnation;
-    if (ours !== null && !this.published && options.incarnation !== undefined) {
-      throw new IdentityConflictError(`node ${options.id} was published at index ${ours.index} ` +
-        `as incarnation ${ours.incarnation}, and this is ${options.incarnation}: this node ` +
-        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as " +
-        "a voter under this id");
-    }
-    this.lastCheckpointIndex = base?.index ?? 0;
-    this.checkpointJitter = scheduler.randomInt(
-      Math.floor(options.snapshot.entriesBetweenSnapshots / 4) + 1);
+    this.publisher = new MemberPublisher(options.id, options.incarnation, scheduler,
+      options.logger, (message) => this.stopForIdentityConflict(message));
+    const conflict = this.publisher.reset(base?.members ?? []);
+    if (conflict !== null) throw new IdentityConflictError(conflict);
+    const checkpointJitter = checkpointJitterDraw(scheduler,
+      options.snapshot.entriesBetweenSnapshots);
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
       { snapshotChunkBytes: snapshotChunkBytesDefault, ...options.raft,
-        snapshotReceiver: (meta) => this.receiveSnapshot(meta) });
+        snapshotReceiver: (meta) => this.snapshots.receiver(meta) });
     this.node = new RaftNode(config, new SeededRng(scheduler.randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot: base === null ? null : { meta: base },
       entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
     });
-    this.proposals = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
-    this.forwarded = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
-    this.reads = new Waiters(options.pendingProposalsMax ?? 10_000, scheduler);
+    const context: DriverContext = {
+      id: options.id, node: this.node, scheduler, metrics: this.metrics, logger: options.logger,
+      leaderId: () => this.leaderId,
+      schedule: () => this.schedule(),
+      stopped: () => this.stopped,
+      running: () => !this.stopped && this.fatalError === null,
+      fail: (error) => this.fail(error),
+    };
+    const pendingMax = options.pendingProposalsMax ?? 10_000;
+    const proposalTimeoutMs = options.proposalTimeoutMs ?? 5000;
+    this.proposals = new Proposals(context, pendingMax, proposalTimeoutMs);
+    this.forwarding = new Forwarding(context, options.transport,
+      (data) => this.stateMachine.requestKeyOf(data), pendingMax, proposalTimeoutMs);
+    this.reads = new ReadBarriers(context, bootId, pendingMax, options.readTimeoutMs ?? 5000);
+    this.snapshots = new Snapshots(context, { log: this.log, stateStore: this.stateStore,
+      stateMachine: this.stateMachine, spoolDir, ...options.snapshot,
+      metaAt: (index, term) => this.metaAt(index, term),
+      onInstalled: (meta) => this.settleInstalled(meta) }, base?.index ?? 0, checkpointJitter);
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
-      lastLogIndex: restored.lastLogIndex, stateIndex: this.lastCheckpointIndex },
+      lastLogIndex: restored.lastLogIndex, stateIndex: base?.index ?? 0 },
     "raft node restored");
   }
 
@@ -273,12 +219,11 @@ export class RaftServer implements NodeService {
     this.stopped = true;
     this.scheduler.clearTimer(this.tickTimer);
     this.tickTimer = null;
-    this.proposals.settleAll({ kind: "unknown", leaderId: null });
-    this.forwarded.settleAll({ kind: "unknown", leaderId: null });
-    this.reads.settleAll({ kind: "noLeader", leaderId: null });
+    this.proposals.stop();
+    this.forwarding.stop();
+    this.reads.stop();
     await this.loopPass;
-    await this.checkpointing;
-    await this.snapshotBuilding;
+    await this.snapshots.settled();
     await this.options.transport.close();
     // Unsynced writes are dropped, as a crash would drop them: nothing unsynced was promised.
     this.log.close();
@@ -299,12 +244,11 @@ export class RaftServer implements NodeService {
       this.metrics.proposals.inc({ outcome: "overloaded" });
       return Promise.resolve({ kind: "overloaded" });
     }
-    const command = commandFromRequest(request, this.scheduler.wallClockMs());
-    const data = encodeCommand(command);
+    const encoded = encodeMarketRequest(request, this.scheduler.wallClockMs());
     if (this.node.role !== "leader" && (this.options.forwardProposals ?? true)) {
-      return this.submitForwarded(requestKey(command), data);
+      return this.forwarding.submit(encoded.key(), encoded.data);
     }
-    const result = this.node.propose(data);
+    const result = this.node.propose(encoded.data);
     switch (result.kind) {
       case "notLeader":
       case "transferring":
@@ -315,81 +259,18 @@ export class RaftServer implements NodeService {
       case "accepted":
         break;
     }
-    // A waiter already at this index belongs to an entry of an earlier term that our own log
-    // has since replaced: that write will never apply here. Settle it before taking the index,
-    // or it would be answered with this proposal's result.
-    if (this.proposals.has(result.index)) {
-      this.metrics.proposals.inc({ outcome: "lost" });
-      this.settleProposal(result.index, { kind: "unknown", leaderId: this.leaderId });
-    }
-    this.proposalTerms.set(result.index, { term: result.term, startedMs: this.scheduler.nowMs() });
-    this.schedule();
-    return this.proposals.wait(result.index, this.options.proposalTimeoutMs ?? 5000, () => {
-      this.proposalTerms.delete(result.index);
-      this.metrics.proposals.inc({ outcome: "timeout" });
-      return { kind: "timeout" };
-    });
-  }
-
-  /**
-   * A follower's write: forwarded to the leader inside the Raft traffic (the writes of one loop
-   * pass in one message, beside the appends' answers; no HTTP request of its own at the
-   * leader), and answered when this node applies the entry, with the result its own state
-   * machine computes: the same as the leader's, since every replica applies the same log. The
-   * waiter is keyed by the request without its time, which the leader restamps. If the leader
-   * changes, or a snapshot replaces the log, before the entry is applied here, the outcome is
-   * unknown at once (a retry with the same requestId applies at most once); a proposal lost
-   * otherwise (a dropped peer request) times out.
-   */
-  private submitForwarded(key: string, data: string): Promise<SubmitOutcome> {
-    if (this.forwarded.full()) {
-      this.metrics.proposals.inc({ outcome: "overloaded" });
-      return Promise.resolve({ kind: "overloaded" });
-    }
-    // The same request already in flight here (a client retrying before its first answer):
-    // one waiter per request, so this one cannot be told apart; the client retries.
-    if (this.forwarded.has(key)) return Promise.resolve({ kind: "unknown", leaderId: this.leaderId });
-    // Bounded even while the loop is held up: queued items whose waiters timed out still count.
-    if (this.forwardQueue.length >= (this.options.pendingProposalsMax ?? 10_000)) {
-      this.metrics.proposals.inc({ outcome: "overloaded" });
-      return Promise.resolve({ kind: "overloaded" });
-    }
-    this.forwardQueue.push({ key, data });
-    this.scheduleForwardFlush();
-    this.schedule();
-    const startedMs = this.scheduler.nowMs();
-    return this.forwarded.wait(key, this.options.proposalTimeoutMs ?? 5000, () => {
-      this.metrics.proposals.inc({ outcome: "timeout" });
-      return { kind: "timeout" };
-    }).then((outcome) => {
-      if (outcome.kind === "applied") {
-        this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - startedMs) / 1000);
-        this.metrics.proposals.inc({ outcome: "applied" });
-      }
-      return outcome;
-    });
+    return this.proposals.wait(result.index, result.term);
   }
 
   readBarrier(): Promise<ReadBarrierOutcome> {
     if (this.stopped || this.fatalError !== null) {
       return Promise.resolve({ kind: "noLeader", leaderId: null });
     }
-    if (this.reads.full()) return Promise.resolve({ kind: "overloaded" });
-    // A fresh context per attempt, unique across restarts too (the boot id): a delayed answer
-    // to a read from before a restart must never be taken for a new read's.
-    const context = `${this.id}:${this.bootId}:${++this.readSequence}`;
-    const result = this.node.readIndex(context);
-    if (result.kind === "noLeader") {
-      return Promise.resolve({ kind: "noLeader", leaderId: this.leaderId });
-    }
-    if (result.kind === "overloaded") return Promise.resolve({ kind: "overloaded" });
-    this.schedule();
-    return this.reads.wait(context, this.options.readTimeoutMs ?? 5000,
-      () => ({ kind: "timeout" }));
+    return this.reads.barrier();
   }
 
   market(): MarketStateMachine {
-    return this.marketState;
+    return this.stateMachine.market;
   }
 
   status(): NodeStatus {
@@ -400,29 +281,16 @@ export class RaftServer implements NodeService {
       term: status.term,
       leaderId: status.leaderId,
       commitIndex: status.commitIndex,
-      appliedIndex: this.marketState.appliedIndex,
+      appliedIndex: this.stateMachine.appliedIndex,
       lastLogIndex: status.lastLogIndex,
       members: status.voters,
-      stateHash: this.marketState.stateHash(),
+      stateHash: this.stateMachine.stateHash(),
     };
   }
 
-  /**
-   * The published members as of the applied index, and those published by entries in the log
-   * beyond it: a peer asking whether it ran here before (bootstrap.ts) must hear of a
-   * publication this node holds but has not yet learned is committed. Sorted by id.
-   */
+  /** The published members, those in the log beyond the applied index too (bootstrap.ts). */
   publishedMembers(): MemberRecord[] {
-    const table = new MemberTable(this.members.list());
-    const status = this.node.status();
-    const low = Math.max(this.marketState.appliedIndex, this.node.compactedIndex()) + 1;
-    for (const entry of this.node.entries(low, status.lastLogIndex + 1)) {
-      const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
-      if (publication !== null) {
-        table.apply(publication.nodeId, publication.incarnation, entry.index);
-      }
-    }
-    return table.list();
+    return this.publisher.publishedMembers(this.node, this.stateMachine.appliedIndex);
   }
 
   clientUrlOf(id: NodeId): string | null {
@@ -460,26 +328,8 @@ export class RaftServer implements NodeService {
       return;
     }
     this.node.tick();
-    this.maybePublish();
+    if (this.fatalError === null) this.publisher.maybePublish(this.node);
     this.schedule();
-  }
-
-  /**
-   * Publishes this incarnation in the replicated state (members.ts), again every
-   * publishRetryMs until it is applied here: a proposal may be dropped on the way (a leader
-   * change, a lost message), and a repeat of the same publication changes nothing.
-   */
-  private maybePublish(): void {
-    const incarnation = this.options.incarnation;
-    if (incarnation === undefined || this.published || this.fatalError !== null) return;
-    const leaderId = this.node.leaderId;
-    if (leaderId === null) return;
-    const nowMs = this.scheduler.nowMs();
-    if (nowMs - this.lastPublishMs < publishRetryMs) return;
-    this.lastPublishMs = nowMs;
-    const data = encodePublish(this.id, incarnation);
-    if (this.node.role === "leader") this.node.propose(data);
-    else this.node.forward([data]);
   }
 
   private receive(messages: readonly RaftMessage[]): void {
@@ -487,9 +337,10 @@ export class RaftServer implements NodeService {
     const leading = this.node.role === "leader";
     for (const message of messages) {
       if (leading && message.type === "propose") {
-        // The leader's clock, as for its own proposals (restampCommand).
+        // The leader's clock, as for its own proposals (encodeMarketRequest).
         const nowMs = this.scheduler.wallClockMs();
-        this.node.step({ ...message, data: message.data.map((data) => restampCommand(data, nowMs)) });
+        this.node.step({ ...message,
+          data: message.data.map((data) => restampMarketProposal(data, nowMs)) });
       } else {
         this.node.step(message);
       }
@@ -517,8 +368,8 @@ export class RaftServer implements NodeService {
         this.loop = "running";
         // Bounded: each pass handles what accumulated; a busy node yields between passes.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
-          this.flushForwards();
-          this.applyCompaction();
+          this.forwarding.flush();
+          this.snapshots.applyCompaction();
           if (!this.node.hasReady()) break;
           // The database commits on its own thread; when it falls behind, wait for it rather
           // than pile up uncommitted writes in memory. A failed commit stops the node here,
@@ -537,60 +388,7 @@ export class RaftServer implements NodeService {
     } finally {
       this.loop = "idle";
     }
-    if (!this.stopped && (this.node.hasReady() || this.forwardQueue.length > 0)) this.schedule();
-  }
-
-  /**
-   * Sends queued forwarded writes to the leader, at most forwardBatchMax per propose message
-   * (built by the core, sent here directly; at a loop pass or between passes). Only while
-   * the core's leader is the one the driver has noted: after a change, the Ready that reports
-   * it is handled first (abandoning what went to the old leader, after applying what it
-   * committed), so that every pending forward went to lastKnownLeader.
-   */
-  private flushForwards(): void {
-    if (this.forwardQueue.length === 0) return;
-    if (this.node.role !== "leader" && this.node.leaderId !== this.leaderId) return;
-    // Items whose client already had its answer (a timeout) are not sent.
-    const live = this.forwardQueue.filter((item) => this.forwarded.has(item.key));
-    this.forwardQueue = [];
-    const messages: RaftMessage[] = [];
-    for (let start = 0; start < live.length; start += forwardBatchMax) {
-      const batch = live.slice(start, start + forwardBatchMax);
-      const result = this.node.forwardMessage(batch.map((item) => item.data));
-      if (result.kind === "forwarded") {
-        messages.push(result.message);
-        continue;
-      }
-      // No leader now, or this node leads: this batch was not sent by this call.
-      for (const item of batch) this.forwarded.settle(item.key, { kind: "notLeader", leaderId: null });
-    }
-    // Sent at once, not in the next Ready: a propose waits for no fsync (mayPrecedePersist).
-    if (messages.length > 0) this.options.transport.send(messages);
-  }
-
-  /**
-   * Forwards the writes queued in this turn of the event loop at its end, even while a loop
-   * pass waits for its fsync: a follower under load is nearly always in one, and a forward
-   * that waited for it would add an fsync to every forwarded write's latency.
-   */
-  private scheduleForwardFlush(): void {
-    if (this.forwardFlushPending) return;
-    this.forwardFlushPending = true;
-    this.scheduler.setImmediate(() => {
-      this.forwardFlushPending = false;
-      if (!this.stopped && this.fatalError === null) this.flushForwards();
-    });
-  }
-
-  /**
-   * Another leader took over, or a snapshot replaced the log: writes forwarded earlier may or
-   * may not be applied, and this node can no longer tell which by waiting. Queued ones, not
-   * sent yet, stay queued for the new leader.
-   */
-  private abandonForwards(): void {
-    const queued = new Set(this.forwardQueue.map((item) => item.key));
-    this.forwarded.settleWhere((key) => !queued.has(key),
-      { kind: "unknown", leaderId: this.leaderId });
+    if (!this.stopped && (this.node.hasReady() || this.forwarding.hasQueued())) this.schedule();
   }
 
   /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
@@ -627,21 +425,14 @@ export class RaftServer implements NodeService {
     const leaderChanged = ready.softState !== null &&
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
     this.applyEntries(ready.committedEntries);
-    this.answerReads(ready);
-    // After applying: an entry this Ready commits still answers its forwarded write. Losing
-    // sight of the leader is not enough (it may be back in a moment, as after one of its
-    // pauses); another leader is.
-    if (leaderChanged && this.leaderId !== null) {
-      if (this.lastKnownLeader !== null && this.leaderId !== this.lastKnownLeader) {
-        this.abandonForwards();
-      }
-      this.lastKnownLeader = this.leaderId;
-    }
+    this.reads.answer(ready, this.stateMachine.appliedIndex);
+    // After applying: an entry this Ready commits still answers its forwarded write.
+    if (leaderChanged && this.leaderId !== null) this.forwarding.noteLeader(this.leaderId);
     this.node.advance();
     // The core holds no snapshot bytes past a transfer: the database is the snapshot.
     if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
-    if (ready.snapshotWanted !== null) this.buildSnapshot();
-    this.maybeCheckpoint();
+    if (ready.snapshotWanted !== null) this.snapshots.build();
+    this.snapshots.maybeCheckpoint();
     this.updateGauges();
   }
 
@@ -657,17 +448,18 @@ export class RaftServer implements NodeService {
     const committed = ready.committedEntries;
     let count = 0;
     while (count < committed.length && committed[count]!.index < firstWritten) count++;
-    if (count > 0) this.applyEntries(count === committed.length ? committed : committed.slice(0, count));
+    if (count === 0) return;
+    this.applyEntries(count === committed.length ? committed : committed.slice(0, count));
   }
 
   private async persist(ready: Ready): Promise<void> {
     if (ready.snapshot !== null) {
-      await this.installSnapshot(ready.snapshot);
+      await this.snapshots.install(ready.snapshot);
       // Durable before the log is reset below: a crash in between then leaves the database at
       // the snapshot and the old log, which the core reconciles; the other order could leave a
       // log that starts after the snapshot with a database from before it.
       await this.stateStore.flushed();
-      if (this.spoolDir !== null) fs.rmSync(path.join(this.spoolDir, installingFile), { force: true });
+      this.snapshots.installDurable();
     }
     if (ready.logStart !== null) this.log.resetTo(ready.logStart.index, ready.logStart.term);
     if (ready.entries.length > 0) this.log.append(ready.entries);
@@ -683,127 +475,44 @@ export class RaftServer implements NodeService {
   }
 
   /**
-   * The core's receiver for a leader's snapshot: each chunk is checked as it arrives and
-   * spooled (snapshot-spool.ts), so a snapshot the state machine cannot read is refused there
-   * as a protocol violation (a peer's bytes never stop this node), and one it can read is on
-   * disk, whole and checked, when the last chunk comes.
+   * A leader's snapshot (Raft §7) is installed (snapshots.ts): the members are the snapshot's,
+   * and the writes waiting below it, here or forwarded, have outcomes only the state it
+   * carries knows (the session table answers a retry with the same requestId).
    */
-  private receiveSnapshot(meta: SnapshotMeta): MarketSnapshotReceiver {
-    const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
-      : new FileSnapshotSpool(path.join(this.spoolDir, receivingFile), true);
-    return new MarketSnapshotReceiver(meta, spool);
-  }
-
-  /**
-   * Replaces the database's contents with the leader's snapshot (checked as it arrived), a
-   * bounded write at a time with the loop free between them (MarketSnapshotInstall): the first
-   * write marks the database as installing, the last stores the market's meta and the Raft
-   * meta and removes the mark. The received file is first renamed to where a restart finds it
-   * should the install be cut short (openMarket redoes it). The caller waits for the whole to
-   * be durable before the log is reset.
-   */
-  private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const startedMs = this.scheduler.nowMs();
-    const data = snapshot.data;
-    if (data instanceof FileSnapshotData && data.spoolFile.file !== null && this.spoolDir !== null) {
-      // Renamed at once (a transfer starting meanwhile would empty the receiving file), and
-      // durable under its new name before the install's first write (the marker) is, so that a
-      // restart that finds the marker finds the file whole.
-      data.spoolFile.moveTo(path.join(this.spoolDir, installingFile));
-      await data.spoolFile.sync();
-      fsyncDirectory(this.spoolDir);
-    }
-    const install = new MarketSnapshotInstall(this.stateStore, chunkReader(data), snapshot.meta,
-      { index: snapshot.meta.index }, installRecordsPerWrite);
-    let writes = 1;
-    while (!install.step()) {
-      writes++;
-      // Committed alone, not merged into a layer of many writes, so that each commit's apply
-      // is bounded too; the wait also bounds what waits in memory.
-      await this.stateStore.committed();
-    }
-    this.marketState = install.market();
-    this.members = new MemberTable(snapshot.meta.members ?? []);
-    const ours = this.members.get(this.id);
-    this.published = ours?.incarnation === this.options.incarnation;
-    if (ours !== null && !this.published && this.options.incarnation !== undefined) {
-      this.stopForIdentityConflict(`node ${this.id} was published at index ${ours.index} as ` +
-        `incarnation ${ours.incarnation}, and this is ${this.options.incarnation}: this node ` +
-        "came back with a new data folder, so its log and vote were lost; it cannot rejoin as a " +
-        "voter under this id");
-    }
-    this.lastCheckpointIndex = snapshot.meta.index;
-    this.options.logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
-      bytes: data.length, writes, ms: Math.round(this.scheduler.nowMs() - startedMs) },
-    "installed a snapshot from the leader");
-    // Writes waiting below the snapshot are settled by the state it carries: the session table
-    // answers a retry with the same requestId.
-    for (const index of this.proposals.keysUpTo(snapshot.meta.index)) {
-      this.settleProposal(index, { kind: "unknown", leaderId: this.leaderId });
-    }
-    this.abandonForwards();
+  private settleInstalled(meta: SnapshotMeta): void {
+    const conflict = this.publisher.reset(meta.members ?? []);
+    if (conflict !== null) this.stopForIdentityConflict(conflict);
+    this.proposals.settleUpTo(meta.index);
+    this.forwarding.abandon();
   }
 
   /**
    * Applies a Ready's committed entries in one database write (one transaction), with the
-   * Raft meta at the last of them, then answers the writes waiting for them.
+   * Raft meta at the last of them, then answers the writes waiting for them. Member
+   * publications go to the member table, not to the state machine.
    */
   private applyEntries(entries: readonly Entry[]): void {
-    const fresh = entries.filter((entry) => entry.index > this.marketState.appliedIndex);
+    const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
     if (fresh.length === 0) return;
-    const batch: MarketEntry[] = fresh.map((entry) => {
+    const batch: CommittedEntry[] = fresh.map((entry) => {
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
-      if (publication !== null) this.applyPublication(publication, entry.index);
-      const market = entry.data !== "" && entry.kind === "normal" && publication === null;
-      return { index: entry.index, data: market ? entry.data : null };
+      if (publication !== null) this.publisher.apply(publication, entry.index);
+      const command = entry.data !== "" && entry.kind === "normal" && publication === null;
+      return { index: entry.index, data: command ? entry.data : null };
     });
     if (this.fatalError !== null) return;
     const last = fresh[fresh.length - 1]!;
-    const meta: SnapshotMeta = { index: last.index, term: last.term,
-      voters: this.node.status().voters, members: this.members.list() };
-    const results = this.marketState.applyBatch(batch, meta);
-    fresh.forEach((entry, k) => this.answerApplied(entry, results[k] ?? null));
+    const results = this.stateMachine.applyBatch(batch, this.metaAt(last.index, last.term));
+    fresh.forEach((entry, k) => {
+      const result = results[k] ?? null;
+      this.forwarding.answer(entry, result);
+      this.proposals.answer(entry, result);
+    });
   }
 
-  private answerApplied(entry: Entry, result: MarketResult | null): void {
-    if (result !== null && this.forwarded.size() > 0) {
-      const key = requestKeyOfData(entry.data);
-      if (key !== null) this.forwarded.settle(key, { kind: "applied", result, index: entry.index });
-    }
-    const proposal = this.proposalTerms.get(entry.index);
-    if (proposal === undefined) return;
-    if (proposal.term === entry.term && result !== null) {
-      this.metrics.commitLatencySeconds.observe((this.scheduler.nowMs() - proposal.startedMs) / 1000);
-      this.metrics.proposals.inc({ outcome: "applied" });
-      this.settleProposal(entry.index, { kind: "applied", result, index: entry.index });
-    } else {
-      // Another entry committed at this index: ours never will. The outcome is unknown to the
-      // client only in that it must retry; the requestId keeps the retry exactly-once.
-      this.metrics.proposals.inc({ outcome: "lost" });
-      this.settleProposal(entry.index, { kind: "unknown", leaderId: this.leaderId });
-    }
-  }
-
-  private applyPublication(publication: { nodeId: NodeId; incarnation: string },
-    index: number): void {
-    const { nodeId, incarnation } = publication;
-    const outcome = this.members.apply(nodeId, incarnation, index);
-    if (outcome.kind === "conflict") {
-      const message = `node ${nodeId} was published at index ${outcome.first.index} as ` +
-        `incarnation ${outcome.first.incarnation}, and again at index ${index} as ` +
-        `${incarnation}: that node came back with a new data folder, so its log and vote ` +
-        "were lost; it cannot rejoin as a voter under this id";
-      if (nodeId === this.id && incarnation === this.options.incarnation) {
-        this.stopForIdentityConflict(message);
-        return;
-      }
-      this.options.logger.error(message);
-      return;
-    }
-    if (nodeId === this.id && incarnation === this.options.incarnation && !this.published) {
-      this.published = true;
-      this.options.logger.info({ index, incarnation }, `published node ${nodeId} in the cluster`);
-    }
+  /** The Raft meta stored with the state at `index`: the voters and the published members. */
+  private metaAt(index: number, term: number): SnapshotMeta {
+    return { index, term, voters: this.node.status().voters, members: this.publisher.list() };
   }
 
   /** This incarnation is not the one the cluster knows under our id: stop taking part. */
@@ -819,28 +528,6 @@ export class RaftServer implements NodeService {
     callback(message);
   }
 
-  private settleProposal(index: number, outcome: SubmitOutcome): void {
-    this.proposalTerms.delete(index);
-    this.proposals.settle(index, outcome);
-  }
-
-  private answerReads(ready: Ready): void {
-    for (const context of ready.droppedReads) {
-      this.reads.settle(context, { kind: "noLeader", leaderId: this.leaderId });
-    }
-    for (const read of ready.readStates) {
-      this.readsAwaitingApply.push({ index: read.index, context: read.context });
-    }
-    // Serve each confirmed read once this node has applied up to its read index.
-    const applied = this.marketState.appliedIndex;
-    for (let k = this.readsAwaitingApply.length - 1; k >= 0; k--) {
-      const read = this.readsAwaitingApply[k]!;
-      if (read.index > applied && this.reads.has(read.context)) continue;
-      this.readsAwaitingApply.splice(k, 1);
-      this.reads.settle(read.context, { kind: "ready", appliedIndex: applied });
-    }
-  }
-
   /** Returns whether the leader changed. */
   private noteSoftState(role: string, leaderId: NodeId | null): boolean {
     const changed = leaderId !== this.leaderId;
@@ -853,198 +540,12 @@ export class RaftServer implements NodeService {
     return changed;
   }
 
-  /**
-   * Makes a checkpoint when enough entries were applied since the last one: waits, in the
-   * background, until the database is durable up to the applied index, then (at the next loop
-   * pass, applyCompaction) lets the core and the log drop the entries below it. The log is the
-   * source of truth: it is compacted only up to a state the database is known to hold durably.
-   * One checkpoint at a time; the threshold has a random extra of up to a quarter, so that
-   * replicas, which apply the same entries, do not all flush at once.
-   */
-  private maybeCheckpoint(): void {
-    if (this.checkpointing !== null) return;
-    const { entriesBetweenSnapshots } = this.options.snapshot;
-    const appliedIndex = this.marketState.appliedIndex;
-    if (appliedIndex - this.lastCheckpointIndex < entriesBetweenSnapshots + this.checkpointJitter) {
-      return;
-    }
-    const term = this.node.termAt(appliedIndex);
-    if (term === null) return;
-    const meta: SnapshotMeta = { index: appliedIndex, term, voters: this.node.status().voters,
-      members: this.members.list() };
-    this.lastCheckpointIndex = appliedIndex;
-    this.checkpointJitter = this.scheduler.randomInt(Math.floor(entriesBetweenSnapshots / 4) + 1);
-    this.checkpointing = this.stateStore.flushed().then(() => {
-      this.pendingCompaction = meta;
-      this.schedule();
-    }).catch((error: Error) => {
-      if (!this.stopped) this.fail(error);
-      else this.options.logger.warn({ err: error }, "a checkpoint failed after stop");
-    }).finally(() => {
-      this.checkpointing = null;
-    });
-  }
-
-  /** Compacts the log below a checkpoint that is now durable. Between loop passes only. */
-  private applyCompaction(): void {
-    const meta = this.pendingCompaction;
-    if (meta === null) return;
-    this.pendingCompaction = null;
-    // A snapshot installed from the leader meanwhile has replaced the log: nothing to do.
-    if (meta.index <= this.node.compactedIndex()) return;
-    const compactIndex = this.node.compactIndexFor(meta.index, this.options.snapshot.trailingEntries);
-    this.node.compact({ meta }, compactIndex);
-    // Buffered: durable with the next sync; until then the log still holds these entries.
-    this.log.compactTo(compactIndex);
-    this.options.logger.debug({ index: meta.index, compactIndex }, "checkpoint: log compacted");
-  }
-
-  /**
-   * The core needs a snapshot for a follower behind the compacted log: encoded from a database
-   * view (an MVCC read, so applying goes on), a slice at a time between turns of the loop, and
-   * offered to the core, which streams it and drops it when no follower needs it any more.
-   */
-  private buildSnapshot(): void {
-    if (this.snapshotBuilding !== null) return;
-    const started = this.scheduler.nowMs();
-    if (started - this.lastSnapshotFailureMs < snapshotRetryMs) return;
-    this.snapshotBuilding = (async () => {
-      await this.stateStore.committed();
-      const view = this.stateStore.view();
-      let snapshot: Snapshot;
-      try {
-        const { source, raftMeta } = MarketStateMachine.snapshotSource(view);
-        const meta = raftMeta as SnapshotMeta | undefined;
-        if (meta === undefined || meta.index !== source.appliedIndex) {
-          throw new Error(`the state database holds no Raft meta at its applied index ` +
-            `${source.appliedIndex}`);
-        }
-        // A file unlinked at once (it lives while the core holds the data), or memory.
-        const spool: SnapshotSpool = this.spoolDir === null ? new MemorySnapshotSpool()
-          : new FileSnapshotSpool(path.join(this.spoolDir, `snapshot-sending-${this.scheduler.randomId()}`),
-            false);
-        // Between slices, the spool's writes (on the thread pool) catch up: bounded memory.
-        await encodeMarketSnapshotStream(source, (chunk) => spool.write(chunk), async () => {
-          await spool.drained();
-          await yieldTurn(this.scheduler);
-        }, { recordsPerSlice: encodeRecordsPerSlice });
-        await spool.drained();
-        snapshot = { meta, data: spool.data() };
-      } finally {
-        view.close();
-      }
-      if (this.stopped) return;
-      const outcome = this.node.offerSnapshot(snapshot);
-      this.options.logger.info({ index: snapshot.meta.index, bytes: snapshot.data.length,
-        outcome, ms: Math.round(this.scheduler.nowMs() - started) }, "encoded a snapshot for a follower");
-      this.schedule();
-    })().catch((error: Error) => {
-      // Not fatal: the follower waits, and the core asks again. Building on the next leader
-      // would likely fail the same way, so stopping would take the cluster down node by node.
-      this.lastSnapshotFailureMs = this.scheduler.nowMs();
-      if (!this.stopped) {
-        this.options.logger.error({ err: error, retryMs: snapshotRetryMs },
-          "could not encode a snapshot for a follower");
-      }
-    }).finally(() => {
-      this.snapshotBuilding = null;
-    });
-  }
-
   private updateGauges(): void {
     const status = this.node.status();
     this.metrics.term.set(status.term);
     this.metrics.setRole(status.role);
     this.metrics.commitIndex.set(status.commitIndex);
-    this.metrics.appliedIndex.set(this.marketState.appliedIndex);
+    this.metrics.appliedIndex.set(this.stateMachine.appliedIndex);
     this.metrics.lastLogIndex.set(status.lastLogIndex);
   }
-}
-
-/** This node's id was published by an earlier incarnation: it lost its data. */
-export class IdentityConflictError extends Error {
-  override readonly name = "IdentityConflictError";
-}
-
-/** The state database is behind the start of the log: entries between them are lost. */
-export class StateBehindLogError extends Error {
-  override readonly name = "StateBehindLogError";
-}
-
-/**
- * Opens the market in the state database. A data folder of an earlier version has no
- * database but a snapshot file: its state is loaded into the database once (migration), and
- * the log replays what follows, as before.
- */
-function openMarket(stores: NodeStores, logger: Logger, spoolDir: string | null):
-  MarketStateMachine {
-  const market = openInstalled(stores.state, logger, spoolDir);
-  if (market.appliedIndex > 0 || market.raftMeta() !== undefined) return market;
-  const choice = stores.snapshots.latestConsistentWith(stores.log.firstIndex());
-  const snapshot = choice.snapshot;
-  if (snapshot === null) return market;
-  if (choice.skippedCorrupt !== null) {
-    logger.warn({ err: choice.skippedCorrupt, fallbackIndex: snapshot.meta.index },
-      "the newest snapshot is corrupt; migrating the one before it, which the log continues");
-  }
-  // Checked before anything is written: a refused snapshot leaves the database empty.
-  const migrated = MarketStateMachine.restore(snapshotText(snapshot.data), stores.state,
-    snapshot.meta, { index: snapshot.meta.index, acceptV1: true });
-  logger.warn({ index: snapshot.meta.index, orders: migrated.stats().orderCount },
-    "migrated the snapshot of an earlier version into the state database");
-  return migrated;
-}
-
-/**
- * The market in the database; when the database holds a snapshot install cut short (a crash
- * mid-install: no state at any index), the install is redone from the snapshot file it was
- * reading, which is whole and was checked as it arrived; without that file the node refuses
- * to start rather than claim a state it does not hold.
- */
-function openInstalled(store: StateStore, logger: Logger, spoolDir: string | null):
-  MarketStateMachine {
-  const marker = MarketStateMachine.interruptedInstall(store);
-  const file = spoolDir === null ? null : path.join(spoolDir, installingFile);
-  if (spoolDir !== null) fs.rmSync(path.join(spoolDir, receivingFile), { force: true });
-  if (marker === null) {
-    if (file !== null) fs.rmSync(file, { force: true });
-    return new MarketStateMachine({}, store);
-  }
-  if (file === null || !fs.existsSync(file) || marker.raftMeta === undefined) {
-    throw new StateBehindLogError(`the state database holds a snapshot install cut short (of ` +
-      `index ${marker.index ?? "?"}) and its snapshot file is gone: replace the node's state ` +
-      "folder (an empty one catches up from the leader)");
-  }
-  const spoolFile = new SpoolFile(fs.openSync(file, "r"), file);
-  try {
-    const data = new FileSnapshotData(spoolFile, fs.fstatSync(spoolFile.fd).size);
-    const install = new MarketSnapshotInstall(store, chunkReader(data), marker.raftMeta,
-      { index: marker.index ?? undefined }, installRecordsPerWrite);
-    while (!install.step()) { /* at startup: nothing else to serve */ }
-    logger.warn({ index: marker.index }, "redid a snapshot install cut short by a crash");
-    return install.market();
-  } finally {
-    spoolFile.close();
-  }
-}
-
-/** The Raft meta the database holds at its applied index: the core's starting point. */
-function storedBase(market: MarketStateMachine): SnapshotMeta | null {
-  const meta = market.raftMeta() as SnapshotMeta | undefined;
-  if (meta === undefined) return null;
-  if (meta.index !== market.appliedIndex) {
-    throw new StateBehindLogError(`the state database's Raft meta is at index ${meta.index}, ` +
-      `its state at ${market.appliedIndex}: it is damaged; restore the data folder from a ` +
-      "backup, or replace the node");
-  }
-  return meta;
-}
-
-/** The stores of `dataDir`, as RaftServer opens them by default. */
-export function openFileStores(dataDir: string, logger: Logger): NodeStores {
-  const log = FileStorage.open(path.join(dataDir, "wal"));
-  const recovery = log.recovery;
-  if (recovery !== undefined) logger.info(describeRecovery(recovery));
-  return { log, state: LmdbStateStore.open(path.join(dataDir, "state")),
-    snapshots: new FileSnapshotStore(path.join(dataDir, "snapshots")) };
 }

@@ -15,6 +15,10 @@ import {
  * (tests). The streamed format (v3) is ASCII, so a UTF-16 offset is a byte offset in the file.
  */
 
+/** A follower spools the snapshot it receives here (in dataDir), and installs from here. */
+export const receivingFile = "snapshot-receiving";
+export const installingFile = "snapshot-installing";
+
 /** Closes the descriptor of a spool file nothing refers to any more. */
 const descriptors = new FinalizationRegistry<number>((fd) => {
   try {
