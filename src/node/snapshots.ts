@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import path from "node:path";
 import type { Snapshot, SnapshotMeta, SnapshotReceiver } from "../raft/index.js";
 import type { DurableLog } from "../storage/index.js";
-import type { StateStore } from "../storage/state-store.js";
+import { StateStoreError, type StateStore } from "../storage/state-store.js";
 import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DriverContext } from "./driver-context.js";
 import {
@@ -155,13 +155,20 @@ export class Snapshots {
         ms: Math.round(scheduler.nowMs() - started) }, "encoded a snapshot for a follower");
       this.context.schedule();
     })().catch((error: Error) => {
-      // Not fatal: the follower waits, and the core asks again. Building on the next leader
-      // would likely fail the same way, so stopping would take the cluster down node by node.
-      this.lastFailureMs = scheduler.nowMs();
-      if (!this.context.stopped()) {
-        logger.error({ err: error, retryMs: snapshotRetryMs },
-          "could not encode a snapshot for a follower");
+      if (this.context.stopped()) return;
+      // This node's own database failed a check (a damaged value): it stops, as when applying.
+      // Retrying would fail the same way for as long as it leads, and a follower behind the
+      // log would never catch up (the simulator's seed 374); another leader can serve it.
+      if (error instanceof StateStoreError) {
+        this.context.fail(error);
+        return;
       }
+      // Otherwise not fatal: the follower waits, and the core asks again. Building on the next
+      // leader would likely fail the same way, so stopping would take the cluster down node by
+      // node.
+      this.lastFailureMs = scheduler.nowMs();
+      logger.error({ err: error, retryMs: snapshotRetryMs },
+        "could not encode a snapshot for a follower");
     }).finally(() => {
       this.building = null;
     });
