@@ -61,30 +61,47 @@ const writesMax = 256;
  */
 const groupOffset = 1_000_000;
 
-/** The configurations after one return, none dominated by another. */
+/**
+ * The configurations after one return, none dominated by another as far as the bounded checks
+ * go: against the configurations that linearized the same open operations (dropping either),
+ * and against those that linearized one or two fewer (which may drop the newcomer). Indexed by
+ * the set of operations linearized early, so that adding one costs lookups, not a scan.
+ */
 export class Frontier {
-  private readonly configurations: Configuration[] = [];
+  private readonly groups = new Map<string, Configuration[]>();
+  size = 0;
 
   constructor(private readonly context: DominanceContext) {}
 
-  get size(): number {
-    return this.configurations.length;
-  }
-
   add(candidate: Configuration): void {
-    const list = this.configurations;
-    if (list.some((kept) => dominates(kept, candidate, this.context))) return;
-    let write = 0;
-    for (const kept of list) {
-      if (!dominates(candidate, kept, this.context)) list[write++] = kept;
+    const key = candidate.early.join(",");
+    const same = this.groups.get(key) ?? [];
+    for (const fewer of subsetKeys(candidate.early)) {
+      const group = this.groups.get(fewer);
+      if (group?.some((kept) => dominates(kept, candidate, this.context)) === true) return;
     }
-    list.length = write;
-    list.push(candidate);
+    if (same.some((kept) => dominates(kept, candidate, this.context))) return;
+    const kept = same.filter((other) => !dominates(candidate, other, this.context));
+    this.size += 1 + kept.length - same.length;
+    kept.push(candidate);
+    this.groups.set(key, kept);
   }
 
   list(): Configuration[] {
-    return [...this.configurations];
+    return [...this.groups.values()].flat();
   }
+}
+
+/** The keys of `early` without one, and without two, of its operations. */
+function subsetKeys(early: readonly number[]): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < early.length; i++) {
+    keys.push(early.filter((_, k) => k !== i).join(","));
+    for (let j = i + 1; j < early.length && early.length <= 8; j++) {
+      keys.push(early.filter((_, k) => k !== i && k !== j).join(","));
+    }
+  }
+  return keys;
 }
 
 /**

@@ -87,7 +87,9 @@ export type SearchOutcome =
   | { readonly kind: "stepsExceeded"; readonly steps: number; readonly operationCount: number;
       /** The operation whose return the search was placing. */
       readonly at: ItemOperation; readonly returnedCount: number;
-      readonly definiteCount: number }
+      readonly definiteCount: number;
+      /** How many returns the witness search got past before it stopped. */
+      readonly witnessReturnedCount: number }
   | { readonly kind: "stuck"; readonly steps: number; readonly operationCount: number;
       /** The operation that returned with no configuration able to place it. */
       readonly blocked: ItemOperation;
@@ -204,14 +206,14 @@ class ItemSearch {
     if (witness === null) {
       return { kind: "linearizable", steps: this.steps, operationCount: this.operationCount };
     }
-    return this.refuteByBounds(witness) ?? this.walk();
+    return this.refuteByBounds(witness) ?? this.walk(witness.ordinal);
   }
 
   /**
    * A quick refutation, when the operation the witness search never got past cannot be placed
    * in any configuration because its requirement lies outside the stock's bounds at that point
-   * (stockBounds). The witness search did get past every earlier return, so this is the first
-   * operation the breadth-first walk would find no configuration to place, and it is named as
+   * (stock-bounds.ts). The witness search did get past every earlier return, so this is the
+   * first operation the breadth-first walk would find no configuration to place, named as
    * such; the prefix is the witness search's.
    */
   private refuteByBounds(furthest: { ordinal: number; configuration: Configuration }):
@@ -289,7 +291,7 @@ class ItemSearch {
   }
 
   /** The breadth-first phase: every configuration, return after return. */
-  private walk(): SearchOutcome {
+  private walk(witnessReturnedCount: number): SearchOutcome {
     let frontier: Configuration[] = [this.initialConfiguration()];
     for (const [ordinal, at] of this.returns.entries()) {
       const next = new Frontier(this.dominance);
@@ -299,7 +301,7 @@ class ItemSearch {
         if (this.steps > this.limits.stepsMax) {
           return { kind: "stepsExceeded", steps: this.steps, operationCount: this.operationCount,
             at: this.operations[at.position]!, returnedCount: ordinal,
-            definiteCount: this.definiteCount };
+            definiteCount: this.definiteCount, witnessReturnedCount };
         }
       }
       if (next.size === 0) return this.stuck(at.position, frontier);
@@ -322,21 +324,27 @@ class ItemSearch {
       yield { ...start, early: start.early.filter((_, i) => i !== early) };
       return;
     }
-    const stack: Configuration[] = [start];
-    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    // Breadth-first: sequences with fewer operations before the returning one come first.
+    const queue: Configuration[] = [start];
+    for (let head = 0, node = queue[0]; node !== undefined; node = queue[++head]) {
       const available = this.available(node.applied, at.called);
       for (const batch of this.choose(returning, node.state, available).batches) {
         this.steps++;
         yield this.extend(node, batch, returning, false, at.called);
       }
+      // Operations that need no info write first, earliest called first: the order a real
+      // execution most likely took, which the witness search tries first.
+      const spending: Configuration[] = [];
+      const free: Configuration[] = [];
       for (const position of at.open) {
         if (position === returning || node.early.includes(position)) continue;
         for (const batch of this.choose(position, node.state, available).batches) {
           if (++this.steps > this.limits.stepsMax) return;
           const child = this.extend(node, batch, position, true, at.called);
-          if (visited.admit(child)) stack.push(child);
+          if (visited.admit(child)) (batch.length === 0 ? free : spending).push(child);
         }
       }
+      queue.push(...free, ...spending);
     }
   }
 

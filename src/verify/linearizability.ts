@@ -135,9 +135,10 @@ function verdictOf(sku: string, outcome: SearchOutcome, stepsMax: number): ItemV
       return { ...common, linearizable: true };
     case "stepsExceeded":
       return { ...common, linearizable: "unknown", reason: `search gave up after ` +
-        `${stepsMax} steps (stepsMaxPerItem = ${stepsMax}) while placing ` +
-        `${describeOperation(summarize(outcome.at.source))}, with ${outcome.returnedCount} of ` +
-        `${outcome.definiteCount} operations placed` };
+        `${stepsMax} steps (stepsMaxPerItem = ${stepsMax}): the search for a linearization ` +
+        `got past ${outcome.witnessReturnedCount} of the ${outcome.definiteCount} operations' ` +
+        `returns, the search of every configuration past ${outcome.returnedCount}, while ` +
+        `placing ${describeOperation(summarize(outcome.at.source))}` };
     case "stuck": {
       const blockedOperation = summarize(outcome.blocked.source);
       if (outcome.incomplete !== null) {

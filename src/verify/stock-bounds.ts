@@ -32,7 +32,7 @@ interface Write {
 }
 
 /**
- * Answers stockBounds for any operation in O(log n): prefix sums of the writes' effects in
+ * Answers the bounds for any operation in O(log n): prefix sums of the writes' effects in
  * call order and in return order, so that a long history's search can ask at every dead end.
  */
 export class StockBoundsIndex {

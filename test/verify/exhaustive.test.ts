@@ -162,8 +162,8 @@ function storeAnswer(rng: SeededRng, op: SmallOp, stock: Stock):
 /** Changes one answered operation's answer to something a correct store might not give. */
 function corruptOne(rng: SeededRng, ops: SmallOp[]): void {
   const answered = ops.filter((op) => op.outcome !== "info" && op.result.error !== "no_leader");
-  const op = answered[rng.nextInt(answered.length)];
-  if (op === undefined) return;
+  if (answered.length === 0) return;
+  const op = answered[rng.nextInt(answered.length)]!;
   if (op.f === "read") {
     const stock = op.result.stock;
     op.result = { stock: stock === null ? 0 : rng.nextInt(3) === 0 ? null : (stock ?? 0) + 1 };
