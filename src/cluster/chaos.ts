@@ -401,7 +401,11 @@ class ChaosRun {
     const code = errorCodeOf(answer.body) ?? `http_${answer.status}`;
     const status = answer.status;
     if (status === 400 || status === 404 || status === 409 || status === 413) {
-      return ["fail", { error: code }];
+      // The stock the refusal saw: the checker reads it as an exact observation.
+      const available = (answer.body as { error?: { available?: unknown } } | null)?.error
+        ?.available;
+      return ["fail", code === "insufficient_stock" && typeof available === "number"
+        ? { error: code, available } : { error: code }];
     }
     if (status === 503 && !(this.options.ambiguous503 ?? false)) return ["fail", { error: code }];
     return ["info", { error: code }];

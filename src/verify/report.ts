@@ -83,14 +83,21 @@ function verdictText(verdict: boolean | "unknown"): string {
   return verdict ? "linearizable" : "NOT LINEARIZABLE";
 }
 
-function formatItemVerdict(item: ItemVerdict): string[] {
+/** How many steps of a long linearizable prefix the text shows (the JSON keeps them all). */
+export const prefixStepsShownMax = 20;
+
+/** One item's verdict as indented lines: the head line, then what went wrong. */
+export function formatItemVerdict(item: ItemVerdict): string[] {
   const head = `  ${item.sku}: ${item.operationCount} ops, ${item.steps} steps: `;
   if (item.linearizable === true) return [head + "linearizable"];
   if (item.linearizable === "unknown") return [head + `UNKNOWN: ${item.reason}`];
   const explanation = item.explanation;
   const lines = [head + "NOT LINEARIZABLE", `    ${explanation.message}`];
-  lines.push("    longest linearizable prefix:");
-  for (const step of explanation.longestPrefix) {
+  const prefix = explanation.longestPrefix;
+  const shown = prefix.slice(-prefixStepsShownMax);
+  lines.push(shown.length === prefix.length ? "    longest linearizable prefix:"
+    : `    longest linearizable prefix (its last ${shown.length} of ${prefix.length} steps):`);
+  for (const step of shown) {
     lines.push(`      ${describeOperation(step.operation)} -> ` +
       `${step.stateAfter === null ? "absent" : step.stateAfter}`);
   }

@@ -1,14 +1,18 @@
 /**
- * The linearizability checker on hand-made histories. Goal: show that the WGL search accepts
+ * The linearizability checker on hand-made histories. Goal: show that the search accepts
  * concurrent histories that have some valid order, rejects the anomalies a broken replicated
- * store produces (a stale read, an oversell, a lost write, a double apply), treats info
- * operations as possibly applied, keeps each sku's verdict independent, and gives up with
- * "unknown" rather than hanging. Method: each history is written event by event with
- * HistoryBuilder (a recorder with a fake clock), checked, and the verdict and, for the
- * non-linearizable ones, the operation named in the explanation are asserted.
+ * store produces (a stale read, an oversell, a lost write, a double apply), checks the failures
+ * that observed the stock (a refused buy, not_found, a refused create), treats info writes as
+ * possibly applied (each at most once, only after its call), keeps each sku's verdict
+ * independent, and gives up with "unknown" rather than hanging. Method: each history is
+ * written event by event with HistoryBuilder (a recorder with a fake clock), checked, and the
+ * verdict and, for the non-linearizable ones, the operation named in the explanation are
+ * asserted.
  */
 import { expect } from "chai";
-import { checkLinearizability, type ItemVerdict } from "../../src/verify/linearizability.js";
+import {
+  checkLinearizability, type ItemVerdict, type OperationSummary,
+} from "../../src/verify/linearizability.js";
 import { UnsupportedOperationError } from "../../src/verify/item-ops.js";
 import { checkInvariants } from "../../src/verify/invariants.js";
 import { created, HistoryBuilder } from "./helpers.js";
@@ -19,7 +23,7 @@ function verdictOf(builder: HistoryBuilder, sku = "a"): ItemVerdict {
   return item;
 }
 
-function blockedOf(verdict: ItemVerdict): { f: string; index: number } {
+function blockedOf(verdict: ItemVerdict): OperationSummary {
   if (verdict.linearizable !== false) throw new Error("expected a non-linearizable verdict");
   return verdict.explanation.blockedOperation;
 }
@@ -128,11 +132,18 @@ describe("verify: linearizability of hand-made histories", () => {
     expect(verdictOf(history).linearizable).to.equal(true);
   });
 
-  it("drops fail operations: a failed buy did not happen", () => {
+  it("accepts failures consistent with the state: a refused buy and a refused create", () => {
     const history = created("a", 1)
       .invoke(1, "buy", { sku: "a", qty: 2 }).fail(1, { error: "insufficient_stock" })
       .invoke(2, "create", { sku: "a", stock: 9 }).fail(2, { error: "conflict" })
       .done(3, "read", { sku: "a" }, { stock: 1 });
+    expect(verdictOf(history).linearizable).to.equal(true);
+  });
+
+  it("drops failures that observed nothing: a buy refused for no leader", () => {
+    const history = created("a", 5)
+      .invoke(1, "buy", { sku: "a", qty: 2 }).fail(1, { error: "no_leader" })
+      .done(2, "read", { sku: "a" }, { stock: 5 });
     expect(verdictOf(history).linearizable).to.equal(true);
   });
 
@@ -160,13 +171,14 @@ describe("verify: linearizability of hand-made histories", () => {
   });
 
   it("gives up with unknown on an adversarial history beyond its step budget", () => {
-    // 20 concurrent adds and an impossible concurrent read: the search must try every subset
-    // of adds before concluding, about 2^20 states.
+    // 20 concurrent adds of even quantities and a concurrent read of an odd stock within
+    // their total: no bound rules it out, so the search must try every subset of adds before
+    // concluding, about 2^20 states.
     const history = created("a", 0);
     for (let process = 1; process <= 20; process++) {
-      history.invoke(process, "add", { sku: "a", qty: process });
+      history.invoke(process, "add", { sku: "a", qty: 2 * process });
     }
-    history.invoke(99, "read", { sku: "a" }).ok(99, { stock: 1_000_000 });
+    history.invoke(99, "read", { sku: "a" }).ok(99, { stock: 201 });
     for (let process = 1; process <= 20; process++) history.ok(process);
     const result = checkLinearizability(history.ops(), { stepsMaxPerItem: 10_000 });
     expect(result.linearizable).to.equal("unknown");
@@ -231,6 +243,150 @@ describe("verify: linearizability of hand-made histories", () => {
       /acknowledged before the cancel/);
       refused(created("a", 5).done(1, "buy", { sku: "a", qty: 2 }, { orderId: "o-1" })
         .done(2, "cancel", { sku: "a", qty: 3, orderId: "o-1" }), /those of its buy \(a × 2\)/);
+    });
+  });
+
+  describe("failures as observations", () => {
+    it("rejects a buy refused with enough stock, naming the buy", () => {
+      const history = created("a", 5)
+        .invoke(1, "buy", { sku: "a", qty: 2 }).fail(1, { error: "insufficient_stock" });
+      const verdict = verdictOf(history);
+      expect(blockedOf(verdict)).to.include({ f: "buy", process: 1, type: "fail" });
+      if (verdict.linearizable === false) {
+        expect(verdict.explanation.message).to.contain("the stock lies in [5, 5]");
+      }
+    });
+
+    it("accepts a refusal when a concurrent buy took the stock first", () => {
+      const history = created("a", 2)
+        .invoke(1, "buy", { sku: "a", qty: 2 })
+        .invoke(2, "buy", { sku: "a", qty: 1 })
+        .ok(1, { orderId: "o-1" })
+        .fail(2, { error: "insufficient_stock" })
+        .done(3, "read", { sku: "a" }, { stock: 0 });
+      expect(verdictOf(history).linearizable).to.equal(true);
+    });
+
+    it("places a refusal before a concurrent add, but not after a completed one", () => {
+      const concurrent = created("a", 1)
+        .invoke(1, "add", { sku: "a", qty: 3 })
+        .invoke(2, "buy", { sku: "a", qty: 2 })
+        .fail(2, { error: "insufficient_stock" })
+        .ok(1, { stock: 4 });
+      expect(verdictOf(concurrent).linearizable).to.equal(true);
+      const after = created("a", 1)
+        .done(1, "add", { sku: "a", qty: 3 }, { stock: 4 })
+        .invoke(2, "buy", { sku: "a", qty: 2 }).fail(2, { error: "insufficient_stock" });
+      expect(blockedOf(verdictOf(after)).f).to.equal("buy");
+    });
+
+    it("checks the available stock a refusal reports", () => {
+      const refused = (available: number): HistoryBuilder => created("a", 1)
+        .invoke(1, "buy", { sku: "a", qty: 2 })
+        .fail(1, { error: "insufficient_stock", available });
+      expect(verdictOf(refused(1)).linearizable).to.equal(true);
+      expect(verdictOf(refused(0)).linearizable).to.equal(false);
+      // A refusal that reports enough stock contradicts itself.
+      expect(verdictOf(refused(2)).linearizable).to.equal(false);
+    });
+
+    it("lets an info buy explain a refusal, but then it happened for good", () => {
+      const explained = created("a", 2)
+        .invoke(1, "buy", { sku: "a", qty: 2 })
+        .invoke(2, "buy", { sku: "a", qty: 1 }).fail(2, { error: "insufficient_stock" });
+      expect(verdictOf(explained).linearizable).to.equal(true);
+      const contradicted = created("a", 2)
+        .invoke(1, "buy", { sku: "a", qty: 2 })
+        .invoke(2, "buy", { sku: "a", qty: 1 }).fail(2, { error: "insufficient_stock" })
+        .done(3, "read", { sku: "a" }, { stock: 2 });
+      expect(blockedOf(verdictOf(contradicted)).f).to.equal("read");
+    });
+
+    it("checks not_found: absent before the create, not after it returned", () => {
+      const before = new HistoryBuilder()
+        .invoke(1, "add", { sku: "a", qty: 1 })
+        .invoke(0, "create", { sku: "a", stock: 2 })
+        .fail(1, { error: "not_found" })
+        .ok(0);
+      expect(verdictOf(before).linearizable).to.equal(true);
+      const after = created("a", 2)
+        .invoke(1, "buy", { sku: "a", qty: 1 }).fail(1, { error: "not_found" });
+      expect(blockedOf(verdictOf(after))).to.include({ f: "buy", type: "fail" });
+    });
+
+    it("checks a create refused as a conflict: the item must exist", () => {
+      const first = new HistoryBuilder()
+        .invoke(1, "create", { sku: "a", stock: 2 }).fail(1, { error: "conflict" });
+      expect(blockedOf(verdictOf(first)).f).to.equal("create");
+      const raced = new HistoryBuilder()
+        .invoke(0, "create", { sku: "a", stock: 2 })
+        .invoke(1, "create", { sku: "a", stock: 3 })
+        .fail(1, { error: "conflict" })
+        .ok(0)
+        .done(2, "read", { sku: "a" }, { stock: 2 });
+      expect(verdictOf(raced).linearizable).to.equal(true);
+    });
+  });
+
+  describe("info writes", () => {
+    it("applies an info write at most once", () => {
+      const history = created("a", 5)
+        .invoke(1, "add", { sku: "a", qty: 3 }).info(1)
+        .done(2, "read", { sku: "a" }, { stock: 8 })
+        .done(3, "read", { sku: "a" }, { stock: 11 });
+      expect(blockedOf(verdictOf(history))).to.include({ f: "read", process: 3 });
+    });
+
+    it("combines several info writes, of both signs, to explain a read", () => {
+      const combined = (stock: number): HistoryBuilder => created("a", 5)
+        .invoke(1, "add", { sku: "a", qty: 3 })
+        .invoke(2, "buy", { sku: "a", qty: 1 })
+        .invoke(3, "add", { sku: "a", qty: 1 })
+        .done(4, "read", { sku: "a" }, { stock });
+      // 5 + any sub-multiset of {+3, -1, +1}: 4, 5, 6, 7, 8, 9.
+      for (const stock of [4, 5, 6, 7, 8, 9]) {
+        expect(verdictOf(combined(stock)).linearizable, `read ${stock}`).to.equal(true);
+      }
+      for (const stock of [3, 10]) {
+        expect(verdictOf(combined(stock)).linearizable, `read ${stock}`).to.equal(false);
+      }
+    });
+
+    it("uses only info writes called before the read returned", () => {
+      const history = created("a", 5)
+        .done(1, "read", { sku: "a" }, { stock: 8 })
+        .invoke(2, "add", { sku: "a", qty: 3 }).info(2);
+      expect(blockedOf(verdictOf(history)).f).to.equal("read");
+    });
+
+    it("creates an item by an info create when a later read finds it", () => {
+      const history = new HistoryBuilder()
+        .invoke(0, "create", { sku: "a", stock: 4 }).info(0)
+        .invoke(1, "add", { sku: "a", qty: 2 }).info(1)
+        .done(2, "read", { sku: "a" }, { stock: null })
+        .done(3, "read", { sku: "a" }, { stock: 6 });
+      expect(verdictOf(history).linearizable).to.equal(true);
+    });
+
+    it("decides a long run of interchangeable info writes without enumerating subsets", () => {
+      // 300 unanswered adds of 1, then reads that climb and one that falls back: the old
+      // subset search needed up to 2^300 tries to refute the fall.
+      const climbing = (last: number): HistoryBuilder => {
+        const history = created("a", 0);
+        for (let process = 1; process <= 300; process++) {
+          history.invoke(process, "add", { sku: "a", qty: 1 }).info(process);
+        }
+        for (const stock of [10, 150, 290, last]) {
+          history.done(1000 + stock, "read", { sku: "a" }, { stock });
+        }
+        return history;
+      };
+      const accepted = verdictOf(climbing(300));
+      expect(accepted.linearizable).to.equal(true);
+      expect(accepted.steps).to.be.below(100);
+      const refuted = verdictOf(climbing(200));
+      expect(blockedOf(refuted)).to.include({ f: "read" });
+      expect(refuted.steps).to.be.below(100);
     });
   });
 
