@@ -532,7 +532,10 @@ export class SimCluster {
     }
   }
 
-  /** As RaftServer.maybePublish: propose (or forward) the publication until it applies. */
+  /**
+   * As MemberPublisher.maybePublish (src/node/member-publisher.ts): propose (or forward) the
+   * publication until it applies.
+   */
   private maybePublish(node: SimNode): void {
     if (!this.publishMembers || this.now - node.lastPublishTick < publishRetryTicks ||
       node.raft.status().leaderId === null || node.published()) {
