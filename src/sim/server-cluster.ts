@@ -1,6 +1,7 @@
 import pino from "pino";
 import { MemoryStateStore } from "../market/memory-state-store.js";
 import { SeededRng, type NodeId, type RaftConfig, type Rng } from "../raft/index.js";
+import { NodeMetrics } from "../node/metrics.js";
 import { RaftServer } from "../node/raft-server.js";
 import { MemorySnapshotStore, MemoryStorage } from "../storage/index.js";
 import { NodeScheduler, type SimClock } from "./sim-clock.js";
@@ -134,6 +135,9 @@ export class ServerCluster {
       clientUrls: new Map(),
       snapshot: this.options.snapshot,
       scheduler,
+      // Without the process metrics: prom-client's collect a whole process's figures through
+      // perf_hooks observers that a simulated restart would never release.
+      metrics: new NodeMetrics(id, { processMetrics: false }),
       openStorage: () => ({ log, state, snapshots: new MemorySnapshotStore() }),
       onFatal: (error) => {
         // A crashed incarnation's leftover continuations may fail on its dead disks: ignored.
