@@ -25,7 +25,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { longestStall } from "./bench-stats.js";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import {
@@ -78,33 +78,17 @@ function sampleRss(): void {
   rssPeak.fileMiB = Math.max(rssPeak.fileMiB, field("RssFile") + field("RssShmem"));
 }
 
-/** Runs `work`, measuring the longest gap between turns of the loop. */
+/** Runs `work`, measuring the longest gap between turns of the loop and the peak RSS. */
 async function measured(work: () => Promise<void>): Promise<Figures> {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  let running = true;
-  let last = performance.now();
-  let longest = 0;
-  const probe = (): void => {
-    const now = performance.now();
-    if (trace && now - last > 50) console.log(`  stall ${(now - last).toFixed(0)} ms after ${activity}`);
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (running) setImmediate(probe);
-  };
-  setImmediate(probe);
   const sampler = setInterval(sampleRss, 20);
-  const start = performance.now();
-  await work();
-  const totalMs = performance.now() - start;
-  clearInterval(sampler);
-  sampleRss();
-  running = false;
-  probe();
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  histogram.disable();
-  return { totalMs, stallMs: longest, histogramMs: histogram.max / 1e6 };
+  const figures = await longestStall(async () => {
+    await work();
+    clearInterval(sampler);
+    sampleRss();
+  }, (gapMs) => {
+    if (trace && gapMs > 50) console.log(`  stall ${gapMs.toFixed(0)} ms after ${activity}`);
+  });
+  return { totalMs: figures.totalMs, stallMs: figures.probeMs, histogramMs: figures.histogramMs };
 }
 
 function peakRssMiB(): number {

@@ -16,12 +16,12 @@ import { Command, InvalidArgumentError } from "commander";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { defaultMarketConfig } from "../src/market/config.js";
 import { encodeMarketSnapshotAsync, type MarketSnapshotState } from "../src/market/market-snapshot.js";
 import type { Item, Order } from "../src/market/model.js";
 import type { Session } from "../src/market/sessions.js";
 import { FileSnapshotStore } from "../src/storage/snapshot-store.js";
+import { longestStall } from "./bench-stats.js";
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -47,34 +47,6 @@ function syntheticState(orderCount: number): MarketSnapshotState {
     items, orders, sessions };
 }
 
-/** Runs `work` while measuring the longest gap between setImmediate turns, in ms. */
-async function longestStallMs(work: () => Promise<void>): Promise<{ probeMs: number;
-  histogramMs: number; totalMs: number; }> {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  // Its first sample is only a baseline: take it before the work starts.
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  let running = true;
-  let last = performance.now();
-  let longest = 0;
-  const probe = (): void => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (running) setImmediate(probe);
-  };
-  setImmediate(probe);
-  const start = performance.now();
-  await work();
-  const totalMs = performance.now() - start;
-  running = false;
-  probe();
-  // The histogram's timer records a stall only when it next fires: let it, after the work.
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  histogram.disable();
-  return { probeMs: longest, histogramMs: histogram.max / 1e6, totalMs };
-}
-
 async function main(): Promise<void> {
   const positive = (value: string): number => {
     const parsed = Number(value);
@@ -90,11 +62,11 @@ async function main(): Promise<void> {
   try {
     for (let run = 1; run <= options.runs; run++) {
       let data = "";
-      const encoding = await longestStallMs(async () => {
+      const encoding = await longestStall(async () => {
         data = await encodeMarketSnapshotAsync(state, yieldToLoop);
       });
       const store = new FileSnapshotStore(dir);
-      const saving = await longestStallMs(() =>
+      const saving = await longestStall(() =>
         store.saveAsync({ meta: { index: run, term: 1, voters: ["n1"] }, data }));
       const mib = (Buffer.byteLength(data) / 2 ** 20).toFixed(1);
       const show = (figures: { probeMs: number; histogramMs: number; totalMs: number }) =>

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 /**
  * Pure helpers the benchmarks share: percentiles, medians, the summary of a set of load runs,
  * and plain-text tables. No I/O, so a unit test covers them (test/scripts/bench-stats.test.ts).
@@ -88,3 +89,45 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
     return column === 0 ? cell.padEnd(width) : cell.padStart(width);
   }).join("  ").trimEnd()).join("\n");
 }
+
+/** What longestStall measured: the longest gap between turns of the loop, two ways. */
+export interface StallFigures {
+  /** The longest gap between two turns of a setImmediate probe, ms. */
+  readonly probeMs: number;
+  /** perf_hooks monitorEventLoopDelay's max over the same time, ms. */
+  readonly histogramMs: number;
+  readonly totalMs: number;
+}
+
+/**
+ * Runs `work` while measuring the longest gap between turns of the event loop. `onGap`, when
+ * given, sees every gap (with its length in ms), for a trace of what stalled.
+ */
+export async function longestStall(work: () => Promise<void>,
+  onGap?: (gapMs: number) => void): Promise<StallFigures> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  // Its first sample is only a baseline: take it before the work starts.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  let running = true;
+  let last = performance.now();
+  let longest = 0;
+  const probe = (): void => {
+    const now = performance.now();
+    onGap?.(now - last);
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(probe);
+  };
+  setImmediate(probe);
+  const start = performance.now();
+  await work();
+  const totalMs = performance.now() - start;
+  running = false;
+  probe();
+  // The histogram's timer records a stall only when it next fires: let it, after the work.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  histogram.disable();
+  return { probeMs: longest, histogramMs: histogram.max / 1e6, totalMs };
+}
+
