@@ -70,7 +70,8 @@ export function createClientApp(options: ClientAppOptions): express.Application 
   app.use(jsonBody(bodyLimitBytes));
   app.use(marketRouter(context));
   app.use(unknownRouteHandler);
-  app.use(errorMiddleware(logger, bodyLimitBytes));
+  app.use(errorMiddleware(logger, bodyLimitBytes,
+    (error) => options.service.storageFailed(error)));
   return app;
 }
 

@@ -3,11 +3,13 @@
  * ApiError is rendered with the status its code maps to; a client-side error of the HTTP stack
  * (express's router, http-errors, body-parser and raw-body: a `status` or `statusCode` of 4xx,
  * `expose`, a known `type`, a URIError from a malformed percent-escape) becomes the matching
- * 4xx ApiError, logged at debug without a stack; anything else is a bug, logged with its stack
- * and answered 500 internal without details.
+ * 4xx ApiError, logged at debug without a stack; damaged storage (StateStoreError) stops the
+ * node and is 503 unavailable; anything else is a bug, logged with its stack and answered 500
+ * internal without details.
  */
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { StateStoreError } from "../market/state-store.js";
 import {
   ApiError,
   codeOfClientStatus,
@@ -72,10 +74,24 @@ export function toApiError(error: unknown, bodyLimitBytes: number): ApiError | n
   return new ApiError(code, truncateForMessage(message));
 }
 
-export function errorMiddleware(logger: Logger, bodyLimitBytes: number): ErrorRequestHandler {
+/**
+ * `onStorageFailure` hears of a StateStoreError a query met (a stored value that fails its
+ * checksum): the node stops, and the answer is 503 unavailable, so that the client goes to
+ * another node; never a 500, and never a node that goes on serving from a damaged disk.
+ */
+export function errorMiddleware(logger: Logger, bodyLimitBytes: number,
+  onStorageFailure: (error: Error) => void): ErrorRequestHandler {
   return (error: unknown, request, response, next) => {
     if (response.headersSent) {
       next(error);
+      return;
+    }
+    if (error instanceof StateStoreError) {
+      onStorageFailure(error);
+      if (request.socket.destroyed) return;
+      const unavailable = new ApiError("unavailable", "this node's stored state failed a " +
+        "check and the node is stopping: send the request to another node");
+      response.status(unavailable.status).json(unavailable.toBody());
       return;
     }
     // The client is gone (a timeout or an abort destroyed the socket): nobody to answer.

@@ -8,6 +8,18 @@ import { EventLoopDelayMonitor } from "./event-loop-delay.js";
  * the two costs that matter took (commit latency, fsync latency), and how long the event loop
  * stalled (a stall longer than the election timeout looks like a dead leader to a follower).
  */
+/** Where the node stands in the protocol: read when /metrics is scraped. */
+const roles = ["follower", "preCandidate", "candidate", "leader"] as const satisfies
+  readonly Role[];
+
+export interface RaftGaugeValues {
+  readonly term: number;
+  readonly role: Role;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastLogIndex: number;
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly term: Gauge;
@@ -26,20 +38,35 @@ export class NodeMetrics {
   readonly protocolViolations: Counter<"from" | "reason">;
   /** Event-loop delay gauges; sampling runs only between eventLoop.start() and stop(). */
   readonly eventLoop: EventLoopDelayMonitor;
+  /** Read at each scrape rather than set on each pass of the ready loop: a scrape is rare. */
+  private raftState: (() => RaftGaugeValues) | null = null;
 
   constructor(nodeId: string,
     options: { processMetrics?: boolean; eventLoopWindowMs?: number } = {}) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-    this.term = new Gauge({ name: "raft_term", help: "Current Raft term", registers });
+    // Each gauge reads the node's state when collected (prom-client calls collect() per scrape).
+    const readState = (): RaftGaugeValues | undefined => this.raftState?.();
+    const gauge = (name: string, help: string,
+      value: (state: RaftGaugeValues) => number): Gauge => {
+      return new Gauge({ name, help, registers, collect() {
+        const state = readState();
+        if (state !== undefined) this.set(value(state));
+      } });
+    };
+    this.term = gauge("raft_term", "Current Raft term", (state) => state.term);
+    this.commitIndex = gauge("raft_commit_index", "Commit index", (state) => state.commitIndex);
+    this.appliedIndex = gauge("raft_applied_index", "Applied index",
+      (state) => state.appliedIndex);
+    this.lastLogIndex = gauge("raft_last_log_index", "Last log index",
+      (state) => state.lastLogIndex);
     this.role = new Gauge({ name: "raft_role", help: "1 for the role this node holds",
-      labelNames: ["role"], registers });
-    this.commitIndex = new Gauge({ name: "raft_commit_index", help: "Commit index", registers });
-    this.appliedIndex = new Gauge({ name: "raft_applied_index", help: "Applied index",
-      registers });
-    this.lastLogIndex = new Gauge({ name: "raft_last_log_index", help: "Last log index",
-      registers });
+      labelNames: ["role"], registers, collect() {
+        const state = readState();
+        if (state === undefined) return;
+        for (const each of roles) this.set({ role: each }, each === state.role ? 1 : 0);
+      } });
     this.proposals = new Counter({ name: "raft_proposals_total",
       help: "Write proposals by outcome", labelNames: ["outcome"], registers });
     this.elections = new Counter({ name: "raft_elections_total",
@@ -61,9 +88,8 @@ export class NodeMetrics {
     this.eventLoop = new EventLoopDelayMonitor(this.registry, options.eventLoopWindowMs);
   }
 
-  setRole(role: Role): void {
-    for (const each of ["follower", "preCandidate", "candidate", "leader"] as const) {
-      this.role.set({ role: each }, each === role ? 1 : 0);
-    }
+  /** Reports `read()` in the term, role and index gauges, from now on. */
+  observeRaftState(read: () => RaftGaugeValues): void {
+    this.raftState = read;
   }
 }

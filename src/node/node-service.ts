@@ -21,8 +21,18 @@ export interface NodeService {
    */
   readBarrier(): Promise<ReadBarrierOutcome>;
 
-  /** The local state machine, for queries. Read-only: never apply through it. */
+  /**
+   * The local state machine, for queries. Read-only: never apply through it. A query may throw
+   * StateStoreError when the stored state does not read back (a failed checksum): the caller
+   * then reports it through storageFailed and answers that this node cannot serve.
+   */
   market(): MarketStateMachine;
+
+  /**
+   * A query found this node's stored state unreadable. The node stops, as it does when its own
+   * loop meets damaged storage: a node must not go on serving, or voting, from a disk that lies.
+   */
+  storageFailed(error: Error): void;
 
   status(): NodeStatus;
 

@@ -199,6 +199,11 @@ export class RaftServer implements NodeService {
       stateMachine: this.stateMachine, spoolDir, ...options.snapshot,
       metaAt: (index, term) => this.metaAt(index, term),
       onInstalled: (meta) => this.settleInstalled(meta) }, base?.index ?? 0, checkpointJitter);
+    this.metrics.observeRaftState(() => {
+      const status = this.node.status();
+      return { term: status.term, role: status.role, commitIndex: status.commitIndex,
+        appliedIndex: this.stateMachine.appliedIndex, lastLogIndex: status.lastLogIndex };
+    });
     const restored = this.node.status();
     options.logger.info({ term: restored.term, commitIndex: restored.commitIndex,
       lastLogIndex: restored.lastLogIndex, stateIndex: base?.index ?? 0 },
@@ -271,6 +276,11 @@ export class RaftServer implements NodeService {
 
   market(): MarketStateMachine {
     return this.stateMachine.market;
+  }
+
+  storageFailed(error: Error): void {
+    if (this.stopped || this.fatalError !== null) return;
+    this.fail(error);
   }
 
   status(): NodeStatus {
@@ -433,7 +443,6 @@ export class RaftServer implements NodeService {
     if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
     if (ready.snapshotWanted !== null) this.snapshots.build();
     this.snapshots.maybeCheckpoint();
-    this.updateGauges();
   }
 
   /**
@@ -540,12 +549,4 @@ export class RaftServer implements NodeService {
     return changed;
   }
 
-  private updateGauges(): void {
-    const status = this.node.status();
-    this.metrics.term.set(status.term);
-    this.metrics.setRole(status.role);
-    this.metrics.commitIndex.set(status.commitIndex);
-    this.metrics.appliedIndex.set(this.stateMachine.appliedIndex);
-    this.metrics.lastLogIndex.set(status.lastLogIndex);
-  }
 }

@@ -1,6 +1,7 @@
 /**
- * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--fault-ms MS]`: runs N seeded
- * simulations of production RaftServers (server-simulator.ts) starting at seed S, prints seeds
+ * `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--fault-ms MS] [--jobs J]`: runs N seeded
+ * simulations of production RaftServers (server-simulator.ts) starting at seed S, on J worker
+ * processes (default one per core), prints seeds
  * per second, and on a violation prints the seed, the command that reproduces it and the
  * trace, then exits 1. `--core [--ticks T] [--snapshots-on-demand] [--plant BUG]` runs the
  * model simulator of the core (simulator.ts) instead. `--minutes M` runs fresh seeds until M
@@ -9,11 +10,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
 import { defaultSimTicks, runSimulation, type SimResult } from "./simulator.js";
-import {
-  defaultServerSimFaultMs,
-  runServerSimulation,
-  type ServerSimResult,
-} from "./server-simulator.js";
+import { defaultServerSimFaultMs } from "./server-simulator.js";
+import { defaultJobs, runSeedPool, type SeedSummary } from "./seed-pool.js";
 
 function positiveInteger(name: string, min = 1) {
   return (value: string): number => {
@@ -50,6 +48,8 @@ const program = new Command()
   .option("--nodes <count>", "cluster size, 3 or 5 (default: chosen by each seed)", nodeCount)
   .option("--minutes <minutes>", "run fresh seeds from --seed until this many minutes have " +
     "passed (instead of --seeds)", positiveInteger("--minutes"))
+  .option("--jobs <count>", "worker processes running seeds side by side (servers; default: " +
+    "one per core)", positiveInteger("--jobs"), defaultJobs())
   .option("--trace", "print the trace of every seed, not only of failures", false)
   .option("--fault-ms <ms>", "virtual milliseconds of faults per seed (servers)",
     positiveInteger("--fault-ms"), defaultServerSimFaultMs)
@@ -66,7 +66,7 @@ const program = new Command()
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
   trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; core: boolean;
-  faultMs: number; minutes?: number }>();
+  faultMs: number; minutes?: number; jobs: number }>();
 
 const coreOnly = ["ticks", "snapshotsOnDemand", "plant"] as const;
 const misplaced = coreOnly.filter((name) => program.getOptionValueSource(name) === "cli");
@@ -77,61 +77,51 @@ if (!options.core && misplaced.length > 0) {
 if (options.core && program.getOptionValueSource("faultMs") === "cli") {
   program.error("--fault-ms applies to the server simulator, not to --core (use --ticks)");
 }
+if (options.core && program.getOptionValueSource("jobs") === "cli") {
+  program.error("--jobs applies to the server simulator, not to --core");
+}
 
 if (!options.core) {
   await runServerSeeds();
   process.exit(0);
 }
 
-/** Whether `result` failed, at a lower seed than the failure kept so far (if any). */
-function lowerFailure(result: ServerSimResult, kept: ServerSimResult | null): boolean {
-  return !result.ok && (kept === null || result.seed < kept.seed);
-}
-
 /**
- * `--server`: seeds of production RaftServers (server-simulator.ts), one after another. (Runs
- * interleaved in one process were measured slower, 3.5 against 7.5 seeds/s: a simulated event
- * costs its work, not the wait for a turn of Node's loop.)
+ * Seeds of production RaftServers (server-simulator.ts) on --jobs worker processes
+ * (seed-pool.ts). (Runs interleaved in one thread were measured slower, 3.5 against 7.5 seeds/s:
+ * a simulated event costs its work, not a wait.)
  */
 async function runServerSeeds(): Promise<void> {
   const startedMs = performance.now();
   const deadlineMs = options.minutes === undefined ? null : startedMs + options.minutes * 60_000;
   const seedEnd = deadlineMs === null ? options.seed + options.seeds : Number.POSITIVE_INFINITY;
+  const jobs = deadlineMs === null ? Math.min(options.jobs, options.seeds) : options.jobs;
   let lastProgressMs = startedMs;
-  let nextSeed = options.seed;
   let done = 0;
-  // A holder, not a variable: the runners set it from their closures.
-  const outcome: { failure: ServerSimResult | null } = { failure: null };
+  let lastSeed = options.seed;
   let slowest = { seed: -1, ms: 0, events: 0 };
   const totals = { ok: 0, fail: 0, info: 0, events: 0, crashes: 0, fsyncFailures: 0 };
-  const runner = async (): Promise<void> => {
-    while (outcome.failure === null && nextSeed < seedEnd &&
-      (deadlineMs === null || performance.now() < deadlineMs)) {
-      const seed = nextSeed++;
-      const seedStartedMs = performance.now();
-      const result = await runServerSimulation({ seed, nodeCount: options.nodes,
-        faultMs: options.faultMs });
-      const ms = performance.now() - seedStartedMs;
-      done++;
-      for (const key of Object.keys(totals) as (keyof typeof totals)[]) {
-        totals[key] += result.stats[key];
-      }
-      if (ms > slowest.ms) slowest = { seed, ms, events: result.stats.events };
-      if (options.trace) console.log(result.trace.join("\n"));
-      if (lowerFailure(result, outcome.failure)) outcome.failure = result;
-      const nowMs = performance.now();
-      if (nowMs - lastProgressMs > 5000) {
-        lastProgressMs = nowMs;
-        const left = deadlineMs === null ? `${done}/${options.seeds} seeds`
-          : `${done} seeds, ${Math.max(0, (deadlineMs - nowMs) / 1000).toFixed(0)} s left`;
-        console.error(`  ... ${left}, ${(done / ((nowMs - startedMs) / 1000)).toFixed(1)} ` +
-          `seeds/s; slowest so far: seed ${slowest.seed} (${slowest.ms.toFixed(0)} ms, ` +
-          `${slowest.events} events)`);
-      }
+  const onResult = (result: SeedSummary): void => {
+    done++;
+    lastSeed = Math.max(lastSeed, result.seed);
+    for (const key of Object.keys(totals) as (keyof typeof totals)[]) {
+      totals[key] += result.stats[key];
+    }
+    if (result.ms > slowest.ms) slowest = { seed: result.seed, ms: result.ms, events: result.stats.events };
+    if (options.trace) console.log(`seed ${result.seed}:\n${result.trace.join("\n")}`);
+    const nowMs = performance.now();
+    if (nowMs - lastProgressMs > 5000) {
+      lastProgressMs = nowMs;
+      const left = deadlineMs === null ? `${done}/${options.seeds} seeds`
+        : `${done} seeds, ${Math.max(0, (deadlineMs - nowMs) / 1000).toFixed(0)} s left`;
+      console.error(`  ... ${left}, ${(done / ((nowMs - startedMs) / 1000)).toFixed(1)} ` +
+        `seeds/s; slowest so far: seed ${slowest.seed} (${slowest.ms.toFixed(0)} ms, ` +
+        `${slowest.events} events)`);
     }
   };
-  await runner();
-  const failed = outcome.failure;
+  const failed = await runSeedPool({ firstSeed: options.seed, endSeed: seedEnd, deadlineMs, jobs,
+    settings: { nodeCount: options.nodes, faultMs: options.faultMs, keepTrace: options.trace },
+    onResult });
   if (failed !== null) {
     const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
     console.error(`\nFAIL seed=${failed.seed}: ${failed.violation}`);
@@ -142,12 +132,12 @@ async function runServerSeeds(): Promise<void> {
     process.exit(1);
   }
   const seconds = (performance.now() - startedMs) / 1000;
-  console.log(`${done} server seeds passed (seeds ${options.seed}..${options.seed + done - 1}, ` +
-    `${options.faultMs} ms of faults each) in ${seconds.toFixed(1)} s: ` +
-    `${(done / seconds).toFixed(1)} seeds/s; client operations ok ${totals.ok}, fail ` +
-    `${totals.fail}, info ${totals.info}; ${totals.crashes} crashes, ${totals.fsyncFailures} ` +
-    `failed fsyncs, ${totals.events} events; slowest seed ${slowest.seed} ` +
-    `(${slowest.ms.toFixed(0)} ms)`);
+  console.log(`${done} server seeds passed (seeds ${options.seed}..${lastSeed}, ` +
+    `${options.faultMs} ms of faults each, ${jobs} worker${jobs === 1 ? "" : "s"}) in ` +
+    `${seconds.toFixed(1)} s: ${(done / seconds).toFixed(1)} seeds/s; client operations ok ` +
+    `${totals.ok}, fail ${totals.fail}, info ${totals.info}; ${totals.crashes} crashes, ` +
+    `${totals.fsyncFailures} failed fsyncs, ${totals.events} events; slowest seed ` +
+    `${slowest.seed} (${slowest.ms.toFixed(0)} ms)`);
 }
 
 function reproduceCommand(result: SimResult): string {

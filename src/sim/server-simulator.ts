@@ -1,7 +1,8 @@
 import { rejectionToApiError } from "../api/api-error.js";
 import { orderIdForIndex } from "../market/model.js";
 import { validateRequest, validateSearchQuery } from "../market/validate.js";
-import type { MarketRequest, MarketResult } from "../market/index.js";
+import type { Item, MarketRequest, MarketResult } from "../market/index.js";
+import { StateStoreError } from "../market/state-store.js";
 import { SeededRng, type NodeId, type Rng } from "../raft/index.js";
 import type { SubmitOutcome } from "../node/node-service.js";
 import { HistoryRecorder, type HistoryOp, type OpValue } from "../verify/history.js";
@@ -517,16 +518,24 @@ class Workload {
     }
     // The node may have crashed since: a dead node answers nothing.
     if (node.server !== server) return this.complete(process, "fail", { error: "node_down" });
-    const market = server.market();
-    // Now and then by search, as GET /v1/items does with its query strings.
-    let item = market.getItem(sku);
-    if (this.rng.nextFloat() < 0.2) {
-      const query = validateSearchQuery({ q: sku, area: "sim", inStock: "false", limit: "20" });
-      if (!query.ok) throw new Violation(`a sound search query was refused: ${query.message}`);
-      item = market.searchItems(query.query).find((found) => found.sku === sku);
-      for (const bad of [{ limit: "0" }, { inStock: "maybe" }, { q: ["a", "b"] }]) {
-        if (validateSearchQuery(bad).ok) throw new Violation(`search accepted ${JSON.stringify(bad)}`);
+    let item: Item | undefined;
+    try {
+      const market = server.market();
+      // Now and then by search, as GET /v1/items does with its query strings.
+      item = market.getItem(sku);
+      if (this.rng.nextFloat() < 0.2) {
+        const query = validateSearchQuery({ q: sku, area: "sim", inStock: "false", limit: "20" });
+        if (!query.ok) throw new Violation(`a sound search query was refused: ${query.message}`);
+        item = market.searchItems(query.query).find((found) => found.sku === sku);
+        for (const bad of [{ limit: "0" }, { inStock: "maybe" }, { q: ["a", "b"] }]) {
+          if (validateSearchQuery(bad).ok) throw new Violation(`search accepted ${JSON.stringify(bad)}`);
+        }
       }
+    } catch (error) {
+      // As the API does (error-middleware.ts): the node stops, the client hears 503.
+      if (!(error instanceof StateStoreError)) throw error;
+      server.storageFailed(error);
+      return this.complete(process, "fail", { error: "unavailable" });
     }
     return this.complete(process, "ok", { stock: item?.stock ?? null });
   }

@@ -10,6 +10,7 @@ import pino from "pino";
 import { Writable } from "node:stream";
 import { apiErrorStatus, type ApiErrorCode } from "../../src/api/index.js";
 import { FakeNodeService } from "./fake-node-service.js";
+import { StateStoreError } from "../../src/market/state-store.js";
 import { request, serveNode, type Served } from "./helpers.js";
 
 const apple = { sku: "apple-1kg", name: "Apples, 1 kg bag", area: "Fruit & Veg",
@@ -281,6 +282,18 @@ describe("client API: unavailability and errors", () => {
     expect(stale.status).to.equal(200);
     expect(stale.body.appliedIndex).to.equal(12);
   });
+
+  it("a query that meets damaged storage is 503 unavailable and stops the node, never a 500",
+    async () => {
+      service.marketError = new StateStoreError("damaged state store: checksum mismatch in " +
+        "table items at key apple-1kg");
+      const answer = await request(`${served.url}/v1/items/apple-1kg?consistency=stale`);
+      expect(answer.status).to.equal(503);
+      expect(answer.body.error.code).to.equal("unavailable");
+      expect(answer.body.error.message).to.match(/another node/);
+      expect(service.storageFailures.map((error) => error.message)).to.deep.equal([
+        "damaged state store: checksum mismatch in table items at key apple-1kg"]);
+    });
 
   it("an unexpected error is a logged 500 internal without details", async () => {
     service.statusError = new Error("boom: secret detail");

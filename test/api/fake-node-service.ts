@@ -32,6 +32,10 @@ export class FakeNodeService implements NodeService {
   nextRead: (() => Promise<ReadBarrierOutcome>) | null = null;
   /** Thrown by status(), to test the 500 path. */
   statusError: Error | null = null;
+  /** Thrown by market(), as a damaged state store throws from a query. */
+  marketError: Error | null = null;
+  /** What storageFailed was told. */
+  readonly storageFailures: Error[] = [];
   private index = 0;
 
   constructor(readonly id: string, config: Partial<MarketConfig> = {}) {
@@ -83,7 +87,12 @@ export class FakeNodeService implements NodeService {
   }
 
   market(): MarketStateMachine {
+    if (this.marketError !== null) throw this.marketError;
     return this.machine;
+  }
+
+  storageFailed(error: Error): void {
+    this.storageFailures.push(error);
   }
 
   status(): NodeStatus {

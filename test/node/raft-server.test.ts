@@ -27,6 +27,7 @@ import {
 } from "../../src/storage/index.js";
 import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import type { Transport } from "../../src/transport/transport.js";
+import { request, serveNode } from "../api/helpers.js";
 import { LogFeeder } from "../market/helpers.js";
 
 class Hub {
@@ -108,6 +109,14 @@ describe("RaftServer (the driver)", () => {
       return applied.size === 1 ? new Set(statuses.map((status) => status.stateHash)) : undefined;
     }, "equal applied indexes");
     expect(hashes.size).to.equal(1);
+    // The Raft gauges are read at the scrape: they show the state now, not at a loop pass.
+    const status = leader.status();
+    const scraped = await leader.metrics.registry.metrics();
+    expect(scraped).to.match(new RegExp(`raft_role\\{role="leader",node="${status.id}"\\} 1\\n`));
+    expect(scraped).to.match(new RegExp(`raft_role\\{role="follower",node="${status.id}"\\} 0\\n`));
+    expect(scraped).to.include(`raft_term{node="${status.id}"} ${status.term}\n`);
+    expect(scraped).to.include(`raft_applied_index{node="${status.id}"} ${status.appliedIndex}\n`);
+    expect(scraped).to.include(`raft_commit_index{node="${status.id}"} ${status.commitIndex}\n`);
   });
 
   it("forwards a follower's write to the leader and answers it once applied there", async () => {
@@ -229,6 +238,44 @@ describe("RaftServer (the driver)", () => {
       "unknown"]);
     expect(first.market().getItem("lost-3")).to.equal(undefined);
   });
+
+  it("stops, and answers 503 rather than 500, when a query meets a damaged stored value",
+    async () => {
+      const stores = new Map<NodeId, MemoryStateStore>();
+      const fatal: Error[] = [];
+      servers = startCluster({}, undefined, new Hub(), (id) => ({
+        openStorage: () => {
+          const state = new MemoryStateStore();
+          stores.set(id, state);
+          return { log: new MemoryStorage(), state, snapshots: new MemorySnapshotStore() };
+        },
+        onFatal: (error) => fatal.push(error),
+      }));
+      const leader = await waitFor(() => leaderOf(servers), "a leader");
+      expect((await leader.submit(createApple("create-1"))).kind).to.equal("applied");
+      const bought = await leader.submit({ kind: "buy", requestId: "buy-1",
+        lines: [{ sku: "apple-1kg", qty: 1 }] });
+      expect(bought.kind).to.equal("applied");
+      const index = (bought as { index: number }).index;
+      const follower = servers.find((server) => server !== leader)!;
+      await waitFor(() => follower.market().getOrder(`o-${index}`), "the order on a follower");
+      // Orders are read from the store (items are mirrored in memory).
+      expect(stores.get(follower.id)!.damage("orders", index)).to.equal(true);
+      const served = await serveNode(follower);
+      try {
+        const answer = await request(`${served.url}/v1/orders/o-${index}`);
+        expect(answer.status).to.equal(503);
+        expect(answer.body.error.code).to.equal("unavailable");
+      } finally {
+        await served.close();
+      }
+      expect(fatal.map((error) => error.name)).to.deep.equal(["StateStoreError"]);
+      // Stopped: it neither serves writes nor takes part any more; the other two go on.
+      expect((await follower.submit(createApple("create-2", "pear"))).kind).to.not.equal("applied");
+      const survivors = servers.filter((server) => server !== follower);
+      const next = await waitFor(() => leaderOf(survivors), "a leader among the others");
+      expect((await next.submit(createApple("create-3", "plum"))).kind).to.equal("applied");
+    });
 
   it("refuses proposals beyond pendingProposalsMax as overloaded", async () => {
     servers = startCluster({ pendingProposalsMax: 4 });

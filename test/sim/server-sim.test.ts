@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { SeededRng } from "../../src/raft/index.js";
 import { NodeScheduler, SimClock } from "../../src/sim/sim-clock.js";
 import { runServerSimulation } from "../../src/sim/server-simulator.js";
+import { runSeedPool, type SeedSummary } from "../../src/sim/seed-pool.js";
 
 describe("simulated clock", () => {
   it("runs callbacks by due time, then in the order they were scheduled", async () => {
@@ -26,13 +27,23 @@ describe("simulated clock", () => {
     const clock = new SimClock();
     const scheduler = new NodeScheduler(clock, new SeededRng(1));
     const order: string[] = [];
+    const nested = async (depth: number): Promise<void> => {
+      if (depth > 0) await nested(depth - 1);
+      await Promise.resolve();
+    };
     scheduler.setImmediate(() => {
       void Promise.resolve().then(() => order.push("a: first continuation"))
         .then(() => order.push("a: second continuation"));
+      // Long chains too: the clock waits for the queue to empty, not for a number of hops.
+      let chain = Promise.resolve();
+      for (let k = 0; k < 50; k++) chain = chain.then(() => undefined);
+      void chain.then(() => order.push("a: end of a 50-link chain"));
+      void nested(20).then(() => order.push("a: 20 nested awaits"));
     });
     scheduler.setImmediate(() => order.push("b"));
     await clock.runUntil(0);
-    expect(order).to.deep.equal(["a: first continuation", "a: second continuation", "b"]);
+    expect(order).to.deep.equal(["a: first continuation", "a: second continuation",
+      "a: 20 nested awaits", "a: end of a 50-link chain", "b"]);
   });
 
   it("repeats an interval until it is cleared, also from its own callback", async () => {
@@ -110,5 +121,25 @@ describe("production RaftServers under simulation", function () {
     expect(second.history).to.deep.equal(first.history);
     expect(second.trace).to.deep.equal(first.trace);
     expect(second.stats.events).to.equal(first.stats.events);
+  });
+});
+
+describe("the seed pool (npm run sim --jobs)", function () {
+  this.timeout(120_000);
+  const settings = { nodeCount: 3, faultMs: 1500, keepTrace: true };
+
+  it("runs each seed in a worker process exactly as in this process", async () => {
+    const inProcess: SeedSummary[] = [];
+    await runSeedPool({ firstSeed: 11, endSeed: 15, deadlineMs: null, jobs: 1, settings,
+      onResult: (summary) => inProcess.push(summary) });
+    const pooled: SeedSummary[] = [];
+    const failure = await runSeedPool({ firstSeed: 11, endSeed: 15, deadlineMs: null, jobs: 2,
+      settings, onResult: (summary) => pooled.push(summary) });
+    expect(failure).to.equal(null);
+    const comparable = (summaries: SeedSummary[]) => summaries
+      .map(({ seed, ok, violation, trace, stats }) => ({ seed, ok, violation, trace, stats }))
+      .sort((a, b) => a.seed - b.seed);
+    expect(comparable(pooled).map((summary) => summary.seed)).to.deep.equal([11, 12, 13, 14]);
+    expect(comparable(pooled)).to.deep.equal(comparable(inProcess));
   });
 });
