@@ -19,6 +19,7 @@ import {
   type RequestValidation,
 } from "../market/index.js";
 import type { NodeService, SubmitOutcome } from "../node/node-service.js";
+import { raftEventRingCapacity } from "../node/raft-event-log.js";
 import {
   ApiError,
   invalidRequest,
@@ -44,6 +45,7 @@ const queryKeys = {
   none: [],
   read: ["consistency"],
   search: ["q", "area", "inStock", "limit", "consistency"],
+  events: ["after", "limit"],
 } as const satisfies Record<string, readonly string[]>;
 
 export function marketRouter(context: RouteContext): express.Router {
@@ -94,6 +96,13 @@ export function marketRouter(context: RouteContext): express.Router {
     checkQueryKeys(request, queryKeys.none);
     response.json(context.service.status());
   });
+  // This node's recent Raft events (raft-event-log.ts), after seq `after`, oldest first.
+  router.get("/v1/cluster/events", (request, response) => {
+    checkQueryKeys(request, queryKeys.events);
+    const after = queryInteger(request, "after", 0, Number.MAX_SAFE_INTEGER, 0);
+    const limit = queryInteger(request, "limit", 1, raftEventRingCapacity, 100);
+    response.json(context.service.raftEvents(after, limit));
+  });
   // Not checked: a Prometheus scraper may add parameters of its own.
   router.get("/metrics", async (_request, response) => {
     const text = await context.metricsRegistry.metrics();
@@ -118,6 +127,18 @@ function checkQueryKeys(request: Request, allowed: readonly string[]): void {
       throw invalidRequest(field, "must be given once, as key=value");
     }
   }
+}
+
+/** An integer query parameter in [min, max], `fallback` when absent; 400 naming it otherwise. */
+function queryInteger(request: Request, name: string, min: number, max: number,
+  fallback: number): number {
+  const raw = (request.query as Record<string, string | undefined>)[name];
+  if (raw === undefined) return fallback;
+  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidRequest(name, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
 }
 
 /** A path parameter, refused (and echoed only in part) if no sku or orderId can be so long. */

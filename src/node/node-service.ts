@@ -1,5 +1,6 @@
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import type { NodeId, Role } from "../raft/index.js";
+import type { RaftEventPage } from "./raft-event-log.js";
 
 /**
  * What the client API (src/api/) needs from a running node. RaftServer implements it; API
@@ -35,6 +36,9 @@ export interface NodeService {
   storageFailed(error: Error): void;
 
   status(): NodeStatus;
+
+  /** This node's recent Raft events after seq `after`, oldest first, at most `limit`. */
+  raftEvents(after: number, limit: number): RaftEventPage;
 
   /** The client API base URL of a node, e.g. "http://127.0.0.1:7001", for forwarding. */
   clientUrlOf(id: NodeId): string | null;

@@ -27,6 +27,7 @@ import {
 import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
 import { decodePublish } from "./members.js";
 import { NodeMetrics } from "./metrics.js";
+import { RaftEventLog, type RaftEventPage } from "./raft-event-log.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
 import type {
   NodeService,
@@ -139,6 +140,8 @@ export class RaftServer implements NodeService {
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   private readonly violationLog: ViolationLog;
+  /** The core's events (Ready.events): logged, and kept for GET /v1/cluster/events. */
+  private readonly events: RaftEventLog;
 
   private readonly scheduler: Scheduler;
 
@@ -151,6 +154,7 @@ export class RaftServer implements NodeService {
     // core's seed) is part of what a simulator seed replays: keep it.
     const bootId = scheduler.randomId().slice(0, 8);
     this.metrics = options.metrics ?? new NodeMetrics(options.id);
+    this.events = new RaftEventLog(options.id, options.logger);
     this.violationLog = new ViolationLog({ logger: options.logger, metrics: this.metrics,
       peers: new Set(options.voters), nowMs: () => scheduler.nowMs() });
     const stores = options.openStorage?.() ?? openFileStores(options.dataDir, options.logger);
@@ -198,7 +202,12 @@ export class RaftServer implements NodeService {
     this.snapshots = new Snapshots(context, { log: this.log, stateStore: this.stateStore,
       stateMachine: this.stateMachine, spoolDir, ...options.snapshot,
       metaAt: (index, term) => this.metaAt(index, term),
-      onInstalled: (meta) => this.settleInstalled(meta) }, base?.index ?? 0, checkpointJitter);
+      onInstalled: (meta, cost) => {
+        this.settleInstalled(meta);
+        this.events.record([{ kind: "snapshotInstalled", term: meta.term, index: meta.index,
+          snapshotIndex: meta.index, bytes: cost.bytes, ms: cost.ms }], 0,
+        scheduler.wallClockMs());
+      } }, base?.index ?? 0, checkpointJitter);
     this.metrics.observeRaftState(() => {
       const status = this.node.status();
       return { term: status.term, role: status.role, commitIndex: status.commitIndex,
@@ -276,6 +285,10 @@ export class RaftServer implements NodeService {
 
   market(): MarketStateMachine {
     return this.stateMachine.market;
+  }
+
+  raftEvents(after: number, limit: number): RaftEventPage {
+    return this.events.page(after, limit);
   }
 
   storageFailed(error: Error): void {
@@ -419,6 +432,9 @@ export class RaftServer implements NodeService {
   private async handleReady(ready: Ready): Promise<void> {
     // Peer messages the core dropped as impossible: logged (rate-limited) and counted.
     if (ready.violations.length > 0) this.violationLog.report(ready.violations);
+    if (ready.events.length > 0 || ready.eventsDropped > 0) {
+      this.events.record(ready.events, ready.eventsDropped, this.scheduler.wallClockMs());
+    }
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader.
     const early = ready.messages.filter(mayPrecedePersist);
@@ -542,7 +558,9 @@ export class RaftServer implements NodeService {
     const changed = leaderId !== this.leaderId;
     if (changed) {
       this.metrics.leaderChanges.inc();
-      this.options.logger.info({ role, leaderId, term: this.node.status().term }, "leader changed");
+      // The role changes themselves, with their reasons, are Raft events (raft-event-log.ts).
+      this.options.logger.debug({ leaderId, term: this.node.status().term },
+        leaderId === null ? "no leader known" : `leader is ${leaderId}`);
     }
     if (role === "candidate") this.metrics.elections.inc();
     this.leaderId = leaderId;

@@ -37,9 +37,10 @@ export interface SnapshotsOptions {
   readonly metaAt: (index: number, term: number) => SnapshotMeta;
   /**
    * Called when a leader's snapshot is installed, before install() resolves: the driver
-   * settles what the snapshot replaced (members, writes waiting below it).
+   * settles what the snapshot replaced (members, writes waiting below it) and logs it.
    */
-  readonly onInstalled: (meta: SnapshotMeta) => void;
+  readonly onInstalled: (meta: SnapshotMeta,
+    cost: { readonly bytes: number; readonly writes: number; readonly ms: number }) => void;
 }
 
 /**
@@ -195,7 +196,7 @@ export class Snapshots {
    * installDurable().
    */
   async install(snapshot: Snapshot): Promise<void> {
-    const { logger, scheduler } = this.context;
+    const { scheduler } = this.context;
     const { spoolDir, stateStore } = this.options;
     const startedMs = scheduler.nowMs();
     const data = snapshot.data;
@@ -215,11 +216,9 @@ export class Snapshots {
       // is bounded too; the wait also bounds what waits in memory.
       await stateStore.committed();
     }
-    this.options.onInstalled(snapshot.meta);
+    this.options.onInstalled(snapshot.meta, { bytes: data.length, writes,
+      ms: Math.round(scheduler.nowMs() - startedMs) });
     this.lastCheckpointIndex = snapshot.meta.index;
-    logger.info({ index: snapshot.meta.index, term: snapshot.meta.term,
-      bytes: data.length, writes, ms: Math.round(scheduler.nowMs() - startedMs) },
-    "installed a snapshot from the leader");
   }
 
   /** The installed snapshot is durable in the database: its file is no longer needed. */

@@ -9,6 +9,13 @@ export {
   type RaftConfig,
 } from "./config.js";
 export * from "./messages.js";
+export {
+  eventsPerReadyMax,
+  type RaftEvent,
+  type RaftEventKind,
+  type RoleChangeReason,
+  type VoteRefusal,
+} from "./events.js";
 export { emptyInitialState, type RaftInitialState } from "./raft.js";
 export {
   mayPrecedePersist,

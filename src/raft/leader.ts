@@ -68,7 +68,7 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
 function stepDownToRival(raft: Raft, m: RaftMessage): void {
   raft.reportViolation(m, "twoLeaders", `${m.from} sent ${m.type} in term ${m.term}, ` +
     `which ${raft.id} leads`);
-  raft.becomeFollower(m.term, null);
+  raft.becomeFollower(m.term, null, "leaderOfTerm");
   raft.forkedTerm = m.term;
 }
 
@@ -97,6 +97,8 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
       return false;
     }
     progress.becomeSnapshot(snapshot);
+    raft.noteEvent({ kind: "snapshotSent", ...raft.position(), to,
+      snapshotIndex: snapshot.meta.index, bytes: snapshot.data.length });
     return sendSnapshotChunk(raft, to);
   }
   const indexHigh = Math.min(log.lastIndex() + 1, progress.next + config.entriesPerAppendMax);

@@ -173,9 +173,10 @@ export class RaftLog {
    * Appends a follower's incoming entries, truncating our conflicting suffix from the first
    * mismatch. Committed entries never conflict with a legitimate leader (Leader Completeness).
    */
-  appendFromLeader(incoming: readonly Entry[]): void {
+  /** Returns the first index it wrote (0: it held every entry already). */
+  appendFromLeader(incoming: readonly Entry[]): number {
     const conflict = this.findConflict(incoming);
-    if (conflict === 0) return;
+    if (conflict === 0) return 0;
     assert(conflict > this.committed, `conflict at ${conflict} is at or below commit ${this.committed}`);
     const first = incoming[0]!;
     const newEntries = incoming.slice(conflict - first.index);
@@ -183,6 +184,7 @@ export class RaftLog {
     for (const entry of newEntries) this.append(entry);
     // The truncated suffix may have been stable; the storage must rewrite from the conflict.
     this.unstableFrom = Math.min(this.unstableFrom, conflict);
+    return conflict;
   }
 
   commitTo(index: number): void {

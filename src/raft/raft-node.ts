@@ -22,6 +22,7 @@ import {
   type OfferSnapshotResult,
 } from "./snapshot-supply.js";
 import type { ProtocolViolation } from "./violation.js";
+import type { RaftEvent } from "./events.js";
 
 export type ProposeResult =
   | { readonly kind: "accepted"; readonly index: number; readonly term: number }
@@ -95,6 +96,14 @@ export interface Ready {
    * driver logs and counts them. Nothing to undo; at most violationsPerReadyMax per Ready.
    */
   readonly violations: readonly ProtocolViolation[];
+  /**
+   * What the core did since the last Ready, for the driver's log (events.ts), oldest first;
+   * `eventsDropped` more were left out (at most eventsPerReadyMax are kept). Events alone do not
+   * make hasReady() true: they ride with the next Ready (within a heartbeat interval), so that
+   * recording them changes no schedule, and no simulator seed.
+   */
+  readonly events: readonly RaftEvent[];
+  readonly eventsDropped: number;
   /**
    * Whether this Ready's writes must be durable (one fsync) before its messages that wait for
    * persistence are sent and before advance(): new entries, a snapshot, a log reset, or a change
@@ -249,6 +258,7 @@ export class RaftNode {
     if (progress === undefined) return { kind: "unknownTarget" };
     if (raft.leadTransferee === target) return { kind: "started" };
     raft.leadTransferee = target;
+    raft.noteEvent({ kind: "transferStarted", ...raft.position(), target });
     // The transfer must finish within one election timeout, counted from now. It has its own
     // counter: resetting electionElapsed would postpone CheckQuorum.
     raft.transferElapsedTicks = 0;
@@ -375,6 +385,8 @@ export class RaftNode {
       droppedReads: raft.droppedReads,
       snapshotWanted: wantedIndexMin === null ? null : { indexMin: wantedIndexMin },
       violations: raft.violations,
+      events: raft.events,
+      eventsDropped: raft.eventsDropped,
       mustSync: entries.length > 0 || raft.pendingInstall !== null ||
         raft.log.pendingLogStart !== null || hardState.term !== this.previousHardState.term ||
         hardState.vote !== this.previousHardState.vote,
@@ -385,6 +397,8 @@ export class RaftNode {
     raft.readStates = [];
     raft.droppedReads = [];
     raft.violations = [];
+    raft.events = [];
+    raft.eventsDropped = 0;
     // A follower's installed snapshot leaves with this Ready; ended transfers free theirs.
     maybeReleaseSnapshot(raft);
     this.snapshotWantedShown = wantedIndexMin !== null;

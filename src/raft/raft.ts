@@ -31,6 +31,7 @@ import { MemorySnapshotReceiver, type SnapshotReceiver } from "./snapshot-data.j
 import {
   termJumpMax, violationsPerReadyMax, type ProtocolViolation, type ViolationReason,
 } from "./violation.js";
+import { eventsPerReadyMax, type RaftEvent, type RoleChangeReason, type VoteRefusal } from "./events.js";
 
 /** What a node restarts from: whatever its driver had persisted. */
 export interface RaftInitialState {
@@ -134,6 +135,10 @@ export class Raft {
   /** Impossible peer input seen since the last Ready.
    * Invariant: length <= violationsPerReadyMax. */
   violations: ProtocolViolation[] = [];
+  /** What happened since the last Ready, for the driver's log (events.ts).
+   * Invariant: length <= eventsPerReadyMax; eventsDropped counts the rest. */
+  events: RaftEvent[] = [];
+  eventsDropped = 0;
 
   constructor(config: RaftConfig, rng: Rng, initial: RaftInitialState) {
     validateRaftConfig(config);
@@ -148,7 +153,7 @@ export class Raft {
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.readOnly = new ReadOnly(config.pendingReadsMax);
-    this.becomeFollower(this.term, null);
+    this.becomeFollower(this.term, null, null);
   }
 
   hardState(): HardState {
@@ -173,6 +178,20 @@ export class Raft {
 
   private reportProblem(m: RaftMessage, problem: Problem): void {
     this.reportViolation(m, problem.reason, problem.detail);
+  }
+
+  /** Records an event for the next Ready (events.ts); bounded, the excess counted. */
+  noteEvent(event: RaftEvent): void {
+    if (this.events.length >= eventsPerReadyMax) {
+      this.eventsDropped++;
+      return;
+    }
+    this.events.push(event);
+  }
+
+  /** The term and last log index now: the position every event carries. */
+  position(): { term: number; index: number } {
+    return { term: this.term, index: this.log.lastIndex() };
   }
 
   // --- Role transitions -------------------------------------------------------------------
@@ -213,31 +232,46 @@ export class Raft {
     }
   }
 
-  becomeFollower(term: number, leaderId: NodeId | null): void {
+  /** `reason` null: no event (the node starting up). */
+  becomeFollower(term: number, leaderId: NodeId | null, reason: RoleChangeReason | null): void {
+    const previous = { role: this.role, term: this.term };
     this.reset(term);
     this.role = "follower";
     this.leaderId = leaderId;
+    if (reason !== null && (previous.role !== "follower" || previous.term !== term)) {
+      this.noteEvent({ kind: "roleChanged", ...this.position(), from: previous.role,
+        to: "follower", leaderId, reason });
+    }
   }
 
   becomePreCandidate(): void {
     assert(this.role !== "leader", "invalid transition [leader -> preCandidate]");
+    const from = this.role;
     // PreVote changes neither term nor vote: a failed pre-campaign disturbs no one (§9.6).
     this.role = "preCandidate";
+    if (from !== "preCandidate") {
+      this.noteEvent({ kind: "roleChanged", ...this.position(), from, to: "preCandidate",
+        leaderId: null, reason: "electionTimeout" });
+    }
     this.leaderId = null;
     this.votes.clear();
     this.randomizedElectionTimeoutTicks =
       this.config.electionTimeoutTicks + this.rng.nextInt(this.config.electionTimeoutTicks);
   }
 
-  becomeCandidate(): void {
+  becomeCandidate(reason: RoleChangeReason): void {
     assert(this.role !== "leader", "invalid transition [leader -> candidate]");
+    const from = this.role;
     this.reset(this.term + 1);
     this.role = "candidate";
     this.vote = this.id;
+    this.noteEvent({ kind: "roleChanged", ...this.position(), from, to: "candidate",
+      leaderId: null, reason });
   }
 
   becomeLeader(): void {
     assert(this.role === "candidate", `invalid transition [${this.role} -> leader]`);
+    const votes = [...this.votes].filter(([, granted]) => granted).map(([id]) => id).sort();
     this.reset(this.term);
     this.role = "leader";
     this.leaderId = this.id;
@@ -255,6 +289,9 @@ export class Raft {
     // "first commit of its term" that ReadIndex waits for.
     this.log.append({ index: next, term: this.term, kind: "normal", data: "" });
     this.proposalsUnsent = true;
+    this.noteEvent({ kind: "roleChanged", ...this.position(), from: "candidate", to: "leader",
+      leaderId: this.id, reason: "electionWon" });
+    this.noteEvent({ kind: "leaderElected", ...this.position(), votes });
   }
 
   // --- Time -------------------------------------------------------------------------------
@@ -281,7 +318,7 @@ export class Raft {
       if (this.config.checkQuorum) {
         if (!this.voters.hasQuorum((id) => this.progress.get(id)?.recentActive === true)) {
           // Thesis §6.2: a leader cut off from a majority steps down, so clients go elsewhere.
-          this.becomeFollower(this.term, null);
+          this.becomeFollower(this.term, null, "checkQuorum");
           return;
         }
         for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
@@ -291,6 +328,7 @@ export class Raft {
       ++this.transferElapsedTicks >= this.config.electionTimeoutTicks) {
       // A transfer that did not finish within an election timeout is abandoned (§3.10), and
       // proposals are accepted again.
+      this.noteEvent({ kind: "transferAbandoned", ...this.position(), target: this.leadTransferee });
       this.leadTransferee = null;
     }
     if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
@@ -305,7 +343,10 @@ export class Raft {
   campaign(kind: CampaignKind): void {
     if (!this.promotable()) return;
     if (kind === "preElection") this.becomePreCandidate();
-    else this.becomeCandidate();
+    else this.becomeCandidate(kind === "transfer" ? "transfer" : "electionTimeout");
+    this.noteEvent({ kind: "campaignStarted", ...this.position(),
+      term: kind === "preElection" ? this.term + 1 : this.term, preVote: kind === "preElection",
+      cause: kind === "transfer" ? "transfer" : "electionTimeout", lastLogTerm: this.log.lastTerm() });
     this.votes.set(this.id, true);
     if (this.voters.voteResult(this.votes) === "won") {
       // A single-voter cluster wins without asking anyone.
@@ -337,15 +378,27 @@ export class Raft {
       (this.vote === null && this.leaderId === null) ||
       (m.type === "preVote" && m.term > this.term);
     // §5.4.1: grant only to a candidate whose log is at least as up-to-date as ours.
-    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    const upToDate = this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const preVote = m.type === "preVote";
+    if (canVote && upToDate) {
       // The answer carries the request's term so a pre-candidate counts it for its future term.
       this.send({ type: responseType, from: this.id, to: m.from, term: m.term, granted: true });
       if (m.type === "requestVote") {
         this.electionElapsed = 0;
         this.vote = m.from;
       }
+      this.noteEvent({ kind: "voteGranted", ...this.position(), candidate: m.from, preVote });
     } else {
       this.send({ type: responseType, from: this.id, to: m.from, term: this.term, granted: false });
+      const ours = `(term ${this.log.lastTerm()}, index ${this.log.lastIndex()})`;
+      const refusal: { reason: VoteRefusal; detail: string } = !canVote
+        ? (this.vote !== null
+          ? { reason: "alreadyVoted", detail: `voted for ${this.vote} in term ${this.term}` }
+          : { reason: "leaderKnown", detail: `following ${this.leaderId} in term ${this.term}` })
+        : { reason: "logBehind", detail: `candidate's log (term ${m.lastLogTerm}, index ` +
+          `${m.lastLogIndex}) is behind ours ${ours}` };
+      this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from, preVote,
+        ...refusal });
     }
   }
 
@@ -354,11 +407,16 @@ export class Raft {
     if (m.type !== expected || !this.voters.has(m.from)) return;
     this.votes.set(m.from, m.granted);
     const result = this.voters.voteResult(this.votes);
+    this.noteEvent({ kind: "voteReceived", ...this.position(),
+      term: this.role === "preCandidate" ? this.term + 1 : this.term, voter: m.from,
+      preVote: this.role === "preCandidate", granted: m.granted,
+      granting: [...this.votes.values()].filter((granted) => granted).length,
+      quorum: Math.floor(this.voters.voters.length / 2) + 1 });
     if (result === "won") {
       if (this.role === "preCandidate") this.campaign("election");
       else this.becomeLeader();
     } else if (result === "lost") {
-      this.becomeFollower(this.term, null);
+      this.becomeFollower(this.term, null, "electionLost");
     }
   }
 
@@ -437,18 +495,29 @@ export class Raft {
         const leaseApplies = this.config.checkQuorum || (this.config.preVote && m.type === "preVote");
         const inLease = leaseApplies && this.leaderId !== null &&
           this.electionElapsed < this.config.electionTimeoutTicks;
-        if (inLease && !force) return false;
+        if (inLease && !force) {
+          this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
+            preVote: m.type === "preVote", reason: "leaderAlive", detail: `heard from leader ` +
+            `${this.leaderId} ${this.electionElapsed} ticks ago (election timeout ` +
+            `${this.config.electionTimeoutTicks}): request for term ${m.term} ignored` });
+          return false;
+        }
       }
       if (m.type === "preVote" || (m.type === "preVoteResponse" && m.granted)) {
         // A pre-vote and its grant carry a future term: they change no one's term.
       } else if (isFromLeader(m)) {
-        this.becomeFollower(m.term, m.from);
+        this.becomeFollower(m.term, m.from, "higherTerm");
       } else {
-        this.becomeFollower(m.term, null);
+        this.becomeFollower(m.term, null, "higherTerm");
       }
       return true;
     }
     if (m.term < this.term) {
+      if (m.type === "preVote" || m.type === "requestVote") {
+        this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
+          preVote: m.type === "preVote", reason: "termStale",
+          detail: `request for term ${m.term}, ours is ${this.term}` });
+      }
       if ((this.config.checkQuorum || this.config.preVote) && isFromLeader(m)) {
         // A stale leader, or one that cannot learn our higher term any other way while we
         // ignore its votes: answer so it steps down (etcd raft.go, "stale term" note).
@@ -476,7 +545,7 @@ export class Raft {
       case "heartbeat":
       case "snapshot":
         // §5.2: a leader of our term exists; a (pre-)candidate returns to follower.
-        this.becomeFollower(m.term, m.from);
+        this.becomeFollower(m.term, m.from, "leaderOfTerm");
         this.stepFollower(m);
         return;
       case "preVoteResponse":
@@ -552,7 +621,12 @@ export class Raft {
       // Contiguity was checked on arrival (peer-checks.ts), and so every entry lies past our
       // commit: appendFromLeader never truncates a committed entry.
       const lastNewIndex = m.prevLogIndex + m.entries.length;
-      this.log.appendFromLeader(m.entries);
+      const lastIndexBefore = this.log.lastIndex();
+      const conflict = this.log.appendFromLeader(m.entries);
+      if (conflict !== 0 && conflict <= lastIndexBefore) {
+        this.noteEvent({ kind: "logTruncated", ...this.position(), fromIndex: conflict,
+          count: lastIndexBefore - conflict + 1, leaderId: m.from });
+      }
       // Figure 2: commitIndex = min(leaderCommit, index of last new entry).
       this.log.commitTo(Math.min(m.leaderCommit, lastNewIndex));
       if (this.incomingSnapshot !== null && this.log.committed >= this.incomingSnapshot.meta.index) {
@@ -625,6 +699,8 @@ export class Raft {
       return;
     }
     this.installSnapshot({ meta: m.meta, data: incoming.receiver.data() });
+    this.noteEvent({ kind: "snapshotReceived", ...this.position(), from: m.from,
+      snapshotIndex: m.meta.index, bytes: incoming.bytes });
     reply(incoming.bytes, true);
   }
 

@@ -17,7 +17,9 @@ import type {
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "../../src/node/node-service.js";
+import { RaftEventLog, type RaftEventPage } from "../../src/node/raft-event-log.js";
 import type { Role } from "../../src/raft/index.js";
+import pino from "pino";
 
 export class FakeNodeService implements NodeService {
   readonly machine: MarketStateMachine;
@@ -36,11 +38,14 @@ export class FakeNodeService implements NodeService {
   marketError: Error | null = null;
   /** What storageFailed was told. */
   readonly storageFailures: Error[] = [];
+  /** Raft events to serve: record into it. */
+  readonly events: RaftEventLog;
   private index = 0;
 
   constructor(readonly id: string, config: Partial<MarketConfig> = {}) {
     this.machine = new MarketStateMachine(config);
     this.leaderId = id;
+    this.events = new RaftEventLog(id, pino({ level: "silent" }));
   }
 
   /** Makes this node a follower of `leaderId` (null: no leader known). */
@@ -89,6 +94,10 @@ export class FakeNodeService implements NodeService {
   market(): MarketStateMachine {
     if (this.marketError !== null) throw this.marketError;
     return this.machine;
+  }
+
+  raftEvents(after: number, limit: number): RaftEventPage {
+    return this.events.page(after, limit);
   }
 
   storageFailed(error: Error): void {

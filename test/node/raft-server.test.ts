@@ -277,6 +277,42 @@ describe("RaftServer (the driver)", () => {
       expect((await next.submit(createApple("create-3", "plum"))).kind).to.equal("applied");
     });
 
+  it("logs a CheckQuorum step-down with its reason and serves it at /v1/cluster/events",
+    async () => {
+      const hub = new Hub();
+      const lines = new Map<NodeId, string[]>();
+      servers = startCluster({}, undefined, hub, (id) => ({
+        logger: pino({ level: "info", base: { node: id } }, { write: (line: string) => {
+          lines.set(id, [...(lines.get(id) ?? []), line]);
+        } }),
+      }));
+      const leader = await waitFor(() => leaderOf(servers), "a leader");
+      const elected = (lines.get(leader.id) ?? []).map((line) => JSON.parse(line))
+        .find((line) => line.event === "leaderElected");
+      expect(elected).to.include({ node: leader.id, level: 30 });
+      hub.cut.add(leader.id);
+      const stepDown = await waitFor(() => (lines.get(leader.id) ?? [])
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.event === "roleChanged" && line.reason === "checkQuorum"),
+      "the isolated leader's step-down");
+      expect(stepDown).to.include({ node: leader.id, from: "leader", to: "follower", level: 30 });
+      expect(stepDown.msg).to.match(/^became follower at term \d+: CheckQuorum/);
+      const served = await serveNode(leader);
+      try {
+        const page = await request(`${served.url}/v1/cluster/events?after=0&limit=1000`);
+        expect(page.status).to.equal(200);
+        expect(page.body.node).to.equal(leader.id);
+        const kinds = page.body.events.map((event: { kind: string; reason?: string }) =>
+          `${event.kind}${event.reason === undefined ? "" : `:${event.reason}`}`);
+        expect(kinds).to.include.members(["leaderElected", "roleChanged:checkQuorum"]);
+        const bad = await request(`${served.url}/v1/cluster/events?limit=0`);
+        expect(bad.status).to.equal(400);
+        expect(bad.body.error).to.include({ code: "invalid_request", field: "limit" });
+      } finally {
+        await served.close();
+      }
+    });
+
   it("refuses proposals beyond pendingProposalsMax as overloaded", async () => {
     servers = startCluster({ pendingProposalsMax: 4 });
     const leader = await waitFor(() => leaderOf(servers), "a leader");
@@ -407,12 +443,16 @@ describe("RaftServer catch-up by snapshot", () => {
       // It got there by InstallSnapshot: the leader encoded one from its database when asked,
       // and the lagging node installed one past index 50.
       const logged = lines.map((line) => JSON.parse(line) as { node: string; msg: string;
-        index?: number });
+        event?: string; to?: string; snapshotIndex?: number });
       expect(logged.some((line) => line.node === leader.id &&
         line.msg === "encoded a snapshot for a follower")).to.equal(true);
+      expect(logged.some((line) => line.node === leader.id && line.event === "snapshotSent" &&
+        line.to === lagging.id)).to.equal(true);
       const installed = logged.filter((line) => line.node === lagging.id &&
-        line.msg === "installed a snapshot from the leader");
-      expect(Math.max(0, ...installed.map((line) => line.index ?? 0))).to.be.greaterThan(50);
+        line.event === "snapshotInstalled");
+      expect(Math.max(0, ...installed.map((line) => line.snapshotIndex ?? 0))).to.be.greaterThan(50);
+      expect(logged.some((line) => line.node === lagging.id && line.event === "snapshotReceived"))
+        .to.equal(true);
     } finally {
       await Promise.all(running.map((server) => server.stop()));
       rmSync(dataRoot, { recursive: true, force: true });

@@ -126,7 +126,7 @@ describe("deterministic simulator", () => {
     cluster.node("n1").disk.write({ softState: null, snapshot: null, logStart: null,
       hardState: { term: 3, vote: "n2", commit: 0 }, entries: [], messages: [],
       committedEntries: [], readStates: [], droppedReads: [], snapshotWanted: null,
-      violations: [], mustSync: true });
+      violations: [], events: [], eventsDropped: 0, mustSync: true });
     expect(() => checker.onSend(cluster.node("n1"), grant)).not.to.throw();
   });
 });
