@@ -81,6 +81,7 @@ const roleReasons: Readonly<Record<string, string>> = {
   electionLost: "a majority refused its votes",
   leaderOfTerm: "a leader of its term spoke",
   checkQuorum: "CheckQuorum: it has not heard from a majority within an election timeout",
+  removed: "a configuration change removed it",
 };
 
 /** One line per event, in the words etcd's raft uses where it has them. */
@@ -119,6 +120,14 @@ export function describeRaftEvent(event: NodeEvent): string {
     case "snapshotInstalled":
       return `installed the leader's snapshot at index ${event.snapshotIndex} ` +
         `(${event.bytes} bytes, ${event.ms} ms)`;
+    case "confChanged": {
+      const { voters, learners, votersOutgoing } = event.conf;
+      return `configuration of entry ${event.entryIndex} in force: voters ${voters.join(", ")}` +
+        (votersOutgoing.length > 0 ? ` jointly with ${votersOutgoing.join(", ")}` : "") +
+        (learners.length > 0 ? `; learners ${learners.join(", ")}` : "");
+    }
+    case "confChangeSkipped":
+      return `skipped the configuration change of entry ${event.entryIndex}: ${event.problem}`;
     case "logTruncated":
       return `discarded ${event.count} uncommitted entr${event.count === 1 ? "y" : "ies"} ` +
         `from index ${event.fromIndex} that conflict with leader ${event.leaderId}'s log`;

@@ -1,10 +1,16 @@
 import type { Logger } from "pino";
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
+  applyConfChange,
+  confOfMeta,
+  decodeConfChange,
+  emptyConfState,
   makeRaftConfig,
   mayPrecedePersist,
+  metaOfConf,
   RaftNode,
   SeededRng,
+  type ConfState,
   type Entry,
   type MemberRecord,
   type NodeId,
@@ -140,6 +146,8 @@ export class RaftServer implements NodeService {
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   private readonly violationLog: ViolationLog;
+  /** The configuration as of the state machine's applied index (noteAppliedConfig). */
+  private appliedConf: ConfState;
   /** The core's events (Ready.events): logged, and kept for GET /v1/cluster/events. */
   private readonly events: RaftEventLog;
 
@@ -173,6 +181,7 @@ export class RaftServer implements NodeService {
     }
     this.publisher = new MemberPublisher(options.id, options.incarnation, scheduler,
       options.logger, (message) => this.stopForIdentityConflict(message));
+    this.appliedConf = confOfMeta(base ?? undefined) ?? emptyConfState(options.voters);
     const conflict = this.publisher.reset(base?.members ?? []);
     if (conflict !== null) throw new IdentityConflictError(conflict);
     const checkpointJitter = checkpointJitterDraw(scheduler,
@@ -505,6 +514,7 @@ export class RaftServer implements NodeService {
    * carries knows (the session table answers a retry with the same requestId).
    */
   private settleInstalled(meta: SnapshotMeta): void {
+    this.appliedConf = confOfMeta(meta) ?? this.appliedConf;
     const conflict = this.publisher.reset(meta.members ?? []);
     if (conflict !== null) this.stopForIdentityConflict(conflict);
     this.proposals.settleUpTo(meta.index);
@@ -520,6 +530,7 @@ export class RaftServer implements NodeService {
     const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
     if (fresh.length === 0) return;
     const batch: CommittedEntry[] = fresh.map((entry) => {
+      if (entry.kind === "config") this.noteAppliedConfig(entry);
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
       if (publication !== null) this.publisher.apply(publication, entry.index);
       const command = entry.data !== "" && entry.kind === "normal" && publication === null;
@@ -535,9 +546,12 @@ export class RaftServer implements NodeService {
     });
   }
 
-  /** The Raft meta stored with the state at `index`: the voters and the published members. */
+  /**
+   * The Raft meta stored with the state at `index` (the applied index): the configuration as of
+   * it and the published members.
+   */
   private metaAt(index: number, term: number): SnapshotMeta {
-    return { index, term, voters: this.node.status().voters, members: this.publisher.list() };
+    return { index, term, ...metaOfConf(this.appliedConf), members: this.publisher.list() };
   }
 
   /** This incarnation is not the one the cluster knows under our id: stop taking part. */
@@ -551,6 +565,17 @@ export class RaftServer implements NodeService {
     this.fatalError = new IdentityConflictError(message);
     void this.stop();
     callback(message);
+  }
+
+  /**
+   * Follows the configuration as of the applied index, as the core does as of the entries it
+   * handed out (the same pure function, so the two agree): a snapshot's meta must carry the
+   * configuration of its own index, and a batch may end before a change the core already took.
+   */
+  private noteAppliedConfig(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    const result = change === null ? null : applyConfChange(this.appliedConf, change);
+    if (result?.ok === true) this.appliedConf = result.conf;
   }
 
   /** Returns whether the leader changed. */

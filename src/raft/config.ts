@@ -7,7 +7,9 @@ import type { SnapshotReceiver } from "./snapshot-data.js";
  */
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Every voting member, this node included, used when no snapshot says otherwise. */
+  /** The voting members the cluster starts with, used when no snapshot says otherwise. A node
+   * not among them starts outside the configuration: it never campaigns, and waits to be
+   * added (conf-state.ts). */
   readonly voters: readonly NodeId[];
   /** T: a follower waits a random time in [T, 2T) before campaigning (§5.2). */
   readonly electionTimeoutTicks: number;
@@ -30,6 +32,12 @@ export interface RaftConfig {
   readonly entriesPerApplyMax: number;
   /** InstallSnapshot sends the snapshot in chunks of at most this many bytes, one at a time. */
   readonly snapshotChunkBytes: number;
+  /**
+   * A learner is promoted only when it holds all but at most this many of the leader's entries
+   * and was heard from within the last election timeout (dissertation §4.2.1: a new voter that
+   * is far behind would leave the cluster unable to commit while it catches up).
+   */
+  readonly promotionLagEntriesMax: number;
   /**
    * The driver's check of a snapshot received from a leader, before the core installs it:
    * a problem (the state machine cannot read it), or null. Must be pure. A snapshot with a
@@ -57,6 +65,7 @@ export const defaultRaftConfig = {
   pendingReadsMax: 4096,
   entriesPerApplyMax: 1024,
   snapshotChunkBytes: 256 * 1024,
+  promotionLagEntriesMax: 1000,
 } as const satisfies Omit<RaftConfig, "id" | "voters" | "snapshotProblem" | "snapshotReceiver">;
 
 /** Builds a full config from the required fields and any overrides of the defaults. */
@@ -86,6 +95,7 @@ const positiveIntegerFields = [
   "pendingReadsMax",
   "entriesPerApplyMax",
   "snapshotChunkBytes",
+  "promotionLagEntriesMax",
 ] as const satisfies readonly (keyof RaftConfig)[];
 
 /** Returns every problem with `config`; an empty list means it is valid. */
@@ -111,8 +121,8 @@ export function raftConfigProblems(config: RaftConfig): string[] {
     problems.push("bytesPerAppendMax must not exceed inflightBytesMax");
   }
   const voters = new Set(config.voters);
+  if (voters.size === 0) problems.push("voters must name at least one node");
   if (voters.size !== config.voters.length) problems.push("voters must not repeat an id");
-  if (!voters.has(config.id)) problems.push(`voters must include this node's id "${config.id}"`);
   return problems;
 }
 

@@ -1,3 +1,4 @@
+import type { ConfState } from "./conf-state.js";
 import type { NodeId, Role } from "./messages.js";
 
 /**
@@ -41,7 +42,15 @@ export type RaftEvent =
   /** Entries of an earlier leader this node held past the point where its log and the
    * leader's agree: never committed, replaced by the leader's (Figure 2, AppendEntries 3). */
   | { readonly kind: "logTruncated"; readonly term: number; readonly index: number;
-      readonly fromIndex: number; readonly count: number; readonly leaderId: NodeId };
+      readonly fromIndex: number; readonly count: number; readonly leaderId: NodeId }
+  /** The configuration change of entry `entryIndex` took effect here (it was committed and
+   * handed to the driver to apply). */
+  | { readonly kind: "confChanged"; readonly term: number; readonly index: number;
+      readonly entryIndex: number; readonly conf: ConfState; readonly joint: boolean }
+  /** A committed configuration entry that cannot apply (undecodable, or invalid against the
+   * configuration in force): skipped by every node alike. No correct leader appends one. */
+  | { readonly kind: "confChangeSkipped"; readonly term: number; readonly index: number;
+      readonly entryIndex: number; readonly problem: string };
 
 export type RaftEventKind = RaftEvent["kind"];
 
@@ -57,7 +66,11 @@ export type VoteRefusal =
    * (thesis §4.2.3 with CheckQuorum, §9.6 PreVote). */
   | "leaderAlive"
   /** The request's term is behind ours. */
-  | "termStale";
+  | "termStale"
+  /** This node is a learner, or not in its configuration: it never votes. */
+  | "notVoter"
+  /** The candidate is no member of this node's configuration (removed, or not yet added). */
+  | "notMember";
 
 export type RoleChangeReason =
   /** A message of a higher term (§5.1). */
@@ -73,7 +86,9 @@ export type RoleChangeReason =
   /** A (pre-)candidate heard from a leader of its term. */
   | "leaderOfTerm"
   /** A leader that has not heard from a majority within an election timeout (thesis §6.2). */
-  | "checkQuorum";
+  | "checkQuorum"
+  /** A configuration change that removed this leader took effect (dissertation §4.2.2). */
+  | "removed";
 
 /** At most this many events are kept between two Readies; past it they are counted instead,
  * so that a storm of vote requests cannot grow the core's memory. */

@@ -10,6 +10,22 @@ export {
 } from "./config.js";
 export * from "./messages.js";
 export {
+  applyConfChange,
+  confOfMeta,
+  confOfStatus,
+  confStateProblem,
+  decodeConfChange,
+  emptyConfState,
+  encodeConfChange,
+  isJoint,
+  isVoter,
+  members,
+  metaOfConf,
+  type ConfChange,
+  type ConfChangeOp,
+  type ConfState,
+} from "./conf-state.js";
+export {
   eventsPerReadyMax,
   type RaftEvent,
   type RaftEventKind,
@@ -20,6 +36,8 @@ export { emptyInitialState, type RaftInitialState } from "./raft.js";
 export {
   mayPrecedePersist,
   RaftNode,
+  type ConfChangeProposeResult,
+  type ConfChangeRefusal,
   type ForwardMessageResult,
   type ForwardResult,
   type ProposeResult,

@@ -33,8 +33,12 @@ export interface HardState {
 export interface SnapshotMeta {
   readonly index: number;
   readonly term: number;
-  /** The voting members as of `index`. */
+  /** The voting members as of `index` (conf-state.ts: the incoming side while joint). */
   readonly voters: readonly NodeId[];
+  /** The learners as of `index`; absent (none) in snapshots from before learners existed. */
+  readonly learners?: readonly NodeId[];
+  /** While a joint configuration is in force at `index`: the voters being left. */
+  readonly votersOutgoing?: readonly NodeId[];
   /**
    * The members that had published themselves as of `index` (src/node/members.ts), sorted by
    * id. Opaque to the core, which only carries it; absent in snapshots from before it existed.

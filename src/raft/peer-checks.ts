@@ -3,9 +3,9 @@ import type { RaftLog } from "./log.js";
 import type {
   AppendEntriesRequest,
   InstallSnapshotRequest,
-  NodeId,
   RaftMessage,
 } from "./messages.js";
+import { confOfMeta, confStateProblem } from "./conf-state.js";
 import { isCount, type ViolationReason } from "./violation.js";
 
 /**
@@ -107,8 +107,12 @@ function snapshotMessageProblem(m: InstallSnapshotRequest): Problem | null {
   if (m.meta.term > m.term) return invalid(`meta.term=${m.meta.term} term=${m.term}`);
   if (m.meta.index === 0 && m.meta.term !== 0) return invalid(`meta=0/${m.meta.term}`);
   // Installing it replaces our configuration: an empty or repeating one could never elect.
-  if (m.meta.voters.length === 0 || new Set(m.meta.voters).size !== m.meta.voters.length) {
-    return invalid(`meta.voters=${JSON.stringify(m.meta.voters)}`);
+  const conf = confOfMeta(m.meta);
+  const problem = conf === null ? "malformed" : confStateProblem(conf);
+  if (problem !== null) {
+    return invalid(`configuration ${problem}: voters=${JSON.stringify(m.meta.voters)}, ` +
+      `learners=${JSON.stringify(m.meta.learners ?? [])}, ` +
+      `votersOutgoing=${JSON.stringify(m.meta.votersOutgoing ?? [])}`);
   }
   return null;
 }
@@ -147,17 +151,4 @@ export function snapshotConflictProblem(log: RaftLog, m: InstallSnapshotRequest)
     detail: `snapshot ${index}/${term} but committed ${index}/${held}` };
 }
 
-/**
- * Without membership changes the voters never change, so a snapshot naming others is
- * impossible: installing it would make every real peer an unknown sender and cut this node
- * off for good. Membership changes (thesis chapter 4) will replace this with the rule that a
- * snapshot carries the configuration as of its index.
- */
-export function snapshotVotersProblem(voters: readonly NodeId[], m: InstallSnapshotRequest):
-  Problem | null {
-  const theirs = [...m.meta.voters].sort();
-  const ours = [...voters].sort();
-  if (theirs.length === ours.length && theirs.every((id, k) => id === ours[k])) return null;
-  return { reason: "snapshotInvalid",
-    detail: `meta.voters=${JSON.stringify(theirs)}, the configuration is ${JSON.stringify(ours)}` };
-}
+

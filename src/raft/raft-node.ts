@@ -23,6 +23,7 @@ import {
 } from "./snapshot-supply.js";
 import type { ProtocolViolation } from "./violation.js";
 import type { RaftEvent } from "./events.js";
+import { applyConfChange, JointConfig, type ConfChange } from "./conf-state.js";
 
 export type ProposeResult =
   | { readonly kind: "accepted"; readonly index: number; readonly term: number }
@@ -30,6 +31,28 @@ export type ProposeResult =
   /** A leadership transfer is under way; retry at the new leader. */
   | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
   | { readonly kind: "overloaded" };
+
+/** The answer to proposeConfChange. */
+export type ConfChangeProposeResult =
+  | { readonly kind: "accepted"; readonly index: number; readonly term: number }
+  | { readonly kind: "notLeader"; readonly leaderIdHint: NodeId | null }
+  | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
+  | { readonly kind: "overloaded" }
+  | { readonly kind: "refused"; readonly reason: ConfChangeRefusal; readonly message: string };
+
+export type ConfChangeRefusal =
+  /** Another change is appended and not yet in force: one at a time (§4.1). */
+  | "changeInFlight"
+  /** This leader has not yet committed an entry of its term (the dissertation's fix to the
+   * single-server change bug, §4.1 and its 2015 erratum). */
+  | "leaderNotReady"
+  /** The change does not apply to the configuration in force (conf-state.ts). */
+  | "invalid"
+  /** A learner to promote is too far behind, or silent (promotionLagEntriesMax). */
+  | "learnerBehind"
+  /** Too few of the new configuration's voters are reachable to form its quorum (etcd's strict
+   * reconfiguration check): the cluster would stop committing. */
+  | "wouldLoseQuorum";
 
 export type ForwardResult =
   | { readonly kind: "forwarded"; readonly leaderId: NodeId }
@@ -134,7 +157,11 @@ export interface RaftStatus {
   readonly lastLogIndex: number;
   readonly lastLogTerm: number;
   readonly stableIndex: number;
+  /** The configuration in force (conf-state.ts): voters (the incoming side while joint),
+   * learners, and the voters being left while joint. */
   readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly votersOutgoing: readonly NodeId[];
   /** Leader only: each follower's replication state. */
   readonly progress: Readonly<Record<NodeId, { match: number; next: number; state: string }>>;
 }
@@ -247,6 +274,66 @@ export class RaftNode {
     const message: ProposeRequest =
       { type: "propose", from: raft.id, to: raft.leaderId, term: raft.term, data };
     return { kind: "forwarded", leaderId: raft.leaderId, message };
+  }
+
+  /**
+   * Proposes a configuration change (conf-state.ts) as leader, after the checks of
+   * ConfChangeRefusal; accepted, it is appended as a "config" entry and takes effect on every
+   * node once committed (Raft.applyCommittedConfig). A change that alters more than one voter
+   * goes through a joint configuration, which the leader leaves by itself.
+   */
+  proposeConfChange(change: ConfChange): ConfChangeProposeResult {
+    const raft = this.raft;
+    if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
+    if (raft.leadTransferee !== null) {
+      return { kind: "transferring", leaderIdHint: raft.leadTransferee };
+    }
+    const refuse = (reason: ConfChangeRefusal, message: string): ConfChangeProposeResult =>
+      ({ kind: "refused", reason, message });
+    if (raft.log.term(raft.log.committed) !== raft.term) {
+      return refuse("leaderNotReady", `leader of term ${raft.term} has not committed an entry ` +
+        "of its term yet: retry in a moment");
+    }
+    if (raft.pendingConfIndex > raft.log.applied) {
+      return refuse("changeInFlight", `the change at index ${raft.pendingConfIndex} (or an ` +
+        "entry of an earlier leader that may be one) is not in force yet: retry once it is");
+    }
+    if (change.leave === true) return refuse("invalid", "the leader leaves a joint configuration itself");
+    const result = applyConfChange(raft.conf, change);
+    if (!result.ok) return refuse("invalid", result.problem);
+    const lastIndex = raft.log.lastIndex();
+    for (const op of change.ops) {
+      if (op.type !== "promote" && !(op.type === "addVoter" && raft.conf.learners.includes(op.id))) {
+        continue;
+      }
+      const progress = raft.progress.get(op.id);
+      const behind = lastIndex - (progress?.match ?? 0);
+      if (progress === undefined || behind > raft.config.promotionLagEntriesMax ||
+        !progress.recentActive) {
+        return refuse("learnerBehind", `${op.id} is ${behind} entries behind the leader (holds ` +
+          `${progress?.match ?? 0} of ${lastIndex}; at most ${raft.config.promotionLagEntriesMax} ` +
+          `may be missing)${progress?.recentActive === true ? "" : " and was not heard from " +
+          "within the last election timeout"}: wait for it to catch up`);
+      }
+    }
+    // Strict reconfiguration: the voters that answer now must form the new quorum(s). A
+    // single-voter cluster may grow: it has no quorum to lose.
+    if (raft.voters.size() > 1) {
+      const next = new JointConfig(result.conf);
+      const reachable = (id: NodeId): boolean => id === raft.id ||
+        raft.progress.get(id)?.recentActive === true;
+      if (!next.hasQuorum(reachable)) {
+        const down = next.voters.filter((id) => !reachable(id));
+        return refuse("wouldLoseQuorum", `after the change the voters would be ` +
+          `${next.voters.join(", ")}, of which ${down.join(", ")} ` +
+          `${down.length === 1 ? "is" : "are"} not reachable now: too few for a quorum`);
+      }
+    }
+    if (raft.config.uncommittedEntriesMax - (lastIndex - raft.log.committed) <= 0) {
+      return { kind: "overloaded" };
+    }
+    const index = raft.appendConfigEntry(change);
+    return { kind: "accepted", index, term: raft.term };
   }
 
   /** Hands leadership to `target` once its log is current (thesis §3.10). */
@@ -366,12 +453,16 @@ export class RaftNode {
   ready(): Ready {
     assert(this.outstanding === null, "ready() called twice without advance()");
     const raft = this.raft;
+    const committedEntries = raft.log.committedEntriesAfter(
+      raft.log.applied, raft.config.entriesPerApplyMax);
+    // Handed to the driver now: their configuration changes take effect first, so that this
+    // Ready already carries what follows from them (a leader's entry leaving a joint
+    // configuration, its step-down when removed).
+    raft.applyCommittedConfig(committedEntries);
     raft.flush();
     const hardState = raft.hardState();
     const softState = this.softState();
     const entries = raft.log.unstableEntries();
-    const committedEntries = raft.log.committedEntriesAfter(
-      raft.log.applied, raft.config.entriesPerApplyMax);
     const wantedIndexMin = snapshotWanted(raft);
     const ready: Ready = {
       softState: sameSoftState(softState, this.previousSoftState) ? null : softState,
@@ -446,7 +537,9 @@ export class RaftNode {
       lastLogIndex: raft.log.lastIndex(),
       lastLogTerm: raft.log.lastTerm(),
       stableIndex: raft.log.stableIndex(),
-      voters: raft.voters.voters,
+      voters: raft.conf.voters,
+      learners: raft.conf.learners,
+      votersOutgoing: raft.conf.votersOutgoing,
       progress,
     };
   }

@@ -21,10 +21,13 @@ import type {
 } from "./messages.js";
 import { Progress } from "./progress.js";
 import {
-  appendConflictProblem, messageProblem, snapshotConflictProblem, snapshotVotersProblem,
+  appendConflictProblem, messageProblem, snapshotConflictProblem,
   type Problem,
 } from "./peer-checks.js";
-import { MajorityConfig } from "./quorum.js";
+import {
+  applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, JointConfig,
+  members, type ConfChange, type ConfState,
+} from "./conf-state.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
 import { MemorySnapshotReceiver, type SnapshotReceiver } from "./snapshot-data.js";
@@ -72,7 +75,17 @@ export class Raft {
   readonly config: RaftConfig;
   readonly rng: Rng;
   readonly log: RaftLog;
-  voters: MajorityConfig;
+  /** The configuration in force: as of the last committed entry handed to the driver
+   * (applyCommittedConfig), as etcd applies a change once it is committed and applied. */
+  conf: ConfState;
+  /** Quorum arithmetic over `conf` (both majorities while joint); learners never count. */
+  voters: JointConfig;
+  /** Leader: the index of the last configuration change it appended; no other is accepted
+   * until the driver has been handed it (one change in flight, §4.1). */
+  pendingConfIndex = 0;
+  /** Every node named by a configuration this node held since it started: messages from one
+   * that is no member now are dropped quietly, not reported as a protocol violation. */
+  readonly formerMembers = new Set<NodeId>();
 
   /** Figure 2's currentTerm. Invariant: never decreases. */
   term: number;
@@ -89,7 +102,7 @@ export class Raft {
   /** Votes received in the current (pre-)campaign. */
   votes = new Map<NodeId, boolean>();
 
-  /** Leader only: one entry per voter, this node included. */
+  /** Leader only: one entry per member (voters and learners), this node included. */
   progress = new Map<NodeId, Progress>();
   /** Leader only: the target of a leadership transfer in progress. */
   leadTransferee: NodeId | null = null;
@@ -145,7 +158,8 @@ export class Raft {
     this.id = config.id;
     this.config = config;
     this.rng = rng;
-    this.voters = new MajorityConfig(initial.snapshot?.meta.voters ?? config.voters);
+    this.conf = confOfMeta(initial.snapshot?.meta) ?? emptyConfState(config.voters);
+    this.voters = new JointConfig(this.conf);
     this.snapshot = initial.snapshot?.data === undefined ? null : initial.snapshot;
     this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
@@ -160,9 +174,39 @@ export class Raft {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
   }
 
-  /** Only voters may campaign; a node outside the configuration waits to be told. */
+  /**
+   * Whether `m` comes from a node this one talks to: a member of its configuration; or, for a
+   * node that is no voter (a learner that joined, whose configuration may not name its leader
+   * yet), a leader's message.
+   */
+  private knowsSender(m: RaftMessage): boolean {
+    if (members(this.conf).includes(m.from)) return true;
+    return !this.voters.has(this.id) && isFromLeader(m);
+  }
+
+  /** Only voters may campaign; a learner, or a node outside the configuration, waits. */
   promotable(): boolean {
     return this.voters.has(this.id);
+  }
+
+  /**
+   * Adopts `conf`: the quorum arithmetic follows it at once; a leader starts replicating to new
+   * members (from its last index, probing back as for any follower) and forgets removed ones.
+   */
+  setConf(conf: ConfState): void {
+    for (const id of members(this.conf)) this.formerMembers.add(id);
+    this.conf = conf;
+    this.voters = new JointConfig(conf);
+    if (this.role !== "leader") return;
+    const now = new Set(members(conf));
+    for (const id of [...this.progress.keys()]) {
+      if (!now.has(id)) this.progress.delete(id);
+    }
+    for (const id of now) {
+      if (this.progress.has(id)) continue;
+      this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.inflightAppendsMax,
+        this.config.inflightBytesMax));
+    }
   }
 
   send(message: RaftMessage): void {
@@ -178,6 +222,61 @@ export class Raft {
 
   private reportProblem(m: RaftMessage, problem: Problem): void {
     this.reportViolation(m, problem.reason, problem.detail);
+  }
+
+  /**
+   * Puts the configuration changes among `entries` (committed, now handed to the driver) into
+   * force, in log order: etcd's rule, a change takes effect when applied. Taking effect when
+   * appended (the dissertation's and hashicorp's rule) would need undoing when a new leader
+   * truncates an uncommitted change; when applied, a configuration is never rolled back, and
+   * one change at a time (pendingConfIndex) keeps consecutive configurations overlapping.
+   */
+  applyCommittedConfig(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.kind !== "config") continue;
+      const change = decodeConfChange(entry.data);
+      const result = change === null ? { ok: false as const, problem: "undecodable change" }
+        : applyConfChange(this.conf, change);
+      if (!result.ok) {
+        this.noteEvent({ kind: "confChangeSkipped", ...this.position(), entryIndex: entry.index,
+          problem: result.problem });
+        continue;
+      }
+      this.setConf(result.conf);
+      this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
+        conf: result.conf, joint: result.joint });
+      if (this.role !== "leader") continue;
+      if (result.joint) {
+        // §4.3: the joint configuration is in force; the leader moves on to the new one alone.
+        this.appendConfigEntry({ ops: [], leave: true });
+      } else if (!this.voters.has(this.id)) {
+        this.stepDownRemoved();
+      }
+    }
+  }
+
+  /** Appends a configuration change as leader; it is the one change in flight. */
+  appendConfigEntry(change: ConfChange): number {
+    const index = this.log.lastIndex() + 1;
+    this.log.append({ index, term: this.term, kind: "config", data: encodeConfChange(change) });
+    this.pendingConfIndex = index;
+    this.proposalsUnsent = true;
+    return index;
+  }
+
+  /**
+   * A leader whose removal took effect hands over to the voter most up to date, when one holds
+   * its whole log (TimeoutNow, §3.10), so the cluster needs no election timeout; then steps
+   * down either way, and, being no voter, never campaigns again.
+   */
+  private stepDownRemoved(): void {
+    const lastIndex = this.log.lastIndex();
+    const successor = this.voters.voters
+      .filter((id) => id !== this.id && this.progress.get(id)?.match === lastIndex)[0];
+    if (successor !== undefined) {
+      this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });
+    }
+    this.becomeFollower(this.term, null, "removed");
   }
 
   /** Records an event for the next Ready (events.ts); bounded, the excess counted. */
@@ -276,7 +375,10 @@ export class Raft {
     this.role = "leader";
     this.leaderId = this.id;
     const next = this.log.lastIndex() + 1;
-    for (const id of this.voters.voters) {
+    // Configuration changes wait until every entry of earlier terms is handed out (etcd's
+    // pendingConfIndex): one of them may be an uncommitted change (§4.1's one-at-a-time rule).
+    this.pendingConfIndex = next;
+    for (const id of members(this.conf)) {
       const progress = new Progress(next, this.config.inflightAppendsMax, this.config.inflightBytesMax);
       this.progress.set(id, progress);
     }
@@ -370,6 +472,15 @@ export class Raft {
 
   private handleVoteRequest(m: PreVoteRequest | RequestVoteRequest): void {
     const responseType = m.type === "preVote" ? "preVoteResponse" : "requestVoteResponse";
+    if (!this.voters.has(this.id)) {
+      // A learner, or a node removed from the configuration: its vote counts nowhere, and a
+      // grant could only mislead a candidate whose configuration is out of date.
+      this.send({ type: responseType, from: this.id, to: m.from, term: this.term, granted: false });
+      this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
+        preVote: m.type === "preVote", reason: "notVoter",
+        detail: `${this.id} is ${this.conf.learners.includes(this.id) ? "a learner" : "not a member"}` });
+      return;
+    }
     // §5.2: at most one vote per term, first come first served. A repeated request from the
     // candidate we voted for is granted again (its first answer may have been lost). A pre-vote
     // for a future term binds nothing and may be granted freely.
@@ -411,7 +522,7 @@ export class Raft {
       term: this.role === "preCandidate" ? this.term + 1 : this.term, voter: m.from,
       preVote: this.role === "preCandidate", granted: m.granted,
       granting: [...this.votes.values()].filter((granted) => granted).length,
-      quorum: Math.floor(this.voters.voters.length / 2) + 1 });
+      quorum: this.voters.quorum() });
     if (result === "won") {
       if (this.role === "preCandidate") this.campaign("election");
       else this.becomeLeader();
@@ -465,10 +576,18 @@ export class Raft {
       this.reportViolation(m, "wrongRecipient", `to=${m.to}`);
       return false;
     }
-    if (m.from === this.id || !this.voters.has(m.from)) {
-      // Membership is static for now: only voters talk to each other. Membership changes
-      // (thesis §4) will have to widen this to the nodes being added.
-      this.reportViolation(m, "unknownSender", `voters=${this.voters.voters.join(",")}`);
+    if (m.from !== this.id && !this.knowsSender(m) && this.formerMembers.has(m.from)) {
+      // A node removed from the configuration (or not yet added, as far as we know) that runs
+      // on: its messages are honest but count nowhere. Dropped; its campaigns are noted.
+      if (m.type === "preVote" || m.type === "requestVote") {
+        this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
+          preVote: m.type === "preVote", reason: "notMember",
+          detail: `${m.from} is not in the configuration (${members(this.conf).join(", ")})` });
+      }
+      return false;
+    }
+    if (m.from === this.id || !this.knowsSender(m)) {
+      this.reportViolation(m, "unknownSender", `members=${members(this.conf).join(",")}`);
       return false;
     }
     const problem = messageProblem(m) ?? (m.term - this.term > termJumpMax
@@ -654,8 +773,7 @@ export class Raft {
       this.send({ type: "snapshotResponse", from: this.id, to: m.from, term: this.term,
         snapshotIndex: m.meta.index, offset: m.offset, nextOffset, installed });
     };
-    const conflict = snapshotConflictProblem(this.log, m) ??
-      snapshotVotersProblem(this.voters.voters, m);
+    const conflict = snapshotConflictProblem(this.log, m);
     if (conflict !== null) {
       this.reportProblem(m, conflict);
       return;
@@ -713,7 +831,8 @@ export class Raft {
       return;
     }
     this.log.restore(meta);
-    this.voters = new MajorityConfig(meta.voters);
+    // The snapshot carries the configuration as of its index (checked on arrival).
+    this.setConf(confOfMeta(meta)!);
     this.snapshot = snapshot;
     this.pendingInstall = snapshot;
   }

@@ -1,5 +1,7 @@
 import {
   makeRaftConfig,
+  confOfStatus,
+  metaOfConf,
   RaftNode,
   SeededRng,
   snapshotText,
@@ -156,6 +158,9 @@ export interface OnDemandSnapshots {
 
 export interface SimClusterOptions {
   readonly ids: readonly NodeId[];
+  /** The voters the cluster starts with (default: every id); the other ids start outside the
+   * configuration, waiting to be added (membership changes). */
+  readonly voters?: readonly NodeId[];
   readonly seed: number;
   readonly config?: Partial<RaftConfig>;
   readonly network?: NetworkFaults;
@@ -327,7 +332,7 @@ export class SimCluster {
     this.rng = new SeededRng(options.seed);
     this.network = options.network ?? reliableNetwork;
     options.ids.forEach((id, k) => {
-      const config = makeRaftConfig({ id, voters: options.ids }, options.config);
+      const config = makeRaftConfig({ id, voters: options.voters ?? options.ids }, options.config);
       this.nodes.set(id, new SimNode(id, config, options.seed * 31 + k + 1));
     });
   }
@@ -391,7 +396,7 @@ export class SimCluster {
     // The core compacts only applied entries and knows the term at its compaction point.
     if (term === null) throw new Error(`${node.id} has no term at applied ${appliedIndex}`);
     const snapshot: Snapshot = {
-      meta: { index: appliedIndex, term, voters: node.raft.status().voters },
+      meta: { index: appliedIndex, term, ...metaOfConf(confOfStatus(node.raft.status())) },
       data: toyStateSnapshot(node.applied),
     };
     node.pendingOffer = { snapshot,
@@ -417,7 +422,7 @@ export class SimCluster {
     const term = node.raft.termAt(appliedIndex);
     if (term === null) return;
     const snapshot: Snapshot = {
-      meta: { index: appliedIndex, term, voters: node.raft.status().voters },
+      meta: { index: appliedIndex, term, ...metaOfConf(confOfStatus(node.raft.status())) },
       data: toyStateSnapshot(node.applied),
     };
     const compactIndex = node.raft.compactIndexFor(appliedIndex, policy.trailingEntries);

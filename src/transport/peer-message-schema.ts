@@ -45,6 +45,8 @@ const snapshotMetaSchema = z.object({
   index: count,
   term: count,
   voters: z.array(nodeId).max(votersMax),
+  learners: z.array(nodeId).max(votersMax).optional(),
+  votersOutgoing: z.array(nodeId).max(votersMax).optional(),
   members: z.array(memberRecordSchema).max(1024).optional(),
 }).strict();
 

@@ -302,9 +302,9 @@ describe("protocol violations: the follower", () => {
       [snapshotChunk({ term: 2, index: 9, term9: 3 }), "snapshotInvalid"],
       [snapshotChunk({ term: 2, index: 9, term9: 1, voters: [] }), "snapshotInvalid"],
       [snapshotChunk({ term: 2, index: 9, term9: 1, voters: ["n1", "n1"] }), "snapshotInvalid"],
-      // Another configuration: installing it would cut us off from our real peers.
-      [snapshotChunk({ term: 2, index: 9, term9: 1, voters: ["n1", "n2", "n9"] }),
-        "snapshotInvalid"],
+      // A configuration no cluster can be in: a learner that is also a voter.
+      [{ ...snapshotChunk({ term: 2, index: 9, term9: 1 }), meta: { index: 9, term: 1, voters,
+        learners: ["n2"] } } as RaftMessage, "snapshotInvalid"],
       [snapshotChunk({ term: 2, index: 9, term9: 1, offset: -4 }), "valueOutOfRange"],
       [snapshotChunk({ term: 2, index: 9, term9: 1, offset: Number.MAX_SAFE_INTEGER }),
         "valueOutOfRange"],

@@ -1,0 +1,230 @@
+/**
+ * Membership changes in the core (dissertation chapter 4; src/raft/conf-state.ts): learners that
+ * receive the log and never vote, promotion only once caught up, removal of a follower and of the
+ * leader, a voter replaced through a joint configuration, and the rules that keep changes safe:
+ * one in flight, none before the leader's first commit of its term, none that loses the quorum.
+ * Each runs a SimCluster (a deterministic in-process cluster; time is tick()), whose safety
+ * checker watches every step.
+ */
+import { expect } from "chai";
+import {
+  applyConfChange,
+  decodeConfChange,
+  emptyConfState,
+  encodeConfChange,
+  makeRaftConfig,
+  RaftNode,
+  SeededRng,
+  type ConfChange,
+  type NodeId,
+  type RaftConfig,
+} from "../../src/raft/index.js";
+import { SafetyChecker } from "../../src/sim/checker.js";
+import { SimCluster } from "../../src/sim/cluster.js";
+
+const ids = ["n1", "n2", "n3", "n4"];
+
+/** n1..n3 vote, n4 starts outside the configuration; n1 leads, its first entry committed. */
+function clusterWithOutsider(config: Partial<RaftConfig> = {}): SimCluster {
+  const cluster = new SimCluster({ ids, voters: ["n1", "n2", "n3"], seed: 11, config });
+  new SafetyChecker(cluster);
+  cluster.node("n1").raft.campaign();
+  cluster.stabilize();
+  expect(cluster.leader()?.id).to.equal("n1");
+  return cluster;
+}
+
+function propose(cluster: SimCluster, change: ConfChange, via: NodeId = "n1") {
+  return cluster.node(via).raft.proposeConfChange(change);
+}
+
+function confOf(cluster: SimCluster, id: NodeId) {
+  const { voters, learners, votersOutgoing } = cluster.node(id).raft.status();
+  return { voters, learners, votersOutgoing };
+}
+
+function writes(cluster: SimCluster, count: number, prefix: string): void {
+  for (let k = 0; k < count; k++) expect(cluster.propose(`${prefix}-${k}`)).to.not.equal(null);
+}
+
+describe("membership: configuration changes (conf-state.ts)", () => {
+  it("applies single-server changes directly and replaces through a joint configuration", () => {
+    const start = emptyConfState(["n1", "n2", "n3"]);
+    const learner = applyConfChange(start, { ops: [{ type: "addLearner", id: "n4" }] });
+    expect(learner).to.deep.equal({ ok: true, joint: false,
+      conf: { voters: ["n1", "n2", "n3"], learners: ["n4"], votersOutgoing: [] } });
+    const replace = applyConfChange(start, { ops: [{ type: "addVoter", id: "n4" },
+      { type: "remove", id: "n3" }] });
+    expect(replace).to.deep.equal({ ok: true, joint: true,
+      conf: { voters: ["n1", "n2", "n4"], learners: [], votersOutgoing: ["n1", "n2", "n3"] } });
+    if (!replace.ok) return;
+    expect(applyConfChange(replace.conf, { ops: [{ type: "remove", id: "n1" }] }))
+      .to.deep.include({ ok: false });
+    expect(applyConfChange(replace.conf, { ops: [], leave: true })).to.deep.equal({ ok: true,
+      joint: false, conf: { voters: ["n1", "n2", "n4"], learners: [], votersOutgoing: [] } });
+    for (const [change, problem] of [
+      [{ ops: [{ type: "remove", id: "n1" }, { type: "remove", id: "n2" },
+        { type: "remove", id: "n3" }] }, /no voter/],
+      [{ ops: [{ type: "promote", id: "n2" }] }, /already a voter/],
+      [{ ops: [{ type: "addLearner", id: "n2" }] }, /remove it first/],
+      [{ ops: [{ type: "remove", id: "n9" }] }, /not a member/],
+      [{ ops: [] }, /at least one op/],
+    ] as const) {
+      const result = applyConfChange(start, change as ConfChange);
+      expect(result.ok, JSON.stringify(change)).to.equal(false);
+      if (!result.ok) expect(result.problem).to.match(problem);
+    }
+  });
+
+  it("encodes a change for the log and refuses data that is not one", () => {
+    const change: ConfChange = { ops: [{ type: "addLearner", id: "n4" }], context: "{\"url\":1}" };
+    expect(decodeConfChange(encodeConfChange(change))).to.deep.equal(change);
+    for (const bad of ["", "[]", "{\"ops\":[{\"type\":\"fly\",\"id\":\"n4\"}]}", "{\"ops\":3}"]) {
+      expect(decodeConfChange(bad), bad).to.equal(null);
+    }
+  });
+});
+
+describe("membership: the cluster", () => {
+  it("a learner receives the log, counts toward no quorum, and never votes", () => {
+    const cluster = clusterWithOutsider();
+    expect(propose(cluster, { ops: [{ type: "addLearner", id: "n4" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    writes(cluster, 5, "a");
+    cluster.stabilize();
+    for (const id of ids) expect(confOf(cluster, id).learners, id).to.deep.equal(["n4"]);
+    expect(cluster.node("n4").raft.status().commitIndex)
+      .to.equal(cluster.node("n1").raft.status().commitIndex);
+    // With two voters cut off, the leader and the learner are no majority: nothing commits.
+    cluster.isolate("n2");
+    cluster.isolate("n3");
+    const committed = cluster.node("n1").raft.status().commitIndex;
+    cluster.propose("not-committed");
+    cluster.tick(5);
+    expect(cluster.node("n1").raft.status().commitIndex).to.equal(committed);
+    // The learner never campaigns, however long it waits, and refuses to vote.
+    cluster.heal();
+    cluster.isolate("n1");
+    cluster.tick(100);
+    expect(cluster.node("n4").raft.status().role).to.equal("follower");
+    const n4 = new RaftNode(makeRaftConfig({ id: "n4", voters: ["n1", "n2", "n3"] }),
+      new SeededRng(1));
+    n4.step({ type: "requestVote", from: "n2", to: "n4", term: 1, lastLogIndex: 0,
+      lastLogTerm: 0, transfer: false });
+    expect(n4.ready().messages).to.deep.equal([{ type: "requestVoteResponse", from: "n4",
+      to: "n2", term: 1, granted: false }]);
+  });
+
+  it("refuses to promote a learner that lags, and says how far behind it is", () => {
+    const cluster = clusterWithOutsider({ promotionLagEntriesMax: 5 });
+    propose(cluster, { ops: [{ type: "addLearner", id: "n4" }] });
+    cluster.stabilize();
+    cluster.isolate("n4");
+    writes(cluster, 20, "b");
+    cluster.stabilize();
+    const refused = propose(cluster, { ops: [{ type: "promote", id: "n4" }] });
+    expect(refused).to.include({ kind: "refused", reason: "learnerBehind" });
+    expect((refused as { message: string }).message).to.match(/n4 is 2\d entries behind/);
+    cluster.heal();
+    cluster.tick(20);
+    cluster.stabilize();
+    expect(propose(cluster, { ops: [{ type: "promote", id: "n4" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    for (const id of ids) {
+      expect(confOf(cluster, id), id).to.deep.equal({ voters: ids, learners: [],
+        votersOutgoing: [] });
+    }
+  });
+
+  it("allows one change in flight, and none before the leader's first commit of its term", () => {
+    const solo = new RaftNode(makeRaftConfig({ id: "n1", voters: ["n1"] }), new SeededRng(1));
+    solo.campaign();
+    expect(solo.status().role).to.equal("leader");
+    // Its no-op is appended, not committed: the dissertation's single-server change bug needs a
+    // change across leaders before the new leader's first commit; refused.
+    expect(solo.proposeConfChange({ ops: [{ type: "addLearner", id: "n2" }] }))
+      .to.include({ kind: "refused", reason: "leaderNotReady" });
+    solo.ready();
+    solo.advance();
+    // Committed now, but not yet handed out to be applied: it could have been a change.
+    expect(solo.proposeConfChange({ ops: [{ type: "addLearner", id: "n2" }] }))
+      .to.include({ kind: "refused", reason: "changeInFlight" });
+    solo.ready();
+    solo.advance();
+    expect(solo.proposeConfChange({ ops: [{ type: "addLearner", id: "n2" }] }))
+      .to.include({ kind: "accepted" });
+    expect(solo.proposeConfChange({ ops: [{ type: "addLearner", id: "n3" }] }))
+      .to.include({ kind: "refused", reason: "changeInFlight" });
+  });
+
+  it("refuses a change that would leave too few reachable voters for a quorum", () => {
+    const cluster = clusterWithOutsider();
+    cluster.isolate("n3");
+    cluster.tick(12);
+    const refused = propose(cluster, { ops: [{ type: "remove", id: "n2" }] });
+    expect(refused).to.include({ kind: "refused", reason: "wouldLoseQuorum" });
+    expect((refused as { message: string }).message).to.match(/n3 is not reachable/);
+  });
+
+  it("removes a follower: the rest commit without it", () => {
+    const cluster = clusterWithOutsider();
+    expect(propose(cluster, { ops: [{ type: "remove", id: "n3" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    expect(confOf(cluster, "n1").voters).to.deep.equal(["n1", "n2"]);
+    cluster.isolate("n3");
+    const index = cluster.propose("after-removal")!;
+    cluster.stabilize();
+    expect(cluster.node("n2").raft.status().commitIndex).to.be.at.least(index);
+  });
+
+  it("removes the leader: it hands over and steps down, and never campaigns again", () => {
+    const cluster = clusterWithOutsider();
+    const term = cluster.node("n1").raft.status().term;
+    expect(propose(cluster, { ops: [{ type: "remove", id: "n1" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    cluster.tick(3);
+    cluster.stabilize();
+    const next = cluster.leader();
+    expect(next?.id).to.be.oneOf(["n2", "n3"]);
+    expect(next!.raft.status().term).to.equal(term + 1);
+    expect(cluster.node("n1").raft.status().role).to.equal("follower");
+    cluster.tick(100);
+    expect(cluster.node("n1").raft.status().role).to.equal("follower");
+    expect(cluster.leader()?.id).to.equal(next!.id);
+  });
+
+  it("replaces a voter through a joint configuration that the leader leaves by itself", () => {
+    const cluster = clusterWithOutsider();
+    expect(propose(cluster, { ops: [{ type: "addVoter", id: "n4" }, { type: "remove", id: "n3" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    for (const id of ["n1", "n2", "n4"]) {
+      expect(confOf(cluster, id), id).to.deep.equal({ voters: ["n1", "n2", "n4"], learners: [],
+        votersOutgoing: [] });
+    }
+    cluster.isolate("n3");
+    const index = cluster.propose("after-replace")!;
+    cluster.stabilize();
+    expect(cluster.node("n4").raft.status().commitIndex).to.be.at.least(index);
+  });
+
+  it("a removed server that keeps campaigning does not disturb the cluster", () => {
+    const cluster = clusterWithOutsider();
+    cluster.isolate("n3");
+    cluster.tick(12);
+    expect(propose(cluster, { ops: [{ type: "remove", id: "n3" }] }))
+      .to.include({ kind: "accepted" });
+    cluster.stabilize();
+    // n3 never heard of its removal: it times out and pre-campaigns, again and again.
+    cluster.tick(60);
+    const term = cluster.node("n1").raft.status().term;
+    cluster.heal();
+    cluster.tick(100);
+    expect(cluster.leader()?.id).to.equal("n1");
+    expect(cluster.node("n1").raft.status().term).to.equal(term);
+  });
+});
