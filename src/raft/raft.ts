@@ -25,8 +25,8 @@ import {
   type Problem,
 } from "./peer-checks.js";
 import {
-  applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, JointConfig,
-  members, type ConfChange, type ConfState,
+  applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, isJoint,
+  JointConfig, members, type ConfChange, type ConfState,
 } from "./conf-state.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
@@ -83,6 +83,8 @@ export class Raft {
   /** Leader: the index of the last configuration change it appended; no other is accepted
    * until the driver has been handed it (one change in flight, §4.1). */
   pendingConfIndex = 0;
+  /** The last committed entry handed to the driver (applyCommittedConfig). */
+  handedIndex = 0;
   /** Every node named by a configuration this node held since it started: messages from one
    * that is no member now are dropped quietly, not reported as a protocol violation. */
   readonly formerMembers = new Set<NodeId>();
@@ -164,6 +166,7 @@ export class Raft {
     this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
       initial.hardState.commit);
+    this.handedIndex = this.log.applied;
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.readOnly = new ReadOnly(config.pendingReadsMax);
@@ -233,6 +236,7 @@ export class Raft {
    */
   applyCommittedConfig(entries: readonly Entry[]): void {
     for (const entry of entries) {
+      this.handedIndex = Math.max(this.handedIndex, entry.index);
       if (entry.kind !== "config") continue;
       const change = decodeConfChange(entry.data);
       const result = change === null ? { ok: false as const, problem: "undecodable change" }
@@ -245,13 +249,15 @@ export class Raft {
       this.setConf(result.conf);
       this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
         conf: result.conf, joint: result.joint });
-      if (this.role !== "leader") continue;
-      if (result.joint) {
-        // §4.3: the joint configuration is in force; the leader moves on to the new one alone.
-        this.appendConfigEntry({ ops: [], leave: true });
-      } else if (!this.voters.has(this.id)) {
-        this.stepDownRemoved();
-      }
+      if (this.role === "leader" && !this.voters.has(this.id)) this.stepDownRemoved();
+    }
+    // §4.3: once a joint configuration is in force and no change is pending, the leader moves
+    // on to the new configuration alone. Checked on every hand-out, so that a leader elected
+    // while the configuration is joint (its predecessor died before leaving) leaves it too,
+    // once its own first entry is handed out.
+    if (this.role === "leader" && isJoint(this.conf) && this.pendingConfIndex <= this.handedIndex &&
+      this.leadTransferee === null) {
+      this.appendConfigEntry({ ops: [], leave: true });
     }
   }
 

@@ -228,3 +228,34 @@ describe("membership: the cluster", () => {
     expect(cluster.node("n1").raft.status().term).to.equal(term);
   });
 });
+
+describe("membership: a joint configuration outlives its leader", () => {
+  it("a leader elected while joint leaves the joint configuration itself", () => {
+    // Restarted from a snapshot taken while joint: the leader that entered it is gone.
+    const node = new RaftNode(makeRaftConfig({ id: "n1", voters: ["n1"] }), new SeededRng(1), {
+      hardState: { term: 1, vote: null, commit: 5 }, entries: [],
+      snapshot: { meta: { index: 5, term: 1, voters: ["n1"], votersOutgoing: ["n1", "n2"] } } });
+    expect(node.status().votersOutgoing).to.deep.equal(["n1", "n2"]);
+    node.campaign();
+    // Joint: n1 alone is no majority of the outgoing side; n2 must grant too.
+    expect(node.status().role).to.equal("preCandidate");
+    node.step({ type: "preVoteResponse", from: "n2", to: "n1", term: 2, granted: true });
+    node.step({ type: "requestVoteResponse", from: "n2", to: "n1", term: 2, granted: true });
+    expect(node.status().role).to.equal("leader");
+    const appended: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const ready = node.ready();
+      appended.push(...ready.entries.filter((entry) => entry.kind === "config")
+        .map((entry) => entry.data));
+      node.advance();
+      // n2 acknowledges everything the leader holds.
+      const last = node.status().lastLogIndex;
+      node.step({ type: "appendResponse", from: "n2", to: "n1", term: 2, success: true,
+        index: last, hintIndex: 0, hintTerm: 0 });
+    }
+    expect(appended).to.deep.equal([encodeConfChange({ ops: [], leave: true })]);
+    expect(node.status()).to.include({ role: "leader" });
+    expect(node.status().votersOutgoing).to.deep.equal([]);
+    expect(node.status().voters).to.deep.equal(["n1"]);
+  });
+});
