@@ -46,7 +46,8 @@ export type RaftEvent =
   /** The configuration change of entry `entryIndex` took effect here (it was committed and
    * handed to the driver to apply). */
   | { readonly kind: "confChanged"; readonly term: number; readonly index: number;
-      readonly entryIndex: number; readonly conf: ConfState; readonly joint: boolean }
+      readonly entryIndex: number; readonly previous: ConfState; readonly conf: ConfState;
+      readonly joint: boolean }
   /** A committed configuration entry that cannot apply (undecodable, or invalid against the
    * configuration in force): skipped by every node alike. No correct leader appends one. */
   | { readonly kind: "confChangeSkipped"; readonly term: number; readonly index: number;
@@ -67,8 +68,6 @@ export type VoteRefusal =
   | "leaderAlive"
   /** The request's term is behind ours. */
   | "termStale"
-  /** This node is a learner, or not in its configuration: it never votes. */
-  | "notVoter"
   /** The candidate is no member of this node's configuration (removed, or not yet added). */
   | "notMember";
 

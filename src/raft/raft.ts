@@ -184,6 +184,9 @@ export class Raft {
    */
   private knowsSender(m: RaftMessage): boolean {
     if (members(this.conf).includes(m.from)) return true;
+    // Open (issue 13): a node added by a change this one has not applied yet (a promoted
+    // learner now leading, a voter of a newer configuration campaigning) is refused here, which
+    // can leave this node behind; etcd takes messages from any node of the cluster.
     return !this.voters.has(this.id) && isFromLeader(m);
   }
 
@@ -246,9 +249,10 @@ export class Raft {
           problem: result.problem });
         continue;
       }
+      const previous = this.conf;
       this.setConf(result.conf);
       this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
-        conf: result.conf, joint: result.joint });
+        previous, conf: result.conf, joint: result.joint });
       if (this.role === "leader" && !this.voters.has(this.id)) this.stepDownRemoved();
     }
     // §4.3: once a joint configuration is in force and no change is pending, the leader moves
@@ -478,15 +482,11 @@ export class Raft {
 
   private handleVoteRequest(m: PreVoteRequest | RequestVoteRequest): void {
     const responseType = m.type === "preVote" ? "preVoteResponse" : "requestVoteResponse";
-    if (!this.voters.has(this.id)) {
-      // A learner, or a node removed from the configuration: its vote counts nowhere, and a
-      // grant could only mislead a candidate whose configuration is out of date.
-      this.send({ type: responseType, from: this.id, to: m.from, term: this.term, granted: false });
-      this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
-        preVote: m.type === "preVote", reason: "notVoter",
-        detail: `${this.id} is ${this.conf.learners.includes(this.id) ? "a learner" : "not a member"}` });
-      return;
-    }
+    // A learner, or a node not in its own configuration, votes too (as etcd's raft does): it
+    // may be a voter in the candidate's newer configuration without having applied that yet,
+    // and refusing would leave a cluster that lost its leader unable to elect another (the
+    // simulator found this: `npm run sim -- --core --membership --seed 1`). The candidate
+    // counts only the votes of its configuration's voters, so a learner's vote weighs nothing.
     // §5.2: at most one vote per term, first come first served. A repeated request from the
     // candidate we voted for is granted again (its first answer may have been lost). A pre-vote
     // for a future term binds nothing and may be granted freely.

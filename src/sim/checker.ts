@@ -1,4 +1,6 @@
-import type { Entry, NodeId, RaftMessage, Ready } from "../raft/index.js";
+import {
+  type ConfState, type Entry, type NodeId, type RaftMessage, type Ready,
+} from "../raft/index.js";
 import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } from "./cluster.js";
 
 /**
@@ -20,6 +22,7 @@ import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } 
  *   promises is on the node's disk.
  * - Linearizable reads: a ReadIndex answer is at least every commit index known when the read
  *   began.
+ * - Membership: every configuration change keeps the quorums before and after it overlapping.
  * - No protocol violations (Ready.violations): every simulated node is honest and keeps what
  *   it persisted, so a message the core finds impossible is a bug in the sender's core. Faults
  *   that make a node forget what it promised (a lost disk) excuse them: see
@@ -92,6 +95,7 @@ export class SafetyChecker implements ClusterObserver {
       this.fail(`protocol violation: ${node.id} got ${violation.type} from ${violation.from}: ` +
         `${violation.reason} (${violation.detail})`);
     }
+    this.checkConfigurationChanges(node, ready);
     const previous = node.disk.hardState;
     const next = ready.hardState;
     if (next !== null) {
@@ -213,6 +217,27 @@ export class SafetyChecker implements ClusterObserver {
     }
   }
 
+  /**
+   * Membership (dissertation chapter 4): each configuration change a node puts in force keeps
+   * the quorums of the configuration before and after it overlapping (a single-server change
+   * does; a larger one goes through a joint configuration, which overlaps both). Configurations
+   * held at one moment by different nodes need not overlap (a lagging node may still hold one
+   * that the leader left two changes ago): what keeps it from winning with it is that a quorum
+   * of each configuration committed the next one, so its log is behind (§4.3). Election safety
+   * and leader completeness, checked above, are what that protects.
+   */
+  private checkConfigurationChanges(node: SimNode, ready: Ready): void {
+    for (const event of ready.events) {
+      if (event.kind !== "confChanged") continue;
+      const disjoint = disjointQuorums(event.previous, event.conf);
+      if (disjoint !== null) {
+        this.fail(`configuration change at ${event.entryIndex} on ${node.id}: from ` +
+          `${JSON.stringify(event.previous)} to ${JSON.stringify(event.conf)}, which have the ` +
+          `disjoint quorums ${disjoint[0].join(",")} and ${disjoint[1].join(",")}`);
+      }
+    }
+  }
+
   /** Final check: every pair of applied sequences agree on their common prefix. */
   checkConvergence(): void {
     const nodes = this.cluster.upNodes();
@@ -229,4 +254,26 @@ export class SafetyChecker implements ClusterObserver {
   appliedIndexMaxSeen(): number {
     return this.appliedIndexMax;
   }
+}
+
+/** Whether `group` holds a quorum of `conf`: a majority of its voters, and while joint a
+ * majority of the outgoing voters too. */
+function isQuorum(conf: ConfState, group: ReadonlySet<NodeId>): boolean {
+  const majority = (voters: readonly NodeId[]): boolean =>
+    voters.filter((id) => group.has(id)).length > voters.length / 2;
+  return majority(conf.voters) && (conf.votersOutgoing.length === 0 || majority(conf.votersOutgoing));
+}
+
+/** Two disjoint groups, a quorum of `a` and one of `b`, or null when none exist (brute force
+ * over the subsets of their members: a simulated cluster has a handful of nodes). */
+export function disjointQuorums(a: ConfState, b: ConfState): [NodeId[], NodeId[]] | null {
+  const ids = [...new Set([...a.voters, ...a.votersOutgoing, ...b.voters, ...b.votersOutgoing])];
+  const subsets = 1 << ids.length;
+  for (let mask = 1; mask < subsets; mask++) {
+    const first = new Set(ids.filter((_, k) => (mask & (1 << k)) !== 0));
+    if (!isQuorum(a, first)) continue;
+    const second = new Set(ids.filter((id) => !first.has(id)));
+    if (isQuorum(b, second)) return [[...first].sort(), [...second].sort()];
+  }
+  return null;
 }

@@ -58,6 +58,9 @@ const program = new Command()
     positiveInteger("--ticks"), defaultSimTicks)
   .option("--snapshots-on-demand", "with --core: nodes compact with the snapshot's meta only " +
     "and build the data when their leader asks (Ready.snapshotWanted)", false)
+  .option("--membership", "with --core: 5 nodes, 3 voting at first, and configuration " +
+    "changes (learners added and promoted, members removed, voters replaced) among the faults",
+  false)
   .option("--plant <bug>", "with --core: plant a known bug to see the checker catch it: " +
     "rejoinWithoutCheck (a node with a lost disk rejoins without asking its peers) or " +
     "repairWithoutFence (a node whose log lost synced entries takes part again)", plantName)
@@ -66,9 +69,9 @@ const program = new Command()
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
   trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; core: boolean;
-  faultMs: number; minutes?: number; jobs: number }>();
+  faultMs: number; minutes?: number; jobs: number; membership: boolean }>();
 
-const coreOnly = ["ticks", "snapshotsOnDemand", "plant"] as const;
+const coreOnly = ["ticks", "snapshotsOnDemand", "plant", "membership"] as const;
 const misplaced = coreOnly.filter((name) => program.getOptionValueSource(name) === "cli");
 if (!options.core && misplaced.length > 0) {
   program.error(`--${misplaced[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to ` +
@@ -143,7 +146,8 @@ async function runServerSeeds(): Promise<void> {
 function reproduceCommand(result: SimResult): string {
   const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
   const plant = options.plant === undefined ? "" : ` --plant ${options.plant}`;
-  const onDemand = options.snapshotsOnDemand ? " --snapshots-on-demand" : "";
+  const onDemand = (options.snapshotsOnDemand ? " --snapshots-on-demand" : "") +
+    (options.membership ? " --membership" : "");
   return `npm run sim -- --core --seed ${result.seed} --seeds 1 --ticks ${options.ticks}${nodes}` +
     `${plant}${onDemand} --trace`;
 }
@@ -159,7 +163,8 @@ for (let k = 0; deadlineMs === null ? k < options.seeds : performance.now() < de
   seedsRun = k + 1;
   const seed = options.seed + k;
   const result = runSimulation({ seed, nodeCount: options.nodes, ticks: options.ticks,
-    plant: options.plant, snapshotsOnDemand: options.snapshotsOnDemand });
+    plant: options.plant, snapshotsOnDemand: options.snapshotsOnDemand,
+    membership: options.membership });
   committedTotal += result.stats.committed;
   snapshotChunksTotal += result.stats.snapshotChunks;
   for (const [kind, count] of Object.entries(result.stats.snapshotOffers)) {

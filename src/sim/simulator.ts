@@ -1,5 +1,6 @@
 import {
-  SeededRng, type NodeId, type OfferSnapshotResult, type RaftConfig,
+  confOfStatus, members, SeededRng, type ConfChange, type NodeId, type OfferSnapshotResult,
+  type RaftConfig,
 } from "../raft/index.js";
 import { SafetyChecker, SafetyViolation } from "./checker.js";
 import {
@@ -34,6 +35,12 @@ export interface SimOptions {
    * (cluster.ts OnDemandSnapshots), in the seeds that take snapshots.
    */
   readonly snapshotsOnDemand?: boolean;
+  /**
+   * Membership changes in the schedule (conf-state.ts): the cluster has 5 nodes, of which 3
+   * vote at first; the nemesis also adds learners, promotes them, removes members (the leader
+   * too) and replaces voters through joint configurations, under every other fault.
+   */
+  readonly membership?: boolean;
 }
 
 export interface SimResult {
@@ -65,7 +72,8 @@ export const defaultLivenessTicksMax = 400;
 type FaultKind =
   | "heal" | "halves" | "isolate" | "isolateLeader" | "ring" | "bridge" | "asymmetric"
   | "crash" | "crashLeader" | "crashDuringPersist" | "crashDuringInstall" | "restart"
-  | "transfer" | "loseDisk" | "repairDisk";
+  | "transfer" | "loseDisk" | "repairDisk"
+  | "addLearner" | "promote" | "removeMember" | "replaceVoter";
 
 /** Drawn with these weights. Leader crashes and restarts come often: the dangerous
  * interleavings (the paper's Figure 8) are a new leader dying before its no-op commits. */
@@ -73,13 +81,22 @@ const faultWeights: Readonly<Record<FaultKind, number>> = {
   heal: 2, halves: 1, isolate: 1, isolateLeader: 1, ring: 1, bridge: 1, asymmetric: 1,
   crash: 1, crashLeader: 3, crashDuringPersist: 1, crashDuringInstall: 1, restart: 4,
   transfer: 1, loseDisk: 1, repairDisk: 1,
+  // Only with --membership (membershipWeights): weight 0 keeps the other seeds' draws as they were.
+  addLearner: 0, promote: 0, removeMember: 0, replaceVoter: 0,
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
+/** With membership: the same faults, and as many configuration changes. */
+const membershipWeights: Readonly<Partial<Record<FaultKind, number>>> = {
+  addLearner: 5, promote: 5, removeMember: 4, replaceVoter: 3,
+};
+const membershipFaultKinds: readonly FaultKind[] = [...faultKinds, ...Object.entries(
+  membershipWeights).flatMap(([kind, weight]) => Array<FaultKind>(weight!).fill(kind as FaultKind))];
 
 export function runSimulation(options: SimOptions): SimResult {
   const rng = new SeededRng(options.seed);
-  const nodeCount = options.nodeCount ?? (rng.nextFloat() < 0.5 ? 3 : 5);
+  const nodeCount = options.membership === true ? 5
+    : options.nodeCount ?? (rng.nextFloat() < 0.5 ? 3 : 5);
   const ticks = options.ticks ?? defaultSimTicks;
   const livenessTicksMax = options.livenessTicksMax ?? defaultLivenessTicksMax;
   const network: NetworkFaults = {
@@ -104,6 +121,7 @@ export function runSimulation(options: SimOptions): SimResult {
     : undefined;
   const cluster = new SimCluster({
     ids: nodeIds(nodeCount),
+    ...(options.membership === true ? { voters: nodeIds(3) } : {}),
     seed: options.seed,
     network,
     snapshots,
@@ -133,10 +151,12 @@ export function runSimulation(options: SimOptions): SimResult {
   try {
     for (let tick = 0; tick < ticks; tick++) {
       if (tick > 0 && tick % faultEveryTicks === 0) {
-        const kind = faultKinds[rng.nextInt(faultKinds.length)]!;
+        const kinds = options.membership === true ? membershipFaultKinds : faultKinds;
+        const kind = kinds[rng.nextInt(kinds.length)]!;
         const crashed = kind === "loseDisk" || kind === "repairDisk"
           ? injectDiskFault(cluster, checker, rng, kind, note)
-          : injectFault(cluster, rng, kind);
+          : isMembershipChange(kind) ? changeMembership(cluster, rng, kind, note)
+            : injectFault(cluster, rng, kind);
         crashes += crashed;
         if (kind === "loseDisk" || kind === "repairDisk") disksLost += crashed;
         note(`fault ${kind}${describeLinks(cluster)}`);
@@ -213,7 +233,7 @@ function checkLiveness(
   for (let tick = 0; tick < livenessTicksMax && !quiescent; tick++) {
     const leader = cluster.leader();
     const lastIndex = leader?.raft.status().lastLogIndex ?? Infinity;
-    quiescent = cluster.upNodes().every((node) => node.lastApplied() >= lastIndex);
+    quiescent = configuredUpNodes(cluster).every((node) => node.lastApplied() >= lastIndex);
     if (!quiescent) {
       cluster.tick();
       checker.checkRoles();
@@ -236,7 +256,8 @@ function checkLiveness(
         note(`liveness proposal at ${result.index} by ${leader.id}`);
       }
     }
-    if (cluster.upNodes().every((node) => node.applied.some((entry) => entry.data === marker))) {
+    if (configuredUpNodes(cluster).every((node) =>
+      node.applied.some((entry) => entry.data === marker))) {
       return null;
     }
     cluster.tick();
@@ -244,6 +265,65 @@ function checkLiveness(
   }
   return `liveness: no proposal committed on every node within ${livenessTicksMax} ticks ` +
     `after healing (${describeRoles(cluster)})`;
+}
+
+/** The nodes that are up and members of the leader's configuration (all up nodes when no
+ * leader is known): a removed node, or one never added, receives no new entries. */
+function configuredUpNodes(cluster: SimCluster): SimNode[] {
+  const leader = cluster.leader();
+  if (leader === null) return cluster.upNodes();
+  const conf = members(confOfStatus(leader.raft.status()));
+  return cluster.upNodes().filter((node) => conf.includes(node.id));
+}
+
+type MembershipKind = "addLearner" | "promote" | "removeMember" | "replaceVoter";
+
+function isMembershipChange(kind: FaultKind): kind is MembershipKind {
+  return kind === "addLearner" || kind === "promote" || kind === "removeMember" ||
+    kind === "replaceVoter";
+}
+
+/**
+ * Proposes one configuration change at the leader, chosen for the configuration in force; the
+ * core may refuse it (one in flight, a lagging learner, a quorum that would be lost), which is
+ * part of what is exercised. Never removes below 3 voters, so that faults still find a majority
+ * to keep. Returns 0: it crashes nothing.
+ */
+function changeMembership(cluster: SimCluster, rng: SeededRng, kind: MembershipKind,
+  note: (event: string) => void): number {
+  const leader = cluster.leader();
+  if (leader === null) return 0;
+  const conf = confOfStatus(leader.raft.status());
+  const outsiders = cluster.ids.filter((id) => !members(conf).includes(id));
+  const voters = conf.voters;
+  let change: ConfChange | null = null;
+  switch (kind) {
+    case "addLearner":
+      if (outsiders.length > 0) change = { ops: [{ type: "addLearner", id: pick(rng, outsiders) }] };
+      break;
+    case "promote":
+      if (conf.learners.length > 0) change = { ops: [{ type: "promote", id: pick(rng, conf.learners) }] };
+      break;
+    case "removeMember": {
+      const removable = [...conf.learners, ...(voters.length > 3 ? voters : [])];
+      if (removable.length > 0) change = { ops: [{ type: "remove", id: pick(rng, removable) }] };
+      break;
+    }
+    case "replaceVoter": {
+      const incoming = [...conf.learners, ...outsiders];
+      if (incoming.length > 0) {
+        const added = pick(rng, incoming);
+        change = { ops: [{ type: conf.learners.includes(added) ? "promote" : "addVoter", id: added },
+          { type: "remove", id: pick(rng, voters) }] };
+      }
+      break;
+    }
+  }
+  if (change === null) return 0;
+  const result = leader.raft.proposeConfChange(change);
+  note(`${leader.id} proposes ${JSON.stringify(change.ops)}: ${result.kind}` +
+    (result.kind === "refused" ? ` (${result.reason})` : ""));
+  return 0;
 }
 
 function describeRoles(cluster: SimCluster): string {
@@ -348,6 +428,12 @@ function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): numb
     case "repairDisk":
       // injectDiskFault: they need the checker.
       return 0;
+    case "addLearner":
+    case "promote":
+    case "removeMember":
+    case "replaceVoter":
+      // changeMembership.
+      return 0;
     default: {
       const unknown: never = kind;
       throw new Error(`unknown fault ${String(unknown)}`);
@@ -369,8 +455,16 @@ function injectDiskFault(cluster: SimCluster, checker: SafetyChecker, rng: Seede
     return node.retired !== null || node.awaitingBootstrap || node.incarnation > 1;
   });
   if (lost.length + 1 > (cluster.ids.length - 1) / 2) return 0;
+  // With membership changes the voters are not every node: the lost must stay a minority of
+  // every set of voters some node holds in force (both sides of a joint configuration too).
+  const voterSets = cluster.upNodes().flatMap((node) => {
+    const conf = confOfStatus(node.raft.status());
+    return conf.votersOutgoing.length > 0 ? [conf.voters, conf.votersOutgoing] : [conf.voters];
+  });
+  const staysMinority = (id: NodeId): boolean => voterSets.every((voters) =>
+    voters.filter((voter) => voter === id || lost.includes(voter)).length < voters.length / 2);
   const candidates = cluster.ids.filter((id) => !lost.includes(id) && cluster.node(id).up &&
-    cluster.node(id).published());
+    cluster.node(id).published() && staysMinority(id));
   if (candidates.length === 0) return 0;
   const id = pick(rng, candidates);
   // Its peers may now see it say impossible things (an acknowledgement below what it had

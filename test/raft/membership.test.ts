@@ -19,7 +19,7 @@ import {
   type NodeId,
   type RaftConfig,
 } from "../../src/raft/index.js";
-import { SafetyChecker } from "../../src/sim/checker.js";
+import { disjointQuorums, SafetyChecker } from "../../src/sim/checker.js";
 import { SimCluster } from "../../src/sim/cluster.js";
 
 const ids = ["n1", "n2", "n3", "n4"];
@@ -103,17 +103,21 @@ describe("membership: the cluster", () => {
     cluster.propose("not-committed");
     cluster.tick(5);
     expect(cluster.node("n1").raft.status().commitIndex).to.equal(committed);
-    // The learner never campaigns, however long it waits, and refuses to vote.
+    // The learner never campaigns, however long it waits.
     cluster.heal();
     cluster.isolate("n1");
     cluster.tick(100);
     expect(cluster.node("n4").raft.status().role).to.equal("follower");
-    const n4 = new RaftNode(makeRaftConfig({ id: "n4", voters: ["n1", "n2", "n3"] }),
-      new SeededRng(1));
-    n4.step({ type: "requestVote", from: "n2", to: "n4", term: 1, lastLogIndex: 0,
-      lastLogTerm: 0, transfer: false });
-    expect(n4.ready().messages).to.deep.equal([{ type: "requestVoteResponse", from: "n4",
-      to: "n2", term: 1, granted: false }]);
+    // Its vote counts for nothing: a candidate with only its own and the learner's grant of
+    // three voters has no majority.
+    const candidate = new RaftNode(makeRaftConfig({ id: "n2", voters: ["n1", "n2", "n3"] }),
+      new SeededRng(1), { hardState: { term: 1, vote: null, commit: 0 }, entries: [],
+        snapshot: { meta: { index: 0, term: 0, voters: ["n1", "n2", "n3"], learners: ["n4"] } } });
+    candidate.campaign();
+    candidate.step({ type: "preVoteResponse", from: "n4", to: "n2", term: 2, granted: true });
+    expect(candidate.status().role).to.equal("preCandidate");
+    candidate.step({ type: "preVoteResponse", from: "n3", to: "n2", term: 2, granted: true });
+    expect(candidate.status().role).to.equal("candidate");
   });
 
   it("refuses to promote a learner that lags, and says how far behind it is", () => {
@@ -257,5 +261,17 @@ describe("membership: a joint configuration outlives its leader", () => {
     expect(node.status()).to.include({ role: "leader" });
     expect(node.status().votersOutgoing).to.deep.equal([]);
     expect(node.status().voters).to.deep.equal(["n1"]);
+  });
+});
+
+describe("membership: the simulator's quorum-overlap check", () => {
+  it("finds disjoint quorums between an old and a new configuration, none across a joint one", () => {
+    const old = emptyConfState(["n1", "n2", "n3"]);
+    const replaced = emptyConfState(["n1", "n2", "n5"]);
+    const joint = { voters: ["n1", "n2", "n5"], learners: [], votersOutgoing: ["n1", "n2", "n3"] };
+    expect(disjointQuorums(old, replaced)).to.deep.equal([["n1", "n3"], ["n2", "n5"]]);
+    expect(disjointQuorums(old, joint)).to.equal(null);
+    expect(disjointQuorums(joint, replaced)).to.equal(null);
+    expect(disjointQuorums(old, emptyConfState(["n1", "n2", "n3", "n4"]))).to.equal(null);
   });
 });
