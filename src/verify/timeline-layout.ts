@@ -167,7 +167,9 @@ export function timelineLayout(input: TimelineLayoutInput): TimelineLayout {
   const plotLeft = Math.max(g.gutterPx, 12 + g.charPx * (input.nodes ?? [])
     .reduce((longest, node) => Math.max(longest, node.length), 9));
   const plotRight = plotLeft + plotWidth;
-  const x = (ns: number): number => plotLeft + ns / endNs * plotWidth;
+  // Node states and leaderships may run past the history's end (the summary is made later).
+  const x = (ns: number): number => plotLeft + Math.min(Math.max(ns, 0), endNs) / endNs *
+    plotWidth;
   const spans = faultSpans(input.faults, endNs);
   const labels = spans.map((span) => `F${span.number} ${span.label}`);
   const placed = placeLabels(spans.map((span, k) => ({ x: x(span.startNs),

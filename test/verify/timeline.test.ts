@@ -141,8 +141,12 @@ describe("verify: timeline", () => {
         { node: "n2", state: "leader", term: 3, fromNs: 70, toNs: 130 },
       ],
       leaders: [{ node: "n1", term: 2, fromNs: 0, toNs: 60 },
-        { node: "n2", term: 3, fromNs: 70, toNs: 130 }],
+        { node: "n2", term: 3, fromNs: 70, toNs: 10_000 }],
     });
+    // A leadership that outlasts the history stops at the plot's right edge.
+    for (const box of layout.boxes) {
+      expect(box.x + box.width, box.title).to.be.at.most(layout.plotRight + 0.001);
+    }
     expect(layout.lanes.map((lane) => lane.name)).to.deep.equal(["leader", "n1", "n2",
       "lane 1", "lane 2"]);
     const leaderLane = layout.lanes[0]!;
