@@ -117,7 +117,7 @@ function faultTable(input: TimelineInput, endNs: number): string {
       .toFixed(2)} s</td><td>${escapeXml(span.kind)}</td><td>${escapeXml(span.text)}</td>` +
     `<td>${escapeXml(input.faultNotes?.get(span.number) ?? "")}</td></tr>`);
   return "<table><tr><th>fault</th><th>at</th><th>held</th><th>kind</th><th>what</th>" +
-    `<th>first acknowledged write</th></tr>\n${rows.join("\n")}</table>`;
+    `<th>first write the store answered</th></tr>\n${rows.join("\n")}</table>`;
 }
 
 export function renderTimeline(input: TimelineInput): string {
