@@ -8,6 +8,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { formatReport } from "../src/verify/report.js";
 import { parseNemesis, runChaos } from "../src/cluster/chaos.js";
+import { chaosCommandDefaults as defaults } from "../src/cluster/chaos-command.js";
+import { formatChaosSummary } from "../src/cluster/chaos-summary.js";
 
 function integer(name: string, min: number) {
   return (text: string): number => {
@@ -22,26 +24,29 @@ function integer(name: string, min: number) {
 const program = new Command("chaos")
   .description("Jepsen-style chaos run: workload + nemesis, then a linearizability and " +
     "invariant check of the history")
-  .option("--duration <seconds>", "workload duration", integer("duration", 1), 60)
-  .option("--clients <n>", "concurrent client processes", integer("clients", 1), 10)
-  .option("--nemesis <list>", "faults: partition,kill,pause (or none)", "partition,kill,pause")
+  .option("--duration <seconds>", "workload duration", integer("duration", 1),
+    defaults.durationSeconds)
+  .option("--clients <n>", "concurrent client processes", integer("clients", 1), defaults.clients)
+  .option("--nemesis <list>", "faults: partition,kill,pause (or none)", defaults.nemesis)
   .option("--seed <n>", "PRNG seed of the workload and the nemesis", integer("seed", 0))
   .option("--attach", "attach to the running cluster of --config (partition nemesis only)")
-  .option("--config <file>", "the cluster file, with --attach", "cluster.config.json")
+  .option("--config <file>", "the cluster file, with --attach", defaults.config)
   .option("--out <dir>", "output folder (default: chaos-runs/<time>-seed<S>)")
   .option("--strict", "count an 'unknown' linearizability verdict as a violation")
   .option("--ambiguous-503", "count 503 answers to writes as info instead of fail")
-  .option("--rotate <seconds>", "move to fresh skus this often", integer("rotate", 1), 15)
-  .option("--skus <n>", "skus in use at a time", integer("skus", 1), 3)
-  .option("--timeout <ms>", "per-request timeout (then info)", integer("timeout", 1), 2000)
-  .option("--verbose-nodes", "show the nodes' own output")
+  .option("--rotate <seconds>", "move to fresh skus this often", integer("rotate", 1),
+    defaults.rotateSeconds)
+  .option("--skus <n>", "skus in use at a time", integer("skus", 1), defaults.skus)
+  .option("--timeout <ms>", "per-request timeout (then info)", integer("timeout", 1),
+    defaults.timeoutMs)
+  .option("--verbose-nodes", "show the nodes' own output (warnings and errors)")
   .option("--tls", "run the runner's own cluster with TLS on (development certificates)")
   .parse();
 
 const opts = program.opts<{
   duration: number; clients: number; nemesis: string; seed?: number; attach?: boolean;
   config: string; out?: string; strict?: boolean; ambiguous503?: boolean; rotate: number;
-  skus: number; timeout: number; tls?: boolean;
+  skus: number; timeout: number; tls?: boolean; verboseNodes?: boolean;
 }>();
 
 async function main(): Promise<number> {
@@ -61,10 +66,15 @@ async function main(): Promise<number> {
     ...(opts.out !== undefined ? { outDir: opts.out } : {}),
     strict: opts.strict ?? false, ambiguous503: opts.ambiguous503 ?? false,
     rotateMs: opts.rotate * 1000, skusPerGeneration: opts.skus, requestTimeoutMs: opts.timeout,
+    verboseNodes: opts.verboseNodes ?? false,
   });
   console.log("");
   console.log(formatReport(result.report));
-  if (result.outDir !== null) console.log(`history, faults, report (text, JSON) and timeline.html written to ${result.outDir}`);
+  console.log(formatChaosSummary(result.summary));
+  if (result.outDir !== null) {
+    console.log(`history, faults, Raft events, report (text, JSON) and timeline (HTML, SVG) ` +
+      `written to ${result.outDir}`);
+  }
   return result.exitCode;
 }
 

@@ -26,11 +26,19 @@ import {
   checkInvariants, type FinalRead, type OrderStatus, type ReplicaState,
 } from "../verify/invariants.js";
 import { checkLinearizability } from "../verify/linearizability.js";
-import { renderTimeline } from "../verify/timeline.js";
+import { renderTimeline, renderTimelineSvg, type TimelineInput } from "../verify/timeline.js";
+import { faultSpans } from "../verify/fault-spans.js";
+import { pairOperations } from "../verify/history.js";
 import {
-  buildReport, exitCodeFor, formatReport, reportJson, type CheckReport,
+  buildReport, exitCodeFor, formatReport, type CheckReport,
 } from "../verify/report.js";
 import { errorCodeOf, NodeHttpClient, type NodeAnswer } from "./admin-client.js";
+import { reproduceCommand, type ChaosSettings } from "./chaos-command.js";
+import {
+  buildChaosSummary, describeFirstAck, formatChaosSummary, type ChaosSummary,
+} from "./chaos-summary.js";
+import { RaftEventCollector, type LeaderSpan } from "./raft-event-collector.js";
+import { RaftEventPoller } from "./raft-event-poller.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { LocalCluster } from "./local-cluster.js";
@@ -45,34 +53,17 @@ const healAttemptsMax = 4;
 const healRetryMs = 500;
 export type NemesisKind = (typeof nemesisKinds)[number];
 
-export interface ChaosOptions {
-  readonly durationMs: number;
-  readonly clients: number;
+/** What the run does (ChaosSettings: the reproducing command carries them), where, and what
+ * it shows. */
+export interface ChaosOptions extends ChaosSettings {
   readonly nemesis: readonly NemesisKind[];
-  readonly seed: number;
-  /** Attach to the cluster of this config file instead of starting one (partition only). */
-  readonly attachConfig?: string;
   /** Use this LocalCluster (the caller stops it) instead of starting one. */
   readonly cluster?: LocalCluster;
-  /** Start the runner's own cluster with TLS on (an attached one has its file's setting). */
-  readonly tls?: boolean;
+  /** Show the output of the runner's own nodes (warnings and errors) on this process's. */
+  readonly verboseNodes?: boolean;
   /** Where to write the files; default chaos-runs/<time>-seed<S>. null: write nothing. */
   readonly outDir?: string | null;
-  /** "unknown" linearizability counts as a violation. */
-  readonly strict?: boolean;
-  readonly requestTimeoutMs?: number;
-  readonly skusPerGeneration?: number;
-  readonly rotateMs?: number;
-  /** A fault holds for a random time in [min, max] ms, then the cluster is quiet as long. */
-  readonly faultHoldMs?: readonly [number, number];
-  readonly quietMs?: readonly [number, number];
-  /** Pause between a process's operations, in [min, max] ms. */
-  readonly thinkMs?: readonly [number, number];
   readonly progressMs?: number;
-  /** Count 503 answers to writes as info (unknown) rather than fail. */
-  readonly ambiguous503?: boolean;
-  /** Bound on the wait for convergence at the end. */
-  readonly convergeTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -85,6 +76,8 @@ export interface FaultEvent {
   readonly phase: "start" | "end" | "heal-all";
   readonly fault: NemesisKind | "final";
   readonly description: string;
+  /** A short name for the timeline's band: "kill n2 (leader)", "split n1 | n2 n3". */
+  readonly label: string;
   readonly nodes: readonly string[];
   /** Nodes that could not be told (admin PUT/DELETE failed). */
   readonly unreachable?: readonly string[];
@@ -92,6 +85,8 @@ export interface FaultEvent {
 
 export interface ChaosResult {
   readonly report: CheckReport;
+  /** Failures by cause, unavailability per fault, elections, the reproducing command. */
+  readonly summary: ChaosSummary;
   readonly history: readonly HistoryOp[];
   readonly faults: readonly FaultEvent[];
   readonly outDir: string | null;
@@ -149,7 +144,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     config.tokens.adminToken, null, options.requestTimeoutMs ?? 2000);
   } else {
     const cluster = options.cluster ??
-      (owned = await LocalCluster.start({ tls: options.tls ?? false }));
+      (owned = await LocalCluster.start({ tls: options.tls ?? false,
+        ...(options.verboseNodes === true ? { output: "inherit" as const } : {}) }));
     target = makeTarget(cluster.nodes.map((node) => ({ id: node.id, url: node.url })),
       cluster.ca, cluster.config.tokens.adminToken, cluster, options.requestTimeoutMs ?? 2000);
   }
@@ -182,6 +178,12 @@ class ChaosRun {
   private readonly nemesisRng: SeededRng;
   private readonly recorder: HistoryRecorder;
   private historyStart: bigint | null = null;
+  /** Date.now() when the history started: turns the nodes' event times into history times. */
+  private historyStartWallMs = 0;
+  /** The client slot of each process: a client goes on under a new process after an info. */
+  private readonly clientOfProcess = new Map<number, number>();
+  private readonly collector: RaftEventCollector;
+  private readonly poller: RaftEventPoller;
   private readonly faults: FaultEvent[] = [];
   private readonly runId: string;
   private stopping = false;
@@ -203,18 +205,32 @@ class ChaosRun {
     this.runId = `c${options.seed}-${Date.now().toString(36)}`;
     this.recorder = new HistoryRecorder({ now: () => {
       const now = process.hrtime.bigint();
-      this.historyStart ??= now;
+      if (this.historyStart === null) {
+        this.historyStart = now;
+        this.historyStartWallMs = Date.now();
+      }
       return now;
     } });
+    this.collector = new RaftEventCollector(target.ids);
+    this.poller = new RaftEventPoller(target.admins, this.collector);
   }
 
   async run(): Promise<ChaosResult> {
+    this.poller.start();
+    try {
+      return await this.runAndCheck();
+    } finally {
+      await this.poller.stop();
+    }
+  }
+
+  private async runAndCheck(): Promise<ChaosResult> {
     const o = this.options;
     this.startMs = Date.now();
     this.log(`chaos run ${this.runId}: ${o.durationMs / 1000} s, ${o.clients} clients, ` +
       `nemesis ${o.nemesis.length > 0 ? o.nemesis.join(",") : "none"}, seed ${o.seed}`);
     const progress = setInterval(() => this.printProgress(), o.progressMs ?? 5000);
-    const clients = Array.from({ length: o.clients }, () => this.clientLoop());
+    const clients = Array.from({ length: o.clients }, (_, client) => this.clientLoop(client));
     const nemesis = this.nemesisLoop();
     const stopTimer = setTimeout(() => this.stop(), o.durationMs);
     try {
@@ -228,7 +244,20 @@ class ChaosRun {
     await this.healAll();
     const converged = await this.waitForConvergence(o.convergeTimeoutMs ?? 30_000);
     this.log(converged ? "replicas converged" : "replicas did not converge within the bound");
+    // The last events (the elections after the final heal), before the summary reads them.
+    await this.poller.stop();
     const history = this.recorder.ops();
+    const report = await this.check(history, converged);
+    const { summary, timeline } = this.summarize(history, report);
+    const outDir = o.outDir === null ? null : o.outDir ?? path.join("chaos-runs",
+      `${new Date(this.startMs).toISOString().replace(/[:.]/g, "-")}-seed${o.seed}`);
+    if (outDir !== null) this.write(outDir, history, report, summary, timeline);
+    return { report, summary, history, faults: this.faults, outDir,
+      exitCode: exitCodeFor(report), counts: { ...this.counts } };
+  }
+
+  private async check(history: readonly HistoryOp[], converged: boolean): Promise<CheckReport> {
+    const o = this.options;
     const skus = [...this.skusUsed].sort();
     const finalReads = await this.finalReads(skus);
     const replicas = await this.replicaStates();
@@ -239,7 +268,7 @@ class ChaosRun {
     // agree, and a divergence is reported anyway.
     const invariants = checkInvariants({ history, finalReads, replicas,
       ordersFound: Object.keys(orderStatuses), ...(converged ? { orderStatuses } : {}) });
-    const report = buildReport({
+    return buildReport({
       linearizability, invariants, operationCount: history.length / 2,
       unknownIsViolation: o.strict ?? false,
       meta: {
@@ -250,20 +279,50 @@ class ChaosRun {
         converged,
       },
     });
-    const outDir = o.outDir === null ? null : o.outDir ?? path.join("chaos-runs",
-      `${new Date(this.startMs).toISOString().replace(/[:.]/g, "-")}-seed${o.seed}`);
-    if (outDir !== null) {
-      mkdirSync(outDir, { recursive: true });
-      writeHistory(path.join(outDir, "history.jsonl"), history);
-      writeFileSync(path.join(outDir, "faults.jsonl"),
-        this.faults.map((fault) => JSON.stringify(fault)).join("\n") + "\n");
-      writeFileSync(path.join(outDir, "report.json"), reportJson(report) + "\n");
-      writeFileSync(path.join(outDir, "report.txt"), formatReport(report));
-      writeFileSync(path.join(outDir, "timeline.html"), renderTimeline({ history,
-        faults: this.faults, report, title: `raftmarket chaos run ${this.runId}` }));
-    }
-    return { report, history, faults: this.faults, outDir, exitCode: exitCodeFor(report),
-      counts: { ...this.counts } };
+  }
+
+  /** The chaos summary, and the timeline's input, with the nodes' times on the history's
+   * clock (what happened before the history started is cut at its start). */
+  private summarize(history: readonly HistoryOp[], report: CheckReport):
+    { summary: ChaosSummary; timeline: TimelineInput } {
+    const endMs = Date.now();
+    const toNs = (ms: number): number => Math.max(0, (ms - this.historyStartWallMs) * 1e6);
+    const inRun = <T extends { fromMs: number; toMs: number }>(spans: readonly T[]) =>
+      spans.filter((span) => toNs(span.toMs) > 0).map((span) =>
+        ({ ...span, fromNs: toNs(span.fromMs), toNs: toNs(span.toMs) }));
+    const leaders = inRun(this.collector.leaderTrack(endMs));
+    const summary = buildChaosSummary({
+      reproduce: reproduceCommand(this.options),
+      operations: pairOperations(history),
+      spans: faultSpans(this.faults, this.elapsedNs()),
+      elections: this.poller.pagesRead > 0 ? this.collector.elections() : null,
+      leaders: leaders.map((span): LeaderSpan => ({ node: span.node, term: span.term,
+        fromMs: span.fromNs / 1e6, toMs: span.toNs / 1e6 })),
+    });
+    const timeline: TimelineInput = {
+      history, faults: this.faults, report, title: `raftmarket chaos run ${this.runId}`,
+      clientOfProcess: this.clientOfProcess, nodes: this.target.ids,
+      nodeStates: inRun(this.collector.nodeStates(endMs)), leaders,
+      faultNotes: new Map(summary.faults.map((fault) => [fault.fault, describeFirstAck(fault)])),
+    };
+    return { summary, timeline };
+  }
+
+  private write(outDir: string, history: readonly HistoryOp[], report: CheckReport,
+    summary: ChaosSummary, timeline: TimelineInput): void {
+    mkdirSync(outDir, { recursive: true });
+    writeHistory(path.join(outDir, "history.jsonl"), history);
+    const lines = (values: readonly unknown[]): string =>
+      values.map((value) => JSON.stringify(value)).join("\n") + "\n";
+    writeFileSync(path.join(outDir, "faults.jsonl"), lines(this.faults));
+    writeFileSync(path.join(outDir, "raft-events.jsonl"), lines([...this.collector.rawEvents()]
+      .sort((a, b) => a.timeMs - b.timeMs || a.node.localeCompare(b.node) || a.seq - b.seq)));
+    writeFileSync(path.join(outDir, "report.json"),
+      JSON.stringify({ ...report, chaos: summary }, null, 2) + "\n");
+    writeFileSync(path.join(outDir, "report.txt"),
+      `${formatReport(report)}\n${formatChaosSummary(summary)}`);
+    writeFileSync(path.join(outDir, "timeline.html"), renderTimeline(timeline));
+    writeFileSync(path.join(outDir, "timeline.svg"), renderTimelineSvg(timeline));
   }
 
   private stop(): void {
@@ -290,15 +349,21 @@ class ChaosRun {
     return Array.from({ length: count }, (_, k) => `${this.runId}-g${generation}-s${k}`);
   }
 
-  private async clientLoop(): Promise<void> {
+  private async clientLoop(client: number): Promise<void> {
     const think = this.options.thinkMs ?? [20, 80];
-    let processId = this.nextProcess++;
+    let processId = this.newProcess(client);
     while (!this.stopping) {
       await sleep(between(this.workloadRng, think));
       if (this.stopping) break;
       const type = await this.operation(processId);
-      if (type === "info") processId = this.nextProcess++;
+      if (type === "info") processId = this.newProcess(client);
     }
+  }
+
+  private newProcess(client: number): number {
+    const processId = this.nextProcess++;
+    this.clientOfProcess.set(processId, client);
+    return processId;
   }
 
   private requestId(): string {
@@ -444,11 +509,11 @@ class ChaosRun {
     }
   }
 
-  private recordFault(phase: FaultEvent["phase"], fault: FaultEvent["fault"],
+  private recordFault(phase: FaultEvent["phase"], fault: FaultEvent["fault"], label: string,
     description: string, nodes: readonly string[], unreachable: readonly string[] = []): void {
     const event: FaultEvent = {
       time: this.elapsedNs(), wallTime: new Date().toISOString(),
-      historyIndex: this.recorder.ops().length, phase, fault, description, nodes,
+      historyIndex: this.recorder.ops().length, phase, fault, label, description, nodes,
       ...(unreachable.length > 0 ? { unreachable } : {}),
     };
     this.faults.push(event);
@@ -464,28 +529,35 @@ class ChaosRun {
     const leader = await this.findLeader();
     const victim = leader !== null && rng.nextFloat() < 0.5 ? leader : pick(rng, ids);
     const role = victim === leader ? " (the leader)" : "";
+    const roleLabel = victim === leader ? " (leader)" : "";
     if (kind === "partition") {
       const command = this.partitionCommand(leader);
       const description = describePartition(command, ids)[0] ?? command.kind;
       const unreachable = await this.applyRules(planPartition(command, ids));
       this.currentFault = `partition: ${description}`;
-      this.recordFault("start", "partition", description, ids, unreachable);
+      this.recordFault("start", "partition", partitionLabel(command), description, ids,
+        unreachable);
       return async () => {
         const failed = await this.healPartitions();
         this.currentFault = "none";
-        this.recordFault("end", "partition", "healed: every link restored", ids, failed);
+        this.recordFault("end", "partition", "heal", "healed: every link restored", ids, failed);
       };
     }
     const local = this.target.local;
     if (local === null) throw new Error(`the ${kind} nemesis needs a local cluster`);
     if (kind === "kill") {
+      // Its last events, before they die with its process.
+      await this.poller.poll(victim);
       await local.kill(victim);
+      this.collector.nodeDown(victim, Date.now());
       this.currentFault = `kill ${victim}${role}`;
-      this.recordFault("start", "kill", `SIGKILL ${victim}${role}`, [victim]);
+      this.recordFault("start", "kill", `kill ${victim}${roleLabel}`, `SIGKILL ${victim}${role}`,
+        [victim]);
       return async () => {
+        this.collector.nodeUp(victim, Date.now());
         local.startNode(victim);
         this.currentFault = "none";
-        this.recordFault("end", "kill", `restarted ${victim}`, [victim]);
+        this.recordFault("end", "kill", `restart ${victim}`, `restarted ${victim}`, [victim]);
       };
     }
     // Half the pauses stall the node while it is cut off, and it wakes up still cut off: the
@@ -500,23 +572,27 @@ class ChaosRun {
       unreachable = await this.applyRules(planPartition({ kind: "isolate", node: victim }, ids));
     }
     local.signal(victim, "SIGSTOP");
+    this.collector.nodePaused(victim, Date.now());
     const how = isolated ? ", cut off from its peers" : "";
     this.currentFault = `pause ${victim}${role}${how}`;
-    this.recordFault("start", "pause", `SIGSTOP ${victim}${role}${how}`, [victim], unreachable);
+    this.recordFault("start", "pause", `pause ${victim}${roleLabel}${isolated ? ", cut off" : ""}`,
+      `SIGSTOP ${victim}${role}${how}`, [victim], unreachable);
     return async () => {
       local.signal(victim, "SIGCONT");
+      this.collector.nodeResumed(victim, Date.now());
       if (!isolated) {
         this.currentFault = "none";
-        this.recordFault("end", "pause", `SIGCONT ${victim}`, [victim]);
+        this.recordFault("end", "pause", `resume ${victim}`, `SIGCONT ${victim}`, [victim]);
         return;
       }
       this.currentFault = `${victim} resumed, still cut off`;
-      this.recordFault("end", "pause", `SIGCONT ${victim}; it stays cut off for ` +
-        `${wakeIsolatedMs} ms`, [victim]);
+      this.recordFault("end", "pause", `resume ${victim}`, `SIGCONT ${victim}; it stays cut ` +
+        `off for ${wakeIsolatedMs} ms`, [victim]);
       await sleep(wakeIsolatedMs);
       const failed = await this.healPartitions();
       this.currentFault = "none";
-      this.recordFault("end", "pause", `healed: ${victim} reaches its peers again`, ids, failed);
+      this.recordFault("end", "pause", "heal", `healed: ${victim} reaches its peers again`, ids,
+        failed);
     };
   }
 
@@ -591,14 +667,19 @@ class ChaosRun {
     const local = this.target.local;
     if (local !== null) {
       for (const node of local.nodes) {
-        local.signal(node.id, "SIGCONT");
-        if (node.process === null) local.startNode(node.id);
+        if (node.process === null) {
+          this.collector.nodeUp(node.id, Date.now());
+          local.startNode(node.id);
+        } else {
+          local.signal(node.id, "SIGCONT");
+          this.collector.nodeResumed(node.id, Date.now());
+        }
       }
     }
     // After the resumes, so no retry waits on a paused node. A node still starting may miss
     // the DELETE; it starts with no rules anyway.
     const failed = await this.healPartitions();
-    this.recordFault("heal-all", "final", (local !== null ? "SIGCONT and restart every node, " : "") +
+    this.recordFault("heal-all", "final", "heal all", (local !== null ? "SIGCONT and restart every node, " : "") +
       "DELETE /admin/faults everywhere", this.target.ids, failed);
   }
 
@@ -676,6 +757,20 @@ class ChaosRun {
       }
     });
     return found;
+  }
+}
+
+/** A partition's short name for the timeline: "isolate n1", "split n1 | n2 n3". */
+function partitionLabel(command: PartitionCommand): string {
+  switch (command.kind) {
+    case "isolate":
+      return `isolate ${command.node}`;
+    case "split":
+      return `split ${command.halves[0].join(" ")} | ${command.halves[1].join(" ")}`;
+    case "bridge":
+      return `bridge via ${command.bridge}`;
+    default:
+      return command.kind;
   }
 }
 

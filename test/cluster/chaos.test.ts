@@ -2,7 +2,9 @@
  * The chaos runner in CI (issue 5): a short run on a real 3-node LocalCluster with the
  * partition and kill nemeses and a fixed seed, through runChaos (not a child process). Goal:
  * on a healthy build the report has no violation, and the history is a real test: it holds ok
- * and fail operations, and at least one fault was injected. Bounded: ~15 s of workload plus
+ * and fail operations, and at least one fault was injected. The chaos summary is read from the
+ * real nodes: elections counted from their events, a new leader after each killed one, a line
+ * of unavailability per fault, the command that reproduces the run. Bounded: ~15 s of workload plus
  * the heal and the check; the cluster is stopped in an after hook whatever happens.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -17,6 +19,7 @@ describe("chaos runner", function () {
   this.timeout(60_000);
   let cluster: LocalCluster | null = null;
   let outDir = "";
+  let result: ChaosResult | null = null;
 
   before(() => {
     outDir = mkdtempSync(path.join(tmpdir(), "raftmarket-chaos-"));
@@ -47,7 +50,7 @@ describe("chaos runner", function () {
   it("a short run under partitions and kills finds no violation", async () => {
     cluster = await LocalCluster.start();
     const lines: string[] = [];
-    const result: ChaosResult = await runChaos({
+    result = await runChaos({
       durationMs: 15_000, clients: 4, nemesis: ["partition", "kill"], seed: 42, cluster, outDir,
       rotateMs: 8000, log: (line) => lines.push(line),
     });
@@ -71,5 +74,30 @@ describe("chaos runner", function () {
     expect(JSON.parse(readFileSync(path.join(outDir, "report.json"), "utf8")))
       .to.have.property("ok", true);
     expect(readFileSync(path.join(outDir, "timeline.html"), "utf8")).to.match(/^<!doctype html>/);
+    expect(readFileSync(path.join(outDir, "timeline.svg"), "utf8")).to.match(/>client 1<\/text>/);
+    expect(readFileSync(path.join(outDir, "raft-events.jsonl"), "utf8")).to.match(/"kind":/);
+    expect(readFileSync(path.join(outDir, "report.txt"), "utf8"))
+      .to.contain("Reproduce: npm run chaos -- --duration 15 --clients 4 --nemesis " +
+        "partition,kill --seed 42 --rotate 8");
+  });
+
+  it("summarizes the run: elections, leaders, unavailability per fault", function () {
+    if (result === null) this.skip();
+    const { summary, faults } = result;
+    const elections = summary.elections;
+    expect(elections, "the nodes served their events").to.not.equal(null);
+    expect(elections!.leadersElected).to.be.at.least(1);
+    expect(summary.leaders.length).to.be.at.least(1);
+    for (const span of summary.leaders) expect(["n1", "n2", "n3"]).to.include(span.node);
+    const started = faults.filter((fault) => fault.phase === "start");
+    expect(summary.faults).to.have.length(started.length);
+    for (const fault of started.filter((each) => each.fault === "kill" &&
+      each.description.includes("(the leader)"))) {
+      const killedMs = fault.time / 1e6;
+      expect(summary.leaders.some((span) => span.fromMs > killedMs),
+        `a leader elected after ${fault.description} at ${killedMs} ms`).to.equal(true);
+    }
+    expect(summary.outcomes.ok + summary.outcomes.fail + summary.outcomes.info)
+      .to.equal(result.history.length / 2);
   });
 });
