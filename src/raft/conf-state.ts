@@ -261,3 +261,59 @@ export class JointConfig {
     return this.incoming.quorum();
   }
 }
+
+/**
+ * The quorums a node must satisfy: the configuration in force and every configuration that the
+ * change entries in its log past it would bring, committed or not (the newest last). Deciding
+ * with all of them closes the gap of etcd's when-applied rule: a node whose committed changes
+ * are not handed out yet (a backlog, or a commit index a crash took back) would otherwise
+ * campaign and commit under a configuration two changes old, whose quorum need not meet the
+ * newest one's; every quorum it gathers now holds a quorum of each. With no change pending it
+ * is exactly the configuration in force.
+ */
+export class QuorumSet {
+  private readonly configs: readonly JointConfig[];
+
+  constructor(inForce: ConfState, pending: readonly ConfState[] = []) {
+    this.configs = [inForce, ...pending].map((conf) => new JointConfig(conf));
+  }
+
+  /** The newest configuration: the one a node campaigns and replicates for. */
+  get newest(): JointConfig {
+    return this.configs[this.configs.length - 1]!;
+  }
+
+  /** Voters of any of the configurations, sorted, without repeats. */
+  get voters(): readonly NodeId[] {
+    return this.configs.length === 1 ? this.configs[0]!.voters
+      : [...new Set(this.configs.flatMap((config) => config.voters))].sort();
+  }
+
+  size(): number {
+    return this.voters.length;
+  }
+
+  /** Whether `id` votes in any of the configurations (its vote may count). */
+  has(id: NodeId): boolean {
+    return this.configs.some((config) => config.has(id));
+  }
+
+  committedIndex(matchOf: (id: NodeId) => number): number {
+    return Math.min(...this.configs.map((config) => config.committedIndex(matchOf)));
+  }
+
+  voteResult(votes: ReadonlyMap<NodeId, boolean>): "won" | "lost" | "pending" {
+    const results = this.configs.map((config) => config.voteResult(votes));
+    if (results.includes("lost")) return "lost";
+    return results.every((result) => result === "won") ? "won" : "pending";
+  }
+
+  hasQuorum(isActive: (id: NodeId) => boolean): boolean {
+    return this.configs.every((config) => config.hasQuorum(isActive));
+  }
+
+  /** The votes needed in the newest configuration (for messages). */
+  quorum(): number {
+    return this.newest.quorum();
+  }
+}

@@ -26,7 +26,7 @@ import {
 } from "./peer-checks.js";
 import {
   applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, isJoint,
-  JointConfig, members, type ConfChange, type ConfState,
+  members, QuorumSet, type ConfChange, type ConfState,
 } from "./conf-state.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
@@ -78,8 +78,13 @@ export class Raft {
   /** The configuration in force: as of the last committed entry handed to the driver
    * (applyCommittedConfig), as etcd applies a change once it is committed and applied. */
   conf: ConfState;
-  /** Quorum arithmetic over `conf` (both majorities while joint); learners never count. */
-  voters: JointConfig;
+  /** Quorum arithmetic over `conf` and every configuration the change entries past it in the
+   * log would bring (QuorumSet); learners never count. */
+  voters: QuorumSet;
+  /** Members of the configuration in force and of the pending ones. */
+  memberIds: ReadonlySet<NodeId> = new Set();
+  /** The "config" entries in the log past handedIndex, oldest first (committed or not). */
+  pendingConfEntries: Entry[] = [];
   /** Leader: the index of the last configuration change it appended; no other is accepted
    * until the driver has been handed it (one change in flight, §4.1). */
   pendingConfIndex = 0;
@@ -161,12 +166,15 @@ export class Raft {
     this.config = config;
     this.rng = rng;
     this.conf = confOfMeta(initial.snapshot?.meta) ?? emptyConfState(config.voters);
-    this.voters = new JointConfig(this.conf);
+    this.voters = new QuorumSet(this.conf);
     this.snapshot = initial.snapshot?.data === undefined ? null : initial.snapshot;
     this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
       initial.hardState.commit);
     this.handedIndex = this.log.applied;
+    this.pendingConfEntries = initial.entries.filter((entry) => entry.kind === "config" &&
+      entry.index > this.handedIndex);
+    this.refreshQuorums();
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.readOnly = new ReadOnly(config.pendingReadsMax);
@@ -183,16 +191,16 @@ export class Raft {
    * yet), a leader's message.
    */
   private knowsSender(m: RaftMessage): boolean {
-    if (members(this.conf).includes(m.from)) return true;
+    if (this.memberIds.has(m.from)) return true;
     // Open (issue 13): a node added by a change this one has not applied yet (a promoted
     // learner now leading, a voter of a newer configuration campaigning) is refused here, which
     // can leave this node behind; etcd takes messages from any node of the cluster.
     return !this.voters.has(this.id) && isFromLeader(m);
   }
 
-  /** Only voters may campaign; a learner, or a node outside the configuration, waits. */
+  /** Only a voter of the newest configuration campaigns; a learner, or a node outside it, waits. */
   promotable(): boolean {
-    return this.voters.has(this.id);
+    return this.voters.newest.has(this.id);
   }
 
   /**
@@ -202,9 +210,28 @@ export class Raft {
   setConf(conf: ConfState): void {
     for (const id of members(this.conf)) this.formerMembers.add(id);
     this.conf = conf;
-    this.voters = new JointConfig(conf);
+    this.refreshQuorums();
+  }
+
+  /**
+   * Recomputes the quorums from the configuration in force and the pending change entries; a
+   * leader replicates to every member of any of them (a new member from the moment its change
+   * is appended) and forgets the others.
+   */
+  refreshQuorums(): void {
+    const pending: ConfState[] = [];
+    let conf = this.conf;
+    for (const entry of this.pendingConfEntries) {
+      const change = decodeConfChange(entry.data);
+      const result = change === null ? null : applyConfChange(conf, change);
+      if (result?.ok !== true) continue;
+      conf = result.conf;
+      pending.push(conf);
+    }
+    this.voters = new QuorumSet(this.conf, pending);
+    const now = new Set([this.conf, ...pending].flatMap((each) => members(each)));
+    this.memberIds = now;
     if (this.role !== "leader") return;
-    const now = new Set(members(conf));
     for (const id of [...this.progress.keys()]) {
       if (!now.has(id)) this.progress.delete(id);
     }
@@ -241,6 +268,7 @@ export class Raft {
     for (const entry of entries) {
       this.handedIndex = Math.max(this.handedIndex, entry.index);
       if (entry.kind !== "config") continue;
+      this.pendingConfEntries = this.pendingConfEntries.filter((pending) => pending.index > entry.index);
       const change = decodeConfChange(entry.data);
       const result = change === null ? { ok: false as const, problem: "undecodable change" }
         : applyConfChange(this.conf, change);
@@ -265,10 +293,23 @@ export class Raft {
     }
   }
 
+  /** The log was rewritten from `from` with `incoming`'s entries: the pending changes follow. */
+  private notePendingConfEntries(from: number, incoming: readonly Entry[]): void {
+    const kept = this.pendingConfEntries.filter((entry) => entry.index < from);
+    const added = incoming.filter((entry) => entry.kind === "config" && entry.index >= from &&
+      entry.index > this.handedIndex);
+    if (kept.length === this.pendingConfEntries.length && added.length === 0) return;
+    this.pendingConfEntries = [...kept, ...added];
+    this.refreshQuorums();
+  }
+
   /** Appends a configuration change as leader; it is the one change in flight. */
   appendConfigEntry(change: ConfChange): number {
     const index = this.log.lastIndex() + 1;
-    this.log.append({ index, term: this.term, kind: "config", data: encodeConfChange(change) });
+    const entry: Entry = { index, term: this.term, kind: "config", data: encodeConfChange(change) };
+    this.log.append(entry);
+    this.pendingConfEntries.push(entry);
+    this.refreshQuorums();
     this.pendingConfIndex = index;
     this.proposalsUnsent = true;
     return index;
@@ -281,7 +322,7 @@ export class Raft {
    */
   private stepDownRemoved(): void {
     const lastIndex = this.log.lastIndex();
-    const successor = this.voters.voters
+    const successor = this.voters.newest.voters
       .filter((id) => id !== this.id && this.progress.get(id)?.match === lastIndex)[0];
     if (successor !== undefined) {
       this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });
@@ -388,7 +429,7 @@ export class Raft {
     // Configuration changes wait until every entry of earlier terms is handed out (etcd's
     // pendingConfIndex): one of them may be an uncommitted change (§4.1's one-at-a-time rule).
     this.pendingConfIndex = next;
-    for (const id of members(this.conf)) {
+    for (const id of this.memberIds) {
       const progress = new Progress(next, this.config.inflightAppendsMax, this.config.inflightBytesMax);
       this.progress.set(id, progress);
     }
@@ -748,6 +789,7 @@ export class Raft {
       const lastNewIndex = m.prevLogIndex + m.entries.length;
       const lastIndexBefore = this.log.lastIndex();
       const conflict = this.log.appendFromLeader(m.entries);
+      if (conflict !== 0) this.notePendingConfEntries(conflict, m.entries);
       if (conflict !== 0 && conflict <= lastIndexBefore) {
         this.noteEvent({ kind: "logTruncated", ...this.position(), fromIndex: conflict,
           count: lastIndexBefore - conflict + 1, leaderId: m.from });
@@ -837,7 +879,10 @@ export class Raft {
       return;
     }
     this.log.restore(meta);
-    // The snapshot carries the configuration as of its index (checked on arrival).
+    // The snapshot carries the configuration as of its index (checked on arrival); the log
+    // after it starts empty.
+    this.pendingConfEntries = [];
+    this.handedIndex = Math.max(this.handedIndex, meta.index);
     this.setConf(confOfMeta(meta)!);
     this.snapshot = snapshot;
     this.pendingInstall = snapshot;

@@ -275,3 +275,25 @@ describe("membership: the simulator's quorum-overlap check", () => {
     expect(disjointQuorums(old, emptyConfState(["n1", "n2", "n3", "n4"]))).to.equal(null);
   });
 });
+
+describe("membership: changes in the log not yet in force", () => {
+  it("a node that restarts with a commit index behind its changes campaigns under all of them", () => {
+    // n2's log holds the joint entry (replace n3 by n4) and the entry leaving it, both
+    // committed by the cluster, but a crash took back the commit index it had persisted.
+    const joint = encodeConfChange({ ops: [{ type: "addVoter", id: "n4" }, { type: "remove", id: "n3" }] });
+    const leave = encodeConfChange({ ops: [], leave: true });
+    const node = new RaftNode(makeRaftConfig({ id: "n2", voters: ["n1", "n2", "n3"] }),
+      new SeededRng(1), { hardState: { term: 1, vote: null, commit: 1 }, snapshot: null,
+        entries: [{ index: 1, term: 1, kind: "normal", data: "" },
+          { index: 2, term: 1, kind: "config", data: joint },
+          { index: 3, term: 1, kind: "config", data: leave }] });
+    node.campaign();
+    expect(node.status().role).to.equal("preCandidate");
+    // n3, cut off with it, grants: a majority of the old configuration, but not of the newest.
+    node.step({ type: "preVoteResponse", from: "n3", to: "n2", term: 2, granted: true });
+    expect(node.status().role, "no election won by the old configuration alone")
+      .to.equal("preCandidate");
+    node.step({ type: "preVoteResponse", from: "n4", to: "n2", term: 2, granted: true });
+    expect(node.status().role).to.equal("candidate");
+  });
+});
