@@ -18,9 +18,9 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import type { CreateItemBody, Item, Order, OrderLineRequest } from "../market/index.js";
 import type { NodeStatus } from "../node/node-service.js";
+import { httpRequest, HttpRequestError } from "../transport/http-request.js";
 import { backoffDelayMs } from "./backoff.js";
 import { EndpointSelector } from "./endpoint-selector.js";
 import { endpointsFromEnv, normalizeEndpoint } from "./endpoints.js";
@@ -99,8 +99,15 @@ export interface EndpointStatus {
 export const nodeHeader = "x-raftmarket-node";
 export const leaderHeader = "x-raftmarket-leader";
 
+/** A node's answer: the status, the headers, and the body parsed as JSON (else its text). */
+interface ClientResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly data: unknown;
+}
+
 type AttemptResult =
-  | { readonly kind: "answer"; readonly response: AxiosResponse<unknown> }
+  | { readonly kind: "answer"; readonly response: ClientResponse }
   | { readonly kind: "noAnswer"; readonly reason: string; readonly delivered: boolean };
 
 /** Connection errors that prove the request never reached the node. */
@@ -117,7 +124,6 @@ export class MarketClient {
   private readonly newRequestId: () => string;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent: https.Agent;
-  private readonly http: AxiosInstance;
 
   constructor(options: MarketClientOptions = {}) {
     const endpoints = (options.endpoints ?? endpointsFromEnv()).map(normalizeEndpoint);
@@ -139,10 +145,6 @@ export class MarketClient {
     this.newRequestId = options.newRequestId ?? randomUUID;
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256,
       ...(options.ca === undefined ? {} : { ca: options.ca }) });
-    this.http = axios.create({
-      httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, proxy: false, maxRedirects: 0,
-      validateStatus: () => true, headers: { accept: "application/json" },
-    });
   }
 
   // --- writes -------------------------------------------------------------------------------
@@ -279,7 +281,7 @@ export class MarketClient {
    * Learns from an answer and returns its body if it is a success. A final error is thrown; a
    * retryable one (503, 504) is recorded in `progress` and chooses the next endpoint.
    */
-  private handleAnswer(index: number, response: AxiosResponse<unknown>, method: string,
+  private handleAnswer(index: number, response: ClientResponse, method: string,
     progress: CallProgress): Record<string, unknown> | null {
     const url = this.selector.url(index);
     this.selector.learn(headerText(response, nodeHeader), url);
@@ -322,13 +324,18 @@ export class MarketClient {
 
   private async attempt(url: string, method: "GET" | "POST", path: string, body: unknown,
     timeoutMs: number): Promise<AttemptResult> {
+    const agent = url.startsWith("https:") ? this.httpsAgent : this.httpAgent;
     try {
-      const response = await this.http.request<unknown>({
-        method, url: `${url}${path}`, data: body, timeout: timeoutMs,
+      const answer = await httpRequest({
+        method, url: `${url}${path}`, agent, timeoutMs,
+        headers: { accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { kind: "answer", response };
+      return { kind: "answer",
+        response: { status: answer.status, headers: answer.headers, data: parsed(answer.body) } };
     } catch (error) {
-      const code = axios.isAxiosError(error) ? error.code ?? "ERROR" : "ERROR";
+      const code = error instanceof HttpRequestError ? error.code : "ERROR";
       const reason = error instanceof Error && error.message !== "" ? error.message : code;
       return { kind: "noAnswer", reason: reason.includes(code) ? reason : `${code}: ${reason}`,
         delivered: !notDeliveredCodes.has(code) };
@@ -361,7 +368,7 @@ function finalError(progress: CallProgress, endpoints: readonly string[],
 }
 
 /** The MarketClientError for a non-success answer. */
-function answerError(response: AxiosResponse<unknown>, endpoint: string, attempts: number,
+function answerError(response: ClientResponse, endpoint: string, attempts: number,
   outcomeUnknown: boolean): MarketClientError {
   const body = isRecord(response.data) ? response.data.error : undefined;
   if (isRecord(body) && typeof body.code === "string" && typeof body.message === "string") {
@@ -395,9 +402,18 @@ function query(options: SearchOptions): string {
   return text === "" ? "" : `?${text}`;
 }
 
-function headerText(response: AxiosResponse<unknown>, name: string): string | null {
+function headerText(response: ClientResponse, name: string): string | null {
   const value: unknown = response.headers[name];
   return typeof value === "string" && value !== "" ? value : null;
+}
+
+/** A body as JSON, or as its text when it is not JSON (an answer that is not the API's). */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
