@@ -10,7 +10,8 @@
  *   one), and every retry of that write reuses it, so a retry never applies twice.
  * - Retries: only on 503, 504 and failures to get an answer; every other answer is final.
  *   Waits are exponential with full jitter; a call is bounded by attemptsMax and by its retry
- *   budget (an overall deadline).
+ *   budget (an overall deadline). With failFastWithoutMajority, a call stops as soon as most
+ *   endpoints refuse the connection.
  * - A circuit breaker per endpoint skips nodes that stopped answering until a cooldown passes.
  * - TLS: https:// endpoints are checked against `ca` (the cluster CA) when it is given.
  * - Deterministic tests: `random`, `sleep`, `now` and `newRequestId` can be injected.
@@ -37,8 +38,16 @@ export interface MarketClientOptions {
   readonly retryBudgetMs?: number;
   /** Bound on one HTTP attempt (more than the server's own commit timeout). */
   readonly attemptTimeoutMs?: number;
-  /** Bound on one `status(endpoint)` request. */
+  /** Bound on one `status(endpoint)` request (and never more than retryBudgetMs). */
   readonly statusTimeoutMs?: number;
+  /**
+   * Give up on a call as soon as every endpoint has been tried in it and more than half of them
+   * refused the connection (nothing listens there), instead of retrying until the budget runs
+   * out: the endpoints are taken to be the whole cluster, so no leader can be elected until
+   * those nodes are back. market-cli sets it, to fail in milliseconds when the cluster is down;
+   * a long-running client that should ride out restarts leaves it off (the default).
+   */
+  readonly failFastWithoutMajority?: boolean;
   readonly backoffBaseMs?: number;
   readonly backoffCapMs?: number;
   /** Consecutive failures to get an answer that open an endpoint's breaker. */
@@ -118,6 +127,7 @@ export class MarketClient {
   readonly endpoints: readonly string[];
   private readonly selector: EndpointSelector;
   private readonly settings: typeof marketClientDefaults;
+  private readonly failFastWithoutMajority: boolean;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
@@ -143,6 +153,7 @@ export class MarketClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
     this.newRequestId = options.newRequestId ?? randomUUID;
+    this.failFastWithoutMajority = options.failFastWithoutMajority ?? false;
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256,
       ...(options.ca === undefined ? {} : { ca: options.ca }) });
   }
@@ -191,7 +202,7 @@ export class MarketClient {
   async status(endpoint: string): Promise<NodeStatus> {
     const url = normalizeEndpoint(endpoint);
     const result = await this.attempt(url, "GET", "/v1/cluster/status", undefined,
-      this.settings.statusTimeoutMs);
+      Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs));
     if (result.kind === "noAnswer") {
       throw new MarketClientError({ code: "unreachable", status: 0, endpoint: url,
         message: `cannot reach ${url}: ${result.reason}` });
@@ -250,7 +261,7 @@ export class MarketClient {
     body?: unknown): Promise<Record<string, unknown>> {
     const deadlineMs = this.now() + this.settings.retryBudgetMs;
     const progress: CallProgress = { attempts: 0, lastAnswer: null, lastReason: null,
-      outcomeUnknown: false, lastEndpoint: null };
+      outcomeUnknown: false, lastEndpoint: null, tried: new Set(), refused: new Set() };
     for (let round = 0; round < this.settings.attemptsMax; round++) {
       if (round > 0 && !(await this.backoff(round - 1, deadlineMs))) break;
       const index = this.selector.pick(this.now());
@@ -264,15 +275,20 @@ export class MarketClient {
       progress.attempts += 1;
       progress.lastEndpoint = url;
       const result = await this.attempt(url, method, path, body, timeoutMs);
+      progress.tried.add(index);
       if (result.kind === "noAnswer") {
         this.selector.recordNoAnswer(index, this.now());
         progress.lastReason = result.reason;
         if (method === "POST" && result.delivered) progress.outcomeUnknown = true;
-        continue;
+        if (result.delivered) progress.refused.delete(index);
+        else progress.refused.add(index);
+      } else {
+        progress.refused.delete(index);
+        this.selector.recordAnswer(index);
+        const answer = this.handleAnswer(index, result.response, method, progress);
+        if (answer !== null) return answer;
       }
-      this.selector.recordAnswer(index);
-      const answer = this.handleAnswer(index, result.response, method, progress);
-      if (answer !== null) return answer;
+      if (this.failFastWithoutMajority && this.majorityRefused(progress)) break;
     }
     throw finalError(progress, this.endpoints, method);
   }
@@ -302,6 +318,12 @@ export class MarketClient {
       this.selector.followHint(index, typeof leaderId === "string" ? leaderId : null);
     }
     return null;
+  }
+
+  /** Whether every endpoint was tried in this call and more than half refused the connection. */
+  private majorityRefused(progress: CallProgress): boolean {
+    return progress.tried.size === this.endpoints.length &&
+      progress.refused.size > this.endpoints.length / 2;
   }
 
   /** Every breaker is open: waits for the first to allow a trial, if the deadline allows. */
@@ -351,6 +373,10 @@ interface CallProgress {
   lastReason: string | null;
   outcomeUnknown: boolean;
   lastEndpoint: string | null;
+  /** The indexes of the endpoints tried in this call. */
+  readonly tried: Set<number>;
+  /** Those whose last attempt never reached the node (connection refused, no such host). */
+  readonly refused: Set<number>;
 }
 
 function finalError(progress: CallProgress, endpoints: readonly string[],
