@@ -198,11 +198,15 @@ export class MarketClient {
       unknown as OrderRead;
   }
 
-  /** One node's status: a single attempt, no retries (it asks about that node only). */
-  async status(endpoint: string): Promise<NodeStatus> {
+  /**
+   * One node's status: a single attempt, no retries (it asks about that node only), bounded by
+   * statusTimeoutMs, the retry budget and `timeoutMs`, whichever is shortest.
+   */
+  async status(endpoint: string, options: { timeoutMs?: number } = {}): Promise<NodeStatus> {
     const url = normalizeEndpoint(endpoint);
     const result = await this.attempt(url, "GET", "/v1/cluster/status", undefined,
-      Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs));
+      Math.max(1, Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs,
+        options.timeoutMs ?? Infinity)));
     if (result.kind === "noAnswer") {
       throw new MarketClientError({ code: "unreachable", status: 0, endpoint: url,
         message: `cannot reach ${url}: ${result.reason}` });
@@ -218,10 +222,10 @@ export class MarketClient {
   }
 
   /** The status of every endpoint, in the order of `endpoints`, asked in parallel. */
-  async clusterStatus(): Promise<EndpointStatus[]> {
+  async clusterStatus(options: { timeoutMs?: number } = {}): Promise<EndpointStatus[]> {
     return await Promise.all(this.endpoints.map(async (endpoint) => {
       try {
-        return { endpoint, status: await this.status(endpoint), error: null };
+        return { endpoint, status: await this.status(endpoint, options), error: null };
       } catch (error) {
         if (!(error instanceof MarketClientError)) throw error;
         return { endpoint, status: null, error };
