@@ -9,20 +9,17 @@
  * with captured output (fast, and the repl gets a scripted stdin), plus a few runs of the real
  * launcher bin/market-cli.js as a child process (help, usage errors, a JSON search).
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { completeLine } from "../../src/cli/cli-repl.js";
 import { buildProgram, CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
 import { marketClientDefaults } from "../../src/client/index.js";
 import { FakeNodeService } from "../api/fake-node-service.js";
 import { closedPort, serveNode, silentServer, type Served } from "../api/helpers.js";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { spawnCli } from "./cli-process.js";
 
 interface Run {
   readonly code: number;
@@ -358,18 +355,6 @@ describe("market-cli as a process (bin/market-cli.js)", function () {
     served = await serveNode(new FakeNodeService("n1").loadDemo());
   });
   after(async () => served.close());
-
-  function spawnCli(argv: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [path.join(root, "bin/market-cli.js"), ...argv],
-        { cwd: root, env: { ...process.env, MARKET_ENDPOINTS: "", NO_COLOR: "1" },
-          timeout: 10_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        });
-    });
-  }
 
   it("prints help (0), rejects bad usage (128) and searches as JSON (0)", async () => {
     const [help, usage, search] = await Promise.all([
