@@ -17,8 +17,8 @@
  * "Older" is by modification time: the compiled entry point against the newest file or folder
  * under src/ (a folder's time changes when a file in it is added, removed or renamed). The
  * build compiles every file at once, and writes nothing if any file fails to compile
- * (noEmitOnError), so the entry point's time is the build's. The walk costs a few
- * milliseconds.
+ * (noEmitOnError); market-cli's bundle is written after that. So the entry point's time is
+ * the build's. The walk costs a few milliseconds.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -31,11 +31,13 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const sourceEntriesMax = 20_000;
 
 /**
- * Runs `source` (a path under the package root, e.g. "src/cli/market-cli.ts") from dist/ when
- * the build is up to date, else through tsx.
+ * Runs `source` (a path under the package root, e.g. "src/cli/market-cli.ts") compiled when the
+ * build is up to date, else through tsx. The compiled file is `compiledPath` (under the root),
+ * by default the one tsc writes: dist/ and the source's path, ending in .js.
  */
-export async function runEntry(source) {
-  const compiled = path.join(root, "dist", source.replace(/\.ts$/, ".js"));
+export async function runEntry(source, compiledPath = path.join("dist",
+  source.replace(/\.ts$/, ".js"))) {
+  const compiled = path.join(root, compiledPath);
   const problem = compiledProblem(compiled);
   if (problem === null) {
     await import(pathToFileURL(compiled).href);
