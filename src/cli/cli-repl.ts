@@ -113,9 +113,11 @@ export async function runRepl(session: CliSession, globals: GlobalOptions,
       if (first === "exit" || first === "quit") break;
       if (first === "help") {
         io.stdout(`${program().helpInformation()}\n  help, exit: in the repl only\n`);
+      } else if (first === "repl") {
+        io.stderr("error: already in the repl\n");
+      } else if (first !== undefined) {
+        await runLine([...inheritedFlags(globals), ...words]);
       }
-      else if (first === "repl") io.stderr("error: already in the repl\n");
-      else if (first !== undefined) await runLine([...inheritedFlags(globals), ...words]);
       if (prompt !== "") io.stdout(prompt);
     }
   } finally {

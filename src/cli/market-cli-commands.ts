@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import type { Consistency, EndpointStatus, SearchOptions } from "../client/index.js";
 import { findLeader, memberRows } from "./cli-cluster-view.js";
-import { diagnose, diagnosisJson } from "./cli-diagnosis.js";
+import { diagnose, diagnosisJson, type Diagnosis } from "./cli-diagnosis.js";
 import type { EndpointChoice } from "./cli-endpoints.js";
 import {
   clusterStatusTable,
@@ -190,17 +190,14 @@ and stderr says which nodes and why).`)
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
       const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      const idOf = (endpoint: string): string => idOfEndpoint(choice, endpoint);
-      session.print(options, () => clusterStatusTable(rows, idOf, session.style),
-        statusRowsJson(rows));
-      const diagnosis = diagnose(rows, idOf, choice.source);
-      const details = { diagnosis: diagnosisJson(diagnosis) };
+      session.print(options, () => clusterStatusTable(rows,
+        (endpoint) => idOfEndpoint(choice, endpoint), session.style), statusRowsJson(rows));
+      const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint),
+        choice.source);
       if (diagnosis.health === "unreachable") {
-        throw new CliFailure(exitCodes.unavailable, "unreachable", diagnosis.message, details);
+        throw failure(diagnosis, exitCodes.unavailable, "unreachable");
       }
-      if (diagnosis.health === "noLeader") {
-        throw new CliFailure(exitCodes.error, "no_leader", diagnosis.message, details);
-      }
+      if (diagnosis.health === "noLeader") throw failure(diagnosis, exitCodes.error, "no_leader");
     }));
   program.command("member").description("cluster membership")
     .command("list").description("the voting members, with their endpoints and roles")
@@ -222,9 +219,8 @@ and stderr says which nodes and why).`)
       if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
       const leader = findLeader(rows);
       if (leader === null) {
-        const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint));
-        throw new CliFailure(exitCodes.unavailable, "no_leader",
-          `no leader: ${diagnosis.message}`, { diagnosis: diagnosisJson(diagnosis) });
+        throw failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint)),
+          exitCodes.unavailable, "no_leader", "no leader: ");
       }
       const endpoint = leader.endpoint ?? client.endpointOf(leader.leaderId) ??
         choice.nodeEndpoints[leader.leaderId] ?? null;
@@ -236,7 +232,13 @@ and stderr says which nodes and why).`)
 
 /** No endpoint gave its status: the diagnosis says why, exit code 2. */
 function noNodeAnswered(rows: readonly EndpointStatus[], choice: EndpointChoice): CliFailure {
-  const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint), choice.source);
-  return new CliFailure(exitCodes.unavailable, "unreachable", diagnosis.message,
+  return failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint), choice.source),
+    exitCodes.unavailable, "unreachable");
+}
+
+/** A diagnosis as the error market-cli reports: its sentence, and itself under -w json. */
+function failure(diagnosis: Diagnosis, exitCode: number, code: string, prefix = ""):
+  CliFailure {
+  return new CliFailure(exitCode, code, `${prefix}${diagnosis.message}`,
     { diagnosis: diagnosisJson(diagnosis) });
 }
