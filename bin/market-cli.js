@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx, so `npx market-cli` works after npm install.
-import { register } from "tsx/esm/api";
-register();
-await import("../src/cli/market-cli.ts");
+// `npx market-cli`: the compiled market-cli bundled into one file (dist/market-cli.mjs, by
+// scripts/bundle-cli.mjs), or the TypeScript through tsx while dist/ is missing or older than
+// src/ (run-entry.js says why).
+import { runEntry } from "./run-entry.js";
+
+await runEntry("src/cli/market-cli.ts", "dist/market-cli.mjs");

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx, so `npx market-node` works after npm install.
-import { register } from "tsx/esm/api";
-register();
-await import("../src/cli/market-node.ts");
+// `npx market-node`: the compiled dist/src/cli/market-node.js, or the TypeScript through tsx
+// while dist/ is missing or older than src/ (run-entry.js says why). `npm run cluster` starts
+// its nodes through this file too.
+import { runEntry } from "./run-entry.js";
+
+await runEntry("src/cli/market-node.ts");

@@ -32,7 +32,7 @@ url_of() {
 declare -A pids
 logdir=$(mktemp -d)
 start_node() {
-  node --import tsx src/cli/market-node.ts --config "$config" --id "$1" --log-level warn \
+  node bin/market-node.js --config "$config" --id "$1" --log-level warn \
     >>"$logdir/$1.log" 2>&1 &
   pids[$1]=$!
 }

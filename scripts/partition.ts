@@ -3,15 +3,20 @@
  * through each node's admin API (PUT /admin/faults). The plan, the validation and the sentences
  * come from src/cluster/partitions.ts; this script only reads the cluster file, asks the nodes
  * and prints. Every command sets the complete rule set of every node, so it is idempotent and
- * replaces the previous partition. Errors are one line on stderr and exit code 1.
+ * replaces the previous partition. Errors are one line on stderr and exit code 1. A delay whose
+ * round trip reaches the cluster file's election timeout is applied with a warning on stderr
+ * that shows the arithmetic; `show` prints a matrix of who reaches whom before the rules.
  */
 import { Command } from "commander";
 import {
   AdminCluster as Cluster, NodeRequestError, runOperatorScript, ScriptError,
 } from "../src/cluster/admin-cluster.js";
 import { loadClusterConfig } from "../src/cluster/cluster-config.js";
+import { renderTable } from "../src/cli/cli-output.js";
 import {
+  connectivityMatrix,
   delayJitterFractionDefault,
+  delayWarning,
   describePartition,
   describeRule,
   parseDurationMs,
@@ -56,6 +61,10 @@ async function run(cluster: Cluster, command: PartitionCommand): Promise<void> {
   if (failure !== null) throw failure;
 }
 
+/**
+ * Prints who reaches whom (a matrix computed from every node's rules), then each node's rules,
+ * or why it did not answer.
+ */
 async function show(cluster: Cluster): Promise<void> {
   const answers = await Promise.all(cluster.ids.map(async (id) => {
     try {
@@ -66,6 +75,13 @@ async function show(cluster: Cluster): Promise<void> {
         : (error as Error).message };
     }
   }));
+  const matrix = connectivityMatrix(cluster.ids,
+    new Map(answers.map((answer) => [answer.id, answer.rules ?? null])));
+  console.log("Links, from each row's node to each column's (cut: dropped; ?: a node holding " +
+    "the rules did not answer):");
+  console.log(renderTable(["FROM \\ TO", ...cluster.ids],
+    matrix.map((cells, k) => [cluster.ids[k] ?? "?", ...cells]), { color: false }));
+  console.log("");
   for (const answer of answers) {
     if (answer.rules === undefined) {
       console.log(`${answer.id}: ${answer.error.replace(/^is /, "")}`);
@@ -123,11 +139,16 @@ function program(): Command {
       const jitterMs = options.jitter === undefined
         ? Math.round(delayMs * delayJitterFractionDefault * 1000) / 1000
         : parseDurationMs(options.jitter);
-      await run(cluster(), { kind: "delay", node, delayMs, jitterMs });
+      const target = cluster();
+      const command = { kind: "delay", node, delayMs, jitterMs } as const;
+      await run(target, command);
+      const warning = delayWarning(command, target.config.timing);
+      if (warning !== null) console.error(`warning: ${warning}`);
     });
   root.command("heal").description("clear every rule on every node")
     .action(async () => run(cluster(), { kind: "heal" }));
-  root.command("show").description("print each node's current rules, or that it is unreachable")
+  root.command("show").description("print who reaches whom, then each node's current rules, " +
+    "or that it is unreachable")
     .action(async () => show(cluster()));
   return root;
 }

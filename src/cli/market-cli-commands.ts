@@ -6,8 +6,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
-import { MarketClientError, type Consistency, type SearchOptions } from "../client/index.js";
+import type { Consistency, EndpointStatus, SearchOptions } from "../client/index.js";
 import { findLeader, memberRows } from "./cli-cluster-view.js";
+import { diagnose, diagnosisJson, type Diagnosis } from "./cli-diagnosis.js";
+import type { EndpointChoice } from "./cli-endpoints.js";
 import {
   clusterStatusTable,
   itemsTable,
@@ -18,6 +20,9 @@ import {
 import { runRepl } from "./cli-repl.js";
 import {
   buildProgram,
+  CliFailure,
+  exitCodes,
+  idOfEndpoint,
   nonNegativeInteger,
   positiveInteger,
   runMarketCli,
@@ -60,7 +65,7 @@ export function registerCommands(program: Command, session: CliSession): void {
       "help lists them, exit leaves")
     .action(action(async (options) => {
       await runRepl(session, options, (argv) => runMarketCli(argv, session),
-        () => buildProgram(session).helpInformation());
+        () => buildProgram(session));
     }));
   program.addHelpText("after", `
 Examples:
@@ -71,7 +76,8 @@ Examples:
   market-cli search --endpoints https://10.0.0.5:7001 --cacert certs/ca.crt
 
 Exit codes: 0 success, 1 error (the cluster refused the request), 2 cannot reach the cluster
-(or it has no leader now), 128 bad usage. NO_COLOR is respected.`);
+(or it has no leader now), 128 bad usage; cluster status: 1 no leader, 2 a node is unreachable
+(see cluster status --help). With -w json, errors are JSON on stderr. NO_COLOR is respected.`);
 }
 
 function registerShopping(program: Command, session: CliSession): void {
@@ -177,21 +183,28 @@ function registerOrders(program: Command, session: CliSession): void {
 function registerCluster(program: Command, session: CliSession): void {
   program.command("cluster").description("inspect the cluster")
     .command("status").description("every node's role, term, leader, indexes and state hash")
+    .addHelpText("after", `
+Exit status: 0 every node answered and a leader is known; 1 every node answered but none knows
+a leader (an election may be under way); 2 a node did not answer (the table shows the others,
+and stderr says which nodes and why).`)
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus();
-      const idOf = (endpoint: string): string => Object.entries(choice.nodeEndpoints)
-        .find(([, url]) => url === endpoint)?.[0] ?? endpoint;
-      session.print(options, () => clusterStatusTable(rows, idOf, session.style),
-        statusRowsJson(rows));
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(client.endpoints);
+      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
+      session.print(options, () => clusterStatusTable(rows,
+        (endpoint) => idOfEndpoint(choice, endpoint), session.style), statusRowsJson(rows));
+      const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint),
+        choice.source);
+      if (diagnosis.health === "unreachable") {
+        throw failure(diagnosis, exitCodes.unavailable, "unreachable");
+      }
+      if (diagnosis.health === "noLeader") throw failure(diagnosis, exitCodes.error, "no_leader");
     }));
   program.command("member").description("cluster membership")
     .command("list").description("the voting members, with their endpoints and roles")
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus();
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(client.endpoints);
+      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
+      if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
       const members = memberRows(rows, (id) => client.endpointOf(id) ??
         choice.nodeEndpoints[id] ?? null);
       session.print(options, () => renderTable(["ID", "ENDPOINT", "ROLE", "TERM", "APPLIED"],
@@ -202,12 +215,12 @@ function registerCluster(program: Command, session: CliSession): void {
   program.command("leader").description("the current leader and its endpoint")
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus();
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(client.endpoints);
+      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
+      if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
       const leader = findLeader(rows);
       if (leader === null) {
-        throw new MarketClientError({ code: "no_leader", status: 503,
-          message: "no leader: the reachable nodes know of none (an election may be under way)" });
+        throw failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint)),
+          exitCodes.unavailable, "no_leader", "no leader: ");
       }
       const endpoint = leader.endpoint ?? client.endpointOf(leader.leaderId) ??
         choice.nodeEndpoints[leader.leaderId] ?? null;
@@ -217,7 +230,15 @@ function registerCluster(program: Command, session: CliSession): void {
     }));
 }
 
-function noNodeAnswered(endpoints: readonly string[]): MarketClientError {
-  return new MarketClientError({ code: "unreachable", status: 0,
-    message: `cannot reach the cluster: no answer from ${endpoints.join(", ")}` });
+/** No endpoint gave its status: the diagnosis says why, exit code 2. */
+function noNodeAnswered(rows: readonly EndpointStatus[], choice: EndpointChoice): CliFailure {
+  return failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint), choice.source),
+    exitCodes.unavailable, "unreachable");
+}
+
+/** A diagnosis as the error market-cli reports: its sentence, and itself under -w json. */
+function failure(diagnosis: Diagnosis, exitCode: number, code: string, prefix = ""):
+  CliFailure {
+  return new CliFailure(exitCode, code, `${prefix}${diagnosis.message}`,
+    { diagnosis: diagnosisJson(diagnosis) });
 }

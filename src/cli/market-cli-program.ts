@@ -6,16 +6,30 @@
  * Exit codes: 0 success; 1 the cluster answered with an error (a rejection such as
  * insufficient_stock or not_found, or an unexpected answer); 2 the cluster could not serve the
  * request (no node reachable, no leader, overloaded, or timed out: try again later); 128 bad
- * usage (an unknown command or option, a bad value, an unreadable cluster file).
+ * usage (an unknown command or option, a bad value, an unreadable cluster file). `cluster
+ * status` has its own: 1 every node answered but none knows a leader, 2 a node did not answer.
+ *
+ * When the cluster cannot serve a call, the error says what market-cli saw (cli-diagnosis.ts):
+ * it asks every node for its status, within what is left of --timeout, and names the nodes that
+ * did not answer and why. Under `-w json` every error is one JSON line on stderr,
+ * `{"error":{"code","message",...}}`, in the shape of the API's errors.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import {
   MarketClient,
+  marketClientDefaults,
   MarketClientError,
   type MarketClientOptions,
 } from "../client/index.js";
+import { parseDurationMs, PartitionError } from "../cluster/partitions.js";
 import { resolveEndpoints, UsageError, type EndpointChoice } from "./cli-endpoints.js";
-import { colorAllowed, describeClientError, type OutputFormat, type Style } from "./cli-output.js";
+import { diagnose, diagnosisJson } from "./cli-diagnosis.js";
+import {
+  colorAllowed,
+  describeClientError,
+  type OutputFormat,
+  type Style,
+} from "./cli-output.js";
 import { registerCommands } from "./market-cli-commands.js";
 
 export const exitCodes = { ok: 0, error: 1, unavailable: 2, usage: 128 } as const;
@@ -44,6 +58,18 @@ export interface GlobalOptions {
   readonly timeout?: number;
 }
 
+/**
+ * A failure market-cli diagnosed itself, with the exit code it calls for: `cluster status`
+ * finding a node down (2) or no leader (1), `leader` finding none.
+ */
+export class CliFailure extends Error {
+  override readonly name = "CliFailure";
+  constructor(readonly exitCode: number, readonly code: string, message: string,
+    readonly details: Readonly<Record<string, unknown>> = {}) {
+    super(message);
+  }
+}
+
 /** State that outlives one command line: the client (and its breakers) for the repl. */
 export class CliSession {
   private cached: { key: string; client: MarketClient; choice: EndpointChoice } | null = null;
@@ -51,6 +77,8 @@ export class CliSession {
   requestId: string | undefined;
   /** Output format when a line gives none (the repl inherits its own -w). */
   defaultOutput: OutputFormat = "table";
+  /** When the command line in progress must be done by (--timeout, else the client's budget). */
+  deadlineMs = 0;
 
   constructor(readonly io: CliIo) {}
 
@@ -65,6 +93,8 @@ export class CliSession {
       this.cached?.client.close();
       const client = new MarketClient({
         endpoints: choice.endpoints, nodeEndpoints: choice.nodeEndpoints,
+        // The endpoints are the cluster: fail at once when most refuse the connection.
+        failFastWithoutMajority: true,
         ...(choice.ca === null ? {} : { ca: choice.ca }),
         ...(globals.timeout !== undefined ? { retryBudgetMs: globals.timeout } : {}),
         ...this.io.clientOptions,
@@ -74,8 +104,19 @@ export class CliSession {
     return { client: this.cached.client, choice: this.cached.choice };
   }
 
+  /** The client the command line in progress connected with, if it did. */
+  connected(): { client: MarketClient; choice: EndpointChoice } | null {
+    const cached = this.cached;
+    return cached === null ? null : { client: cached.client, choice: cached.choice };
+  }
+
   format(globals: GlobalOptions): OutputFormat {
     return globals.output ?? this.defaultOutput;
+  }
+
+  /** Milliseconds left before the deadline of the command line in progress. */
+  remainingMs(): number {
+    return this.deadlineMs - Date.now();
   }
 
   /** Prints a result as a table or as JSON, as the -w option says. */
@@ -90,7 +131,8 @@ export class CliSession {
   }
 }
 
-export function buildProgram(session: CliSession): Command {
+export function buildProgram(session: CliSession,
+  format: OutputFormat = session.defaultOutput): Command {
   const program = new Command()
     .name("market-cli")
     .description("Buy, search and manage a raftmarket cluster from the command line.")
@@ -100,47 +142,163 @@ export function buildProgram(session: CliSession): Command {
     .option("--config <file>", "cluster file to read the nodes from")
     .option("--cacert <file>", "CA certificate (PEM) to trust for https:// endpoints (default: " +
       "MARKET_CACERT, or the cluster file's tls.ca)")
-    .option("--timeout <ms>", "give up on a call after this many milliseconds, retries included",
-      positiveInteger)
+    .option("--timeout <duration>", "give up on a command after this long, retries included: " +
+      `500ms, 2s, or a number of milliseconds (default: ${marketClientDefaults.retryBudgetMs /
+        1000}s)`, durationMs)
     .exitOverride()
     .configureOutput({
       writeOut: (text) => session.io.stdout(text),
       writeErr: (text) => session.io.stderr(text),
+      outputError: (text, write) => write(format === "json"
+        ? `${JSON.stringify({ error: { code: "usage", message: usageMessage(text) } })}\n`
+        : text),
     })
-    .showHelpAfterError("(run with --help for usage)")
     .showSuggestionAfterError();
+  // Under -w json an error is one JSON line and nothing else.
+  if (format !== "json") program.showHelpAfterError("(run with --help for usage)");
   registerCommands(program, session);
+  checkRequiredOptionsLast(program);
   return program;
+}
+
+/** Commander's error text as one line without its "error: " prefix. */
+function usageMessage(text: string): string {
+  return text.trim().replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Commander checks required options before it looks for unknown ones, so `buy --itme x` would
+ * blame a missing --item rather than the misspelt option. The required options are therefore
+ * checked in a preAction hook, which commander calls once unknown options and bad arguments
+ * have been refused, with commander's own message.
+ */
+function checkRequiredOptionsLast(program: Command): void {
+  const required = new Map<Command, Option[]>();
+  const pending: Command[] = [program];
+  while (pending.length > 0) {
+    const command = pending.pop()!;
+    const options = command.options.filter((option) => option.mandatory);
+    for (const option of options) option.mandatory = false;
+    if (options.length > 0) required.set(command, options);
+    pending.push(...command.commands);
+  }
+  program.hook("preAction", (_program, actionCommand) => {
+    for (const option of required.get(actionCommand) ?? []) {
+      if (actionCommand.getOptionValue(option.attributeName()) === undefined) {
+        actionCommand.error(`error: required option '${option.flags}' not specified`,
+          { code: "commander.missingMandatoryOptionValue" });
+      }
+    }
+  });
+}
+
+/**
+ * The output format a command line asks for (-w/--output), read before commander parses it, so
+ * that commander's own errors can be JSON too. A bad value is commander's to refuse.
+ */
+export function outputFormatOf(argv: readonly string[], fallback: OutputFormat): OutputFormat {
+  let format = fallback;
+  for (const [k, word] of argv.entries()) {
+    if (word === "--") break;
+    const value = word === "-w" || word === "--output" ? argv[k + 1]
+      : word.startsWith("--output=") ? word.slice("--output=".length)
+        : word.startsWith("-w") && word.length > 2 ? word.slice(2).replace(/^=/, "") : undefined;
+    if (value === "json" || value === "table") format = value;
+  }
+  return format;
 }
 
 /** Runs one command line; never throws, never exits the process. */
 export async function runMarketCli(argv: readonly string[], session: CliSession):
   Promise<number> {
   session.requestId = undefined;
+  const format = outputFormatOf(argv, session.defaultOutput);
+  const program = buildProgram(session, format);
+  // Until --timeout is parsed, the default budget; the preAction hook sets the real deadline.
+  session.deadlineMs = Date.now() + marketClientDefaults.retryBudgetMs;
+  program.hook("preAction", (_program, actionCommand) => {
+    const { timeout } = actionCommand.optsWithGlobals<GlobalOptions>();
+    if (timeout !== undefined) session.deadlineMs = Date.now() + timeout;
+  });
   try {
-    await buildProgram(session).parseAsync([...argv], { from: "user" });
+    await program.parseAsync([...argv], { from: "user" });
     return exitCodes.ok;
   } catch (error) {
-    return reportError(error, session);
+    return await reportError(error, session, format);
   }
 }
 
-export function reportError(error: unknown, session: CliSession): number {
+interface Reported {
+  readonly exitCode: number;
+  readonly code: string;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** Prints an error as one line (JSON under -w json) and returns the exit code. */
+export async function reportError(error: unknown, session: CliSession,
+  format: OutputFormat): Promise<number> {
   if (error instanceof CommanderError) {
     // Commander has printed its message (or the help) already.
     return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
   }
+  const reported = await describeError(error, session);
+  session.io.stderr(format === "json"
+    ? `${JSON.stringify({ error: { code: reported.code, message: reported.message,
+      ...reported.details } })}\n`
+    : `error: ${reported.message}\n`);
+  return reported.exitCode;
+}
+
+async function describeError(error: unknown, session: CliSession): Promise<Reported> {
+  if (error instanceof CliFailure) {
+    return { exitCode: error.exitCode, code: error.code, message: error.message,
+      details: error.details };
+  }
   if (error instanceof UsageError) {
-    session.io.stderr(`error: ${error.message}\n`);
-    return exitCodes.usage;
+    return { exitCode: exitCodes.usage, code: "usage", message: error.message, details: {} };
   }
   if (error instanceof MarketClientError) {
-    session.io.stderr(`error: ${describeClientError(error, session.requestId)}\n`);
-    return unavailableCodes.has(error.code) ? exitCodes.unavailable : exitCodes.error;
+    const details = { ...error.details, status: error.status };
+    const unavailable = unavailableCodes.has(error.code);
+    const message = describeClientError(error, session.requestId);
+    if (!unavailable) return { exitCode: exitCodes.error, code: error.code, message, details };
+    const explained = await explainUnavailable(error, message, session);
+    return { exitCode: exitCodes.unavailable, code: error.code, message: explained.message,
+      details: { ...details, ...explained.details } };
   }
   const message = error instanceof Error ? error.message : String(error);
-  session.io.stderr(`error: ${message}\n`);
-  return exitCodes.error;
+  return { exitCode: exitCodes.error, code: "error", message, details: {} };
+}
+
+/**
+ * A call the cluster could not serve: asks every node for its status, within what is left of
+ * the deadline, and says what it saw. An unreachable cluster or a missing leader is explained
+ * by the diagnosis alone; a timeout keeps its own message (it may say the outcome is unknown),
+ * with the diagnosis after it when something is wrong.
+ */
+async function explainUnavailable(error: MarketClientError, message: string,
+  session: CliSession): Promise<{ message: string; details: Record<string, unknown> }> {
+  const remainingMs = session.remainingMs();
+  const connected = session.connected();
+  if (connected === null || remainingMs < 1) return { message, details: {} };
+  const { client, choice } = connected;
+  const rows = await client.clusterStatus({ timeoutMs: remainingMs });
+  const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint), choice.source);
+  const details = { diagnosis: diagnosisJson(diagnosis) };
+  if (error.code === "unreachable" || error.code === "no_leader") {
+    return { message: diagnosis.health === "healthy"
+      ? `${message}; asked again: ${diagnosis.message}, so try again` : diagnosis.message,
+    details };
+  }
+  return { message: diagnosis.health === "healthy" ? message
+    : `${message}; ${diagnosis.message}`, details };
+}
+
+/** The node id of an endpoint from the cluster file, else the endpoint itself. */
+export function idOfEndpoint(choice: EndpointChoice, endpoint: string): string {
+  return Object.entries(choice.nodeEndpoints).find(([, url]) => url === endpoint)?.[0] ??
+    endpoint;
 }
 
 export function positiveInteger(text: string): number {
@@ -155,4 +313,18 @@ export function nonNegativeInteger(text: string): number {
     throw new InvalidArgumentError(`"${text}" is not a non-negative integer`);
   }
   return Number(text);
+}
+
+/** --timeout: "500ms", "2s", "1.5s", or a whole number of milliseconds; at least 1 ms. */
+export function durationMs(text: string): number {
+  let ms: number;
+  try {
+    ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : parseDurationMs(text);
+  } catch (error) {
+    if (!(error instanceof PartitionError)) throw error;
+    throw new InvalidArgumentError(`"${text}" is not a duration: write 500ms, 2s or ` +
+      "a number of milliseconds");
+  }
+  if (ms < 1) throw new InvalidArgumentError(`"${text}" is shorter than 1 ms`);
+  return Math.ceil(ms);
 }

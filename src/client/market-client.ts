@@ -10,7 +10,8 @@
  *   one), and every retry of that write reuses it, so a retry never applies twice.
  * - Retries: only on 503, 504 and failures to get an answer; every other answer is final.
  *   Waits are exponential with full jitter; a call is bounded by attemptsMax and by its retry
- *   budget (an overall deadline).
+ *   budget (an overall deadline). With failFastWithoutMajority, a call stops as soon as most
+ *   endpoints refuse the connection.
  * - A circuit breaker per endpoint skips nodes that stopped answering until a cooldown passes.
  * - TLS: https:// endpoints are checked against `ca` (the cluster CA) when it is given.
  * - Deterministic tests: `random`, `sleep`, `now` and `newRequestId` can be injected.
@@ -18,9 +19,9 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import type { CreateItemBody, Item, Order, OrderLineRequest } from "../market/index.js";
 import type { NodeStatus } from "../node/node-service.js";
+import { httpRequest, HttpRequestError } from "../transport/http-request.js";
 import { backoffDelayMs } from "./backoff.js";
 import { EndpointSelector } from "./endpoint-selector.js";
 import { endpointsFromEnv, normalizeEndpoint } from "./endpoints.js";
@@ -37,8 +38,16 @@ export interface MarketClientOptions {
   readonly retryBudgetMs?: number;
   /** Bound on one HTTP attempt (more than the server's own commit timeout). */
   readonly attemptTimeoutMs?: number;
-  /** Bound on one `status(endpoint)` request. */
+  /** Bound on one `status(endpoint)` request (and never more than retryBudgetMs). */
   readonly statusTimeoutMs?: number;
+  /**
+   * Give up on a call as soon as every endpoint has been tried in it and more than half of them
+   * refused the connection (nothing listens there), instead of retrying until the budget runs
+   * out: the endpoints are taken to be the whole cluster, so no leader can be elected until
+   * those nodes are back. market-cli sets it, to fail in milliseconds when the cluster is down;
+   * a long-running client that should ride out restarts leaves it off (the default).
+   */
+  readonly failFastWithoutMajority?: boolean;
   readonly backoffBaseMs?: number;
   readonly backoffCapMs?: number;
   /** Consecutive failures to get an answer that open an endpoint's breaker. */
@@ -99,8 +108,15 @@ export interface EndpointStatus {
 export const nodeHeader = "x-raftmarket-node";
 export const leaderHeader = "x-raftmarket-leader";
 
+/** A node's answer: the status, the headers, and the body parsed as JSON (else its text). */
+interface ClientResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly data: unknown;
+}
+
 type AttemptResult =
-  | { readonly kind: "answer"; readonly response: AxiosResponse<unknown> }
+  | { readonly kind: "answer"; readonly response: ClientResponse }
   | { readonly kind: "noAnswer"; readonly reason: string; readonly delivered: boolean };
 
 /** Connection errors that prove the request never reached the node. */
@@ -111,13 +127,13 @@ export class MarketClient {
   readonly endpoints: readonly string[];
   private readonly selector: EndpointSelector;
   private readonly settings: typeof marketClientDefaults;
+  private readonly failFastWithoutMajority: boolean;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private readonly newRequestId: () => string;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent: https.Agent;
-  private readonly http: AxiosInstance;
 
   constructor(options: MarketClientOptions = {}) {
     const endpoints = (options.endpoints ?? endpointsFromEnv()).map(normalizeEndpoint);
@@ -137,12 +153,9 @@ export class MarketClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
     this.newRequestId = options.newRequestId ?? randomUUID;
+    this.failFastWithoutMajority = options.failFastWithoutMajority ?? false;
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256,
       ...(options.ca === undefined ? {} : { ca: options.ca }) });
-    this.http = axios.create({
-      httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, proxy: false, maxRedirects: 0,
-      validateStatus: () => true, headers: { accept: "application/json" },
-    });
   }
 
   // --- writes -------------------------------------------------------------------------------
@@ -185,11 +198,15 @@ export class MarketClient {
       unknown as OrderRead;
   }
 
-  /** One node's status: a single attempt, no retries (it asks about that node only). */
-  async status(endpoint: string): Promise<NodeStatus> {
+  /**
+   * One node's status: a single attempt, no retries (it asks about that node only), bounded by
+   * statusTimeoutMs, the retry budget and `timeoutMs`, whichever is shortest.
+   */
+  async status(endpoint: string, options: { timeoutMs?: number } = {}): Promise<NodeStatus> {
     const url = normalizeEndpoint(endpoint);
     const result = await this.attempt(url, "GET", "/v1/cluster/status", undefined,
-      this.settings.statusTimeoutMs);
+      Math.max(1, Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs,
+        options.timeoutMs ?? Infinity)));
     if (result.kind === "noAnswer") {
       throw new MarketClientError({ code: "unreachable", status: 0, endpoint: url,
         message: `cannot reach ${url}: ${result.reason}` });
@@ -205,10 +222,10 @@ export class MarketClient {
   }
 
   /** The status of every endpoint, in the order of `endpoints`, asked in parallel. */
-  async clusterStatus(): Promise<EndpointStatus[]> {
+  async clusterStatus(options: { timeoutMs?: number } = {}): Promise<EndpointStatus[]> {
     return await Promise.all(this.endpoints.map(async (endpoint) => {
       try {
-        return { endpoint, status: await this.status(endpoint), error: null };
+        return { endpoint, status: await this.status(endpoint, options), error: null };
       } catch (error) {
         if (!(error instanceof MarketClientError)) throw error;
         return { endpoint, status: null, error };
@@ -248,7 +265,7 @@ export class MarketClient {
     body?: unknown): Promise<Record<string, unknown>> {
     const deadlineMs = this.now() + this.settings.retryBudgetMs;
     const progress: CallProgress = { attempts: 0, lastAnswer: null, lastReason: null,
-      outcomeUnknown: false, lastEndpoint: null };
+      outcomeUnknown: false, lastEndpoint: null, tried: new Set(), refused: new Set() };
     for (let round = 0; round < this.settings.attemptsMax; round++) {
       if (round > 0 && !(await this.backoff(round - 1, deadlineMs))) break;
       const index = this.selector.pick(this.now());
@@ -262,15 +279,20 @@ export class MarketClient {
       progress.attempts += 1;
       progress.lastEndpoint = url;
       const result = await this.attempt(url, method, path, body, timeoutMs);
+      progress.tried.add(index);
       if (result.kind === "noAnswer") {
         this.selector.recordNoAnswer(index, this.now());
         progress.lastReason = result.reason;
         if (method === "POST" && result.delivered) progress.outcomeUnknown = true;
-        continue;
+        if (result.delivered) progress.refused.delete(index);
+        else progress.refused.add(index);
+      } else {
+        progress.refused.delete(index);
+        this.selector.recordAnswer(index);
+        const answer = this.handleAnswer(index, result.response, method, progress);
+        if (answer !== null) return answer;
       }
-      this.selector.recordAnswer(index);
-      const answer = this.handleAnswer(index, result.response, method, progress);
-      if (answer !== null) return answer;
+      if (this.failFastWithoutMajority && this.majorityRefused(progress)) break;
     }
     throw finalError(progress, this.endpoints, method);
   }
@@ -279,7 +301,7 @@ export class MarketClient {
    * Learns from an answer and returns its body if it is a success. A final error is thrown; a
    * retryable one (503, 504) is recorded in `progress` and chooses the next endpoint.
    */
-  private handleAnswer(index: number, response: AxiosResponse<unknown>, method: string,
+  private handleAnswer(index: number, response: ClientResponse, method: string,
     progress: CallProgress): Record<string, unknown> | null {
     const url = this.selector.url(index);
     this.selector.learn(headerText(response, nodeHeader), url);
@@ -302,6 +324,12 @@ export class MarketClient {
     return null;
   }
 
+  /** Whether every endpoint was tried in this call and more than half refused the connection. */
+  private majorityRefused(progress: CallProgress): boolean {
+    return progress.tried.size === this.endpoints.length &&
+      progress.refused.size > this.endpoints.length / 2;
+  }
+
   /** Every breaker is open: waits for the first to allow a trial, if the deadline allows. */
   private async waitForBreaker(deadlineMs: number): Promise<boolean> {
     const nowMs = this.now();
@@ -322,13 +350,18 @@ export class MarketClient {
 
   private async attempt(url: string, method: "GET" | "POST", path: string, body: unknown,
     timeoutMs: number): Promise<AttemptResult> {
+    const agent = url.startsWith("https:") ? this.httpsAgent : this.httpAgent;
     try {
-      const response = await this.http.request<unknown>({
-        method, url: `${url}${path}`, data: body, timeout: timeoutMs,
+      const answer = await httpRequest({
+        method, url: `${url}${path}`, agent, timeoutMs,
+        headers: { accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { kind: "answer", response };
+      return { kind: "answer",
+        response: { status: answer.status, headers: answer.headers, data: parsed(answer.body) } };
     } catch (error) {
-      const code = axios.isAxiosError(error) ? error.code ?? "ERROR" : "ERROR";
+      const code = error instanceof HttpRequestError ? error.code : "ERROR";
       const reason = error instanceof Error && error.message !== "" ? error.message : code;
       return { kind: "noAnswer", reason: reason.includes(code) ? reason : `${code}: ${reason}`,
         delivered: !notDeliveredCodes.has(code) };
@@ -344,6 +377,10 @@ interface CallProgress {
   lastReason: string | null;
   outcomeUnknown: boolean;
   lastEndpoint: string | null;
+  /** The indexes of the endpoints tried in this call. */
+  readonly tried: Set<number>;
+  /** Those whose last attempt never reached the node (connection refused, no such host). */
+  readonly refused: Set<number>;
 }
 
 function finalError(progress: CallProgress, endpoints: readonly string[],
@@ -361,7 +398,7 @@ function finalError(progress: CallProgress, endpoints: readonly string[],
 }
 
 /** The MarketClientError for a non-success answer. */
-function answerError(response: AxiosResponse<unknown>, endpoint: string, attempts: number,
+function answerError(response: ClientResponse, endpoint: string, attempts: number,
   outcomeUnknown: boolean): MarketClientError {
   const body = isRecord(response.data) ? response.data.error : undefined;
   if (isRecord(body) && typeof body.code === "string" && typeof body.message === "string") {
@@ -395,9 +432,18 @@ function query(options: SearchOptions): string {
   return text === "" ? "" : `?${text}`;
 }
 
-function headerText(response: AxiosResponse<unknown>, name: string): string | null {
+function headerText(response: ClientResponse, name: string): string | null {
   const value: unknown = response.headers[name];
   return typeof value === "string" && value !== "" ? value : null;
+}
+
+/** A body as JSON, or as its text when it is not JSON (an answer that is not the API's). */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

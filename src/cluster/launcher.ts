@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { demoRequests } from "../market/index.js";
 import { httpRequest } from "../transport/http-request.js";
@@ -16,8 +15,8 @@ import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./clu
 import { dataDirIsPristine } from "../storage/index.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
+import { marketNodeBin } from "./market-node-bin.js";
 
-const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 
@@ -28,7 +27,7 @@ function prefixFor(id: string, k: number): string {
 
 function startNode(config: ClusterConfig, id: string, k: number, extraArgs: string[]): ChildProcess {
   const child = spawn(process.execPath,
-    ["--import", "tsx", marketNodeScript, "--config", config.path, "--id", id, ...extraArgs],
+    [marketNodeBin(), "--config", config.path, "--id", id, ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   const prefix = prefixFor(id, k);
   for (const stream of [child.stdout, child.stderr]) {

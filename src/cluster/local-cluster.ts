@@ -11,13 +11,12 @@ import type http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { httpRequest } from "../transport/http-request.js";
 import { loadClusterConfig, type ClusterConfigFile } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { writeDevCerts } from "./dev-certs.js";
+import { marketNodeBin } from "./market-node-bin.js";
 
-const marketNodeScript = fileURLToPath(new URL("../cli/market-node.ts", import.meta.url));
 
 export interface LocalClusterOptions {
   readonly nodeCount?: number;
@@ -158,8 +157,8 @@ export class LocalCluster {
     const node = this.node(id);
     if (node.process !== null || this.stopped) return;
     const output = this.options.output ?? "ignore";
-    const child = spawn(process.execPath, ["--import", "tsx", marketNodeScript,
-      "--config", this.configPath, "--id", id, "--log-level", this.options.logLevel ?? "warn",
+    const child = spawn(process.execPath, [marketNodeBin(), "--config", this.configPath,
+      "--id", id, "--log-level", this.options.logLevel ?? "warn",
       ...(options.newCluster === true ? ["--new-cluster"] : [])],
     { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
       typeof output === "function" ? "pipe" : output] });

@@ -1,6 +1,7 @@
 /**
  * Network partitions as plans of FaultyTransport rules: the pure half of the partition scripts
- * (scripts/partition.ts), reusable by a chaos runner. planPartition computes, for one command,
+ * (scripts/partition.ts), reusable by a chaos runner, with the sentences, the warning for a
+ * delay that costs elections and the matrix of who reaches whom that the script prints. planPartition computes, for one command,
  * the complete rule set of every node; the caller PUTs each node its rules through the admin
  * API. Since a plan is the whole state and not a change, applying a command twice gives the same
  * state, and a new command replaces whatever the previous one did.
@@ -12,7 +13,7 @@
  * applies them, so they never count twice.
  */
 import type { NodeId } from "../raft/index.js";
-import type { LinkRule } from "../transport/faulty-transport.js";
+import { linkFaults, type LinkRule } from "../transport/faulty-transport.js";
 
 export type PartitionCommand =
   /** `node` can reach no other node, and none can reach it. */
@@ -262,4 +263,70 @@ export function describeRule(rule: LinkRule): string {
   if (rule.duplicateRate !== undefined) faults.push(`duplicate ${rule.duplicateRate * 100}%`);
   return `${rule.from ?? "*"} -> ${rule.to ?? "*"}: ${faults.length > 0 ? faults.join(", ")
     : "no fault"}`;
+}
+
+// --- Warnings and the connectivity matrix ------------------------------------------------------
+
+/** The timing of a cluster file, as far as the election timeout goes. */
+export interface ElectionTiming {
+  readonly tickIntervalMs: number;
+  readonly electionTimeoutTicks: number;
+}
+
+/**
+ * A warning for a delay long enough to cost elections, or null. A request and its answer each
+ * cross the slowed link, so a delay of d each way, plus up to j of jitter, makes a round trip of
+ * up to 2(d + j). From half the election timeout T on, that round trip takes T or more, and Raft
+ * expects its rounds within T: a leader that has heard from no majority for T steps down
+ * (CheckQuorum, thesis §6.2), a candidate whose votes have not come back by its timeout (drawn
+ * from [T, 2T)) starts another election, and when the delay starts the slowed node hears
+ * nothing for that long. `npm run partition -- delay n2 80ms` at the default timing shows it:
+ * the cluster elects a new leader within a second.
+ */
+export function delayWarning(command: Extract<PartitionCommand, { kind: "delay" }>,
+  timing: ElectionTiming): string | null {
+  const electionTimeoutMs = timing.electionTimeoutTicks * timing.tickIntervalMs;
+  const oneWayMs = command.delayMs + command.jitterMs;
+  const roundTripMs = 2 * oneWayMs;
+  if (roundTripMs < electionTimeoutMs) return null;
+  const each = command.jitterMs === 0 ? `${command.delayMs} ms each way`
+    : `${command.delayMs} ms each way, up to ${oneWayMs} ms with jitter,`;
+  return `${each} makes a round trip of up to ${roundTripMs} ms between ${command.node} and ` +
+    `the others, ${roundTripMs > electionTimeoutMs ? "more than" : "as long as"} the ` +
+    `${electionTimeoutMs} ms election timeout (${timing.electionTimeoutTicks} ticks of ` +
+    `${timing.tickIntervalMs} ms): votes and CheckQuorum rounds through ${command.node} cannot ` +
+    `complete in time, so expect elections. Under ${electionTimeoutMs / 2} ms each way, ` +
+    `jitter included, slows ${command.node} without that.`;
+}
+
+/**
+ * Who reaches whom, from every node's rules (null: the node did not answer): one row per
+ * sender, one column per receiver. As FaultyTransport applies them, the sender's rules decide
+ * a link's faults and the receiver's rules can cut it too (incoming faults "partition"). A
+ * cell is "-" on the diagonal, "cut", "ok", the faults (a delay with its jitter as a range,
+ * "80-88ms", "drop 30%", "dup 10%"), or "?" where a node that did not answer holds the answer.
+ */
+export function connectivityMatrix(nodes: readonly NodeId[],
+  rulesByNode: ReadonlyMap<NodeId, readonly LinkRule[] | null>): string[][] {
+  return nodes.map((from) => nodes.map((to) => {
+    if (from === to) return "-";
+    const senderRules = rulesByNode.get(from) ?? null;
+    const receiverRules = rulesByNode.get(to) ?? null;
+    const cut = (senderRules !== null && linkFaults(senderRules, from, to).drop) ||
+      (receiverRules !== null && linkFaults(receiverRules, from, to).drop);
+    if (cut) return "cut";
+    if (senderRules === null || receiverRules === null) return "?";
+    const faults = linkFaults(senderRules, from, to);
+    const parts = [
+      ...faults.delayMs + faults.jitterMs > 0 ? [faults.jitterMs === 0 ? `${faults.delayMs}ms`
+        : `${faults.delayMs}-${faults.delayMs + faults.jitterMs}ms`] : [],
+      ...faults.dropRate > 0 ? [`drop ${percent(faults.dropRate)}`] : [],
+      ...faults.duplicateRate > 0 ? [`dup ${percent(faults.duplicateRate)}`] : [],
+    ];
+    return parts.length === 0 ? "ok" : parts.join(", ");
+  }));
+}
+
+function percent(rate: number): string {
+  return `${Math.round(rate * 1000) / 10}%`;
 }

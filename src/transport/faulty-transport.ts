@@ -56,7 +56,8 @@ export interface FaultStats {
 export const delayedMessagesMaxDefault = 10_000;
 
 /** The combined faults of every rule matching one link. */
-interface LinkFaults {
+/** The faults on one directed link: every matching rule combined (see LinkRule). */
+export interface LinkFaults {
   readonly drop: boolean;
   readonly dropRate: number;
   readonly delayMs: number;
@@ -237,19 +238,24 @@ export class FaultyTransport implements Transport {
   }
 
   private faultsFor(from: NodeId, to: NodeId): LinkFaults {
-    let faults = noFaults;
-    for (const rule of this.currentRules) {
-      if (!endMatches(rule.from, from) || !endMatches(rule.to, to)) continue;
-      faults = {
-        drop: faults.drop || rule.drop === true,
-        dropRate: combineChances(faults.dropRate, rule.dropRate ?? 0),
-        delayMs: faults.delayMs + (rule.delayMs ?? 0),
-        jitterMs: faults.jitterMs + (rule.jitterMs ?? 0),
-        duplicateRate: combineChances(faults.duplicateRate, rule.duplicateRate ?? 0),
-      };
-    }
-    return faults;
+    return linkFaults(this.currentRules, from, to);
   }
+}
+
+/** The faults that `rules` put on the directed link `from -> to`, every matching rule combined. */
+export function linkFaults(rules: readonly LinkRule[], from: NodeId, to: NodeId): LinkFaults {
+  let faults = noFaults;
+  for (const rule of rules) {
+    if (!endMatches(rule.from, from) || !endMatches(rule.to, to)) continue;
+    faults = {
+      drop: faults.drop || rule.drop === true,
+      dropRate: combineChances(faults.dropRate, rule.dropRate ?? 0),
+      delayMs: faults.delayMs + (rule.delayMs ?? 0),
+      jitterMs: faults.jitterMs + (rule.jitterMs ?? 0),
+      duplicateRate: combineChances(faults.duplicateRate, rule.duplicateRate ?? 0),
+    };
+  }
+  return faults;
 }
 
 function endMatches(end: LinkEnd | undefined, node: NodeId): boolean {

@@ -1,8 +1,9 @@
 /**
  * One HTTP request on node:http, for the hot paths between nodes (the peer transport's POSTs,
- * a follower forwarding a client request to the leader). It replaces axios there: axios's
- * config merging and interceptors cost several per cent of a node's CPU at thousands of
- * requests per second, and these callers need none of it. The body goes out as given and the
+ * a follower forwarding a client request to the leader) and for MarketClient. It replaces axios
+ * there: axios's config merging and interceptors cost several per cent of a node's CPU at
+ * thousands of requests per second, loading axios costs a command-line client more than a
+ * hundred milliseconds at each start, and these callers need none of it. The body goes out as given and the
  * answer comes back as text, whatever the status; the caller decides what a status means.
  *
  * Bounded: `timeoutMs` bounds the whole exchange, from the start to the last byte of the

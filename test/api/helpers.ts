@@ -3,7 +3,7 @@
  * port (port 0) and close it, connections included, in an after hook.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import {
@@ -59,6 +59,28 @@ export async function closedPort(): Promise<number> {
   const served = await serve((_request, response) => response.end());
   await served.close();
   return served.port;
+}
+
+/**
+ * A server on 127.0.0.1 that accepts connections and never answers, as a paused (SIGSTOP) node
+ * seems to its clients: the kernel completes the handshake, nobody reads. close() drops every
+ * connection.
+ */
+export async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 export interface JsonAnswer {

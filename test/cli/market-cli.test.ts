@@ -1,23 +1,25 @@
 /**
  * market-cli end to end against a real client API app over a FakeNodeService (the demo
  * catalogue, one leader), on free ports of 127.0.0.1. Goal: every command prints what it
- * should as a table or as JSON, errors are one line on stderr, and the exit codes are 0
- * success, 1 error, 2 cannot reach the cluster, 128 bad usage. Method: runMarketCli in-process
+ * should as a table or as JSON, errors are one line on stderr (JSON under -w json) that say
+ * what was seen, and the exit codes are 0 success, 1 error, 2 cannot reach the cluster, 128
+ * bad usage (cluster status: 1 no leader, 2 a node unreachable); a refused connection fails at
+ * once, --timeout bounds every command, an unknown option is named before a missing required
+ * one, and the repl completes on Tab. Method: runMarketCli in-process
  * with captured output (fast, and the repl gets a scripted stdin), plus a few runs of the real
  * launcher bin/market-cli.js as a child process (help, usage errors, a JSON search).
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
+import { completeLine } from "../../src/cli/cli-repl.js";
+import { buildProgram, CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
+import { marketClientDefaults } from "../../src/client/index.js";
 import { FakeNodeService } from "../api/fake-node-service.js";
-import { closedPort, serveNode, type Served } from "../api/helpers.js";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { closedPort, serveNode, silentServer, type Served } from "../api/helpers.js";
+import { spawnCli } from "./cli-process.js";
 
 interface Run {
   readonly code: number;
@@ -30,6 +32,8 @@ interface RunOptions {
   readonly stdin?: string[];
   readonly tty?: boolean;
   readonly cwd?: string;
+  /** Whether stdin is a terminal (the repl then edits lines and completes on Tab). */
+  readonly stdinTty?: boolean;
 }
 
 describe("market-cli", function () {
@@ -49,7 +53,7 @@ describe("market-cli", function () {
       cwd: options.cwd ?? workDir,
       stdoutIsTTY: options.tty ?? false,
       stdin: Readable.from(options.stdin ?? []),
-      stdinIsTTY: false,
+      stdinIsTTY: options.stdinTty ?? false,
       clientOptions: { backoffBaseMs: 1, backoffCapMs: 5 },
     });
     try {
@@ -140,7 +144,9 @@ describe("market-cli", function () {
 
   it("cluster status is a table with one row per endpoint, errors in ERRORS", async () => {
     const result = await run(["--endpoints", `${served.url},${deadUrl}`, "cluster", "status"]);
-    expect(result.code).to.equal(0);
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.equal(`error: reached 1 of 3 nodes (${deadUrl} refused the ` +
+      "connection; 1 not among the endpoints); n1 leads at term 3\n");
     const lines = result.stdout.trimEnd().split("\n");
     expect(lines[0]).to.match(
       /^ID\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+HASH\s+ERRORS$/);
@@ -151,7 +157,25 @@ describe("market-cli", function () {
       "cluster", "status"]);
     const rows = JSON.parse(json.stdout) as { status: unknown; error: { code: string } | null }[];
     expect(rows[1]?.error?.code).to.equal("unreachable");
+    const error = JSON.parse(json.stderr) as { error: { code: string; diagnosis: unknown } };
+    expect(error.error).to.deep.include({ code: "unreachable" });
+    expect(error.error.diagnosis).to.deep.include({ health: "unreachable", reached: 1,
+      nodes: 3, majority: 2, leader: { id: "n1", term: 3 } });
   });
+
+  it("cluster status exits 0 with a leader, 1 without one, and says which in its help",
+    async () => {
+      const healthy = await market("cluster", "status");
+      expect(healthy).to.deep.include({ code: 0, stderr: "" });
+      service.follow(null);
+      const leaderless = await market("cluster", "status");
+      expect(leaderless.code).to.equal(1);
+      expect(leaderless.stdout).to.match(/^n1\s+follower\s+3\s+-/m);
+      expect(leaderless.stderr).to.equal("error: reached 1 of 3 nodes (n2, n3 not among the " +
+        "endpoints)\n");
+      const help = await run(["cluster", "status", "--help"]);
+      expect(help.stdout).to.match(/Exit status: 0 every node answered and a leader is known; 1/);
+    });
 
   it("leader and member list", async () => {
     const leader = await market("-w", "json", "leader");
@@ -169,13 +193,71 @@ describe("market-cli", function () {
     expect(none.stderr).to.match(/^error: no leader/);
   });
 
-  it("exit code 2 when no endpoint can be reached", async () => {
-    const result = await run(["--endpoints", deadUrl, "--timeout", "300", "search"]);
-    expect(result.code).to.equal(2);
-    expect(result.stdout).to.equal("");
-    expect(result.stderr).to.match(/^error: cannot reach the cluster at .*ECONNREFUSED.*\n$/);
+  it("exit code 2 at once when no endpoint can be reached, naming what was seen", async () => {
+    // Without failing fast the client retries a refused endpoint until its breaker opens and
+    // again after the cooldown (1 s): seconds, not milliseconds.
+    const started = Date.now();
+    const result = await run(["--endpoints", deadUrl, "search"]);
+    expect(Date.now() - started).to.be.below(1000);
+    expect(result).to.deep.equal({ code: 2, stdout: "", stderr: `error: reached 0 of 1 node ` +
+      `(${deadUrl} refused the connection): is the cluster running? (the endpoints come ` +
+      "from --endpoints)\n" });
     const status = await run(["--endpoints", deadUrl, "cluster", "status"]);
     expect(status.code).to.equal(2);
+  });
+
+  it("--timeout bounds every command, leader included, and takes units", async () => {
+    const silent = await silentServer();
+    try {
+      // A node that accepts connections and never answers (a paused node): without the bound,
+      // each status request waits its own 2 s.
+      const started = Date.now();
+      const leader = await run(["--endpoints", silent.url, "leader", "--timeout", "0.3s"]);
+      expect(Date.now() - started).to.be.below(marketClientDefaults.statusTimeoutMs);
+      expect(leader.code).to.equal(2);
+      const within = /^error: reached 0 of 1 node \(\S+ did not answer within (\d+) ms\)\n$/
+        .exec(leader.stderr);
+      expect(within, leader.stderr).to.not.equal(null);
+      expect(Number(within?.[1])).to.be.within(250, 300);
+    } finally {
+      await silent.close();
+    }
+    const bad = await market("leader", "--timeout", "soon");
+    expect(bad.code).to.equal(128);
+    expect(bad.stderr).to.include("\"soon\" is not a duration");
+  });
+
+  it("names an unknown option as such, even when a required one is missing", async () => {
+    const typo = await market("buy", "--itme", "milk-1l");
+    expect(typo.code).to.equal(128);
+    expect(typo.stderr).to.match(/^error: unknown option '--itme'\n\(Did you mean --item\?\)/);
+    const missing = await market("buy", "--qty", "2");
+    expect(missing.stderr).to.match(/^error: required option '--item <sku>' not specified/);
+    expect(service.submitted).to.have.length(0);
+  });
+
+  it("prints every error as one JSON line under -w json", async () => {
+    const rejected = await market("-w", "json", "buy", "--item", "olive-oil-750ml", "--qty", "19");
+    expect(rejected.code).to.equal(1);
+    expect(rejected.stderr.endsWith("}\n")).to.equal(true);
+    expect(JSON.parse(rejected.stderr)).to.deep.equal({ error: { code: "insufficient_stock",
+      message: "insufficient stock for olive-oil-750ml: 18 available", status: 409,
+      sku: "olive-oil-750ml", available: 18, requested: 19 } });
+    for (const argv of [["buy", "--itme", "x", "--output", "json"], ["-wjson", "bogus"],
+      ["--output=json", "buy", "--qty", "0", "--item", "x"]]) {
+      const usage = await market(...argv);
+      expect(usage.code, argv.join(" ")).to.equal(128);
+      expect(usage.stderr.trimEnd().split("\n"), argv.join(" ")).to.have.length(1);
+      expect(JSON.parse(usage.stderr).error.code, argv.join(" ")).to.equal("usage");
+    }
+    expect(JSON.parse((await market("buy", "--itme", "x", "-w", "json")).stderr)).to.deep.equal(
+      { error: { code: "usage", message: "unknown option '--itme' (Did you mean --item?)" } });
+    const unreachable = await run(["-w", "json", "--endpoints", deadUrl, "item", "get", "x"]);
+    const body = JSON.parse(unreachable.stderr) as { error: Record<string, unknown> };
+    expect(body.error).to.deep.include({ code: "unreachable", status: 0 });
+    expect(body.error.message).to.match(/^reached 0 of 1 node/);
+    const badFile = await run(["-w", "json", "--config", "missing.json", "search"]);
+    expect(JSON.parse(badFile.stderr).error.code).to.equal("usage");
   });
 
   it("exit code 128 on bad usage", async () => {
@@ -241,6 +323,28 @@ describe("market-cli", function () {
     expect(result.stdout).to.not.include("never-run");
     expect(service.submitted).to.have.length(1);
   });
+
+  it("repl completes commands, subcommands, options and their choices on Tab", async () => {
+    const program = buildProgram(new CliSession({ stdout: () => undefined,
+      stderr: () => undefined, env: {}, cwd: workDir, stdoutIsTTY: false,
+      stdin: Readable.from([]), stdinIsTTY: false }));
+    expect(completeLine(program, "cl")).to.deep.equal([["cluster "], "cl"]);
+    expect(completeLine(program, "")[0]).to.include.members(["buy", "cluster", "exit", "help"])
+      .and.not.to.include("repl");
+    expect(completeLine(program, "order c")).to.deep.equal([["cancel "], "c"]);
+    expect(completeLine(program, "buy --it")).to.deep.equal([["--item "], "--it"]);
+    expect(completeLine(program, "buy --item x --")[0]).to.include.members(["--qty",
+      "--request-id", "--endpoints", "--timeout", "--help"]);
+    expect(completeLine(program, "-w ")).to.deep.equal([["json", "table"], ""]);
+    expect(completeLine(program, "search --area Bak")).to.deep.equal([[], "Bak"]);
+    // On a terminal, Tab completes the line that the repl then runs. Each key is a chunk of its
+    // own, as typed: readline completes only on a Tab that ends a chunk (a paste has none).
+    const result = await run(["--endpoints", served.url, "repl"],
+      { stdin: ["cluster sta", "\t", "\r", "exit\r"], stdinTty: true });
+    expect(result.code).to.equal(0);
+    expect(result.stdout).to.include("cluster status");
+    expect(result.stdout).to.match(/ID\s+ROLE\s+TERM\s+LEADER/);
+  });
 });
 
 describe("market-cli as a process (bin/market-cli.js)", function () {
@@ -251,18 +355,6 @@ describe("market-cli as a process (bin/market-cli.js)", function () {
     served = await serveNode(new FakeNodeService("n1").loadDemo());
   });
   after(async () => served.close());
-
-  function spawnCli(argv: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [path.join(root, "bin/market-cli.js"), ...argv],
-        { cwd: root, env: { ...process.env, MARKET_ENDPOINTS: "", NO_COLOR: "1" },
-          timeout: 10_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        });
-    });
-  }
 
   it("prints help (0), rejects bad usage (128) and searches as JSON (0)", async () => {
     const [help, usage, search] = await Promise.all([

@@ -4,7 +4,8 @@
  * full-jitter backoff under the cap and within the retry budget; 4xx answers are final; a
  * leaderId hint and the leader header steer the next attempt; connection errors move to the
  * next endpoint; the circuit breaker opens and recovers; with no answer at all the error code is
- * "unreachable". Method: injected `random`, `sleep` (records the delays, does not wait) and
+ * "unreachable"; with failFastWithoutMajority a call stops once most endpoints refuse the
+ * connection; a status request stays within the retry budget. Method: injected `random`, `sleep` (records the delays, does not wait) and
  * `now` (a fake clock the sleeps advance), so every test is deterministic and fast.
  */
 import { expect } from "chai";
@@ -14,10 +15,11 @@ import {
   endpointsFromEnv,
   MarketClient,
   MarketClientError,
+  marketClientDefaults,
   normalizeEndpoint,
   type MarketClientOptions,
 } from "../../src/client/index.js";
-import { closedPort } from "../api/helpers.js";
+import { closedPort, silentServer } from "../api/helpers.js";
 import { apiError, FakeEndpoint, item, order } from "./fake-endpoint.js";
 
 /** A fake clock: sleeping advances it; every delay is recorded. */
@@ -181,6 +183,53 @@ describe("MarketClient", () => {
       outcomeUnknown: false });
     expect(error.message).to.include("ECONNREFUSED");
     expect(time.delays).to.have.length(4);
+  });
+
+  it("with failFastWithoutMajority, gives up once most endpoints refuse the connection",
+    async () => {
+      const alone = await endpoint("n1");
+      alone.fallback = apiError(503, "no_leader", { leaderId: null });
+      const dead = [await closedPort(), await closedPort()].map((port) =>
+        `http://127.0.0.1:${port}`);
+      const time = new FakeTime();
+      const market = client({ endpoints: [alone.url, ...dead], failFastWithoutMajority: true,
+        ...time.options });
+      const error = await rejection(market.buy([{ sku: "a", qty: 1 }]));
+      // Each endpoint once: the live one answers no_leader, the other two refuse.
+      expect(error).to.include({ code: "no_leader", attempts: 3 });
+      expect(alone.requests).to.have.length(1);
+      expect(time.delays).to.have.length(2);
+      const single = client({ endpoints: [dead[0]!], failFastWithoutMajority: true,
+        ...time.options });
+      const refused = await rejection(single.getItem("a"));
+      expect(refused).to.include({ code: "unreachable", attempts: 1 });
+      expect(refused.message).to.include("ECONNREFUSED");
+      expect(time.delays).to.have.length(2);
+    });
+
+  it("with failFastWithoutMajority, keeps retrying while a majority answers", async () => {
+    const nodes = [await endpoint("n1"), await endpoint("n2")];
+    for (const node of nodes) node.fallback = apiError(503, "no_leader", { leaderId: null });
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const time = new FakeTime();
+    const market = client({ endpoints: [...nodes.map((node) => node.url), dead],
+      failFastWithoutMajority: true, attemptsMax: 9, breakerFailuresMax: 100, ...time.options });
+    const error = await rejection(market.buy([{ sku: "a", qty: 1 }]));
+    expect(error).to.include({ code: "no_leader", attempts: 9 });
+  });
+
+  it("bounds each status request by the retry budget when that is shorter", async () => {
+    const silent = await silentServer();
+    try {
+      const market = client({ endpoints: [silent.url], retryBudgetMs: 150 });
+      const started = Date.now();
+      const [row] = await market.clusterStatus();
+      expect(row?.error?.code).to.equal("unreachable");
+      expect(row?.error?.message).to.include("within 150 ms");
+      expect(Date.now() - started).to.be.below(marketClientDefaults.statusTimeoutMs);
+    } finally {
+      await silent.close();
+    }
   });
 
   it("keeps every backoff under the cap and stops at the retry budget", async () => {

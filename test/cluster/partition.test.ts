@@ -4,8 +4,9 @@
  * one node), rejects commands that do not fit the cluster, and the partition script, run as a
  * user runs it against three real market-node processes, produces what Raft promises: an
  * isolated leader steps down (CheckQuorum) while the majority elects a new one and keeps
- * committing, the isolated node refuses writes, and after `heal` every replica converges.
- * Method: pure calls for the plans; for the cluster, LocalCluster on 127.0.0.1 with free ports
+ * committing, the isolated node refuses writes, and after `heal` every replica converges;
+ * `show` draws who reaches whom, and `delay` warns when its round trip reaches the election
+ * timeout of the cluster file. Method: pure calls for the plans; for the cluster, LocalCluster on 127.0.0.1 with free ports
  * and the script as a child process, with every wait polled under a bound and the cluster
  * stopped in an after hook.
  */
@@ -14,6 +15,8 @@ import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import {
   bridgeLayout,
+  connectivityMatrix,
+  delayWarning,
   describePartition,
   parseDurationMs,
   planPartition,
@@ -138,6 +141,41 @@ describe("planPartition", () => {
       "n3 can no longer reach n1.",
     ]);
   });
+
+  it("warns of a delay whose round trip reaches the election timeout, with the arithmetic",
+    () => {
+      const timing = { tickIntervalMs: 10, electionTimeoutTicks: 15 };
+      const delay = (delayMs: number, jitterMs: number) =>
+        delayWarning({ kind: "delay", node: "n2", delayMs, jitterMs }, timing);
+      expect(delay(80, 8)).to.equal("80 ms each way, up to 88 ms with jitter, makes a round " +
+        "trip of up to 176 ms between n2 and the others, more than the 150 ms election timeout " +
+        "(15 ticks of 10 ms): votes and CheckQuorum rounds through n2 cannot complete in time, " +
+        "so expect elections. Under 75 ms each way, jitter included, slows n2 without that.");
+      expect(delay(75, 0)).to.match(
+        /^75 ms each way makes a round trip of up to 150 ms .* as long as the 150 ms/);
+      expect(delay(70, 5)).to.match(/round trip of up to 150 ms/);
+      expect(delay(74, 0)).to.equal(null);
+      expect(delay(60, 6)).to.equal(null);
+      expect(delayWarning({ kind: "delay", node: "n1", delayMs: 80, jitterMs: 0 },
+        { tickIntervalMs: 10, electionTimeoutTicks: 50 })).to.equal(null);
+    });
+
+  it("draws who reaches whom from every node's rules, as FaultyTransport applies them", () => {
+    const rules = (command: PartitionCommand) => new Map<string, LinkRule[] | null>(
+      planPartition(command, three));
+    expect(connectivityMatrix(three, rules({ kind: "isolate", node: "n1" }))).to.deep.equal([
+      ["-", "cut", "cut"], ["cut", "-", "ok"], ["cut", "ok", "-"]]);
+    expect(connectivityMatrix(three, rules({ kind: "delay", node: "n3", delayMs: 80,
+      jitterMs: 8 }))).to.deep.equal([
+      ["-", "ok", "80-88ms"], ["ok", "-", "80-88ms"], ["80-88ms", "80-88ms", "-"]]);
+    // A cut installed on the receiver alone still cuts (incoming drop); a node that did not
+    // answer leaves its links unknown unless the other end says they are cut.
+    const partial = new Map<string, LinkRule[] | null>([
+      ["n1", [{ from: "n2", to: "n1", drop: true }, { from: "n1", to: "*", dropRate: 0.25 }]],
+      ["n2", []], ["n3", null]]);
+    expect(connectivityMatrix(three, partial)).to.deep.equal([
+      ["-", "drop 25%", "?"], ["cut", "-", "?"], ["?", "?", "-"]]);
+  });
 });
 
 const partitionScript = fileURLToPath(new URL("../../scripts/partition.ts", import.meta.url));
@@ -215,6 +253,11 @@ describe("npm run partition on a 3-process cluster", function () {
       { requestId: "buy-isolated", lines: [{ sku: "mug", qty: 1 }] });
     expect(refused.status, JSON.stringify(refused.body)).to.be.oneOf([503, 504]);
 
+    // show draws the cut: the old leader's row reaches no one.
+    const shown = await runScript(cluster.configPath, "show");
+    expect(shown.code, shown.stderr).to.equal(0);
+    expect(shown.stdout).to.match(new RegExp(`^${oldLeader}(\\s+(-|cut)){3}$`, "m"));
+
     const healed = await runScript(cluster.configPath, "heal");
     expect(healed.code, healed.stderr).to.equal(0);
     expect(healed.stdout).to.match(/Healed/);
@@ -222,5 +265,18 @@ describe("npm run partition on a 3-process cluster", function () {
     // Two purchases went through the majority; the isolated one, refused outright, never did.
     const item = await fetch(`${majority[0]!.url}/v1/items/mug`);
     expect(((await item.json()) as { item: { stock: number } }).item.stock).to.equal(8);
+  });
+
+  it("delay warns, from the cluster file's timing, when its round trip reaches the election " +
+    "timeout", async () => {
+    const slow = await runScript(cluster.configPath, "delay", "n2", "80ms");
+    expect(slow.code, slow.stderr).to.equal(0);
+    expect(slow.stdout).to.match(/^Every message to and from n2 is delayed 80 ms/);
+    expect(slow.stderr).to.match(new RegExp("^warning: 80 ms each way, up to 88 ms with " +
+      "jitter, .* more than the 150 ms election timeout \\(15 ticks of 10 ms\\).* expect " +
+      "elections"));
+    const mild = await runScript(cluster.configPath, "delay", "n2", "20ms");
+    expect(mild).to.deep.include({ code: 0, stderr: "" });
+    expect((await runScript(cluster.configPath, "heal")).code).to.equal(0);
   });
 });
