@@ -32,6 +32,15 @@ export type ProposeResult =
   | { readonly kind: "transferring"; readonly leaderIdHint: NodeId | null }
   | { readonly kind: "overloaded" };
 
+/**
+ * Whether the leader heard from `id` within the last election timeout. Not recentActive: with
+ * CheckQuorum that is cleared at every timeout, so right after it every peer would look silent.
+ */
+function heardLately(raft: Raft, id: NodeId): boolean {
+  const progress = raft.progress.get(id);
+  return progress !== undefined && progress.ticksSinceActive < raft.config.electionTimeoutTicks;
+}
+
 /** The answer to proposeConfChange. */
 export type ConfChangeProposeResult =
   | { readonly kind: "accepted"; readonly index: number; readonly term: number }
@@ -309,10 +318,10 @@ export class RaftNode {
       const progress = raft.progress.get(op.id);
       const behind = lastIndex - (progress?.match ?? 0);
       if (progress === undefined || behind > raft.config.promotionLagEntriesMax ||
-        !progress.recentActive) {
+        !heardLately(raft, op.id)) {
         return refuse("learnerBehind", `${op.id} is ${behind} entries behind the leader (holds ` +
           `${progress?.match ?? 0} of ${lastIndex}; at most ${raft.config.promotionLagEntriesMax} ` +
-          `may be missing)${progress?.recentActive === true ? "" : " and was not heard from " +
+          `may be missing)${heardLately(raft, op.id) ? "" : " and was not heard from " +
           "within the last election timeout"}: wait for it to catch up`);
       }
     }
@@ -320,8 +329,7 @@ export class RaftNode {
     // single-voter cluster may grow: it has no quorum to lose.
     if (raft.voters.size() > 1) {
       const next = new JointConfig(result.conf);
-      const reachable = (id: NodeId): boolean => id === raft.id ||
-        raft.progress.get(id)?.recentActive === true;
+      const reachable = (id: NodeId): boolean => id === raft.id || heardLately(raft, id);
       if (!next.hasQuorum(reachable)) {
         const down = next.voters.filter((id) => !reachable(id));
         return refuse("wouldLoseQuorum", `after the change the voters would be ` +

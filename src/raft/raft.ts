@@ -321,6 +321,10 @@ export class Raft {
    * down either way, and, being no voter, never campaigns again.
    */
   private stepDownRemoved(): void {
+    // First tell every follower the commit index (a heartbeat carries it, up to what each
+    // holds): followers that do not learn that the removal committed would keep the old
+    // configuration, in which this node still votes, and could wait for it forever.
+    bcastHeartbeat(this, null);
     const lastIndex = this.log.lastIndex();
     const successor = this.voters.newest.voters
       .filter((id) => id !== this.id && this.progress.get(id)?.match === lastIndex)[0];

@@ -297,3 +297,21 @@ describe("membership: changes in the log not yet in force", () => {
     expect(node.status().role).to.equal("candidate");
   });
 });
+
+describe("membership: removing the leader of two voters", () => {
+  it("the survivor learns that the removal committed, and leads alone", () => {
+    const cluster = new SimCluster({ ids: ["n1", "n2"], seed: 5 });
+    new SafetyChecker(cluster);
+    cluster.node("n1").raft.campaign();
+    cluster.stabilize();
+    expect(cluster.leader()?.id).to.equal("n1");
+    expect(propose(cluster, { ops: [{ type: "remove", id: "n1" }] })).to.include({ kind: "accepted" });
+    cluster.stabilize();
+    // Told before n1 stepped down: no election timeout needed to learn it.
+    expect(confOf(cluster, "n2").voters).to.deep.equal(["n2"]);
+    cluster.tick(60);
+    cluster.stabilize();
+    expect(confOf(cluster, "n2").voters).to.deep.equal(["n2"]);
+    expect(cluster.leader()?.id).to.equal("n2");
+  });
+});
