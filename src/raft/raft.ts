@@ -192,15 +192,25 @@ export class Raft {
    */
   private knowsSender(m: RaftMessage): boolean {
     if (this.memberIds.has(m.from)) return true;
-    // Open (issue 13): a node added by a change this one has not applied yet (a promoted
-    // learner now leading, a voter of a newer configuration campaigning) is refused here, which
-    // can leave this node behind; etcd takes messages from any node of the cluster.
-    return !this.voters.has(this.id) && isFromLeader(m);
+    // A node added by a change this one has not seen yet: a learner promoted and now leading,
+    // or a voter of a newer configuration campaigning. Refusing it could leave this node behind
+    // for good (`npm run sim -- --core --membership --seed 4`); etcd takes messages from any
+    // node of the cluster (the transport checks the cluster id and the peer token). Answers
+    // from a stranger are still refused, unless it is the leader this node follows: this node
+    // asked it nothing.
+    return isFromLeader(m) || m.type === "preVote" || m.type === "requestVote" ||
+      m.type === "timeoutNow" || m.type === "propose" || m.type === "readIndex" ||
+      m.from === this.leaderId;
   }
 
-  /** Only a voter of the newest configuration campaigns; a learner, or a node outside it, waits. */
+  /**
+   * A voter of any configuration it must satisfy may campaign (it must win a quorum of each);
+   * a learner, or a node outside them all, waits. Not the newest only: a node that an
+   * uncommitted change would remove may be the only one holding the whole log, and the others
+   * cannot win without its vote (`npm run sim -- --core --membership --seed 86`).
+   */
   promotable(): boolean {
-    return this.voters.newest.has(this.id);
+    return this.voters.has(this.id);
   }
 
   /**

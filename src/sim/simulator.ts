@@ -1,5 +1,5 @@
 import {
-  confOfStatus, members, SeededRng, type ConfChange, type NodeId, type OfferSnapshotResult,
+  applyConfChange, confOfStatus, members, SeededRng, type ConfChange, type ConfState, type NodeId, type OfferSnapshotResult,
   type RaftConfig,
 } from "../raft/index.js";
 import { SafetyChecker, SafetyViolation } from "./checker.js";
@@ -278,6 +278,11 @@ function configuredUpNodes(cluster: SimCluster): SimNode[] {
 
 type MembershipKind = "addLearner" | "promote" | "removeMember" | "replaceVoter";
 
+/** Per cluster: the ids a change removed (proposed, so perhaps in force), never added again. */
+const removedIds = new WeakMap<SimCluster, Set<NodeId>>();
+/** Per cluster: the configurations of the last changes accepted (they may commit later). */
+const proposedConfs = new WeakMap<SimCluster, ConfState[]>();
+
 function isMembershipChange(kind: FaultKind): kind is MembershipKind {
   return kind === "addLearner" || kind === "promote" || kind === "removeMember" ||
     kind === "replaceVoter";
@@ -294,7 +299,11 @@ function changeMembership(cluster: SimCluster, rng: SeededRng, kind: MembershipK
   const leader = cluster.leader();
   if (leader === null) return 0;
   const conf = confOfStatus(leader.raft.status());
-  const outsiders = cluster.ids.filter((id) => !members(conf).includes(id));
+  // Ids are never reused once removed (issue 13): a removed node stays out.
+  const removed = removedIds.get(cluster) ?? new Set<NodeId>();
+  removedIds.set(cluster, removed);
+  for (const id of leader.raft.status().voters) removed.delete(id);
+  const outsiders = cluster.ids.filter((id) => !members(conf).includes(id) && !removed.has(id));
   const voters = conf.voters;
   let change: ConfChange | null = null;
   switch (kind) {
@@ -320,7 +329,20 @@ function changeMembership(cluster: SimCluster, rng: SeededRng, kind: MembershipK
     }
   }
   if (change === null) return 0;
+  // Raft's fault model: a majority of the voters keep their disks. An operator would not vote
+  // in a configuration in which the nodes that lost theirs are half; neither does the nemesis.
+  const next = applyConfChange(conf, change);
+  const lost = lostDisks(cluster);
+  if (next.ok && [next.conf.voters, next.conf.votersOutgoing].some((voters) =>
+    voters.length > 0 && voters.filter((id) => lost.includes(id)).length >= voters.length / 2)) {
+    return 0;
+  }
+  for (const op of change.ops) if (op.type === "remove") removed.add(op.id);
   const result = leader.raft.proposeConfChange(change);
+  if (result.kind === "accepted" && next.ok) {
+    const proposed = [...(proposedConfs.get(cluster) ?? []), next.conf].slice(-5);
+    proposedConfs.set(cluster, proposed);
+  }
   note(`${leader.id} proposes ${JSON.stringify(change.ops)}: ${result.kind}` +
     (result.kind === "refused" ? ` (${result.reason})` : ""));
   return 0;
@@ -450,17 +472,15 @@ function injectFault(cluster: SimCluster, rng: SeededRng, kind: FaultKind): numb
  */
 function injectDiskFault(cluster: SimCluster, checker: SafetyChecker, rng: SeededRng,
   kind: "loseDisk" | "repairDisk", note: (event: string) => void): number {
-  const lost = cluster.ids.filter((id) => {
-    const node = cluster.node(id);
-    return node.retired !== null || node.awaitingBootstrap || node.incarnation > 1;
-  });
+  const lost = lostDisks(cluster);
   if (lost.length + 1 > (cluster.ids.length - 1) / 2) return 0;
   // With membership changes the voters are not every node: the lost must stay a minority of
   // every set of voters some node holds in force (both sides of a joint configuration too).
-  const voterSets = cluster.upNodes().flatMap((node) => {
-    const conf = confOfStatus(node.raft.status());
-    return conf.votersOutgoing.length > 0 ? [conf.voters, conf.votersOutgoing] : [conf.voters];
-  });
+  // Changes proposed and perhaps not in force anywhere yet count too: they may commit later.
+  const confs = [...cluster.upNodes().map((node) => confOfStatus(node.raft.status())),
+    ...(proposedConfs.get(cluster) ?? [])];
+  const voterSets = confs.flatMap((conf) =>
+    conf.votersOutgoing.length > 0 ? [conf.voters, conf.votersOutgoing] : [conf.voters]);
   const staysMinority = (id: NodeId): boolean => voterSets.every((voters) =>
     voters.filter((voter) => voter === id || lost.includes(voter)).length < voters.length / 2);
   const candidates = cluster.ids.filter((id) => !lost.includes(id) && cluster.node(id).up &&
@@ -476,6 +496,14 @@ function injectDiskFault(cluster: SimCluster, checker: SafetyChecker, rng: Seede
   note(`${kind} ${id}: ${node.retired ?? (node.awaitingBootstrap ? "awaiting its peers"
     : "back with an empty disk")}`);
   return 1;
+}
+
+/** The nodes whose disk a fault lost (wiped or cut short): they no longer count as sound. */
+function lostDisks(cluster: SimCluster): NodeId[] {
+  return cluster.ids.filter((id) => {
+    const node = cluster.node(id);
+    return node.retired !== null || node.awaitingBootstrap || node.incarnation > 1;
+  });
 }
 
 function crashIfUp(cluster: SimCluster, id: NodeId): number {

@@ -1,4 +1,6 @@
-import { assert, assertNever, type Entry, type HardState, type Rng } from "../raft/index.js";
+import {
+  assert, assertNever, type Entry, type HardState, type Rng, type SnapshotMeta,
+} from "../raft/index.js";
 import { EntryLog } from "./entry-log.js";
 import {
   CorruptionError,
@@ -323,8 +325,10 @@ export class MemorySnapshotStore implements SnapshotStore {
         `bytes, more than snapshotBytesMax ${this.snapshotBytesMax}`);
     }
     this.newest = {
-      meta: { index: snapshot.meta.index, term: snapshot.meta.term,
-        voters: snapshot.meta.voters.slice() },
+      // Every field of the meta is kept: the configuration (learners, the voters being left
+      // while joint) is part of what a snapshot is (dropping them once lost a configuration
+      // change: npm run sim -- --core --membership --seed 187).
+      meta: copyMeta(snapshot.meta),
       data: snapshot.data,
     };
   }
@@ -337,4 +341,11 @@ export function assertSnapshotNotOlder(snapshot: Snapshot, latestIndex: number |
     `bad snapshot meta ${index}/${term}`);
   if (latestIndex === null) return;
   assert(index >= latestIndex, `snapshot at ${index} is older than the latest at ${latestIndex}`);
+}
+
+function copyMeta(meta: SnapshotMeta): SnapshotMeta {
+  return { index: meta.index, term: meta.term, voters: meta.voters.slice(),
+    ...(meta.learners === undefined ? {} : { learners: meta.learners.slice() }),
+    ...(meta.votersOutgoing === undefined ? {} : { votersOutgoing: meta.votersOutgoing.slice() }),
+    ...(meta.members === undefined ? {} : { members: meta.members.map((member) => ({ ...member })) }) };
 }

@@ -76,9 +76,11 @@ export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
 
 /** [magic][crc32, left 0][meta length][data length][meta JSON]: the file up to its data. */
 function encodeSnapshotHead(snapshotMeta: SnapshotMeta, dataBytes: number): Buffer {
-  const { index, term, voters, members } = snapshotMeta;
-  const meta = Buffer.from(JSON.stringify(members === undefined ? { index, term, voters }
-    : { index, term, voters, members }), "utf8");
+  const { index, term, voters, learners, votersOutgoing, members } = snapshotMeta;
+  const meta = Buffer.from(JSON.stringify({ index, term, voters,
+    ...(learners === undefined ? {} : { learners }),
+    ...(votersOutgoing === undefined ? {} : { votersOutgoing }),
+    ...(members === undefined ? {} : { members }) }), "utf8");
   const head = Buffer.alloc(headerBytes + meta.length);
   magic.copy(head, 0);
   head.writeUInt32LE(meta.length, magic.length + 4);
@@ -146,12 +148,19 @@ function isMemberRecord(value: unknown): value is MemberRecord {
 function parseMeta(text: string): SnapshotMeta | null {
   try {
     const value = JSON.parse(text) as Partial<SnapshotMeta>;
-    const { index, term, voters, members } = value;
-    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !Array.isArray(voters) ||
-      !voters.every((voter) => typeof voter === "string")) return null;
-    if (members === undefined) return { index: index!, term: term!, voters };
-    if (!Array.isArray(members) || !members.every(isMemberRecord)) return null;
-    return { index: index!, term: term!, voters, members };
+    const { index, term, voters, learners, votersOutgoing, members } = value;
+    const ids = (list: unknown): boolean => Array.isArray(list) &&
+      list.every((id) => typeof id === "string");
+    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !ids(voters)) return null;
+    if (learners !== undefined && !ids(learners)) return null;
+    if (votersOutgoing !== undefined && !ids(votersOutgoing)) return null;
+    if (members !== undefined && (!Array.isArray(members) || !members.every(isMemberRecord))) {
+      return null;
+    }
+    return { index: index!, term: term!, voters: voters!,
+      ...(learners === undefined ? {} : { learners }),
+      ...(votersOutgoing === undefined ? {} : { votersOutgoing }),
+      ...(members === undefined ? {} : { members }) };
   } catch {
     return null;
   }

@@ -376,18 +376,20 @@ describe("protocol violations: the follower", () => {
 });
 
 describe("protocol violations: any node", () => {
-  it("drops messages addressed to another node or from outside the configuration", () => {
+  it("drops messages addressed to another node, from itself, or answers from a stranger", () => {
     const node = newNode(restored(1, []));
     const vote = { type: "requestVote" as const, to: "n1", term: 9, lastLogIndex: 0,
       lastLogTerm: 0, transfer: false };
+    const answer = { type: "appendResponse" as const, to: "n1", term: 1, success: true,
+      index: 0, hintIndex: 0, hintTerm: 0 };
     const cases: [RaftMessage, NodeId, ViolationReason][] = [
       [{ ...vote, from: "n2", to: "n3" }, "n2", "wrongRecipient"],
-      [{ ...vote, from: "n9" }, "n9", "unknownSender"],
+      [{ ...answer, from: "n9" }, "n9", "unknownSender"],
       [{ ...vote, from: "n1" }, "n1", "unknownSender"],
     ];
     for (const [m, from, reason] of cases) {
       const { ready, violations } = stepAndDrain(node, m);
-      expectViolation(violations, from, "requestVote", reason);
+      expectViolation(violations, from, m.type, reason);
       expect(ready.messages).to.deep.equal([]);
       expect(node.status().term, "an impossible message never moves the term").to.equal(1);
     }

@@ -19,6 +19,7 @@ import {
   snapshotFileName,
 } from "../../src/storage/snapshot-store.js";
 import { CorruptionError, StorageError, type Snapshot } from "../../src/storage/storage.js";
+import { MemorySnapshotStore } from "../../src/storage/index.js";
 import { flipBit, TempDirs, truncate } from "./helpers.js";
 
 const dirs = new TempDirs();
@@ -49,6 +50,16 @@ describe("FileSnapshotStore", () => {
     await store.saveAsync(older).catch((error: unknown) => (refused = error));
     expect(refused).to.be.instanceOf(Error);
     expect(store.latest()).to.deep.equal(newer);
+  });
+
+  it("keeps the whole configuration of the meta: learners and the voters being left", () => {
+    const joint: Snapshot = { meta: { index: 300, term: 5, voters: ["n1", "n2", "n4"],
+      learners: ["n5"], votersOutgoing: ["n1", "n2", "n3"], members: [] }, data: "{}" };
+    store.save(joint);
+    expect(new FileSnapshotStore(dir).latest()?.meta).to.deep.equal(joint.meta);
+    const memory = new MemorySnapshotStore();
+    memory.save(joint);
+    expect(memory.latest()?.meta).to.deep.equal(joint.meta);
   });
 
   it("keeps the old snapshot as latest after a crash between write and rename", () => {
