@@ -1,7 +1,8 @@
 /**
- * What `leader` and `member list` conclude from the statuses of every endpoint. Each node
- * reports its own view; the leader is the node that says it leads at the highest term, or,
- * when none answered as leader, the leader most followers at the highest term name.
+ * What `leader`, `leader transfer` and `member list` conclude from the statuses of every
+ * endpoint. Each node reports its own view; the leader is the node that says it leads at the
+ * highest term, or, when none answered as leader, the leader most followers at the highest
+ * term name.
  */
 import type { EndpointStatus } from "../client/index.js";
 import type { NodeStatus } from "../node/node-service.js";
@@ -57,4 +58,42 @@ export function memberRows(rows: readonly EndpointStatus[],
     const own = statuses.find(({ status }) => status.id === id);
     return { id, endpoint: own?.endpoint ?? endpointOf(id), status: own?.status ?? null };
   });
+}
+
+/** What `leader transfer` does next, from the statuses of every endpoint. */
+export type TransferPlan =
+  | { readonly kind: "send"; readonly leader: LeaderView; readonly endpoint: string }
+  | { readonly kind: "alreadyLeader"; readonly leader: LeaderView }
+  | { readonly kind: "unknownTarget"; readonly members: readonly string[] }
+  /** The target is a member whose endpoint gave no status: it could not take over. */
+  | { readonly kind: "targetDown"; readonly row: EndpointStatus }
+  | { readonly kind: "noLeader" }
+  /** The leader is known by name only (no endpoint answered as leader or maps to it). */
+  | { readonly kind: "leaderUnreachable"; readonly leader: LeaderView };
+
+/**
+ * Plans a transfer of leadership to `target`: it must be one of the voters (memberRows), its
+ * node must answer when its endpoint is among the endpoints, and a leader must be known with an
+ * endpoint to send the request to.
+ */
+export function planTransfer(rows: readonly EndpointStatus[], target: string,
+  endpointOf: (id: string) => string | null): TransferPlan {
+  const members = memberRows(rows, endpointOf);
+  const member = members.find((row) => row.id === target);
+  if (member === undefined) {
+    return { kind: "unknownTarget", members: members.map(({ id }) => id) };
+  }
+  const targetRow = rows.find((row) => row.endpoint === member.endpoint);
+  if (member.status === null && targetRow !== undefined) {
+    return { kind: "targetDown", row: targetRow };
+  }
+  const leader = findLeader(rows);
+  if (leader === null) return { kind: "noLeader" };
+  // Only the target's own word that it leads counts: a follower's may be a term old.
+  if (leader.leaderId === target && leader.endpoint !== null) {
+    return { kind: "alreadyLeader", leader };
+  }
+  const endpoint = leader.endpoint ?? endpointOf(leader.leaderId);
+  return endpoint === null ? { kind: "leaderUnreachable", leader }
+    : { kind: "send", leader, endpoint };
 }

@@ -96,7 +96,7 @@ export function diagnosisJson(diagnosis: Diagnosis): Record<string, unknown> {
 }
 
 /** "n2, n3 refused the connection; n1 did not answer within 2000 ms". */
-function groupReasons(unreachable: readonly UnreachableNode[]): string {
+export function groupReasons(unreachable: readonly UnreachableNode[]): string {
   const idsByReason = new Map<string, string[]>();
   for (const { id, reason } of unreachable) {
     idsByReason.set(reason, [...idsByReason.get(reason) ?? [], id]);

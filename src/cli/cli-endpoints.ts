@@ -6,6 +6,9 @@
  *
  * The CA trusted for https:// endpoints: `--cacert FILE`, else MARKET_CACERT, else the cluster
  * file's tls.ca; without any, the system's CAs.
+ *
+ * The admin token (for `leader transfer`): RAFTMARKET_ADMIN_TOKEN, else the cluster file's
+ * tokens.adminToken, as the nodes and the operator scripts read it.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -15,6 +18,7 @@ import { endpointsVariable, parseEndpointList } from "../client/index.js";
 
 export const defaultConfigFile = "cluster.config.json";
 export const cacertVariable = "MARKET_CACERT";
+export const adminTokenVariable = "RAFTMARKET_ADMIN_TOKEN";
 export const defaultEndpoints = Object.freeze(
   ["http://127.0.0.1:7001", "http://127.0.0.1:7002", "http://127.0.0.1:7003"]);
 
@@ -31,6 +35,8 @@ export interface EndpointChoice {
   readonly source: string;
   /** The CA (PEM) trusted for https:// endpoints, or null for the system's CAs. */
   readonly ca: string | null;
+  /** The cluster's admin token, or null when neither the environment nor a file gives one. */
+  readonly adminToken: string | null;
 }
 
 export interface EndpointFlags {
@@ -43,23 +49,27 @@ export function resolveEndpoints(flags: EndpointFlags, env: NodeJS.ProcessEnv,
   cwd: string): EndpointChoice {
   const configFile = flags.config ?? (existsSync(path.join(cwd, defaultConfigFile))
     ? defaultConfigFile : undefined);
-  const cluster = configFile === undefined ? { nodeEndpoints: {}, ca: null }
+  const cluster = configFile === undefined ? { nodeEndpoints: {}, ca: null, adminToken: null }
     : readCluster(configFile, cwd);
   const { nodeEndpoints } = cluster;
   const ca = readCacert(flags, env, cwd) ?? cluster.ca;
+  const tokenFromEnv = env[adminTokenVariable];
+  const adminToken = tokenFromEnv !== undefined && tokenFromEnv !== "" ? tokenFromEnv
+    : cluster.adminToken;
+  const shared = { nodeEndpoints, ca, adminToken };
   if (flags.endpoints !== undefined) {
-    return { endpoints: parseList(flags.endpoints, "--endpoints"), nodeEndpoints,
-      source: "--endpoints", ca };
+    return { endpoints: parseList(flags.endpoints, "--endpoints"), source: "--endpoints",
+      ...shared };
   }
   const fromEnv = env[endpointsVariable];
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
-    return { endpoints: parseList(fromEnv, endpointsVariable), nodeEndpoints,
-      source: endpointsVariable, ca };
+    return { endpoints: parseList(fromEnv, endpointsVariable), source: endpointsVariable,
+      ...shared };
   }
   if (configFile !== undefined) {
-    return { endpoints: Object.values(nodeEndpoints), nodeEndpoints, source: configFile, ca };
+    return { endpoints: Object.values(nodeEndpoints), source: configFile, ...shared };
   }
-  return { endpoints: defaultEndpoints, nodeEndpoints, source: "the defaults", ca };
+  return { endpoints: defaultEndpoints, source: "the defaults", ...shared };
 }
 
 /** The CA named by --cacert or MARKET_CACERT, or null when neither is given. */
@@ -92,14 +102,14 @@ function parseList(text: string, source: string): string[] {
   return endpoints;
 }
 
-/** The cluster file's nodes (https:// URLs when it has TLS) and its CA. */
+/** The cluster file's nodes (https:// URLs when it has TLS), its CA and its admin token. */
 function readCluster(file: string, cwd: string):
-  { nodeEndpoints: Record<string, string>; ca: string | null } {
+  { nodeEndpoints: Record<string, string>; ca: string | null; adminToken: string } {
   try {
     const config = loadClusterConfig(path.resolve(cwd, file));
     const nodeEndpoints = Object.fromEntries(config.nodes.map((node) =>
       [node.id, nodeClientUrl(config, node)]));
-    return { nodeEndpoints, ca: readClusterCa(config) };
+    return { nodeEndpoints, ca: readClusterCa(config), adminToken: config.tokens.adminToken };
   } catch (error) {
     if (error instanceof ClusterConfigError) throw new UsageError(error.message);
     throw error;

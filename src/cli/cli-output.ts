@@ -17,7 +17,7 @@ export function colorAllowed(isTTY: boolean, env: NodeJS.ProcessEnv): boolean {
   return isTTY && (noColor === undefined || noColor === "");
 }
 
-function bold(text: string, style: Style): string {
+export function bold(text: string, style: Style): string {
   return style.color ? `\u001b[1m${text}\u001b[22m` : text;
 }
 

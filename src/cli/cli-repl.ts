@@ -104,7 +104,10 @@ export async function runRepl(session: CliSession, globals: GlobalOptions,
   const completionProgram = program();
   const lines = readline.createInterface({ input: io.stdin, output, terminal: io.stdinIsTTY,
     completer: (line: string) => completeLine(completionProgram, line) });
-  lines.on("SIGINT", () => lines.close());
+  // Ctrl-C stops a command that runs until stopped (cluster watch), else leaves the repl.
+  lines.on("SIGINT", () => {
+    if (!session.interrupt()) lines.close();
+  });
   if (prompt !== "") io.stdout(prompt);
   try {
     for await (const line of lines) {

@@ -1,48 +1,24 @@
 /**
  * The commands of market-cli (issue 4): buy, search, item get|create|list, stock add,
- * order get|cancel, cluster status, member list, leader and repl. Each action reads the global
+ * order get|cancel and repl; the cluster's own (cluster status|events|watch, member list,
+ * leader, leader transfer) are in market-cli-cluster-commands.ts. Each action reads the global
  * options (-w, --endpoints, --config, --timeout), calls MarketClient and prints a table or
  * JSON; errors propagate to runMarketCli, which prints one line and picks the exit code.
  */
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
-import type { Consistency, EndpointStatus, SearchOptions } from "../client/index.js";
-import { findLeader, memberRows } from "./cli-cluster-view.js";
-import { diagnose, diagnosisJson, type Diagnosis } from "./cli-diagnosis.js";
-import type { EndpointChoice } from "./cli-endpoints.js";
-import {
-  clusterStatusTable,
-  itemsTable,
-  orderTable,
-  renderTable,
-  statusRowsJson,
-} from "./cli-output.js";
+import type { Consistency, SearchOptions } from "../client/index.js";
+import { action, type Options } from "./cli-action.js";
+import { itemsTable, orderTable } from "./cli-output.js";
 import { runRepl } from "./cli-repl.js";
+import { registerCluster } from "./market-cli-cluster-commands.js";
 import {
   buildProgram,
-  CliFailure,
-  exitCodes,
-  idOfEndpoint,
   nonNegativeInteger,
   positiveInteger,
   runMarketCli,
   type CliSession,
-  type GlobalOptions,
 } from "./market-cli-program.js";
-
-type Options = GlobalOptions & Record<string, unknown>;
-
-/**
- * Wraps an action: commander passes the positional arguments, then the options, then the
- * command; the action gets the positionals and the options merged with the global ones.
- */
-function action(run: (options: Options, ...positionals: string[]) => Promise<void>) {
-  return async (...args: unknown[]): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    const positionals = args.slice(0, -2).map((value) => value as string);
-    await run(command.optsWithGlobals<Options>(), ...positionals);
-  };
-}
 
 function consistency(options: Options): Consistency {
   return options.stale === true ? "stale" : "linearizable";
@@ -73,6 +49,9 @@ Examples:
   market-cli buy --item apple-1kg --qty 2
   market-cli -w json item get apple-1kg
   market-cli cluster status --endpoints http://127.0.0.1:7001,http://127.0.0.1:7002
+  market-cli cluster events --follow
+  market-cli cluster watch --interval 1s
+  market-cli leader transfer --to n2
   market-cli search --endpoints https://10.0.0.5:7001 --cacert certs/ca.crt
 
 Exit codes: 0 success, 1 error (the cluster refused the request), 2 cannot reach the cluster
@@ -178,67 +157,4 @@ function registerOrders(program: Command, session: CliSession): void {
         { requestId: requestIdFor(session, options) });
       session.print(options, () => orderTable(cancelled, session.style), { order: cancelled });
     }));
-}
-
-function registerCluster(program: Command, session: CliSession): void {
-  program.command("cluster").description("inspect the cluster")
-    .command("status").description("every node's role, term, leader, indexes and state hash")
-    .addHelpText("after", `
-Exit status: 0 every node answered and a leader is known; 1 every node answered but none knows
-a leader (an election may be under way); 2 a node did not answer (the table shows the others,
-and stderr says which nodes and why).`)
-    .action(action(async (options) => {
-      const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      session.print(options, () => clusterStatusTable(rows,
-        (endpoint) => idOfEndpoint(choice, endpoint), session.style), statusRowsJson(rows));
-      const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint),
-        choice.source);
-      if (diagnosis.health === "unreachable") {
-        throw failure(diagnosis, exitCodes.unavailable, "unreachable");
-      }
-      if (diagnosis.health === "noLeader") throw failure(diagnosis, exitCodes.error, "no_leader");
-    }));
-  program.command("member").description("cluster membership")
-    .command("list").description("the voting members, with their endpoints and roles")
-    .action(action(async (options) => {
-      const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
-      const members = memberRows(rows, (id) => client.endpointOf(id) ??
-        choice.nodeEndpoints[id] ?? null);
-      session.print(options, () => renderTable(["ID", "ENDPOINT", "ROLE", "TERM", "APPLIED"],
-        members.map(({ id, endpoint, status }) => [id, endpoint ?? "-",
-          status?.role ?? "unreachable", status === null ? "-" : String(status.term),
-          status === null ? "-" : String(status.appliedIndex)]), session.style), members);
-    }));
-  program.command("leader").description("the current leader and its endpoint")
-    .action(action(async (options) => {
-      const { client, choice } = session.connect(options);
-      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
-      const leader = findLeader(rows);
-      if (leader === null) {
-        throw failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint)),
-          exitCodes.unavailable, "no_leader", "no leader: ");
-      }
-      const endpoint = leader.endpoint ?? client.endpointOf(leader.leaderId) ??
-        choice.nodeEndpoints[leader.leaderId] ?? null;
-      session.print(options, () => renderTable(["LEADER", "TERM", "ENDPOINT"],
-        [[leader.leaderId, String(leader.term), endpoint ?? "-"]], session.style),
-      { ...leader, endpoint });
-    }));
-}
-
-/** No endpoint gave its status: the diagnosis says why, exit code 2. */
-function noNodeAnswered(rows: readonly EndpointStatus[], choice: EndpointChoice): CliFailure {
-  return failure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint), choice.source),
-    exitCodes.unavailable, "unreachable");
-}
-
-/** A diagnosis as the error market-cli reports: its sentence, and itself under -w json. */
-function failure(diagnosis: Diagnosis, exitCode: number, code: string, prefix = ""):
-  CliFailure {
-  return new CliFailure(exitCode, code, `${prefix}${diagnosis.message}`,
-    { diagnosis: diagnosisJson(diagnosis) });
 }

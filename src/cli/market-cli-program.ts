@@ -19,11 +19,12 @@ import {
   MarketClient,
   marketClientDefaults,
   MarketClientError,
+  type EndpointStatus,
   type MarketClientOptions,
 } from "../client/index.js";
 import { parseDurationMs, PartitionError } from "../cluster/partitions.js";
 import { resolveEndpoints, UsageError, type EndpointChoice } from "./cli-endpoints.js";
-import { diagnose, diagnosisJson } from "./cli-diagnosis.js";
+import { diagnose, diagnosisJson, type Diagnosis } from "./cli-diagnosis.js";
 import {
   colorAllowed,
   describeClientError,
@@ -48,6 +49,12 @@ export interface CliIo {
   readonly stdinIsTTY: boolean;
   /** Extra MarketClient options (tests inject timeouts, sleep and random). */
   readonly clientOptions?: Partial<MarketClientOptions>;
+  /**
+   * Calls `handler` on Ctrl-C (SIGINT) until the returned function is called; the commands
+   * that run until stopped (`cluster watch`, `cluster events --follow`) stop cleanly then.
+   * Without it, only the repl's Ctrl-C stops them (and --timeout).
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
 }
 
 export interface GlobalOptions {
@@ -70,6 +77,20 @@ export class CliFailure extends Error {
   }
 }
 
+/** A diagnosis as the error market-cli reports: its sentence, and itself under -w json. */
+export function diagnosisFailure(diagnosis: Diagnosis, exitCode: number, code: string,
+  prefix = ""): CliFailure {
+  return new CliFailure(exitCode, code, `${prefix}${diagnosis.message}`,
+    { diagnosis: diagnosisJson(diagnosis) });
+}
+
+/** No endpoint gave its status: the diagnosis says why, exit code 2. */
+export function noNodeAnswered(rows: readonly EndpointStatus[], choice: EndpointChoice):
+  CliFailure {
+  return diagnosisFailure(diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint),
+    choice.source), exitCodes.unavailable, "unreachable");
+}
+
 /** State that outlives one command line: the client (and its breakers) for the repl. */
 export class CliSession {
   private cached: { key: string; client: MarketClient; choice: EndpointChoice } | null = null;
@@ -80,7 +101,31 @@ export class CliSession {
   /** When the command line in progress must be done by (--timeout, else the client's budget). */
   deadlineMs = 0;
 
+  private readonly interruptHandlers = new Set<() => void>();
+
   constructor(readonly io: CliIo) {}
+
+  /**
+   * An AbortSignal aborted on Ctrl-C, from the process (io.onInterrupt) or the repl
+   * (interrupt()), until `dispose` is called.
+   */
+  interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+    const controller = new AbortController();
+    const handler = (): void => controller.abort();
+    this.interruptHandlers.add(handler);
+    const unsubscribe = this.io.onInterrupt?.(handler);
+    return { signal: controller.signal, dispose: () => {
+      this.interruptHandlers.delete(handler);
+      unsubscribe?.();
+    } };
+  }
+
+  /** Ctrl-C in the repl: stops the command that waits for it; false when none does. */
+  interrupt(): boolean {
+    const handlers = [...this.interruptHandlers];
+    for (const handler of handlers) handler();
+    return handlers.length > 0;
+  }
 
   get style(): Style {
     return { color: colorAllowed(this.io.stdoutIsTTY, this.io.env) };

@@ -12,6 +12,10 @@ const session = new CliSession({
   stdoutIsTTY: process.stdout.isTTY === true,
   stdin: process.stdin,
   stdinIsTTY: process.stdin.isTTY === true,
+  onInterrupt: (handler) => {
+    process.on("SIGINT", handler);
+    return () => void process.off("SIGINT", handler);
+  },
 });
 const exitCode = await runMarketCli(process.argv.slice(2), session);
 session.close();

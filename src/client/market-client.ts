@@ -21,6 +21,7 @@ import http from "node:http";
 import https from "node:https";
 import type { CreateItemBody, Item, Order, OrderLineRequest } from "../market/index.js";
 import type { NodeStatus } from "../node/node-service.js";
+import type { RaftEventPage } from "../node/raft-event-log.js";
 import { httpRequest, HttpRequestError } from "../transport/http-request.js";
 import { backoffDelayMs } from "./backoff.js";
 import { EndpointSelector } from "./endpoint-selector.js";
@@ -204,9 +205,45 @@ export class MarketClient {
    */
   async status(endpoint: string, options: { timeoutMs?: number } = {}): Promise<NodeStatus> {
     const url = normalizeEndpoint(endpoint);
-    const result = await this.attempt(url, "GET", "/v1/cluster/status", undefined,
+    const status = await this.askNode(url, "GET", "/v1/cluster/status", options) as
+      unknown as NodeStatus;
+    if (typeof status.id === "string") this.selector.learn(status.id, url);
+    return status;
+  }
+
+  /**
+   * One node's recent Raft events after seq `after` (GET /v1/cluster/events): one attempt,
+   * bounded as status() is. Seqs are that node's own, and start again when it restarts.
+   */
+  async raftEvents(endpoint: string, options: { after?: number; limit?: number;
+    timeoutMs?: number } = {}): Promise<RaftEventPage> {
+    const params = new URLSearchParams({ after: String(options.after ?? 0),
+      limit: String(options.limit ?? 100) });
+    return await this.askNode(normalizeEndpoint(endpoint), "GET",
+      `/v1/cluster/events?${params.toString()}`, options) as unknown as RaftEventPage;
+  }
+
+  /**
+   * Asks the node at `endpoint` (the leader) to hand leadership to `target` (POST
+   * /admin/leadership/transfer, with the cluster's admin token): one attempt, bounded as
+   * status() is. Resolves to the leader's result ("started" or "alreadyLeader"); a node that is
+   * not the leader answers 409 conflict, an unknown target 400, a wrong token 401.
+   */
+  async transferLeadership(endpoint: string, target: string,
+    options: { adminToken: string; timeoutMs?: number }): Promise<string> {
+    const body = await this.askNode(normalizeEndpoint(endpoint), "POST",
+      "/admin/leadership/transfer", options, { target },
+      { authorization: `Bearer ${options.adminToken}` });
+    return String(body.result);
+  }
+
+  /** One attempt at one node, no retries, bounded by statusTimeoutMs, the budget and timeoutMs. */
+  private async askNode(url: string, method: "GET" | "POST", path: string,
+    options: { timeoutMs?: number }, body?: unknown, headers: Record<string, string> = {}):
+    Promise<Record<string, unknown>> {
+    const result = await this.attempt(url, method, path, body,
       Math.max(1, Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs,
-        options.timeoutMs ?? Infinity)));
+        options.timeoutMs ?? Infinity)), headers);
     if (result.kind === "noAnswer") {
       throw new MarketClientError({ code: "unreachable", status: 0, endpoint: url,
         message: `cannot reach ${url}: ${result.reason}` });
@@ -216,9 +253,7 @@ export class MarketClient {
     if (response.status !== 200 || !isRecord(response.data)) {
       throw answerError(response, url, 1, false);
     }
-    const status = response.data as unknown as NodeStatus;
-    if (typeof status.id === "string") this.selector.learn(status.id, url);
-    return status;
+    return response.data;
   }
 
   /** The status of every endpoint, in the order of `endpoints`, asked in parallel. */
@@ -349,12 +384,12 @@ export class MarketClient {
   }
 
   private async attempt(url: string, method: "GET" | "POST", path: string, body: unknown,
-    timeoutMs: number): Promise<AttemptResult> {
+    timeoutMs: number, headers: Record<string, string> = {}): Promise<AttemptResult> {
     const agent = url.startsWith("https:") ? this.httpsAgent : this.httpAgent;
     try {
       const answer = await httpRequest({
         method, url: `${url}${path}`, agent, timeoutMs,
-        headers: { accept: "application/json",
+        headers: { ...headers, accept: "application/json",
           ...(body === undefined ? {} : { "content-type": "application/json" }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });

@@ -15,26 +15,12 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { expect } from "chai";
 import { completeLine } from "../../src/cli/cli-repl.js";
-import { buildProgram, CliSession, runMarketCli } from "../../src/cli/market-cli-program.js";
+import { buildProgram, CliSession } from "../../src/cli/market-cli-program.js";
 import { marketClientDefaults } from "../../src/client/index.js";
 import { FakeNodeService } from "../api/fake-node-service.js";
 import { closedPort, serveNode, silentServer, type Served } from "../api/helpers.js";
+import { runInProcess, type Run, type RunOptions } from "./cli-in-process.js";
 import { spawnCli } from "./cli-process.js";
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface RunOptions {
-  readonly env?: NodeJS.ProcessEnv;
-  readonly stdin?: string[];
-  readonly tty?: boolean;
-  readonly cwd?: string;
-  /** Whether stdin is a terminal (the repl then edits lines and completes on Tab). */
-  readonly stdinTty?: boolean;
-}
 
 describe("market-cli", function () {
   this.timeout(15_000);
@@ -43,25 +29,8 @@ describe("market-cli", function () {
   let deadUrl: string;
   let workDir: string;
 
-  async function run(argv: string[], options: RunOptions = {}): Promise<Run> {
-    let stdout = "";
-    let stderr = "";
-    const session = new CliSession({
-      stdout: (text) => void (stdout += text),
-      stderr: (text) => void (stderr += text),
-      env: options.env ?? {},
-      cwd: options.cwd ?? workDir,
-      stdoutIsTTY: options.tty ?? false,
-      stdin: Readable.from(options.stdin ?? []),
-      stdinIsTTY: options.stdinTty ?? false,
-      clientOptions: { backoffBaseMs: 1, backoffCapMs: 5 },
-    });
-    try {
-      const code = await runMarketCli(argv, session);
-      return { code, stdout, stderr };
-    } finally {
-      session.close();
-    }
+  function run(argv: string[], options: Partial<RunOptions> = {}): Promise<Run> {
+    return runInProcess(argv, { cwd: workDir, ...options });
   }
 
   /** Runs against the fake node. */
@@ -274,7 +243,8 @@ describe("market-cli", function () {
     expect(top.code).to.equal(0);
     expect(top.stdout).to.include("Usage: market-cli").and.to.include("Exit codes");
     for (const argv of [["buy"], ["search"], ["item", "create"], ["stock", "add"],
-      ["order", "cancel"], ["cluster", "status"], ["member", "list"], ["leader"], ["repl"]]) {
+      ["order", "cancel"], ["cluster", "status"], ["cluster", "events"], ["cluster", "watch"],
+      ["member", "list"], ["leader"], ["leader", "transfer"], ["repl"]]) {
       const help = await run([...argv, "--help"]);
       expect(help.code, argv.join(" ")).to.equal(0);
       expect(help.stdout, argv.join(" ")).to.include(`Usage: market-cli ${argv.join(" ")}`);
@@ -337,6 +307,9 @@ describe("market-cli", function () {
       "--request-id", "--endpoints", "--timeout", "--help"]);
     expect(completeLine(program, "-w ")).to.deep.equal([["json", "table"], ""]);
     expect(completeLine(program, "search --area Bak")).to.deep.equal([[], "Bak"]);
+    expect(completeLine(program, "cluster ")).to.deep.equal([["events", "status", "watch"], ""]);
+    expect(completeLine(program, "leader tr")).to.deep.equal([["transfer "], "tr"]);
+    expect(completeLine(program, "cluster events --f")).to.deep.equal([["--follow "], "--f"]);
     // On a terminal, Tab completes the line that the repl then runs. Each key is a chunk of its
     // own, as typed: readline completes only on a Tab that ends a chunk (a paste has none).
     const result = await run(["--endpoints", served.url, "repl"],
