@@ -93,7 +93,7 @@ export function describeRaftEvent(event: NodeEvent): string {
         ` (${event.cause === "transfer" ? "leadership transfer" : "election timeout"}; last log ` +
         `term ${event.lastLogTerm}, index ${event.index})`;
     case "voteGranted":
-      return `granted ${vote(event.preVote)} to ${event.candidate} for term ${event.term}`;
+      return `granted ${vote(event.preVote)} to ${event.candidate} for term ${event.candidateTerm}`;
     case "voteRefused":
       return `refused ${vote(event.preVote)} to ${event.candidate} (${event.reason}): ` +
         event.detail;

@@ -17,7 +17,9 @@ export type RaftEvent =
       readonly preVote: boolean; readonly cause: "electionTimeout" | "transfer";
       readonly lastLogTerm: number }
   | { readonly kind: "voteGranted"; readonly term: number; readonly index: number;
-      readonly candidate: NodeId; readonly preVote: boolean }
+      readonly candidate: NodeId; readonly preVote: boolean;
+      /** The term campaigned for (a pre-vote's is past this node's `term`). */
+      readonly candidateTerm: number }
   | { readonly kind: "voteRefused"; readonly term: number; readonly index: number;
       readonly candidate: NodeId; readonly preVote: boolean; readonly reason: VoteRefusal;
       /** The particulars, for the log: whose log, which vote, which lease. */

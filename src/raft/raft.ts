@@ -559,7 +559,8 @@ export class Raft {
         this.electionElapsed = 0;
         this.vote = m.from;
       }
-      this.noteEvent({ kind: "voteGranted", ...this.position(), candidate: m.from, preVote });
+      this.noteEvent({ kind: "voteGranted", ...this.position(), candidate: m.from, preVote,
+        candidateTerm: m.term });
     } else {
       this.send({ type: responseType, from: this.id, to: m.from, term: this.term, granted: false });
       const ours = `(term ${this.log.lastTerm()}, index ${this.log.lastIndex()})`;

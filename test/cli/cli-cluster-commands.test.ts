@@ -65,7 +65,7 @@ describe("market-cli cluster events, cluster watch, leader transfer", function (
   it("cluster events prints every node's events merged by time, or as JSON lines", async () => {
     n1.events.record([{ kind: "leaderElected", term: 3, index: 1, votes: ["n1", "n2"] }], 0, 2000);
     n2.events.record([{ kind: "voteGranted", term: 3, index: 0, candidate: "n1",
-      preVote: false }], 0, 1000);
+      preVote: false, candidateTerm: 3 }], 0, 1000);
     const result = await run(["cluster", "events"]);
     expect(result).to.deep.include({ code: 0, stderr: "" });
     const lines = result.stdout.trimEnd().split("\n");
@@ -100,7 +100,7 @@ describe("market-cli cluster events, cluster watch, leader transfer", function (
     } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     n2.events.record([{ kind: "voteGranted", term: 4, index: 1, candidate: "n2",
-      preVote: false }], 0, Date.now());
+      preVote: false, candidateTerm: 4 }], 0, Date.now());
     // Two polls (500 ms apart) see it; it must still print once.
     await new Promise((resolve) => setTimeout(resolve, 1300));
     expect(interrupt).to.not.equal(null);

@@ -108,6 +108,9 @@ describe("Raft events (Ready.events)", () => {
       const granted = (events.get(follower) ?? []).filter((event) => event.kind === "voteGranted");
       expect(granted.map((event) => (event as { preVote: boolean }).preVote), follower)
         .to.deep.equal([true, false]);
+      // A pre-vote is for the term the candidate would campaign in, past the voter's own.
+      expect(granted.map((event) => [event.term, (event as { candidateTerm: number })
+        .candidateTerm]), follower).to.deep.equal([[0, 1], [1, 1]]);
     }
   });
 
