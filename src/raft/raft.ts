@@ -26,7 +26,7 @@ import {
 } from "./peer-checks.js";
 import {
   applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, isJoint,
-  members, QuorumSet, type ConfChange, type ConfState,
+  isVoter, JointConfig, members, type ConfChange, type ConfState,
 } from "./conf-state.js";
 import { ReadOnly } from "./read-only.js";
 import type { Rng } from "./rng.js";
@@ -75,12 +75,18 @@ export class Raft {
   readonly config: RaftConfig;
   readonly rng: Rng;
   readonly log: RaftLog;
-  /** The configuration in force: as of the last committed entry handed to the driver
-   * (applyCommittedConfig), as etcd applies a change once it is committed and applied. */
+  /** The configuration as of the last committed entry handed to the driver
+   * (applyCommittedConfig): what snapshots record, and what decides who may campaign beside
+   * the newest one. Quorums follow the newest configuration in the log (`voters`). */
   conf: ConfState;
-  /** Quorum arithmetic over `conf` and every configuration the change entries past it in the
-   * log would bring (QuorumSet); learners never count. */
-  voters: QuorumSet;
+  /**
+   * Quorum arithmetic (both majorities while joint; learners never count) over the newest
+   * configuration in the log, committed or not: the dissertation's rule (§4.1), under which a
+   * node whose changes are not handed out yet (a backlog, or a commit index a crash took back)
+   * still decides with the configuration its log ends in, never one two changes old. `conf`,
+   * the configuration as of the entries handed out, is what snapshots record.
+   */
+  voters: JointConfig;
   /** Members of the configuration in force and of the pending ones. */
   memberIds: ReadonlySet<NodeId> = new Set();
   /** The "config" entries in the log past handedIndex, oldest first (committed or not). */
@@ -166,7 +172,7 @@ export class Raft {
     this.config = config;
     this.rng = rng;
     this.conf = confOfMeta(initial.snapshot?.meta) ?? emptyConfState(config.voters);
-    this.voters = new QuorumSet(this.conf);
+    this.voters = new JointConfig(this.conf);
     this.snapshot = initial.snapshot?.data === undefined ? null : initial.snapshot;
     this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
@@ -204,13 +210,14 @@ export class Raft {
   }
 
   /**
-   * A voter of any configuration it must satisfy may campaign (it must win a quorum of each);
-   * a learner, or a node outside them all, waits. Not the newest only: a node that an
-   * uncommitted change would remove may be the only one holding the whole log, and the others
-   * cannot win without its vote (`npm run sim -- --core --membership --seed 86`).
+   * A voter of the newest configuration, or of the one in force, may campaign (it must win a
+   * quorum of the newest); a learner, or a node outside both, waits. Not the newest only: a node
+   * that an uncommitted change would remove may be the only one holding the whole log, and the
+   * others cannot win without its vote (`npm run sim -- --core --membership`, seeds 86, 494); a
+   * leader outside its configuration manages it until the change commits (§4.2.2).
    */
   promotable(): boolean {
-    return this.voters.has(this.id);
+    return this.voters.has(this.id) || isVoter(this.conf, this.id);
   }
 
   /**
@@ -238,8 +245,11 @@ export class Raft {
       conf = result.conf;
       pending.push(conf);
     }
-    this.voters = new QuorumSet(this.conf, pending);
+    this.voters = new JointConfig(pending.length > 0 ? pending[pending.length - 1]! : this.conf);
     const now = new Set([this.conf, ...pending].flatMap((each) => members(each)));
+    // A node dropped from the pending configurations (a truncated change) may still answer
+    // what it was asked: its messages are dropped quietly, as a removed member's.
+    for (const id of this.memberIds) if (!now.has(id)) this.formerMembers.add(id);
     this.memberIds = now;
     if (this.role !== "leader") return;
     for (const id of [...this.progress.keys()]) {
@@ -268,11 +278,10 @@ export class Raft {
   }
 
   /**
-   * Puts the configuration changes among `entries` (committed, now handed to the driver) into
-   * force, in log order: etcd's rule, a change takes effect when applied. Taking effect when
-   * appended (the dissertation's and hashicorp's rule) would need undoing when a new leader
-   * truncates an uncommitted change; when applied, a configuration is never rolled back, and
-   * one change at a time (pendingConfIndex) keeps consecutive configurations overlapping.
+   * Moves the configuration changes among `entries` (committed, now handed to the driver) into
+   * `conf`, in log order, and acts on them as leader: a joint configuration committed is left
+   * (§4.3); a removal of this leader committed makes it hand over and step down (§4.2.2). The
+   * quorums already followed each change from the moment it was appended (refreshQuorums).
    */
   applyCommittedConfig(entries: readonly Entry[]): void {
     for (const entry of entries) {
@@ -336,7 +345,7 @@ export class Raft {
     // configuration, in which this node still votes, and could wait for it forever.
     bcastHeartbeat(this, null);
     const lastIndex = this.log.lastIndex();
-    const successor = this.voters.newest.voters
+    const successor = this.voters.voters
       .filter((id) => id !== this.id && this.progress.get(id)?.match === lastIndex)[0];
     if (successor !== undefined) {
       this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });

@@ -315,3 +315,29 @@ describe("membership: removing the leader of two voters", () => {
     expect(cluster.leader()?.id).to.equal("n2");
   });
 });
+
+describe("membership: the newest configuration in the log decides", () => {
+  it("from the moment a change is appended, and back when a new leader truncates it", () => {
+    const node = new RaftNode(makeRaftConfig({ id: "n1", voters: ["n1", "n2", "n3"] }),
+      new SeededRng(1));
+    const addN4 = encodeConfChange({ ops: [{ type: "addVoter", id: "n4" }] });
+    node.step({ type: "append", from: "n2", to: "n1", term: 1, prevLogIndex: 0, prevLogTerm: 0,
+      entries: [{ index: 1, term: 1, kind: "config", data: addN4 }], leaderCommit: 0 });
+    node.ready();
+    node.advance();
+    const askedFor = (): string[] => {
+      node.campaign();
+      const asked = node.ready().messages.filter((m) => m.type === "preVote").map((m) => m.to);
+      node.advance();
+      return asked.sort();
+    };
+    // Uncommitted, and already what a campaign must win.
+    expect(askedFor()).to.deep.equal(["n2", "n3", "n4"]);
+    // A leader of a later term never had it: its entry replaces the change, which is undone.
+    node.step({ type: "append", from: "n3", to: "n1", term: 2, prevLogIndex: 0, prevLogTerm: 0,
+      entries: [{ index: 1, term: 2, kind: "normal", data: "x" }], leaderCommit: 0 });
+    node.ready();
+    node.advance();
+    expect(askedFor()).to.deep.equal(["n2", "n3"]);
+  });
+});
