@@ -359,7 +359,9 @@ export function startRead(raft: Raft, context: string, from: NodeId): "pending" 
     return "pending";
   }
   const index = raft.log.committed;
-  if (raft.voters.size() === 1) {
+  // Alone only if it is that one voter: a leader outside its newest configuration (removed, or
+  // elected as a voter of the one in force) must confirm with the others like any other.
+  if (raft.voters.size() === 1 && raft.voters.has(raft.id)) {
     answerRead(raft, context, from, index);
     return "pending";
   }

@@ -23,7 +23,7 @@ import {
 } from "./snapshot-supply.js";
 import type { ProtocolViolation } from "./violation.js";
 import type { RaftEvent } from "./events.js";
-import { applyConfChange, JointConfig, type ConfChange } from "./conf-state.js";
+import { applyConfChange, JointConfig, type ConfChange, type ConfState } from "./conf-state.js";
 
 export type ProposeResult =
   | { readonly kind: "accepted"; readonly index: number; readonly term: number }
@@ -171,6 +171,8 @@ export interface RaftStatus {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly votersOutgoing: readonly NodeId[];
+  /** The configuration quorums follow: the newest in the log, committed or not. */
+  readonly quorumConf: ConfState;
   /** Leader only: each follower's replication state. */
   readonly progress: Readonly<Record<NodeId, { match: number; next: number; state: string }>>;
 }
@@ -237,6 +239,7 @@ export class RaftNode {
    * one batch with every other proposal since the last one.
    */
   propose(data: string, kind: EntryKind = "normal"): ProposeResult {
+    assert(kind !== "config", "configuration changes go through proposeConfChange");
     const raft = this.raft;
     if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
     return acceptProposals(raft, [data], kind);
@@ -549,6 +552,7 @@ export class RaftNode {
       voters: raft.conf.voters,
       learners: raft.conf.learners,
       votersOutgoing: raft.conf.votersOutgoing,
+      quorumConf: raft.voters.conf,
       progress,
     };
   }

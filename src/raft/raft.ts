@@ -178,8 +178,10 @@ export class Raft {
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
       initial.hardState.commit);
     this.handedIndex = this.log.applied;
-    this.pendingConfEntries = initial.entries.filter((entry) => entry.kind === "config" &&
-      entry.index > this.handedIndex);
+    // From the log as restored, not from the stored entries: the log drops those that disagree
+    // with the snapshot (a crash mid-install), and their changes must not count.
+    this.pendingConfEntries = this.log.slice(this.handedIndex + 1, this.log.lastIndex() + 1)
+      .filter((entry) => entry.kind === "config");
     this.refreshQuorums();
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
@@ -300,7 +302,8 @@ export class Raft {
       this.setConf(result.conf);
       this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
         previous, conf: result.conf, joint: result.joint });
-      if (this.role === "leader" && !this.voters.has(this.id)) this.stepDownRemoved();
+      // The change just committed removes it (not merely one still pending in its log).
+      if (this.role === "leader" && !isVoter(result.conf, this.id)) this.stepDownRemoved();
     }
     // §4.3: once a joint configuration is in force and no change is pending, the leader moves
     // on to the new configuration alone. Checked on every hand-out, so that a leader elected

@@ -1,5 +1,6 @@
 import {
-  type ConfState, type Entry, type NodeId, type RaftMessage, type Ready,
+  applyConfChange, confOfStatus, decodeConfChange, type ConfState, type Entry, type NodeId,
+  type RaftMessage, type Ready,
 } from "../raft/index.js";
 import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } from "./cluster.js";
 
@@ -28,6 +29,9 @@ import { restoreToyState, type ClusterObserver, type SimCluster, type SimNode } 
  *   that make a node forget what it promised (a lost disk) excuse them: see
  *   excuseProtocolViolations().
  */
+/** Bounds the configuration each entry reached (checkConfigurationChanges). */
+const confByEntryMax = 10_000;
+
 export class SafetyViolation extends Error {
   override readonly name = "SafetyViolation";
 }
@@ -47,6 +51,8 @@ export class SafetyChecker implements ClusterObserver {
   /** Per node: the term it was leader of at its last Ready, if it was leader then. */
   private readonly leaderTermAtLastReady = new Map<NodeId, number>();
   readonly violations: string[] = [];
+  /** Entry index -> the configuration its change reached, as JSON. */
+  private readonly confByEntry = new Map<number, string>();
   /** Set once a fault made some node forget its durable state: its peers may then see it
    * (or be seen by it) say impossible things, which the cores must survive but may report. */
   private protocolViolationsExcused = false;
@@ -214,6 +220,29 @@ export class SafetyChecker implements ClusterObserver {
     for (const node of this.cluster.upNodes()) {
       const status = node.raft.status();
       if (status.role === "leader") this.noteLeader(status.term, node.id);
+      this.checkQuorumConfiguration(node);
+    }
+  }
+
+  /**
+   * The configuration a node's quorums follow is the one in force with the changes of the
+   * entries in its log past it replayed: the newest in its log, no more, no less (a change from
+   * entries it dropped, or one it missed, would let it decide with the wrong quorum).
+   */
+  private checkQuorumConfiguration(node: SimNode): void {
+    const status = node.raft.status();
+    let expected = confOfStatus(status);
+    if (status.lastLogIndex > status.appliedIndex) {
+      for (const entry of node.raft.entries(status.appliedIndex + 1, status.lastLogIndex + 1)) {
+        if (entry.kind !== "config") continue;
+        const change = decodeConfChange(entry.data);
+        const result = change === null ? null : applyConfChange(expected, change);
+        if (result?.ok === true) expected = result.conf;
+      }
+    }
+    if (JSON.stringify(expected) !== JSON.stringify(status.quorumConf)) {
+      this.fail(`quorum configuration of ${node.id}: follows ${JSON.stringify(status.quorumConf)}, ` +
+        `but its log ends in ${JSON.stringify(expected)}`);
     }
   }
 
@@ -228,7 +257,20 @@ export class SafetyChecker implements ClusterObserver {
    */
   private checkConfigurationChanges(node: SimNode, ready: Ready): void {
     for (const event of ready.events) {
+      if (event.kind === "confChangeSkipped") {
+        this.fail(`configuration change at ${event.entryIndex} skipped on ${node.id}: ` +
+          `${event.problem} (no correct leader appends one that cannot apply)`);
+      }
       if (event.kind !== "confChanged") continue;
+      // Every node that puts the change of one entry in force reaches the same configuration.
+      const key = JSON.stringify(event.conf);
+      const known = this.confByEntry.get(event.entryIndex);
+      if (known === undefined) {
+        if (this.confByEntry.size < confByEntryMax) this.confByEntry.set(event.entryIndex, key);
+      } else if (known !== key) {
+        this.fail(`configuration of entry ${event.entryIndex}: ${node.id} reached ${key}, ` +
+          `another node ${known}`);
+      }
       const disjoint = disjointQuorums(event.previous, event.conf);
       if (disjoint !== null) {
         this.fail(`configuration change at ${event.entryIndex} on ${node.id}: from ` +

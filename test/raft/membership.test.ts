@@ -341,3 +341,45 @@ describe("membership: the newest configuration in the log decides", () => {
     expect(askedFor()).to.deep.equal(["n2", "n3"]);
   });
 });
+
+describe("membership: found by the second review", () => {
+  it("a restart counts no change from entries the log dropped for disagreeing with its snapshot", () => {
+    const removeN5 = encodeConfChange({ ops: [{ type: "remove", id: "n5" }] });
+    const five = ["n1", "n2", "n3", "n4", "n5"];
+    // A crash mid-install: the leader's snapshot at 8 (term 3) saved, the old log (term 2)
+    // not yet reset. Its entry 9 removes n5 in a history the snapshot replaced.
+    const node = new RaftNode(makeRaftConfig({ id: "n1", voters: five }), new SeededRng(1), {
+      hardState: { term: 3, vote: null, commit: 8 },
+      snapshot: { meta: { index: 8, term: 3, voters: five } },
+      entries: [6, 7, 8, 9, 10].map((index) => ({ index, term: 2,
+        kind: index === 9 ? "config" as const : "normal" as const,
+        data: index === 9 ? removeN5 : "x" })) });
+    expect(node.status().lastLogIndex).to.equal(8);
+    node.campaign();
+    const asked = node.ready().messages.filter((m) => m.type === "preVote").map((m) => m.to);
+    expect(asked.sort()).to.deep.equal(["n2", "n3", "n4", "n5"]);
+  });
+
+  it("a leader outside its newest configuration confirms a read with the others, never alone", () => {
+    const node = new RaftNode(makeRaftConfig({ id: "n2", voters: ["n1", "n2"] }), new SeededRng(1));
+    node.campaign();
+    node.step({ type: "preVoteResponse", from: "n1", to: "n2", term: 1, granted: true });
+    node.step({ type: "requestVoteResponse", from: "n1", to: "n2", term: 1, granted: true });
+    expect(node.status().role).to.equal("leader");
+    for (let round = 0; round < 3; round++) {
+      node.ready();
+      node.advance();
+      node.step({ type: "appendResponse", from: "n1", to: "n2", term: 1, success: true,
+        index: node.status().lastLogIndex, hintIndex: 0, hintTerm: 0 });
+    }
+    expect(node.proposeConfChange({ ops: [{ type: "remove", id: "n2" }] }))
+      .to.include({ kind: "accepted" });
+    node.ready();
+    node.advance();
+    // The newest configuration is {n1} alone, and n2 is not it: the read needs n1's word.
+    node.readIndex("r1");
+    const ready = node.ready();
+    expect(ready.readStates).to.deep.equal([]);
+    expect(ready.messages.some((m) => m.type === "heartbeat" && m.to === "n1")).to.equal(true);
+  });
+});
