@@ -253,7 +253,7 @@ async function restart(dir: string): Promise<void> {
   const started = performance.now();
   const server = RaftServer.start({
     id: "n1", voters: ["n1"], dataDir, logger: pino({ level: "silent" }), tickIntervalMs: 10,
-    raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, clientUrls: new Map(),
+    raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, bootstrapAddresses: [],
     snapshot: { entriesBetweenSnapshots: 10_000, trailingEntries: 1000 },
     transport: { send: () => {}, onReceive: () => {}, start: async () => {}, close: async () => {} },
   });

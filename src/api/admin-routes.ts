@@ -11,11 +11,28 @@
  * | `PUT /admin/faults`              | `{rules: LinkRule[]}` | `200 {rules}` (all replaced) |
  * | `DELETE /admin/faults`           |                       | `200 {rules: []}`     |
  * | `POST /admin/leadership/transfer`| `{target}`            | `200 {result, target}` |
+ * | `GET /admin/members`             |                       | `200 MembersView`     |
+ * | `POST /admin/members`            | `{id, peerUrl, clientUrl, learner}` | `201 {index, conf, member}` |
+ * | `POST /admin/members/:id/promote`|                       | `200 {index, conf, member}` |
+ * | `DELETE /admin/members/:id`      |                       | `200 {index, conf}`   |
+ *
+ * A membership change goes to the leader (409 `conflict` with `leaderId` elsewhere) and is
+ * answered once it has committed and applied there; a change the leader refuses is 409 with
+ * the core's `reason` (changeInFlight, leaderNotReady, learnerBehind, wouldLoseQuorum, idUsed,
+ * addressUsed), and one proposed but not seen to apply in time is 504 `timeout`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
+import type {
+  MembershipOutcome,
+  MembershipRequest,
+  MembersView,
+  MemberView,
+} from "../node/membership.js";
+import type { ConfState } from "../raft/index.js";
 import { linkRuleError, type LinkRule } from "../transport/faulty-transport.js";
+import { memberUrlProblem } from "../node/member-addresses.js";
 import { ApiError, invalidRequest } from "./api-error.js";
 import { jsonBody } from "./json-body.js";
 
@@ -36,6 +53,15 @@ export interface AdminOptions {
    * "alreadyLeader", "notLeader" or "unknownTarget".
    */
   transferLeadership(target: string): string;
+  /** Membership (GET/POST/DELETE /admin/members); absent: those routes answer 404. */
+  readonly membership?: AdminMembership;
+}
+
+export interface AdminMembership {
+  /** This node's view of the members. */
+  members(): MembersView;
+  /** Proposes a membership change (leader only) and waits until it applies. */
+  changeMembership(request: MembershipRequest): Promise<MembershipOutcome>;
 }
 
 /** The most rules one PUT may set: every directed link of a 9-node cluster, many times over. */
@@ -81,7 +107,97 @@ export function adminRouter(options: AdminOptions, logger: Logger, bodyLimitByte
     }
     response.json({ result, target });
   });
+  const membership = (): AdminMembership => {
+    if (options.membership === undefined) {
+      throw new ApiError("not_found", "this node does not manage members");
+    }
+    return options.membership;
+  };
+  router.get("/members", (_request, response) => {
+    response.json(membership().members());
+  });
+  router.post("/members", async (request, response) => {
+    const add = validateAddMember(request.body);
+    const outcome = await membership().changeMembership(add);
+    logger.info({ request: add, outcome: outcome.kind }, "member add requested");
+    response.status(201).json(membershipAnswer(outcome, add.id, membership().members()));
+  });
+  router.post("/members/:id/promote", async (request, response) => {
+    const id = validateMemberId(request.params.id);
+    const outcome = await membership().changeMembership({ kind: "promote", id });
+    logger.info({ id, outcome: outcome.kind }, "member promote requested");
+    response.json(membershipAnswer(outcome, id, membership().members()));
+  });
+  router.delete("/members/:id", async (request, response) => {
+    const id = validateMemberId(request.params.id);
+    const outcome = await membership().changeMembership({ kind: "remove", id });
+    logger.info({ id, outcome: outcome.kind }, "member remove requested");
+    const { member: _member, ...answer } = membershipAnswer(outcome, id, membership().members());
+    response.json(answer);
+  });
   return router;
+}
+
+const memberIdRule = /^[A-Za-z0-9_-]{1,32}$/;
+
+function validateMemberId(id: unknown): string {
+  if (typeof id !== "string" || !memberIdRule.test(id)) {
+    throw invalidRequest("id", "must be 1-32 letters, digits, _ or -");
+  }
+  return id;
+}
+
+const addMemberFields: ReadonlySet<string> = new Set(["id", "peerUrl", "clientUrl", "learner"]);
+
+/** The body of POST /admin/members, or a 400 naming the first bad field. */
+export function validateAddMember(body: unknown): MembershipRequest & { kind: "add" } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw invalidRequest("body", "must be an object {id, peerUrl, clientUrl, learner}");
+  }
+  const fields = body as Record<string, unknown>;
+  const unknownField = Object.keys(fields).find((name) => !addMemberFields.has(name));
+  if (unknownField !== undefined) {
+    throw invalidRequest(unknownField, "is not a field of a new member (fields: id, peerUrl, " +
+      "clientUrl, learner)");
+  }
+  const id = validateMemberId(fields.id);
+  for (const field of ["peerUrl", "clientUrl"]) {
+    const problem = memberUrlProblem(fields[field]);
+    if (problem !== null) throw invalidRequest(field, problem);
+  }
+  if (fields.learner !== undefined && typeof fields.learner !== "boolean") {
+    throw invalidRequest("learner", "must be true or false");
+  }
+  return { kind: "add", id, peerUrl: fields.peerUrl as string,
+    clientUrl: fields.clientUrl as string, learner: fields.learner === true };
+}
+
+/** The 2xx body of an applied change, or the ApiError of any other outcome. */
+function membershipAnswer(outcome: MembershipOutcome, id: string, view: MembersView):
+  { index: number; conf: ConfState; member: MemberView | null } {
+  switch (outcome.kind) {
+    case "applied":
+      return { index: outcome.index, conf: outcome.conf,
+        member: view.members.find((member) => member.id === id) ?? null };
+    case "notLeader":
+      throw new ApiError("conflict", outcome.leaderId === null
+        ? "this node is not the leader, and no leader is known now: retry in a moment"
+        : `this node is not the leader: send the change to ${outcome.leaderId}`,
+      { reason: "notLeader", leaderId: outcome.leaderId });
+    case "refused":
+      if (outcome.reason === "invalid") {
+        throw new ApiError("invalid_request", outcome.message, { reason: outcome.reason });
+      }
+      throw new ApiError("conflict", outcome.message, { reason: outcome.reason });
+    case "overloaded":
+      throw new ApiError("unavailable", "the leader has too many uncommitted entries: retry " +
+        "in a moment", { reason: "overloaded" });
+    case "timeout":
+    case "unknown":
+      throw new ApiError("timeout", "the change was proposed, but this node did not see it " +
+        "apply in time (a leader change, or a lost majority): GET /admin/members shows whether " +
+        "it is in force", { reason: outcome.kind });
+  }
 }
 
 /**

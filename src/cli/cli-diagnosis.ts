@@ -45,6 +45,8 @@ export interface Diagnosis {
  */
 export function diagnose(rows: readonly EndpointStatus[], idOf: (endpoint: string) => string,
   source?: string): Diagnosis {
+  // Nodes removed from the cluster are not nodes that are down.
+  rows = rows.filter((row) => row.removedNodeId === undefined);
   const answered = rows.flatMap((row) => row.status === null ? [] : [row.status]);
   const unreachable = rows.flatMap(({ endpoint, status, error }) => status !== null ? []
     : [{ id: idOf(endpoint), endpoint, reason: unreachableReason(error) }]);

@@ -55,11 +55,27 @@ export function orderTable(order: Order, style: Style): string {
 export function clusterStatusTable(rows: readonly EndpointStatus[],
   idOf: (endpoint: string) => string, style: Style): string {
   return renderTable(["ID", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "HASH", "ERRORS"],
-    rows.map(({ endpoint, status, error }) => status === null
-      ? [idOf(endpoint), "-", "-", "-", "-", "-", "-", error?.message ?? "no answer"]
+    rows.map(({ endpoint, status, error, removedNodeId }) => status === null
+      ? [idOf(endpoint), removedNodeId === undefined ? "-" : "removed", "-", "-", "-", "-", "-",
+        removedNodeId === undefined ? error?.message ?? "no answer"
+          : "removed from the cluster (member remove)"]
       : [status.id, status.role, String(status.term), status.leaderId ?? "-",
         String(status.commitIndex), String(status.appliedIndex), status.stateHash.slice(0, 12),
-        "-"]), style);
+        "-"]), style) + membershipNote(rows);
+}
+
+/** Learners and a joint configuration, as the leader (else any node) reports them. */
+function membershipNote(rows: readonly EndpointStatus[]): string {
+  const statuses = rows.flatMap((row) => row.status === null ? [] : [row.status]);
+  const status = statuses.find((candidate) => candidate.role === "leader") ?? statuses[0];
+  if (status === undefined) return "";
+  const notes = [
+    ...(status.learners?.length ?? 0) > 0 ? [`learners (no vote): ${status.learners!.join(", ")}`]
+      : [],
+    ...(status.votersOutgoing?.length ?? 0) > 0 ? [`joint configuration: leaving voters ` +
+      `${status.votersOutgoing!.join(", ")} for ${status.members.join(", ")}`] : [],
+  ];
+  return notes.map((note) => `\n${note}`).join("");
 }
 
 export function statusRowsJson(rows: readonly EndpointStatus[]): unknown {

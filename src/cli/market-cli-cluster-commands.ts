@@ -1,5 +1,6 @@
 /**
- * market-cli's commands about the cluster itself: cluster status|events|watch, member list,
+ * market-cli's commands about the cluster itself: cluster status|events|watch,
+ * member list|add|promote|remove (cli-members.ts),
  * leader and leader transfer. The ones that diagnose (status, member list, leader) turn what
  * every node said into the exit code (cli-diagnosis.ts); events and watch are in
  * cli-cluster-live.ts, the transfer in cli-leader-transfer.ts.
@@ -10,6 +11,13 @@ import { runClusterEvents, runClusterWatch, followIntervalMs } from "./cli-clust
 import { findLeader, memberRows } from "./cli-cluster-view.js";
 import { diagnose } from "./cli-diagnosis.js";
 import { runLeaderTransfer } from "./cli-leader-transfer.js";
+import {
+  runMemberAdd,
+  runMemberListAdmin,
+  runMemberPromote,
+  runMemberRemove,
+  type AddOptions,
+} from "./cli-members.js";
 import { clusterStatusTable, renderTable, statusRowsJson } from "./cli-output.js";
 import {
   diagnosisFailure as failure,
@@ -73,10 +81,10 @@ and stderr says which nodes and why).`)
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
       const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      session.print(options, () => clusterStatusTable(rows,
-        (endpoint) => idOfEndpoint(choice, endpoint), session.style), statusRowsJson(rows));
-      const diagnosis = diagnose(rows, (endpoint) => idOfEndpoint(choice, endpoint),
-        choice.source);
+      const idOf = (endpoint: string): string => idOfEndpoint(choice, endpoint, client);
+      session.print(options, () => clusterStatusTable(rows, idOf, session.style),
+        statusRowsJson(rows));
+      const diagnosis = diagnose(rows, idOf, choice.source);
       if (diagnosis.health === "unreachable") {
         throw failure(diagnosis, exitCodes.unavailable, "unreachable");
       }
@@ -85,10 +93,19 @@ and stderr says which nodes and why).`)
 }
 
 function registerMembers(program: Command, session: CliSession): void {
-  program.command("member").description("cluster membership")
-    .command("list").description("the voting members, with their endpoints and roles")
+  const member = program.command("member")
+    .description("cluster membership: list, add, promote, remove");
+  member.command("list").description("the members, with their roles, endpoints and catch-up")
+    .addHelpText("after", `
+With the cluster's admin token (the cluster file, or RAFTMARKET_ADMIN_TOKEN) it shows the
+leader's view: voters and learners, their URLs, the leader's match index for each, and a
+joint configuration in progress; without it, the voters each endpoint reports.`)
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
+      if (choice.adminToken !== null) {
+        await runMemberListAdmin(session, options);
+        return;
+      }
       const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
       if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
       const members = memberRows(rows, (id) => client.endpointOf(id) ??
@@ -98,6 +115,30 @@ function registerMembers(program: Command, session: CliSession): void {
           status?.role ?? "unreachable", status === null ? "-" : String(status.term),
           status === null ? "-" : String(status.appliedIndex)]), session.style), members);
     }));
+  member.command("add").description("add a node to the cluster (as a learner with --learner)")
+    .argument("<id>", "the new node's id: never one the cluster used before")
+    .requiredOption("--peer-url <url>", "where the new node will listen for Raft messages")
+    .requiredOption("--client-url <url>", "where the new node will serve the client API")
+    .option("--learner", "add it as a learner: it receives the log but does not vote until " +
+      "member promote", false)
+    .option("--data-dir <dir>", "the new node's data folder, for the start command printed")
+    .addHelpText("after", `
+Then start the node with the printed market-node --join command; it catches up from the
+leader. A learner is promoted once it is close to the leader's log (member promote --wait).
+Exit status: 0 added; 1 refused (an id in use or used before, an address in use, another
+change in flight, a change that would lose the quorum); 2 no leader, or not seen to commit.`)
+    .action(action(async (options, id) => runMemberAdd(session, options as unknown as AddOptions, id!)));
+  member.command("promote").description("make a learner a voter, once it has caught up")
+    .argument("<id>", "the learner")
+    .option("--wait", "while the learner is behind, keep trying until it has caught up " +
+      "(or --timeout passes)", false)
+    .action(action(async (options, id) => runMemberPromote(session, options, id!)));
+  member.command("remove").description("remove a node from the cluster; its id is never used again")
+    .argument("<id>", "the member to remove (the leader too: it hands over first)")
+    .addHelpText("after", `
+Refused when the voters left could not form a quorum with the nodes reachable now. The removed
+node stops by itself once it learns of the change, and its data folder will not start again.`)
+    .action(action(async (options, id) => runMemberRemove(session, options, id!)));
 }
 
 function registerLeader(program: Command, session: CliSession): void {

@@ -341,9 +341,10 @@ async function explainUnavailable(error: MarketClientError, message: string,
 }
 
 /** The node id of an endpoint from the cluster file, else the endpoint itself. */
-export function idOfEndpoint(choice: EndpointChoice, endpoint: string): string {
+export function idOfEndpoint(choice: EndpointChoice, endpoint: string,
+  client?: { idOf(endpoint: string): string | null }): string {
   return Object.entries(choice.nodeEndpoints).find(([, url]) => url === endpoint)?.[0] ??
-    endpoint;
+    client?.idOf(endpoint) ?? endpoint;
 }
 
 export function positiveInteger(text: string): number {

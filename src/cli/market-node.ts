@@ -21,7 +21,7 @@ import {
   type ClusterConfig,
   type NodeConfig,
 } from "../cluster/cluster-config.js";
-import { nodeClientUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
+import { nodeClientUrl, nodePeerUrl, readNodeTls, type NodeTls } from "../cluster/cluster-tls.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { awaitBootstrapVerdict } from "../node/bootstrap.js";
 import { decodePublish } from "../node/members.js";
@@ -46,6 +46,13 @@ import {
 } from "../storage/index.js";
 import type { SnapshotMeta } from "../raft/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
+import {
+  memberUrlProblem,
+  normalizeMemberUrl,
+  peerEndpointOf,
+  type MemberAddress,
+} from "../node/member-addresses.js";
+import { askToJoin, type JoinAsk } from "./market-node-join.js";
 import { HttpTransport } from "../transport/http-transport.js";
 
 const exitBadUsage = 128;
@@ -53,6 +60,10 @@ const exitBadUsage = 128;
 interface Options {
   config: string;
   id: string;
+  join?: string;
+  peerUrl?: string;
+  clientUrl?: string;
+  dataDir?: string;
   repair: boolean;
   newCluster: boolean;
   logLevel: string;
@@ -71,6 +82,16 @@ function parseOptions(): Options {
       "folder it may start once a majority of the cluster, itself included, answers with no " +
       "history (npm run cluster passes it when every folder is empty). Never use it to bring " +
       "back a node that lost its disk", false)
+    .option("--join <url>", "join a running cluster: the client URL of one of its members. " +
+      "The node must have been added first (market-cli member add ID --peer-url URL " +
+      "--client-url URL); give the same URLs with --peer-url and --client-url, and --data-dir. " +
+      "The cluster file (--config) still gives the tokens and timing. Restart it with the same " +
+      "command")
+    .option("--peer-url <url>", "with --join: where this node listens for Raft messages, " +
+      "e.g. http://127.0.0.1:7104")
+    .option("--client-url <url>", "with --join: where this node serves the client API, " +
+      "e.g. http://127.0.0.1:7004")
+    .option("--data-dir <dir>", "with --join: this node's data folder")
     .option("--log-level <level>", "trace, debug, info, warn, error or fatal", "info")
     .option("--pretty", "human-readable logs (pino-pretty)", false)
     .exitOverride()
@@ -114,8 +135,8 @@ function repair(config: ClusterConfig, node: NodeConfig): number {
     origin: "adopted" });
   console.log(`  fenced: node ${node.id} will refuse to start as a voter: ${reason}. Its ` +
     "votes and acknowledgements can no longer be trusted (Raft §5.1). Restore the folder " +
-    "from a backup, or replace the node with a new member (member remove/add is not in this " +
-    "version yet).");
+    "from a backup, or replace the node with a new member: market-cli member remove, member " +
+    "add with a new id, and market-node --join (README: a node lost its disk).");
   return 1;
 }
 
@@ -145,21 +166,30 @@ function isLoopbackHost(host: string): boolean {
 interface StartOptions {
   readonly tls: NodeTls | null;
   readonly newCluster: boolean;
+  /** market-node --join: the member to ask, and this node's addresses. */
+  readonly join: JoinAsk | null;
+}
+
+/** The cluster file's nodes as an address book (member-addresses.ts). */
+function configAddresses(config: ClusterConfig): MemberAddress[] {
+  return config.nodes.map((peer) => ({ id: peer.id, peerUrl: nodePeerUrl(config, peer),
+    clientUrl: nodeClientUrl(config, peer) }));
 }
 
 async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
-  { tls, newCluster }: StartOptions): Promise<void> {
+  { tls, newCluster, join }: StartOptions): Promise<void> {
   if (tls === null && !isLoopbackHost(node.host)) {
     logger.warn({ host: node.host }, "listening beyond loopback without TLS: client requests, " +
       "tokens and peer traffic cross the network in clear text (npm run certs turns TLS on)");
   }
-  const identity = checkIdentity(config, node, logger);
-  const voters = config.nodes.map((peer) => peer.id);
+  const identity = checkIdentity(config, node, logger, join !== null);
+  const initialAddresses = join === null ? configAddresses(config)
+    : [...identity?.join?.addresses ?? []];
   const httpTransport = new HttpTransport({
     self: node.id,
     listenHost: node.host,
     peerPort: node.peerPort,
-    peers: config.nodes.filter((peer) => peer.id !== node.id),
+    peers: initialAddresses.filter((peer) => peer.id !== node.id).map(peerEndpointOf),
     peerToken: config.tokens.peerToken,
     // The id recorded at bootstrap; the cluster file's for a node bootstrapping now.
     clusterId: identity?.clusterId ?? clusterIdOf(config),
@@ -172,9 +202,16 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   // default) make a cut hold even when only one end of the link received the rule.
   const transport = new FaultyTransport(httpTransport, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
-  const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
-    hasState: hasRaftState(stores), newCluster,
-    publishedIncarnation: () => publishedIncarnationIn(stores, node.id) });
+  const incarnation = join === null
+    ? await settleIdentity({ config, node, logger, identity, httpTransport,
+      hasState: hasRaftState(stores), newCluster,
+      publishedIncarnation: () => publishedIncarnationIn(stores, node.id) })
+    : await settleJoin(join, node, logger, identity, hasRaftState(stores));
+  const joined = incarnation.join ?? null;
+  const voters = joined?.bootstrapVoters ?? config.nodes.map((peer) => peer.id);
+  const bootstrapAddresses = joined?.addresses ?? configAddresses(config);
+  const electionTimeoutMs = config.timing.tickIntervalMs * config.timing.electionTimeoutTicks;
+  let stopForRemoval: (index: number) => void = () => {};
   const metrics = new NodeMetrics(node.id);
   metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
@@ -189,7 +226,11 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
       electionTimeoutTicks: config.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: config.timing.heartbeatIntervalTicks,
     },
-    clientUrls: new Map(config.nodes.map((peer) => [peer.id, nodeClientUrl(config, peer)])),
+    bootstrapAddresses,
+    // Members added later become peers as soon as a change naming them is in the log.
+    onPeersChanged: (known) => httpTransport.setPeers(known.filter((peer) => peer.id !== node.id)
+      .map(peerEndpointOf)),
+    onRemoved: (index) => stopForRemoval(index),
     snapshot: config.snapshot,
     openStorage: () => stores,
     incarnation: incarnation.incarnation,
@@ -217,6 +258,10 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
       adminToken: config.tokens.adminToken,
       faults: transport,
       transferLeadership: (target) => server.transferLeadership(target),
+      membership: {
+        members: () => ({ ...server.members(), clusterId: incarnation.clusterId }),
+        changeMembership: (request) => server.changeMembership(request),
+      },
     },
   });
   const http = await listenClientApp(app, node.clientPort, node.host,
@@ -234,6 +279,91 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  // Removed from the cluster (member remove): the folder is fenced, so that it never starts
+  // again under this id, and the process stops after two election timeouts, in which a
+  // removed leader hands over and the others learn that the change committed.
+  stopForRemoval = (index) => {
+    const message = `node ${node.id} was removed from the cluster by the change at index ` +
+      `${index}; it stops, and this data folder will not start again as ${node.id}`;
+    fenceIdentity(node.dataDir, { reason: `removed from the cluster at index ${index}`,
+      at: new Date().toISOString() }, incarnation);
+    logger.warn(message);
+    console.error(message);
+    setTimeout(() => void stop("removed"), 2 * electionTimeoutMs).unref();
+  };
+}
+
+/**
+ * A node started with --join: a folder with Raft state restarts with the join record it
+ * made; an empty one asks the cluster (market-node-join.ts) until it is told to join or
+ * refused, then records what it learned in its identity file.
+ */
+async function settleJoin(ask: JoinAsk, node: NodeConfig, logger: Logger,
+  identity: NodeIdentity | null, hasState: boolean): Promise<NodeIdentity> {
+  if (hasState) {
+    if (identity?.join !== undefined) return identity;
+    console.error(`error: the data folder ${node.dataDir} holds a log that --join did not ` +
+      "make: start this node without --join, as one of the cluster file's nodes");
+    process.exit(exitBadUsage);
+  }
+  let lastReason = "";
+  let lastProgressMs = 0;
+  for (let delayMs = 100; ; delayMs = Math.min(2000, delayMs * 2)) {
+    const verdict = await askToJoin(ask, 3000);
+    if (verdict.kind === "refuse") {
+      console.error(`error: ${verdict.message}`);
+      process.exit(1);
+    }
+    if (verdict.kind === "join") {
+      const joined: NodeIdentity = { format: 1, clusterId: verdict.clusterId, nodeId: node.id,
+        incarnation: newIncarnation(), origin: "joined", fence: null, join: verdict.record };
+      writeIdentity(node.dataDir, joined);
+      logger.info({ clusterId: verdict.clusterId, role: verdict.role,
+        bootstrapVoters: verdict.record.bootstrapVoters }, `node ${node.id} joins the cluster ` +
+        `as a ${verdict.role}; it catches up from the leader`);
+      return joined;
+    }
+    const nowMs = Date.now();
+    if (verdict.reason !== lastReason || nowMs - lastProgressMs > 5000) {
+      lastReason = verdict.reason;
+      lastProgressMs = nowMs;
+      logger.warn(`waiting to join through ${ask.url}: ${verdict.reason}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+/** The node a --join start describes (it is not in the cluster file), or a usage error. */
+function joiningNode(config: ClusterConfig, options: Options): { node: NodeConfig; ask: JoinAsk } {
+  const problems: string[] = [];
+  for (const [flag, value] of [["--peer-url", options.peerUrl], ["--client-url",
+    options.clientUrl]] as const) {
+    const problem = memberUrlProblem(value);
+    if (problem !== null) problems.push(`${flag} ${value === undefined ? "is required with --join" : problem}`);
+  }
+  const joinProblem = memberUrlProblem(options.join);
+  if (joinProblem !== null) problems.push(`--join ${joinProblem}`);
+  if (options.dataDir === undefined) problems.push("--data-dir is required with --join");
+  if (config.nodes.some((peer) => peer.id === options.id)) {
+    problems.push(`${options.id} is one of the cluster file's nodes: start it without --join`);
+  }
+  if (config.tls !== undefined) {
+    problems.push("--join does not support a cluster with TLS yet (a joining node has no " +
+      "certificate in the cluster file)");
+  }
+  if (problems.length === 0 && new URL(options.peerUrl!).hostname !==
+    new URL(options.clientUrl!).hostname) {
+    problems.push("--peer-url and --client-url must name the same host (one listen address)");
+  }
+  if (problems.length > 0) throw new ClusterConfigError(config.path, problems);
+  const peerUrl = normalizeMemberUrl(options.peerUrl!);
+  const clientUrl = normalizeMemberUrl(options.clientUrl!);
+  const peer = new URL(peerUrl);
+  const node: NodeConfig = { id: options.id, host: peer.hostname.replace(/^\[(.*)\]$/, "$1"),
+    peerPort: Number(peer.port), clientPort: Number(new URL(clientUrl).port),
+    dataDir: path.resolve(options.dataDir!) };
+  return { node, ask: { url: options.join!, id: options.id, peerUrl, clientUrl,
+    adminToken: config.tokens.adminToken } };
 }
 
 /**
@@ -241,8 +371,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
  * `--repair` fenced, is refused with one line (exit 128 for the former: the configuration
  * points at the wrong folder; 1 for the latter).
  */
-function checkIdentity(config: ClusterConfig, node: NodeConfig, logger: Logger):
-  NodeIdentity | null {
+function checkIdentity(config: ClusterConfig, node: NodeConfig, logger: Logger,
+  joining: boolean): NodeIdentity | null {
   const identity = readIdentity(node.dataDir);
   if (identity === null) return null;
   if (identity.nodeId !== node.id) {
@@ -254,12 +384,12 @@ function checkIdentity(config: ClusterConfig, node: NodeConfig, logger: Logger):
     console.error(`error: node ${node.id} cannot take part as a voter under this id: ` +
       `${identity.fence.reason} (fenced ${identity.fence.at}, ${path.join(node.dataDir,
         identityFileName)}). Restore the folder from a backup, or replace the node with a new ` +
-      "member (this version has no member remove/add yet, so until then the node cannot " +
-      "rejoin under this id)");
+      "member: market-cli member remove, then member add with a new id and market-node --join " +
+      "(README: a node lost its disk)");
     process.exit(1);
   }
   const derived = clusterIdOf(config);
-  if (identity.clusterId !== derived) {
+  if (!joining && identity.origin !== "joined" && identity.clusterId !== derived) {
     logger.warn({ stored: identity.clusterId, fromClusterFile: derived }, "the cluster file's " +
       "members changed since this node was bootstrapped; it keeps the cluster id it recorded");
   }
@@ -392,9 +522,14 @@ async function main(): Promise<void> {
   let config: ClusterConfig;
   let node: NodeConfig;
   let tls: NodeTls | null;
+  let join: JoinAsk | null = null;
   try {
     config = loadClusterConfig(options.config);
-    node = findNode(config, options.id);
+    if (options.join === undefined) {
+      node = findNode(config, options.id);
+    } else {
+      ({ node, ask: join } = joiningNode(config, options));
+    }
     tls = options.repair ? null : readNodeTls(config, node);
   } catch (error) {
     console.error(`error: ${describeStartupError(error) ?? String(error)}`);
@@ -425,7 +560,7 @@ async function main(): Promise<void> {
   });
   for (const warning of tokenWarnings(config)) logger.warn(warning);
   try {
-    await start(config, node, logger, { tls, newCluster: options.newCluster });
+    await start(config, node, logger, { tls, newCluster: options.newCluster, join });
   } catch (error) {
     const described = describeStartupError(error);
     if (described === null) {

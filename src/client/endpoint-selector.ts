@@ -35,6 +35,12 @@ export class EndpointSelector {
     return this.endpointById.get(id) ?? null;
   }
 
+  /** The node id known at `url`, or null. */
+  idOf(url: string): string | null {
+    for (const [id, known] of this.endpointById) if (known === url) return id;
+    return null;
+  }
+
   /** Records that node `id` answered at `url`. */
   learn(id: string | null, url: string): void {
     if (id !== null) this.endpointById.set(id, url);

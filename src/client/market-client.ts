@@ -104,6 +104,11 @@ export interface EndpointStatus {
   readonly endpoint: string;
   readonly status: NodeStatus | null;
   readonly error: MarketClientError | null;
+  /**
+   * The node at this endpoint gave no status, and the leader no longer lists it as a member:
+   * it was removed from the cluster (member remove). Its row is not a node that is down.
+   */
+  readonly removedNodeId?: string;
 }
 
 export const nodeHeader = "x-raftmarket-node";
@@ -237,12 +242,27 @@ export class MarketClient {
     return String(body.result);
   }
 
-  /** One attempt at one node, no retries, bounded by statusTimeoutMs, the budget and timeoutMs. */
-  private async askNode(url: string, method: "GET" | "POST", path: string,
-    options: { timeoutMs?: number }, body?: unknown, headers: Record<string, string> = {}):
+  /**
+   * One admin request (`/admin/...`, with the cluster's admin token) to the node at
+   * `endpoint`: one attempt, bounded by the retry budget and `timeoutMs` only (a membership
+   * change answers once it has committed). Resolves to the 2xx body; any other answer throws
+   * MarketClientError with the node's code and details (for example `reason` and `leaderId`).
+   */
+  async admin(endpoint: string, method: "GET" | "POST" | "DELETE", path: string,
+    options: { adminToken: string; timeoutMs?: number; body?: unknown }):
     Promise<Record<string, unknown>> {
+    return await this.askNode(normalizeEndpoint(endpoint), method, path,
+      { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) },
+      options.body, { authorization: `Bearer ${options.adminToken}` },
+      this.settings.retryBudgetMs);
+  }
+
+  /** One attempt at one node, no retries, bounded by statusTimeoutMs, the budget and timeoutMs. */
+  private async askNode(url: string, method: "GET" | "POST" | "DELETE", path: string,
+    options: { timeoutMs?: number }, body?: unknown, headers: Record<string, string> = {},
+    boundMs: number = this.settings.statusTimeoutMs): Promise<Record<string, unknown>> {
     const result = await this.attempt(url, method, path, body,
-      Math.max(1, Math.min(this.settings.statusTimeoutMs, this.settings.retryBudgetMs,
+      Math.max(1, Math.min(boundMs, this.settings.retryBudgetMs,
         options.timeoutMs ?? Infinity)), headers);
     if (result.kind === "noAnswer") {
       throw new MarketClientError({ code: "unreachable", status: 0, endpoint: url,
@@ -250,15 +270,56 @@ export class MarketClient {
     }
     const { response } = result;
     this.selector.learn(headerText(response, nodeHeader), url);
-    if (response.status !== 200 || !isRecord(response.data)) {
+    if (response.status < 200 || response.status > 299 || !isRecord(response.data)) {
       throw answerError(response, url, 1, false);
     }
     return response.data;
   }
 
-  /** The status of every endpoint, in the order of `endpoints`, asked in parallel. */
+  /**
+   * The status of every endpoint, in the order of `endpoints`, asked in parallel; then of the
+   * members the cluster names (NodeStatus.clientUrls: members added later) that are not among
+   * the endpoints. A configured endpoint that gives no status and whose node the leader no
+   * longer lists is marked `removedNodeId`.
+   */
   async clusterStatus(options: { timeoutMs?: number } = {}): Promise<EndpointStatus[]> {
-    return await Promise.all(this.endpoints.map(async (endpoint) => {
+    const rows = await this.statusesOf(this.endpoints, options);
+    const statuses = rows.flatMap((row) => row.status === null ? [] : [row.status]);
+    const termMax = Math.max(0, ...statuses.map((status) => status.term));
+    const leader = statuses.find((status) => status.role === "leader" && status.term === termMax);
+    const known = new Set(rows.map((row) => row.endpoint));
+    const extra: string[] = [];
+    for (const status of leader === undefined ? statuses : [leader]) {
+      for (const [id, url] of Object.entries(status.clientUrls ?? {})) {
+        let endpoint: string;
+        try {
+          endpoint = normalizeEndpoint(url);
+        } catch {
+          continue;
+        }
+        if (known.has(endpoint)) continue;
+        known.add(endpoint);
+        extra.push(endpoint);
+        this.selector.learn(id, endpoint);
+      }
+    }
+    const all = extra.length === 0 ? rows : [...rows, ...await this.statusesOf(extra, options)];
+    // The leader may be one of the members found just now.
+    const found = all.flatMap((row) => row.status === null ? [] : [row.status]);
+    const termTop = Math.max(0, ...found.map((status) => status.term));
+    const leading = found.find((status) => status.role === "leader" && status.term === termTop);
+    if (leading?.clientUrls === undefined) return all;
+    const members = new Set(Object.keys(leading.clientUrls));
+    return all.map((row) => {
+      if (row.status !== null) return row;
+      const id = this.idOf(row.endpoint);
+      return id === null || members.has(id) ? row : { ...row, removedNodeId: id };
+    });
+  }
+
+  private async statusesOf(endpoints: readonly string[], options: { timeoutMs?: number }):
+    Promise<EndpointStatus[]> {
+    return await Promise.all(endpoints.map(async (endpoint) => {
       try {
         return { endpoint, status: await this.status(endpoint, options), error: null };
       } catch (error) {
@@ -266,6 +327,11 @@ export class MarketClient {
         return { endpoint, status: null, error };
       }
     }));
+  }
+
+  /** The id of the node configured or learned at `endpoint`, or null. */
+  idOf(endpoint: string): string | null {
+    return this.selector.idOf(endpoint);
   }
 
   /** The endpoint of node `id`, when configured or learned from an answer. */
@@ -383,7 +449,8 @@ export class MarketClient {
     return true;
   }
 
-  private async attempt(url: string, method: "GET" | "POST", path: string, body: unknown,
+  private async attempt(url: string, method: "GET" | "POST" | "DELETE", path: string,
+    body: unknown,
     timeoutMs: number, headers: Record<string, string> = {}): Promise<AttemptResult> {
     const agent = url.startsWith("https:") ? this.httpsAgent : this.httpAgent;
     try {

@@ -40,6 +40,12 @@ export function nodeClientUrl(config: Pick<ClusterConfig, "tls">,
   return `${clusterScheme(config)}://${connectableHost(node.host)}:${node.clientPort}`;
 }
 
+/** The peer URL of `node` (Raft messages): https:// (mutual TLS) when the cluster has tls. */
+export function nodePeerUrl(config: Pick<ClusterConfig, "tls">,
+  node: Pick<NodeConfig, "host" | "peerPort">): string {
+  return `${clusterScheme(config)}://${connectableHost(node.host)}:${node.peerPort}`;
+}
+
 function readPem(config: TlsOfConfig, place: string, file: string): string {
   try {
     return readFileSync(file, "utf8");

@@ -35,6 +35,17 @@ export interface LocalNode {
   readonly id: string;
   readonly url: string;
   process: ChildProcess | null;
+  /** A node that is not in the cluster file: it starts with market-node --join. */
+  readonly join?: LocalJoin;
+}
+
+/** How a node added later (member add) starts: market-node --join. */
+export interface LocalJoin {
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+  readonly dataDir: string;
+  /** The client URL of the member it asks. */
+  joinUrl: string;
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks; a small race before the node binds it). */
@@ -131,8 +142,25 @@ export class LocalCluster {
     return cluster;
   }
 
+  /**
+   * Picks free ports and a data folder for a node that is not in the cluster file, to be added
+   * with member add and started with startNode (market-node --join through `joinUrl`).
+   */
+  async prepareJoiningNode(id: string, joinUrl: string): Promise<LocalJoin> {
+    const taken = new Set(this.config.nodes.flatMap((node) => [node.clientPort, node.peerPort]));
+    const clientPort = await distinctFreePort(taken);
+    const peerPort = await distinctFreePort(taken);
+    const join: LocalJoin = { peerUrl: `http://127.0.0.1:${peerPort}`,
+      clientUrl: `http://127.0.0.1:${clientPort}`, dataDir: path.join(this.root, "data", id),
+      joinUrl };
+    this.nodes.push({ id, url: join.clientUrl, process: null, join });
+    return join;
+  }
+
   /** The absolute path of a node's data folder. */
   dataDir(id: string): string {
+    const joining = this.nodes.find((candidate) => candidate.id === id)?.join;
+    if (joining !== undefined) return joining.dataDir;
     const node = this.config.nodes.find((candidate) => candidate.id === id);
     if (node === undefined) throw new Error(`no node ${id}`);
     return path.resolve(this.root, node.dataDir);
@@ -157,9 +185,11 @@ export class LocalCluster {
     const node = this.node(id);
     if (node.process !== null || this.stopped) return;
     const output = this.options.output ?? "ignore";
+    const join = node.join === undefined ? [] : ["--join", node.join.joinUrl, "--peer-url",
+      node.join.peerUrl, "--client-url", node.join.clientUrl, "--data-dir", node.join.dataDir];
     const child = spawn(process.execPath, [marketNodeBin(), "--config", this.configPath,
       "--id", id, "--log-level", this.options.logLevel ?? "warn",
-      ...(options.newCluster === true ? ["--new-cluster"] : [])],
+      ...(options.newCluster === true ? ["--new-cluster"] : []), ...join],
     { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
       typeof output === "function" ? "pipe" : output] });
     if (typeof output === "function") {

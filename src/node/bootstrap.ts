@@ -62,8 +62,8 @@ export function decideBootstrap(input: BootstrapInput): BootstrapVerdict {
       `(${answer.nodeId} has it published at index ${record.index}, incarnation ` +
       `${record.incarnation}), but its data folder holds no Raft state: its log and vote ` +
       "were lost, so it cannot rejoin as a voter under this id. Restore the folder from a " +
-      "backup, or replace the node with a new member (this version has no member " +
-      "remove/add yet, so until then the node cannot rejoin under this id)" };
+      `backup, or replace the node: market-cli member remove ${self}, member add with a new ` +
+      "id, and start the new node with market-node --join (README: a node lost its disk)" };
   }
   const answered = new Set(answers.map((answer) => answer.nodeId));
   const waitingFor = peers.filter((peer) => !answered.has(peer));

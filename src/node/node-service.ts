@@ -71,6 +71,13 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastLogIndex: number;
+  /** The voters (the incoming side while joint). */
   readonly members: readonly NodeId[];
+  /** Members that receive the log but do not vote (added with `member add --learner`). */
+  readonly learners?: readonly NodeId[];
+  /** While a joint configuration is in force: the voters of the one being left. */
+  readonly votersOutgoing?: readonly NodeId[];
+  /** The client API URL of each member (voters and learners), as the replicated book has it. */
+  readonly clientUrls?: Readonly<Record<NodeId, string>>;
   readonly stateHash: string;
 }

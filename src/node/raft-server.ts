@@ -1,17 +1,13 @@
 import type { Logger } from "pino";
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
-  applyConfChange,
-  confOfMeta,
-  decodeConfChange,
-  emptyConfState,
   makeRaftConfig,
   mayPrecedePersist,
   metaOfConf,
   RaftNode,
   SeededRng,
-  type ConfState,
   type Entry,
+  type MemberAddress,
   type MemberRecord,
   type NodeId,
   type RaftConfig,
@@ -32,6 +28,12 @@ import {
 } from "./market-adapter.js";
 import { IdentityConflictError, MemberPublisher } from "./member-publisher.js";
 import { decodePublish } from "./members.js";
+import {
+  Membership,
+  type MembershipOutcome,
+  type MembershipRequest,
+  type MembersView,
+} from "./membership.js";
 import { NodeMetrics } from "./metrics.js";
 import { RaftEventLog, type RaftEventPage } from "./raft-event-log.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
@@ -62,8 +64,16 @@ export interface RaftServerOptions {
   readonly logger: Logger;
   readonly tickIntervalMs: number;
   readonly raft?: Partial<RaftConfig>;
-  /** Client API base URLs by node id, for forwarding. */
-  readonly clientUrls: ReadonlyMap<NodeId, string>;
+  /**
+   * Where the nodes the cluster was bootstrapped with listen (the cluster file's): the
+   * address book until the replicated one (member-addresses.ts) says more. Client URLs are
+   * used for forwarding; none in the simulator.
+   */
+  readonly bootstrapAddresses: readonly MemberAddress[];
+  /** The peers this node may need to reach changed (a member was added): the transport's. */
+  readonly onPeersChanged?: (known: MemberAddress[]) => void;
+  /** This node applied the change at `index` that removes it from the cluster. */
+  readonly onRemoved?: (index: number) => void;
   readonly snapshot: { readonly entriesBetweenSnapshots: number; readonly trailingEntries: number };
   readonly pendingProposalsMax?: number;
   readonly proposalTimeoutMs?: number;
@@ -146,8 +156,8 @@ export class RaftServer implements NodeService {
   private leaderId: NodeId | null = null;
   private fatalError: Error | null = null;
   private readonly violationLog: ViolationLog;
-  /** The configuration as of the state machine's applied index (noteAppliedConfig). */
-  private appliedConf: ConfState;
+  /** The configuration and addresses as of the applied index, and membership changes. */
+  private readonly membership: Membership;
   /** The core's events (Ready.events): logged, and kept for GET /v1/cluster/events. */
   private readonly events: RaftEventLog;
 
@@ -181,7 +191,6 @@ export class RaftServer implements NodeService {
     }
     this.publisher = new MemberPublisher(options.id, options.incarnation, scheduler,
       options.logger, (message) => this.stopForIdentityConflict(message));
-    this.appliedConf = confOfMeta(base ?? undefined) ?? emptyConfState(options.voters);
     const conflict = this.publisher.reset(base?.members ?? []);
     if (conflict !== null) throw new IdentityConflictError(conflict);
     const checkpointJitter = checkpointJitterDraw(scheduler,
@@ -204,6 +213,12 @@ export class RaftServer implements NodeService {
     };
     const pendingMax = options.pendingProposalsMax ?? 10_000;
     const proposalTimeoutMs = options.proposalTimeoutMs ?? 5000;
+    this.membership = new Membership(context, { bootstrapVoters: options.voters,
+      bootstrapAddresses: options.bootstrapAddresses, timeoutMs: proposalTimeoutMs,
+      ...(options.onPeersChanged === undefined ? {} : { onPeersChanged: options.onPeersChanged }),
+      ...(options.onRemoved === undefined ? {} : { onRemoved: options.onRemoved }),
+      publishedIds: () => this.publisher.list().map((record) => record.id) },
+    base, this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1));
     this.proposals = new Proposals(context, pendingMax, proposalTimeoutMs);
     this.forwarding = new Forwarding(context, options.transport,
       (data) => this.stateMachine.requestKeyOf(data), pendingMax, proposalTimeoutMs);
@@ -243,6 +258,7 @@ export class RaftServer implements NodeService {
     this.scheduler.clearTimer(this.tickTimer);
     this.tickTimer = null;
     this.proposals.stop();
+    this.membership.stop();
     this.forwarding.stop();
     this.reads.stop();
     await this.loopPass;
@@ -316,6 +332,9 @@ export class RaftServer implements NodeService {
       appliedIndex: this.stateMachine.appliedIndex,
       lastLogIndex: status.lastLogIndex,
       members: status.voters,
+      learners: status.learners,
+      votersOutgoing: status.votersOutgoing,
+      clientUrls: this.membership.clientUrls(),
       stateHash: this.stateMachine.stateHash(),
     };
   }
@@ -326,7 +345,23 @@ export class RaftServer implements NodeService {
   }
 
   clientUrlOf(id: NodeId): string | null {
-    return this.options.clientUrls.get(id) ?? null;
+    return this.membership.addresses.get(id)?.clientUrl ?? null;
+  }
+
+  /** The members as this node sees them (GET /admin/members). */
+  members(): MembersView {
+    return { ...this.membership.view(),
+      published: this.publishedMembers().map((record) => record.id) };
+  }
+
+  /** Proposes a membership change as leader and waits until it applies here. */
+  changeMembership(request: MembershipRequest): Promise<MembershipOutcome> {
+    if (this.stopped || this.fatalError !== null) {
+      return Promise.resolve({ kind: "unknown", leaderId: null });
+    }
+    const outcome = this.membership.change(request);
+    this.schedule();
+    return outcome;
   }
 
   /** Hands leadership to `target` (admin API). */
@@ -444,6 +479,9 @@ export class RaftServer implements NodeService {
     if (ready.events.length > 0 || ready.eventsDropped > 0) {
       this.events.record(ready.events, ready.eventsDropped, this.scheduler.wallClockMs());
     }
+    // A member a change adds must be reachable as soon as its entry is in the log (quorums
+    // follow the newest configuration there): before this Ready's messages go out to it.
+    if (ready.entries.length > 0) this.membership.noteLogged(ready.entries);
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader.
     const early = ready.messages.filter(mayPrecedePersist);
@@ -514,7 +552,7 @@ export class RaftServer implements NodeService {
    * carries knows (the session table answers a retry with the same requestId).
    */
   private settleInstalled(meta: SnapshotMeta): void {
-    this.appliedConf = confOfMeta(meta) ?? this.appliedConf;
+    this.membership.reset(meta);
     const conflict = this.publisher.reset(meta.members ?? []);
     if (conflict !== null) this.stopForIdentityConflict(conflict);
     this.proposals.settleUpTo(meta.index);
@@ -530,7 +568,7 @@ export class RaftServer implements NodeService {
     const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
     if (fresh.length === 0) return;
     const batch: CommittedEntry[] = fresh.map((entry) => {
-      if (entry.kind === "config") this.noteAppliedConfig(entry);
+      this.membership.noteApplied(entry);
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;
       if (publication !== null) this.publisher.apply(publication, entry.index);
       const command = entry.data !== "" && entry.kind === "normal" && publication === null;
@@ -551,7 +589,8 @@ export class RaftServer implements NodeService {
    * it and the published members.
    */
   private metaAt(index: number, term: number): SnapshotMeta {
-    return { index, term, ...metaOfConf(this.appliedConf), members: this.publisher.list() };
+    return { index, term, ...metaOfConf(this.membership.conf()), members: this.publisher.list(),
+      addresses: this.membership.metaAddresses() };
   }
 
   /** This incarnation is not the one the cluster knows under our id: stop taking part. */
@@ -565,17 +604,6 @@ export class RaftServer implements NodeService {
     this.fatalError = new IdentityConflictError(message);
     void this.stop();
     callback(message);
-  }
-
-  /**
-   * Follows the configuration as of the applied index, as the core does as of the entries it
-   * handed out (the same pure function, so the two agree): a snapshot's meta must carry the
-   * configuration of its own index, and a batch may end before a change the core already took.
-   */
-  private noteAppliedConfig(entry: Entry): void {
-    const change = decodeConfChange(entry.data);
-    const result = change === null ? null : applyConfChange(this.appliedConf, change);
-    if (result?.ok === true) this.appliedConf = result.conf;
   }
 
   /** Returns whether the leader changed. */

@@ -44,6 +44,20 @@ export interface SnapshotMeta {
    * id. Opaque to the core, which only carries it; absent in snapshots from before it existed.
    */
   readonly members?: readonly MemberRecord[];
+  /**
+   * Where each member listens, as of `index` (src/node/member-addresses.ts), sorted by id,
+   * removed members included. Opaque to the core, which only carries it; absent in snapshots
+   * from before it existed.
+   */
+  readonly addresses?: readonly MemberAddress[];
+}
+
+/** Where a member listens; `removedAtIndex` once a change removed it (its id stays used). */
+export interface MemberAddress {
+  readonly id: NodeId;
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+  readonly removedAtIndex?: number;
 }
 
 /** A node that has run in the cluster: its id, the incarnation that ran, and the index of

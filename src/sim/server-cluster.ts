@@ -132,7 +132,7 @@ export class ServerCluster {
       logger: silentLogger,
       tickIntervalMs: this.options.tickIntervalMs,
       raft: this.options.raft,
-      clientUrls: new Map(),
+      bootstrapAddresses: [],
       snapshot: this.options.snapshot,
       scheduler,
       // Without the process metrics: prom-client's collect a whole process's figures through

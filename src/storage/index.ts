@@ -36,5 +36,6 @@ export {
   readIdentity,
   writeIdentity,
   type IdentityFence,
+  type JoinRecord,
   type NodeIdentity,
 } from "./node-identity.js";

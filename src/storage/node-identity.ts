@@ -33,9 +33,26 @@ export interface NodeIdentity {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly incarnation: string;
-  /** Set when the folder held a log from before identities existed, or was made another way. */
-  readonly origin: "bootstrap" | "adopted";
+  /**
+   * "bootstrap": made when the cluster file's node first started; "adopted": the folder held a
+   * log from before identities existed; "joined": made by `market-node --join`, with `join`.
+   */
+  readonly origin: "bootstrap" | "adopted" | "joined";
   readonly fence: IdentityFence | null;
+  /** A node that joined a running cluster: what it learned from the cluster when it joined. */
+  readonly join?: JoinRecord;
+}
+
+/**
+ * What a joining node needs to start from an empty log: the cluster's bootstrap voters (the
+ * configuration its log replays from, entry 1 on) and the members' addresses when it joined
+ * (so that it accepts the current leader's messages before it has applied the change that
+ * names it).
+ */
+export interface JoinRecord {
+  readonly bootstrapVoters: readonly string[];
+  readonly addresses: readonly { readonly id: string; readonly peerUrl: string;
+    readonly clientUrl: string }[];
 }
 
 /** A fresh incarnation id: 64 random bits, hex. */
@@ -75,9 +92,11 @@ function parseIdentity(text: string): NodeIdentity | null {
   // The cluster id goes on the wire in a header: printable ASCII, as the transport requires.
   if (fields.format !== 1 || !/^[\x21-\x7e]{1,128}$/.test(String(fields.clusterId)) ||
     !isText("clusterId") || !isText("nodeId") ||
-    !isText("incarnation") || (fields.origin !== "bootstrap" && fields.origin !== "adopted")) {
+    !isText("incarnation") || (fields.origin !== "bootstrap" && fields.origin !== "adopted" &&
+      fields.origin !== "joined")) {
     return null;
   }
+  if (fields.join !== undefined && !isJoinRecord(fields.join)) return null;
   const fence = fields.fence;
   if (fence !== null && (typeof fence !== "object" || fence === undefined ||
     typeof (fence as Record<string, unknown>).reason !== "string" ||
@@ -85,6 +104,18 @@ function parseIdentity(text: string): NodeIdentity | null {
     return null;
   }
   return value as NodeIdentity;
+}
+
+function isJoinRecord(value: unknown): value is JoinRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { bootstrapVoters, addresses } = value as Record<string, unknown>;
+  const isId = (id: unknown): boolean => typeof id === "string" && id.length > 0;
+  return Array.isArray(bootstrapVoters) && bootstrapVoters.length > 0 &&
+    bootstrapVoters.every(isId) && Array.isArray(addresses) &&
+    addresses.every((address: unknown) => typeof address === "object" && address !== null &&
+      isId((address as Record<string, unknown>).id) &&
+      typeof (address as Record<string, unknown>).peerUrl === "string" &&
+      typeof (address as Record<string, unknown>).clientUrl === "string");
 }
 
 /**

@@ -41,6 +41,14 @@ const memberRecordSchema = z.object({
   index: count,
 }).strict();
 
+/** Member addresses (node/member-addresses.ts), checked again there before use. */
+const memberAddressSchema = z.object({
+  id: nodeId,
+  peerUrl: z.string().min(1).max(256),
+  clientUrl: z.string().min(1).max(256),
+  removedAtIndex: count.optional(),
+}).strict();
+
 const snapshotMetaSchema = z.object({
   index: count,
   term: count,
@@ -48,6 +56,7 @@ const snapshotMetaSchema = z.object({
   learners: z.array(nodeId).max(votersMax).optional(),
   votersOutgoing: z.array(nodeId).max(votersMax).optional(),
   members: z.array(memberRecordSchema).max(1024).optional(),
+  addresses: z.array(memberAddressSchema).max(1024).optional(),
 }).strict();
 
 const base = { from: nodeId, to: nodeId, term: count };

@@ -58,7 +58,7 @@ function startCluster(overrides: Partial<RaftServerOptions> = {}, dataRoot?: str
     id, voters: ids, dataDir: path.join(dataRoot ?? "/nonexistent", id), transport: hub.transport(id),
     logger: pino({ level: "silent" }), tickIntervalMs: 5,
     raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
-    clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
+    bootstrapAddresses: [], snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
     ...(dataRoot === undefined
       ? { openStorage: () => ({ log: new MemoryStorage(), state: new MemoryStateStore(),
         snapshots: new MemorySnapshotStore() }) }
@@ -416,7 +416,7 @@ describe("RaftServer catch-up by snapshot", () => {
         { write: (line: string) => void lines.push(line) }),
       tickIntervalMs: 5,
       raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, snapshotChunkBytes: 512 },
-      clientUrls: new Map(), snapshot: { entriesBetweenSnapshots: 10, trailingEntries: 2 },
+      bootstrapAddresses: [], snapshot: { entriesBetweenSnapshots: 10, trailingEntries: 2 },
     });
     let running = ids.map(start);
     try {
@@ -507,7 +507,7 @@ describe("RaftServer after a crash mid-install", () => {
     const server = RaftServer.start({
       id: "n1", voters: ids, dataDir: path.join(dataRoot, "n1"), transport: new Hub().transport("n1"),
       logger: pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) }),
-      tickIntervalMs: 5, clientUrls: new Map(),
+      tickIntervalMs: 5, bootstrapAddresses: [],
       snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
     });
     try {
@@ -529,7 +529,7 @@ describe("RaftServer after a crash mid-install", () => {
       expect(() => RaftServer.start({
         id: "n1", voters: ids, dataDir: path.join(dataRoot, "n1"),
         transport: new Hub().transport("n1"), logger: pino({ level: "silent" }),
-        tickIntervalMs: 5, clientUrls: new Map(),
+        tickIntervalMs: 5, bootstrapAddresses: [],
         snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
       })).to.throw(/snapshot install cut short/);
     } finally {
@@ -549,7 +549,7 @@ describe("RaftServer after a crash mid-install", () => {
     const crashed = store.crash(2);
     expect(() => RaftServer.start({
       id: "n1", voters: ids, dataDir: "/nonexistent/n1", transport: new Hub().transport("n1"),
-      logger: pino({ level: "silent" }), tickIntervalMs: 5, clientUrls: new Map(),
+      logger: pino({ level: "silent" }), tickIntervalMs: 5, bootstrapAddresses: [],
       snapshot: { entriesBetweenSnapshots: 50, trailingEntries: 5 },
       openStorage: () => ({ log: new MemoryStorage(), state: crashed,
         snapshots: new MemorySnapshotStore() }),
