@@ -143,7 +143,10 @@ export class MemberAddresses {
   reset(stored: readonly MemberAddress[] | null | undefined,
     bootstrap: readonly MemberAddress[] = []): void {
     const source = stored !== null && stored !== undefined && stored.length > 0 ? stored : bootstrap;
-    this.applied = new Map(source.map((address) => [address.id, address]));
+    // A meta comes from a disk or a leader's snapshot: an address that is not one is dropped
+    // (the transport would fail on it), never used.
+    this.applied = new Map(source.filter((address) => memberAddressProblem(address) === null)
+      .map((address) => [address.id, address]));
     this.pending = new Map([...this.pending].filter(([id]) => !this.applied.has(id)));
     this.onKnownChanged(this.known());
   }
