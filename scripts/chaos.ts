@@ -27,7 +27,9 @@ const program = new Command("chaos")
   .option("--duration <seconds>", "workload duration", integer("duration", 1),
     defaults.durationSeconds)
   .option("--clients <n>", "concurrent client processes", integer("clients", 1), defaults.clients)
-  .option("--nemesis <list>", "faults: partition,kill,pause (or none)", defaults.nemesis)
+  .option("--nemesis <list>", "faults: partition,kill,pause,member (or none); member grows " +
+    "the cluster to 5 voters, shrinks it to 3 and replaces voters (the leader too) through " +
+    "the admin API", defaults.nemesis)
   .option("--seed <n>", "PRNG seed of the workload and the nemesis", integer("seed", 0))
   .option("--attach", "attach to the running cluster of --config (partition nemesis only)")
   .option("--config <file>", "the cluster file, with --attach", defaults.config)

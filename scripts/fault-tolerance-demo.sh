@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The lab's fault-tolerance demo, done with quorum commits: start a 3-node cluster, buy, kill
 # the leader and time the failover, keep buying, restart the old leader and watch it catch up,
-# partition off a minority and watch it refuse writes, heal, and check every replica is equal.
+# partition off a minority and watch it refuse writes, heal, check every replica is equal, then
+# lose a node's disk and replace it with the README's runbook (member remove/add, --join,
+# promote), printing each command as it runs.
 #
 #   scripts/fault-tolerance-demo.sh [--config FILE]     (default cluster.config.json)
 #
-# It starts the nodes itself (so it can kill the leader by its PID) and stops every process it
-# started when it ends, even on Ctrl-C.
+# It starts the nodes itself (so it can kill the leader by its PID), on the ports of the cluster
+# file but with data folders in a temporary folder (the cluster's own data is not touched), and
+# stops every process it started when it ends, even on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,10 @@ if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
   exit 0
 fi
 [ -f "$config" ] || { echo "error: no cluster file $config" >&2; exit 128; }
+logdir=$(mktemp -d)
+# A copy of the cluster file whose nodes keep their data under $logdir.
+node -e 'const fs=require("fs");const c=JSON.parse(fs.readFileSync(process.argv[1],"utf8"));for(const n of c.nodes)n.dataDir=process.argv[2]+"/data/"+n.id;fs.writeFileSync(process.argv[2]+"/cluster.config.json",JSON.stringify(c,null,2))' "$(realpath "$config")" "$logdir"
+config=$logdir/cluster.config.json
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
@@ -30,7 +37,6 @@ url_of() {
 }
 
 declare -A pids
-logdir=$(mktemp -d)
 start_node() {
   node bin/market-node.js --config "$config" --id "$1" --log-level warn \
     >>"$logdir/$1.log" 2>&1 &
@@ -120,16 +126,51 @@ cli cluster status || true
 note "the isolated node stays at its old term as a preCandidate: PreVote asks before it bumps"
 note "its term, so when it returns it rejoins without deposing the healthy leader"
 
+# Waits until every member that answers reports one state hash at one applied index.
+converged() {
+  for _ in $(seq 1 150); do
+    if cli cluster status -w json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const rows=JSON.parse(s).filter(r=>!r.removedNodeId&&r.status);const h=new Set(rows.map(r=>r.status.stateHash+"@"+r.status.appliedIndex));process.exit(rows.length>=3&&h.size===1?0:1)})'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+show() { printf '   \033[2m$ %s\033[0m\n' "$*"; "$@"; }
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
 say "7. Heal, and check every replica is equal"
 npm run --silent partition -- --config "$config" heal
-for _ in $(seq 1 100); do
-  if cli cluster status -w json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const rows=JSON.parse(s);const list=Array.isArray(rows)?rows:rows.nodes??[];const h=new Set(list.map(r=>(r.stateHash??r.status?.stateHash)+"@"+(r.appliedIndex??r.status?.appliedIndex)));process.exit(list.length>=3&&h.size===1?0:1)})'; then
-    cli cluster status
-    note "every replica applied the same log to the same index: identical state hashes"
-    exit 0
-  fi
-  sleep 0.1
-done
+if ! converged; then cli cluster status || true; echo "error: replicas did not converge" >&2; exit 1; fi
 cli cluster status
-echo "error: replicas did not converge" >&2
-exit 1
+note "every replica applied the same log to the same index: identical state hashes"
+
+leader_now=$(wait_for_leader)
+lost=""; for id in "${ids[@]}"; do [ "$id" != "$leader_now" ] && lost=$id; done
+say "8. $lost loses its disk, and is replaced (README: runbook for a node that lost its disk)"
+kill -KILL "${pids[$lost]}"; wait "${pids[$lost]}" 2>/dev/null || true; unset "pids[$lost]"
+rm -rf "$logdir/data/$lost"
+note "killed $lost and deleted its data folder; started again under its old id, it refuses:"
+node bin/market-node.js --config "$config" --id "$lost" --log-level warn 2>&1 | grep '^error' | sed 's/^/   /' || true
+note "(it ran in this cluster before, so its lost vote and log could make it vote twice or"
+note " count toward a quorum for entries it no longer has; a new id is the safe way back)"
+new_id=${lost}b
+peer_port=$(free_port); client_port=$(free_port)
+show cli member remove "$lost"
+show cli member add "$new_id" --learner --peer-url "http://127.0.0.1:$peer_port" \
+  --client-url "http://127.0.0.1:$client_port" --data-dir "$logdir/data/$new_id"
+printf '   \033[2m$ market-node --config %s --id %s --join %s --peer-url %s --client-url %s --data-dir %s &\033[0m\n' \
+  "$config" "$new_id" "$(url_of "$leader_now")" "http://127.0.0.1:$peer_port" \
+  "http://127.0.0.1:$client_port" "$logdir/data/$new_id"
+node bin/market-node.js --config "$config" --id "$new_id" --join "$(url_of "$leader_now")" \
+  --peer-url "http://127.0.0.1:$peer_port" --client-url "http://127.0.0.1:$client_port" \
+  --data-dir "$logdir/data/$new_id" --log-level warn >>"$logdir/$new_id.log" 2>&1 &
+pids[$new_id]=$!
+show cli member promote "$new_id" --wait
+show cli member list
+cli buy --item apple-1kg
+if ! converged; then cli cluster status || true; echo "error: replicas did not converge" >&2; exit 1; fi
+show cli cluster status
+note "$new_id caught up from the leader as a learner, then became a voter; $lost is gone for"
+note "good (its id is never given again), and every member holds the same state"
+exit 0

@@ -18,6 +18,11 @@ import { diagnose, diagnosisJson } from "./cli-diagnosis.js";
 import { adminTokenVariable, UsageError, type EndpointChoice } from "./cli-endpoints.js";
 import { renderTable } from "./cli-output.js";
 import {
+  memberIdPattern,
+  memberUrlProblem,
+  normalizeMemberUrl,
+} from "../node/member-addresses.js";
+import {
   CliFailure,
   exitCodes,
   idOfEndpoint,
@@ -92,6 +97,12 @@ async function sendChange(session: CliSession, connected: Connected, method: "PO
         await new Promise((resolve) => setTimeout(resolve, promoteRetryMs));
         continue;
       }
+      // Out of tries or time while the cluster was busy (a leader moving, a change in flight,
+      // a learner catching up): it could not serve the change now, which is exit 2.
+      if (again || reason === "notLeader") {
+        throw new CliFailure(exitCodes.unavailable, reason, `${error.message} (gave up ` +
+          "within --timeout)", { ...error.details });
+      }
       if (error.code === "conflict" || error.code === "invalid_request") {
         throw new CliFailure(exitCodes.error, reason === "" ? error.code : reason,
           error.message, { ...error.details });
@@ -110,10 +121,26 @@ export interface AddOptions extends GlobalOptions {
 
 export async function runMemberAdd(session: CliSession, options: AddOptions, id: string):
   Promise<void> {
+  if (!memberIdPattern.test(id)) throw new UsageError(`"${id}" is not a node id (1-32 letters, digits, _ or -)`);
+  for (const [flag, url] of [["--peer-url", options.peerUrl], ["--client-url",
+    options.clientUrl]] as const) {
+    const problem = memberUrlProblem(url);
+    if (problem !== null) throw new UsageError(`${flag} ${problem}`);
+  }
   const connected = connectAdmin(session, options, "member add");
   const learner = options.learner === true;
-  const { leaderId, answer } = await sendChange(session, connected, "POST", "/admin/members",
-    { id, peerUrl: options.peerUrl, clientUrl: options.clientUrl, learner });
+  let sent: { leaderId: string; answer: Record<string, unknown> };
+  try {
+    sent = await sendChange(session, connected, "POST", "/admin/members",
+      { id, peerUrl: options.peerUrl, clientUrl: options.clientUrl, learner });
+  } catch (error) {
+    // A repeat of an add that applied (an earlier run timed out after proposing it).
+    const same = error instanceof CliFailure && error.code === "idUsed"
+      ? await sameMember(session, connected, id, options) : null;
+    if (same === null) throw error;
+    sent = same;
+  }
+  const { leaderId, answer } = sent;
   const leaderUrl = connected.client.endpointOf(leaderId) ??
     connected.choice.nodeEndpoints[leaderId] ?? "LEADER_CLIENT_URL";
   const start = `market-node --config ${options.config ?? "cluster.config.json"} --id ${id} ` +
@@ -123,6 +150,22 @@ export async function runMemberAdd(session: CliSession, options: AddOptions, id:
     `${String(answer.index)}\nstart it with:\n  ${start}` + (learner
     ? `\nthen, once it has caught up: market-cli member promote ${id} --wait` : ""),
   { ...answer, id, learner, start });
+}
+
+/** The member `id` as the leader lists it, when it has exactly these URLs; else null. */
+async function sameMember(session: CliSession, connected: Connected, id: string,
+  options: AddOptions): Promise<{ leaderId: string; answer: Record<string, unknown> } | null> {
+  const leader = await leaderEndpoint(session, connected);
+  const view = await connected.client.admin(leader.endpoint, "GET", "/admin/members",
+    { adminToken: connected.adminToken, timeoutMs: session.remainingMs() }) as unknown as
+    MembersView;
+  const member = view.members.find((candidate) => candidate.id === id);
+  if (member === undefined || member.peerUrl !== normalizeMemberUrl(options.peerUrl) ||
+    member.clientUrl !== normalizeMemberUrl(options.clientUrl)) {
+    return null;
+  }
+  return { leaderId: leader.id, answer: { index: view.lastLogIndex, conf: view.conf, member,
+    alreadyMember: true } };
 }
 
 export async function runMemberPromote(session: CliSession,
@@ -141,17 +184,28 @@ export async function runMemberRemove(session: CliSession, options: GlobalOption
   const { answer } = await sendChange(session, connected, "DELETE",
     `/admin/members/${encodeURIComponent(id)}`, undefined);
   session.print(options, () => `removed ${id} at index ${String(answer.index)}; its id is ` +
-    "never used again", { ...answer, id });
+    `never used again. ${id} stops by itself once it learns of its removal; if it is cut off ` +
+    "and never does, stop it by hand", { ...answer, id });
 }
 
 /**
  * `member list` with the admin token: the leader's GET /admin/members (roles, addresses, the
  * leader's match index for each), each member's own status from its client URL.
  */
-export async function runMemberListAdmin(session: CliSession, options: GlobalOptions):
-  Promise<void> {
+export async function runMemberListAdmin(session: CliSession, options: GlobalOptions,
+  withoutLeader: () => Promise<void>): Promise<void> {
   const connected = connectAdmin(session, options, "member list");
-  const leader = await leaderEndpoint(session, connected);
+  let leader: { id: string; endpoint: string };
+  try {
+    leader = await leaderEndpoint(session, connected);
+  } catch (error) {
+    // No leader to ask: what each endpoint says is still worth showing.
+    if (error instanceof CliFailure && error.code === "no_leader") {
+      await withoutLeader();
+      return;
+    }
+    throw error;
+  }
   const view = await connected.client.admin(leader.endpoint, "GET", "/admin/members",
     { adminToken: connected.adminToken, timeoutMs: session.remainingMs() }) as unknown as
     MembersView;

@@ -102,18 +102,18 @@ leader's view: voters and learners, their URLs, the leader's match index for eac
 joint configuration in progress; without it, the voters each endpoint reports.`)
     .action(action(async (options) => {
       const { client, choice } = session.connect(options);
-      if (choice.adminToken !== null) {
-        await runMemberListAdmin(session, options);
-        return;
-      }
-      const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
-      if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
-      const members = memberRows(rows, (id) => client.endpointOf(id) ??
-        choice.nodeEndpoints[id] ?? null);
-      session.print(options, () => renderTable(["ID", "ENDPOINT", "ROLE", "TERM", "APPLIED"],
-        members.map(({ id, endpoint, status }) => [id, endpoint ?? "-",
-          status?.role ?? "unreachable", status === null ? "-" : String(status.term),
-          status === null ? "-" : String(status.appliedIndex)]), session.style), members);
+      const fromStatuses = async (): Promise<void> => {
+        const rows = await client.clusterStatus({ timeoutMs: session.remainingMs() });
+        if (rows.every((row) => row.status === null)) throw noNodeAnswered(rows, choice);
+        const members = memberRows(rows, (id) => client.endpointOf(id) ??
+          choice.nodeEndpoints[id] ?? null);
+        session.print(options, () => renderTable(["ID", "ENDPOINT", "ROLE", "TERM", "APPLIED"],
+          members.map(({ id, endpoint, status }) => [id, endpoint ?? "-",
+            status?.role ?? "unreachable", status === null ? "-" : String(status.term),
+            status === null ? "-" : String(status.appliedIndex)]), session.style), members);
+      };
+      if (choice.adminToken !== null) await runMemberListAdmin(session, options, fromStatuses);
+      else await fromStatuses();
     }));
   member.command("add").description("add a node to the cluster (as a learner with --learner)")
     .argument("<id>", "the new node's id: never one the cluster used before")

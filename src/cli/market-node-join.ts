@@ -14,8 +14,9 @@
  * differ from the ones added, and one that has already run in the cluster (published: its log
  * and vote are gone, so it may not come back under that id).
  */
+import { memberAddressProblem, memberIdPattern } from "../node/member-addresses.js";
 import type { MembersView } from "../node/membership.js";
-import type { JoinRecord } from "../storage/index.js";
+import type { AddressRecord, BootstrapRecord, JoinRecord } from "../storage/index.js";
 import { httpRequest } from "../transport/http-request.js";
 
 export interface JoinAsk {
@@ -27,8 +28,8 @@ export interface JoinAsk {
 }
 
 export type JoinVerdict =
-  | { readonly kind: "join"; readonly clusterId: string; readonly record: JoinRecord;
-    readonly role: string }
+  | { readonly kind: "join"; readonly clusterId: string; readonly bootstrap: BootstrapRecord;
+    readonly join: JoinRecord; readonly role: string }
   | { readonly kind: "refuse"; readonly message: string }
   /** Not answered (yet): `reason` says why; ask again. */
   | { readonly kind: "retry"; readonly reason: string };
@@ -37,9 +38,12 @@ export type JoinVerdict =
 export function judgeJoin(ask: JoinAsk, view: MembersView): JoinVerdict {
   const addCommand = `market-cli member add ${ask.id} --peer-url ${ask.peerUrl} ` +
     `--client-url ${ask.clientUrl}`;
-  if (typeof view.clusterId !== "string" || view.clusterId.length === 0) {
-    return { kind: "retry", reason: "the answer names no cluster id" };
+  // The answer is a peer's word, and what it says is written to IDENTITY: checked first.
+  if (typeof view.clusterId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(view.clusterId)) {
+    return { kind: "retry", reason: "the answer names no valid cluster id" };
   }
+  const problem = viewProblem(view);
+  if (problem !== null) return { kind: "retry", reason: `the answer is malformed: ${problem}` };
   const removed = view.removed.find((member) => member.id === ask.id);
   if (removed !== undefined) {
     return { kind: "refuse", message: `${ask.id} was removed from the cluster at index ` +
@@ -63,11 +67,45 @@ export function judgeJoin(ask: JoinAsk, view: MembersView): JoinVerdict {
       `client URL ${member.clientUrl}, but this node was started with ${ask.peerUrl} and ` +
       `${ask.clientUrl}: start it with the URLs it was added with` };
   }
-  const addresses = view.members.flatMap((candidate) =>
+  const addresses: AddressRecord[] = view.members.flatMap((candidate) =>
     candidate.peerUrl === null || candidate.clientUrl === null ? []
       : [{ id: candidate.id, peerUrl: candidate.peerUrl, clientUrl: candidate.clientUrl }]);
+  const bootstrapAddresses = view.bootstrapAddresses.map(({ id, peerUrl, clientUrl }) =>
+    ({ id, peerUrl, clientUrl }));
   return { kind: "join", clusterId: view.clusterId, role: member.role,
-    record: { bootstrapVoters: [...view.bootstrapVoters], addresses } };
+    bootstrap: { voters: [...view.bootstrapVoters], addresses: bootstrapAddresses },
+    join: { addresses } };
+}
+
+/** Why a members view cannot be trusted as one, or null. */
+function viewProblem(view: MembersView): string | null {
+  if (!Array.isArray(view.members) || !Array.isArray(view.removed) ||
+    !Array.isArray(view.bootstrapVoters) || !Array.isArray(view.bootstrapAddresses)) {
+    return "members, removed, bootstrapVoters and bootstrapAddresses must be lists";
+  }
+  if (view.bootstrapVoters.length === 0 || !view.bootstrapVoters.every((id) =>
+    typeof id === "string" && memberIdPattern.test(id))) {
+    return "bootstrapVoters must be member ids";
+  }
+  for (const address of view.bootstrapAddresses) {
+    const problem = memberAddressProblem(address);
+    if (problem !== null) return `bootstrapAddresses: ${problem}`;
+  }
+  for (const member of view.members) {
+    if (typeof member !== "object" || member === null || typeof member.id !== "string" ||
+      !memberIdPattern.test(member.id)) {
+      return "a member without an id";
+    }
+    if (member.peerUrl === null || member.clientUrl === null) continue;
+    const problem = memberAddressProblem({ id: member.id, peerUrl: member.peerUrl,
+      clientUrl: member.clientUrl });
+    if (problem !== null) return `member ${member.id}: ${problem}`;
+  }
+  if (!view.removed.every((member) => typeof member === "object" && member !== null &&
+    typeof member.id === "string")) {
+    return "a removed member without an id";
+  }
+  return null;
 }
 
 /** Asks the member at `ask.url` once. */
@@ -94,8 +132,7 @@ export async function askToJoin(ask: JoinAsk, timeoutMs: number, signal?: AbortS
   } catch {
     return { kind: "retry", reason: `${ask.url} answered something that is not JSON` };
   }
-  if (!Array.isArray(view.members) || !Array.isArray(view.removed) ||
-    !Array.isArray(view.bootstrapVoters) || view.bootstrapVoters.length === 0) {
+  if (typeof view !== "object" || view === null) {
     return { kind: "retry", reason: `${ask.url} answered without the members` };
   }
   return judgeJoin(ask, view);

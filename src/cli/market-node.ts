@@ -42,6 +42,7 @@ import {
   repairWal,
   StorageError,
   writeIdentity,
+  type BootstrapRecord,
   type NodeIdentity,
 } from "../storage/index.js";
 import type { SnapshotMeta } from "../raft/index.js";
@@ -183,7 +184,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
       "tokens and peer traffic cross the network in clear text (npm run certs turns TLS on)");
   }
   const identity = checkIdentity(config, node, logger, join !== null);
-  const initialAddresses = join === null ? configAddresses(config)
+  const initialAddresses = join === null ? identity?.bootstrap?.addresses ?? configAddresses(config)
     : [...identity?.join?.addresses ?? []];
   const httpTransport = new HttpTransport({
     self: node.id,
@@ -202,21 +203,41 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   // default) make a cut hold even when only one end of the link received the rule.
   const transport = new FaultyTransport(httpTransport, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
-  const incarnation = join === null
+  const settled = join === null
     ? await settleIdentity({ config, node, logger, identity, httpTransport,
       hasState: hasRaftState(stores), newCluster,
       publishedIncarnation: () => publishedIncarnationIn(stores, node.id) })
     : await settleJoin(join, node, logger, identity, hasRaftState(stores));
-  const joined = incarnation.join ?? null;
-  const voters = joined?.bootstrapVoters ?? config.nodes.map((peer) => peer.id);
-  const bootstrapAddresses = joined?.addresses ?? configAddresses(config);
+  // The configuration the log replays from, recorded once: a later edit of the cluster file
+  // must not change it (a replay from another starting point could reach another
+  // configuration). A folder from before the record takes the cluster file's, once.
+  const incarnation = settled.bootstrap !== undefined ? settled : recordBootstrap(node, settled,
+    { voters: config.nodes.map((peer) => peer.id), addresses: configAddresses(config) }, logger);
+  const bootstrap = incarnation.bootstrap!;
   const electionTimeoutMs = config.timing.tickIntervalMs * config.timing.electionTimeoutTicks;
-  let stopForRemoval: (index: number) => void = () => {};
+  // Removed from the cluster (member remove): the folder is fenced at once, so that it never
+  // starts again under this id; the process stops after two election timeouts, in which a
+  // removed leader hands over and the others learn that the change committed. The removal may
+  // be found while the server starts (an entry applied before a crash, a snapshot), before
+  // there is anything to stop: the stop then waits for the start to finish.
+  let removedAt: number | null = null;
+  let stopAfterRemoval: ((index: number) => void) | null = null;
+  const onRemoved = (index: number): void => {
+    if (removedAt !== null) return;
+    removedAt = index;
+    fenceIdentity(node.dataDir, { reason: `removed from the cluster at index ${index}`,
+      at: new Date().toISOString() }, incarnation);
+    const message = `node ${node.id} was removed from the cluster by the change at index ` +
+      `${index}; it stops, and this data folder will not start again as ${node.id}`;
+    logger.warn(message);
+    console.error(message);
+    stopAfterRemoval?.(index);
+  };
   const metrics = new NodeMetrics(node.id);
   metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
-    voters,
+    voters: bootstrap.voters,
     dataDir: node.dataDir,
     transport,
     logger,
@@ -226,11 +247,12 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
       electionTimeoutTicks: config.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: config.timing.heartbeatIntervalTicks,
     },
-    bootstrapAddresses,
+    bootstrapAddresses: bootstrap.addresses,
+    ...(incarnation.join === undefined ? {} : { knownAddresses: incarnation.join.addresses }),
     // Members added later become peers as soon as a change naming them is in the log.
     onPeersChanged: (known) => httpTransport.setPeers(known.filter((peer) => peer.id !== node.id)
       .map(peerEndpointOf)),
-    onRemoved: (index) => stopForRemoval(index),
+    onRemoved,
     snapshot: config.snapshot,
     openStorage: () => stores,
     incarnation: incarnation.incarnation,
@@ -279,18 +301,20 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
-  // Removed from the cluster (member remove): the folder is fenced, so that it never starts
-  // again under this id, and the process stops after two election timeouts, in which a
-  // removed leader hands over and the others learn that the change committed.
-  stopForRemoval = (index) => {
-    const message = `node ${node.id} was removed from the cluster by the change at index ` +
-      `${index}; it stops, and this data folder will not start again as ${node.id}`;
-    fenceIdentity(node.dataDir, { reason: `removed from the cluster at index ${index}`,
-      at: new Date().toISOString() }, incarnation);
-    logger.warn(message);
-    console.error(message);
+  stopAfterRemoval = () => {
     setTimeout(() => void stop("removed"), 2 * electionTimeoutMs).unref();
   };
+  if (removedAt !== null) stopAfterRemoval(removedAt);
+}
+
+/** Records the bootstrap configuration in a folder's identity that has none yet. */
+function recordBootstrap(node: NodeConfig, identity: NodeIdentity, bootstrap: BootstrapRecord,
+  logger: Logger): NodeIdentity {
+  const recorded: NodeIdentity = { ...identity, bootstrap };
+  writeIdentity(node.dataDir, recorded);
+  logger.info({ voters: bootstrap.voters }, "recorded the bootstrap configuration in the " +
+    "identity file");
+  return recorded;
 }
 
 /**
@@ -316,10 +340,11 @@ async function settleJoin(ask: JoinAsk, node: NodeConfig, logger: Logger,
     }
     if (verdict.kind === "join") {
       const joined: NodeIdentity = { format: 1, clusterId: verdict.clusterId, nodeId: node.id,
-        incarnation: newIncarnation(), origin: "joined", fence: null, join: verdict.record };
+        incarnation: newIncarnation(), origin: "joined", fence: null,
+        bootstrap: verdict.bootstrap, join: verdict.join };
       writeIdentity(node.dataDir, joined);
       logger.info({ clusterId: verdict.clusterId, role: verdict.role,
-        bootstrapVoters: verdict.record.bootstrapVoters }, `node ${node.id} joins the cluster ` +
+        bootstrapVoters: verdict.bootstrap.voters }, `node ${node.id} joins the cluster ` +
         `as a ${verdict.role}; it catches up from the leader`);
       return joined;
     }
@@ -466,7 +491,8 @@ async function settleIdentity(input: SettleIdentityInput): Promise<NodeIdentity>
   // A new incarnation even when an identity survived: the log it ran with is gone, and should
   // it have been published, the new publication shows the loss (members.ts).
   const fresh: NodeIdentity = { format: 1, clusterId, nodeId: node.id,
-    incarnation: newIncarnation(), origin: identity?.origin ?? "bootstrap", fence: null };
+    incarnation: newIncarnation(), origin: identity?.origin ?? "bootstrap", fence: null,
+    ...(identity?.bootstrap === undefined ? {} : { bootstrap: identity.bootstrap }) };
   writeIdentity(node.dataDir, fresh);
   return fresh;
 }

@@ -44,7 +44,7 @@ import { nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { LocalCluster } from "./local-cluster.js";
 import { describePartition, planPartition, type PartitionCommand } from "./partitions.js";
 
-export const nemesisKinds = ["partition", "kill", "pause"] as const;
+export const nemesisKinds = ["partition", "kill", "pause", "member"] as const;
 
 /** How long a node paused while cut off stays cut off after it resumes. */
 const wakeIsolatedMs = 1000;
@@ -95,12 +95,23 @@ export interface ChaosResult {
 }
 
 /** The nodes the runner talks to, and (for a local cluster) their processes. */
+/** The nodes under test: the members now (the member nemesis adds and removes some). */
 interface Target {
-  readonly ids: readonly string[];
-  readonly clients: ReadonlyMap<string, NodeHttpClient>;
-  readonly admins: ReadonlyMap<string, NodeHttpClient>;
+  readonly ids: string[];
+  readonly clients: Map<string, NodeHttpClient>;
+  readonly admins: Map<string, NodeHttpClient>;
   readonly local: LocalCluster | null;
+  readonly ca: string | null;
+  readonly adminToken: string;
+  readonly timeoutMs: number;
 }
+
+/** How long the member nemesis retries one change (a leader change, a change in flight). */
+const memberChangePatienceMs = 15_000;
+/** How long it waits for a new learner to catch up before promotion. */
+const memberPromoteWaitMs = 30_000;
+/** One membership request: answered once the change has committed. */
+const memberRequestTimeoutMs = 8000;
 
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -163,14 +174,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
 function makeTarget(nodes: readonly { id: string; url: string }[], ca: string | null,
   adminToken: string, local: LocalCluster | null, timeoutMs: number): Target {
-  return {
-    ids: nodes.map((node) => node.id),
-    clients: new Map(nodes.map((node) =>
-      [node.id, new NodeHttpClient(node.url, timeoutMs, undefined, ca)])),
-    admins: new Map(nodes.map((node) =>
-      [node.id, new NodeHttpClient(node.url, 1000, adminToken, ca)])),
-    local,
-  };
+  const target: Target = { ids: [], clients: new Map(), admins: new Map(), local, ca, adminToken,
+    timeoutMs };
+  for (const node of nodes) addToTarget(target, node.id, node.url);
+  return target;
+}
+
+function addToTarget(target: Target, id: string, url: string): void {
+  target.ids.push(id);
+  target.clients.set(id, new NodeHttpClient(url, target.timeoutMs, undefined, target.ca));
+  target.admins.set(id, new NodeHttpClient(url, 1000, target.adminToken, target.ca));
+}
+
+/** A removed member: no longer a target (its clients are closed at the end of the run). */
+function removeFromTarget(target: Target, id: string): void {
+  const index = target.ids.indexOf(id);
+  if (index >= 0) target.ids.splice(index, 1);
 }
 
 class ChaosRun {
@@ -195,6 +214,8 @@ class ChaosRun {
   private readonly cancellable = new Map<string, { orderId: string; qty: number }[]>();
   private readonly skusUsed = new Set<string>();
   private readonly counts = { ok: 0, fail: 0, info: 0 };
+  /** Members the member nemesis removed: never restarted (their folders are fenced). */
+  private readonly removedMembers = new Set<string>();
   private currentFault = "none";
   private startMs = 0;
 
@@ -545,6 +566,7 @@ class ChaosRun {
     }
     const local = this.target.local;
     if (local === null) throw new Error(`the ${kind} nemesis needs a local cluster`);
+    if (kind === "member") return await this.changeMembers(local, leader);
     if (kind === "kill") {
       // Its last events, before they die with its process.
       await this.poller.poll(victim);
@@ -594,6 +616,117 @@ class ChaosRun {
       this.recordFault("end", "pause", "heal", `healed: ${victim} reaches its peers again`, ids,
         failed);
     };
+  }
+
+  /**
+   * The member nemesis (issue 13): grows the cluster to 5 voters, shrinks it to 3, or replaces
+   * a voter, through the admin API as an operator would (member add --learner, market-node
+   * --join, promote once caught up, member remove; the leader too), while the clients run. A
+   * change is permanent: its "heal" only records the end. A removed node stops by itself and
+   * leaves the target; a new one joins it.
+   */
+  private async changeMembers(local: LocalCluster, leader: string | null):
+    Promise<() => Promise<void>> {
+    const rng = this.nemesisRng;
+    const view = leader === null ? null : await this.adminJson(leader, "GET", "/admin/members");
+    const voters = (view?.conf as { voters?: string[] } | undefined)?.voters ?? [];
+    if (leader === null || voters.length === 0) {
+      this.recordFault("start", "member", "member: no leader", "no leader to make a change", []);
+      return async () => {
+        this.recordFault("end", "member", "member: none", "no change made", []);
+      };
+    }
+    const roll = rng.nextFloat();
+    const action = voters.length <= 3 ? (roll < 0.7 ? "grow" : "replace")
+      : voters.length >= 5 ? (roll < 0.7 ? "shrink" : "replace")
+        : roll < 0.4 ? "grow" : roll < 0.8 ? "shrink" : "replace";
+    const outgoing = rng.nextFloat() < 0.4 ? leader : pick(rng, voters);
+    const label = action === "grow" ? "grow" : action === "shrink" ? `remove ${outgoing}`
+      : `replace ${outgoing}`;
+    this.currentFault = `member ${label}`;
+    this.recordFault("start", "member", `member ${label}${outgoing === leader &&
+      action !== "grow" ? " (leader)" : ""}`, `membership: ${label} (voters ${voters.join(", ")})`,
+    voters);
+    const notes: string[] = [];
+    if (action !== "shrink") notes.push(await this.addVoter(local, leader));
+    if (action !== "grow") notes.push(await this.removeMember(outgoing));
+    return async () => {
+      this.currentFault = "none";
+      this.recordFault("end", "member", `member ${label} done`, notes.join("; "),
+        [...this.target.ids]);
+    };
+  }
+
+  /** Adds a learner under a new id, starts it with --join, and promotes it once caught up. */
+  private async addVoter(local: LocalCluster, leader: string): Promise<string> {
+    const id = `n${this.nextMemberNumber(local)}`;
+    const leaderUrl = local.node(leader).url;
+    const join = await local.prepareJoiningNode(id, leaderUrl);
+    const added = await this.sendChange("POST", "/admin/members", { id, peerUrl: join.peerUrl,
+      clientUrl: join.clientUrl, learner: true });
+    if (added !== null) return `add ${id}: ${added}`;
+    local.startNode(id);
+    addToTarget(this.target, id, join.clientUrl);
+    this.collector.addNode(id, Date.now());
+    const promoted = await this.sendChange("POST", `/admin/members/${id}/promote`, undefined,
+      memberPromoteWaitMs);
+    return promoted === null ? `added and promoted ${id}` : `added ${id}; promote: ${promoted}`;
+  }
+
+  private async removeMember(id: string): Promise<string> {
+    const removed = await this.sendChange("DELETE", `/admin/members/${id}`, undefined);
+    if (removed !== null) return `remove ${id}: ${removed}`;
+    // It stops by itself once it applies its removal; it is no longer a node under test.
+    removeFromTarget(this.target, id);
+    this.removedMembers.add(id);
+    return `removed ${id}`;
+  }
+
+  /**
+   * Sends a change to whichever node leads, again while the answer says to retry (another
+   * leader, a change in flight, a learner still catching up), for up to `patienceMs`. Returns
+   * null when it applied, else why not.
+   */
+  private async sendChange(method: string, path: string, body: unknown,
+    patienceMs = memberChangePatienceMs): Promise<string | null> {
+    const deadline = Date.now() + patienceMs;
+    let last = "no leader";
+    // Set once a try may have been applied without our seeing it (504, or no answer).
+    let maybeApplied = false;
+    while (Date.now() < deadline && !this.stopping) {
+      const leader = await this.findLeader();
+      const client = leader === null ? undefined : this.target.admins.get(leader);
+      if (client !== undefined) {
+        const answer = await client.request(method, path, body, memberRequestTimeoutMs);
+        if (answer.kind === "answer" && answer.status < 300) return null;
+        const error = answer.kind === "answer"
+          ? (answer.body as { error?: { reason?: unknown; message?: unknown } } | null)?.error
+          : undefined;
+        last = answer.kind === "answer" ? `${answer.status} ${String(error?.reason ??
+          error?.message ?? "")}` : answer.code;
+        // A retry refused as already done (the id in use, no longer a member, already a
+        // voter) after a try that may have applied: that try applied.
+        const alreadyDone = answer.kind === "answer" && (answer.status === 400 ||
+          (answer.status === 409 && /idUsed/.test(last)));
+        if (alreadyDone) return maybeApplied ? null : last;
+        if (answer.kind !== "answer" || answer.status === 504) maybeApplied = true;
+      }
+      await sleep(250);
+    }
+    return last;
+  }
+
+  private async adminJson(id: string, method: string, path: string):
+    Promise<Record<string, unknown> | null> {
+    const answer = await this.target.admins.get(id)?.request(method, path);
+    return answer?.kind === "answer" && answer.status === 200 && typeof answer.body === "object" &&
+      answer.body !== null ? answer.body as Record<string, unknown> : null;
+  }
+
+  /** A number no node of the local cluster has had: ids are never reused. */
+  private nextMemberNumber(local: LocalCluster): number {
+    const numbers = local.nodes.map((node) => Number(/^n(\d+)$/.exec(node.id)?.[1] ?? 0));
+    return Math.max(0, ...numbers) + 1;
   }
 
   private partitionCommand(leader: string | null): PartitionCommand {
@@ -667,6 +800,7 @@ class ChaosRun {
     const local = this.target.local;
     if (local !== null) {
       for (const node of local.nodes) {
+        if (this.removedMembers.has(node.id) || !this.target.ids.includes(node.id)) continue;
         if (node.process === null) {
           this.collector.nodeUp(node.id, Date.now());
           local.startNode(node.id);

@@ -114,6 +114,13 @@ export class RaftEventCollector {
     }
   }
 
+  /** A node that joined the cluster during the run (member add): a follower from `timeMs`. */
+  addNode(node: string, timeMs: number): void {
+    if (this.nodes.has(node)) return;
+    this.nodes.set(node, { epoch: 0, after: 0, changes: [{ timeMs, role: "follower",
+      process: "running", term: 0 }] });
+  }
+
   /** Where the next read of `node` starts: its epoch and the last seq read. */
   cursor(node: string): { readonly epoch: number; readonly after: number } {
     const record = this.record(node);

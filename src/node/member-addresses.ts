@@ -27,6 +27,7 @@ const urlLengthMax = 256;
 
 /** Why `url` cannot be a member's http(s) base URL, or null. */
 export function memberUrlProblem(url: unknown): string | null {
+  // A default port (http://h:80) parses to port "": fine when the text names it.
   if (typeof url !== "string" || url.length === 0) return "must be a URL such as http://127.0.0.1:7101";
   if (url.length > urlLengthMax) return `must be at most ${urlLengthMax} characters`;
   let parsed: URL;
@@ -38,7 +39,7 @@ export function memberUrlProblem(url: unknown): string | null {
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return `"${url}" must start with http:// or https://`;
   }
-  if (parsed.port === "") return `"${url}" must name a port`;
+  if (parsed.port === "" && !/:[0-9]+\/?$/.test(url)) return `"${url}" must name a port`;
   if (parsed.pathname !== "/" || parsed.search !== "" || parsed.hash !== "" ||
     parsed.username !== "" || parsed.password !== "") {
     return `"${url}" must be a scheme, a host and a port, nothing more`;
@@ -49,7 +50,12 @@ export function memberUrlProblem(url: unknown): string | null {
 /** The base URL without a trailing slash. */
 export function normalizeMemberUrl(url: string): string {
   const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.host}`;
+  return `${parsed.protocol}//${parsed.hostname}:${portOf(parsed)}`;
+}
+
+/** The URL's port, the scheme's default when the text named that. */
+function portOf(parsed: URL): number {
+  return parsed.port !== "" ? Number(parsed.port) : parsed.protocol === "https:" ? 443 : 80;
 }
 
 /** The transport's view of a peer URL: host and port. */
@@ -58,7 +64,7 @@ export function peerEndpointOf(address: MemberAddress): { id: NodeId; host: stri
   const parsed = new URL(address.peerUrl);
   // URL keeps the brackets of an IPv6 host; the socket layer wants it bare.
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { id: address.id, host, peerPort: Number(parsed.port) };
+  return { id: address.id, host, peerPort: portOf(parsed) };
 }
 
 /** Why `value` is not a MemberAddress (as read from a peer, a disk or a request), or null. */
@@ -149,6 +155,23 @@ export class MemberAddresses {
       .map((address) => [address.id, address]));
     this.pending = new Map([...this.pending].filter(([id]) => !this.applied.has(id)));
     this.onKnownChanged(this.known());
+  }
+
+  /**
+   * Addresses learned outside the log (a joining node's view of the members when it joined):
+   * for the transport only, until the log says the same; never in the applied book, which
+   * every replica builds alike from the bootstrap book and the changes.
+   */
+  noteKnown(addresses: readonly MemberAddress[]): void {
+    let changed = false;
+    for (const address of addresses) {
+      if (memberAddressProblem(address) !== null || this.applied.has(address.id) ||
+        this.pending.has(address.id)) continue;
+      this.pending.set(address.id, { id: address.id, peerUrl: address.peerUrl,
+        clientUrl: address.clientUrl });
+      changed = true;
+    }
+    if (changed) this.onKnownChanged(this.known());
   }
 
   /** A change entry the log holds (appended or received, committed or not). */

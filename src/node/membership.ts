@@ -19,6 +19,7 @@ import {
   confOfMeta,
   decodeConfChange,
   emptyConfState,
+  isJoint,
   isVoter,
   members as membersOf,
   type ConfChange,
@@ -85,6 +86,8 @@ export interface MembersView {
   readonly removed: readonly { readonly id: NodeId; readonly removedAtIndex: number }[];
   /** The voters the cluster was bootstrapped with: where a joining node's log starts from. */
   readonly bootstrapVoters: readonly NodeId[];
+  /** Their addresses: the replicated address book before any change. */
+  readonly bootstrapAddresses: readonly MemberAddress[];
   /** Ids that have run in the cluster (published members, as of this node's log). */
   readonly published?: readonly NodeId[];
   /** The cluster id (the node's identity file), added by the process that serves the view. */
@@ -97,8 +100,13 @@ const waitingChangesMax = 16;
 export interface MembershipOptions {
   /** The voters the cluster file bootstrapped (or a joining node's record of them). */
   readonly bootstrapVoters: readonly NodeId[];
-  /** The addresses of the bootstrap nodes (the cluster file's). */
+  /** The addresses of the bootstrap nodes (the cluster file's, as recorded at bootstrap). */
   readonly bootstrapAddresses: readonly MemberAddress[];
+  /**
+   * Addresses known from elsewhere (a joining node's view of the members when it joined): the
+   * transport's until the log names them; never in the replicated book.
+   */
+  readonly knownAddresses?: readonly MemberAddress[];
   readonly timeoutMs: number;
   /** The addresses a node may need to reach changed: the transport's peer list. */
   readonly onPeersChanged?: (known: MemberAddress[]) => void;
@@ -119,8 +127,29 @@ export class Membership {
     this.appliedConf = confOfMeta(base ?? undefined) ?? emptyConfState(options.bootstrapVoters);
     this.addresses = new MemberAddresses(options.bootstrapAddresses, options.onPeersChanged);
     this.addresses.reset(base?.addresses, options.bootstrapAddresses);
+    this.addresses.noteKnown(options.knownAddresses ?? []);
     this.noteLogged(logged);
     this.waiting = new Proposals(context, waitingChangesMax, options.timeoutMs);
+    this.checkRemoved();
+  }
+
+  /**
+   * Reports this node's removal when the state it starts from (at restart, or from a leader's
+   * snapshot) already has it removed: the entry that removed it may have applied before a
+   * crash that came before the report, or inside the snapshot.
+   */
+  private checkRemoved(): void {
+    const own = this.addresses.list().find((address) => address.id === this.context.id);
+    if (own?.removedAtIndex === undefined || membersOf(this.appliedConf).includes(own.id)) return;
+    this.reportRemoved(own.removedAtIndex);
+  }
+
+  private reportRemoved(index: number): void {
+    if (this.removedReported) return;
+    this.removedReported = true;
+    this.context.logger.warn({ index }, `node ${this.context.id} was removed from the cluster ` +
+      `by the change at index ${index}`);
+    this.options.onRemoved?.(index);
   }
 
   /** The configuration as of the applied index. */
@@ -153,11 +182,8 @@ export class Membership {
     this.appliedConf = result.conf;
     this.addresses.noteApplied(change, entry.index);
     this.waiting.answer(entry, result.conf);
-    if (wasMember && !membersOf(result.conf).includes(this.context.id) && !this.removedReported) {
-      this.removedReported = true;
-      this.context.logger.warn({ index: entry.index }, `node ${this.context.id} was removed ` +
-        `from the cluster by the change at index ${entry.index}`);
-      this.options.onRemoved?.(entry.index);
+    if (wasMember && !membersOf(result.conf).includes(this.context.id)) {
+      this.reportRemoved(entry.index);
     }
   }
 
@@ -166,6 +192,7 @@ export class Membership {
     this.appliedConf = confOfMeta(meta) ?? this.appliedConf;
     this.addresses.reset(meta.addresses, this.options.bootstrapAddresses);
     this.waiting.settleUpTo(meta.index);
+    this.checkRemoved();
   }
 
   stop(): void {
@@ -250,6 +277,17 @@ export class Membership {
       return refuse("addressUsed", `member ${clash.id} already listens at ` +
         `${clash.peerUrl === peerUrl ? peerUrl : clientUrl}`);
     }
+    if (peerUrl === clientUrl) return refuse("invalid", "peerUrl and clientUrl must differ");
+    if (new URL(peerUrl).hostname !== new URL(clientUrl).hostname) {
+      return refuse("invalid", "peerUrl and clientUrl must name the same host (a node has one " +
+        "listen address)");
+    }
+    // One voter and a new voter that has not caught up: the quorum becomes both, and nothing
+    // commits until the new one runs (a wrong URL would wedge the cluster for good).
+    if (!request.learner && quorumConf.voters.length === 1 && !isJoint(quorumConf)) {
+      return refuse("wouldLoseQuorum", "a cluster of one voter grows through a learner: add " +
+        `${id} as a learner, start it, then promote it once it has caught up`);
+    }
     const op: ConfChangeOp = request.learner ? { type: "addLearner", id } : { type: "addVoter", id };
     return { change: { ops: [op], context: encodeChangeContext([{ id, peerUrl, clientUrl }]) } };
   }
@@ -285,7 +323,8 @@ export class Membership {
         : [{ id: address.id, removedAtIndex: address.removedAtIndex }]);
     return { nodeId: status.id, leaderId: status.leaderId, term: status.term, conf,
       joint: conf.votersOutgoing.length > 0, lastLogIndex: status.lastLogIndex, members,
-      removed, bootstrapVoters: [...this.options.bootstrapVoters] };
+      removed, bootstrapVoters: [...this.options.bootstrapVoters],
+      bootstrapAddresses: [...this.options.bootstrapAddresses] };
   }
 }
 

@@ -70,6 +70,8 @@ export interface RaftServerOptions {
    * used for forwarding; none in the simulator.
    */
   readonly bootstrapAddresses: readonly MemberAddress[];
+  /** Addresses known outside the log (a joining node's view of the members when it joined). */
+  readonly knownAddresses?: readonly MemberAddress[];
   /** The peers this node may need to reach changed (a member was added): the transport's. */
   readonly onPeersChanged?: (known: MemberAddress[]) => void;
   /** This node applied the change at `index` that removes it from the cluster. */
@@ -215,6 +217,7 @@ export class RaftServer implements NodeService {
     const proposalTimeoutMs = options.proposalTimeoutMs ?? 5000;
     this.membership = new Membership(context, { bootstrapVoters: options.voters,
       bootstrapAddresses: options.bootstrapAddresses, timeoutMs: proposalTimeoutMs,
+      ...(options.knownAddresses === undefined ? {} : { knownAddresses: options.knownAddresses }),
       ...(options.onPeersChanged === undefined ? {} : { onPeersChanged: options.onPeersChanged }),
       ...(options.onRemoved === undefined ? {} : { onRemoved: options.onRemoved }),
       publishedIds: () => this.publisher.list().map((record) => record.id) },

@@ -290,8 +290,8 @@ export class RaftNode {
 
   /**
    * Proposes a configuration change (conf-state.ts) as leader, after the checks of
-   * ConfChangeRefusal; accepted, it is appended as a "config" entry and takes effect on every
-   * node once committed (Raft.applyCommittedConfig). A change that alters more than one voter
+   * ConfChangeRefusal; accepted, it is appended as a "config" entry, and each node's quorums
+   * follow it from the moment it is in that node's log (dissertation §4.1; Raft.refreshQuorums). A change that alters more than one voter
    * goes through a joint configuration, which the leader leaves by itself.
    */
   proposeConfChange(change: ConfChange): ConfChangeProposeResult {

@@ -36,6 +36,8 @@ export {
   readIdentity,
   writeIdentity,
   type IdentityFence,
+  type AddressRecord,
+  type BootstrapRecord,
   type JoinRecord,
   type NodeIdentity,
 } from "./node-identity.js";

@@ -39,20 +39,35 @@ export interface NodeIdentity {
    */
   readonly origin: "bootstrap" | "adopted" | "joined";
   readonly fence: IdentityFence | null;
-  /** A node that joined a running cluster: what it learned from the cluster when it joined. */
+  /**
+   * The configuration the cluster was bootstrapped with: the one its log replays from, entry 1
+   * on. Recorded once (from the cluster file at bootstrap, or from the cluster by --join), so
+   * that a later edit of the cluster file cannot change what a replay reaches. Absent in
+   * folders made before it existed: recorded at their next start.
+   */
+  readonly bootstrap?: BootstrapRecord;
+  /** A node that joined a running cluster: the members' addresses when it joined. */
   readonly join?: JoinRecord;
 }
 
+export interface AddressRecord {
+  readonly id: string;
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+}
+
+export interface BootstrapRecord {
+  readonly voters: readonly string[];
+  /** Where the bootstrap voters listen: the first entries of the replicated address book. */
+  readonly addresses: readonly AddressRecord[];
+}
+
 /**
- * What a joining node needs to start from an empty log: the cluster's bootstrap voters (the
- * configuration its log replays from, entry 1 on) and the members' addresses when it joined
- * (so that it accepts the current leader's messages before it has applied the change that
- * names it).
+ * What a joining node learned of the members when it joined: their addresses, so that it
+ * accepts the current leader's messages before it has applied the change that names it.
  */
 export interface JoinRecord {
-  readonly bootstrapVoters: readonly string[];
-  readonly addresses: readonly { readonly id: string; readonly peerUrl: string;
-    readonly clientUrl: string }[];
+  readonly addresses: readonly AddressRecord[];
 }
 
 /** A fresh incarnation id: 64 random bits, hex. */
@@ -96,7 +111,10 @@ function parseIdentity(text: string): NodeIdentity | null {
       fields.origin !== "joined")) {
     return null;
   }
-  if (fields.join !== undefined && !isJoinRecord(fields.join)) return null;
+  if (fields.join !== undefined && !isAddressList((fields.join as JoinRecord | null)?.addresses)) {
+    return null;
+  }
+  if (fields.bootstrap !== undefined && !isBootstrapRecord(fields.bootstrap)) return null;
   const fence = fields.fence;
   if (fence !== null && (typeof fence !== "object" || fence === undefined ||
     typeof (fence as Record<string, unknown>).reason !== "string" ||
@@ -106,16 +124,22 @@ function parseIdentity(text: string): NodeIdentity | null {
   return value as NodeIdentity;
 }
 
-function isJoinRecord(value: unknown): value is JoinRecord {
+const isId = (id: unknown): boolean => typeof id === "string" && /^[A-Za-z0-9_-]{1,32}$/.test(id);
+
+/** The shape only: the node checks each URL again before it uses one (member-addresses.ts). */
+function isAddressList(value: unknown): value is AddressRecord[] {
+  return Array.isArray(value) && value.length <= 1024 && value.every((address: unknown) =>
+    typeof address === "object" && address !== null &&
+    isId((address as Record<string, unknown>).id) &&
+    typeof (address as Record<string, unknown>).peerUrl === "string" &&
+    typeof (address as Record<string, unknown>).clientUrl === "string");
+}
+
+function isBootstrapRecord(value: unknown): value is BootstrapRecord {
   if (typeof value !== "object" || value === null) return false;
-  const { bootstrapVoters, addresses } = value as Record<string, unknown>;
-  const isId = (id: unknown): boolean => typeof id === "string" && id.length > 0;
-  return Array.isArray(bootstrapVoters) && bootstrapVoters.length > 0 &&
-    bootstrapVoters.every(isId) && Array.isArray(addresses) &&
-    addresses.every((address: unknown) => typeof address === "object" && address !== null &&
-      isId((address as Record<string, unknown>).id) &&
-      typeof (address as Record<string, unknown>).peerUrl === "string" &&
-      typeof (address as Record<string, unknown>).clientUrl === "string");
+  const { voters, addresses } = value as Record<string, unknown>;
+  return Array.isArray(voters) && voters.length > 0 && voters.length <= 1024 &&
+    voters.every(isId) && isAddressList(addresses);
 }
 
 /**

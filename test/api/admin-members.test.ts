@@ -17,7 +17,7 @@ const conf = { voters: ["n1", "n2", "n3"], learners: ["n4"], votersOutgoing: [] 
 const view: MembersView = { nodeId: "n1", leaderId: "n1", term: 2, conf, joint: false,
   lastLogIndex: 9, members: [{ id: "n4", role: "learner", peerUrl: "http://127.0.0.1:7104",
     clientUrl: "http://127.0.0.1:7004", match: 9, next: 10, progress: "replicate" }],
-  removed: [], bootstrapVoters: ["n1", "n2", "n3"] };
+  removed: [], bootstrapVoters: ["n1", "n2", "n3"], bootstrapAddresses: [] };
 
 describe("admin API: members", () => {
   let asked: MembershipRequest[];

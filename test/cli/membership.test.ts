@@ -109,8 +109,8 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
     expect(voter.code).to.equal(1);
     const badUrl = await cli("member", "add", "n7", "--peer-url", "not-a-url", "--client-url",
       "http://127.0.0.1:2");
-    expect(badUrl.code).to.equal(1);
-    expect(badUrl.stderr).to.include("peerUrl");
+    expect(badUrl.code).to.equal(128);
+    expect(badUrl.stderr).to.include("--peer-url");
     // A node started with --join before anyone added it is told to add it first.
     const leader = await cluster.waitForLeader(30_000);
     await cluster.prepareJoiningNode("n8", cluster.node(leader).url);

@@ -85,14 +85,16 @@ describe("joining a running cluster (market-node --join)", () => {
     clientUrl: n4.clientUrl, adminToken: "t" };
   const view: MembersView = { nodeId: "n1", leaderId: "n1", term: 2, clusterId: "c1",
     conf: { voters: ["n1", "n2", "n3"], learners: ["n4"], votersOutgoing: [] }, joint: false,
-    lastLogIndex: 9, bootstrapVoters: ["n1", "n2", "n3"], published: ["n1", "n2", "n3"],
+    lastLogIndex: 9, bootstrapVoters: ["n1", "n2", "n3"], bootstrapAddresses: boot,
+    published: ["n1", "n2", "n3"],
     removed: [], members: [...boot.map((address) => ({ ...address, role: "voter" as const })),
       { ...n4, role: "learner" as const }] };
 
   it("joins a node that was added, with the cluster's bootstrap voters and addresses", () => {
     const verdict = judgeJoin(ask, view);
     expect(verdict).to.deep.equal({ kind: "join", clusterId: "c1", role: "learner",
-      record: { bootstrapVoters: ["n1", "n2", "n3"], addresses: [...boot, n4] } });
+      bootstrap: { voters: ["n1", "n2", "n3"], addresses: boot },
+      join: { addresses: [...boot, n4] } });
   });
 
   it("refuses, saying what to do, a node not added, removed, already run, or moved", () => {
@@ -107,7 +109,11 @@ describe("joining a running cluster (market-node --join)", () => {
     expect(refusal({ published: ["n4"] })).to.include("already run");
     expect(refusal({}, { ...ask, peerUrl: "http://127.0.0.1:9999" }))
       .to.include("start it with the URLs it was added with");
-    const retry = judgeJoin(ask, { ...view, clusterId: undefined });
-    expect(retry.kind).to.equal("retry");
+    for (const malformed of [{ clusterId: undefined }, { clusterId: "a b" },
+      { members: [null] }, { bootstrapVoters: [] }, { bootstrapAddresses: [{ ...n4, peerUrl: "x" }] },
+      { members: [{ ...n4, role: "voter" as const, clientUrl: "http://[" }] }]) {
+      const retry = judgeJoin(ask, { ...view, ...malformed } as MembersView);
+      expect(retry.kind, JSON.stringify(malformed)).to.equal("retry");
+    }
   });
 });
