@@ -141,8 +141,13 @@ export async function runMemberAdd(session: CliSession, options: AddOptions, id:
     sent = same;
   }
   const { leaderId, answer } = sent;
-  const leaderUrl = connected.client.endpointOf(leaderId) ??
-    connected.choice.nodeEndpoints[leaderId] ?? "LEADER_CLIENT_URL";
+  // The members to ask, the leader first (the node asks each in turn until one answers).
+  const conf = answer.conf as { voters?: string[] } | undefined;
+  const leaderUrl = [leaderId, ...(conf?.voters ?? []).filter((voter) => voter !== leaderId)]
+    .flatMap((member) => {
+      const url = connected.client.endpointOf(member) ?? connected.choice.nodeEndpoints[member];
+      return url === undefined || url === null ? [] : [url];
+    }).join(",") || "LEADER_CLIENT_URL";
   const start = `market-node --config ${options.config ?? "cluster.config.json"} --id ${id} ` +
     `--join ${leaderUrl} --peer-url ${options.peerUrl} --client-url ${options.clientUrl} ` +
     `--data-dir ${options.dataDir ?? `data/${id}`}`;

@@ -20,7 +20,8 @@ import type { AddressRecord, BootstrapRecord, JoinRecord } from "../storage/inde
 import { httpRequest } from "../transport/http-request.js";
 
 export interface JoinAsk {
-  readonly url: string;
+  /** Client URLs of members to ask, in turn (--join URL,URL...). */
+  readonly urls: readonly string[];
   readonly id: string;
   readonly peerUrl: string;
   readonly clientUrl: string;
@@ -108,32 +109,32 @@ function viewProblem(view: MembersView): string | null {
   return null;
 }
 
-/** Asks the member at `ask.url` once. */
-export async function askToJoin(ask: JoinAsk, timeoutMs: number, signal?: AbortSignal):
-  Promise<JoinVerdict> {
+/** Asks the member at `url` (one of ask.urls) once. */
+export async function askToJoin(ask: JoinAsk, url: string, timeoutMs: number,
+  signal?: AbortSignal): Promise<JoinVerdict> {
   let answer;
   try {
-    answer = await httpRequest({ method: "GET", url: `${ask.url.replace(/\/+$/, "")}/admin/members`,
+    answer = await httpRequest({ method: "GET", url: `${url.replace(/\/+$/, "")}/admin/members`,
       headers: { authorization: `Bearer ${ask.adminToken}` }, timeoutMs,
       responseBytesMax: 1024 * 1024, ...(signal === undefined ? {} : { signal }) });
   } catch (error) {
-    return { kind: "retry", reason: `${ask.url} did not answer (${(error as Error).message})` };
+    return { kind: "retry", reason: `${url} did not answer (${(error as Error).message})` };
   }
   if (answer.status === 401) {
-    return { kind: "refuse", message: `${ask.url} refused the admin token: start this node ` +
+    return { kind: "refuse", message: `${url} refused the admin token: start this node ` +
       "with the cluster's cluster file (--config), whose tokens.adminToken the cluster uses" };
   }
   if (answer.status !== 200) {
-    return { kind: "retry", reason: `${ask.url} answered ${answer.status}` };
+    return { kind: "retry", reason: `${url} answered ${answer.status}` };
   }
   let view: MembersView;
   try {
     view = JSON.parse(answer.body) as MembersView;
   } catch {
-    return { kind: "retry", reason: `${ask.url} answered something that is not JSON` };
+    return { kind: "retry", reason: `${url} answered something that is not JSON` };
   }
   if (typeof view !== "object" || view === null) {
-    return { kind: "retry", reason: `${ask.url} answered without the members` };
+    return { kind: "retry", reason: `${url} answered without the members` };
   }
   return judgeJoin(ask, view);
 }

@@ -83,7 +83,8 @@ function parseOptions(): Options {
       "folder it may start once a majority of the cluster, itself included, answers with no " +
       "history (npm run cluster passes it when every folder is empty). Never use it to bring " +
       "back a node that lost its disk", false)
-    .option("--join <url>", "join a running cluster: the client URL of one of its members. " +
+    .option("--join <urls>", "join a running cluster: the client URL of one of its members " +
+      "(or several, comma-separated, asked in turn). " +
       "The node must have been added first (market-cli member add ID --peer-url URL " +
       "--client-url URL); give the same URLs with --peer-url and --client-url, and --data-dir. " +
       "The cluster file (--config) still gives the tokens and timing. Restart it with the same " +
@@ -332,8 +333,10 @@ async function settleJoin(ask: JoinAsk, node: NodeConfig, logger: Logger,
   }
   let lastReason = "";
   let lastProgressMs = 0;
-  for (let delayMs = 100; ; delayMs = Math.min(2000, delayMs * 2)) {
-    const verdict = await askToJoin(ask, 3000);
+  for (let attempt = 0, delayMs = 100; ; attempt++, delayMs = Math.min(2000, delayMs * 2)) {
+    // Each member in turn: the one named first may have left the cluster since.
+    const url = ask.urls[attempt % ask.urls.length]!;
+    const verdict = await askToJoin(ask, url, 3000);
     if (verdict.kind === "refuse") {
       console.error(`error: ${verdict.message}`);
       process.exit(1);
@@ -352,7 +355,7 @@ async function settleJoin(ask: JoinAsk, node: NodeConfig, logger: Logger,
     if (verdict.reason !== lastReason || nowMs - lastProgressMs > 5000) {
       lastReason = verdict.reason;
       lastProgressMs = nowMs;
-      logger.warn(`waiting to join through ${ask.url}: ${verdict.reason}`);
+      logger.warn(`waiting to join through ${ask.urls.join(", ")}: ${verdict.reason}`);
     }
     await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
@@ -366,8 +369,13 @@ function joiningNode(config: ClusterConfig, options: Options): { node: NodeConfi
     const problem = memberUrlProblem(value);
     if (problem !== null) problems.push(`${flag} ${value === undefined ? "is required with --join" : problem}`);
   }
-  const joinProblem = memberUrlProblem(options.join);
-  if (joinProblem !== null) problems.push(`--join ${joinProblem}`);
+  const joinUrls = (options.join ?? "").split(",").map((url) => url.trim()).filter((url) =>
+    url !== "");
+  if (joinUrls.length === 0) problems.push("--join needs the client URL of a member");
+  for (const url of joinUrls) {
+    const joinProblem = memberUrlProblem(url);
+    if (joinProblem !== null) problems.push(`--join ${joinProblem}`);
+  }
   if (options.dataDir === undefined) problems.push("--data-dir is required with --join");
   if (config.nodes.some((peer) => peer.id === options.id)) {
     problems.push(`${options.id} is one of the cluster file's nodes: start it without --join`);
@@ -387,7 +395,7 @@ function joiningNode(config: ClusterConfig, options: Options): { node: NodeConfi
   const node: NodeConfig = { id: options.id, host: peer.hostname.replace(/^\[(.*)\]$/, "$1"),
     peerPort: Number(peer.port), clientPort: Number(new URL(clientUrl).port),
     dataDir: path.resolve(options.dataDir!) };
-  return { node, ask: { url: options.join!, id: options.id, peerUrl, clientUrl,
+  return { node, ask: { urls: joinUrls, id: options.id, peerUrl, clientUrl,
     adminToken: config.tokens.adminToken } };
 }
 

@@ -660,8 +660,10 @@ class ChaosRun {
   /** Adds a learner under a new id, starts it with --join, and promotes it once caught up. */
   private async addVoter(local: LocalCluster, leader: string): Promise<string> {
     const id = `n${this.nextMemberNumber(local)}`;
-    const leaderUrl = local.node(leader).url;
-    const join = await local.prepareJoiningNode(id, leaderUrl);
+    // Every member, the leader first: the one it asks may be removed before it starts.
+    const urls = [leader, ...this.target.ids.filter((other) => other !== leader)]
+      .map((member) => local.node(member).url);
+    const join = await local.prepareJoiningNode(id, urls.join(","));
     const added = await this.sendChange("POST", "/admin/members", { id, peerUrl: join.peerUrl,
       clientUrl: join.clientUrl, learner: true });
     if (added !== null) return `add ${id}: ${added}`;

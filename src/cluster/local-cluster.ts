@@ -147,7 +147,10 @@ export class LocalCluster {
    * with member add and started with startNode (market-node --join through `joinUrl`).
    */
   async prepareJoiningNode(id: string, joinUrl: string): Promise<LocalJoin> {
-    const taken = new Set(this.config.nodes.flatMap((node) => [node.clientPort, node.peerPort]));
+    // Not a port of any node of this cluster, down ones included: they start again on theirs.
+    const taken = new Set([...this.config.nodes.flatMap((node) => [node.clientPort,
+      node.peerPort]), ...this.nodes.flatMap((node) => node.join === undefined ? []
+      : [Number(new URL(node.join.peerUrl).port), Number(new URL(node.join.clientUrl).port)])]);
     const clientPort = await distinctFreePort(taken);
     const peerPort = await distinctFreePort(taken);
     const join: LocalJoin = { peerUrl: `http://127.0.0.1:${peerPort}`,

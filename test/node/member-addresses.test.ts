@@ -81,7 +81,7 @@ describe("member addresses", () => {
 });
 
 describe("joining a running cluster (market-node --join)", () => {
-  const ask = { url: "http://127.0.0.1:7001", id: "n4", peerUrl: n4.peerUrl,
+  const ask = { urls: ["http://127.0.0.1:7001"], id: "n4", peerUrl: n4.peerUrl,
     clientUrl: n4.clientUrl, adminToken: "t" };
   const view: MembersView = { nodeId: "n1", leaderId: "n1", term: 2, clusterId: "c1",
     conf: { voters: ["n1", "n2", "n3"], learners: ["n4"], votersOutgoing: [] }, joint: false,
