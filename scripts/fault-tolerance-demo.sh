@@ -136,7 +136,10 @@ converged() {
   done
   return 1
 }
-show() { printf '   \033[2m$ %s\033[0m\n' "$*"; "$@"; }
+show() { # prints the command as a user types it (market-cli, not this script's cli), then runs it
+  local shown=$*; [ "$1" = cli ] && shown="market-cli ${*:2}"
+  printf '   \033[2m$ %s\033[0m\n' "$shown"; "$@"
+}
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 say "7. Heal, and check every replica is equal"
