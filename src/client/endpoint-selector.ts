@@ -7,18 +7,39 @@
  */
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";
 
+/** At most this many endpoints, configured and learned: removed members stay listed. */
+const endpointsMax = 64;
+
 export class EndpointSelector {
-  private readonly breakers: readonly CircuitBreaker[];
+  private readonly urls: string[];
+  private readonly breakers: CircuitBreaker[];
   private readonly endpointById = new Map<string, string>();
   /** The endpoint tried first. Invariant: 0 <= preferred < endpoints.length. */
   private preferred = 0;
 
   /** `endpoints` are normalized, distinct and not empty. */
-  constructor(readonly endpoints: readonly string[], breaker: CircuitBreakerOptions,
+  constructor(endpoints: readonly string[], private readonly breaker: CircuitBreakerOptions,
     nodeEndpoints: ReadonlyMap<string, string>) {
     if (endpoints.length === 0) throw new TypeError("EndpointSelector: no endpoints");
+    this.urls = [...endpoints];
     this.breakers = endpoints.map(() => new CircuitBreaker(breaker));
     for (const [id, url] of nodeEndpoints) this.endpointById.set(id, url);
+  }
+
+  /** The endpoints, configured first, then those learned from the cluster (addEndpoint). */
+  get endpoints(): readonly string[] {
+    return this.urls;
+  }
+
+  /**
+   * A member the cluster named (a node added after the client was configured): tried like the
+   * others from now on. Bounded by the members a cluster can have.
+   */
+  addEndpoint(url: string, id: string): void {
+    this.endpointById.set(id, url);
+    if (this.urls.includes(url) || this.urls.length >= endpointsMax) return;
+    this.urls.push(url);
+    this.breakers.push(new CircuitBreaker(this.breaker));
   }
 
   get preferredEndpoint(): string {

@@ -130,7 +130,6 @@ const notDeliveredCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", 
   "EAI_AGAIN"]);
 
 export class MarketClient {
-  readonly endpoints: readonly string[];
   private readonly selector: EndpointSelector;
   private readonly settings: typeof marketClientDefaults;
   private readonly failFastWithoutMajority: boolean;
@@ -142,16 +141,16 @@ export class MarketClient {
   private readonly httpsAgent: https.Agent;
 
   constructor(options: MarketClientOptions = {}) {
-    const endpoints = (options.endpoints ?? endpointsFromEnv()).map(normalizeEndpoint);
-    this.endpoints = Object.freeze([...new Set(endpoints)]);
-    if (this.endpoints.length === 0) {
+    const endpoints = [...new Set((options.endpoints ?? endpointsFromEnv())
+      .map(normalizeEndpoint))];
+    if (endpoints.length === 0) {
       throw new TypeError("MarketClient: no endpoints (pass endpoints or set MARKET_ENDPOINTS)");
     }
     this.settings = { ...marketClientDefaults, ...definedOnly(options) };
     if (!(this.settings.attemptsMax >= 1 && this.settings.retryBudgetMs > 0)) {
       throw new RangeError("MarketClient: attemptsMax >= 1 and retryBudgetMs > 0");
     }
-    this.selector = new EndpointSelector(this.endpoints, {
+    this.selector = new EndpointSelector(endpoints, {
       failuresMax: this.settings.breakerFailuresMax, cooldownMs: this.settings.breakerCooldownMs,
     }, new Map(Object.entries(options.nodeEndpoints ?? {})
       .map(([id, url]) => [id, normalizeEndpoint(url)])));
@@ -300,7 +299,8 @@ export class MarketClient {
         if (known.has(endpoint)) continue;
         known.add(endpoint);
         extra.push(endpoint);
-        this.selector.learn(id, endpoint);
+        // Tried by later calls too: a member added after this client was configured.
+        this.selector.addEndpoint(endpoint, id);
       }
     }
     const all = extra.length === 0 ? rows : [...rows, ...await this.statusesOf(extra, options)];
@@ -332,6 +332,11 @@ export class MarketClient {
   /** The id of the node configured or learned at `endpoint`, or null. */
   idOf(endpoint: string): string | null {
     return this.selector.idOf(endpoint);
+  }
+
+  /** The endpoints: those configured, then the members learned from the cluster. */
+  get endpoints(): readonly string[] {
+    return this.selector.endpoints;
   }
 
   /** The endpoint of node `id`, when configured or learned from an answer. */

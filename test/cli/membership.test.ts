@@ -11,6 +11,7 @@
  */
 import { rmSync } from "node:fs";
 import { expect } from "chai";
+import { MarketClient } from "../../src/client/index.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { httpRequest } from "../../src/transport/http-request.js";
 import { waitFor } from "../cluster/helpers.js";
@@ -144,6 +145,21 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
     expect(statusTable.code, statusTable.stderr).to.equal(0);
     expect(statusTable.stdout).to.match(new RegExp(`^${lost}\\s+removed`, "m"));
     expect(statusTable.stdout).to.match(/^n5\s+(leader|follower)/m);
+ 
+    // A client configured with one original node learns the members added since, and goes on
+    // through them when that node is down.
+    const original = ["n1", "n2", "n3"].find((id) => id !== lost)!;
+    const client = new MarketClient({ endpoints: [cluster.node(original).url], retryBudgetMs: 20_000 });
+    try {
+      await client.clusterStatus();
+      expect(client.endpoints).to.include.members([cluster.node("n4").url, cluster.node("n5").url]);
+      await cluster.kill(original);
+      const bought = await client.buy([{ sku: "mug", qty: 1 }]);
+      orders.push(bought.orderId);
+    } finally {
+      client.close();
+      cluster.startNode(original);
+    }
   });
 
   it("removes the leader: it stops, another leads, and no acknowledged order is lost", async () => {
