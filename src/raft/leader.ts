@@ -321,8 +321,24 @@ function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
   if (progress === undefined) return;
   progress.markActive();
   const transfer = progress.snapshotTransfer;
-  // Answers about another snapshot, or after the transfer ended, are stale.
-  if (transfer === null || transfer.snapshot.meta.index !== m.snapshotIndex) return;
+  if (transfer === null || transfer.snapshot.meta.index !== m.snapshotIndex) {
+    // An answer about another snapshot, or after the transfer ended here, moves nothing on,
+    // except this one: the follower installed a snapshot, so its log now holds the snapshot's
+    // index, a committed entry, which every leader's log holds too (§5.4): that is a match, as
+    // etcd counts the append answer a follower sends after a snapshot. Without it, a follower
+    // whose install outlasts an election timeout (it is silent meanwhile, so the transfer is
+    // dropped here and compaction moves on) is sent a newer snapshot after each install, and
+    // never catches up.
+    if (m.installed && m.snapshotIndex > progress.match &&
+      m.snapshotIndex <= raft.log.lastIndex() && (transfer === null ||
+        transfer.snapshot.meta.index <= m.snapshotIndex)) {
+      progress.maybeUpdate(m.snapshotIndex);
+      progress.becomeProbe();
+      maybeCommit(raft);
+      sendAppend(raft, m.from, true);
+    }
+    return;
+  }
   // One chunk at a time: only the answer to the outstanding chunk moves the transfer on.
   // Acting on every answer would let duplicates multiply: each extra answer would send an
   // extra chunk, which would draw an extra answer.

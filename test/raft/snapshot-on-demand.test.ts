@@ -201,6 +201,29 @@ describe("snapshot data on demand", () => {
       () => lagging.lastApplied() === leader.raft.status().commitIndex, 300)).to.equal(true);
   });
 
+  it("counts an install answered after the transfer was dropped as a match (a slow install)",
+    () => {
+      const { cluster, leader, lagging } = laggingFollower(7);
+      const snapshot = toySnapshotAt(leader, leader.lastApplied());
+      expect(leader.raft.offerSnapshot(snapshot).kind).to.equal("accepted");
+      // The follower is silent (installing, say) for an election timeout: the transfer ends.
+      cluster.crash(lagging.id);
+      cluster.tick(electionTimeoutTicks + 1);
+      expect(leader.raft.status().progress[lagging.id]?.state).to.equal("probe");
+      const matchBefore = leader.raft.status().progress[lagging.id]?.match;
+      expect(matchBefore).to.be.lessThan(snapshot.meta.index);
+      const answer = { type: "snapshotResponse" as const, from: lagging.id, to: leader.id,
+        term: leader.raft.status().term, snapshotIndex: snapshot.meta.index, offset: 0,
+        nextOffset: 0, installed: true };
+      // An index past the leader's log is no match: ignored.
+      leader.raft.step({ ...answer, snapshotIndex: leader.raft.status().lastLogIndex + 1 });
+      expect(leader.raft.status().progress[lagging.id]?.match).to.equal(matchBefore);
+      // Then its answer arrives: it holds the snapshot's index, and is sent what follows.
+      leader.raft.step(answer);
+      expect(leader.raft.status().progress[lagging.id]?.match).to.equal(snapshot.meta.index);
+      expect(leader.raft.status().progress[lagging.id]?.next).to.equal(snapshot.meta.index + 1);
+    });
+
   it("drops the data when leadership is lost mid-transfer", () => {
     const { cluster, leader, lagging } = laggingFollower(8);
     expect(leader.raft.offerSnapshot(toySnapshotAt(leader, leader.lastApplied())).kind)
