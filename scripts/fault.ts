@@ -7,10 +7,14 @@
  * that is down, or resuming one that runs, says so and succeeds. Pausing or resuming a node that
  * is down is an error. Errors are one line on stderr and exit 1.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Command } from "commander";
 import {
-  AdminCluster, runOperatorScript, ScriptError, type NodeStatusBody,
+  AdminCluster, NodeRequestError, runOperatorScript, ScriptError, type NodeStatusBody,
 } from "../src/cluster/admin-cluster.js";
 import { loadClusterConfig } from "../src/cluster/cluster-config.js";
 import { askLauncher, NoLauncherError } from "../src/cluster/launcher-control.js";
@@ -23,15 +27,65 @@ type ProcessState = "running" | "paused" | "down";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the script learned of a node added with member add, kept for when it is down. */
+interface AddedNode {
+  readonly dataDir: string;
+  readonly argv: readonly string[];
+}
+
 class FaultCluster extends AdminCluster {
-  dataDirOf(id: string): string {
+  /** Where this cluster's added nodes' folders and command lines are remembered. */
+  private get cachePath(): string {
+    const digest = createHash("sha256").update(path.resolve(this.config.path)).digest("hex");
+    return path.join(tmpdir(), `raftmarket-added-${digest.slice(0, 16)}.json`);
+  }
+
+  private readCache(): Record<string, AddedNode> {
+    try {
+      return JSON.parse(readFileSync(this.cachePath, "utf8")) as Record<string, AddedNode>;
+    } catch {
+      return {};
+    }
+  }
+
+  /**
+   * A node's data folder: the cluster file's, or, for a node added with member add, what it
+   * says on GET /admin/node (remembered, so that a node that is down can still be found).
+   */
+  async dataDirOf(id: string): Promise<string> {
     this.requireNode(id);
-    return this.config.nodes.find((node) => node.id === id)!.dataDir;
+    const own = this.config.nodes.find((node) => node.id === id);
+    if (own !== undefined) return own.dataDir;
+    return (await this.addedNode(id)).dataDir;
+  }
+
+  async addedNode(id: string): Promise<AddedNode> {
+    try {
+      const body = (await this.request(id, "GET", "/admin/node")).body as Partial<AddedNode>;
+      if (typeof body.dataDir === "string" && Array.isArray(body.argv)) {
+        const cache = this.readCache();
+        cache[id] = { dataDir: body.dataDir, argv: body.argv.map(String) };
+        writeFileSync(this.cachePath, JSON.stringify(cache));
+        return cache[id]!;
+      }
+    } catch (error) {
+      if (!(error instanceof NodeRequestError)) throw error;
+    }
+    const cached = this.readCache()[id];
+    if (cached === undefined) {
+      throw new ScriptError(`${id} was added with member add and does not answer, and this ` +
+        "script has not seen it run: its data folder is unknown here");
+    }
+    return cached;
+  }
+
+  isAdded(id: string): boolean {
+    return this.added.has(id);
   }
 
   /** The pid of the node's live process, or null when it is down. */
-  pidOf(id: string): number | null {
-    return liveLockHolder(this.dataDirOf(id));
+  async pidOf(id: string): Promise<number | null> {
+    return liveLockHolder(await this.dataDirOf(id));
   }
 
   /** `node`, or the current leader's id for "leader". */
@@ -75,7 +129,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
 
 /** SIGKILLs the node and waits until its process is gone; false if it was already down. */
 async function killNode(cluster: FaultCluster, id: string): Promise<boolean> {
-  const holder = readLock(cluster.dataDirOf(id));
+  const holder = readLock(await cluster.dataDirOf(id));
   if (holder === null || !isHolderLive(holder)) return false;
   const pid = holder.pid;
   signal(pid, "SIGKILL");
@@ -89,7 +143,7 @@ async function killNode(cluster: FaultCluster, id: string): Promise<boolean> {
 
 async function kill(cluster: FaultCluster, node: string): Promise<void> {
   const id = await cluster.resolve(node);
-  const pid = cluster.pidOf(id);
+  const pid = await cluster.pidOf(id);
   if (!await killNode(cluster, id)) {
     console.log(`${id} is already down; nothing to do.`);
     return;
@@ -100,7 +154,7 @@ async function kill(cluster: FaultCluster, node: string): Promise<void> {
 
 async function pause(cluster: FaultCluster, node: string): Promise<void> {
   const id = await cluster.resolve(node);
-  const pid = cluster.pidOf(id);
+  const pid = await cluster.pidOf(id);
   if (pid === null) throw new ScriptError(`${id} is down; there is nothing to pause`);
   if (processState(pid) === "paused") {
     console.log(`${id} (pid ${pid}) is already paused; nothing to do.`);
@@ -114,7 +168,7 @@ async function pause(cluster: FaultCluster, node: string): Promise<void> {
 async function resume(cluster: FaultCluster, node: string): Promise<void> {
   const ids = node === "all" ? cluster.ids : [await cluster.resolve(node)];
   for (const id of ids) {
-    const pid = cluster.pidOf(id);
+    const pid = await cluster.pidOf(id);
     if (pid === null) {
       if (node !== "all") throw new ScriptError(`${id} is down; restart it instead`);
       console.log(`${id} is down; nothing to resume.`);
@@ -131,6 +185,10 @@ async function resume(cluster: FaultCluster, node: string): Promise<void> {
 
 async function restart(cluster: FaultCluster, node: string): Promise<void> {
   const id = await cluster.resolve(node);
+  if (cluster.isAdded(id)) {
+    await restartAdded(cluster, id);
+    return;
+  }
   // Ask the launcher first, so a cluster without one loses no node to a kill it cannot undo.
   try {
     await askLauncher(cluster.config.path, "GET", "/nodes");
@@ -138,7 +196,7 @@ async function restart(cluster: FaultCluster, node: string): Promise<void> {
     if (error instanceof NoLauncherError) throw new ScriptError(error.message);
     throw error;
   }
-  const pid = cluster.pidOf(id);
+  const pid = await cluster.pidOf(id);
   if (await killNode(cluster, id)) console.log(`Killed ${id} (pid ${pid}) with SIGKILL.`);
   // The launcher may not have reaped the old child yet; it answers 409 until it has.
   const deadline = Date.now() + waitBoundMs;
@@ -171,10 +229,42 @@ async function restart(cluster: FaultCluster, node: string): Promise<void> {
   }
 }
 
+/**
+ * A node added with member add is not the launcher's: it is started again here, detached, with
+ * the command line it ran with (its --join, URLs and folder), its output in a file.
+ */
+async function restartAdded(cluster: FaultCluster, id: string): Promise<void> {
+  const added = await cluster.addedNode(id);
+  const pid = await cluster.pidOf(id);
+  if (await killNode(cluster, id)) console.log(`Killed ${id} (pid ${pid}) with SIGKILL.`);
+  const logFile = path.join(tmpdir(), `raftmarket-${id}-${process.pid}.log`);
+  const out = openSync(logFile, "a");
+  const child = spawn(process.execPath, added.argv.slice(1), { detached: true,
+    stdio: ["ignore", out, out] });
+  child.unref();
+  closeSync(out);
+  console.log(`Started ${id} again (pid ${child.pid}), as it was started: its output goes to ` +
+    `${logFile}; waiting for it to answer...`);
+  const startedAt = Date.now();
+  while (Date.now() - startedAt < waitBoundMs) {
+    const answer = (await cluster.statuses()).get(id);
+    if (answer != null) {
+      console.log(`${id} answers after ${Date.now() - startedAt} ms: ${answer.role}, term ` +
+        `${answer.term}, applied ${answer.appliedIndex}.`);
+      return;
+    }
+    await sleep(100);
+  }
+  throw new ScriptError(`${id} was started but does not answer after ${waitBoundMs} ms; see ` +
+    logFile);
+}
+
 async function status(cluster: FaultCluster): Promise<void> {
   const statuses = await cluster.statuses();
+  const pids = new Map(await Promise.all(cluster.ids.map(async (id) =>
+    [id, await cluster.pidOf(id).catch(() => null)] as const)));
   const rows = cluster.ids.map((id) => {
-    const pid = cluster.pidOf(id);
+    const pid = pids.get(id) ?? null;
     const state = processState(pid);
     const answer: NodeStatusBody | null | undefined = statuses.get(id);
     const raft = answer == null
@@ -199,24 +289,28 @@ function program(): Command {
       "restart nodes. <node> is a node id from the cluster file, or \"leader\" for the current " +
       "leader.")
     .option("--config <file>", "the cluster file", "cluster.config.json");
-  const cluster = (): FaultCluster => new FaultCluster(loadClusterConfig(
-    root.opts<{ config: string }>().config));
+  // The cluster file's nodes and the members added since (discover).
+  const cluster = async (): Promise<FaultCluster> => {
+    const found = new FaultCluster(loadClusterConfig(root.opts<{ config: string }>().config));
+    await found.discover();
+    return found;
+  };
   root.command("kill").argument("<node>", "a node id, or leader")
     .description("SIGKILL the node (a crash); it stays down until restarted")
-    .action(async (node: string) => kill(cluster(), node));
+    .action(async (node: string) => kill(await cluster(), node));
   root.command("pause").argument("<node>", "a node id, or leader")
     .description("SIGSTOP the node: frozen, its sockets open, like a long GC pause")
-    .action(async (node: string) => pause(cluster(), node));
+    .action(async (node: string) => pause(await cluster(), node));
   root.command("resume").argument("<node>", "a node id, or all")
     .description("SIGCONT a paused node")
-    .action(async (node: string) => resume(cluster(), node));
+    .action(async (node: string) => resume(await cluster(), node));
   root.command("restart").argument("<node>", "a node id, or leader")
     .description("crash-restart: SIGKILL the node if it runs, then have the npm run cluster " +
       "launcher start it again; waits until it answers")
-    .action(async (node: string) => restart(cluster(), node));
+    .action(async (node: string) => restart(await cluster(), node));
   root.command("status")
     .description("each node's pid, process state (running, paused, down) and Raft role")
-    .action(async () => status(cluster()));
+    .action(async () => status(await cluster()));
   return root;
 }
 

@@ -102,21 +102,25 @@ function program(): Command {
       "admin API. Every command sets the complete rules of every node: running it twice gives " +
       "the same state, and a new command replaces the previous partition.")
     .option("--config <file>", "the cluster file", "cluster.config.json");
-  const cluster = (): Cluster => new Cluster(loadClusterConfig(root.opts<{ config: string }>()
-    .config));
+  // The cluster file's nodes and the members added since (discover).
+  const cluster = async (): Promise<Cluster> => {
+    const found = new Cluster(loadClusterConfig(root.opts<{ config: string }>().config));
+    await found.discover();
+    return found;
+  };
 
   root.command("isolate").argument("<node>", "the node to cut off")
     .description("cut every link to and from one node")
-    .action(async (node: string) => run(cluster(), { kind: "isolate", node }));
+    .action(async (node: string) => run(await cluster(), { kind: "isolate", node }));
   root.command("split").argument("<half>", "one half, comma-separated, e.g. n1,n2")
     .argument("<other-half>", "the other half, e.g. n3; every node must be in one half")
     .description("cut the cluster in two halves that cannot reach each other")
-    .action(async (half: string, otherHalf: string) => run(cluster(),
+    .action(async (half: string, otherHalf: string) => run(await cluster(),
       { kind: "split", halves: [parseNodeList(half), parseNodeList(otherHalf)] }));
   root.command("isolate-leader")
     .description("find the leader (GET /v1/cluster/status on every node) and isolate it")
     .action(async () => {
-      const target = cluster();
+      const target = await cluster();
       const leader = await target.findLeader();
       console.log(`The leader is ${leader}.`);
       await run(target, { kind: "isolate", node: leader });
@@ -124,10 +128,10 @@ function program(): Command {
   root.command("ring")
     .description("each node talks only to its two neighbours in config order (with 3 nodes " +
       "or fewer this cuts nothing)")
-    .action(async () => run(cluster(), { kind: "ring" }));
+    .action(async () => run(await cluster(), { kind: "ring" }));
   root.command("bridge").argument("[node]", "the bridge node (default: the middle one)")
     .description("two halves that reach each other only through one bridge node")
-    .action(async (bridge: string | undefined) => run(cluster(),
+    .action(async (bridge: string | undefined) => run(await cluster(),
       bridge === undefined ? { kind: "bridge" } : { kind: "bridge", bridge }));
   root.command("delay").argument("<node>", "the node whose links are slowed")
     .argument("<duration>", "the delay, e.g. 80ms or 1.5s")
@@ -139,17 +143,17 @@ function program(): Command {
       const jitterMs = options.jitter === undefined
         ? Math.round(delayMs * delayJitterFractionDefault * 1000) / 1000
         : parseDurationMs(options.jitter);
-      const target = cluster();
+      const target = await cluster();
       const command = { kind: "delay", node, delayMs, jitterMs } as const;
       await run(target, command);
       const warning = delayWarning(command, target.config.timing);
       if (warning !== null) console.error(`warning: ${warning}`);
     });
   root.command("heal").description("clear every rule on every node")
-    .action(async () => run(cluster(), { kind: "heal" }));
+    .action(async () => run(await cluster(), { kind: "heal" }));
   root.command("show").description("print who reaches whom, then each node's current rules, " +
     "or that it is unreachable")
-    .action(async () => show(cluster()));
+    .action(async () => show(await cluster()));
   return root;
 }
 

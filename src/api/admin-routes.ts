@@ -11,6 +11,7 @@
  * | `PUT /admin/faults`              | `{rules: LinkRule[]}` | `200 {rules}` (all replaced) |
  * | `DELETE /admin/faults`           |                       | `200 {rules: []}`     |
  * | `POST /admin/leadership/transfer`| `{target}`            | `200 {result, target}` |
+ * | `GET /admin/node`                |                       | `200 {id, pid, dataDir, argv}` |
  * | `GET /admin/members`             |                       | `200 MembersView`     |
  * | `POST /admin/members`            | `{id, peerUrl, clientUrl, learner}` | `201 {index, conf, member}` |
  * | `POST /admin/members/:id/promote`|                       | `200 {index, conf, member}` |
@@ -55,6 +56,19 @@ export interface AdminOptions {
   transferLeadership(target: string): string;
   /** Membership (GET/POST/DELETE /admin/members); absent: those routes answer 404. */
   readonly membership?: AdminMembership;
+  /**
+   * This node's process (GET /admin/node): how the operator scripts find, signal and start
+   * again a node that is not in the cluster file (one added with member add); absent: 404.
+   */
+  readonly process?: () => AdminNodeProcess;
+}
+
+export interface AdminNodeProcess {
+  readonly id: string;
+  readonly pid: number;
+  readonly dataDir: string;
+  /** The command line that started it (node, the script, its options). */
+  readonly argv: readonly string[];
 }
 
 export interface AdminMembership {
@@ -113,6 +127,10 @@ export function adminRouter(options: AdminOptions, logger: Logger, bodyLimitByte
     }
     return options.membership;
   };
+  router.get("/node", (_request, response) => {
+    if (options.process === undefined) throw new ApiError("not_found", "this node does not say");
+    response.json(options.process());
+  });
   router.get("/members", (_request, response) => {
     response.json(membership().members());
   });

@@ -285,6 +285,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
         members: () => ({ ...server.members(), clusterId: incarnation.clusterId }),
         changeMembership: (request) => server.changeMembership(request),
       },
+      process: () => ({ id: node.id, pid: process.pid, dataDir: node.dataDir,
+        argv: process.argv }),
     },
   });
   const http = await listenClientApp(app, node.clientPort, node.host,

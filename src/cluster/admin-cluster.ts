@@ -43,8 +43,29 @@ export interface NodeStatusBody {
 
 export class AdminCluster {
   private agentMade: http.Agent | null = null;
+  /** Members that are not in the cluster file (added with member add), by id: client URLs. */
+  protected readonly added = new Map<string, string>();
 
   constructor(readonly config: ClusterConfig) {}
+
+  /**
+   * Learns the members added since the cluster file was written: the client URLs the nodes
+   * report (NodeStatus.clientUrls), the leader's first. Without an answer, the file's nodes.
+   */
+  async discover(): Promise<void> {
+    const statuses = [...(await this.statuses()).values()].filter((status) => status !== null);
+    statuses.sort((a, b) => Number(b!.role === "leader") - Number(a!.role === "leader"));
+    for (const status of statuses) {
+      const urls = (status as { clientUrls?: unknown }).clientUrls;
+      if (typeof urls !== "object" || urls === null) continue;
+      for (const [id, url] of Object.entries(urls as Record<string, unknown>)) {
+        if (typeof url !== "string" || this.config.nodes.some((node) => node.id === id)) continue;
+        if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || !/^https?:\/\/[^/]+$/.test(url)) continue;
+        if (!this.added.has(id)) this.added.set(id, url);
+      }
+      break;
+    }
+  }
 
   /** Made on first use, so that a command that sends nothing needs no readable CA. */
   private get agent(): http.Agent {
@@ -52,8 +73,9 @@ export class AdminCluster {
     return this.agentMade;
   }
 
+  /** The cluster file's nodes, then the members discover() found. */
   get ids(): string[] {
-    return this.config.nodes.map((node) => node.id);
+    return [...this.config.nodes.map((node) => node.id), ...this.added.keys()];
   }
 
   /** Throws ScriptError for a node the cluster file does not have. */
@@ -65,8 +87,8 @@ export class AdminCluster {
 
   urlOf(id: string): string {
     this.requireNode(id);
-    const node = this.config.nodes.find((candidate) => candidate.id === id)!;
-    return nodeClientUrl(this.config, node);
+    const node = this.config.nodes.find((candidate) => candidate.id === id);
+    return node === undefined ? this.added.get(id)! : nodeClientUrl(this.config, node);
   }
 
   /** One request to one node; throws NodeRequestError if it cannot be reached or refuses. */

@@ -329,14 +329,20 @@ function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
     // whose install outlasts an election timeout (it is silent meanwhile, so the transfer is
     // dropped here and compaction moves on) is sent a newer snapshot after each install, and
     // never catches up.
-    if (m.installed && m.snapshotIndex > progress.match &&
-      m.snapshotIndex <= raft.log.lastIndex() && (transfer === null ||
-        transfer.snapshot.meta.index <= m.snapshotIndex)) {
-      progress.maybeUpdate(m.snapshotIndex);
+    if (!m.installed || m.snapshotIndex <= progress.match) return;
+    if (m.snapshotIndex > raft.log.lastIndex()) {
+      raft.reportViolation(m, "snapshotResponseInvalid",
+        `installed snapshotIndex=${m.snapshotIndex} past lastIndex=${raft.log.lastIndex()}`);
+      return;
+    }
+    progress.maybeUpdate(m.snapshotIndex);
+    // Another transfer started meanwhile (the follower was silent, so it was asked anew) is
+    // needed only if the log cannot serve what follows the installed index.
+    if (transfer === null || m.snapshotIndex >= raft.log.compacted()) {
       progress.becomeProbe();
-      maybeCommit(raft);
       sendAppend(raft, m.from, true);
     }
+    maybeCommit(raft);
     return;
   }
   // One chunk at a time: only the answer to the outstanding chunk moves the transfer on.

@@ -14,7 +14,8 @@ import { expect } from "chai";
 import { MarketClient } from "../../src/client/index.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { httpRequest } from "../../src/transport/http-request.js";
-import { waitFor } from "../cluster/helpers.js";
+import { liveLockHolder } from "../../src/storage/dir-lock.js";
+import { runTsScript, waitFor, type ScriptRun } from "../cluster/helpers.js";
 import { spawnCli, type CliRun } from "./cli-process.js";
 
 describe("membership changes on a real cluster (member add/promote/remove, --join)", function () {
@@ -96,6 +97,38 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
     const voterView = await status(cluster.node("n4").url);
     expect(voterView?.members).to.deep.equal(["n1", "n2", "n3", "n4"]);
     await buy();
+  });
+
+  it("npm run fault and npm run partition work on a member added later", async () => {
+    const fault = (...argv: string[]): Promise<ScriptRun> =>
+      runTsScript("scripts/fault.ts", ["--config", cluster.configPath, ...argv], 60_000);
+    const listed = await fault("status");
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect(listed.stdout).to.match(/^n4\s+\d+\s+running\s+(leader|follower)/m);
+    const killed = await fault("kill", "n4");
+    expect(killed.code, killed.stderr).to.equal(0);
+    expect((await fault("status")).stdout).to.match(/^n4\s+-\s+down/m);
+    try {
+      // Not the launcher's node: the script starts it again as it was started (--join ...).
+      const restarted = await fault("restart", "n4");
+      expect(restarted.code, restarted.stderr).to.equal(0);
+      expect(restarted.stdout).to.match(/n4 answers after \d+ ms/);
+      const isolated = await runTsScript("scripts/partition.ts", ["--config", cluster.configPath,
+        "isolate", "n4"]);
+      expect(isolated.code, isolated.stderr).to.equal(0);
+      expect(isolated.stdout).to.include("n4 can no longer reach");
+      const healed = await runTsScript("scripts/partition.ts", ["--config", cluster.configPath,
+        "heal"]);
+      expect(healed.code, healed.stderr).to.equal(0);
+    } finally {
+      // The restarted process is the script's, not LocalCluster's: stopped here, by its pid.
+      const pid = liveLockHolder(cluster.dataDir("n4"));
+      if (pid !== null) process.kill(pid, "SIGKILL");
+      await waitFor(async () => liveLockHolder(cluster.dataDir("n4")) === null ? true : undefined,
+        "the restarted n4 to exit", 20_000);
+    }
+    cluster.startNode("n4");
+    await caughtUp("n4");
   });
 
   it("refuses what would break the rules, with what to do instead", async () => {

@@ -224,6 +224,35 @@ describe("snapshot data on demand", () => {
       expect(leader.raft.status().progress[lagging.id]?.next).to.equal(snapshot.meta.index + 1);
     });
 
+  it("counts a late install as a match while a newer transfer goes on, if the log cannot " +
+    "serve what follows it", () => {
+    const { cluster, leader, lagging } = laggingFollower(9);
+    const first = toySnapshotAt(leader, leader.lastApplied());
+    expect(leader.raft.offerSnapshot(first).kind).to.equal("accepted");
+    cluster.crash(lagging.id);
+    cluster.tick(electionTimeoutTicks + 1);
+    // More entries, compacted past the first snapshot; the follower is asked anew.
+    for (let k = 0; k < 20; k++) {
+      cluster.propose(`x${k}`);
+      cluster.tick();
+    }
+    expect(leader.raft.compactedIndex()).to.be.greaterThan(first.meta.index);
+    cluster.restart(lagging.id);
+    cluster.tick();
+    const second = toySnapshotAt(leader, leader.lastApplied());
+    const offered = leader.raft.offerSnapshot(second).kind;
+    expect(offered).to.equal("accepted");
+    const progress = (): { match: number; state: string } | undefined =>
+      leader.raft.status().progress[lagging.id];
+    if (progress()?.state !== "snapshot") cluster.tickUntil(() => progress()?.state === "snapshot", 50);
+    expect(progress()?.state).to.equal("snapshot");
+    leader.raft.step({ type: "snapshotResponse", from: lagging.id, to: leader.id,
+      term: leader.raft.status().term, snapshotIndex: first.meta.index, offset: 0,
+      nextOffset: 0, installed: true });
+    expect(progress()?.match).to.equal(first.meta.index);
+    expect(progress()?.state, "the newer transfer goes on").to.equal("snapshot");
+  });
+
   it("drops the data when leadership is lost mid-transfer", () => {
     const { cluster, leader, lagging } = laggingFollower(8);
     expect(leader.raft.offerSnapshot(toySnapshotAt(leader, leader.lastApplied())).kind)
