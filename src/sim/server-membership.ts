@@ -38,7 +38,7 @@ export type MembershipKind = "addLearner" | "promoteLearner" | "removeFollower" 
 
 /** Drawn beside the nemesis's faults (server-simulator.ts), with these weights. */
 export const membershipWeights: Readonly<Record<MembershipKind, number>> = {
-  addLearner: 2, promoteLearner: 2, removeFollower: 1, removeLeader: 1, replaceVoter: 2,
+  addLearner: 3, promoteLearner: 2, removeFollower: 2, removeLeader: 2, replaceVoter: 3,
   loseDisk: 1,
 };
 
@@ -224,8 +224,6 @@ export class MembershipOperator {
   /** Why `step` may not be asked for now (the plan is then abandoned), or null. */
   private stepProblem(step: Step, conf: ConfState): string | null {
     const voters = conf.voters.length;
-    const change: ConfChange = { ops: [step.kind === "add" ? { type: "addLearner", id: step.id }
-      : step.kind === "promote" ? { type: "promote", id: step.id } : { type: "remove", id: step.id }] };
     switch (step.kind) {
       case "add":
         if (members(conf).length >= membersMax) return "the cluster has enough members";
@@ -240,7 +238,7 @@ export class MembershipOperator {
         if (conf.voters.includes(step.id) && voters <= votersMin) return `only ${voters} voters`;
         break;
     }
-    const next = applyConfChange(conf, change);
+    const next = applyConfChange(conf, changeOf(step));
     if (next.ok && !this.goneMinority(next.conf, null)) {
       return `the nodes gone for good would be half of ${confKey(next.conf)}`;
     }
@@ -260,6 +258,9 @@ export class MembershipOperator {
     this.stats.requests++;
     // Started once the change is in the log, whatever the answer (it may come too late).
     if (step.kind === "add" && !this.options.cluster.nodes.has(step.id)) this.joining.add(step.id);
+    // Perhaps in force from now on, whatever the answer (none may come).
+    const next = applyConfChange(conf, changeOf(step));
+    if (next.ok) this.proposedConfs = [...this.proposedConfs, next.conf].slice(-proposedConfsMax);
     let settled = false;
     const timeout = clock.schedule(null, requestTimeoutMs, () => {
       if (settled) return;
@@ -273,25 +274,18 @@ export class MembershipOperator {
       clock.cancel(timeout);
       this.inFlight = false;
       checker.checkAnswer(leader, server, outcome);
-      this.noteOutcome(leader, step, conf, outcome);
+      this.noteOutcome(leader, step, outcome);
     });
   }
 
-  private noteOutcome(leader: ServerSimNode, step: Step, conf: ConfState,
+  private noteOutcome(leader: ServerSimNode, step: Step,
     outcome: MembershipOutcome): void {
     const { note } = this.options;
     const detail = outcome.kind === "refused" ? ` (${outcome.reason}: ${outcome.message})`
       : outcome.kind === "applied" ? ` at ${outcome.index}` : "";
     note(`operator: ${describeStep(step)} at ${leader.id}: ${outcome.kind}${detail}`);
     if (outcome.kind === "applied") this.stats.applied++;
-    if (outcome.kind !== "refused") {
-      const change: ConfChange = { ops: [step.kind === "add" ? { type: "addLearner", id: step.id }
-        : step.kind === "promote" ? { type: "promote", id: step.id }
-          : { type: "remove", id: step.id }] };
-      const next = applyConfChange(conf, change);
-      if (next.ok) this.proposedConfs = [...this.proposedConfs, next.conf].slice(-proposedConfsMax);
-      return;
-    }
+    if (outcome.kind !== "refused") return;
     this.stats.refused++;
     if (outcome.reason === "idUsed" && step.kind === "add") {
       // An add whose entry was lost with a leader still marks its id as seen: a new id.
@@ -336,6 +330,11 @@ export class MembershipOperator {
         `${verdict.record.bootstrapVoters.join(",")})`);
     }
   }
+}
+
+function changeOf(step: Step): ConfChange {
+  return { ops: [step.kind === "add" ? { type: "addLearner", id: step.id }
+    : step.kind === "promote" ? { type: "promote", id: step.id } : { type: "remove", id: step.id }] };
 }
 
 function stepDone(step: Step, conf: ConfState): boolean {
