@@ -23,7 +23,8 @@ import type { ServerCluster, ServerSimNode } from "./server-cluster.js";
  *  - a node that lost its disk never grants a vote nor acknowledges an append, a heartbeat or a
  *    snapshot after the loss (it has no memory of what it promised as its old self);
  *  - a change answered "applied at index i" has applied on the node that answered (its applied
- *    index is at least i), and its configuration is the one every node reaches at i.
+ *    index is at least i), and its configuration is the one every node reaches at i;
+ *  - a promotion is never taken for a learner that has not answered any leader yet.
  */
 
 /** Bounds the configurations remembered per entry index. */
@@ -45,6 +46,8 @@ export class MembershipChecker {
   private readonly answered: { node: NodeId; index: number; conf: string }[] = [];
   /** Configuration changes seen put in force, for the statistics. */
   changesSeen = 0;
+  /** Nodes that have answered a leader (an append, heartbeat or snapshot response). */
+  private readonly answeredLeader = new Set<NodeId>();
 
   constructor(private readonly cluster: ServerCluster,
     private readonly fail: (message: string) => void) {}
@@ -58,6 +61,10 @@ export class MembershipChecker {
         this.fail(`election safety: ${leader} and ${from} both acted as leader of term ` +
           `${message.term} (${from} sent ${message.type} to ${message.to})`);
       }
+    }
+    if (message.type === "appendResponse" || message.type === "heartbeatResponse" ||
+      message.type === "snapshotResponse") {
+      this.answeredLeader.add(from);
     }
     const node = this.cluster.nodes.get(from);
     if (node === undefined || node.lostAtMs === null) return;
@@ -110,6 +117,22 @@ export class MembershipChecker {
       this.fail(`configuration change at ${entryIndex} on ${id}: from ${confKey(previous)} to ` +
         `${key}, which have the disjoint quorums ${disjoint[0].join(",")} and ` +
         `${disjoint[1].join(",")}`);
+    }
+  }
+
+  /** Whether `id` has ever answered a leader: a learner that has not is not caught up. */
+  hasAnsweredLeader(id: NodeId): boolean {
+    return this.answeredLeader.has(id);
+  }
+
+  /**
+   * A promotion `leader` took (appended): issue 13 allows one only once the learner is caught
+   * up and was heard from lately, so never for a learner that has not answered any leader yet.
+   */
+  checkPromotion(leader: NodeId, learner: NodeId, answeredBefore: boolean): void {
+    if (!answeredBefore) {
+      this.fail(`${leader} took the promotion of ${learner}, a learner that had never answered ` +
+        "a leader (it cannot be caught up)");
     }
   }
 

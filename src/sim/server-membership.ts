@@ -268,13 +268,24 @@ export class MembershipOperator {
       this.inFlight = false;
       note(`operator: ${describeStep(step)} at ${leader.id}: no answer`);
     });
-    void server.changeMembership(request).then((outcome) => {
+    const answeredBefore = checker.hasAnsweredLeader(step.id);
+    const answer = server.changeMembership(request);
+    // The core decides at once whether it takes the change (RaftNode.proposeConfChange).
+    void answer.then((outcome) => {
+      if (step.kind === "promote" && !["refused", "notLeader", "overloaded"].includes(outcome.kind)) {
+        checker.checkPromotion(leader.id, step.id, answeredBefore);
+      }
+    });
+    void answer.then((outcome) => {
       if (settled) return;
       settled = true;
       clock.cancel(timeout);
       this.inFlight = false;
       checker.checkAnswer(leader, server, outcome);
       this.noteOutcome(leader, step, outcome);
+      // As an operator who promotes at once: the new node has only just started (or not yet),
+      // so the promotion is refused until it catches up, and asked again.
+      if (step.kind === "add" && outcome.kind === "applied") clock.schedule(null, 0, () => this.tick());
     });
   }
 

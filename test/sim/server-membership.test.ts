@@ -32,6 +32,18 @@ describe("production RaftServers with membership changes under simulation", func
     expect(changes.reduce((sum, count) => sum + count, 0)).to.be.greaterThan(30);
   });
 
+  // Seeds that once found a bug stay here, each with what it caught.
+  const regressionSeeds: readonly { seed: number; caught: string }[] = [
+    { seed: 3003, caught: "the core took the promotion of a learner it had never heard from " +
+      "(a new member's progress counted as active)" },
+  ];
+  for (const { seed, caught } of regressionSeeds) {
+    it(`passes regression seed ${seed} (${caught})`, async () => {
+      const result = await runServerSimulation({ seed, membership: true });
+      expect(result.violation, result.trace.slice(-40).join("\n")).to.equal(null);
+    });
+  }
+
   it("keeps HttpTransport's known bug reproducible: a node behind the added members never " +
     "catches up when it refuses senders it has no address for", async () => {
     // Seed 15: n3 is cut off while new members are added and one of them leads; healed, it
