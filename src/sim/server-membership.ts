@@ -80,6 +80,8 @@ export class MembershipOperator {
   /** Ids added and not started yet: started once the change naming them is in the log. */
   private readonly joining = new Set<NodeId>();
   private proposedConfs: ConfState[] = [];
+  /** Cleared at the heal: from then on it only starts the nodes it added (stop()). */
+  private operating = true;
   readonly stats = { requests: 0, applied: 0, refused: 0, joined: 0, disksLost: 0 };
 
   constructor(private readonly options: MembershipOperatorOptions) {
@@ -190,8 +192,17 @@ export class MembershipOperator {
     return [...confs, ...this.proposedConfs];
   }
 
+  /** The heal: no more changes are asked for; the nodes added still start (startJoiners). */
+  stop(): void {
+    this.operating = false;
+  }
+
   /** Runs now and then: starts the nodes added, and takes the plan's next step. */
   tick(): void {
+    if (!this.operating) {
+      this.startJoiners();
+      return;
+    }
     if (this.inFlight) return;
     const leader = this.options.cluster.leader();
     if (leader === null) return;

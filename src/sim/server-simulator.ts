@@ -205,8 +205,8 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   if (operator !== null) {
     // The operator follows its runbook until the heal, then only starts the nodes it added.
     const operate = (): void => {
-      if (clock.nowMs() < faultMs) operator.tick();
-      else operator.startJoiners();
+      if (clock.nowMs() >= faultMs) operator.stop();
+      operator.tick();
       if (clock.nowMs() < faultMs + livenessMsMax) clock.schedule(null, operatorEveryMs, operate);
     };
     clock.schedule(null, operatorEveryMs, operate);
