@@ -259,8 +259,13 @@ export class Raft {
     }
     for (const id of now) {
       if (this.progress.has(id)) continue;
-      this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.inflightAppendsMax,
-        this.config.inflightBytesMax));
+      const progress = new Progress(this.log.lastIndex() + 1, this.config.inflightAppendsMax,
+        this.config.inflightBytesMax);
+      // A member a change adds has not been heard from yet: a learner must answer before it
+      // counts as caught up for a promotion (proposeConfChange's learnerBehind), as at
+      // becomeLeader.
+      progress.ticksSinceActive = this.config.electionTimeoutTicks;
+      this.progress.set(id, progress);
     }
   }
 
@@ -457,6 +462,11 @@ export class Raft {
     this.pendingConfIndex = next;
     for (const id of this.memberIds) {
       const progress = new Progress(next, this.config.inflightAppendsMax, this.config.inflightBytesMax);
+      // A learner counts as heard from only once it answers this leader: its promotion waits
+      // for that (proposeConfChange's learnerBehind), whatever its lag looks like from here.
+      if (!this.voters.has(id) && id !== this.id) {
+        progress.ticksSinceActive = this.config.electionTimeoutTicks;
+      }
       this.progress.set(id, progress);
     }
     const own = this.progress.get(this.id)!;

@@ -5,7 +5,9 @@
  * per second, and on a violation prints the seed, the command that reproduces it and the
  * trace, then exits 1. `--core [--ticks T] [--snapshots-on-demand] [--plant BUG]` runs the
  * model simulator of the core (simulator.ts) instead. `--minutes M` runs fresh seeds until M
- * minutes have passed.
+ * minutes have passed. `--membership` adds configuration changes (servers: an operator's,
+ * server-membership.ts; `--refuse-unknown-peers` models HttpTransport's rule for senders it has
+ * no address for).
  */
 import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
@@ -58,9 +60,14 @@ const program = new Command()
     positiveInteger("--ticks"), defaultSimTicks)
   .option("--snapshots-on-demand", "with --core: nodes compact with the snapshot's meta only " +
     "and build the data when their leader asks (Ready.snapshotWanted)", false)
-  .option("--membership", "with --core: 5 nodes, 3 voting at first, and configuration " +
-    "changes (learners added and promoted, members removed, voters replaced) among the faults",
-  false)
+  .option("--membership", "configuration changes among the faults: servers: learners added " +
+    "(new ids joining with empty disks) and promoted, followers and leaders removed, voters " +
+    "replaced, disks lost and their nodes replaced; with --core: 5 nodes, 3 voting at first, " +
+    "learners added and promoted, members removed, voters replaced", false)
+  .option("--refuse-unknown-peers", "servers with --membership: a node refuses messages from a " +
+    "member it has no address for, as HttpTransport does today, instead of learning the sender " +
+    "as etcd's transport does (a node that fell behind while members were added then never " +
+    "catches up)", false)
   .option("--plant <bug>", "with --core: plant a known bug to see the checker catch it: " +
     "rejoinWithoutCheck (a node with a lost disk rejoins without asking its peers) or " +
     "repairWithoutFence (a node whose log lost synced entries takes part again)", plantName)
@@ -69,9 +76,10 @@ const program = new Command()
 
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
   trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; core: boolean;
-  faultMs: number; minutes?: number; jobs: number; membership: boolean }>();
+  faultMs: number; minutes?: number; jobs: number; membership: boolean;
+  refuseUnknownPeers: boolean }>();
 
-const coreOnly = ["ticks", "snapshotsOnDemand", "plant", "membership"] as const;
+const coreOnly = ["ticks", "snapshotsOnDemand", "plant"] as const;
 const misplaced = coreOnly.filter((name) => program.getOptionValueSource(name) === "cli");
 if (!options.core && misplaced.length > 0) {
   program.error(`--${misplaced[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to ` +
@@ -79,6 +87,9 @@ if (!options.core && misplaced.length > 0) {
 }
 if (options.core && program.getOptionValueSource("faultMs") === "cli") {
   program.error("--fault-ms applies to the server simulator, not to --core (use --ticks)");
+}
+if (options.refuseUnknownPeers && (options.core || !options.membership)) {
+  program.error("--refuse-unknown-peers applies to the server simulator with --membership");
 }
 if (options.core && program.getOptionValueSource("jobs") === "cli") {
   program.error("--jobs applies to the server simulator, not to --core");
@@ -103,7 +114,8 @@ async function runServerSeeds(): Promise<void> {
   let done = 0;
   let lastSeed = options.seed;
   let slowest = { seed: -1, ms: 0, events: 0 };
-  const totals = { ok: 0, fail: 0, info: 0, events: 0, crashes: 0, fsyncFailures: 0 };
+  const totals = { ok: 0, fail: 0, info: 0, events: 0, crashes: 0, fsyncFailures: 0,
+    membershipChanges: 0 };
   const onResult = (result: SeedSummary): void => {
     done++;
     lastSeed = Math.max(lastSeed, result.seed);
@@ -123,13 +135,16 @@ async function runServerSeeds(): Promise<void> {
     }
   };
   const failed = await runSeedPool({ firstSeed: options.seed, endSeed: seedEnd, deadlineMs, jobs,
-    settings: { nodeCount: options.nodes, faultMs: options.faultMs, keepTrace: options.trace },
+    settings: { nodeCount: options.nodes, faultMs: options.faultMs, keepTrace: options.trace,
+      membership: options.membership, refuseUnknownPeers: options.refuseUnknownPeers },
     onResult });
   if (failed !== null) {
     const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
+    const membership = (options.membership ? " --membership" : "") +
+      (options.refuseUnknownPeers ? " --refuse-unknown-peers" : "");
     console.error(`\nFAIL seed=${failed.seed}: ${failed.violation}`);
     console.error(`reproduce with: npm run sim -- --seed ${failed.seed} --seeds 1 ` +
-      `--fault-ms ${options.faultMs}${nodes} --trace`);
+      `--fault-ms ${options.faultMs}${nodes}${membership} --trace`);
     console.error("trace (last events):");
     console.error(failed.trace.map((line) => `  ${line}`).join("\n"));
     process.exit(1);
@@ -139,7 +154,9 @@ async function runServerSeeds(): Promise<void> {
     `${options.faultMs} ms of faults each, ${jobs} worker${jobs === 1 ? "" : "s"}) in ` +
     `${seconds.toFixed(1)} s: ${(done / seconds).toFixed(1)} seeds/s; client operations ok ` +
     `${totals.ok}, fail ${totals.fail}, info ${totals.info}; ${totals.crashes} crashes, ` +
-    `${totals.fsyncFailures} failed fsyncs, ${totals.events} events; slowest seed ` +
+    `${totals.fsyncFailures} failed fsyncs, ${totals.events} events` +
+    (options.membership ? `, ${totals.membershipChanges} membership changes applied` : "") +
+    "; slowest seed " +
     `${slowest.seed} (${slowest.ms.toFixed(0)} ms)`);
 }
 

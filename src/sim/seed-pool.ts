@@ -20,12 +20,18 @@ export interface SeedRunSettings {
   readonly faultMs: number;
   /** Whether to send the trace of a passing seed too (--trace). */
   readonly keepTrace: boolean;
+  /** Membership changes in the schedule (--membership). */
+  readonly membership?: boolean;
+  /** With membership: HttpTransport's rule for unknown senders (--refuse-unknown-peers). */
+  readonly refuseUnknownPeers?: boolean;
 }
 
 export async function runSeed(seed: number, settings: SeedRunSettings): Promise<SeedSummary> {
   const startedMs = performance.now();
   const { history: _history, ...result } = await runServerSimulation({ seed,
-    nodeCount: settings.nodeCount, faultMs: settings.faultMs });
+    nodeCount: settings.nodeCount, faultMs: settings.faultMs,
+    membership: settings.membership === true,
+    refuseUnknownPeers: settings.refuseUnknownPeers === true });
   const trace = result.ok && !settings.keepTrace ? [] : result.trace;
   return { ...result, trace, ms: performance.now() - startedMs };
 }

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { MemoryStateStore } from "../market/memory-state-store.js";
-import { SeededRng, type NodeId, type RaftConfig, type Rng } from "../raft/index.js";
+import { SeededRng, type MemberAddress, type NodeId, type RaftConfig, type Rng } from
+  "../raft/index.js";
 import { NodeMetrics } from "../node/metrics.js";
 import { RaftServer } from "../node/raft-server.js";
 import { MemorySnapshotStore, MemoryStorage } from "../storage/index.js";
@@ -43,8 +44,17 @@ export class ServerSimNode {
   retired: string | null = null;
   /** A fault damaged its disk (it is retired at its next start). */
   damaged = false;
+  /** The fault that lost its whole disk struck (at this virtual time): it never runs again. */
+  lostAtMs: number | null = null;
 
-  constructor(readonly id: NodeId) {}
+  /**
+   * `voters`: the cluster's bootstrap voters, which its log's configuration changes apply to
+   * (for a node that joins later, those it learned from the cluster, as market-node --join
+   * does); `addresses`: the bootstrap address book (empty without membership changes);
+   * `known`: for a node that joins, the members' addresses when it joined (its transport's).
+   */
+  constructor(readonly id: NodeId, readonly voters: readonly NodeId[],
+    readonly addresses: readonly MemberAddress[], readonly known: readonly MemberAddress[] = []) {}
 
   get up(): boolean {
     return this.server !== null;
@@ -61,15 +71,43 @@ export interface ServerClusterOptions {
   readonly snapshot: { readonly entriesBetweenSnapshots: number; readonly trailingEntries: number };
   /** Called when a node stops on a fatal error the simulator did not cause. */
   readonly onUnexpectedFatal: (node: ServerSimNode, error: Error) => void;
+  /**
+   * With membership changes: each bootstrap node's addresses. The nodes then reach only the
+   * peers their address book knows (SimTransport.peers), as over HTTP.
+   */
+  readonly addressOf?: (id: NodeId) => MemberAddress;
+  /** With addresses: whether a node answers a sender it has no address for (SimTransport). */
+  readonly learnsUnknownPeers?: boolean;
+  /** A node applied the change that removes it (RaftServer's onRemoved). */
+  readonly onRemoved?: (node: ServerSimNode, index: number) => void;
 }
 
 const silentLogger = pino({ level: "silent" });
 
 export class ServerCluster {
-  readonly nodes: ReadonlyMap<NodeId, ServerSimNode>;
+  private readonly nodeMap: Map<NodeId, ServerSimNode>;
 
   constructor(private readonly options: ServerClusterOptions) {
-    this.nodes = new Map(options.ids.map((id) => [id, new ServerSimNode(id)]));
+    const addresses = options.addressOf === undefined ? [] : options.ids.map(options.addressOf);
+    this.nodeMap = new Map(options.ids.map((id) => [id, new ServerSimNode(id, options.ids,
+      addresses)]));
+  }
+
+  /** Every node ever created, bootstrap ones first, then in the order they were added. */
+  get nodes(): ReadonlyMap<NodeId, ServerSimNode> {
+    return this.nodeMap;
+  }
+
+  /**
+   * A brand-new node with an empty disk, for a node that joins the running cluster: `voters`
+   * and `addresses` as market-node --join learns them from a member (GET /admin/members).
+   */
+  addNode(id: NodeId, voters: readonly NodeId[], addresses: readonly MemberAddress[],
+    known: readonly MemberAddress[]): ServerSimNode {
+    if (this.nodeMap.has(id)) throw new Error(`node ${id} exists already: ids are never reused`);
+    const node = new ServerSimNode(id, voters, addresses, known);
+    this.nodeMap.set(id, node);
+    return node;
   }
 
   node(id: NodeId): ServerSimNode {
@@ -97,6 +135,7 @@ export class ServerCluster {
     const scheduler = new NodeScheduler(clock, new SeededRng(rng.nextInt(2 ** 31)));
     scheduler.wallClockOffsetMs += node.wallClockSkewMs;
     const transport = network.transportFor(id);
+    transport.learnsUnknownPeers = this.options.learnsUnknownPeers === true;
     const log = new SimLog(node.disk.log, scheduler, new SeededRng(rng.nextInt(2 ** 31)),
       node.logFaults);
     const state = node.disk.state;
@@ -124,15 +163,25 @@ export class ServerCluster {
   private startServer(node: ServerSimNode, scheduler: NodeScheduler, transport: SimTransport,
     log: SimLog, state: MemoryStateStore): RaftServer {
     const id = node.id;
+    const withAddresses = this.options.addressOf !== undefined;
     const server: RaftServer = RaftServer.start({
       id,
-      voters: this.options.ids,
+      voters: node.voters,
       dataDir: `/sim/${id}`,
       transport,
       logger: silentLogger,
       tickIntervalMs: this.options.tickIntervalMs,
       raft: this.options.raft,
-      bootstrapAddresses: [],
+      bootstrapAddresses: node.addresses,
+      ...(node.known.length === 0 ? {} : { knownAddresses: node.known }),
+      ...(withAddresses ? {
+        onPeersChanged: (known: MemberAddress[]) => {
+          transport.peers = new Set(known.map((address) => address.id).filter((peer) => peer !== id));
+        },
+        onRemoved: (index: number) => {
+          if (node.server === server) this.options.onRemoved?.(node, index);
+        },
+      } : {}),
       snapshot: this.options.snapshot,
       scheduler,
       // Without the process metrics: prom-client's collect a whole process's figures through

@@ -11,6 +11,13 @@ import { checkInvariants, describeViolation, type FinalRead, type ReplicaState }
 import { checkLinearizability } from "../verify/linearizability.js";
 import { nodeIds } from "./cluster.js";
 import { ServerCluster, type ServerSimNode } from "./server-cluster.js";
+import {
+  MembershipOperator,
+  membershipWeights,
+  simAddressOf,
+  type MembershipKind,
+} from "./server-membership.js";
+import { confOfServer, MembershipChecker } from "./server-membership-checker.js";
 import { SimClock } from "./sim-clock.js";
 import { SimNetwork, type SimNetworkFaults } from "./sim-network.js";
 
@@ -37,6 +44,19 @@ export interface ServerSimOptions {
   readonly faultMs?: number;
   /** Virtual milliseconds allowed after the heal for the cluster to take and apply a write. */
   readonly livenessMsMax?: number;
+  /**
+   * Membership changes in the schedule (server-membership.ts): learners added and promoted,
+   * followers and leaders removed, voters replaced, disks lost and their nodes replaced, with
+   * the checks of server-membership-checker.ts.
+   */
+  readonly membership?: boolean;
+  /**
+   * With membership: a node refuses (and cannot answer) messages from a node it has no
+   * address for, as HttpTransport does today, instead of learning it as etcd's transport does
+   * (SimTransport.learnsUnknownPeers). A node that falls behind while members are added then
+   * never catches up: a known bug, kept reproducible by this option.
+   */
+  readonly refuseUnknownPeers?: boolean;
 }
 
 export interface ServerSimResult {
@@ -54,6 +74,8 @@ export interface ServerSimResult {
     readonly info: number;
     readonly crashes: number;
     readonly fsyncFailures: number;
+    /** Membership changes answered as applied (with --membership). */
+    readonly membershipChanges: number;
   };
 }
 
@@ -82,6 +104,15 @@ const faultWeights: Readonly<Record<FaultKind, number>> = {
 };
 const faultKinds: readonly FaultKind[] = Object.entries(faultWeights)
   .flatMap(([kind, weight]) => Array<FaultKind>(weight).fill(kind as FaultKind));
+/** With membership changes: the same faults, then the changes (the default draws unchanged). */
+const membershipFaultKinds: readonly (FaultKind | MembershipKind)[] = [...faultKinds,
+  ...Object.entries(membershipWeights).flatMap(([kind, weight]) =>
+    Array<MembershipKind>(weight).fill(kind as MembershipKind))];
+/** How often the operator looks at its runbook (server-membership.ts). */
+const operatorEveryMs = 50;
+/** A removed node stops this long after it applies its removal (market-node: two election
+ * timeouts, for its leadership transfer to go out). */
+const removedStopMs = 300;
 
 class Violation extends Error {}
 
@@ -105,7 +136,8 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   const network = new SimNetwork(clock, new SeededRng(rng.nextInt(2 ** 31)), faults);
   let violation: string | null = null;
   const ids = nodeIds(nodeCount);
-  const cluster = new ServerCluster({
+  const withMembership = options.membership === true;
+  const cluster: ServerCluster = new ServerCluster({
     ids, clock, network, rng: new SeededRng(rng.nextInt(2 ** 31)), tickIntervalMs,
     raft: { electionTimeoutTicks: 15, heartbeatIntervalTicks: 3 },
     snapshot: rng.nextFloat() < 0.6
@@ -114,13 +146,34 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
     onUnexpectedFatal: (node, error) => {
       violation ??= `node ${node.id} stopped on an unexpected fatal error: ${error.message}`;
     },
+    ...(withMembership ? {
+      addressOf: simAddressOf,
+      learnsUnknownPeers: options.refuseUnknownPeers !== true,
+      onRemoved: (node: ServerSimNode, index: number) => {
+        // market-node fences its folder and stops: it never starts again under its id.
+        node.retired = `removed from the cluster at index ${index}`;
+        note(`${node.id} applied its removal at index ${index}: it stops`);
+        const server = node.server;
+        clock.schedule(null, removedStopMs, () => {
+          if (node.server === server) cluster.crash(node.id);
+        });
+      },
+    } : {}),
   });
+  const fail = (message: string): void => {
+    violation ??= message;
+  };
+  const checker = withMembership ? new MembershipChecker(cluster, fail) : null;
+  if (checker !== null) network.onSend = (from, message) => checker.observeSend(from, message);
   const stats = { crashes: 0, fsyncFailures: 0 };
   // Every disk takes some time to sync, so that a crash can fall inside an fsync.
   const fsyncMsMax = rng.nextInt(4);
   for (const node of cluster.nodes.values()) node.logFaults.fsyncMsMax = fsyncMsMax;
   for (const id of ids) cluster.start(id);
   note(`start ${nodeCount} nodes; network ${JSON.stringify(faults)}`);
+  const operator = checker === null ? null : new MembershipOperator({ clock, cluster,
+    rng: new SeededRng(rng.nextInt(2 ** 31)), checker, note, fsyncMsMax,
+    firstIdNumber: nodeCount + 1 });
 
   const recorder = new HistoryRecorder({ now: () => BigInt(clock.nowMs()) * 1_000_000n });
   const workload = new Workload(clock, cluster, recorder, new SeededRng(rng.nextInt(2 ** 31)), note);
@@ -128,6 +181,7 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   const sampleEveryTick = (): void => {
     const problem = hashes.sample();
     if (problem !== null) violation ??= problem;
+    checker?.poll();
     if (clock.nowMs() < faultMs + livenessMsMax) clock.schedule(null, tickIntervalMs, sampleEveryTick);
   };
   clock.schedule(null, tickIntervalMs, sampleEveryTick);
@@ -137,11 +191,26 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   const faultEveryMs = 100 + rng.nextInt(rng.nextFloat() < 0.5 ? 200 : 800);
   const nemesis = (): void => {
     if (clock.nowMs() >= faultMs) return;
-    injectFault(faultKinds[rng.nextInt(faultKinds.length)]!, cluster, network, rng, note, stats);
+    if (operator === null) {
+      injectFault(faultKinds[rng.nextInt(faultKinds.length)]!, cluster, network, rng, note, stats);
+    } else {
+      const kind = membershipFaultKinds[rng.nextInt(membershipFaultKinds.length)]!;
+      if (kind in membershipWeights) operator.inject(kind as MembershipKind);
+      else injectFault(kind as FaultKind, cluster, network, rng, note, stats, operator);
+    }
     // Jittered, so that faults do not fall on the ticks' grid only.
     clock.schedule(null, faultEveryMs + rng.nextInt(faultEveryMs), nemesis);
   };
   clock.schedule(null, faultEveryMs, nemesis);
+  if (operator !== null) {
+    // The operator follows its runbook until the heal, then only starts the nodes it added.
+    const operate = (): void => {
+      if (clock.nowMs() >= faultMs) operator.stop();
+      operator.tick();
+      if (clock.nowMs() < faultMs + livenessMsMax) clock.schedule(null, operatorEveryMs, operate);
+    };
+    clock.schedule(null, operatorEveryMs, operate);
+  }
 
   // A promise of the cluster's code that rejects with nobody waiting is a bug of that code.
   const onUnhandled = (reason: unknown): void => {
@@ -163,8 +232,11 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
       note("heal all");
       workload.stop();
       await livenessCheck(clock, cluster, workload, livenessMsMax, note, () => violation);
-      if (violation === null) await waitForConvergence(clock, cluster, livenessMsMax);
-      violation ??= finalChecks(cluster, recorder.ops(), workload);
+      const finalNodes = (): ServerSimNode[] => operator === null ? cluster.upNodes()
+        : currentMembers(cluster);
+      if (violation === null) await waitForConvergence(clock, finalNodes, livenessMsMax);
+      violation ??= finalChecks(finalNodes(), recorder.ops(), workload);
+      if (checker !== null) violation ??= checker.finalCheck(finalNodes());
     }
   } catch (error) {
     violation ??= error instanceof Violation ? error.message
@@ -172,17 +244,19 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
   } finally {
     process.off("unhandledRejection", onUnhandled);
   }
-  for (const id of ids) cluster.crash(id);
+  for (const id of cluster.nodes.keys()) cluster.crash(id);
   const counts = countTypes(recorder.ops());
   return {
     seed: options.seed, ok: violation === null, violation, trace, history: recorder.ops(),
     stats: { nodeCount, virtualMs: clock.nowMs(), events: clock.eventsRun, ...counts,
-      crashes: stats.crashes, fsyncFailures: stats.fsyncFailures },
+      crashes: stats.crashes, fsyncFailures: stats.fsyncFailures,
+      membershipChanges: operator?.stats.applied ?? 0 },
   };
 }
 
 function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwork, rng: Rng,
-  note: (line: string) => void, stats: { crashes: number; fsyncFailures: number }): void {
+  note: (line: string) => void, stats: { crashes: number; fsyncFailures: number },
+  membership: MembershipOperator | null = null): void {
   const ids = [...cluster.nodes.keys()];
   const pick = (): NodeId => ids[rng.nextInt(ids.length)]!;
   const isolate = (id: NodeId): void => {
@@ -279,11 +353,15 @@ function injectFault(kind: FaultKind, cluster: ServerCluster, network: SimNetwor
     }
     case "damageLog":
     case "damageState": {
-      // A minority at most: the rest of the cluster must stay live without the damaged nodes.
+      // A minority at most: the rest of the cluster must stay live without the damaged nodes
+      // (with membership changes: of every voter set in force, counting the nodes gone).
       const damaged = ids.filter((id) => cluster.node(id).damaged);
-      if (damaged.length + 1 > Math.floor((ids.length - 1) / 2)) return;
+      if (membership === null && damaged.length + 1 > Math.floor((ids.length - 1) / 2)) return;
       const node = cluster.node(pick());
       if (!node.up || node.damaged) return;
+      if (membership !== null && (MembershipOperator.gone(node) || !membership.mayLose(node.id))) {
+        return;
+      }
       const where = kind === "damageLog" ? "log" : "state";
       cluster.crash(node.id, where);
       node.damaged = true;
@@ -601,11 +679,24 @@ async function livenessCheck(clock: SimClock, cluster: ServerCluster, workload: 
   }
 }
 
-/** Runs until every node has applied the same index, or the bound passes. */
-async function waitForConvergence(clock: SimClock, cluster: ServerCluster,
+/**
+ * The nodes that are up and members (voters or learners) of the configuration in force at the
+ * leader: the ones the final checks hold to the cluster's state (a removed node that never
+ * heard of its removal stays behind, rightly).
+ */
+function currentMembers(cluster: ServerCluster): ServerSimNode[] {
+  const leader = cluster.leader();
+  if (leader === null) return cluster.upNodes();
+  const conf = confOfServer(leader.server!);
+  const ids = new Set([...conf.voters, ...conf.learners, ...conf.votersOutgoing]);
+  return cluster.upNodes().filter((node) => ids.has(node.id));
+}
+
+/** Runs until every node of `nodes()` has applied the same index, or the bound passes. */
+async function waitForConvergence(clock: SimClock, nodes: () => ServerSimNode[],
   boundMs: number): Promise<void> {
   const converged = (): boolean => {
-    const indexes = cluster.upNodes().map((node) => node.server!.status());
+    const indexes = nodes().map((node) => node.server!.status());
     return indexes.every((status) => status.appliedIndex === indexes[0]!.appliedIndex &&
       status.commitIndex === status.appliedIndex);
   };
@@ -617,9 +708,8 @@ async function waitForConvergence(clock: SimClock, cluster: ServerCluster,
   });
 }
 
-function finalChecks(cluster: ServerCluster, history: readonly HistoryOp[],
+function finalChecks(nodes: readonly ServerSimNode[], history: readonly HistoryOp[],
   workload: Workload): string | null {
-  const nodes = cluster.upNodes();
   const replicas: ReplicaState[] = nodes.map((node) => {
     const status = node.server!.status();
     return { node: node.id, appliedIndex: status.appliedIndex, stateHash: status.stateHash };
@@ -631,6 +721,13 @@ function finalChecks(cluster: ServerCluster, history: readonly HistoryOp[],
   const market = (nodes.find((node) => !node.damaged) ?? nodes[0]!).server!.market();
   const ordersFound = [...workload.acknowledgedOrders]
     .filter((orderId) => market.getOrder(orderId) !== undefined);
+  // And on every node checked (a member added late holds them too, once caught up).
+  for (const node of nodes) {
+    if (node.damaged) continue;
+    const missing = [...workload.acknowledgedOrders]
+      .find((orderId) => node.server!.market().getOrder(orderId) === undefined);
+    if (missing !== undefined) return `acknowledged order ${missing} missing on ${node.id}`;
+  }
   const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
   if (!invariants.ok) {
     return `invariants: ${invariants.violations.map(describeViolation).join("; ")}`;

@@ -30,6 +30,8 @@ export class SimNetwork {
   private inFlight = 0;
   delivered = 0;
   dropped = 0;
+  /** Sees every message a node sends, before any fault (the membership checker's wire tap). */
+  onSend: ((from: NodeId, message: RaftMessage) => void) | null = null;
 
   constructor(
     private readonly clock: SimClock,
@@ -68,6 +70,7 @@ export class SimNetwork {
     const batches = new Map<NodeId, RaftMessage[]>();
     for (const message of messages) {
       if (message.from !== from) throw new Error(`${from} sent a message from ${message.from}`);
+      this.onSend?.(from, message);
       if (this.isCut(from, message.to) || this.rng.nextFloat() < this.faults.dropRate) {
         this.dropped++;
         continue;
@@ -104,16 +107,46 @@ export class SimNetwork {
 /** One node's Transport over the SimNetwork. */
 export class SimTransport implements Transport {
   private closed = false;
+  /**
+   * The peers this node has an address for (RaftServer's onPeersChanged), as HttpTransport's
+   * setPeers: a message to any other id is unroutable and dropped, and one from any other id is
+   * refused (HttpTransport's isPeer: "not a known peer of this node"). Null: every node is
+   * reachable (the simulator without membership changes gives no addresses).
+   */
+  peers: ReadonlySet<NodeId> | null = null;
+  /**
+   * Whether a message from a node outside `peers` makes it a peer this node can answer, as
+   * etcd's rafthttp does (every request carries the sender's peer URLs, X-PeerURLs, and the
+   * receiver adds an unknown sender as a "remote"): a node that fell behind while members
+   * were added must hear and answer a leader it has no address for yet. HttpTransport does
+   * not do this (yet): false models it as it is, and such a node then never catches up.
+   */
+  learnsUnknownPeers = false;
+  /** Unknown senders learned (learnsUnknownPeers), reachable until the transport closes. */
+  private readonly remotes = new Set<NodeId>();
 
   constructor(private readonly id: NodeId, private readonly network: SimNetwork) {}
 
   send(messages: readonly RaftMessage[]): void {
-    if (!this.closed) this.network.send(this.id, messages);
+    if (this.closed) return;
+    const peers = this.peers;
+    const routable = peers === null ? messages : messages.filter((message) =>
+      peers.has(message.to) || this.remotes.has(message.to));
+    this.network.dropped += messages.length - routable.length;
+    if (routable.length > 0) this.network.send(this.id, routable);
   }
 
   onReceive(handler: (messages: readonly RaftMessage[]) => void): void {
     this.network.register(this.id, (messages) => {
-      if (!this.closed) handler(messages);
+      if (this.closed) return;
+      const peers = this.peers;
+      const known = peers === null ? messages : messages.filter((message) => {
+        if (peers.has(message.from) || this.remotes.has(message.from)) return true;
+        if (this.learnsUnknownPeers) this.remotes.add(message.from);
+        return this.learnsUnknownPeers;
+      });
+      this.network.dropped += messages.length - known.length;
+      if (known.length > 0) handler(known);
     });
   }
 

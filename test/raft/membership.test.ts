@@ -142,6 +142,23 @@ describe("membership: the cluster", () => {
     }
   });
 
+  it("refuses to promote a learner it has not heard from yet, however short its log", () => {
+    // Found by the server simulator (sim --membership, seed 3003 before the fix): a learner's
+    // new progress counted as heard from, so a promotion right after its add was taken before
+    // the new node had answered anything.
+    const cluster = clusterWithOutsider();
+    cluster.isolate("n4");
+    propose(cluster, { ops: [{ type: "addLearner", id: "n4" }] });
+    cluster.stabilize();
+    expect(propose(cluster, { ops: [{ type: "promote", id: "n4" }] }))
+      .to.include({ kind: "refused", reason: "learnerBehind" });
+    cluster.heal();
+    cluster.tick(20);
+    cluster.stabilize();
+    expect(propose(cluster, { ops: [{ type: "promote", id: "n4" }] }))
+      .to.include({ kind: "accepted" });
+  });
+
   it("allows one change in flight, and none before the leader's first commit of its term", () => {
     const solo = new RaftNode(makeRaftConfig({ id: "n1", voters: ["n1"] }), new SeededRng(1));
     solo.campaign();
