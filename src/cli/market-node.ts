@@ -198,6 +198,8 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     logger: logger.child({ component: "transport" }),
     // One long-lived connection per peer: a hop is a write and a read, not a POST.
     stream: true,
+    // Sent with every batch: a peer behind the membership changes can answer this node.
+    advertisePeerUrl: join?.peerUrl ?? nodePeerUrl(config, node),
     ...(tls === null ? {} : { tls }),
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the

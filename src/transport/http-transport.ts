@@ -7,7 +7,7 @@ import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { httpRequest, HttpRequestError } from "./http-request.js";
 import {
-  clusterIdHeader, createPeerApp, peerMessagesPath, type PeerAppOptions,
+  clusterIdHeader, createPeerApp, peerUrlHeader, peerMessagesPath, type PeerAppOptions,
 } from "./peer-app.js";
 import { encodeFrame, PeerStreamServer, peerStreamPath, peerStreamProtocol } from "./peer-stream.js";
 import { parsePeerIdentity, peerIdentityPath, type PeerIdentity } from "./peer-identity.js";
@@ -71,7 +71,16 @@ export interface HttpTransportOptions {
   readonly logger?: Logger;
   /** Mutual TLS on the peer links; without it, plain HTTP. */
   readonly tls?: PeerTlsOptions;
+  /**
+   * This node's own peer URL, sent with every batch (`x-raftmarket-peer-url`), so that a peer
+   * that does not know it yet (it was added while that peer was behind) can answer it, as
+   * etcd's transport does.
+   */
+  readonly advertisePeerUrl?: string;
 }
+
+/** At most this many peers learned from their batches, beyond those set by setPeers. */
+const learnedPeersMax = 32;
 
 /**
  * PEM texts for mutual TLS between peers (etcd's --peer-cert-file, --peer-key-file,
@@ -126,7 +135,7 @@ interface PeerChannel {
  */
 export class HttpTransport implements Transport {
   readonly self: NodeId;
-  private readonly options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls">>;
+  private readonly options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls" | "advertisePeerUrl">>;
   private readonly tls: PeerTlsOptions | null;
   private readonly logger: Logger;
   private readonly channels = new Map<NodeId, PeerChannel>();
@@ -143,7 +152,12 @@ export class HttpTransport implements Transport {
   private flushImmediate: NodeJS.Immediate | null = null;
   private closed = false;
 
+  /** Peers learned from the URL their batches carry (learnPeer), kept across setPeers. */
+  private readonly learned = new Map<NodeId, PeerAddress>();
+  private readonly advertisePeerUrl: string | null;
+
   constructor(options: HttpTransportOptions) {
+    this.advertisePeerUrl = options.advertisePeerUrl ?? null;
     this.options = {
       self: options.self,
       listenHost: options.listenHost,
@@ -220,6 +234,7 @@ export class HttpTransport implements Transport {
       peerToken: this.options.peerToken,
       clusterId: this.options.clusterId,
       isPeer: (id) => this.channels.has(id),
+      learnPeer: (id, url) => this.learnPeer(id, url),
       requestBytesMax: this.options.requestBytesMax,
       logger: this.logger,
       counters: this.totals,
@@ -292,7 +307,8 @@ export class HttpTransport implements Transport {
    */
   setPeers(peers: readonly PeerAddress[]): void {
     const next = new Map<NodeId, PeerChannel>();
-    for (const address of peers) {
+    for (const id of peers.map((address) => address.id)) this.learned.delete(id);
+    for (const address of [...peers, ...this.learned.values()]) {
       if (address.id === this.self) continue;
       const current = this.channels.get(address.id);
       if (current !== undefined && sameAddress(current.address, address)) {
@@ -314,6 +330,31 @@ export class HttpTransport implements Transport {
     this.channels.clear();
     for (const [id, channel] of next) this.channels.set(id, channel);
     if (!this.closed) this.scheduleFlush();
+  }
+
+  /**
+   * A sender this node does not know, whose batch named its peer URL (`x-raftmarket-peer-url`,
+   * behind the peer token and the cluster id): it becomes a peer, so that its messages are taken
+   * and can be answered. A node behind the membership changes learns the members added since
+   * (one of which may lead) this way, then from the log. Bounded; false when refused.
+   */
+  learnPeer(id: NodeId, url: string): boolean {
+    if (this.channels.has(id)) return true;
+    if (id === this.self || this.learned.size >= learnedPeersMax) return false;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return false;
+    }
+    const scheme = this.tls === null ? "http:" : "https:";
+    if (parsed.protocol !== scheme || parsed.port === "" || parsed.pathname !== "/") return false;
+    const address: PeerAddress = { id, host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+      peerPort: Number(parsed.port) };
+    this.learned.set(id, address);
+    this.channels.set(id, this.openChannel(address));
+    this.logger.info({ peer: id, url }, `learned peer ${id} at ${url} from its messages`);
+    return true;
   }
 
   stats(): TransportStats {
@@ -499,7 +540,8 @@ export class HttpTransport implements Transport {
       method: "GET", agent: false, ...(this.tls ?? {}),
       headers: { connection: "upgrade", upgrade: peerStreamProtocol,
         authorization: `Bearer ${this.options.peerToken}`,
-        [clusterIdHeader]: this.options.clusterId },
+        [clusterIdHeader]: this.options.clusterId,
+        ...(this.advertisePeerUrl === null ? {} : { [peerUrlHeader]: this.advertisePeerUrl }) },
     });
     let settled = false;
     const finish = (error: HttpRequestError | null): void => {
@@ -584,6 +626,7 @@ export class HttpTransport implements Transport {
         "content-type": "application/json",
         authorization: `Bearer ${this.options.peerToken}`,
         [clusterIdHeader]: this.options.clusterId,
+        ...(this.advertisePeerUrl === null ? {} : { [peerUrlHeader]: this.advertisePeerUrl }),
       },
       signal: abort.signal, timeoutMs: this.options.rpcTimeoutMs, responseBytesMax: 64 * 1024,
     }).then((answer) => {
@@ -612,7 +655,7 @@ export class HttpTransport implements Transport {
 const clusterIdPattern = /^[\x21-\x7e]{1,128}$/;
 
 function validateHttpTransportOptions(
-  options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls">>): void {
+  options: Required<Omit<HttpTransportOptions, "peers" | "logger" | "tls" | "advertisePeerUrl">>): void {
   if (options.self.length === 0) throw new TypeError("self must be a non-empty node id");
   if (options.peerToken.length === 0) throw new TypeError("peerToken must not be empty");
   if (!clusterIdPattern.test(options.clusterId)) {

@@ -13,6 +13,8 @@ export const peerMessagesPath = "/raft/messages";
 
 /** The header that names the sender's cluster on every peer request (etcd: X-Etcd-Cluster-ID). */
 export const clusterIdHeader = "x-raftmarket-cluster-id";
+/** The sender's own peer URL, on every batch: how a receiver answers a peer it did not know. */
+export const peerUrlHeader = "x-raftmarket-peer-url";
 
 /** How much of a peer's cluster id an answer or a log line repeats. */
 const clusterIdEchoLengthMax = 128;
@@ -24,6 +26,11 @@ export interface PeerAppOptions {
   readonly clusterId: string;
   /** Whether `id` is a current peer: messages from anyone else are refused. */
   readonly isPeer: (id: NodeId) => boolean;
+  /**
+   * A sender `isPeer` does not know, whose batch carried its peer URL: may it become a peer?
+   * (HttpTransport.learnPeer). Absent: unknown senders are refused.
+   */
+  readonly learnPeer?: (id: NodeId, url: string) => boolean;
   /** The largest request body accepted; a larger one is answered 413. */
   readonly requestBytesMax: number;
   readonly logger: Logger;
@@ -67,7 +74,7 @@ export function createPeerApp(options: PeerAppOptions): express.Express {
     (req: Request, res: Response) => {
       const contentType = req.is("application/json");
       const parsed = contentType === "application/json"
-        ? parseRaftMessages(req.body, options.self, options.isPeer)
+        ? parseRaftMessages(req.body, options.self, peerCheck(options, req.headers[peerUrlHeader]))
         : { ok: false as const, error: contentType === null ? "the body is empty"
           : "the body must be sent as application/json" };
       if (!parsed.ok) {
@@ -140,6 +147,17 @@ function checkClusterId(options: PeerAppOptions, refusals: RateLimitedLog) {
 export interface PeerRefusal {
   readonly status: number;
   readonly body: unknown;
+}
+
+/**
+ * isPeer, or, for a sender it does not know, learnPeer with the peer URL its batch carried.
+ * Checked only after the token and the cluster id.
+ */
+export function peerCheck(options: Pick<PeerAppOptions, "isPeer" | "learnPeer">,
+  header: string | string[] | undefined): (id: NodeId) => boolean {
+  const url = typeof header === "string" && header.length <= 256 ? header : undefined;
+  return (id) => options.isPeer(id) ||
+    (url !== undefined && options.learnPeer !== undefined && options.learnPeer(id, url));
 }
 
 type RefusalOptions = Pick<PeerAppOptions, "peerToken" | "clusterId" | "logger" | "counters">;

@@ -1,10 +1,12 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
-import type { RaftMessage } from "../raft/index.js";
+import type { NodeId, RaftMessage } from "../raft/index.js";
 import {
   acceptOutsideExpress,
+  peerCheck,
   peerClusterRefusal,
   peerTokenRefusal,
+  peerUrlHeader,
   type PeerAppOptions,
   type PeerRefusal,
 } from "./peer-app.js";
@@ -112,6 +114,7 @@ export class PeerStreamServer {
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
     const reader = new FrameReader(this.options.requestBytesMax);
+    const isPeer = peerCheck(this.options, req.headers[peerUrlHeader]);
     const remoteAddress = req.socket.remoteAddress;
     const onData = (chunk: Buffer): void => {
       const frames = reader.push(chunk);
@@ -120,7 +123,7 @@ export class PeerStreamServer {
         socket.destroy();
         return;
       }
-      for (const frame of frames) this.receiveFrame(frame, remoteAddress);
+      for (const frame of frames) this.receiveFrame(frame, remoteAddress, isPeer);
     };
     if (head.length > 0) onData(head);
     socket.on("data", onData);
@@ -132,7 +135,8 @@ export class PeerStreamServer {
     this.sockets.clear();
   }
 
-  private receiveFrame(frame: Buffer, remoteAddress: string | undefined): void {
+  private receiveFrame(frame: Buffer, remoteAddress: string | undefined,
+    isPeer: (id: NodeId) => boolean): void {
     let body: unknown;
     try {
       body = JSON.parse(frame.toString("utf8"));
@@ -140,7 +144,7 @@ export class PeerStreamServer {
       this.invalid(remoteAddress, "a frame that is not valid JSON");
       return;
     }
-    const parsed = parseRaftMessages(body, this.options.self, this.options.isPeer);
+    const parsed = parseRaftMessages(body, this.options.self, isPeer);
     if (!parsed.ok) {
       this.invalid(remoteAddress, parsed.error);
       return;

@@ -24,6 +24,7 @@ import {
   peerStreamPath,
   peerStreamProtocol,
 } from "../../src/transport/peer-stream.js";
+import { freePort } from "../../src/cluster/local-cluster.js";
 import { runTransportContract, type TransportPair } from "./contract.js";
 import {
   FakePeer,
@@ -121,6 +122,36 @@ describe("HttpTransport", function () {
   }
 
   const valid = (to = "b"): string => JSON.stringify([numbered("a", to, 1)]);
+
+  describe("peers learned from their batches (x-raftmarket-peer-url)", () => {
+    for (const stream of [false, true]) {
+      it(`takes a stranger's messages when it names its peer URL, and can answer it` +
+        `${stream ? " (stream)" : ""}`, async () => {
+        // "a" knows nobody: the others were added while it was behind.
+        const a = await started({ self: "a", stream });
+        const toA = [{ id: "a", host, peerPort: a.port() }];
+        const inboxA = new Inbox(a);
+        // Without its URL, a stranger is refused: a could not answer it.
+        const anonymous = await started({ self: "b", stream, peers: toA });
+        anonymous.send([numbered("b", "a", 1)]);
+        await waitFor(() => a.stats().requestsInvalid > 0, "the stranger refused");
+        expect(inboxA.count()).to.equal(0);
+        // With it, its messages are taken, and a's answer reaches it.
+        const port = await freePort();
+        const named = await started({ self: "c", stream, peers: toA, peerPort: port,
+          advertisePeerUrl: `http://${host}:${port}` });
+        const inboxC = new Inbox(named);
+        named.send([numbered("c", "a", 1)]);
+        await waitFor(() => inboxA.count() === 1, "the named stranger's message taken");
+        a.send([numbered("a", "c", 2)]);
+        await waitFor(() => inboxC.count() === 1, "a's answer to the learned peer");
+        // A learned peer survives a new peer list that does not name it.
+        a.setPeers([]);
+        a.send([numbered("a", "c", 3)]);
+        await waitFor(() => inboxC.count() === 2, "a second answer after setPeers");
+      });
+    }
+  });
 
   describe("peer token", () => {
     it("answers 401 without the token or with a wrong one; the handler sees nothing", async () => {
