@@ -44,6 +44,7 @@ import {
   writeIdentity,
   type NodeIdentity,
 } from "../storage/index.js";
+import { nodeDashboardRouter } from "../dashboard/node-dashboard.js";
 import type { SnapshotMeta } from "../raft/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
@@ -208,7 +209,9 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     state: "member", appliedIndex: server.status().appliedIndex,
     members: server.publishedMembers() }));
   if (!httpTransport.isListening()) await transport.start();
+  const view = nodeDashboardRouter(config, node);
   const app = createClientApp({
+    ui: view.router,
     service: server,
     logger,
     metricsRegistry: metrics.registry,
@@ -229,6 +232,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     stopping = true;
     logger.info(`${signal}: stopping`);
     http.close();
+    view.close();
     await server.stop();
     process.exit(0);
   };
