@@ -107,7 +107,7 @@ export class Chart {
       height: 150,
       series,
       scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{ size: 28 }, { size: 44 }],
+      axes: [{ size: 28 }, { size: 52 }],
       legend: { show: false },
       cursor: { show: false },
       plugins: [markerPlugin(this.markers)],
