@@ -36,7 +36,7 @@ export interface ClientAppOptions {
   /** Mounts the admin API under /admin (faults, leadership transfer). Without it: 404. */
   readonly admin?: AdminOptions;
   /** Mounted under /ui: the live view (src/dashboard/node-dashboard.ts). Without it: 404. */
-  readonly ui?: express.Router;
+  readonly ui?: express.RequestHandler;
 }
 
 export const clientAppDefaults = {
