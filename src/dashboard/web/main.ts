@@ -411,9 +411,9 @@ function MarketView(): unknown {
     <button type="submit" data-testid="search">search</button></form>
     ${message === null ? null : html`<p class="muted" data-testid="market-message">${message}</p>`}
     ${order === null ? null : html`<p class="order" data-testid="order" data-order-id=${order.orderId}
-      data-index=${order.index}>Order <b>${order.orderId}</b> ${order.status},
-      ${(order.totalCents / 100).toFixed(2)}: Raft index <b>${order.index}</b> (see it in the logs
-      above, committed on every node).</p>`}
+      data-index=${order.index}>Order <b>${order.orderId}</b> ${`${order.status}, ` +
+      `${(order.totalCents / 100).toFixed(2)}`}: Raft index <b>${order.index}</b> (see it in the
+      logs above, committed on every node).</p>`}
     <table class="items"><tbody>${items.map((item) => html`<tr data-item=${item.sku}>
       <td>${item.name}<br /><small>${item.sku} · ${item.area}</small></td>
       <td>${(item.priceCents / 100).toFixed(2)}</td><td>${item.stock} left</td>
