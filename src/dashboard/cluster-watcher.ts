@@ -24,6 +24,7 @@ import type {
   WorkloadRates,
   WorkloadView,
 } from "./dashboard-frame.js";
+import { describeRule } from "../cluster/partitions.js";
 import { ratesBetween, readMetrics, type MetricsReading } from "./metrics-rates.js";
 
 export interface WatchedNode {
@@ -243,6 +244,8 @@ export class ClusterWatcher {
     // A restarted node counts from 1 again: read it from its start.
     if (page.lastSeq < state.eventsAfter) {
       state.eventsAfter = 0;
+      this.record("process", state.node.id, "restarted", `${state.node.id} restarted (its ` +
+        "Raft events count from 1 again)");
       return;
     }
     for (const raw of page.events as Record<string, unknown>[]) {
@@ -270,7 +273,19 @@ export class ClusterWatcher {
     const answer = await state.adminClient!.request("GET", "/admin/faults");
     const rules = (answer.kind === "answer" && answer.status === 200
       ? (answer.body as { rules?: unknown }).rules : undefined);
-    state.faults = Array.isArray(rules) ? rules as LinkRuleView[] : null;
+    if (!Array.isArray(rules)) {
+      state.faults = null;
+      return;
+    }
+    // Rules changed by anyone (this page, another, npm run partition) go on the timeline.
+    const previous = state.faults;
+    state.faults = rules as LinkRuleView[];
+    if (previous !== null && JSON.stringify(previous) !== JSON.stringify(rules)) {
+      this.record("faults", state.node.id, "faultsChanged", rules.length === 0
+        ? `${state.node.id} holds no link rule now`
+        : `${state.node.id} holds ${rules.length} link rule${rules.length === 1 ? "" : "s"}: ` +
+          (rules as LinkRuleView[]).map(describeRule).join("; "));
+    }
   }
 
   private takeSample(nowMs: number): void {

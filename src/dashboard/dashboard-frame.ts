@@ -78,7 +78,7 @@ export interface NodeView {
   readonly followerContactAgeMs: Readonly<Record<string, number>>;
 }
 
-export type TimelineSource = "raft" | "action" | "process" | "workload";
+export type TimelineSource = "raft" | "action" | "process" | "faults";
 
 export interface TimelineEvent {
   /** Increases by one per event the server recorded. */
