@@ -45,6 +45,7 @@ import {
   type NodeIdentity,
 } from "../storage/index.js";
 import { nodeDashboardRouter } from "../dashboard/node-dashboard.js";
+import { CountingTransport } from "../node/counting-transport.js";
 import type { SnapshotMeta } from "../raft/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import { HttpTransport } from "../transport/http-transport.js";
@@ -171,12 +172,14 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
-  const transport = new FaultyTransport(httpTransport, { self: node.id });
+  // Under the faults, a counter of the messages that leave (the live view's link rates).
+  const metrics = new NodeMetrics(node.id);
+  const transport = new FaultyTransport(new CountingTransport(httpTransport, metrics.registry),
+    { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
     hasState: hasRaftState(stores), newCluster,
     publishedIncarnation: () => publishedIncarnationIn(stores, node.id) });
-  const metrics = new NodeMetrics(node.id);
   metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,

@@ -100,6 +100,8 @@ export interface NodeRates {
   readonly writeP99Ms: number | null;
   readonly fsyncP99Ms: number | null;
   readonly eventLoopDelayP99Ms: number | null;
+  /** Peer messages sent per second, by target (what leaves on the wire: a cut link sends 0). */
+  readonly messagesPerSecondTo: Readonly<Record<string, number>>;
 }
 
 export interface WorkloadRates {

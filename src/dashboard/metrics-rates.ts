@@ -16,6 +16,8 @@ export interface MetricsReading {
   readonly writeBuckets: ReadonlyMap<number, number>;
   readonly fsyncBuckets: ReadonlyMap<number, number>;
   readonly eventLoopDelayP99Ms: number | null;
+  /** Peer messages sent, by target (raft_peer_messages_sent_total). */
+  readonly messagesSentTo: ReadonlyMap<string, number>;
 }
 
 const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/;
@@ -43,6 +45,7 @@ export function readMetrics(text: string, timeMs: number): MetricsReading {
   let eventLoopDelayP99Ms: number | null = null;
   const writeBuckets = new Map<number, number>();
   const fsyncBuckets = new Map<number, number>();
+  const messagesSentTo = new Map<string, number>();
   for (const line of text.split("\n")) {
     if (line.startsWith("#") || line.length === 0) continue;
     const first = line.charCodeAt(0);
@@ -67,9 +70,13 @@ export function readMetrics(text: string, timeMs: number): MetricsReading {
       addBucket(fsyncBuckets, labelsOf(labelText), value);
     } else if (name === "node_event_loop_delay_p99_ms") {
       eventLoopDelayP99Ms = value;
+    } else if (name === "raft_peer_messages_sent_total") {
+      const to = labelsOf(labelText).get("to");
+      if (to !== undefined) messagesSentTo.set(to, value);
     }
   }
-  return { timeMs, writes, reads, writeBuckets, fsyncBuckets, eventLoopDelayP99Ms };
+  return { timeMs, writes, reads, writeBuckets, fsyncBuckets, eventLoopDelayP99Ms,
+    messagesSentTo };
 }
 
 function isMarketRead(route: string): boolean {
@@ -121,5 +128,8 @@ export function ratesBetween(before: MetricsReading | undefined, after: MetricsR
     fsyncP99Ms: usable ? round(bucketQuantileMs(before.fsyncBuckets, after.fsyncBuckets, 0.99))
       : null,
     eventLoopDelayP99Ms: after.eventLoopDelayP99Ms,
+    messagesPerSecondTo: usable ? Object.fromEntries([...after.messagesSentTo].map(([to, count]) =>
+      [to, Math.max(0, Math.round((count - (before.messagesSentTo.get(to) ?? 0)) / seconds))]))
+      : {},
   };
 }

@@ -19,6 +19,7 @@ function text(writes: number, reads: number, fastWrites: number, slowWrites: num
     `raft_fsync_latency_seconds_bucket{le="0.002",node="n1"} ${writes}`,
     `raft_fsync_latency_seconds_bucket{le="+Inf",node="n1"} ${writes}`,
     `node_event_loop_delay_p99_ms{node="n1"} 12.5`,
+    `raft_peer_messages_sent_total{to="n2",node="n1"} ${writes * 2}`,
   ].join("\n");
 }
 
@@ -35,6 +36,7 @@ describe("dashboard: rates from /metrics", () => {
     const rates = ratesBetween(before, after);
     expect(rates).to.include({ writesPerSecond: 100, readsPerSecond: 20,
       eventLoopDelayP99Ms: 12.5 });
+    expect(rates.messagesPerSecondTo).to.deep.equal({ n2: 200 });
     // 50 fast (under 1 ms) and 50 slow (1-10 ms): the median is at the first bucket's edge.
     expect(rates.writeP50Ms).to.equal(1);
     expect(rates.writeP99Ms).to.be.closeTo(9.82, 0.01);

@@ -125,7 +125,8 @@ function App(): unknown {
       <section class="wide"><h2>Nodes</h2>
         <${NodesTable} frame=${frame} offered=${offered} run=${run} /></section>
       <section><h2>The leader's view of its followers</h2><${FollowerView} frame=${frame} /></section>
-      <section><h2>Network</h2><${NetworkView} frame=${frame} offered=${offered} run=${run} /></section>
+      <section><h2>Network</h2><${NetworkView} frame=${frame} offered=${offered} run=${run}
+        rates=${state.samples.at(-1)} /></section>
       <section class="wide"><h2>Logs</h2><${LogsView} frame=${frame} /></section>
       <section class="wide"><h2>Charts</h2>
         <${ChartsView} samples=${state.samples} ids=${frame.ids} events=${state.events}
@@ -255,12 +256,15 @@ function FollowerView(props: { frame: DashboardFrame }): unknown {
 }
 
 function NetworkView(props: { frame: DashboardFrame; offered: Set<string>;
-  run: (body: Record<string, unknown>) => void }): unknown {
+  run: (body: Record<string, unknown>) => void; rates: MetricsSample | undefined }): unknown {
   const { frame, offered, run } = props;
+  const rates = props.rates?.nodes;
   const known = frame.nodes.every((node) => node.faults !== null);
   const rules = frame.nodes.flatMap((node) => (node.faults ?? []).map((rule) => ({ node, rule })));
   return html`${known ? null : html`<p class="muted">The link rules are read with the admin
     token: the launcher's view shows them.</p>`}
+    <p class="muted">Each cell is the link from the row's node to the column's, with the peer
+      messages it carried per second.</p>
     <table class="links"><thead><tr><th>from \\ to</th>${frame.ids.map((id) =>
       html`<th>${id}</th>`)}</tr></thead>
     <tbody>${frame.ids.map((from) => html`<tr>
@@ -268,11 +272,13 @@ function NetworkView(props: { frame: DashboardFrame; offered: Set<string>;
         if (from === to) return html`<td class="self">-</td>`;
         const cut = cutPeers(frame, from).includes(to);
         const action = cut ? "heal-link" : "cut";
+        const rate = rates?.[from]?.messagesPerSecondTo[to];
         return html`<td class=${cut ? "cut" : "ok"}>${offered.has(action) ? html`<button
           data-action=${action} data-from=${from} data-to=${to}
           title=${cut ? "heal this link" : "cut this link (both ways)"}
           onClick=${() => run({ action, from, to })}>${cut ? "cut" : "ok"}</button>`
-          : cut ? "cut" : known ? "ok" : "?"}</td>`;
+          : cut ? "cut" : known ? "ok" : "?"}${rate === undefined ? null
+          : html`<br /><small>${rate} msg/s</small>`}</td>`;
       })}</tr>`)}</tbody></table>
     ${rules.length === 0 ? null : html`<ul class="rules">${rules.map(({ node, rule }) => html`<li>
       ${node.id}: ${rule.from ?? "*"} -> ${rule.to ?? "*"}: ${[rule.drop === true ? "drop" : "",
