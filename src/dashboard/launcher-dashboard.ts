@@ -58,7 +58,7 @@ export async function serveLauncherDashboard(options: LauncherDashboardOptions):
     ca,
     adminToken: config.tokens.adminToken,
     processes: () => options.processes.states(),
-    workload: () => ({ view: workload.view(), rates: workload.takeRates() }),
+    workload: { view: () => workload.view(), takeRates: () => workload.takeRates() },
   });
   const logger = pino({ level: "warn" });
   const app = express();

@@ -137,9 +137,11 @@ describe("the live view in a browser (3-node npm run cluster)", function () {
     expect(await order.getAttribute("data-order-id")).to.match(/^o-\d+$/);
     expect(index).to.be.above(0);
     expect(await order.textContent()).to.include(`Raft index ${index}`);
-    await page.waitForFunction('document.querySelectorAll(' +
-      `'tr[data-log] td.committed[data-index="${index}"]').length === 3`, undefined,
-    { timeout: 10_000 });
+    // Every node's log holds the entry, committed.
+    await page.waitForFunction('[...document.querySelectorAll("li[data-log]")].filter((item) => ' +
+      `Number(item.dataset.commit) >= ${index} && ` +
+      `item.dataset.entries.split(" ").some((entry) => entry.startsWith("${index}:"))).length ` +
+      "=== 3", undefined, { timeout: 10_000 });
     await screenshot("5-order-bought");
   });
 });

@@ -6,7 +6,8 @@
  * kept in this module's memory only: never stored, never in a URL.
  */
 import { html, render } from "htm/preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { memo } from "preact/compat";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import "./dashboard.css";
 import type {
@@ -20,6 +21,8 @@ import type {
 import { Chart, chartSpecs, nodeColors, type Markers } from "./charts.js";
 
 const timelineMax = 600;
+/** Events listed at once: a longer list costs the browser more at every frame. */
+const timelineShownMax = 120;
 const samplesMax = 300;
 
 /** The admin token typed into a node's page: memory only. */
@@ -89,10 +92,14 @@ function App(): unknown {
     source.addEventListener("frame", (message) => {
       const frame = JSON.parse((message as MessageEvent<string>).data) as DashboardFrame;
       setState((previous) => {
-        const seen = new Set(previous.events.map((event) => event.seq));
-        const events = [...previous.events, ...frame.events.filter((event) => !seen.has(event.seq))]
-          .slice(-timelineMax);
-        const samples = [...previous.samples, ...frame.samples].slice(-samplesMax);
+        // The same arrays while nothing is new, so that the timeline and the charts, which
+        // are memoized on them, are not rendered again at every frame.
+        const lastSeq = previous.events.at(-1)?.seq ?? 0;
+        const fresh = frame.events.filter((event) => event.seq > lastSeq);
+        const events = fresh.length === 0 ? previous.events
+          : [...previous.events, ...fresh].slice(-timelineMax);
+        const samples = frame.samples.length === 0 ? previous.samples
+          : [...previous.samples, ...frame.samples].slice(-samplesMax);
         return { frame, events, samples, connected: true };
       });
     });
@@ -108,6 +115,8 @@ function App(): unknown {
   const offered = new Set(info === null || (info.tokenRequired && !tokenSet) ? []
     : info.actions);
   const frame = state.frame;
+  const idsKey = frame?.ids.join(",") ?? "";
+  const ids = useMemo(() => frame?.ids ?? [], [idsKey]);
   if (frame === null) return html`<p class="loading">Waiting for the first frame...</p>`;
   const leader = leaderOf(frame);
   return html`
@@ -129,11 +138,11 @@ function App(): unknown {
         rates=${state.samples.at(-1)} /></section>
       <section class="wide"><h2>Logs</h2><${LogsView} frame=${frame} /></section>
       <section class="wide"><h2>Charts</h2>
-        <${ChartsView} samples=${state.samples} ids=${frame.ids} events=${state.events}
+        <${Charts} samples=${state.samples} ids=${ids} events=${state.events}
           picked=${picked} /></section>
       <section><h2>Timeline</h2>
-        <${TimelineView} events=${state.events} picked=${picked} pick=${setPicked} /></section>
-      <section><h2>Market</h2><${MarketView} /></section>
+        <${Timeline} events=${state.events} picked=${picked} pick=${setPicked} /></section>
+      <section><h2>Market</h2><${Market} /></section>
     </div>`;
 }
 
@@ -289,31 +298,74 @@ function NetworkView(props: { frame: DashboardFrame; offered: Set<string>;
         .filter((text) => text !== "").join(", ")}</li>`)}</ul>`}`;
 }
 
+/** Log columns drawn: the last entries of the longest log. */
+const logColumns = 24;
+const logCell = { widthPx: 28, heightPx: 20, labelPx: 34, headerPx: 16 } as const;
+
+/**
+ * The logs side by side, drawn on a canvas: under load every entry shifts at every frame, and a
+ * table of cells would cost the browser a layout and a repaint of it five times a second. The
+ * numbers it shows are also in a hidden list (data-log, data-commit, data-last, one entry per
+ * data-entries "index:term:kind") for tests and assistive tools.
+ */
 function LogsView(props: { frame: DashboardFrame }): unknown {
   const { frame } = props;
-  const lasts = frame.nodes.map((node) => node.log?.lastLogIndex ?? 0);
-  const high = Math.max(0, ...lasts);
-  const width = 24;
-  const low = Math.max(1, high - width + 1);
-  const indexes = Array.from({ length: high - low + 1 }, (_unused, k) => low + k);
-  return html`<table class="logs"><thead><tr><th>index</th>${indexes.map((index) =>
-    html`<th>${index}</th>`)}</tr></thead>
-    <tbody>${frame.nodes.map((node) => {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const high = Math.max(0, ...frame.nodes.map((node) => node.log?.lastLogIndex ?? 0));
+  const low = Math.max(1, high - logColumns + 1);
+  const widthPx = logCell.labelPx + logColumns * logCell.widthPx + 4;
+  const heightPx = logCell.headerPx + frame.nodes.length * logCell.heightPx + 2;
+  useEffect(() => {
+    const context = canvas.current?.getContext("2d");
+    if (context == null) return;
+    context.clearRect(0, 0, widthPx, heightPx);
+    context.font = "10px system-ui, sans-serif";
+    context.textAlign = "center";
+    context.textBaseline = "middle";
+    for (let index = low; index <= high; index++) {
+      if ((index - low) % 4 !== 0 && index !== high) continue;
+      context.fillStyle = "#888";
+      context.fillText(String(index), logCell.labelPx + (index - low + 0.5) * logCell.widthPx,
+        logCell.headerPx / 2);
+    }
+    frame.nodes.forEach((node, row) => {
+      const top = logCell.headerPx + row * logCell.heightPx;
+      context.textAlign = "left";
+      context.fillStyle = "#1d1d1f";
+      context.font = "bold 12px system-ui, sans-serif";
+      context.fillText(node.id, 2, top + logCell.heightPx / 2);
+      context.font = "11px system-ui, sans-serif";
+      context.textAlign = "center";
       const entries = new Map((node.log?.entries ?? []).map((entry) => [entry.index, entry]));
       const commit = node.log?.commitIndex ?? 0;
-      return html`<tr data-log=${node.id}><th>${node.id}</th>${indexes.map((index) => {
+      for (let index = low; index <= high; index++) {
+        const left = logCell.labelPx + (index - low) * logCell.widthPx;
         const entry = entries.get(index);
-        if (entry === undefined) return html`<td class="empty"></td>`;
-        const committed = index <= commit;
-        return html`<td class=${`entry ${committed ? "committed" : "uncommitted"}${index === commit
-          ? " commit-point" : ""}`} style=${`background:${termColor(entry.term)}`}
-          title=${`index ${index}, term ${entry.term}, ${entry.kind}${committed ? ", committed" : ""}`}
-          data-index=${index}>${entry.kind === "noop" ? "·" : entry.kind === "config" ? "c"
-          : entry.term}</td>`;
-      })}</tr>`;
-    })}</tbody></table>
-    <p class="muted">Each cell is an entry, coloured by its term (the number); the heavy right
-      border marks the node's commit index; faded entries are not committed.</p>`;
+        context.globalAlpha = entry === undefined || index <= commit ? 1 : 0.45;
+        context.fillStyle = entry === undefined ? "#f4f5f7" : termColor(entry.term);
+        context.fillRect(left + 1, top + 1, logCell.widthPx - 2, logCell.heightPx - 2);
+        if (entry !== undefined) {
+          context.fillStyle = "#000";
+          context.fillText(entry.kind === "noop" ? "·" : entry.kind === "config" ? "c"
+            : String(entry.term), left + logCell.widthPx / 2, top + logCell.heightPx / 2);
+        }
+        context.globalAlpha = 1;
+        if (index === commit) {
+          context.fillStyle = "#000";
+          context.fillRect(left + logCell.widthPx - 3, top, 3, logCell.heightPx);
+        }
+      }
+    });
+  });
+  return html`<canvas ref=${canvas} width=${widthPx} height=${heightPx} class="logs"
+      aria-label="the last entries of every node's log"></canvas>
+    <ul hidden>${frame.nodes.map((node) => html`<li data-log=${node.id}
+      data-commit=${node.log?.commitIndex ?? ""} data-last=${node.log?.lastLogIndex ?? ""}
+      data-entries=${(node.log?.entries ?? []).map((entry) =>
+        `${entry.index}:${entry.term}:${entry.kind}`).join(" ")}></li>`)}</ul>
+    <p class="muted">Each cell is an entry, coloured by its term (the number; · is a new
+      leader's empty entry); the black bar marks the node's commit index; faded entries are not
+      committed.</p>`;
 }
 
 function ChartsView(props: { samples: MetricsSample[]; ids: readonly string[];
@@ -362,10 +414,10 @@ function TimelineView(props: { events: TimelineEvent[]; picked: number | null;
   const [all, setAll] = useState(false);
   const shown = props.events.filter((event) => all || event.source !== "raft" ||
     importantKinds.has(event.kind)).sort((a, b) => b.timeMs - a.timeMs || b.seq - a.seq)
-    .slice(0, 200);
+    .slice(0, timelineShownMax);
   return html`<label class="muted"><input type="checkbox" checked=${all}
       onChange=${() => setAll(!all)} /> every Raft event</label>
-    <ol class="timeline">${shown.map((event) => html`<li data-kind=${event.kind}
+    <ol class="timeline">${shown.map((event) => html`<li key=${event.seq} data-kind=${event.kind}
       data-source=${event.source} class=${`source-${event.source} kind-${event.kind}${props.picked
         === event.timeMs ? " picked" : ""}`} title="show this moment in the charts"
       onClick=${() => props.pick(props.picked === event.timeMs ? null : event.timeMs)}>
@@ -426,5 +478,10 @@ function MarketView(): unknown {
       <td><button data-buy=${item.sku} disabled=${item.stock === 0}
         onClick=${() => void buy(item.sku)}>buy</button></td></tr>`)}</tbody></table>`;
 }
+
+// Rendered again only when their props change (not at every frame).
+const Charts = memo(ChartsView as (props: Parameters<typeof ChartsView>[0]) => never);
+const Timeline = memo(TimelineView as (props: Parameters<typeof TimelineView>[0]) => never);
+const Market = memo(MarketView as () => never);
 
 render(html`<${App} />` as never, document.getElementById("app")!);
