@@ -173,13 +173,13 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
   // Under the faults, a counter of the messages that leave (the live view's link rates).
-  const metrics = new NodeMetrics(node.id);
-  const transport = new FaultyTransport(new CountingTransport(httpTransport, metrics.registry),
-    { self: node.id });
+  const counting = new CountingTransport(httpTransport);
+  const transport = new FaultyTransport(counting, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
   const incarnation = await settleIdentity({ config, node, logger, identity, httpTransport,
     hasState: hasRaftState(stores), newCluster,
     publishedIncarnation: () => publishedIncarnationIn(stores, node.id) });
+  const metrics = new NodeMetrics(node.id);
   metrics.eventLoop.start();
   const server = startServerOrFence(node, incarnation, () => RaftServer.start({
     id: node.id,
@@ -212,6 +212,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     state: "member", appliedIndex: server.status().appliedIndex,
     members: server.publishedMembers() }));
   if (!httpTransport.isListening()) await transport.start();
+  counting.registerIn(metrics.registry);
   const view = nodeDashboardRouter(config, node);
   const app = createClientApp({
     ui: view.router,

@@ -9,12 +9,14 @@ import type { NodeId, RaftMessage } from "../raft/index.js";
 import type { Transport } from "../transport/transport.js";
 
 export class CountingTransport implements Transport {
-  private readonly sent: Counter<"to">;
+  private readonly sent = new Counter<"to">({ name: "raft_peer_messages_sent_total",
+    help: "Peer messages sent, by target node", labelNames: ["to"], registers: [] });
 
-  constructor(private readonly inner: Transport, registry: Registry) {
-    this.sent = registry.getSingleMetric("raft_peer_messages_sent_total") as
-      Counter<"to"> | undefined ?? new Counter({ name: "raft_peer_messages_sent_total",
-      help: "Peer messages sent, by target node", labelNames: ["to"], registers: [registry] });
+  constructor(private readonly inner: Transport) {}
+
+  /** Serves the counter in `registry` (the node's /metrics) from now on. */
+  registerIn(registry: Registry): void {
+    registry.registerMetric(this.sent);
   }
 
   send(messages: readonly RaftMessage[]): void {
