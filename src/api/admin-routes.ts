@@ -222,7 +222,7 @@ function membershipAnswer(outcome: MembershipOutcome, id: string, view: MembersV
  * 401 unless the request carries the admin token. Both sides are hashed before the
  * constant-time comparison, so neither the token's content nor its length leaks through timing.
  */
-function requireAdminToken(adminToken: string): RequestHandler {
+export function requireAdminToken(adminToken: string): RequestHandler {
   const expected = digest(adminToken);
   return (request, _response, next) => {
     const header = request.headers.authorization ?? "";

@@ -35,6 +35,8 @@ export interface ClientAppOptions {
   readonly bodyLimitBytes?: number;
   /** Mounts the admin API under /admin (faults, leadership transfer). Without it: 404. */
   readonly admin?: AdminOptions;
+  /** Mounted under /ui: the live view (src/dashboard/node-dashboard.ts). Without it: 404. */
+  readonly ui?: express.RequestHandler;
 }
 
 export const clientAppDefaults = {
@@ -67,6 +69,8 @@ export function createClientApp(options: ClientAppOptions): express.Application 
     app.use("/admin", adminRouter(options.admin, logger.child({ component: "admin" }),
       bodyLimitBytes));
   }
+  // Before the body parser too: the view parses the body of its actions itself.
+  if (options.ui !== undefined) app.use("/ui", options.ui);
   app.use(jsonBody(bodyLimitBytes));
   app.use(marketRouter(context));
   app.use(unknownRouteHandler);

@@ -19,6 +19,7 @@ import {
   type RequestValidation,
 } from "../market/index.js";
 import type { NodeService, SubmitOutcome } from "../node/node-service.js";
+import { logTailEntriesMax } from "../node/log-tail.js";
 import { raftEventRingCapacity } from "../node/raft-event-log.js";
 import {
   ApiError,
@@ -46,6 +47,7 @@ const queryKeys = {
   read: ["consistency"],
   search: ["q", "area", "inStock", "limit", "consistency"],
   events: ["after", "limit"],
+  log: ["limit"],
 } as const satisfies Record<string, readonly string[]>;
 
 export function marketRouter(context: RouteContext): express.Router {
@@ -102,6 +104,12 @@ export function marketRouter(context: RouteContext): express.Router {
     const after = queryInteger(request, "after", 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = queryInteger(request, "limit", 1, raftEventRingCapacity, 100);
     response.json(context.service.raftEvents(after, limit));
+  });
+  // The last entries of this node's log: index, term and kind, never the data (log-tail.ts).
+  router.get("/v1/cluster/log", (request, response) => {
+    checkQueryKeys(request, queryKeys.log);
+    const limit = queryInteger(request, "limit", 1, logTailEntriesMax, 20);
+    response.json(context.service.logTail(limit));
   });
   // Not checked: a Prometheus scraper may add parameters of its own.
   router.get("/metrics", async (_request, response) => {

@@ -45,6 +45,8 @@ import {
   type BootstrapRecord,
   type NodeIdentity,
 } from "../storage/index.js";
+import { nodeDashboardRouter } from "../dashboard/node-dashboard.js";
+import { CountingTransport } from "../node/counting-transport.js";
 import type { SnapshotMeta } from "../raft/index.js";
 import { FaultyTransport } from "../transport/faulty-transport.js";
 import {
@@ -204,7 +206,9 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
   });
   // Without rules it passes every message straight through; "partition" incoming faults (the
   // default) make a cut hold even when only one end of the link received the rule.
-  const transport = new FaultyTransport(httpTransport, { self: node.id });
+  // Under the faults, a counter of the messages that leave (the live view's link rates).
+  const counting = new CountingTransport(httpTransport);
+  const transport = new FaultyTransport(counting, { self: node.id });
   const stores = openFileStores(node.dataDir, logger);
   const settled = join === null
     ? await settleIdentity({ config, node, logger, identity, httpTransport,
@@ -274,7 +278,10 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     state: "member", appliedIndex: server.status().appliedIndex,
     members: server.publishedMembers() }));
   if (!httpTransport.isListening()) await transport.start();
+  counting.registerIn(metrics.registry);
+  const view = nodeDashboardRouter(config, node);
   const app = createClientApp({
+    ui: view.router,
     service: server,
     logger,
     metricsRegistry: metrics.registry,
@@ -301,6 +308,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
     stopping = true;
     logger.info(`${signal}: stopping`);
     http.close();
+    view.close();
     await server.stop();
     process.exit(0);
   };

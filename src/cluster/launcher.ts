@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
+import { ApiError } from "../api/api-error.js";
 import { demoRequests } from "../market/index.js";
 import { httpRequest } from "../transport/http-request.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
@@ -16,6 +17,8 @@ import { dataDirIsPristine } from "../storage/index.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
 import { marketNodeBin } from "./market-node-bin.js";
+import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
+import type { ProcessState } from "../dashboard/dashboard-frame.js";
 
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
@@ -55,6 +58,74 @@ async function loadDemoData(config: ClusterConfig, deadlineMs: number): Promise<
     `(try: npx market-cli search, npx market-cli buy --item apple-1kg)`);
 }
 
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || port > 65_535) {
+    throw new InvalidArgumentError("must be a port number from 0 to 65535");
+  }
+  return port;
+}
+
+/** The live view; a port in use is a warning, not a reason to keep the nodes down. */
+async function startDashboard(config: ClusterConfig, host: string, port: number,
+  processes: Parameters<typeof serveLauncherDashboard>[0]["processes"]):
+  Promise<LauncherDashboard | null> {
+  try {
+    const dashboard = await serveLauncherDashboard({ config, host, port, processes });
+    console.log(`[cluster] dashboard: ${dashboard.url}`);
+    return dashboard;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(`[cluster] no dashboard: ${host}:${port} ${code === "EADDRINUSE"
+      ? "is in use (pick another with --dashboard-port)" : (error as Error).message}`);
+    return null;
+  }
+}
+
+/** The dashboard's kill, restart, pause and resume, on the launcher's own children. */
+function processControl(children: Map<string, ChildProcess | null>, paused: Set<string>,
+  launch: (id: string) => ChildProcess, stopping: () => boolean):
+  Parameters<typeof serveLauncherDashboard>[0]["processes"] {
+  const running = (id: string): ChildProcess | null => children.get(id) ?? null;
+  const kill = async (id: string): Promise<boolean> => {
+    const child = running(id);
+    if (child === null) return false;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+    return true;
+  };
+  return {
+    states: () => new Map([...children].map(([id, child]) => {
+      const process: ProcessState = child === null ? "down" : paused.has(id) ? "paused"
+        : "running";
+      return [id, { process, pid: child?.pid ?? null }] as const;
+    })),
+    kill: async (id) => await kill(id) ? `killed ${id} with SIGKILL`
+      : `${id} is already down`,
+    restart: async (id) => {
+      if (stopping()) throw new ApiError("conflict", "the cluster is stopping");
+      const wasRunning = await kill(id);
+      const child = launch(id);
+      return `${wasRunning ? "restarted" : "started"} ${id} (pid ${child.pid})`;
+    },
+    pause: async (id) => {
+      const child = running(id);
+      if (child === null) return `${id} is down; there is nothing to pause`;
+      child.kill("SIGSTOP");
+      paused.add(id);
+      return `paused ${id} with SIGSTOP`;
+    },
+    resume: async (id) => {
+      const child = running(id);
+      if (child === null) return `${id} is down; restart it instead`;
+      child.kill("SIGCONT");
+      paused.delete(id);
+      return `resumed ${id} with SIGCONT`;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name("cluster")
@@ -64,9 +135,14 @@ async function main(): Promise<void> {
     .option("--config <file>", "the cluster file", "cluster.config.json")
     .option("--demo-data", "load a small demo catalogue once a leader is elected", false)
     .option("--log-level <level>", "node log level (trace, debug, info, warn, error)", "info")
+    .option("--dashboard-port <port>", "the live view's port (0: any free port)", parsePort, 7080)
+    .option("--dashboard-host <host>", "the live view's address (loopback by default: its " +
+      "actions can kill nodes)", "127.0.0.1")
+    .option("--no-dashboard", "serve no live view")
     .showHelpAfterError()
     .parse();
-  const options = program.opts<{ config: string; demoData: boolean; logLevel: string }>();
+  const options = program.opts<{ config: string; demoData: boolean; logLevel: string;
+    dashboard: boolean; dashboardPort: number; dashboardHost: string }>();
   let config: ClusterConfig;
   try {
     config = loadClusterConfig(options.config);
@@ -76,6 +152,8 @@ async function main(): Promise<void> {
     process.exit(128);
   }
   const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
+  const paused = new Set<string>();
+  let dashboard: LauncherDashboard | null = null;
   let stopping = false;
   // A cluster is being created only when no folder holds anything yet; a node restarted
   // later, or a cluster with one folder wiped, must hear from every peer (node/bootstrap.ts).
@@ -85,9 +163,13 @@ async function main(): Promise<void> {
     const child = startNode(config, id, k, ["--log-level", options.logLevel, "--pretty",
       ...(first && newCluster ? ["--new-cluster"] : [])]);
     children.set(id, child);
+    dashboard?.watcher.record("process", id, "started", `${id} started (pid ${child.pid})`);
     child.on("exit", (code, signal) => {
       if (children.get(id) === child) children.set(id, null);
+      paused.delete(id);
       console.log(`[cluster] ${id} exited (${signal ?? `code ${code}`})`);
+      dashboard?.watcher.record("process", id, "exited",
+        `${id} exited (${signal ?? `code ${code}`})`);
       if ([...children.values()].some((other) => other !== null)) return;
       if (stopping) process.exit(0);
       // Every node is down. Killed by signals (fault injection), they may be restarted; a
@@ -122,11 +204,16 @@ async function main(): Promise<void> {
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
+  if (options.dashboard) {
+    dashboard = await startDashboard(config, options.dashboardHost, options.dashboardPort,
+      processControl(children, paused, launch, () => stopping));
+  }
   for (const node of config.nodes) launch(node.id, true);
   const stopAll = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     control.close();
+    void dashboard?.close();
     const running = [...children.values()].filter((child) => child !== null);
     console.log(`[cluster] ${signal}: stopping ${running.length} nodes`);
     if (running.length === 0) process.exit(0);

@@ -1,5 +1,6 @@
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
-import type { NodeId, Role } from "../raft/index.js";
+import type { NodeId, ProgressStatus, Role } from "../raft/index.js";
+import type { LogTail } from "./log-tail.js";
 import type { RaftEventPage } from "./raft-event-log.js";
 
 /**
@@ -39,6 +40,9 @@ export interface NodeService {
 
   /** This node's recent Raft events after seq `after`, oldest first, at most `limit`. */
   raftEvents(after: number, limit: number): RaftEventPage;
+
+  /** The last `limit` entries of this node's log (index, term, kind), for the live view. */
+  logTail(limit: number): LogTail;
 
   /** The client API base URL of a node, e.g. "http://127.0.0.1:7001", for forwarding. */
   clientUrlOf(id: NodeId): string | null;
@@ -80,4 +84,14 @@ export interface NodeStatus {
   /** The client API URL of each member (voters and learners), as the replicated book has it. */
   readonly clientUrls?: Readonly<Record<NodeId, string>>;
   readonly stateHash: string;
+  // Extensions for the live view (docs/DESIGN.md §3), optional: a node of an older version
+  // does not send them, and readers must do without.
+  readonly vote?: NodeId | null;
+  readonly lastLogTerm?: number;
+  /** Leader only (empty otherwise): each follower's match and next index, state, in-flight
+   * appends and whether it was heard from within the last election timeout. */
+  readonly progress?: Readonly<Record<NodeId, ProgressStatus>>;
+  /** The election timer: ticks elapsed since it was reset, and the timeout it fires at. */
+  readonly electionElapsedTicks?: number;
+  readonly electionTimeoutTicks?: number;
 }

@@ -37,6 +37,7 @@ import {
 import { NodeMetrics } from "./metrics.js";
 import { RaftEventLog, type RaftEventPage } from "./raft-event-log.js";
 import { openFileStores, type NodeStores } from "./node-stores.js";
+import { logTailOf, type LogTail } from "./log-tail.js";
 import type {
   NodeService,
   NodeStatus,
@@ -339,7 +340,16 @@ export class RaftServer implements NodeService {
       votersOutgoing: status.votersOutgoing,
       clientUrls: this.membership.clientUrls(),
       stateHash: this.stateMachine.stateHash(),
+      vote: status.vote,
+      lastLogTerm: status.lastLogTerm,
+      progress: status.progress,
+      electionElapsedTicks: status.electionElapsedTicks,
+      electionTimeoutTicks: status.electionTimeoutTicks,
     };
+  }
+
+  logTail(limit: number): LogTail {
+    return logTailOf(this.node, this.node.status(), limit);
   }
 
   /** The published members, those in the log beyond the applied index too (bootstrap.ts). */

@@ -40,6 +40,7 @@ export {
   type ConfChangeRefusal,
   type ForwardMessageResult,
   type ForwardResult,
+  type ProgressStatus,
   type ProposeResult,
   type RaftStatus,
   type ReadIndexResult,

@@ -174,7 +174,23 @@ export interface RaftStatus {
   /** The configuration quorums follow: the newest in the log, committed or not. */
   readonly quorumConf: ConfState;
   /** Leader only: each follower's replication state. */
-  readonly progress: Readonly<Record<NodeId, { match: number; next: number; state: string }>>;
+  readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
+  /** Ticks since the election timer was last reset (a follower: since it heard the leader). */
+  readonly electionElapsedTicks: number;
+  /** The randomized election timeout in force, in ticks: the timer fires when reached. */
+  readonly electionTimeoutTicks: number;
+}
+
+/** One follower as its leader sees it (RaftStatus.progress). */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  /** probe, replicate or snapshot. */
+  readonly state: string;
+  /** Appends sent and not yet acknowledged. */
+  readonly inflight: number;
+  /** Heard from since the last CheckQuorum round (within an election timeout). */
+  readonly recentActive: boolean;
 }
 
 interface Outstanding {
@@ -536,8 +552,11 @@ export class RaftNode {
 
   status(): RaftStatus {
     const raft = this.raft;
-    const progress: Record<NodeId, { match: number; next: number; state: string }> = {};
-    for (const [id, p] of raft.progress) progress[id] = { match: p.match, next: p.next, state: p.state };
+    const progress: Record<NodeId, ProgressStatus> = {};
+    for (const [id, p] of raft.progress) {
+      progress[id] = { match: p.match, next: p.next, state: p.state,
+        inflight: p.inflights.count(), recentActive: p.recentActive };
+    }
     return {
       id: raft.id,
       role: raft.role,
@@ -554,6 +573,8 @@ export class RaftNode {
       votersOutgoing: raft.conf.votersOutgoing,
       quorumConf: raft.voters.conf,
       progress,
+      electionElapsedTicks: raft.electionElapsed,
+      electionTimeoutTicks: raft.randomizedElectionTimeoutTicks,
     };
   }
 

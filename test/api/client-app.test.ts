@@ -167,9 +167,26 @@ describe("client API: routes", () => {
     const answer = await request(`${served.url}/v1/cluster/status`);
     expect(answer.status).to.equal(200);
     expect(answer.body).to.have.all.keys("id", "role", "term", "leaderId", "commitIndex",
-      "appliedIndex", "lastLogIndex", "members", "stateHash");
+      "appliedIndex", "lastLogIndex", "members", "stateHash",
+      // The extensions for the live view:
+      "vote", "lastLogTerm", "progress", "electionElapsedTicks", "electionTimeoutTicks");
     expect(answer.body).to.include({ id: "n1", role: "leader", appliedIndex: 12 });
     expect(answer.body.stateHash).to.equal(service.machine.stateHash());
+  });
+
+  it("GET /v1/cluster/log serves the last entries' index, term and kind, bounded", async () => {
+    const count = service.status().lastLogIndex;
+    const answer = await request(`${served.url}/v1/cluster/log?limit=3`, "GET");
+    expect(answer.status).to.equal(200);
+    expect(answer.body).to.deep.include({ id: "n1", term: 3, commitIndex: count,
+      lastLogIndex: count, compactedIndex: 0 });
+    expect((answer.body as { entries: unknown[] }).entries).to.deep.equal([count - 2, count - 1,
+      count].map((index) => ({ index, term: 3, kind: "command" })));
+    for (const query of ["limit=0", "limit=201", "limit=x", "after=1"]) {
+      const refused = await request(`${served.url}/v1/cluster/log?${query}`, "GET");
+      expect(refused.status, query).to.equal(400);
+      expect((refused.body as { error: { code: string } }).error.code).to.equal("invalid_request");
+    }
   });
 
   it("GET /metrics serves the registry as Prometheus text, with request counts", async () => {

@@ -17,8 +17,9 @@ import type {
   ReadBarrierOutcome,
   SubmitOutcome,
 } from "../../src/node/node-service.js";
+import { logTailOf, type LogTail } from "../../src/node/log-tail.js";
 import { RaftEventLog, type RaftEventPage } from "../../src/node/raft-event-log.js";
-import type { Role } from "../../src/raft/index.js";
+import type { Entry, Role } from "../../src/raft/index.js";
 import pino from "pino";
 
 export class FakeNodeService implements NodeService {
@@ -110,7 +111,18 @@ export class FakeNodeService implements NodeService {
       id: this.id, role: this.role, term: this.term, leaderId: this.leaderId,
       commitIndex: this.index, appliedIndex: this.machine.appliedIndex, lastLogIndex: this.index,
       members: ["n1", "n2", "n3"], stateHash: this.machine.stateHash(),
+      vote: this.role === "leader" ? this.id : this.leaderId, lastLogTerm: this.term,
+      progress: {}, electionElapsedTicks: 0, electionTimeoutTicks: 15,
     };
+  }
+
+  /** Every applied write is one entry of the current term; nothing is compacted. */
+  logTail(limit: number): LogTail {
+    const entries: Entry[] = Array.from({ length: this.index }, (_unused, k) =>
+      ({ index: k + 1, term: this.term, kind: "normal", data: "{}" }));
+    return logTailOf({ entries: (low, high) => entries.slice(low - 1, high - 1),
+      compactedIndex: () => 0 }, { id: this.id, term: this.term, commitIndex: this.index,
+      lastLogIndex: this.index }, limit);
   }
 
   clientUrlOf(id: string): string | null {

@@ -1,0 +1,351 @@
+/**
+ * The live view's server side: while at least one page is watching, it reads every node's
+ * status, log tail and new Raft events every `intervalMs` (200 ms: five frames a second), its
+ * /metrics every second, and, with the admin token, its link rules; it keeps a bounded
+ * timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
+ * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
+ * nothing, so an unwatched cluster pays nothing for it. (The log tail and events are read every
+ * other round.)
+ *
+ * Each node is read on its own: a paused node's requests time out (after `requestTimeoutMs`)
+ * without holding back the frames, and at most one read of each kind per node is in flight.
+ */
+import { NodeHttpClient } from "../cluster/admin-client.js";
+import type {
+  DashboardFrame,
+  DashboardMode,
+  LinkRuleView,
+  LogTailView,
+  MetricsSample,
+  NodeRates,
+  NodeStatusView,
+  ProcessState,
+  TimelineEvent,
+  TimelineSource,
+  WorkloadRates,
+  WorkloadView,
+} from "./dashboard-frame.js";
+import { describeRule } from "../cluster/partitions.js";
+import { ratesBetween, readMetrics, type MetricsReading } from "./metrics-rates.js";
+
+export interface WatchedNode {
+  readonly id: string;
+  readonly url: string;
+}
+
+export interface ClusterWatcherOptions {
+  readonly mode: DashboardMode;
+  readonly nodes: readonly WatchedNode[];
+  readonly tickIntervalMs: number;
+  /** The CA of a TLS cluster (PEM), else null. */
+  readonly ca: string | null;
+  /** With it, the watcher reads each node's link rules (GET /admin/faults). */
+  readonly adminToken?: string | null;
+  /** The launcher's knowledge of its processes. */
+  readonly processes?: () => ReadonlyMap<string, { process: ProcessState; pid: number | null }>;
+  /** The built-in workload, if there is one: its state, and its rates since the last take. */
+  readonly workload?: { view(): WorkloadView; takeRates(): WorkloadRates | null };
+  readonly intervalMs?: number;
+  readonly metricsIntervalMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export const clusterWatcherDefaults = {
+  intervalMs: 200,
+  metricsIntervalMs: 1000,
+  requestTimeoutMs: 1000,
+  /** Timeline events kept (the first frame of a page carries them all). */
+  timelineEventsMax: 600,
+  /** Metric samples kept: five minutes at one a second. */
+  samplesMax: 300,
+  /** Entries of each node's log tail. */
+  logEntries: 24,
+  /** Raft events asked for in one read (a node's ring holds 1,000). */
+  eventsPageLimit: 1000,
+} as const;
+
+/** Returns false when it did not take the frame (a slow reader): its news wait for the next. */
+type FrameListener = (frame: DashboardFrame) => boolean;
+
+interface Watcher {
+  readonly listener: FrameListener;
+  eventSeq: number;
+  sampleTimeMs: number;
+}
+
+interface NodeState {
+  readonly node: WatchedNode;
+  readonly client: NodeHttpClient;
+  readonly adminClient: NodeHttpClient | null;
+  status: NodeStatusView | null;
+  error: string | null;
+  answeredMs: number | null;
+  log: LogTailView | null;
+  faults: LinkRuleView[] | null;
+  eventsAfter: number;
+  reading: Set<string>;
+  metrics: MetricsReading | undefined;
+  rates: NodeRates | null;
+  /** Leader: when each follower was last seen active or its match moved, and that match. */
+  contact: Map<string, { match: number; timeMs: number }>;
+}
+
+export class ClusterWatcher {
+  private readonly nodes: NodeState[];
+  private readonly watchers = new Set<Watcher>();
+  private readonly timeline: TimelineEvent[] = [];
+  private readonly samples: MetricsSample[] = [];
+  private timelineSeq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastMetricsMs = 0;
+  private rounds = 0;
+  private readonly intervalMs: number;
+  private readonly metricsIntervalMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(private readonly options: ClusterWatcherOptions) {
+    this.intervalMs = options.intervalMs ?? clusterWatcherDefaults.intervalMs;
+    this.metricsIntervalMs = options.metricsIntervalMs ?? clusterWatcherDefaults.metricsIntervalMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? clusterWatcherDefaults.requestTimeoutMs;
+    const token = options.adminToken ?? null;
+    this.nodes = options.nodes.map((node) => ({
+      node,
+      client: new NodeHttpClient(node.url, this.requestTimeoutMs, undefined, options.ca),
+      adminClient: token === null ? null
+        : new NodeHttpClient(node.url, this.requestTimeoutMs, token, options.ca),
+      status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
+      reading: new Set(), metrics: undefined, rates: null, contact: new Map(),
+    }));
+  }
+
+  get ids(): string[] {
+    return this.nodes.map((state) => state.node.id);
+  }
+
+  /** The latest status of every node that answered, by id. */
+  statuses(): Map<string, NodeStatusView> {
+    return new Map(this.nodes.flatMap((state) => state.status === null ? []
+      : [[state.node.id, state.status] as const]));
+  }
+
+  /** The leader of the highest term among the latest statuses, or null. */
+  leader(): string | null {
+    let best: NodeStatusView | null = null;
+    for (const status of this.statuses().values()) {
+      if (status.role === "leader" && (best === null || status.term > best.term)) best = status;
+    }
+    return best?.id ?? null;
+  }
+
+  /** The latest link rules of every node (null: not known). */
+  faults(): Map<string, readonly LinkRuleView[] | null> {
+    return new Map(this.nodes.map((state) => [state.node.id, state.faults]));
+  }
+
+  /** Adds an event of the server's own (an action, a process change) to the timeline. */
+  record(source: TimelineSource, node: string | null, kind: string, message: string): void {
+    const term = node === null ? this.statuses().get(this.leader() ?? "")?.term ?? null
+      : this.statuses().get(node)?.term ?? null;
+    this.push({ seq: 0, timeMs: Date.now(), source, node, kind, term, message });
+  }
+
+  /** Starts sending `listener` frames (the first with the backlog); returns the unsubscribe. */
+  watch(listener: FrameListener): () => void {
+    const watcher: Watcher = { listener, eventSeq: 0, sampleTimeMs: 0 };
+    this.watchers.add(watcher);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.round(), this.intervalMs);
+      this.round();
+    } else {
+      this.send(watcher, Date.now());
+    }
+    return () => {
+      this.watchers.delete(watcher);
+      if (this.watchers.size === 0) this.pause();
+    };
+  }
+
+  /** A frame now, without starting to read (for GET /ui/frame and tests). */
+  frame(): DashboardFrame {
+    return this.frameFor({ listener: () => true, eventSeq: 0, sampleTimeMs: 0 }, Date.now());
+  }
+
+  close(): void {
+    this.watchers.clear();
+    this.pause();
+    for (const state of this.nodes) {
+      state.client.close();
+      state.adminClient?.close();
+    }
+  }
+
+  private pause(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private round(): void {
+    const nowMs = Date.now();
+    const metricsDue = nowMs - this.lastMetricsMs >= this.metricsIntervalMs;
+    if (metricsDue) this.lastMetricsMs = nowMs;
+    // The status every round; the log tail and the events every other round (2.5 reads a
+    // second: a node's ring holds 1,000 events, so none is missed): the view costs the nodes
+    // and this process fewer requests.
+    const everyOther = ++this.rounds % 2 === 1;
+    for (const state of this.nodes) {
+      this.read(state, "status", () => this.readStatus(state, everyOther));
+      if (everyOther) this.read(state, "events", () => this.readEvents(state));
+      if (metricsDue) {
+        this.read(state, "metrics", () => this.readMetrics(state));
+        if (state.adminClient !== null) this.read(state, "faults", () => this.readFaults(state));
+      }
+    }
+    if (metricsDue) this.takeSample(nowMs);
+    for (const watcher of this.watchers) this.send(watcher, nowMs);
+  }
+
+  /** Runs `read` unless a read of that kind of that node is still in flight. */
+  private read(state: NodeState, kind: string, read: () => Promise<void>): void {
+    if (state.reading.has(kind)) return;
+    state.reading.add(kind);
+    read().catch(() => undefined).finally(() => state.reading.delete(kind));
+  }
+
+  private async readStatus(state: NodeState, withLog: boolean): Promise<void> {
+    const [status, log] = await Promise.all([state.client.request("GET", "/v1/cluster/status"),
+      withLog ? state.client.request("GET",
+        `/v1/cluster/log?limit=${clusterWatcherDefaults.logEntries}`) : null]);
+    if (status.kind !== "answer" || status.status !== 200) {
+      state.status = null;
+      state.error = status.kind === "answer" ? `answered ${status.status}`
+        : status.code === "timeout" ? `no answer within ${this.requestTimeoutMs} ms` : status.code;
+      return;
+    }
+    const nowMs = Date.now();
+    state.status = status.body as NodeStatusView;
+    state.error = null;
+    state.answeredMs = nowMs;
+    // An older node has no log route: the log stays unknown.
+    if (log !== null) {
+      state.log = log.kind === "answer" && log.status === 200 ? log.body as LogTailView : null;
+    }
+    this.trackContact(state, nowMs);
+  }
+
+  private trackContact(state: NodeState, nowMs: number): void {
+    const progress = state.status?.role === "leader" ? state.status.progress ?? {} : {};
+    for (const [id, follower] of Object.entries(progress)) {
+      if (id === state.node.id) continue;
+      const seen = state.contact.get(id);
+      if (seen === undefined || follower.recentActive === true || follower.match !== seen.match) {
+        state.contact.set(id, { match: follower.match, timeMs: nowMs });
+      }
+    }
+    for (const id of state.contact.keys()) if (!(id in progress)) state.contact.delete(id);
+  }
+
+  private async readEvents(state: NodeState): Promise<void> {
+    const answer = await state.client.request("GET", `/v1/cluster/events?after=` +
+      `${state.eventsAfter}&limit=${clusterWatcherDefaults.eventsPageLimit}`);
+    if (answer.kind !== "answer" || answer.status !== 200) return;
+    const page = answer.body as { events?: unknown; lastSeq?: unknown };
+    if (!Array.isArray(page.events) || typeof page.lastSeq !== "number") return;
+    // A restarted node counts from 1 again: read it from its start.
+    if (page.lastSeq < state.eventsAfter) {
+      state.eventsAfter = 0;
+      this.record("process", state.node.id, "restarted", `${state.node.id} restarted (its ` +
+        "Raft events count from 1 again)");
+      return;
+    }
+    for (const raw of page.events as Record<string, unknown>[]) {
+      const seq = typeof raw.seq === "number" ? raw.seq : 0;
+      state.eventsAfter = Math.max(state.eventsAfter, seq);
+      this.push({ seq: 0, timeMs: typeof raw.timeMs === "number" ? raw.timeMs : Date.now(),
+        source: "raft", node: state.node.id, kind: String(raw.kind ?? "event"),
+        term: typeof raw.term === "number" ? raw.term : null,
+        message: String(raw.message ?? raw.kind ?? "") });
+    }
+  }
+
+  private async readMetrics(state: NodeState): Promise<void> {
+    const answer = await state.client.request("GET", "/metrics");
+    if (answer.kind !== "answer" || answer.status !== 200 || typeof answer.body !== "string") {
+      state.rates = null;
+      return;
+    }
+    const reading = readMetrics(answer.body, Date.now());
+    state.rates = ratesBetween(state.metrics, reading);
+    state.metrics = reading;
+  }
+
+  private async readFaults(state: NodeState): Promise<void> {
+    const answer = await state.adminClient!.request("GET", "/admin/faults");
+    const rules = (answer.kind === "answer" && answer.status === 200
+      ? (answer.body as { rules?: unknown }).rules : undefined);
+    if (!Array.isArray(rules)) {
+      state.faults = null;
+      return;
+    }
+    // Rules changed by anyone (this page, another, npm run partition) go on the timeline.
+    const previous = state.faults;
+    state.faults = rules as LinkRuleView[];
+    if (previous !== null && JSON.stringify(previous) !== JSON.stringify(rules)) {
+      this.record("faults", state.node.id, "faultsChanged", rules.length === 0
+        ? `${state.node.id} holds no link rule now`
+        : `${state.node.id} holds ${rules.length} link rule${rules.length === 1 ? "" : "s"}: ` +
+          (rules as LinkRuleView[]).map(describeRule).join("; "));
+    }
+  }
+
+  private takeSample(nowMs: number): void {
+    const nodes: Record<string, NodeRates> = {};
+    for (const state of this.nodes) {
+      if (state.rates !== null) nodes[state.node.id] = state.rates;
+    }
+    const workload = this.options.workload?.takeRates() ?? null;
+    this.samples.push({ timeMs: nowMs, nodes, workload });
+    if (this.samples.length > clusterWatcherDefaults.samplesMax) this.samples.shift();
+  }
+
+  private push(event: TimelineEvent): void {
+    this.timeline.push({ ...event, seq: ++this.timelineSeq });
+    if (this.timeline.length > clusterWatcherDefaults.timelineEventsMax) this.timeline.shift();
+  }
+
+  private send(watcher: Watcher, nowMs: number): void {
+    const frame = this.frameFor(watcher, nowMs);
+    if (!watcher.listener(frame)) return;
+    watcher.eventSeq = this.timelineSeq;
+    watcher.sampleTimeMs = this.samples.at(-1)?.timeMs ?? watcher.sampleTimeMs;
+  }
+
+  private frameFor(watcher: Watcher, nowMs: number): DashboardFrame {
+    const processes = this.options.processes?.() ?? new Map();
+    const workload = this.options.workload?.view() ?? null;
+    return {
+      timeMs: nowMs,
+      mode: this.options.mode,
+      ids: this.ids,
+      tickIntervalMs: this.options.tickIntervalMs,
+      nodes: this.nodes.map((state) => {
+        const known = processes.get(state.node.id);
+        return {
+          id: state.node.id,
+          url: state.node.url,
+          process: known?.process ?? (state.status !== null ? "running" : "unknown"),
+          pid: known?.pid ?? null,
+          status: state.status,
+          error: state.error,
+          answeredMs: state.answeredMs,
+          log: state.log,
+          faults: state.faults,
+          followerContactAgeMs: Object.fromEntries([...state.contact].map(([id, seen]) =>
+            [id, nowMs - seen.timeMs])),
+        };
+      }),
+      events: this.timeline.filter((event) => event.seq > watcher.eventSeq),
+      samples: this.samples.filter((each) => each.timeMs > watcher.sampleTimeMs),
+      workload,
+    };
+  }
+}

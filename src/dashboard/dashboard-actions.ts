@@ -1,0 +1,261 @@
+/**
+ * The live view's actions (POST /ui/actions): validated field by field into a DashboardAction
+ * (a bad body is 400 invalid_request naming the field, as in the client API), then carried out
+ * through the same means as the operator scripts: link rules PUT on every node through the
+ * admin API (cluster/partitions.ts's convention: a cut link is a drop rule both ways on both
+ * ends), a leadership transfer asked of the leader, and, in the launcher only, the node
+ * processes and the built-in workload. Each action that was carried out is recorded on the
+ * timeline with the sentence it answers.
+ */
+import { ApiError, invalidRequest } from "../api/api-error.js";
+import { NodeRequestError, type AdminCluster } from "../cluster/admin-cluster.js";
+import { linkFaults, type LinkRule } from "../transport/faulty-transport.js";
+import type { ClusterWatcher } from "./cluster-watcher.js";
+import type { DashboardAction } from "./dashboard-frame.js";
+
+/** What the launcher can do to its node processes; each answers a sentence. */
+export interface ProcessControl {
+  kill(id: string): Promise<string>;
+  restart(id: string): Promise<string>;
+  pause(id: string): Promise<string>;
+  resume(id: string): Promise<string>;
+}
+
+export interface WorkloadControl {
+  start(clients: number): Promise<string>;
+  stop(): Promise<string>;
+}
+
+export interface ActionContext {
+  readonly watcher: ClusterWatcher;
+  /** Requests with the admin token. */
+  readonly admin: AdminCluster;
+  readonly processes?: ProcessControl;
+  readonly workload?: WorkloadControl;
+}
+
+export const processActions = ["kill", "restart", "pause", "resume"] as const;
+export const networkActions = ["cut", "heal-link", "isolate", "isolate-leader", "split",
+  "heal", "transfer"] as const;
+export const workloadActions = ["workload-start", "workload-stop"] as const;
+
+/** Clients of the built-in workload: the default and the bound. */
+export const workloadClientsDefault = 16;
+export const workloadClientsMax = 256;
+
+const fieldsOf: Readonly<Record<string, readonly string[]>> = {
+  kill: ["node"], restart: ["node"], pause: ["node"], resume: ["node"], isolate: ["node"],
+  cut: ["from", "to"], "heal-link": ["from", "to"],
+  "isolate-leader": [], split: [], heal: [], transfer: ["target"],
+  "workload-start": ["clients"], "workload-stop": [],
+};
+
+/** The action of a request body, offered by this server (`offered`), or a 400 naming why. */
+export function parseAction(body: unknown, ids: readonly string[], offered: readonly string[]):
+  DashboardAction {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw invalidRequest("body", "must be a JSON object like {\"action\":\"kill\",\"node\":\"n1\"}");
+  }
+  const record = body as Record<string, unknown>;
+  const action = record.action;
+  if (typeof action !== "string" || !Object.hasOwn(fieldsOf, action)) {
+    throw invalidRequest("action", `must be one of ${Object.keys(fieldsOf).join(", ")}`);
+  }
+  if (!offered.includes(action)) {
+    throw new ApiError("invalid_request", `action ${action} is not offered here (offered: ` +
+      `${offered.join(", ") || "none"})`, { field: "action" });
+  }
+  const allowed = ["action", ...fieldsOf[action]!];
+  const extra = Object.keys(record).find((key) => !allowed.includes(key));
+  if (extra !== undefined) {
+    throw invalidRequest(extra.slice(0, 40), `is not a field of action ${action}`);
+  }
+  const node = (field: string, optional = false): string | undefined => {
+    const value = record[field];
+    if (value === undefined && optional) return undefined;
+    if (typeof value !== "string" || !ids.includes(value)) {
+      throw invalidRequest(field, `must be a node id (${ids.join(", ")})`);
+    }
+    return value;
+  };
+  switch (action) {
+    case "kill": case "restart": case "pause": case "resume": case "isolate":
+      return { action, node: node("node")! };
+    case "cut": case "heal-link": {
+      const from = node("from")!;
+      const to = node("to")!;
+      if (from === to) throw invalidRequest("to", "must differ from from");
+      return { action, from, to };
+    }
+    case "transfer": {
+      const target = node("target", true);
+      return target === undefined ? { action } : { action, target };
+    }
+    case "workload-start": {
+      const clients = record.clients ?? workloadClientsDefault;
+      if (typeof clients !== "number" || !Number.isInteger(clients) || clients < 1 ||
+        clients > workloadClientsMax) {
+        throw invalidRequest("clients", `must be an integer from 1 to ${workloadClientsMax}`);
+      }
+      return { action, clients };
+    }
+    case "isolate-leader": case "split": case "heal": case "workload-stop":
+      return { action };
+    default:
+      throw invalidRequest("action", "is not known");
+  }
+}
+
+/** Carries out `action`; answers its sentence (also put on the timeline). */
+export async function runAction(action: DashboardAction, context: ActionContext):
+  Promise<string> {
+  const message = await carryOut(action, context);
+  const node = "node" in action ? action.node : "from" in action ? action.from : null;
+  context.watcher.record("action", node, action.action, message);
+  return message;
+}
+
+async function carryOut(action: DashboardAction, context: ActionContext): Promise<string> {
+  const { watcher } = context;
+  switch (action.action) {
+    case "kill": case "restart": case "pause": case "resume": {
+      const processes = context.processes;
+      if (processes === undefined) throw notOffered(action.action);
+      return await processes[action.action](action.node);
+    }
+    case "workload-start":
+      return await requireWorkload(context).start(action.clients ?? workloadClientsDefault);
+    case "workload-stop":
+      return await requireWorkload(context).stop();
+    case "cut": case "heal-link": {
+      const cuts = currentCuts(watcher);
+      const key = pairKey(action.from, action.to);
+      if (action.action === "cut") cuts.add(key);
+      else cuts.delete(key);
+      await applyCuts(context, cuts);
+      return action.action === "cut"
+        ? `cut the link ${action.from} - ${action.to} (both ways)`
+        : `healed the link ${action.from} - ${action.to}`;
+    }
+    case "isolate":
+      await applyCuts(context, isolationCuts(watcher.ids, action.node));
+      return `isolated ${action.node}: it reaches no other node and none reaches it`;
+    case "isolate-leader": {
+      const leader = requireLeader(watcher);
+      await applyCuts(context, isolationCuts(watcher.ids, leader));
+      return `isolated the leader ${leader}: it reaches no other node and none reaches it`;
+    }
+    case "split": {
+      const ids = watcher.ids;
+      const leftCount = Math.ceil(ids.length / 2);
+      const [left, right] = [ids.slice(0, leftCount), ids.slice(leftCount)];
+      const cuts = new Set(left.flatMap((a) => right.map((b) => pairKey(a, b))));
+      await applyCuts(context, cuts);
+      return `split the cluster into {${left.join(", ")}} and {${right.join(", ")}}`;
+    }
+    case "heal":
+      await applyCuts(context, new Set());
+      return "healed every link";
+    case "transfer": {
+      const leader = requireLeader(watcher);
+      const target = action.target ?? bestTransferee(watcher, leader);
+      const answer = await adminRequest(context, leader, "POST", "/admin/leadership/transfer",
+        { target });
+      const result = (answer as { result?: string }).result ?? "started";
+      return result === "alreadyLeader" ? `${target} is already the leader`
+        : `asked ${leader} to hand leadership to ${target}`;
+    }
+    default:
+      throw invalidRequest("action", "is not known");
+  }
+}
+
+function notOffered(action: string): ApiError {
+  return new ApiError("invalid_request", `action ${action} is not offered here`,
+    { field: "action" });
+}
+
+function requireWorkload(context: ActionContext): WorkloadControl {
+  if (context.workload === undefined) throw notOffered("workload");
+  return context.workload;
+}
+
+function requireLeader(watcher: ClusterWatcher): string {
+  const leader = watcher.leader();
+  if (leader === null) {
+    throw new ApiError("no_leader", "no node reports itself leader: an election may be under " +
+      "way, try again shortly", { leaderId: null });
+  }
+  return leader;
+}
+
+/** The follower the leader sees furthest along (ties: config order), for a transfer. */
+function bestTransferee(watcher: ClusterWatcher, leader: string): string {
+  const progress = watcher.statuses().get(leader)?.progress ?? {};
+  const followers = watcher.ids.filter((id) => id !== leader);
+  const best = followers.reduce<string | null>((chosen, id) => chosen === null ||
+    (progress[id]?.match ?? 0) > (progress[chosen]?.match ?? 0) ? id : chosen, null);
+  if (best === null) throw new ApiError("conflict", "the cluster has no other node to lead");
+  return best;
+}
+
+function pairKey(first: string, second: string): string {
+  return [first, second].sort().join("|");
+}
+
+function isolationCuts(ids: readonly string[], node: string): Set<string> {
+  return new Set(ids.filter((id) => id !== node).map((id) => pairKey(node, id)));
+}
+
+/** The links cut now, as the nodes' rules say (a node whose rules are unknown adds none). */
+export function currentCuts(watcher: ClusterWatcher): Set<string> {
+  const faults = watcher.faults();
+  const ids = watcher.ids;
+  const cuts = new Set<string>();
+  for (const [k, first] of ids.entries()) {
+    for (const second of ids.slice(k + 1)) {
+      const cut = [first, second].some((holder) => {
+        const rules = (faults.get(holder) ?? []) as readonly LinkRule[];
+        return linkFaults(rules, first, second).drop || linkFaults(rules, second, first).drop;
+      });
+      if (cut) cuts.add(pairKey(first, second));
+    }
+  }
+  return cuts;
+}
+
+/** Every node's rules for the cut links `cuts` (each held, both ways, by both its ends). */
+export function planCuts(ids: readonly string[], cuts: ReadonlySet<string>):
+  Map<string, LinkRule[]> {
+  const plan = new Map<string, LinkRule[]>(ids.map((id) => [id, []]));
+  for (const key of cuts) {
+    const [first, second] = key.split("|") as [string, string];
+    const rules: LinkRule[] = [{ from: first, to: second, drop: true },
+      { from: second, to: first, drop: true }];
+    plan.get(first)?.push(...rules);
+    plan.get(second)?.push(...rules);
+  }
+  return plan;
+}
+
+/** PUTs every node its rules; 503 unavailable naming the nodes that did not take them. */
+async function applyCuts(context: ActionContext, cuts: ReadonlySet<string>): Promise<void> {
+  const plan = planCuts(context.watcher.ids, cuts);
+  const outcomes = await Promise.allSettled([...plan].map(([id, rules]) =>
+    adminRequest(context, id, "PUT", "/admin/faults", { rules })));
+  const failed = outcomes.flatMap((outcome) => outcome.status === "rejected"
+    ? [(outcome.reason as Error).message] : []);
+  if (failed.length > 0) {
+    throw new ApiError("unavailable", `the rules were not set everywhere: ${failed.join("; ")}`);
+  }
+}
+
+async function adminRequest(context: ActionContext, id: string, method: string, path: string,
+  body?: unknown): Promise<unknown> {
+  try {
+    return (await context.admin.request(id, method, path, body)).body;
+  } catch (error) {
+    if (!(error instanceof NodeRequestError)) throw error;
+    throw new ApiError("unavailable", error.message);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * `npm run cluster` as a child process for the live view's tests: a temporary cluster file on
+ * free loopback ports, the launcher with its dashboard on a free port (its URL read from the
+ * `dashboard:` line it prints), and stop(), which always ends the launcher and any node process
+ * it left (by the pid in each data folder's LOCK), then removes the folder.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeLocalClusterConfig } from "../../src/cluster/local-cluster.js";
+import type { ClusterConfigFile } from "../../src/cluster/cluster-config.js";
+import { liveLockHolder } from "../../src/storage/dir-lock.js";
+import { waitFor } from "../cluster/helpers.js";
+
+const launcherScript = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
+
+export class LauncherProcess {
+  private output = "";
+
+  private constructor(readonly root: string, readonly configPath: string,
+    readonly config: ClusterConfigFile, private readonly child: ChildProcess,
+    public dashboardUrl = "") {
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    }
+  }
+
+  static async start(extraArgs: readonly string[] = ["--demo-data"]): Promise<LauncherProcess> {
+    const { root, configPath, config } = await writeLocalClusterConfig();
+    const child = spawn(process.execPath, ["--import", "tsx", launcherScript, "--config",
+      configPath, "--log-level", "warn", "--dashboard-port", "0", ...extraArgs],
+    { stdio: ["ignore", "pipe", "pipe"] });
+    const launcher = new LauncherProcess(root, configPath, config, child);
+    try {
+      launcher.dashboardUrl = await waitFor(async () =>
+        /dashboard: (http:\/\/\S+)/.exec(launcher.output)?.[1], "the dashboard line", 30_000);
+    } catch (error) {
+      await launcher.stop();
+      throw new Error(`${(error as Error).message}; the launcher printed: ${launcher.output}`);
+    }
+    return launcher;
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  urlOf(id: string): string {
+    const node = this.config.nodes.find((candidate) => candidate.id === id)!;
+    return `http://${node.host}:${node.clientPort}`;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+    for (const node of this.config.nodes) {
+      const pid = liveLockHolder(path.resolve(this.root, node.dataDir));
+      if (pid !== null) {
+        process.kill(pid, "SIGCONT");
+        process.kill(pid, "SIGKILL");
+      }
+    }
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
