@@ -90,6 +90,9 @@ interface NodeState {
   contact: Map<string, { match: number; timeMs: number }>;
 }
 
+/** At most this many nodes watched, the cluster file's and those learned (learnMembers). */
+const watchedNodesMax = 16;
+
 export class ClusterWatcher {
   private readonly nodes: NodeState[];
   private readonly watchers = new Set<Watcher>();
@@ -230,6 +233,31 @@ export class ClusterWatcher {
       state.log = log.kind === "answer" && log.status === 200 ? log.body as LogTailView : null;
     }
     this.trackContact(state, nowMs);
+    if (state.status.role === "leader") this.learnMembers(state.status);
+  }
+
+  /**
+   * Members the leader names that this view does not watch yet (added with member add after
+   * the cluster file was written): watched from now on, read-only for the launcher (they are
+   * not its processes). Bounded.
+   */
+  private learnMembers(status: NodeStatusView): void {
+    const urls = (status as { clientUrls?: Record<string, unknown> }).clientUrls ?? {};
+    for (const [id, url] of Object.entries(urls)) {
+      if (this.nodes.length >= watchedNodesMax || typeof url !== "string" ||
+        this.nodes.some((known) => known.node.id === id) || !/^https?:\/\/[^/]+$/.test(url) ||
+        !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+        continue;
+      }
+      const token = this.options.adminToken ?? null;
+      this.nodes.push({ node: { id, url },
+        client: new NodeHttpClient(url, this.requestTimeoutMs, undefined, this.options.ca),
+        adminClient: token === null ? null
+          : new NodeHttpClient(url, this.requestTimeoutMs, token, this.options.ca),
+        status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
+        reading: new Set(), metrics: undefined, rates: null, contact: new Map() });
+      this.record("process", id, "joined", `${id} joined the cluster (${url}): watched from now on`);
+    }
   }
 
   private trackContact(state: NodeState, nowMs: number): void {
