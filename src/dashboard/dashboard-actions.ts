@@ -36,7 +36,7 @@ export interface ActionContext {
 
 export const processActions = ["kill", "restart", "pause", "resume"] as const;
 export const networkActions = ["cut", "heal-link", "isolate", "isolate-leader", "split",
-  "heal", "transfer"] as const;
+  "heal", "transfer", "member-promote", "member-remove"] as const;
 export const workloadActions = ["workload-start", "workload-stop"] as const;
 
 /** Clients of the built-in workload: the default and the bound. */
@@ -47,6 +47,7 @@ const fieldsOf: Readonly<Record<string, readonly string[]>> = {
   kill: ["node"], restart: ["node"], pause: ["node"], resume: ["node"], isolate: ["node"],
   cut: ["from", "to"], "heal-link": ["from", "to"],
   "isolate-leader": [], split: [], heal: [], transfer: ["target"],
+  "member-promote": ["node"], "member-remove": ["node"],
   "workload-start": ["clients"], "workload-stop": [],
 };
 
@@ -80,6 +81,7 @@ export function parseAction(body: unknown, ids: readonly string[], offered: read
   };
   switch (action) {
     case "kill": case "restart": case "pause": case "resume": case "isolate":
+    case "member-promote": case "member-remove":
       return { action, node: node("node")! };
     case "cut": case "heal-link": {
       const from = node("from")!;
@@ -156,6 +158,17 @@ async function carryOut(action: DashboardAction, context: ActionContext): Promis
     case "heal":
       await applyCuts(context, new Set());
       return "healed every link";
+    case "member-promote": case "member-remove": {
+      const leader = requireLeader(watcher);
+      // The leader may be a member added after the cluster file: learn it first.
+      if (!context.admin.ids.includes(leader)) await context.admin.discover();
+      const promote = action.action === "member-promote";
+      const answer = await memberRequest(context, leader, promote ? "POST" : "DELETE",
+        `/admin/members/${encodeURIComponent(action.node)}${promote ? "/promote" : ""}`);
+      const index = (answer as { index?: number }).index;
+      return promote ? `promoted ${action.node} to voter (at index ${index})`
+        : `removed ${action.node} from the cluster (at index ${index}); it stops by itself`;
+    }
     case "transfer": {
       const leader = requireLeader(watcher);
       const target = action.target ?? bestTransferee(watcher, leader);
@@ -247,6 +260,22 @@ async function applyCuts(context: ActionContext, cuts: ReadonlySet<string>): Pro
     ? [(outcome.reason as Error).message] : []);
   if (failed.length > 0) {
     throw new ApiError("unavailable", `the rules were not set everywhere: ${failed.join("; ")}`);
+  }
+}
+
+/**
+ * A membership request to the leader: its refusal keeps its meaning (409 conflict: a learner
+ * behind, a change in flight; 400: not a learner, not a member), anything else is 503.
+ */
+async function memberRequest(context: ActionContext, id: string, method: string,
+  path: string): Promise<unknown> {
+  try {
+    return (await context.admin.request(id, method, path)).body;
+  } catch (error) {
+    if (!(error instanceof NodeRequestError)) throw error;
+    const status = /answered (\d{3})/.exec(error.message)?.[1];
+    throw new ApiError(status === "409" ? "conflict" : status === "400" ? "invalid_request"
+      : "unavailable", error.message);
   }
 }
 

@@ -147,6 +147,8 @@ export type DashboardAction =
   | { readonly action: "isolate"; readonly node: string }
   | { readonly action: "isolate-leader" | "split" | "heal" }
   | { readonly action: "transfer"; readonly target?: string }
+  /** Membership (member promote / remove), asked of the leader through the admin API. */
+  | { readonly action: "member-promote" | "member-remove"; readonly node: string }
   | { readonly action: "workload-start"; readonly clients?: number }
   | { readonly action: "workload-stop" };
 

@@ -77,4 +77,33 @@ describe("the launcher's dashboard on a 3-process cluster", function () {
       .map((event) => event.kind);
     expect(kinds).to.include.members(["workload-start", "workload-stop", "transfer"]);
   });
+
+  it("removes a member through the leader, and refuses promoting a voter", async () => {
+    const url = dashboard!.url;
+    const unwatch = dashboard!.watcher.watch(() => true);
+    try {
+      const leader = await waitFor(async () => dashboard!.watcher.leader() ?? undefined,
+        "the watcher to see a leader");
+      const follower = cluster.nodes.map((node) => node.id).find((id) => id !== leader)!;
+      // Just after the transfer above, the leader the watcher saw may have moved (503), or not
+      // yet committed an entry of its term (409 leaderNotReady): asked again until the leader
+      // answers about the change itself.
+      const voter = await waitFor(async () => {
+        const answer = await request(`${url}/ui/actions`, "POST",
+          { action: "member-promote", node: follower });
+        return answer.status === 409 || answer.status === 503 ? undefined : answer;
+      }, "an answer about the promotion itself");
+      expect(voter.status).to.equal(400);
+      expect(voter.body.error.message).to.include(`${follower} is already a voter`);
+      const removed = await request(`${url}/ui/actions`, "POST",
+        { action: "member-remove", node: follower });
+      expect(removed.status, JSON.stringify(removed.body)).to.equal(200);
+      expect(removed.body.message).to.match(new RegExp(`^removed ${follower} from the cluster`));
+      expect(await cluster.exited(follower)).to.equal(0);
+      const status = (await cluster.statuses()).get(leader) as { members?: string[] };
+      expect(status.members).to.not.include(follower);
+    } finally {
+      unwatch();
+    }
+  });
 });

@@ -193,6 +193,8 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
   run: (body: Record<string, unknown>) => void }): unknown {
   const { frame, offered, run } = props;
   const leader = leaderOf(frame);
+  // Learners as the leader reports them (status extension; absent from older nodes).
+  const learners = (leader?.status as { learners?: string[] } | null | undefined)?.learners ?? [];
   return html`<table class="nodes">
     <thead><tr><th>node</th><th>process</th><th>role</th><th>term</th><th>vote</th>
       <th>leader</th><th>commit</th><th>applied</th><th>last</th><th>heard leader</th>
@@ -235,7 +237,9 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
           : html`<span class="cut">cut from ${cut.join(", ")}</span>`}</td>
         <td class="buttons">${button("kill", "kill")}${button("restart", "restart")}
           ${button("pause", "pause")}${button("resume", "resume")}
-          ${button("isolate", "isolate")}</td>
+          ${button("isolate", "isolate")}
+          ${learners.includes(node.id) ? button("member-promote", "promote") : null}
+          ${button("member-remove", "remove")}</td>
       </tr>`;
     })}</tbody></table>`;
 }
