@@ -31,7 +31,7 @@ import type {
   MembersView,
   MemberView,
 } from "../node/membership.js";
-import type { ConfState } from "../raft/index.js";
+import { nodeIdPattern, type ConfState } from "../raft/index.js";
 import { linkRuleError, type LinkRule } from "../transport/faulty-transport.js";
 import { memberUrlProblem } from "../node/member-addresses.js";
 import { ApiError, invalidRequest } from "./api-error.js";
@@ -156,10 +156,9 @@ export function adminRouter(options: AdminOptions, logger: Logger, bodyLimitByte
   return router;
 }
 
-const memberIdRule = /^[A-Za-z0-9_-]{1,32}$/;
 
 function validateMemberId(id: unknown): string {
-  if (typeof id !== "string" || !memberIdRule.test(id)) {
+  if (typeof id !== "string" || !nodeIdPattern.test(id)) {
     throw invalidRequest("id", "must be 1-32 letters, digits, _ or -");
   }
   return id;

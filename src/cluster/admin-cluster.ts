@@ -6,6 +6,8 @@
  */
 import type http from "node:http";
 import type { Command } from "commander";
+import { memberUrlProblem } from "../node/member-addresses.js";
+import { nodeIdPattern } from "../raft/index.js";
 import { httpRequest, HttpRequestError, type HttpAnswer } from "../transport/http-request.js";
 import { ClusterConfigError, type ClusterConfig } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
@@ -60,7 +62,7 @@ export class AdminCluster {
       if (typeof urls !== "object" || urls === null) continue;
       for (const [id, url] of Object.entries(urls as Record<string, unknown>)) {
         if (typeof url !== "string" || this.config.nodes.some((node) => node.id === id)) continue;
-        if (!/^[A-Za-z0-9_-]{1,32}$/.test(id) || !/^https?:\/\/[^/]+$/.test(url)) continue;
+        if (!nodeIdPattern.test(id) || memberUrlProblem(url) !== null) continue;
         if (!this.added.has(id)) this.added.set(id, url);
       }
       break;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { nodeIdPattern } from "../raft/index.js";
 import { z } from "zod";
 
 /**
@@ -20,7 +21,7 @@ const nodeTlsSchema = z.object({
 }).strict();
 
 const nodeSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "ids are 1-32 letters, digits, _ or -"),
+  id: z.string().regex(nodeIdPattern, "ids are 1-32 letters, digits, _ or -"),
   host: z.string().min(1),
   clientPort: portSchema,
   peerPort: portSchema,

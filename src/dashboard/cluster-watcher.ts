@@ -11,6 +11,8 @@
  * without holding back the frames, and at most one read of each kind per node is in flight.
  */
 import { NodeHttpClient } from "../cluster/admin-client.js";
+import { memberUrlProblem } from "../node/member-addresses.js";
+import { nodeIdPattern } from "../raft/index.js";
 import type {
   DashboardFrame,
   DashboardMode,
@@ -245,8 +247,8 @@ export class ClusterWatcher {
     const urls = (status as { clientUrls?: Record<string, unknown> }).clientUrls ?? {};
     for (const [id, url] of Object.entries(urls)) {
       if (this.nodes.length >= watchedNodesMax || typeof url !== "string" ||
-        this.nodes.some((known) => known.node.id === id) || !/^https?:\/\/[^/]+$/.test(url) ||
-        !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+        this.nodes.some((known) => known.node.id === id) || memberUrlProblem(url) !== null ||
+        !nodeIdPattern.test(id)) {
         continue;
       }
       const token = this.options.adminToken ?? null;

@@ -15,12 +15,12 @@
  *    so a leader must reach a node it adds as soon as it appends the change. An address from a
  *    change that is later discarded only leaves an idle channel behind.
  */
-import type { ConfChange, MemberAddress, NodeId } from "../raft/index.js";
+import { nodeIdPattern, type ConfChange, type MemberAddress, type NodeId } from "../raft/index.js";
 
 export type { MemberAddress } from "../raft/index.js";
 
-/** Node ids: as in the cluster file (cluster-config.ts). */
-export const memberIdPattern = /^[A-Za-z0-9_-]{1,32}$/;
+/** Node ids: as in the cluster file (raft/messages.ts nodeIdPattern). */
+export const memberIdPattern = nodeIdPattern;
 /** At most this many addresses in one change's context: a change adds one or two nodes. */
 const contextAddressesMax = 16;
 const urlLengthMax = 256;

@@ -6,6 +6,10 @@
 
 export type NodeId = string;
 
+/** What a node id may be, wherever one is given (the cluster file, member add, --join): 1-32
+ * letters, digits, _ or -. */
+export const nodeIdPattern = /^[A-Za-z0-9_-]{1,32}$/;
+
 /** A node's role. "preCandidate" is the PreVote phase (Ongaro thesis §9.6). */
 export type Role = "follower" | "preCandidate" | "candidate" | "leader";
 

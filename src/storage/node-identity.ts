@@ -16,6 +16,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
+import { nodeIdPattern } from "../raft/index.js";
 import { fsyncDirectory } from "./wal-segment.js";
 import { StorageError } from "./storage.js";
 
@@ -124,7 +125,7 @@ function parseIdentity(text: string): NodeIdentity | null {
   return value as NodeIdentity;
 }
 
-const isId = (id: unknown): boolean => typeof id === "string" && /^[A-Za-z0-9_-]{1,32}$/.test(id);
+const isId = (id: unknown): boolean => typeof id === "string" && nodeIdPattern.test(id);
 
 /** The shape only: the node checks each URL again before it uses one (member-addresses.ts). */
 function isAddressList(value: unknown): value is AddressRecord[] {
