@@ -135,6 +135,8 @@ export class MemberAddresses {
   private applied = new Map<NodeId, MemberAddress>();
   /** Addresses seen in changes still in the log, beyond the applied book. */
   private pending = new Map<NodeId, MemberAddress>();
+  /** list(), kept between changes: every Raft meta stored per applied batch carries it. */
+  private appliedList: MemberAddress[] | null = null;
 
   /**
    * `bootstrap`: the cluster file's nodes, for a node whose state has no book yet (a new
@@ -153,6 +155,7 @@ export class MemberAddresses {
     // (the transport would fail on it), never used.
     this.applied = new Map(source.filter((address) => memberAddressProblem(address) === null)
       .map((address) => [address.id, address]));
+    this.appliedList = null;
     this.pending = new Map([...this.pending].filter(([id]) => !this.applied.has(id)));
     this.onKnownChanged(this.known());
   }
@@ -190,6 +193,7 @@ export class MemberAddresses {
 
   /** A change applied at `index` (in log order; every replica does the same). */
   noteApplied(change: ConfChange, index: number): void {
+    this.appliedList = null;
     const added = addedIds(change);
     for (const address of decodeChangeContext(change.context)) {
       // An id the book holds keeps its first addresses: ids are never reused.
@@ -208,8 +212,9 @@ export class MemberAddresses {
   }
 
   /** The applied book, sorted by id: what a Raft meta records. */
-  list(): MemberAddress[] {
-    return sortById(this.applied.values());
+  list(): readonly MemberAddress[] {
+    this.appliedList ??= sortById(this.applied.values());
+    return this.appliedList;
   }
 
   /** The address of `id`, applied or seen in the log. */

@@ -200,7 +200,7 @@ export class Membership {
   }
 
   /** What a Raft meta records beside the configuration. */
-  metaAddresses(): MemberAddress[] {
+  metaAddresses(): readonly MemberAddress[] {
     return this.addresses.list();
   }
 
