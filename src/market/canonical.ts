@@ -23,18 +23,32 @@ function canonicalJsonAt(value: unknown, depth: number): string {
     assert(Number.isFinite(value), "canonicalJson: numbers must be finite");
     return JSON.stringify(value);
   }
+  // Built by concatenation, keys sorted only when they are not in order already: every apply
+  // hashes a command and its session this way, so its allocations count.
   if (Array.isArray(value)) {
-    return `[${value.map((element: unknown) => canonicalJsonAt(element, depth + 1)).join(",")}]`;
+    let text = "[";
+    for (let k = 0; k < value.length; k++) {
+      text += (k === 0 ? "" : ",") + canonicalJsonAt(value[k] as unknown, depth + 1);
+    }
+    return `${text}]`;
   }
   assert(typeof value === "object", `canonicalJson: cannot encode a ${typeof value}`);
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort(compareCodeUnits);
-  const members = keys.map((key) => {
+  const keys = Object.keys(record);
+  if (!inOrder(keys)) keys.sort(compareCodeUnits);
+  let text = "{";
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
     const member = record[key];
     assert(member !== undefined, `canonicalJson: property ${key} is undefined`);
-    return `${JSON.stringify(key)}:${canonicalJsonAt(member, depth + 1)}`;
-  });
-  return `{${members.join(",")}}`;
+    text += `${k === 0 ? "" : ","}${JSON.stringify(key)}:${canonicalJsonAt(member, depth + 1)}`;
+  }
+  return `${text}}`;
+}
+
+function inOrder(keys: readonly string[]): boolean {
+  for (let k = 1; k < keys.length; k++) if (keys[k - 1]! > keys[k]!) return false;
+  return true;
 }
 
 /** Orders strings by UTF-16 code unit: the same on every machine, unlike localeCompare. */

@@ -137,6 +137,8 @@ export class MemberAddresses {
   private pending = new Map<NodeId, MemberAddress>();
   /** list(), kept between changes: every Raft meta stored per applied batch carries it. */
   private appliedList: MemberAddress[] | null = null;
+  /** Moves on every change of the book or of the addresses seen: what a cache keys on. */
+  generation = 0;
 
   /**
    * `bootstrap`: the cluster file's nodes, for a node whose state has no book yet (a new
@@ -157,7 +159,7 @@ export class MemberAddresses {
       .map((address) => [address.id, address]));
     this.appliedList = null;
     this.pending = new Map([...this.pending].filter(([id]) => !this.applied.has(id)));
-    this.onKnownChanged(this.known());
+    this.changed();
   }
 
   /**
@@ -174,7 +176,7 @@ export class MemberAddresses {
         clientUrl: address.clientUrl });
       changed = true;
     }
-    if (changed) this.onKnownChanged(this.known());
+    if (changed) this.changed();
   }
 
   /** A change entry the log holds (appended or received, committed or not). */
@@ -188,7 +190,7 @@ export class MemberAddresses {
       this.pending.set(address.id, address);
       changed = true;
     }
-    if (changed) this.onKnownChanged(this.known());
+    if (changed) this.changed();
   }
 
   /** A change applied at `index` (in log order; every replica does the same). */
@@ -208,6 +210,11 @@ export class MemberAddresses {
         this.applied.set(id, { ...address, removedAtIndex: index });
       }
     }
+    this.changed();
+  }
+
+  private changed(): void {
+    this.generation++;
     this.onKnownChanged(this.known());
   }
 

@@ -121,6 +121,8 @@ export class Membership {
   readonly addresses: MemberAddresses;
   private readonly waiting: Proposals<ConfState>;
   private removedReported = false;
+  private clientUrlsCache: { readonly conf: ConfState; readonly generation: number;
+    readonly urls: Readonly<Record<NodeId, string>> } | null = null;
 
   constructor(private readonly context: DriverContext, private readonly options: MembershipOptions,
     base: SnapshotMeta | null, logged: readonly Entry[]) {
@@ -292,14 +294,22 @@ export class Membership {
     return { change: { ops: [op], context: encodeChangeContext([{ id, peerUrl, clientUrl }]) } };
   }
 
-  /** The client URL of each member of the newest configuration (NodeStatus.clientUrls). */
-  clientUrls(): Record<NodeId, string> {
+  /**
+   * The client URL of each member of the newest configuration (NodeStatus.clientUrls). Kept
+   * until the configuration or the addresses change: every status request asks for it.
+   */
+  clientUrls(): Readonly<Record<NodeId, string>> {
+    const conf = this.context.node.quorumConf;
+    const cached = this.clientUrlsCache;
+    if (cached?.conf === conf && cached.generation === this.addresses.generation) return cached.urls;
     const urls: Record<NodeId, string> = {};
-    for (const id of membersOf(this.context.node.status().quorumConf)) {
+    for (const id of membersOf(conf)) {
       const url = this.addresses.get(id)?.clientUrl;
       if (url !== undefined) urls[id] = url;
     }
-    return urls;
+    this.clientUrlsCache = { conf, generation: this.addresses.generation,
+      urls: Object.freeze(urls) };
+    return this.clientUrlsCache.urls;
   }
 
   /** GET /admin/members. */

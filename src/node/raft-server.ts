@@ -13,6 +13,7 @@ import {
   type RaftConfig,
   type RaftMessage,
   type Ready,
+  type Role,
   type SnapshotMeta,
 } from "../raft/index.js";
 import type { DurableLog } from "../storage/index.js";
@@ -346,6 +347,21 @@ export class RaftServer implements NodeService {
       electionElapsedTicks: status.electionElapsedTicks,
       electionTimeoutTicks: status.electionTimeoutTicks,
     };
+  }
+
+  /**
+   * The parts of status() that pollers read after every event (the simulator's hash and
+   * convergence checks): without building a whole status.
+   */
+  brief(): { readonly role: Role; readonly term: number; readonly commitIndex: number;
+    readonly appliedIndex: number } {
+    return { role: this.node.role, term: this.node.term, commitIndex: this.node.commitIndex,
+      appliedIndex: this.stateMachine.appliedIndex };
+  }
+
+  /** status().stateHash alone. */
+  stateHash(): string {
+    return this.stateMachine.stateHash();
   }
 
   logTail(limit: number): LogTail {

@@ -230,6 +230,19 @@ export class RaftNode {
     return this.raft.leaderId;
   }
 
+  get term(): number {
+    return this.raft.term;
+  }
+
+  get commitIndex(): number {
+    return this.raft.log.committed;
+  }
+
+  /** The configuration quorums are counted in (status().quorumConf), without a status. */
+  get quorumConf(): ConfState {
+    return this.raft.voters.conf;
+  }
+
   /** Advances logical time by one tick: election timeouts and heartbeats count ticks. */
   tick(): void {
     this.raft.tick();
@@ -472,8 +485,11 @@ export class RaftNode {
       raft.commitUnsent ||
       raft.readRoundUnsent ||
       (!this.snapshotWantedShown && snapshotWanted(raft) !== null) ||
-      !sameHardState(raft.hardState(), this.previousHardState) ||
-      !sameSoftState(this.softState(), this.previousSoftState)
+      // Field by field, not through hardState()/softState(): this runs at every loop pass.
+      raft.term !== this.previousHardState.term || raft.vote !== this.previousHardState.vote ||
+      raft.log.committed !== this.previousHardState.commit ||
+      this.previousSoftState === null || raft.role !== this.previousSoftState.role ||
+      raft.leaderId !== this.previousSoftState.leaderId
     );
   }
 

@@ -56,7 +56,11 @@ export function followersWaitingForSnapshot(raft: Raft): NodeId[] {
  */
 export function snapshotWanted(raft: Raft): number | null {
   if (raft.role !== "leader" || snapshotToSend(raft) !== null) return null;
-  return followersWaitingForSnapshot(raft).length > 0 ? raft.log.compacted() : null;
+  // Asked at every hasReady: a loop, not the list followersWaitingForSnapshot builds.
+  for (const [id, progress] of raft.progress) {
+    if (id !== raft.id && waitsForSnapshot(raft, progress)) return raft.log.compacted();
+  }
+  return null;
 }
 
 /**

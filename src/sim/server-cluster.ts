@@ -235,7 +235,7 @@ export class ServerCluster {
     let best: ServerSimNode | null = null;
     let bestTerm = -1;
     for (const node of this.nodes.values()) {
-      const status = node.server?.status();
+      const status = node.server?.brief();
       if (status?.role === "leader" && status.term > bestTerm) {
         best = node;
         bestTerm = status.term;

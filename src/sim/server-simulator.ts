@@ -636,15 +636,16 @@ class HashSampler {
     for (const node of this.cluster.nodes.values()) {
       const server = node.server;
       if (server === null) continue;
-      const status = server.status();
-      if (this.lastIndex.get(node.id) === status.appliedIndex) continue;
-      this.lastIndex.set(node.id, status.appliedIndex);
-      const seen = this.byIndex.get(status.appliedIndex);
+      const appliedIndex = server.brief().appliedIndex;
+      if (this.lastIndex.get(node.id) === appliedIndex) continue;
+      this.lastIndex.set(node.id, appliedIndex);
+      const seen = this.byIndex.get(appliedIndex);
+      const stateHash = server.stateHash();
       if (seen === undefined) {
-        this.byIndex.set(status.appliedIndex, { hash: status.stateHash, node: node.id });
-      } else if (seen.hash !== status.stateHash) {
-        return `state hashes differ at applied index ${status.appliedIndex}: ${seen.node} ` +
-          `${seen.hash.slice(0, 12)}, ${node.id} ${status.stateHash.slice(0, 12)}`;
+        this.byIndex.set(appliedIndex, { hash: stateHash, node: node.id });
+      } else if (seen.hash !== stateHash) {
+        return `state hashes differ at applied index ${appliedIndex}: ${seen.node} ` +
+          `${seen.hash.slice(0, 12)}, ${node.id} ${stateHash.slice(0, 12)}`;
       }
     }
     return null;
@@ -696,7 +697,7 @@ function currentMembers(cluster: ServerCluster): ServerSimNode[] {
 async function waitForConvergence(clock: SimClock, nodes: () => ServerSimNode[],
   boundMs: number): Promise<void> {
   const converged = (): boolean => {
-    const indexes = nodes().map((node) => node.server!.status());
+    const indexes = nodes().map((node) => node.server!.brief());
     return indexes.every((status) => status.appliedIndex === indexes[0]!.appliedIndex &&
       status.commitIndex === status.appliedIndex);
   };

@@ -117,7 +117,7 @@ export class SimClock {
     while (k > 0) {
       const parent = (k - 1) >> 1;
       if (!before(heap[k]!, heap[parent]!)) break;
-      [heap[k], heap[parent]] = [heap[parent]!, heap[k]!];
+      swap(heap, k, parent);
       k = parent;
     }
   }
@@ -136,11 +136,18 @@ export class SimClock {
       if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
       if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
       if (smallest === k) break;
-      [heap[k], heap[smallest]] = [heap[smallest]!, heap[k]!];
+      swap(heap, k, smallest);
       k = smallest;
     }
     return top;
   }
+}
+
+/** Not by destructuring: that builds an array at every step of every push and pop. */
+function swap(heap: SimEvent[], i: number, j: number): void {
+  const held = heap[i]!;
+  heap[i] = heap[j]!;
+  heap[j] = held;
 }
 
 function before(a: SimEvent, b: SimEvent): boolean {
