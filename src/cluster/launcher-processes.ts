@@ -5,6 +5,12 @@
  * by hand is not the launcher's to signal, and is refused with 409 conflict saying so. A node
  * whose data folder is fenced (removed from the cluster) is not started again: market-node
  * would refuse it, and the page would show a restart that did nothing.
+ *
+ * A removed member stops by itself once it applies its removal, but it may never see that
+ * entry: the leader stops replicating to it as soon as the change applies there, and the
+ * commit may not have reached it by then. After a removal from the page, the launcher gives
+ * its process a grace period, then stops it and fences its folder as the node would have, so
+ * that a member removed from the cluster never runs on, nor starts again, under the launcher.
  */
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -15,7 +21,7 @@ import type {
   ProcessControl,
 } from "../dashboard/dashboard-actions.js";
 import type { ProcessState } from "../dashboard/dashboard-frame.js";
-import { dataDirIsPristine, readIdentity } from "../storage/index.js";
+import { dataDirIsPristine, readIdentity, writeIdentity } from "../storage/index.js";
 import type { ClusterConfig } from "./cluster-config.js";
 import { distinctFreePort } from "./free-port.js";
 
@@ -34,7 +40,15 @@ export interface ProcessTable {
   /** Starts the node `id` (of the file or joining); its exit sets its entry back to null. */
   launch(id: string): ChildProcess;
   stopping(): boolean;
+  /** Says what the launcher did on its own (its output and the timeline). */
+  note(id: string, message: string): void;
 }
+
+/** How long a removed member may take to stop by itself, at least, and in election timeouts. */
+const removalGraceMsMin = 2000;
+const removalGraceElectionTimeouts = 10;
+/** How long a node asked to stop (SIGTERM) may take before it is killed. */
+const stopGraceMs = 5000;
 
 /** Candidate ids tried for a new node: n1, n2, ... up to this. */
 const freshIdCandidatesMax = 1000;
@@ -98,8 +112,9 @@ export function processControl(config: ClusterConfig, table: ProcessTable):
     restart: async (id) => {
       const child = owned(id, "restart");
       if (table.stopping()) throw new ApiError("conflict", "the cluster is stopping");
+      // Fenced: removed (a running process is about to stop), or cut off by --repair.
       const fence = fenceOf(dataDirOf(config, table, id));
-      if (fence !== null && child === null) {
+      if (fence !== null) {
         throw new ApiError("conflict", `${id} does not start again: its data folder is fenced ` +
           `(${fence}); add a new learner instead`, { node: id });
       }
@@ -121,7 +136,50 @@ export function processControl(config: ClusterConfig, table: ProcessTable):
       paused.delete(id);
       return `resumed ${id} with SIGCONT`;
     },
+    removed: (id, index) => {
+      if (!children.has(id)) return "";
+      const { tickIntervalMs, electionTimeoutTicks } = config.timing;
+      const graceMs = Math.max(removalGraceMsMin,
+        removalGraceElectionTimeouts * tickIntervalMs * electionTimeoutTicks);
+      retireRemoved(config, table, id, index, graceMs).catch((error: Error) =>
+        table.note(id, `could not stop the removed ${id}: ${error.message}`));
+      return `the launcher stops it if it still runs in ${graceMs} ms`;
+    },
   };
+}
+
+/** Resolves true once `child` has exited, or false after `timeoutMs`. */
+function exitWithin(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Waits `graceMs` for the removed member `id` to stop by itself; then stops it (SIGTERM, then
+ * SIGKILL) and fences its folder as market-node does on its own removal, unless it is fenced.
+ */
+async function retireRemoved(config: ClusterConfig, table: ProcessTable, id: string,
+  index: number, graceMs: number): Promise<void> {
+  const child = table.children.get(id) ?? null;
+  if (child !== null && !await exitWithin(child, graceMs) && table.children.get(id) === child) {
+    child.kill("SIGCONT");
+    child.kill("SIGTERM");
+    if (!await exitWithin(child, stopGraceMs)) child.kill("SIGKILL");
+    table.note(id, `${id} did not stop by itself within ${graceMs} ms of its removal (it had ` +
+      "not learned of it): the launcher stopped it");
+  }
+  const dataDir = dataDirOf(config, table, id);
+  const identity = readIdentity(dataDir);
+  if (identity === null || identity.fence !== null) return;
+  writeIdentity(dataDir, { ...identity, fence: { reason: `removed from the cluster at index ` +
+    `${index} (fenced by the launcher)`, at: new Date().toISOString() } });
+  table.note(id, `${id}'s data folder is fenced: it does not start again as ${id}`);
 }
 
 /**

@@ -178,7 +178,11 @@ async function main(): Promise<void> {
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
   if (options.dashboard) {
     dashboard = await startDashboard(config, options.dashboardHost, options.dashboardPort,
-      { children, paused, joining, launch: (id) => launch(id), stopping: () => stopping });
+      { children, paused, joining, launch: (id) => launch(id), stopping: () => stopping,
+        note: (id, message) => {
+          console.log(`[cluster] ${message}`);
+          dashboard?.watcher.record("process", id, "retired", message);
+        } });
   }
   for (const node of config.nodes) launch(node.id, true);
   const stopAll = (signal: NodeJS.Signals): void => {

@@ -24,6 +24,11 @@ export interface ProcessControl {
   restart(id: string): Promise<string>;
   pause(id: string): Promise<string>;
   resume(id: string): Promise<string>;
+  /**
+   * The member `id` was removed by the change at `index`: its process should stop by itself,
+   * and the launcher makes sure it does. Answers what it will do, or "" (not its process).
+   */
+  removed?(id: string, index: number): string;
 }
 
 /** Where a node added from the page runs: its id, its addresses and its data folder. */
@@ -204,9 +209,11 @@ async function carryOut(action: DashboardAction, context: ActionContext): Promis
       const promote = action.action === "member-promote";
       const answer = await memberRequest(context, leader, promote ? "POST" : "DELETE",
         `/admin/members/${encodeURIComponent(action.node)}${promote ? "/promote" : ""}`);
-      const index = (answer as { index?: number }).index;
-      return promote ? `promoted ${action.node} to voter (at index ${index})`
-        : `removed ${action.node} from the cluster (at index ${index}); it stops by itself`;
+      const index = (answer as { index?: number }).index ?? 0;
+      if (promote) return `promoted ${action.node} to voter (at index ${index})`;
+      const watched = context.processes?.removed?.(action.node, index) ?? "";
+      return `removed ${action.node} from the cluster (at index ${index}); it stops by itself` +
+        (watched === "" ? "" : `; ${watched}`);
     }
     case "transfer": {
       const leader = requireLeader(watcher);
