@@ -2,8 +2,9 @@
  * The live view served by `npm run cluster` (dashboard: http://127.0.0.1:PORT): the page of
  * dashboard-router.ts with every action, carried out by the launcher, which holds the admin
  * token (it never reaches the browser), owns the node processes (and starts the learners
- * the page adds) and runs the built-in workload; and the market routes the page uses (search, buy, an order), relayed to the
- * leader, or to any node that answers, and answered as the node answered them.
+ * the page adds) and runs the built-in workload; and the market routes the page uses (search,
+ * buy, an order), relayed to the leader, or to any node that answers, and answered as the node
+ * answered them.
  */
 import http from "node:http";
 import express from "express";

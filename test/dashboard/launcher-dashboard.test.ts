@@ -187,8 +187,8 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
   it("adds a learner that the leader lists and that catches up", async () => {
     const answer = await actUntilSettled({ action: "member-add" });
     expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
-    const match = /^added (n\d+) as a learner \(at index \d+\) and started it \(pid \d+, client (\S+), data (\S+)\):/
-      .exec(answer.body.message);
+    const match = new RegExp("^added (n\\d+) as a learner \\(at index \\d+\\) and started it " +
+      "\\(pid \\d+, client (\\S+), data (\\S+)\\):").exec(answer.body.message);
     expect(match, answer.body.message).to.not.equal(null);
     added = { id: match![1]!, url: match![2]!, dataDir: match![3]!.replace(/\)$/, "") };
     expect(["n1", "n2", "n3"]).to.not.include(added.id);
