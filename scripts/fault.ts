@@ -183,9 +183,23 @@ async function resume(cluster: FaultCluster, node: string): Promise<void> {
   }
 }
 
+/** Whether a launcher runs this cluster and counts `id` among its nodes. */
+async function launcherRuns(cluster: FaultCluster, id: string): Promise<boolean> {
+  try {
+    const answer = await askLauncher(cluster.config.path, "GET", "/nodes");
+    const nodes = Array.isArray(answer.body.nodes) ? answer.body.nodes as { id?: unknown }[] : [];
+    return nodes.some((each) => each.id === id);
+  } catch (error) {
+    if (error instanceof NoLauncherError) return false;
+    throw error;
+  }
+}
+
 async function restart(cluster: FaultCluster, node: string): Promise<void> {
   const id = await cluster.resolve(node);
-  if (cluster.isAdded(id)) {
+  // A node added from the launcher's page is the launcher's: it starts it again, as the
+  // file's nodes, so that its output stays in the launcher's terminal.
+  if (cluster.isAdded(id) && !await launcherRuns(cluster, id)) {
     await restartAdded(cluster, id);
     return;
   }

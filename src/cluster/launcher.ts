@@ -1,24 +1,31 @@
 /**
  * `npm run cluster [-- --config FILE] [--demo-data]`: starts one market-node child process per
  * node of the cluster file, prefixes each line of their output with the node's id, and stops
- * them all on Ctrl-C (SIGINT) or SIGTERM. With --demo-data it loads the demo catalogue once a
- * leader is up (fixed requestIds make a reload harmless). Its control socket
+ * them all on Ctrl-C (SIGINT) or SIGTERM, the learners added from its live view included
+ * (launcher-processes.ts). With --demo-data it loads the demo catalogue once a leader is up
+ * (fixed requestIds make a reload harmless). Its control socket
  * (launcher-control.ts) lets the process-fault script start a killed node again; the launcher
  * keeps running while nodes are down by signal, and exits once every node has exited by itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
-import { ApiError } from "../api/api-error.js";
 import { demoRequests } from "../market/index.js";
 import { httpRequest } from "../transport/http-request.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
 import { dataDirIsPristine } from "../storage/index.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
+import {
+  fenceOf,
+  joinArgs,
+  newNodeControl,
+  processControl,
+  type JoiningNode,
+  type ProcessTable,
+} from "./launcher-processes.js";
 import { marketNodeBin } from "./market-node-bin.js";
 import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
-import type { ProcessState } from "../dashboard/dashboard-frame.js";
 
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
@@ -68,10 +75,10 @@ function parsePort(text: string): number {
 
 /** The live view; a port in use is a warning, not a reason to keep the nodes down. */
 async function startDashboard(config: ClusterConfig, host: string, port: number,
-  processes: Parameters<typeof serveLauncherDashboard>[0]["processes"]):
-  Promise<LauncherDashboard | null> {
+  table: ProcessTable): Promise<LauncherDashboard | null> {
   try {
-    const dashboard = await serveLauncherDashboard({ config, host, port, processes });
+    const dashboard = await serveLauncherDashboard({ config, host, port,
+      processes: processControl(config, table), newNodes: newNodeControl(config, table) });
     console.log(`[cluster] dashboard: ${dashboard.url}`);
     return dashboard;
   } catch (error) {
@@ -80,50 +87,6 @@ async function startDashboard(config: ClusterConfig, host: string, port: number,
       ? "is in use (pick another with --dashboard-port)" : (error as Error).message}`);
     return null;
   }
-}
-
-/** The dashboard's kill, restart, pause and resume, on the launcher's own children. */
-function processControl(children: Map<string, ChildProcess | null>, paused: Set<string>,
-  launch: (id: string) => ChildProcess, stopping: () => boolean):
-  Parameters<typeof serveLauncherDashboard>[0]["processes"] {
-  const running = (id: string): ChildProcess | null => children.get(id) ?? null;
-  const kill = async (id: string): Promise<boolean> => {
-    const child = running(id);
-    if (child === null) return false;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGKILL");
-    await exited;
-    return true;
-  };
-  return {
-    states: () => new Map([...children].map(([id, child]) => {
-      const process: ProcessState = child === null ? "down" : paused.has(id) ? "paused"
-        : "running";
-      return [id, { process, pid: child?.pid ?? null }] as const;
-    })),
-    kill: async (id) => await kill(id) ? `killed ${id} with SIGKILL`
-      : `${id} is already down`,
-    restart: async (id) => {
-      if (stopping()) throw new ApiError("conflict", "the cluster is stopping");
-      const wasRunning = await kill(id);
-      const child = launch(id);
-      return `${wasRunning ? "restarted" : "started"} ${id} (pid ${child.pid})`;
-    },
-    pause: async (id) => {
-      const child = running(id);
-      if (child === null) return `${id} is down; there is nothing to pause`;
-      child.kill("SIGSTOP");
-      paused.add(id);
-      return `paused ${id} with SIGSTOP`;
-    },
-    resume: async (id) => {
-      const child = running(id);
-      if (child === null) return `${id} is down; restart it instead`;
-      child.kill("SIGCONT");
-      paused.delete(id);
-      return `resumed ${id} with SIGCONT`;
-    },
-  };
 }
 
 async function main(): Promise<void> {
@@ -153,23 +116,32 @@ async function main(): Promise<void> {
   }
   const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
   const paused = new Set<string>();
+  const joining = new Map<string, JoiningNode>();
   let dashboard: LauncherDashboard | null = null;
   let stopping = false;
   // A cluster is being created only when no folder holds anything yet; a node restarted
   // later, or a cluster with one folder wiped, must hear from every peer (node/bootstrap.ts).
   const newCluster = config.nodes.every((node) => dataDirIsPristine(node.dataDir));
   const launch = (id: string, first = false): ChildProcess => {
-    const k = config.nodes.findIndex((node) => node.id === id);
+    // The file's nodes, then the added ones, each with a colour of its own.
+    const k = [...children.keys()].indexOf(id);
+    const added = joining.get(id);
     const child = startNode(config, id, k, ["--log-level", options.logLevel, "--pretty",
-      ...(first && newCluster ? ["--new-cluster"] : [])]);
+      ...(first && newCluster ? ["--new-cluster"] : []),
+      ...(added === undefined ? [] : joinArgs(added))]);
     children.set(id, child);
     dashboard?.watcher.record("process", id, "started", `${id} started (pid ${child.pid})`);
     child.on("exit", (code, signal) => {
       if (children.get(id) === child) children.set(id, null);
       paused.delete(id);
-      console.log(`[cluster] ${id} exited (${signal ?? `code ${code}`})`);
-      dashboard?.watcher.record("process", id, "exited",
-        `${id} exited (${signal ?? `code ${code}`})`);
+      // A removed member fences its folder and exits 0 by itself: not a crash, and it is not
+      // started again (restart refuses a fenced folder).
+      const fence = signal === null && code === 0 && !stopping
+        ? fenceOf(added?.dataDir ?? config.nodes[k]?.dataDir ?? "") : null;
+      const how = `${signal ?? `code ${code}`}${fence === null ? ""
+        : `: ${fence}; it stays down`}`;
+      console.log(`[cluster] ${id} exited (${how})`);
+      dashboard?.watcher.record("process", id, "exited", `${id} exited (${how})`);
       if ([...children.values()].some((other) => other !== null)) return;
       if (stopping) process.exit(0);
       // Every node is down. Killed by signals (fault injection), they may be restarted; a
@@ -206,7 +178,11 @@ async function main(): Promise<void> {
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
   if (options.dashboard) {
     dashboard = await startDashboard(config, options.dashboardHost, options.dashboardPort,
-      processControl(children, paused, launch, () => stopping));
+      { children, paused, joining, launch: (id) => launch(id), stopping: () => stopping,
+        note: (id, message) => {
+          console.log(`[cluster] ${message}`);
+          dashboard?.watcher.record("process", id, "retired", message);
+        } });
   }
   for (const node of config.nodes) launch(node.id, true);
   const stopAll = (signal: NodeJS.Signals): void => {

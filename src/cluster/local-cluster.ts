@@ -8,15 +8,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { httpRequest } from "../transport/http-request.js";
 import { loadClusterConfig, type ClusterConfigFile } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { writeDevCerts } from "./dev-certs.js";
+import { distinctFreePort } from "./free-port.js";
 import { marketNodeBin } from "./market-node-bin.js";
 
+export { freePort } from "./free-port.js";
 
 export interface LocalClusterOptions {
   readonly nodeCount?: number;
@@ -46,33 +47,6 @@ export interface LocalJoin {
   readonly dataDir: string;
   /** The client URL of the member it asks. */
   joinUrl: string;
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks; a small race before the node binds it). */
-/**
- * A free port not in `taken` (which it joins): the OS may hand out a port it just freed again,
- * and a cluster file with one port twice is refused.
- */
-async function distinctFreePort(taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await freePort();
-    if (!taken.has(port)) {
-      taken.add(port);
-      return port;
-    }
-  }
-  throw new Error("no distinct free port after 100 tries");
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 /**

@@ -240,8 +240,8 @@ export class ClusterWatcher {
 
   /**
    * Members the leader names that this view does not watch yet (added with member add after
-   * the cluster file was written): watched from now on, read-only for the launcher (they are
-   * not its processes). Bounded.
+   * the cluster file was written, or from the launcher's page): watched from now on. The
+   * launcher's process actions act on them only if it started them. Bounded.
    */
   private learnMembers(status: NodeStatusView): void {
     const urls = (status as { clientUrls?: Record<string, unknown> }).clientUrls ?? {};
@@ -364,6 +364,7 @@ export class ClusterWatcher {
           url: state.node.url,
           process: known?.process ?? (state.status !== null ? "running" : "unknown"),
           pid: known?.pid ?? null,
+          managed: known !== undefined,
           status: state.status,
           error: state.error,
           answeredMs: state.answeredMs,

@@ -3,22 +3,55 @@
  * (a bad body is 400 invalid_request naming the field, as in the client API), then carried out
  * through the same means as the operator scripts: link rules PUT on every node through the
  * admin API (cluster/partitions.ts's convention: a cut link is a drop rule both ways on both
- * ends), a leadership transfer asked of the leader, and, in the launcher only, the node
- * processes and the built-in workload. Each action that was carried out is recorded on the
- * timeline with the sentence it answers.
+ * ends), a leadership transfer asked of the leader, membership changes asked of the leader,
+ * and, in the launcher only, the node processes, new learners (the leader adds the member, the
+ * launcher starts its process) and the built-in workload. Each action that was carried out is
+ * recorded on the timeline with the sentence it answers.
  */
 import { ApiError, invalidRequest } from "../api/api-error.js";
 import { NodeRequestError, type AdminCluster } from "../cluster/admin-cluster.js";
 import { linkFaults, type LinkRule } from "../transport/faulty-transport.js";
+import type { MembersView } from "../node/membership.js";
 import type { ClusterWatcher } from "./cluster-watcher.js";
 import type { DashboardAction } from "./dashboard-frame.js";
 
-/** What the launcher can do to its node processes; each answers a sentence. */
+/**
+ * What the launcher can do to its node processes; each answers a sentence. A node that is not
+ * the launcher's (added with member add and started by hand) is refused: 409 conflict.
+ */
 export interface ProcessControl {
   kill(id: string): Promise<string>;
   restart(id: string): Promise<string>;
   pause(id: string): Promise<string>;
   resume(id: string): Promise<string>;
+  /**
+   * The member `id` was removed by the change at `index`: its process should stop by itself,
+   * and the launcher makes sure it does. Answers what it will do, or "" (not its process).
+   */
+  removed?(id: string, index: number): string;
+}
+
+/** Where a node added from the page runs: its id, its addresses and its data folder. */
+export interface NewNodePlace {
+  readonly id: string;
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+  /** Absolute. */
+  readonly dataDir: string;
+}
+
+/**
+ * How the launcher adds a node from the page (member-add): it picks where the node runs, the
+ * leader adds it as a learner, then the launcher starts it with market-node --join.
+ */
+export interface NewNodeControl {
+  /**
+   * A fresh id (none of `used.ids`, and one whose folder holds nothing yet), free loopback
+   * ports (none of `used.ports`) and a data folder beside the others'; or an ApiError.
+   */
+  place(used: { ids: ReadonlySet<string>; ports: ReadonlySet<number> }): Promise<NewNodePlace>;
+  /** Starts the node at `place`, joining through `joinUrls`; answers its pid. */
+  start(place: NewNodePlace, joinUrls: readonly string[]): number;
 }
 
 export interface WorkloadControl {
@@ -31,6 +64,7 @@ export interface ActionContext {
   /** Requests with the admin token. */
   readonly admin: AdminCluster;
   readonly processes?: ProcessControl;
+  readonly newNodes?: NewNodeControl;
   readonly workload?: WorkloadControl;
 }
 
@@ -38,6 +72,14 @@ export const processActions = ["kill", "restart", "pause", "resume"] as const;
 export const networkActions = ["cut", "heal-link", "isolate", "isolate-leader", "split",
   "heal", "transfer", "member-promote", "member-remove"] as const;
 export const workloadActions = ["workload-start", "workload-stop"] as const;
+/** Adding a node starts a process: the launcher only. */
+export const newNodeActions = ["member-add"] as const;
+
+/**
+ * The most members the page lets a cluster grow to: the cluster file's bound, which keeps every
+ * quorum and the page's tables small.
+ */
+export const clusterMembersMax = 9;
 
 /** Clients of the built-in workload: the default and the bound. */
 export const workloadClientsDefault = 16;
@@ -47,7 +89,7 @@ const fieldsOf: Readonly<Record<string, readonly string[]>> = {
   kill: ["node"], restart: ["node"], pause: ["node"], resume: ["node"], isolate: ["node"],
   cut: ["from", "to"], "heal-link": ["from", "to"],
   "isolate-leader": [], split: [], heal: [], transfer: ["target"],
-  "member-promote": ["node"], "member-remove": ["node"],
+  "member-promote": ["node"], "member-remove": ["node"], "member-add": [],
   "workload-start": ["clients"], "workload-stop": [],
 };
 
@@ -101,7 +143,7 @@ export function parseAction(body: unknown, ids: readonly string[], offered: read
       }
       return { action, clients };
     }
-    case "isolate-leader": case "split": case "heal": case "workload-stop":
+    case "isolate-leader": case "split": case "heal": case "workload-stop": case "member-add":
       return { action };
     default:
       throw invalidRequest("action", "is not known");
@@ -158,6 +200,8 @@ async function carryOut(action: DashboardAction, context: ActionContext): Promis
     case "heal":
       await applyCuts(context, new Set());
       return "healed every link";
+    case "member-add":
+      return await addLearner(context);
     case "member-promote": case "member-remove": {
       const leader = requireLeader(watcher);
       // The leader may be a member added after the cluster file: learn it first.
@@ -165,9 +209,11 @@ async function carryOut(action: DashboardAction, context: ActionContext): Promis
       const promote = action.action === "member-promote";
       const answer = await memberRequest(context, leader, promote ? "POST" : "DELETE",
         `/admin/members/${encodeURIComponent(action.node)}${promote ? "/promote" : ""}`);
-      const index = (answer as { index?: number }).index;
-      return promote ? `promoted ${action.node} to voter (at index ${index})`
-        : `removed ${action.node} from the cluster (at index ${index}); it stops by itself`;
+      const index = (answer as { index?: number }).index ?? 0;
+      if (promote) return `promoted ${action.node} to voter (at index ${index})`;
+      const watched = context.processes?.removed?.(action.node, index) ?? "";
+      return `removed ${action.node} from the cluster (at index ${index}); it stops by itself` +
+        (watched === "" ? "" : `; ${watched}`);
     }
     case "transfer": {
       const leader = requireLeader(watcher);
@@ -180,6 +226,55 @@ async function carryOut(action: DashboardAction, context: ActionContext): Promis
     }
     default:
       throw invalidRequest("action", "is not known");
+  }
+}
+
+/** Adds at most one node at a time per dashboard: two clicks would pick the same id. */
+const addsInFlight = new WeakSet<ActionContext>();
+
+/**
+ * member-add: the leader's view of the members bounds the cluster and names the ids used
+ * before (ids are never reused); the launcher places the node; the leader adds it as a
+ * learner; the launcher starts it, joining through the leader and the other voters.
+ */
+async function addLearner(context: ActionContext): Promise<string> {
+  const newNodes = context.newNodes;
+  if (newNodes === undefined) throw notOffered("member-add");
+  if (addsInFlight.has(context)) {
+    throw new ApiError("conflict", "a node is being added already: wait for it to finish");
+  }
+  addsInFlight.add(context);
+  try {
+    const leader = requireLeader(context.watcher);
+    // The leader may be a member added after the cluster file: learn it first.
+    if (!context.admin.ids.includes(leader)) await context.admin.discover();
+    const view = await memberRequest(context, leader, "GET", "/admin/members") as MembersView;
+    if (view.members.length >= clusterMembersMax) {
+      throw new ApiError("limit_exceeded", `the cluster has ${view.members.length} members, ` +
+        `and the page adds nodes up to ${clusterMembersMax} in total: remove one first`,
+      { limit: clusterMembersMax });
+    }
+    const ids = new Set([...context.watcher.ids, ...view.members.map((member) => member.id),
+      ...view.removed.map((member) => member.id), ...view.published ?? []]);
+    const ports = new Set(view.members.flatMap((member) => [member.peerUrl, member.clientUrl])
+      .flatMap((url) => url === null ? [] : [Number(new URL(url).port)]));
+    const place = await newNodes.place({ ids, ports });
+    const answer = await memberRequest(context, leader, "POST", "/admin/members",
+      { id: place.id, peerUrl: place.peerUrl, clientUrl: place.clientUrl, learner: true });
+    const index = (answer as { index?: number }).index;
+    // The leader first, then the other voters: the node asks each in turn until one answers.
+    const voters = new Set(view.conf.voters);
+    const joinUrls = [leader, ...view.members.map((member) => member.id)
+      .filter((id) => id !== leader && voters.has(id))]
+      .flatMap((id) => view.members.find((member) => member.id === id)?.clientUrl ?? [])
+      .filter((url, k, urls) => urls.indexOf(url) === k);
+    if (joinUrls.length === 0) joinUrls.push(context.admin.urlOf(leader));
+    const pid = newNodes.start(place, joinUrls);
+    return `added ${place.id} as a learner (at index ${index}) and started it (pid ${pid}, ` +
+      `client ${place.clientUrl}, data ${place.dataDir}): it catches up from the leader; ` +
+      "promote it once it has";
+  } finally {
+    addsInFlight.delete(context);
   }
 }
 
@@ -268,9 +363,9 @@ async function applyCuts(context: ActionContext, cuts: ReadonlySet<string>): Pro
  * behind, a change in flight; 400: not a learner, not a member), anything else is 503.
  */
 async function memberRequest(context: ActionContext, id: string, method: string,
-  path: string): Promise<unknown> {
+  path: string, body?: unknown): Promise<unknown> {
   try {
-    return (await context.admin.request(id, method, path)).body;
+    return (await context.admin.request(id, method, path, body)).body;
   } catch (error) {
     if (!(error instanceof NodeRequestError)) throw error;
     const status = /answered (\d{3})/.exec(error.message)?.[1];

@@ -66,6 +66,11 @@ export interface NodeView {
   readonly url: string;
   readonly process: ProcessState;
   readonly pid: number | null;
+  /**
+   * The launcher runs this node's process, so its process actions act on it; false for a node
+   * started by hand (added with member add), and everywhere under a node's /ui.
+   */
+  readonly managed: boolean;
   /** null: the node did not answer (see `error`). */
   readonly status: NodeStatusView | null;
   readonly error: string | null;
@@ -149,6 +154,8 @@ export type DashboardAction =
   | { readonly action: "transfer"; readonly target?: string }
   /** Membership (member promote / remove), asked of the leader through the admin API. */
   | { readonly action: "member-promote" | "member-remove"; readonly node: string }
+  /** A new learner: the launcher picks its id and addresses and starts its process. */
+  | { readonly action: "member-add" }
   | { readonly action: "workload-start"; readonly clients?: number }
   | { readonly action: "workload-stop" };
 

@@ -1,9 +1,10 @@
 /**
  * The live view served by `npm run cluster` (dashboard: http://127.0.0.1:PORT): the page of
  * dashboard-router.ts with every action, carried out by the launcher, which holds the admin
- * token (it never reaches the browser), owns the node processes and runs the built-in
- * workload; and the market routes the page uses (search, buy, an order), relayed to the
- * leader, or to any node that answers, and answered as the node answered them.
+ * token (it never reaches the browser), owns the node processes (and starts the learners
+ * the page adds) and runs the built-in workload; and the market routes the page uses (search,
+ * buy, an order), relayed to the leader, or to any node that answers, and answered as the node
+ * answered them.
  */
 import http from "node:http";
 import express from "express";
@@ -18,8 +19,10 @@ import { httpRequest } from "../transport/http-request.js";
 import { ClusterWatcher } from "./cluster-watcher.js";
 import {
   networkActions,
+  newNodeActions,
   processActions,
   workloadActions,
+  type NewNodeControl,
   type ProcessControl,
 } from "./dashboard-actions.js";
 import type { ProcessState } from "./dashboard-frame.js";
@@ -34,6 +37,8 @@ export interface LauncherDashboardOptions {
   readonly processes: ProcessControl & {
     states(): ReadonlyMap<string, { process: ProcessState; pid: number | null }>;
   };
+  /** Adding learners from the page (member-add); absent: not offered. */
+  readonly newNodes?: NewNodeControl;
 }
 
 export interface LauncherDashboard {
@@ -69,9 +74,11 @@ export async function serveLauncherDashboard(options: LauncherDashboardOptions):
   app.use("/ui", dashboardRouter({
     mode: "launcher", title: `raftmarket: ${config.nodes.length} nodes of ${config.path}`,
     watcher, requiredToken: null,
-    offered: [...processActions, ...networkActions, ...workloadActions],
+    offered: [...processActions, ...networkActions, ...workloadActions,
+      ...options.newNodes === undefined ? [] : newNodeActions],
     actions: {
       watcher, admin: new AdminCluster(config), processes: options.processes,
+      ...options.newNodes === undefined ? {} : { newNodes: options.newNodes },
       workload: {
         start: (clients) => workload.start(clients),
         stop: () => workload.stop(),

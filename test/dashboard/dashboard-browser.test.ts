@@ -4,9 +4,10 @@
  * it: the page shows 3 nodes and exactly one leader; killing the leader with its button shows
  * a new leader, a higher term and the election on the timeline within 3 s; isolating a follower
  * shows it cut off and lagging, and healing shows it catch up; buying through the page shows
- * the order and its Raft index, in every node's log. Method: one launcher (a child process on
+ * the order and its Raft index, in every node's log; "add learner" starts a fourth node that the
+ * page shows running, answering, with its process buttons. Method: one launcher (a child process on
  * free loopback ports, stopped in the after hook with any node it left) and one page for the
- * four tests, every wait a condition with a bound (written as strings of page code: the test
+ * five tests, every wait a condition with a bound (written as strings of page code: the test
  * is typechecked without the DOM, and tsx would wrap a function in helpers the page lacks);
  * each test saves a screenshot to
  * test-output/dashboard/. Without chromium the suite is skipped with one line saying how to
@@ -143,5 +144,18 @@ describe("the live view in a browser (3-node npm run cluster)", function () {
       `item.dataset.entries.split(" ").some((entry) => entry.startsWith("${index}:"))).length ` +
       "=== 3", undefined, { timeout: 10_000 });
     await screenshot("5-order-bought");
+  });
+
+  it("add learner: a fourth node joins, shown running with its process buttons", async () => {
+    await oneLeader();
+    await page.click("button[data-action=member-add]");
+    const result = await page.waitForSelector("[data-testid=action-result].ok:has-text('added ')",
+      { timeout: 20_000 });
+    const id = /^added (n\d+) as a learner/.exec((await result.textContent()) ?? "")?.[1];
+    expect(id).to.equal("n4");
+    await page.waitForSelector(`tr[data-node=${id}][data-process=running]:not([data-role=""])`,
+      { timeout: 20_000 });
+    expect(await page.$(`button[data-action=kill][data-node=${id}]`)).to.not.equal(null);
+    await screenshot("6-learner-added");
   });
 });

@@ -1,17 +1,25 @@
 /**
- * The launcher's dashboard over a real 3-process cluster, without a browser. Goal: bad input
- * to its endpoints is answered in the API's error shape and never a 5xx (a body that is not
- * JSON is 415, which also keeps other sites' forms from posting actions; a bad field is 400
- * naming it; an unknown path is 404); the market routes it relays answer as a node does; the
- * built-in workload buys and stops, and a leadership transfer is carried out, each on the
- * timeline. Method: LocalCluster (stopped in the after hook) with serveLocalDashboard, fetch.
+ * The launcher's dashboard without a browser. Goal: bad input to its endpoints is answered in
+ * the API's error shape and never a 5xx (a body that is not JSON is 415, which also keeps other
+ * sites' forms from posting actions; a bad field is 400 naming it; an unknown path is 404); the
+ * market routes it relays answer as a node does; the built-in workload buys and stops, and a
+ * leadership transfer is carried out, each on the timeline. Then, on the real `npm run cluster`
+ * (a child process): a learner added from the page (member-add) joins as a learner, catches up,
+ * is promoted, killed, restarted, paused and resumed by the launcher; a member the launcher did
+ * not start is refused those actions (409); a removed member's exit is not a crash, and its
+ * fenced folder is not started again; Ctrl-C stops the added node too. Method: first a
+ * LocalCluster with serveLocalDashboard, then a LauncherProcess (each stopped in its after hook,
+ * every process by pid), fetch, and bounded waits on conditions.
  */
 import { expect } from "chai";
-import { LocalCluster } from "../../src/cluster/local-cluster.js";
+import { freePort, LocalCluster } from "../../src/cluster/local-cluster.js";
 import type { LauncherDashboard } from "../../src/dashboard/launcher-dashboard.js";
 import { serveLocalDashboard } from "../../scripts/dashboard-browser.js";
 import { request } from "../api/helpers.js";
 import { waitFor } from "../cluster/helpers.js";
+import { liveLockHolder } from "../../src/storage/dir-lock.js";
+import { readIdentity } from "../../src/storage/index.js";
+import { LauncherProcess } from "./launcher-process.js";
 
 describe("the launcher's dashboard on a 3-process cluster", function () {
   this.timeout(60_000);
@@ -105,5 +113,169 @@ describe("the launcher's dashboard on a 3-process cluster", function () {
     } finally {
       unwatch();
     }
+  });
+});
+
+describe("the real launcher adds a learner from its page, and acts on it", function () {
+  this.timeout(120_000);
+  let launcher: LauncherProcess | undefined;
+  const watching = new AbortController();
+  /** The learner the page added, its client URL and data folder. */
+  let added = { id: "", url: "", dataDir: "" };
+
+  before(async () => {
+    // At info, so that the added node's prefixed output can be seen.
+    launcher = await LauncherProcess.start(["--log-level", "info"]);
+    // An open stream is what makes the launcher's watcher read the nodes (as a page does).
+    const stream = await fetch(`${launcher.dashboardUrl}/ui/stream`, { signal: watching.signal });
+    void stream.body?.pipeTo(new WritableStream()).catch(() => undefined);
+    await waitFor(async () => leaderOf(await frame()), "a leader on the page", 30_000);
+  });
+
+  after(async () => {
+    watching.abort();
+    await launcher?.stop();
+  });
+
+  interface FrameNode { id: string; process: string; pid: number | null; managed: boolean;
+    status: { role: string; commitIndex: number; appliedIndex: number } | null }
+
+  async function frame(): Promise<FrameNode[]> {
+    return (await request(`${launcher!.dashboardUrl}/ui/frame`)).body.nodes as FrameNode[];
+  }
+
+  function leaderOf(nodes: FrameNode[]): FrameNode | undefined {
+    return nodes.find((node) => node.status?.role === "leader");
+  }
+
+  function act(body: Record<string, unknown>): ReturnType<typeof request> {
+    return request(`${launcher!.dashboardUrl}/ui/actions`, "POST", body);
+  }
+
+  /** Asks again while the answer is one that clears by itself (503, or 409 but `final`). */
+  async function actUntilSettled(body: Record<string, unknown>,
+    final: (message: string) => boolean = () => false): ReturnType<typeof request> {
+    return await waitFor(async () => {
+      const answer = await act(body);
+      const settled = answer.status === 200 || answer.status === 400 ||
+        (answer.status === 409 && final(String(answer.body.error?.message)));
+      return settled ? answer : undefined;
+    }, `an answer to ${JSON.stringify(body)}`, 60_000);
+  }
+
+  /** The leader's GET /admin/members, with the cluster's admin token. */
+  async function members(): Promise<{ members: { id: string; role: string }[] }> {
+    const leader = await waitFor(async () => leaderOf(await frame()), "a leader", 30_000);
+    const answer = await request(`${launcher!.urlOf(leader.id)}/admin/members`, "GET",
+      undefined, { authorization: `Bearer ${launcher!.config.tokens.adminToken}` });
+    expect(answer.status).to.equal(200);
+    return answer.body;
+  }
+
+  it("refuses a bad member-add body with 400 naming the field", async () => {
+    for (const [body, field] of [[{ action: "member-add", node: "n1" }, "node"],
+      [{ action: "member-add", id: 4 }, "id"]] as const) {
+      const answer = await act(body);
+      expect(answer.status, JSON.stringify(body)).to.equal(400);
+      expect(answer.body.error.code).to.equal("invalid_request");
+      expect(answer.body.error.field).to.equal(field);
+    }
+    const info = await request(`${launcher!.dashboardUrl}/ui/info`);
+    expect(info.body.actions).to.include("member-add");
+  });
+
+  it("adds a learner that the leader lists and that catches up", async () => {
+    const answer = await actUntilSettled({ action: "member-add" });
+    expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+    const match = new RegExp("^added (n\\d+) as a learner \\(at index \\d+\\) and started it " +
+      "\\(pid \\d+, client (\\S+), data (\\S+)\\):").exec(answer.body.message);
+    expect(match, answer.body.message).to.not.equal(null);
+    added = { id: match![1]!, url: match![2]!, dataDir: match![3]!.replace(/\)$/, "") };
+    expect(["n1", "n2", "n3"]).to.not.include(added.id);
+    const member = (await members()).members.find((each) => each.id === added.id);
+    expect(member?.role).to.equal("learner");
+    // Caught up: its applied index reaches what the leader had committed.
+    const node = await waitFor(async () => (await frame()).find((each) =>
+      each.id === added.id && each.status !== null), "the learner on the page", 30_000);
+    expect(node.managed).to.equal(true);
+    await waitFor(async () => {
+      const nodes = await frame();
+      const learner = nodes.find((each) => each.id === added.id)?.status;
+      const commit = leaderOf(nodes)?.status?.commitIndex ?? Infinity;
+      return learner != null && learner.appliedIndex >= commit ? true : undefined;
+    }, "the learner to catch up", 30_000);
+    expect(launcher!.log).to.match(new RegExp(`\\[${added.id}\\] .*joins the cluster`));
+  });
+
+  it("promotes the learner, then kills, restarts, pauses and resumes it", async () => {
+    const promoted = await actUntilSettled({ action: "member-promote", node: added.id });
+    expect(promoted.status, JSON.stringify(promoted.body)).to.equal(200);
+    expect((await members()).members.find((each) => each.id === added.id)?.role)
+      .to.equal("voter");
+    const killed = await act({ action: "kill", node: added.id });
+    expect(killed.body.message).to.equal(`killed ${added.id} with SIGKILL`);
+    expect(liveLockHolder(added.dataDir)).to.equal(null);
+    await waitFor(async () => (await frame()).find((each) => each.id === added.id)?.process ===
+      "down" ? true : undefined, "the node down on the page");
+    const restarted = await act({ action: "restart", node: added.id });
+    expect(restarted.body.message).to.match(new RegExp(`^started ${added.id} \\(pid \\d+\\)$`));
+    await waitFor(async () => {
+      const node = (await frame()).find((each) => each.id === added.id);
+      return node?.process === "running" && node.status !== null ? true : undefined;
+    }, "the restarted node to answer", 30_000);
+    expect((await act({ action: "pause", node: added.id })).body.message)
+      .to.equal(`paused ${added.id} with SIGSTOP`);
+    expect((await act({ action: "resume", node: added.id })).body.message)
+      .to.equal(`resumed ${added.id} with SIGCONT`);
+  });
+
+  it("refuses process actions on a member it did not start (409)", async () => {
+    // A learner added through the admin API alone, with no process: the watcher learns it
+    // from the leader, but the launcher has nothing to signal.
+    const leader = leaderOf(await frame())!;
+    const [peerPort, clientPort] = [await freePort(), await freePort()];
+    const byHand = await request(`${launcher!.urlOf(leader.id)}/admin/members`, "POST",
+      { id: "byhand", peerUrl: `http://127.0.0.1:${peerPort}`,
+        clientUrl: `http://127.0.0.1:${clientPort}`, learner: true },
+      { authorization: `Bearer ${launcher!.config.tokens.adminToken}` });
+    expect(byHand.status, JSON.stringify(byHand.body)).to.equal(201);
+    await waitFor(async () => (await frame()).some((each) => each.id === "byhand") ? true
+      : undefined, "the watcher to learn the member");
+    const node = (await frame()).find((each) => each.id === "byhand")!;
+    expect(node.managed).to.equal(false);
+    for (const action of ["kill", "restart", "pause", "resume"]) {
+      const answer = await act({ action, node: "byhand" });
+      expect(answer.status, action).to.equal(409);
+      expect(answer.body.error.message).to.include("was not started by this launcher");
+    }
+    const removed = await actUntilSettled({ action: "member-remove", node: "byhand" });
+    expect(removed.status, JSON.stringify(removed.body)).to.equal(200);
+  });
+
+  it("does not restart a removed member, and stops the added ones on Ctrl-C", async () => {
+    // Add a second learner, then remove it: it fences its folder and exits 0 by itself.
+    const second = await actUntilSettled({ action: "member-add" });
+    expect(second.status, JSON.stringify(second.body)).to.equal(200);
+    const [, id, dataDir] = /^added (n\d+) .* data (\S+)\):/.exec(second.body.message)!;
+    expect(id).to.not.equal(added.id);
+    await waitFor(async () => (await frame()).some((each) => each.id === id &&
+      each.status !== null) ? true : undefined, "the second learner to answer", 30_000);
+    const removed = await actUntilSettled({ action: "member-remove", node: id! });
+    expect(removed.status, JSON.stringify(removed.body)).to.equal(200);
+    // It stops by itself once it applies its removal, or the launcher stops it after a grace
+    // period (it may never learn of it); either way it is down, with its folder fenced.
+    await waitFor(async () => liveLockHolder(dataDir!) === null &&
+      readIdentity(dataDir!)?.fence != null ? true : undefined,
+    "the removed member to stop, fenced", 30_000);
+    const again = await act({ action: "restart", node: id });
+    expect(again.status).to.equal(409);
+    expect(again.body.error.message).to.include("fenced");
+    expect(launcher!.exitCode).to.equal(null);
+    // Ctrl-C: the launcher stops every node, the added one included, then exits 0.
+    const pid = liveLockHolder(added.dataDir);
+    expect(pid).to.not.equal(null);
+    await launcher!.terminate();
+    expect(launcher!.exitCode).to.equal(0);
+    expect(liveLockHolder(added.dataDir)).to.equal(null);
   });
 });

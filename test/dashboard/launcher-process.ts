@@ -2,10 +2,11 @@
  * `npm run cluster` as a child process for the live view's tests: a temporary cluster file on
  * free loopback ports, the launcher with its dashboard on a free port (its URL read from the
  * `dashboard:` line it prints), and stop(), which always ends the launcher and any node process
- * it left (by the pid in each data folder's LOCK), then removes the folder.
+ * it left (by the pid in each data folder's LOCK, the folders of nodes added from the page
+ * included: they sit beside the others, under data/), then removes the folder.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeLocalClusterConfig } from "../../src/cluster/local-cluster.js";
@@ -51,7 +52,13 @@ export class LauncherProcess {
     return `http://${node.host}:${node.clientPort}`;
   }
 
-  async stop(): Promise<void> {
+  /** The launcher's exit code once it has exited, else null. */
+  get exitCode(): number | null {
+    return this.child.exitCode;
+  }
+
+  /** SIGTERMs the launcher (Ctrl-C) and waits, at most 10 s, for it to exit; then SIGKILL. */
+  async terminate(): Promise<void> {
     const child = this.child;
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -59,8 +66,24 @@ export class LauncherProcess {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
-    for (const node of this.config.nodes) {
-      const pid = liveLockHolder(path.resolve(this.root, node.dataDir));
+  }
+
+  /** The data folders of every node, the file's and those added (data/ID). */
+  dataDirs(): string[] {
+    const parent = path.join(this.root, "data");
+    let names: string[] = [];
+    try {
+      names = readdirSync(parent);
+    } catch {
+      // No node has made its folder yet.
+    }
+    return names.map((name) => path.join(parent, name));
+  }
+
+  async stop(): Promise<void> {
+    await this.terminate();
+    for (const dataDir of this.dataDirs()) {
+      const pid = liveLockHolder(dataDir);
       if (pid !== null) {
         process.kill(pid, "SIGCONT");
         process.kill(pid, "SIGKILL");

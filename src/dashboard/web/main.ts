@@ -176,6 +176,7 @@ function ActionBar(props: { offered: Set<string>; run: (body: Record<string, unk
     ${button("split", "split")}
     ${button("heal", "heal all")}
     ${button("transfer", "transfer leadership")}
+    ${button("member-add", "add learner")}
     ${offered.has("workload-start") ? html`<span class="workload">
       <label>clients <input type="number" min="1" max="256" value=${clients} data-testid="clients"
         onInput=${(event: Event) => setClients(Number((event.target as HTMLInputElement).value))} />
@@ -217,6 +218,9 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
       const button = (action: string, label: string) => offered.has(action)
         ? html`<button data-action=${action} data-node=${node.id}
           onClick=${() => run({ action, node: node.id })}>${label}</button>` : null;
+      // The launcher signals only the processes it started; a node started by hand has none.
+      const processButton = (action: string, label: string) => node.managed
+        ? button(action, label) : null;
       return html`<tr data-node=${node.id} data-role=${status?.role ?? ""} data-state=${state}
         data-process=${node.process} data-term=${status?.term ?? ""}
         data-cut=${isolated ? "true" : "false"} class=${`state-${state}`}>
@@ -235,8 +239,9 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
           <div style=${`width:${Math.round(timerFraction * 100)}%`}></div></div></td>
         <td>${cut.length === 0 ? "ok" : isolated ? html`<span class="cut">cut off</span>`
           : html`<span class="cut">cut from ${cut.join(", ")}</span>`}</td>
-        <td class="buttons">${button("kill", "kill")}${button("restart", "restart")}
-          ${button("pause", "pause")}${button("resume", "resume")}
+        <td class="buttons">${processButton("kill", "kill")}
+          ${processButton("restart", "restart")}
+          ${processButton("pause", "pause")}${processButton("resume", "resume")}
           ${button("isolate", "isolate")}
           ${learners.includes(node.id) ? button("member-promote", "promote") : null}
           ${button("member-remove", "remove")}</td>
