@@ -13,7 +13,7 @@ import { Command, InvalidArgumentError } from "commander";
 import type { SimPlant } from "./cluster.js";
 import { defaultSimTicks, runSimulation, type SimResult } from "./simulator.js";
 import { defaultServerSimFaultMs } from "./server-simulator.js";
-import { defaultJobs, runSeedPool, type SeedSummary } from "./seed-pool.js";
+import { defaultJobs, defaultMembershipEvery, runSeedPool, type SeedSummary } from "./seed-pool.js";
 
 function positiveInteger(name: string, min = 1) {
   return (value: string): number => {
@@ -64,6 +64,9 @@ const program = new Command()
     "(new ids joining with empty disks) and promoted, followers and leaders removed, voters " +
     "replaced, disks lost and their nodes replaced; with --core: 5 nodes, 3 voting at first, " +
     "learners added and promoted, members removed, voters replaced", false)
+  .option("--membership-every <n>", "servers: without --membership, every seed divisible by n " +
+    "runs with configuration changes too, so that a plain run covers them (0: none)",
+    positiveInteger("--membership-every", 0), defaultMembershipEvery)
   .option("--refuse-unknown-peers", "servers with --membership: a node refuses messages from a " +
     "member it has no address for, as HttpTransport does today, instead of learning the sender " +
     "as etcd's transport does (a node that fell behind while members were added then never " +
@@ -77,9 +80,12 @@ const program = new Command()
 const options = program.opts<{ seeds: number; seed: number; nodes?: number; ticks: number;
   trace: boolean; plant?: SimPlant; snapshotsOnDemand: boolean; core: boolean;
   faultMs: number; minutes?: number; jobs: number; membership: boolean;
-  refuseUnknownPeers: boolean }>();
+  membershipEvery: number; refuseUnknownPeers: boolean }>();
 
 const coreOnly = ["ticks", "snapshotsOnDemand", "plant"] as const;
+if (options.core && program.getOptionValueSource("membershipEvery") === "cli") {
+  program.error("--membership-every applies to the server simulator, not to --core");
+}
 const misplaced = coreOnly.filter((name) => program.getOptionValueSource(name) === "cli");
 if (!options.core && misplaced.length > 0) {
   program.error(`--${misplaced[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to ` +
@@ -136,11 +142,14 @@ async function runServerSeeds(): Promise<void> {
   };
   const failed = await runSeedPool({ firstSeed: options.seed, endSeed: seedEnd, deadlineMs, jobs,
     settings: { nodeCount: options.nodes, faultMs: options.faultMs, keepTrace: options.trace,
-      membership: options.membership, refuseUnknownPeers: options.refuseUnknownPeers },
+      membership: options.membership, membershipEvery: options.membershipEvery,
+      refuseUnknownPeers: options.refuseUnknownPeers },
     onResult });
   if (failed !== null) {
     const nodes = options.nodes === undefined ? "" : ` --nodes ${options.nodes}`;
     const membership = (options.membership ? " --membership" : "") +
+      (options.membershipEvery === defaultMembershipEvery ? ""
+        : ` --membership-every ${options.membershipEvery}`) +
       (options.refuseUnknownPeers ? " --refuse-unknown-peers" : "");
     console.error(`\nFAIL seed=${failed.seed}: ${failed.violation}`);
     console.error(`reproduce with: npm run sim -- --seed ${failed.seed} --seeds 1 ` +
@@ -155,7 +164,9 @@ async function runServerSeeds(): Promise<void> {
     `${seconds.toFixed(1)} s: ${(done / seconds).toFixed(1)} seeds/s; client operations ok ` +
     `${totals.ok}, fail ${totals.fail}, info ${totals.info}; ${totals.crashes} crashes, ` +
     `${totals.fsyncFailures} failed fsyncs, ${totals.events} events` +
-    (options.membership ? `, ${totals.membershipChanges} membership changes applied` : "") +
+    `, ${totals.membershipChanges} membership changes applied` +
+    (options.membership || options.membershipEvery === 0 ? ""
+      : ` (in the seeds divisible by ${options.membershipEvery})`) +
     "; slowest seed " +
     `${slowest.seed} (${slowest.ms.toFixed(0)} ms)`);
 }

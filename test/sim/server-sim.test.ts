@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { SeededRng } from "../../src/raft/index.js";
 import { NodeScheduler, SimClock } from "../../src/sim/sim-clock.js";
 import { runServerSimulation } from "../../src/sim/server-simulator.js";
-import { runSeedPool, type SeedSummary } from "../../src/sim/seed-pool.js";
+import { runSeedPool, withMembershipChanges, type SeedSummary } from "../../src/sim/seed-pool.js";
 
 describe("simulated clock", () => {
   it("runs callbacks by due time, then in the order they were scheduled", async () => {
@@ -141,5 +141,21 @@ describe("the seed pool (npm run sim --jobs)", function () {
       .sort((a, b) => a.seed - b.seed);
     expect(comparable(pooled).map((summary) => summary.seed)).to.deep.equal([11, 12, 13, 14]);
     expect(comparable(pooled)).to.deep.equal(comparable(inProcess));
+  });
+
+  it("runs the seeds divisible by --membership-every with membership changes, not others",
+    async () => {
+    const summaries: SeedSummary[] = [];
+    await runSeedPool({ firstSeed: 3, endSeed: 7, deadlineMs: null, jobs: 1,
+      settings: { ...settings, faultMs: 3000, membershipEvery: 3 },
+      onResult: (summary) => summaries.push(summary) });
+    const changed = (seed: number) =>
+      summaries.find((summary) => summary.seed === seed)!.stats.membershipChanges;
+    expect(summaries.every((summary) => summary.ok)).to.equal(true);
+    expect(changed(3) + changed(6)).to.be.above(0);
+    expect([changed(4), changed(5)]).to.deep.equal([0, 0]);
+    expect(withMembershipChanges(6, { ...settings, membershipEvery: 3 })).to.equal(true);
+    expect(withMembershipChanges(6, { ...settings, membershipEvery: 0 })).to.equal(false);
+    expect(withMembershipChanges(6, settings)).to.equal(false);
   });
 });
