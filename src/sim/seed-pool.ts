@@ -130,9 +130,17 @@ export async function runSeedPool(options: SeedPoolOptions): Promise<SeedSummary
   return failure;
 }
 
-/** A worker process running this module; it inherits tsx's loader through execArgv. */
+/**
+ * A worker process running this module: the compiled one as it is, the TypeScript source with
+ * tsx's loader (inherited through execArgv under the tsx command or mocha, added when the
+ * parent registered tsx through its API, as bin/run-entry.js does).
+ */
 function startWorker(): ChildProcess {
-  return fork(fileURLToPath(import.meta.url), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const modulePath = fileURLToPath(import.meta.url);
+  const hasLoader = process.execArgv.some((arg) => arg.includes("tsx"));
+  const execArgv = modulePath.endsWith(".ts") && !hasLoader
+    ? [...process.execArgv, "--import", "tsx"] : process.execArgv;
+  return fork(modulePath, [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
 // In a worker process (started by fork, so it has an IPC channel): run the seeds it is sent.
