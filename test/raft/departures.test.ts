@@ -128,6 +128,23 @@ describe("departures: a removed node learns that its removal committed", () => {
     expect(cluster.node("n3").raft.status().lastLogIndex).to.equal(removalIndex);
   });
 
+  it("a follower removed with the leader (leaving a joint configuration) learns it too, " +
+    "before the leader steps down", () => {
+    const { cluster } = watchedCluster();
+    change(cluster, { ops: [{ type: "addLearner", id: "n4" }] });
+    cluster.stabilize();
+    cluster.tick(2);
+    const jointIndex = change(cluster, { ops: [{ type: "promote", id: "n4" },
+      { type: "remove", id: "n1" }, { type: "remove", id: "n3" }] });
+    cluster.stabilize();
+    // The entry leaving the joint configuration removes n1 and n3 at once; n1 steps down as
+    // it applies it, and told n3 first.
+    expect(cluster.leader()?.id).to.be.oneOf(["n2", "n4"]);
+    removed(cluster, "n3", jointIndex + 1);
+    expect(cluster.node("n3").raft.status().votersOutgoing).to.deep.equal([]);
+    removed(cluster, "n1", jointIndex + 1);
+  });
+
   it("a departing node counts in no quorum: with the other follower cut off, nothing commits",
     () => {
       const { cluster } = watchedCluster();
