@@ -24,8 +24,9 @@ export const departuresMax = 16;
 interface Departure {
   /** The last index it was known to hold (its Progress.match when it was removed). */
   readonly match: number;
-  /** The index of the committed change that removed it. Invariant: match < removalIndex is
-   * possible (it may not hold the change yet); removalIndex <= the leader's commit. */
+  /** The index of the committed change that removed it; `match` may be below it (the node
+   * may not hold the change yet) or past it. Invariant: removalIndex <= the leader's commit
+   * index (asserted in appends()). */
   readonly removalIndex: number;
   /** Ticks since it was removed; it is forgotten after an election timeout. */
   elapsedTicks: number;
