@@ -1,5 +1,6 @@
 import { assert, assertNever } from "./assert.js";
 import { validateRaftConfig, type RaftConfig } from "./config.js";
+import { Departures } from "./departures.js";
 import { bcastHeartbeat, flushLeader, stepLeader, tickSnapshotTransfers } from "./leader.js";
 import { RaftLog } from "./log.js";
 import type {
@@ -117,6 +118,9 @@ export class Raft {
 
   /** Leader only: one entry per member (voters and learners), this node included. */
   progress = new Map<NodeId, Progress>();
+  /** Leader only: nodes a committed change removed, told of its commit for an election
+   * timeout (departures.ts). Invariant: none has a Progress; cleared on every role change. */
+  readonly departures = new Departures();
   /** Leader only: the target of a leadership transfer in progress. */
   leadTransferee: NodeId | null = null;
   /**
@@ -225,19 +229,22 @@ export class Raft {
   /**
    * Adopts `conf`: the quorum arithmetic follows it at once; a leader starts replicating to new
    * members (from its last index, probing back as for any follower) and forgets removed ones.
+   * `changeIndex`: the committed change entry that `conf` comes from, if any.
    */
-  setConf(conf: ConfState): void {
+  setConf(conf: ConfState, changeIndex: number | null = null): void {
     for (const id of members(this.conf)) this.formerMembers.add(id);
     this.conf = conf;
-    this.refreshQuorums();
+    this.refreshQuorums(changeIndex);
   }
 
   /**
    * Recomputes the quorums from the configuration in force and the pending change entries; a
    * leader replicates to every member of any of them (a new member from the moment its change
-   * is appended) and forgets the others.
+   * is appended) and forgets the others. `removalIndex`: set when a committed change at that
+   * index took effect; the members it removed then depart (departures.ts). Not when a pending
+   * change is truncated: that node's removal never committed, so there is nothing to tell it.
    */
-  refreshQuorums(): void {
+  refreshQuorums(removalIndex: number | null = null): void {
     const pending: ConfState[] = [];
     let conf = this.conf;
     for (const entry of this.pendingConfEntries) {
@@ -254,10 +261,16 @@ export class Raft {
     for (const id of this.memberIds) if (!now.has(id)) this.formerMembers.add(id);
     this.memberIds = now;
     if (this.role !== "leader") return;
-    for (const id of [...this.progress.keys()]) {
-      if (!now.has(id)) this.progress.delete(id);
+    for (const [id, progress] of [...this.progress]) {
+      if (now.has(id)) continue;
+      this.progress.delete(id);
+      // A leader that removed itself learns of it by applying the change (it steps down).
+      if (removalIndex !== null && id !== this.id) {
+        this.departNode(id, progress.match, removalIndex);
+      }
     }
     for (const id of now) {
+      this.departures.delete(id);
       if (this.progress.has(id)) continue;
       const progress = new Progress(this.log.lastIndex() + 1, this.config.inflightAppendsMax,
         this.config.inflightBytesMax);
@@ -266,6 +279,21 @@ export class Raft {
       // becomeLeader.
       progress.ticksSinceActive = this.config.electionTimeoutTicks;
       this.progress.set(id, progress);
+    }
+  }
+
+  /**
+   * A member the committed change at `removalIndex` removed: it is told at once that the change
+   * committed (it usually holds it already, as it was replicated to while pending, but the
+   * commit and this leader's apply come in one Ready, so no other message would tell it), and
+   * again on each heartbeat round for an election timeout (tickLeader), in case that is lost.
+   */
+  private departNode(id: NodeId, match: number, removalIndex: number): void {
+    assert(this.role === "leader" && id !== this.id, `only a leader departs others (${id})`);
+    assert(!this.progress.has(id), `${id} departs with no Progress: it counts nowhere`);
+    this.departures.add(id, match, removalIndex);
+    for (const m of this.departures.appends(this.id, this.term, this.log, this.config, id)) {
+      this.send(m);
     }
   }
 
@@ -304,7 +332,7 @@ export class Raft {
         continue;
       }
       const previous = this.conf;
-      this.setConf(result.conf);
+      this.setConf(result.conf, entry.index);
       this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
         previous, conf: result.conf, joint: result.joint });
       // The change just committed removes it (not merely one still pending in its log).
@@ -391,6 +419,8 @@ export class Raft {
     this.votes.clear();
     this.leadTransferee = null;
     this.progress.clear();
+    // Only a leader tells removed nodes of their removal; a new leader knows none of them.
+    this.departures.clear();
     // A transfer from an earlier leader or term will not be finished: free what it holds.
     this.incomingSnapshot = null;
     this.dropPendingReads();
@@ -520,9 +550,15 @@ export class Raft {
       this.noteEvent({ kind: "transferAbandoned", ...this.position(), target: this.leadTransferee });
       this.leadTransferee = null;
     }
+    this.departures.tick(this.config.electionTimeoutTicks);
     if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
       bcastHeartbeat(this, this.readOnly.lastReadId());
+      // Removed nodes get no heartbeat (they have no Progress, and a heartbeat's commit is
+      // bounded by a match we no longer track): an append that carries their removal's commit.
+      for (const m of this.departures.appends(this.id, this.term, this.log, this.config)) {
+        this.send(m);
+      }
     }
     tickSnapshotTransfers(this);
   }
