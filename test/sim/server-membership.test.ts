@@ -46,14 +46,16 @@ describe("production RaftServers with membership changes under simulation", func
 
   it("keeps HttpTransport's known bug reproducible: a node behind the added members never " +
     "catches up when it refuses senders it has no address for", async () => {
-    // Seed 15: n3 is cut off while new members are added and one of them leads; healed, it
-    // knows none of them, refuses their messages and could not answer them anyway (etcd's
-    // rafthttp adds such a sender as a remote, from the peer URLs its requests carry). The
-    // same seed passes when the simulated transport learns unknown senders, as above.
-    const result = await runServerSimulation({ seed: 15, membership: true,
+    // Seed 123: n3 is down while n4 is added and promoted; back, it knows no address for n4,
+    // refuses its messages and could not answer them anyway (etcd's rafthttp adds such a
+    // sender as a remote, from the peer URLs its requests carry). The same seed passes when the
+    // simulated transport learns unknown senders, as above. (Seed 15 showed it until removed
+    // members were told their removal committed, src/raft/departures.ts, which changed its
+    // run; re-derived with `npm run sim -- --membership --refuse-unknown-peers --seeds 200`.)
+    const result = await runServerSimulation({ seed: 123, membership: true,
       refuseUnknownPeers: true });
     expect(result.violation).to.match(/acknowledged order o-\d+ missing on n3/);
-    const fixed = await runServerSimulation({ seed: 15, membership: true });
+    const fixed = await runServerSimulation({ seed: 123, membership: true });
     expect(fixed.violation).to.equal(null);
   });
 
