@@ -22,8 +22,9 @@ import type { AppendEntriesRequest, NodeId } from "./messages.js";
 export const departuresMax = 16;
 
 interface Departure {
-  /** The last index it was known to hold (its Progress.match when it was removed). */
-  readonly match: number;
+  /** The last index it was known to hold: its Progress.match when it was removed, moved on by
+   * its successful answers since (noteMatch), which are otherwise dropped. */
+  match: number;
   /** The index of the committed change that removed it; `match` may be below it (the node
    * may not hold the change yet) or past it. Invariant: removalIndex <= the leader's commit
    * index (asserted in appends()). */
@@ -57,6 +58,21 @@ export class Departures {
     assert(this.records.size <= departuresMax, "departures are bounded");
   }
 
+  /**
+   * A departing node answered an append of this leader's term with success up to `index`: it
+   * holds the log up to there, so the next append starts after it. Without this a node that is
+   * more than one append behind, or that committed past the match recorded at its removal (the
+   * follower ignores an append below its commit), would be sent the same append every round.
+   * `index` comes from a peer: one that is not past the recorded match, or past this leader's
+   * log, changes nothing.
+   */
+  noteMatch(id: NodeId, index: number, lastIndex: number): void {
+    const departure = this.records.get(id);
+    if (departure === undefined || !Number.isSafeInteger(index) || index <= departure.match ||
+      index > lastIndex) return;
+    departure.match = index;
+  }
+
   /** A node added back (a later change names it again) is a member, not departing. */
   delete(id: NodeId): void {
     this.records.delete(id);
@@ -80,8 +96,10 @@ export class Departures {
    * leaderCommit no further than the last entry sent. Figure 2's consistency check and the
    * follower's commit rule (§5.3: commitIndex = min(leaderCommit, index of last new entry))
    * keep this as safe as any append of this leader: the node commits only entries it holds as
-   * the leader does, and all of them are committed. A node whose entries were compacted is
-   * skipped: no snapshot goes to a node that is no member.
+   * the leader does, and all of them are committed. When that append does not reach the
+   * change, a second one, empty, with prev at the change, says the change committed to a node
+   * that holds it. No snapshot goes to a node that is no member: past compacted entries, the
+   * notice is all it gets.
    */
   appends(from: NodeId, term: number, log: RaftLog, config: RaftConfig,
     only: NodeId | null = null): AppendEntriesRequest[] {
@@ -89,15 +107,27 @@ export class Departures {
     for (const [to, { match, removalIndex }] of this.records) {
       if (only !== null && to !== only) continue;
       assert(removalIndex <= log.committed, `removal at ${removalIndex} is committed`);
+      let lastSentIndex = match;
       const prevLogTerm = log.term(match);
-      if (prevLogTerm === null) continue;
-      const indexHigh = Math.min(removalIndex + 1, match + 1 + config.entriesPerAppendMax);
-      const entries = match + 1 < indexHigh
-        ? log.slice(match + 1, indexHigh, config.bytesPerAppendMax)
-        : [];
-      const lastSentIndex = match + entries.length;
-      messages.push({ type: "append", from, to, term, prevLogIndex: match, prevLogTerm, entries,
-        leaderCommit: Math.min(log.committed, lastSentIndex) });
+      if (prevLogTerm !== null) {
+        const indexHigh = Math.min(removalIndex + 1, match + 1 + config.entriesPerAppendMax);
+        const entries = match + 1 < indexHigh
+          ? log.slice(match + 1, indexHigh, config.bytesPerAppendMax)
+          : [];
+        lastSentIndex = match + entries.length;
+        messages.push({ type: "append", from, to, term, prevLogIndex: match, prevLogTerm,
+          entries, leaderCommit: Math.min(log.committed, lastSentIndex) });
+      }
+      // And, while it is not known to hold the change, the commit notice alone: prev at the
+      // change itself. A node that holds it commits it by the same consistency check, even if
+      // its commit index is past `match` (it then ignores the append above), the entries up to
+      // the change take more than one append, or those after `match` are compacted here; one
+      // that does not hold it refuses it.
+      const removalTerm = log.term(removalIndex);
+      if (lastSentIndex < removalIndex && removalTerm !== null) {
+        messages.push({ type: "append", from, to, term, prevLogIndex: removalIndex,
+          prevLogTerm: removalTerm, entries: [], leaderCommit: removalIndex });
+      }
     }
     return messages;
   }

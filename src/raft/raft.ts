@@ -698,7 +698,12 @@ export class Raft {
     }
     if (m.from !== this.id && !this.knowsSender(m) && this.formerMembers.has(m.from)) {
       // A node removed from the configuration (or not yet added, as far as we know) that runs
-      // on: its messages are honest but count nowhere. Dropped; its campaigns are noted.
+      // on: its messages are honest but count nowhere. Dropped; its campaigns are noted. A
+      // departing node's success only moves where its next notice starts (departures.ts).
+      if (m.type === "appendResponse" && m.success && m.term === this.term &&
+        this.role === "leader") {
+        this.departures.noteMatch(m.from, m.index, this.log.lastIndex());
+      }
       if (m.type === "preVote" || m.type === "requestVote") {
         this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,
           preVote: m.type === "preVote", reason: "notMember",

@@ -33,9 +33,10 @@ interface Watched {
 }
 
 /** n1..n3 vote, n4 starts outside; n1 leads with its first entry committed. */
-function watchedCluster(): Watched {
+function watchedCluster(entriesPerAppendMax?: number): Watched {
   const cluster = new SimCluster({ ids: ["n1", "n2", "n3", "n4"], voters: ["n1", "n2", "n3"],
-    seed: 11, config: { electionTimeoutTicks } });
+    seed: 11, config: { electionTimeoutTicks,
+      ...(entriesPerAppendMax === undefined ? {} : { entriesPerAppendMax }) } });
   const checker = new SafetyChecker(cluster);
   const sent: RaftMessage[] = [];
   const handedOut = new Map<NodeId, (readonly Entry[])[]>();
@@ -128,6 +129,55 @@ describe("departures: a removed node learns that its removal committed", () => {
     expect(cluster.node("n3").raft.status().lastLogIndex).to.equal(removalIndex);
   });
 
+  it("a removed node whose answers were lost, so that its commit is past the match the " +
+    "leader recorded, learns it too", () => {
+    const { cluster } = watchedCluster();
+    cluster.cutLink("n3", "n1");
+    cluster.propose("a");
+    cluster.stabilize();
+    cluster.propose("b");
+    cluster.stabilize();
+    const removalIndex = change(cluster, { ops: [{ type: "remove", id: "n3" }] });
+    cluster.stabilize();
+    // n3 holds the change and has committed past what n1 knows it holds (1: n3's answers were
+    // lost): an append from that match lies below n3's commit, and n3 ignores it (it only says
+    // where it is). The commit notice (prev at the change) tells it if it holds the change;
+    // its answer, once heard, moves where the next append starts if it does not.
+    cluster.heal();
+    cluster.tick(2);
+    removed(cluster, "n3", removalIndex);
+    expect(cluster.node("n3").raft.status().lastLogIndex).to.equal(removalIndex);
+  });
+
+  it("a removed node several appends behind is caught up to its removal, one append after " +
+    "another, as it answers", () => {
+    const { cluster } = watchedCluster(2);
+    cluster.cutLink("n1", "n3");
+    for (let k = 0; k < 8; k++) cluster.propose(`entry-${k}`);
+    cluster.stabilize();
+    const removalIndex = change(cluster, { ops: [{ type: "remove", id: "n3" }] });
+    cluster.stabilize();
+    expect(cluster.node("n3").raft.status().lastLogIndex).to.be.below(removalIndex - 4);
+    cluster.heal();
+    cluster.tick(electionTimeoutTicks - 2);
+    removed(cluster, "n3", removalIndex);
+  });
+
+  it("a node added back while departing is a member again, not departing", () => {
+    const { cluster } = watchedCluster();
+    change(cluster, { ops: [{ type: "remove", id: "n3" }] });
+    cluster.stabilize();
+    const raft = (cluster.node("n1").raft as unknown as { raft: { departures: Departures } })
+      .raft;
+    expect(raft.departures.has("n3")).to.equal(true);
+    const addIndex = change(cluster, { ops: [{ type: "addLearner", id: "n3" }] });
+    expect(raft.departures.has("n3")).to.equal(false);
+    cluster.tick(2);
+    cluster.stabilize();
+    expect(Object.keys(cluster.node("n1").raft.status().progress)).to.include("n3");
+    expect(cluster.node("n3").raft.status().appliedIndex).to.be.at.least(addIndex);
+  });
+
   it("a follower removed with the leader (leaving a joint configuration) learns it too, " +
     "before the leader steps down", () => {
     const { cluster } = watchedCluster();
@@ -215,8 +265,8 @@ describe("departures: a removed node learns that its removal committed", () => {
     expect(departures.size()).to.equal(0);
   });
 
-  it("sends what the log still holds up to the removal, and nothing to a node behind the " +
-    "compaction point", () => {
+  it("sends what the log still holds up to the removal, and the commit notice alone where " +
+    "that does not reach the removal", () => {
     const config = makeRaftConfig({ id: "n1", voters: ["n1"] }, { entriesPerAppendMax: 2 });
     const entries: Entry[] = [6, 7, 8, 9].map((index) => ({ index, term: 2, kind: "normal",
       data: "" }));
@@ -225,11 +275,23 @@ describe("departures: a removed node learns that its removal committed", () => {
     departures.add("behind", 3, 8);
     departures.add("ahead", 9, 8);
     departures.add("lagging", 5, 8);
+    const notice = (to: string) => ({ type: "append", from: "n1", to, term: 2, prevLogIndex: 8,
+      prevLogTerm: 2, entries: [], leaderCommit: 8 });
     expect(departures.appends("n1", 2, log, config)).to.deep.equal([
+      notice("behind"),
       { type: "append", from: "n1", to: "ahead", term: 2, prevLogIndex: 9, prevLogTerm: 2,
         entries: [], leaderCommit: 9 },
       { type: "append", from: "n1", to: "lagging", term: 2, prevLogIndex: 5, prevLogTerm: 2,
         entries: entries.slice(0, 2), leaderCommit: 7 },
+      notice("lagging"),
+    ]);
+    // An answer moves where the next append starts, within the log; a bogus one does nothing.
+    departures.noteMatch("lagging", 7, log.lastIndex());
+    departures.noteMatch("lagging", 99, log.lastIndex());
+    departures.noteMatch("lagging", Number.NaN, log.lastIndex());
+    expect(departures.appends("n1", 2, log, config, "lagging")).to.deep.equal([
+      { type: "append", from: "n1", to: "lagging", term: 2, prevLogIndex: 7, prevLogTerm: 2,
+        entries: entries.slice(2, 3), leaderCommit: 8 },
     ]);
   });
 });
