@@ -31,6 +31,17 @@ export interface JoiningNode extends NewNodePlace {
   readonly joinUrls: readonly string[];
 }
 
+/**
+ * The nodes added from the page that the next launcher run starts again (launcher-record.ts):
+ * each is added when the launcher starts it, and forgotten once it is removed (fenced).
+ */
+export interface AddedNodes {
+  nodes(): JoiningNode[];
+  add(node: JoiningNode): void;
+  /** Does nothing if `id` is not recorded. */
+  forget(id: string): void;
+}
+
 /** The launcher's bookkeeping that the process actions read and change. */
 export interface ProcessTable {
   /** Every node the launcher runs (the file's, then the added), by id: its process or null. */
@@ -61,6 +72,13 @@ const freshIdCandidatesMax = 1000;
 export function joinArgs(node: JoiningNode): string[] {
   return ["--join", node.joinUrls.join(","), "--peer-url", node.peerUrl, "--client-url",
     node.clientUrl, "--data-dir", node.dataDir];
+}
+
+/** The folder of the added nodes' data folders: that of the file's first node's folder. */
+export function addedNodesParent(config: { readonly nodes: readonly { dataDir: string }[] }):
+  string {
+  // Beside the file's first node's folder: data/n1 gives data/n4.
+  return path.dirname(config.nodes[0]!.dataDir);
 }
 
 /** The data folder of the launcher's node `id` (absolute). */
@@ -188,8 +206,7 @@ async function retireRemoved(config: ClusterConfig, table: ProcessTable, id: str
  * process, which the table runs from then on like the file's nodes (restart, Ctrl-C).
  */
 export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewNodeControl {
-  // Beside the file's first node's folder: data/n1 gives data/n4.
-  const parent = path.dirname(config.nodes[0]!.dataDir);
+  const parent = addedNodesParent(config);
   return {
     async place(used) {
       if (table.stopping()) throw new ApiError("conflict", "the cluster is stopping");
