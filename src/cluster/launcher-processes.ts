@@ -11,6 +11,9 @@
  * commit may not have reached it by then. After a removal from the page, the launcher gives
  * its process a grace period, then stops it and fences its folder as the node would have, so
  * that a member removed from the cluster never runs on, nor starts again, under the launcher.
+ *
+ * The added nodes outlive the launcher: it records each in a file beside the data folders
+ * (launcher-record.ts), and its next run starts them again, until they are removed.
  */
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -48,6 +51,7 @@ export interface ProcessTable {
   readonly children: Map<string, ChildProcess | null>;
   readonly paused: Set<string>;
   readonly joining: Map<string, JoiningNode>;
+  readonly record: AddedNodes;
   /** Starts the node `id` (of the file or joining); its exit sets its entry back to null. */
   launch(id: string): ChildProcess;
   stopping(): boolean;
@@ -194,10 +198,13 @@ async function retireRemoved(config: ClusterConfig, table: ProcessTable, id: str
   }
   const dataDir = dataDirOf(config, table, id);
   const identity = readIdentity(dataDir);
-  if (identity === null || identity.fence !== null) return;
-  writeIdentity(dataDir, { ...identity, fence: { reason: `removed from the cluster at index ` +
-    `${index} (fenced by the launcher)`, at: new Date().toISOString() } });
-  table.note(id, `${id}'s data folder is fenced: it does not start again as ${id}`);
+  if (identity !== null && identity.fence === null) {
+    writeIdentity(dataDir, { ...identity, fence: { reason: `removed from the cluster at ` +
+      `index ${index} (fenced by the launcher)`, at: new Date().toISOString() } });
+    table.note(id, `${id}'s data folder is fenced: it does not start again as ${id}`);
+  }
+  // Removed: the next launcher run has nothing to start for it.
+  table.record.forget(id);
 }
 
 /**
@@ -215,7 +222,7 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
           "joining node has no certificate in the cluster file (market-node --join refuses)");
       }
       const ids = new Set([...used.ids, ...config.nodes.map((node) => node.id),
-        ...table.children.keys()]);
+        ...table.children.keys(), ...table.record.nodes().map((node) => node.id)]);
       let id: string | null = null;
       for (let k = 1; k <= freshIdCandidatesMax && id === null; k++) {
         const candidate = `n${k}`;
@@ -224,9 +231,11 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
       if (id === null) {
         throw new ApiError("limit_exceeded", `no fresh id among n1..n${freshIdCandidatesMax}`);
       }
-      // Not a port of any node of this cluster, down ones included: they start again on theirs.
+      // Not a port of any node of this cluster, down ones included: they start again on
+      // theirs; nor of a recorded node whose folder is missing now: it may come back.
+      const added = [...table.joining.values(), ...table.record.nodes()];
       const taken = new Set([...used.ports, ...config.nodes.flatMap((node) =>
-        [node.clientPort, node.peerPort]), ...[...table.joining.values()].flatMap((node) =>
+        [node.clientPort, node.peerPort]), ...added.flatMap((node) =>
         [node.peerUrl, node.clientUrl].map((url) => Number(new URL(url).port)))]);
       const clientPort = await distinctFreePort(taken);
       const peerPort = await distinctFreePort(taken);
@@ -234,7 +243,10 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
         clientUrl: `http://127.0.0.1:${clientPort}`, dataDir: path.join(parent, id) };
     },
     start(place, joinUrls) {
-      table.joining.set(place.id, { ...place, joinUrls: [...joinUrls] });
+      const node = { ...place, joinUrls: [...joinUrls] };
+      // Recorded before it starts: a launcher stopped right after still knows the node.
+      table.record.add(node);
+      table.joining.set(place.id, node);
       table.children.set(place.id, null);
       return table.launch(place.id).pid ?? 0;
     },
