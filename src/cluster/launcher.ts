@@ -119,7 +119,17 @@ async function startDashboard(config: ClusterConfig, host: string, port: number,
   }
 }
 
-async function main(): Promise<void> {
+interface LauncherOptions {
+  readonly config: string;
+  readonly demoData: boolean;
+  readonly logLevel: string;
+  readonly dashboard: boolean;
+  readonly dashboardPort: number;
+  readonly dashboardHost: string;
+}
+
+/** The command line, and the cluster file it names; a bad file exits 128 with one line. */
+function parseCommandLine(): { options: LauncherOptions; config: ClusterConfig } {
   const program = new Command()
     .name("cluster")
     .description("Start every node of a raftmarket cluster file as a child process. While it " +
@@ -134,16 +144,43 @@ async function main(): Promise<void> {
     .option("--no-dashboard", "serve no live view")
     .showHelpAfterError()
     .parse();
-  const options = program.opts<{ config: string; demoData: boolean; logLevel: string;
-    dashboard: boolean; dashboardPort: number; dashboardHost: string }>();
-  let config: ClusterConfig;
+  const options = program.opts<LauncherOptions>();
   try {
-    config = loadClusterConfig(options.config);
+    return { options, config: loadClusterConfig(options.config) };
   } catch (error) {
     if (!(error instanceof ClusterConfigError)) throw error;
     console.error(`error: ${error.message}`);
     process.exit(128);
   }
+}
+
+/**
+ * The control socket (launcher-control.ts), through which npm run fault restarts a node of
+ * `children`; another launcher of the same cluster file is one line and exit 1.
+ */
+async function serveControl(config: ClusterConfig, children: Map<string, ChildProcess | null>,
+  launch: (id: string) => ChildProcess, stopping: () => boolean): Promise<{ close(): void }> {
+  try {
+    return await serveLauncherControl(config.path, {
+      nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
+      start: async (id) => {
+        if (!children.has(id)) return { error: `unknown node "${id}"` };
+        if (stopping()) return { error: "the cluster is stopping" };
+        const running = children.get(id);
+        if (running != null) return { error: `${id} is running (pid ${running.pid})` };
+        const child = launch(id);
+        console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
+        return { pid: child.pid ?? 0 };
+      },
+    });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const { options, config } = parseCommandLine();
   const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
   const paused = new Set<string>();
   const joining = new Map<string, JoiningNode>();
@@ -188,24 +225,7 @@ async function main(): Promise<void> {
     });
     return child;
   };
-  let control: { close(): void };
-  try {
-    control = await serveLauncherControl(config.path, {
-      nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
-      start: async (id) => {
-        if (!children.has(id)) return { error: `unknown node "${id}"` };
-        if (stopping) return { error: "the cluster is stopping" };
-        const running = children.get(id);
-        if (running != null) return { error: `${id} is running (pid ${running.pid})` };
-        const child = launch(id);
-        console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
-        return { pid: child.pid ?? 0 };
-      },
-    });
-  } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
-    process.exit(1);
-  }
+  const control = await serveControl(config, children, launch, () => stopping);
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
