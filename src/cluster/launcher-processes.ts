@@ -11,6 +11,9 @@
  * commit may not have reached it by then. After a removal from the page, the launcher gives
  * its process a grace period, then stops it and fences its folder as the node would have, so
  * that a member removed from the cluster never runs on, nor starts again, under the launcher.
+ *
+ * The added nodes outlive the launcher: it records each in a file beside the data folders
+ * (launcher-record.ts), and its next run starts them again, until they are removed.
  */
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -31,12 +34,24 @@ export interface JoiningNode extends NewNodePlace {
   readonly joinUrls: readonly string[];
 }
 
+/**
+ * The nodes added from the page that the next launcher run starts again (launcher-record.ts):
+ * each is added when the launcher starts it, and forgotten once it is removed (fenced).
+ */
+export interface AddedNodes {
+  nodes(): JoiningNode[];
+  add(node: JoiningNode): void;
+  /** Does nothing if `id` is not recorded. */
+  forget(id: string): void;
+}
+
 /** The launcher's bookkeeping that the process actions read and change. */
 export interface ProcessTable {
   /** Every node the launcher runs (the file's, then the added), by id: its process or null. */
   readonly children: Map<string, ChildProcess | null>;
   readonly paused: Set<string>;
   readonly joining: Map<string, JoiningNode>;
+  readonly record: AddedNodes;
   /** Starts the node `id` (of the file or joining); its exit sets its entry back to null. */
   launch(id: string): ChildProcess;
   stopping(): boolean;
@@ -61,6 +76,13 @@ const freshIdCandidatesMax = 1000;
 export function joinArgs(node: JoiningNode): string[] {
   return ["--join", node.joinUrls.join(","), "--peer-url", node.peerUrl, "--client-url",
     node.clientUrl, "--data-dir", node.dataDir];
+}
+
+/** The folder of the added nodes' data folders: that of the file's first node's folder. */
+export function addedNodesParent(config: { readonly nodes: readonly { dataDir: string }[] }):
+  string {
+  // Beside the file's first node's folder: data/n1 gives data/n4.
+  return path.dirname(config.nodes[0]!.dataDir);
 }
 
 /** The data folder of the launcher's node `id` (absolute). */
@@ -176,10 +198,13 @@ async function retireRemoved(config: ClusterConfig, table: ProcessTable, id: str
   }
   const dataDir = dataDirOf(config, table, id);
   const identity = readIdentity(dataDir);
-  if (identity === null || identity.fence !== null) return;
-  writeIdentity(dataDir, { ...identity, fence: { reason: `removed from the cluster at index ` +
-    `${index} (fenced by the launcher)`, at: new Date().toISOString() } });
-  table.note(id, `${id}'s data folder is fenced: it does not start again as ${id}`);
+  if (identity !== null && identity.fence === null) {
+    writeIdentity(dataDir, { ...identity, fence: { reason: `removed from the cluster at ` +
+      `index ${index} (fenced by the launcher)`, at: new Date().toISOString() } });
+    table.note(id, `${id}'s data folder is fenced: it does not start again as ${id}`);
+  }
+  // Removed: the next launcher run has nothing to start for it.
+  table.record.forget(id);
 }
 
 /**
@@ -188,8 +213,7 @@ async function retireRemoved(config: ClusterConfig, table: ProcessTable, id: str
  * process, which the table runs from then on like the file's nodes (restart, Ctrl-C).
  */
 export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewNodeControl {
-  // Beside the file's first node's folder: data/n1 gives data/n4.
-  const parent = path.dirname(config.nodes[0]!.dataDir);
+  const parent = addedNodesParent(config);
   return {
     async place(used) {
       if (table.stopping()) throw new ApiError("conflict", "the cluster is stopping");
@@ -198,7 +222,7 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
           "joining node has no certificate in the cluster file (market-node --join refuses)");
       }
       const ids = new Set([...used.ids, ...config.nodes.map((node) => node.id),
-        ...table.children.keys()]);
+        ...table.children.keys(), ...table.record.nodes().map((node) => node.id)]);
       let id: string | null = null;
       for (let k = 1; k <= freshIdCandidatesMax && id === null; k++) {
         const candidate = `n${k}`;
@@ -207,9 +231,11 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
       if (id === null) {
         throw new ApiError("limit_exceeded", `no fresh id among n1..n${freshIdCandidatesMax}`);
       }
-      // Not a port of any node of this cluster, down ones included: they start again on theirs.
+      // Not a port of any node of this cluster, down ones included: they start again on
+      // theirs; nor of a recorded node whose folder is missing now: it may come back.
+      const added = [...table.joining.values(), ...table.record.nodes()];
       const taken = new Set([...used.ports, ...config.nodes.flatMap((node) =>
-        [node.clientPort, node.peerPort]), ...[...table.joining.values()].flatMap((node) =>
+        [node.clientPort, node.peerPort]), ...added.flatMap((node) =>
         [node.peerUrl, node.clientUrl].map((url) => Number(new URL(url).port)))]);
       const clientPort = await distinctFreePort(taken);
       const peerPort = await distinctFreePort(taken);
@@ -217,7 +243,10 @@ export function newNodeControl(config: ClusterConfig, table: ProcessTable): NewN
         clientUrl: `http://127.0.0.1:${clientPort}`, dataDir: path.join(parent, id) };
     },
     start(place, joinUrls) {
-      table.joining.set(place.id, { ...place, joinUrls: [...joinUrls] });
+      const node = { ...place, joinUrls: [...joinUrls] };
+      // Recorded before it starts: a launcher stopped right after still knows the node.
+      table.record.add(node);
+      table.joining.set(place.id, node);
       table.children.set(place.id, null);
       return table.launch(place.id).pid ?? 0;
     },

@@ -2,10 +2,12 @@
  * `npm run cluster [-- --config FILE] [--demo-data]`: starts one market-node child process per
  * node of the cluster file, prefixes each line of their output with the node's id, and stops
  * them all on Ctrl-C (SIGINT) or SIGTERM, the learners added from its live view included
- * (launcher-processes.ts). With --demo-data it loads the demo catalogue once a leader is up
- * (fixed requestIds make a reload harmless). Its control socket
- * (launcher-control.ts) lets the process-fault script start a killed node again; the launcher
- * keeps running while nodes are down by signal, and exits once every node has exited by itself.
+ * (launcher-processes.ts). It remembers those learners (launcher-record.ts) and starts them
+ * again on its next run, until they are removed from the cluster. With --demo-data it loads
+ * the demo catalogue once a leader is up (fixed requestIds make a reload harmless). Its control
+ * socket (launcher-control.ts) lets the process-fault script start a killed node again; the
+ * launcher keeps running while nodes are down by signal, and exits once every node has exited
+ * by itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -24,6 +26,7 @@ import {
   type JoiningNode,
   type ProcessTable,
 } from "./launcher-processes.js";
+import { openLauncherRecord, planRecordedNodes, type LauncherRecord } from "./launcher-record.js";
 import { marketNodeBin } from "./market-node-bin.js";
 import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
 
@@ -73,12 +76,39 @@ function parsePort(text: string): number {
   return port;
 }
 
+/**
+ * Puts the nodes added from the page in earlier runs (launcher-record.ts) among the launcher's
+ * nodes, saying in one line each that it starts again or why it does not; answers their ids.
+ */
+function adoptRecordedNodes(config: ClusterConfig, record: LauncherRecord, newCluster: boolean,
+  table: Pick<ProcessTable, "children" | "joining">): string[] {
+  const ids: string[] = [];
+  for (const plan of planRecordedNodes(config, record.nodes(), newCluster)) {
+    const { node } = plan;
+    if (plan.kind === "skip") {
+      console.log(`[cluster] not starting ${node.id}, a node added earlier from the page: ` +
+        plan.reason);
+      if (plan.forget) record.forget(node.id);
+      continue;
+    }
+    table.joining.set(node.id, node);
+    table.children.set(node.id, null);
+    ids.push(node.id);
+    console.log(`[cluster] starting ${node.id}, a node added earlier from the page (peer ` +
+      `${node.peerUrl}, client ${node.clientUrl}, data ${node.dataDir}; recorded in ` +
+      `${record.file})`);
+  }
+  return ids;
+}
+
 /** The live view; a port in use is a warning, not a reason to keep the nodes down. */
 async function startDashboard(config: ClusterConfig, host: string, port: number,
   table: ProcessTable): Promise<LauncherDashboard | null> {
   try {
     const dashboard = await serveLauncherDashboard({ config, host, port,
-      processes: processControl(config, table), newNodes: newNodeControl(config, table) });
+      processes: processControl(config, table), newNodes: newNodeControl(config, table),
+      addedNodes: [...table.joining.values()].map((node) => ({ id: node.id,
+        url: node.clientUrl })) });
     console.log(`[cluster] dashboard: ${dashboard.url}`);
     return dashboard;
   } catch (error) {
@@ -89,7 +119,17 @@ async function startDashboard(config: ClusterConfig, host: string, port: number,
   }
 }
 
-async function main(): Promise<void> {
+interface LauncherOptions {
+  readonly config: string;
+  readonly demoData: boolean;
+  readonly logLevel: string;
+  readonly dashboard: boolean;
+  readonly dashboardPort: number;
+  readonly dashboardHost: string;
+}
+
+/** The command line, and the cluster file it names; a bad file exits 128 with one line. */
+function parseCommandLine(): { options: LauncherOptions; config: ClusterConfig } {
   const program = new Command()
     .name("cluster")
     .description("Start every node of a raftmarket cluster file as a child process. While it " +
@@ -104,19 +144,47 @@ async function main(): Promise<void> {
     .option("--no-dashboard", "serve no live view")
     .showHelpAfterError()
     .parse();
-  const options = program.opts<{ config: string; demoData: boolean; logLevel: string;
-    dashboard: boolean; dashboardPort: number; dashboardHost: string }>();
-  let config: ClusterConfig;
+  const options = program.opts<LauncherOptions>();
   try {
-    config = loadClusterConfig(options.config);
+    return { options, config: loadClusterConfig(options.config) };
   } catch (error) {
     if (!(error instanceof ClusterConfigError)) throw error;
     console.error(`error: ${error.message}`);
     process.exit(128);
   }
+}
+
+/**
+ * The control socket (launcher-control.ts), through which npm run fault restarts a node of
+ * `children`; another launcher of the same cluster file is one line and exit 1.
+ */
+async function serveControl(config: ClusterConfig, children: Map<string, ChildProcess | null>,
+  launch: (id: string) => ChildProcess, stopping: () => boolean): Promise<{ close(): void }> {
+  try {
+    return await serveLauncherControl(config.path, {
+      nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
+      start: async (id) => {
+        if (!children.has(id)) return { error: `unknown node "${id}"` };
+        if (stopping()) return { error: "the cluster is stopping" };
+        const running = children.get(id);
+        if (running != null) return { error: `${id} is running (pid ${running.pid})` };
+        const child = launch(id);
+        console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
+        return { pid: child.pid ?? 0 };
+      },
+    });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const { options, config } = parseCommandLine();
   const children = new Map<string, ChildProcess | null>(config.nodes.map((node) => [node.id, null]));
   const paused = new Set<string>();
   const joining = new Map<string, JoiningNode>();
+  const record = openLauncherRecord(config, (line) => console.error(`[cluster] ${line}`));
   let dashboard: LauncherDashboard | null = null;
   let stopping = false;
   // A cluster is being created only when no folder holds anything yet; a node restarted
@@ -134,6 +202,8 @@ async function main(): Promise<void> {
     child.on("exit", (code, signal) => {
       if (children.get(id) === child) children.set(id, null);
       paused.delete(id);
+      // An added node removed from the cluster (by any means) has nothing to start next run.
+      if (added !== undefined && fenceOf(added.dataDir) !== null) record.forget(id);
       // A removed member fences its folder and exits 0 by itself: not a crash, and it is not
       // started again (restart refuses a fenced folder).
       const fence = signal === null && code === 0 && !stopping
@@ -155,36 +225,22 @@ async function main(): Promise<void> {
     });
     return child;
   };
-  let control: { close(): void };
-  try {
-    control = await serveLauncherControl(config.path, {
-      nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
-      start: async (id) => {
-        if (!children.has(id)) return { error: `unknown node "${id}"` };
-        if (stopping) return { error: "the cluster is stopping" };
-        const running = children.get(id);
-        if (running != null) return { error: `${id} is running (pid ${running.pid})` };
-        const child = launch(id);
-        console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
-        return { pid: child.pid ?? 0 };
-      },
-    });
-  } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
-    process.exit(1);
-  }
+  const control = await serveControl(config, children, launch, () => stopping);
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");
+  const recorded = adoptRecordedNodes(config, record, newCluster, { children, joining });
   if (options.dashboard) {
     dashboard = await startDashboard(config, options.dashboardHost, options.dashboardPort,
-      { children, paused, joining, launch: (id) => launch(id), stopping: () => stopping,
+      { children, paused, joining, record, launch: (id) => launch(id),
+        stopping: () => stopping,
         note: (id, message) => {
           console.log(`[cluster] ${message}`);
           dashboard?.watcher.record("process", id, "retired", message);
         } });
   }
   for (const node of config.nodes) launch(node.id, true);
+  for (const id of recorded) launch(id);
   const stopAll = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;

@@ -39,6 +39,12 @@ export interface LauncherDashboardOptions {
   };
   /** Adding learners from the page (member-add); absent: not offered. */
   readonly newNodes?: NewNodeControl;
+  /**
+   * Nodes outside the cluster file that the launcher runs from its start (added from the page
+   * in an earlier run): watched from the start, since the watcher otherwise learns members
+   * only from a leader it watches, and such a node may be the leader.
+   */
+  readonly addedNodes?: readonly { readonly id: string; readonly url: string }[];
 }
 
 export interface LauncherDashboard {
@@ -58,7 +64,7 @@ export async function serveLauncherDashboard(options: LauncherDashboardOptions):
   const workload = new Workload([...urls.values()], Object.fromEntries(urls), ca);
   const watcher = new ClusterWatcher({
     mode: "launcher",
-    nodes: [...urls].map(([id, url]) => ({ id, url })),
+    nodes: [...[...urls].map(([id, url]) => ({ id, url })), ...options.addedNodes ?? []],
     tickIntervalMs: config.timing.tickIntervalMs,
     ca,
     adminToken: config.tokens.adminToken,

@@ -7,11 +7,18 @@
  * (a child process): a learner added from the page (member-add) joins as a learner, catches up,
  * is promoted, killed, restarted, paused and resumed by the launcher; a member the launcher did
  * not start is refused those actions (409); a removed member's exit is not a crash, and its
- * fenced folder is not started again; Ctrl-C stops the added node too. Method: first a
- * LocalCluster with serveLocalDashboard, then a LauncherProcess (each stopped in its after hook,
- * every process by pid), fetch, and bounded waits on conditions.
+ * fenced folder is not started again; Ctrl-C stops the added node too. The launcher remembers
+ * the node it added: `npm run cluster` started again on the same cluster file and data starts
+ * it again as its own process, which catches up; with that node's port taken by another
+ * process, its failed start is reported as its exit, and the launcher runs on. Method: first a
+ * LocalCluster with serveLocalDashboard, then a LauncherProcess, started again on its folder
+ * (each stopped in its after hook, every process by pid), fetch, and bounded waits on
+ * conditions.
  */
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import path from "node:path";
 import { freePort, LocalCluster } from "../../src/cluster/local-cluster.js";
 import type { LauncherDashboard } from "../../src/dashboard/launcher-dashboard.js";
 import { serveLocalDashboard } from "../../scripts/dashboard-browser.js";
@@ -123,12 +130,18 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
   /** The learner the page added, its client URL and data folder. */
   let added = { id: "", url: "", dataDir: "" };
 
-  before(async () => {
-    // At info, so that the added node's prefixed output can be seen.
-    launcher = await LauncherProcess.start(["--log-level", "info"]);
-    // An open stream is what makes the launcher's watcher read the nodes (as a page does).
-    const stream = await fetch(`${launcher.dashboardUrl}/ui/stream`, { signal: watching.signal });
+  /** At info, so that the added node's prefixed output can be seen. */
+  const launcherArgs = ["--log-level", "info"];
+
+  /** An open stream is what makes the launcher's watcher read the nodes (as a page does). */
+  async function watch(): Promise<void> {
+    const stream = await fetch(`${launcher!.dashboardUrl}/ui/stream`, { signal: watching.signal });
     void stream.body?.pipeTo(new WritableStream()).catch(() => undefined);
+  }
+
+  before(async () => {
+    launcher = await LauncherProcess.start(launcherArgs);
+    await watch();
     await waitFor(async () => leaderOf(await frame()), "a leader on the page", 30_000);
   });
 
@@ -137,8 +150,8 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
     await launcher?.stop();
   });
 
-  interface FrameNode { id: string; process: string; pid: number | null; managed: boolean;
-    status: { role: string; commitIndex: number; appliedIndex: number } | null }
+  interface FrameNode { id: string; url: string; process: string; pid: number | null;
+    managed: boolean; status: { role: string; commitIndex: number; appliedIndex: number } | null }
 
   async function frame(): Promise<FrameNode[]> {
     return (await request(`${launcher!.dashboardUrl}/ui/frame`)).body.nodes as FrameNode[];
@@ -166,10 +179,21 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
   /** The leader's GET /admin/members, with the cluster's admin token. */
   async function members(): Promise<{ members: { id: string; role: string }[] }> {
     const leader = await waitFor(async () => leaderOf(await frame()), "a leader", 30_000);
-    const answer = await request(`${launcher!.urlOf(leader.id)}/admin/members`, "GET",
+    // The leader may be the added node, which is not in the cluster file.
+    const answer = await request(`${leader.url}/admin/members`, "GET",
       undefined, { authorization: `Bearer ${launcher!.config.tokens.adminToken}` });
     expect(answer.status).to.equal(200);
     return answer.body;
+  }
+
+  /** Waits until the node `id` has applied what the leader had committed. */
+  async function caughtUp(id: string): Promise<void> {
+    await waitFor(async () => {
+      const nodes = await frame();
+      const status = nodes.find((each) => each.id === id)?.status;
+      const commit = leaderOf(nodes)?.status?.commitIndex ?? Infinity;
+      return status != null && status.appliedIndex >= commit ? true : undefined;
+    }, `${id} to catch up`, 30_000);
   }
 
   it("refuses a bad member-add body with 400 naming the field", async () => {
@@ -198,12 +222,7 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
     const node = await waitFor(async () => (await frame()).find((each) =>
       each.id === added.id && each.status !== null), "the learner on the page", 30_000);
     expect(node.managed).to.equal(true);
-    await waitFor(async () => {
-      const nodes = await frame();
-      const learner = nodes.find((each) => each.id === added.id)?.status;
-      const commit = leaderOf(nodes)?.status?.commitIndex ?? Infinity;
-      return learner != null && learner.appliedIndex >= commit ? true : undefined;
-    }, "the learner to catch up", 30_000);
+    await caughtUp(added.id);
     expect(launcher!.log).to.match(new RegExp(`\\[${added.id}\\] .*joins the cluster`));
   });
 
@@ -277,5 +296,53 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
     await launcher!.terminate();
     expect(launcher!.exitCode).to.equal(0);
     expect(liveLockHolder(added.dataDir)).to.equal(null);
+  });
+
+  it("starts the node it added again when it is started again on the same data", async () => {
+    // The test above stopped the launcher as Ctrl-C does; the removed learner is forgotten.
+    expect(launcher!.exitCode).to.equal(0);
+    const record = JSON.parse(readFileSync(path.join(launcher!.root, "data",
+      "launcher-nodes.json"), "utf8")) as { nodes: { id: string }[] };
+    expect(record.nodes.map((node) => node.id)).to.deep.equal([added.id]);
+    launcher = await launcher!.again(launcherArgs);
+    await watch();
+    expect(launcher.log).to.match(new RegExp(`\\[cluster\\] starting ${added.id}, a node ` +
+      "added earlier from the page"));
+    // The promoted voter is a member again, run by this launcher, and catches up.
+    const member = await waitFor(async () => (await members()).members.find((each) =>
+      each.id === added.id), `${added.id} among the members`, 30_000);
+    expect(member.role).to.equal("voter");
+    const node = await waitFor(async () => (await frame()).find((each) =>
+      each.id === added.id && each.status !== null), `${added.id} on the page`, 30_000);
+    expect(node.managed).to.equal(true);
+    expect(node.process).to.equal("running");
+    expect(node.pid).to.equal(liveLockHolder(added.dataDir));
+    await caughtUp(added.id);
+    expect(launcher.log).to.match(new RegExp(`\\[${added.id}\\] `));
+  });
+
+  it("reports an added node whose port is taken as its exit, and runs on", async () => {
+    await launcher!.terminate();
+    expect(launcher!.exitCode).to.equal(0);
+    // Another process now listens on the added node's client port.
+    const squatter: Server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once("error", reject);
+      squatter.listen(Number(new URL(added.url).port), "127.0.0.1", resolve);
+    });
+    try {
+      launcher = await launcher!.again(launcherArgs);
+      await waitFor(async () => new RegExp(`\\[cluster\\] ${added.id} exited \\(code \\d+\\)`)
+        .test(launcher!.log) ? true : undefined, `${added.id}'s exit`, 30_000);
+      expect(launcher.log).to.match(new RegExp(`\\[${added.id}\\] .*port is already in use`));
+      expect(launcher.log).to.not.match(/^\s+at /m);
+      expect(launcher.exitCode).to.equal(null);
+      const node = await waitFor(async () => (await frame()).find((each) =>
+        each.id === added.id), `${added.id} on the page`, 30_000);
+      expect(node.managed).to.equal(true);
+      expect(node.process).to.equal("down");
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });

@@ -3,7 +3,8 @@
  * free loopback ports, the launcher with its dashboard on a free port (its URL read from the
  * `dashboard:` line it prints), and stop(), which always ends the launcher and any node process
  * it left (by the pid in each data folder's LOCK, the folders of nodes added from the page
- * included: they sit beside the others, under data/), then removes the folder.
+ * included: they sit beside the others, under data/), then removes the folder. again() starts
+ * a new launcher on the same cluster file and data, as a user runs `npm run cluster` again.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
@@ -27,8 +28,10 @@ export class LauncherProcess {
     }
   }
 
-  static async start(extraArgs: readonly string[] = ["--demo-data"]): Promise<LauncherProcess> {
-    const { root, configPath, config } = await writeLocalClusterConfig();
+  static async start(extraArgs: readonly string[] = ["--demo-data"],
+    files?: { root: string; configPath: string; config: ClusterConfigFile }):
+    Promise<LauncherProcess> {
+    const { root, configPath, config } = files ?? await writeLocalClusterConfig();
     const child = spawn(process.execPath, ["--import", "tsx", launcherScript, "--config",
       configPath, "--log-level", "warn", "--dashboard-port", "0", ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] });
@@ -41,6 +44,17 @@ export class LauncherProcess {
       throw new Error(`${(error as Error).message}; the launcher printed: ${launcher.output}`);
     }
     return launcher;
+  }
+
+  /**
+   * A new launcher on this one's cluster file and data folder, once this one has exited
+   * (terminate()); its stop() then removes the folder.
+   */
+  async again(extraArgs: readonly string[]): Promise<LauncherProcess> {
+    if (this.exitCode === null && this.child.signalCode === null) {
+      throw new Error("again() needs the launcher to have exited: terminate() it first");
+    }
+    return await LauncherProcess.start(extraArgs, this);
   }
 
   get log(): string {
