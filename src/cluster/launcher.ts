@@ -159,7 +159,8 @@ function parseCommandLine(): { options: LauncherOptions; config: ClusterConfig }
  * `children`; another launcher of the same cluster file is one line and exit 1.
  */
 async function serveControl(config: ClusterConfig, children: Map<string, ChildProcess | null>,
-  launch: (id: string) => ChildProcess, stopping: () => boolean): Promise<{ close(): void }> {
+  launch: (id: string) => ChildProcess, stopping: () => boolean,
+  fenced: (id: string) => string | null): Promise<{ close(): void }> {
   try {
     return await serveLauncherControl(config.path, {
       nodes: () => [...children].map(([id, child]) => ({ id, pid: child?.pid ?? null })),
@@ -168,6 +169,12 @@ async function serveControl(config: ClusterConfig, children: Map<string, ChildPr
         if (stopping()) return { error: "the cluster is stopping" };
         const running = children.get(id);
         if (running != null) return { error: `${id} is running (pid ${running.pid})` };
+        // As the page's restart does: market-node would refuse the folder anyway, less clearly.
+        const fence = fenced(id);
+        if (fence !== null) {
+          return { error: `${id} will not start again (${fence}): its folder is fenced; ` +
+            "add a new member instead" };
+        }
         const child = launch(id);
         console.log(`[cluster] ${id} restarted (pid ${child.pid}) on request of npm run fault`);
         return { pid: child.pid ?? 0 };
@@ -225,7 +232,9 @@ async function main(): Promise<void> {
     });
     return child;
   };
-  const control = await serveControl(config, children, launch, () => stopping);
+  const control = await serveControl(config, children, launch, () => stopping,
+    (id) => fenceOf(joining.get(id)?.dataDir ??
+      config.nodes.find((node) => node.id === id)?.dataDir ?? ""));
   console.log(`[cluster] starting ${config.nodes.length} nodes from ${config.path}; ` +
     "Ctrl-C stops them all");
   if (newCluster) console.log("[cluster] every data folder is empty: creating a new cluster");

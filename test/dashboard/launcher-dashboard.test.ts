@@ -19,14 +19,17 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { freePort, LocalCluster } from "../../src/cluster/local-cluster.js";
 import type { LauncherDashboard } from "../../src/dashboard/launcher-dashboard.js";
 import { serveLocalDashboard } from "../../scripts/dashboard-browser.js";
 import { request } from "../api/helpers.js";
-import { waitFor } from "../cluster/helpers.js";
+import { runTsScript, waitFor } from "../cluster/helpers.js";
 import { liveLockHolder } from "../../src/storage/dir-lock.js";
 import { readIdentity } from "../../src/storage/index.js";
 import { LauncherProcess } from "./launcher-process.js";
+
+const faultScript = fileURLToPath(new URL("../../scripts/fault.ts", import.meta.url));
 
 describe("the launcher's dashboard on a 3-process cluster", function () {
   this.timeout(60_000);
@@ -289,6 +292,13 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
     const again = await act({ action: "restart", node: id });
     expect(again.status).to.equal(409);
     expect(again.body.error.message).to.include("fenced");
+    // Nor does npm run fault's restart: the removed member is no member it knows of (and the
+    // launcher's control socket would refuse its fenced folder, as the page's restart does).
+    const faultRestart = await runTsScript(faultScript,
+      ["--config", launcher!.configPath, "restart", id!]);
+    expect(faultRestart.code, faultRestart.stdout + faultRestart.stderr).to.not.equal(0);
+    expect(faultRestart.stdout + faultRestart.stderr).to.match(/unknown node|fenced/);
+    expect(liveLockHolder(dataDir!)).to.equal(null);
     expect(launcher!.exitCode).to.equal(null);
     // Ctrl-C: the launcher stops every node, the added one included, then exits 0.
     const pid = liveLockHolder(added.dataDir);
