@@ -66,6 +66,9 @@ export const emptyInitialState: RaftInitialState = {
 
 type CampaignKind = "preElection" | "election" | "transfer";
 
+/** Removal indexes remembered (Raft.removedAtIndex): more than a cluster removes at once. */
+const removedAtIndexMax = 64;
+
 /**
  * The Raft state machine of one node (Figure 2, plus PreVote, CheckQuorum, ReadIndex and
  * leadership transfer from Ongaro's thesis). Internal to src/raft/: the public face is RaftNode.
@@ -100,6 +103,12 @@ export class Raft {
   /** Every node named by a configuration this node held since it started: messages from one
    * that is no member now are dropped quietly, not reported as a protocol violation. */
   readonly formerMembers = new Set<NodeId>();
+  /**
+   * The index of the committed change that removed each former member, as applied here (any
+   * role), so that a leader can tell a removed node that comes back later (after its
+   * departure's window) that its removal committed (departures.ts). Bounded, oldest first.
+   */
+  private readonly removedAtIndex = new Map<NodeId, number>();
 
   /** Figure 2's currentTerm. Invariant: never decreases. */
   term: number;
@@ -258,7 +267,11 @@ export class Raft {
     const now = new Set([this.conf, ...pending].flatMap((each) => members(each)));
     // A node dropped from the pending configurations (a truncated change) may still answer
     // what it was asked: its messages are dropped quietly, as a removed member's.
-    for (const id of this.memberIds) if (!now.has(id)) this.formerMembers.add(id);
+    for (const id of this.memberIds) {
+      if (now.has(id)) continue;
+      this.formerMembers.add(id);
+      if (removalIndex !== null) this.noteRemoved(id, removalIndex);
+    }
     this.memberIds = now;
     if (this.role !== "leader") return;
     for (const [id, progress] of [...this.progress]) {
@@ -295,6 +308,37 @@ export class Raft {
     for (const m of this.departures.appends(this.id, this.term, this.log, this.config, id)) {
       this.send(m);
     }
+  }
+
+  private noteRemoved(id: NodeId, removalIndex: number): void {
+    this.removedAtIndex.delete(id);
+    if (this.removedAtIndex.size >= removedAtIndexMax) {
+      this.removedAtIndex.delete(this.removedAtIndex.keys().next().value as NodeId);
+    }
+    this.removedAtIndex.set(id, removalIndex);
+  }
+
+  /**
+   * Leader: a removed node still runs and sends (it was down or cut off while its departure
+   * lasted, so it never learned that its removal committed). It departs again: the same
+   * appends (departures.ts), from the last entry its vote request shows it shares with this
+   * log (equal term there, so equal logs up to there: the log matching property), else from
+   * the change itself. Bounded as every departure is; `m` is a former member's, not yet
+   * checked by peer-checks.ts, so its index is checked here.
+   */
+  private departAgain(m: RaftMessage): void {
+    const removalIndex = this.removedAtIndex.get(m.from);
+    if (this.role !== "leader" || removalIndex === undefined || this.departures.has(m.from) ||
+      this.progress.has(m.from) || m.from === this.id || removalIndex > this.log.committed) {
+      return;
+    }
+    let match = removalIndex;
+    if (m.type === "preVote" || m.type === "requestVote") {
+      const last = m.lastLogIndex;
+      if (Number.isSafeInteger(last) && last >= 0 && last < removalIndex &&
+        this.log.term(last) === m.lastLogTerm) match = last;
+    }
+    this.departNode(m.from, match, removalIndex);
   }
 
   send(message: RaftMessage): void {
@@ -696,6 +740,9 @@ export class Raft {
       this.reportViolation(m, "wrongRecipient", `to=${m.to}`);
       return false;
     }
+    // A removed node that is heard from runs on: told again that its removal committed (its
+    // vote requests, which knowsSender lets through for members it has not seen yet, too).
+    if (!this.memberIds.has(m.from) && this.formerMembers.has(m.from)) this.departAgain(m);
     if (m.from !== this.id && !this.knowsSender(m) && this.formerMembers.has(m.from)) {
       // A node removed from the configuration (or not yet added, as far as we know) that runs
       // on: its messages are honest but count nowhere. Dropped; its campaigns are noted. A

@@ -163,6 +163,31 @@ describe("departures: a removed node learns that its removal committed", () => {
     removed(cluster, "n3", removalIndex);
   });
 
+  it("a removed node cut off for longer than its departure learns it when it is heard again",
+    () => {
+      const { cluster, sent } = watchedCluster();
+      cluster.cutLink("n1", "n3");
+      const removalIndex = change(cluster, { ops: [{ type: "remove", id: "n3" }] });
+      cluster.stabilize();
+      const raft = (cluster.node("n1").raft as unknown as { raft: { departures: Departures } })
+        .raft;
+      expect(cluster.node("n3").raft.status().lastLogIndex).to.be.below(removalIndex);
+      // n3 hears nothing for three election timeouts: its departure lapses, and it campaigns
+      // (its pre-votes reach n1, which drops them as a former member's).
+      cluster.isolate("n3");
+      cluster.tick(3 * electionTimeoutTicks);
+      expect(raft.departures.has("n3")).to.equal(false);
+      // Healed, its next pre-vote tells n1 it still runs: n1 sends it the entries after the
+      // last one its pre-vote shows they share, up to its removal, and the commit of that.
+      cluster.heal();
+      const mark = sent.length;
+      cluster.tick(3 * electionTimeoutTicks);
+      expect(sent.slice(mark).some((m) => m.from === "n3" && m.type === "preVote")).to.equal(true);
+      removed(cluster, "n3", removalIndex);
+      expect(cluster.node("n3").raft.status().lastLogIndex).to.equal(removalIndex);
+      expect(cluster.leader()?.id).to.equal("n1");
+    });
+
   it("a node added back while departing is a member again, not departing", () => {
     const { cluster } = watchedCluster();
     change(cluster, { ops: [{ type: "remove", id: "n3" }] });
@@ -217,9 +242,10 @@ describe("departures: a removed node learns that its removal committed", () => {
       expect(cluster.node("n1").raft.status().commitIndex).to.equal(committed);
     });
 
-  it("is told for an election timeout, then forgotten", () => {
+  it("is told for an election timeout, then forgotten while it is not heard from", () => {
     const { cluster, sent } = watchedCluster();
-    cluster.cutLink("n1", "n3");
+    // Both ways: a removed node that is heard from again is told again (the test below).
+    cluster.isolate("n3");
     const removalIndex = change(cluster, { ops: [{ type: "remove", id: "n3" }] });
     cluster.stabilize();
     // The appends that tell it (the one replicating the change while pending does not).
