@@ -73,6 +73,23 @@ export class Departures {
     departure.match = index;
   }
 
+  /**
+   * A departing node refused the append of this leader's term that starts at its recorded
+   * match (`refusedIndex`, its prevLogIndex): its log differs there (a removed former leader with entries that never committed, say). The next append
+   * starts further back, at its hint or one before, as probing does (§5.3), and at 0 at worst;
+   * the receiver's consistency check keeps any start safe. `hintIndex` comes from a peer.
+   */
+  noteRefusal(id: NodeId, refusedIndex: number, hintIndex: number): void {
+    const departure = this.records.get(id);
+    // Only a refusal of the append that starts at the match counts: the commit notice's, or a
+    // late one, says nothing of where the logs agree.
+    if (departure === undefined || departure.match === 0 || refusedIndex !== departure.match) {
+      return;
+    }
+    const hint = Number.isSafeInteger(hintIndex) && hintIndex >= 0 ? hintIndex : 0;
+    departure.match = Math.min(departure.match - 1, hint);
+  }
+
   /** A node added back (a later change names it again) is a member, not departing. */
   delete(id: NodeId): void {
     this.records.delete(id);

@@ -272,6 +272,8 @@ export class Raft {
       this.formerMembers.add(id);
       if (removalIndex !== null) this.noteRemoved(id, removalIndex);
     }
+    // A node added back is a member: its old removal says nothing of it now.
+    for (const id of now) this.removedAtIndex.delete(id);
     this.memberIds = now;
     if (this.role !== "leader") return;
     for (const [id, progress] of [...this.progress]) {
@@ -329,7 +331,9 @@ export class Raft {
   private departAgain(m: RaftMessage): void {
     const removalIndex = this.removedAtIndex.get(m.from);
     if (this.role !== "leader" || removalIndex === undefined || this.departures.has(m.from) ||
-      this.progress.has(m.from) || m.from === this.id || removalIndex > this.log.committed) {
+      this.progress.has(m.from) || m.from === this.id || removalIndex > this.log.committed ||
+      this.log.term(removalIndex) === null) {
+      // (Compacted past the change: the appends could carry nothing; no departure slot taken.)
       return;
     }
     let match = removalIndex;
@@ -747,9 +751,9 @@ export class Raft {
       // A node removed from the configuration (or not yet added, as far as we know) that runs
       // on: its messages are honest but count nowhere. Dropped; its campaigns are noted. A
       // departing node's success only moves where its next notice starts (departures.ts).
-      if (m.type === "appendResponse" && m.success && m.term === this.term &&
-        this.role === "leader") {
-        this.departures.noteMatch(m.from, m.index, this.log.lastIndex());
+      if (m.type === "appendResponse" && m.term === this.term && this.role === "leader") {
+        if (m.success) this.departures.noteMatch(m.from, m.index, this.log.lastIndex());
+        else this.departures.noteRefusal(m.from, m.index, m.hintIndex);
       }
       if (m.type === "preVote" || m.type === "requestVote") {
         this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from,

@@ -173,7 +173,7 @@ describe("departures: a removed node learns that its removal committed", () => {
         .raft;
       expect(cluster.node("n3").raft.status().lastLogIndex).to.be.below(removalIndex);
       // n3 hears nothing for three election timeouts: its departure lapses, and it campaigns
-      // (its pre-votes reach n1, which drops them as a former member's).
+      // (its pre-votes, cut off here, would be refused: n1 holds its lease).
       cluster.isolate("n3");
       cluster.tick(3 * electionTimeoutTicks);
       expect(raft.departures.has("n3")).to.equal(false);
@@ -187,6 +187,29 @@ describe("departures: a removed node learns that its removal committed", () => {
       expect(cluster.node("n3").raft.status().lastLogIndex).to.equal(removalIndex);
       expect(cluster.leader()?.id).to.equal("n1");
     });
+
+  it("a removed former leader whose log diverged (entries that never committed) learns it " +
+    "when it is heard again", () => {
+    const { cluster } = watchedCluster();
+    cluster.isolate("n1");
+    cluster.node("n1").raft.propose("lost-1");
+    cluster.node("n1").raft.propose("lost-2");
+    cluster.tick(3 * electionTimeoutTicks);
+    const leader = cluster.leader();
+    expect(leader?.id).to.be.oneOf(["n2", "n3"]);
+    const proposed = leader!.raft.proposeConfChange({ ops: [{ type: "remove", id: "n1" }] });
+    expect(proposed.kind).to.equal("accepted");
+    const removalIndex = (proposed as { index: number }).index;
+    cluster.tick(3 * electionTimeoutTicks);
+    // n1's last entries are its own, of its old term, where the others have the new leader's.
+    const n1 = cluster.node("n1").raft.status();
+    expect(n1.lastLogIndex).to.be.at.least(3);
+    expect(cluster.node("n1").raft.termAt(3)).to.not.equal(leader!.raft.termAt(3));
+    cluster.heal();
+    cluster.tick(4 * electionTimeoutTicks);
+    removed(cluster, "n1", removalIndex);
+    expect(cluster.node("n1").raft.termAt(3)).to.equal(leader!.raft.termAt(3));
+  });
 
   it("a node added back while departing is a member again, not departing", () => {
     const { cluster } = watchedCluster();
@@ -261,7 +284,8 @@ describe("departures: a removed node learns that its removal committed", () => {
 
   it("is forgotten by a leader that steps down, even if it leads again", () => {
     const { cluster, sent } = watchedCluster();
-    cluster.cutLink("n1", "n3");
+    // Both ways: a removed node heard from again would be told again.
+    cluster.isolate("n3");
     const removalIndex = change(cluster, { ops: [{ type: "remove", id: "n3" }] });
     cluster.stabilize();
     cluster.tick(1);
