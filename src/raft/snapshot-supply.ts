@@ -51,16 +51,24 @@ export function followersWaitingForSnapshot(raft: Raft): NodeId[] {
 }
 
 /**
+ * Leader: whether any follower waits for a snapshot. Asked at every hasReady and Ready: a
+ * loop, not the list followersWaitingForSnapshot builds.
+ */
+function anyFollowerWaitsForSnapshot(raft: Raft): boolean {
+  if (raft.role !== "leader") return false;
+  for (const [id, progress] of raft.progress) {
+    if (id !== raft.id && waitsForSnapshot(raft, progress)) return true;
+  }
+  return false;
+}
+
+/**
  * Leader: the lowest index a snapshot must have to serve the followers that wait for one
  * (the compaction point), or null when none waits or the data held will do.
  */
 export function snapshotWanted(raft: Raft): number | null {
   if (raft.role !== "leader" || snapshotToSend(raft) !== null) return null;
-  // Asked at every hasReady: a loop, not the list followersWaitingForSnapshot builds.
-  for (const [id, progress] of raft.progress) {
-    if (id !== raft.id && waitsForSnapshot(raft, progress)) return raft.log.compacted();
-  }
-  return null;
+  return anyFollowerWaitsForSnapshot(raft) ? raft.log.compacted() : null;
 }
 
 /**
@@ -94,8 +102,7 @@ export function maybeReleaseSnapshot(raft: Raft): void {
   for (const progress of raft.progress.values()) {
     if (progress.snapshotTransfer?.snapshot === snapshot) return;
   }
-  if (snapshot.meta.index >= raft.log.compacted() &&
-    followersWaitingForSnapshot(raft).length > 0) {
+  if (snapshot.meta.index >= raft.log.compacted() && anyFollowerWaitsForSnapshot(raft)) {
     return;
   }
   raft.snapshot = null;
