@@ -240,30 +240,16 @@ async function throughput(args: string[]): Promise<void> {
     .option("--prefill <orders>", "orders to load before measuring",
       nonNegativeInteger("--prefill"), 0)
     .option("--tls", "TLS on (HTTPS client API, mutual TLS between peers)", false)
-    .option("--dashboard-page", "with the live view open in headless chromium throughout " +
-      "(what watching the cluster costs it)", false)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ clients: string; duration: number; prefill: number; tls: boolean;
-      dashboardPage: boolean }>();
+    .opts<{ clients: string; duration: number; prefill: number; tls: boolean }>();
   const clientCounts = options.clients.split(",").map((value) => positiveInteger("--clients")(value));
   console.log("measuring the raw fdatasync rate of this disk (2 s) ...");
   const fsyncPerSecond = measureFdatasyncPerSecond(2);
   console.log("starting a 3-node cluster ...");
   const cluster = await LocalCluster.start({ tls: options.tls });
-  let closeDashboard = async (): Promise<void> => undefined;
   try {
     const leader = await cluster.waitForLeader();
-    if (options.dashboardPage) {
-      const { openPage, serveLocalDashboard } = await import("./dashboard-browser.js");
-      const dashboard = await serveLocalDashboard(cluster);
-      const { browser } = await openPage(`${dashboard.url}/ui/`);
-      console.log(`the live view is open in headless chromium: ${dashboard.url}/ui/`);
-      closeDashboard = async () => {
-        await browser.close();
-        await dashboard.close();
-      };
-    }
     console.log(`leader is ${leader}; creating the benchmark item`);
     await createStockedItem(cluster, "bench-widget");
     await prefillOrders(cluster, options.prefill, ["bench-widget"]);
@@ -300,7 +286,6 @@ async function throughput(args: string[]): Promise<void> {
     for (const loopDelay of loopDelays) console.log(loopDelay);
     for (const note of notes) console.log(note);
   } finally {
-    await closeDashboard();
     await cluster.stop();
   }
 }

@@ -28,6 +28,10 @@ const benchmarks: Record<string, { description: string; run: (args: string[]) =>
       description: "1M orders: snapshot encode/receive/install time, loop stall, peak RSS, reopen",
       run: async (args) => (await import("./bench-big-state.js")).runBigStateBench(args),
     },
+    dashboard: {
+      description: "purchases/s with the live view closed and open in chromium, alternating",
+      run: async (args) => (await import("./bench-dashboard.js")).runDashboardBench(args),
+    },
     "vs-etcd": {
       description: "raftmarket beside a 3-member etcd (apt-get install etcd-server), interleaved",
       run: async (args) => (await import("./bench-vs-etcd.js")).runVsEtcdBench(args),

@@ -7,7 +7,7 @@
  */
 import { html, render } from "htm/preact";
 import { memo } from "preact/compat";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import "./dashboard.css";
 import type {
@@ -24,6 +24,9 @@ const timelineMax = 600;
 /** Events listed at once: a longer list costs the browser more at every frame. */
 const timelineShownMax = 120;
 const samplesMax = 300;
+
+/** Renders of the page so far: shown as an attribute, for a benchmark to see it keep up. */
+let renderCount = 0;
 
 /** The admin token typed into a node's page: memory only. */
 let adminToken = "";
@@ -119,11 +122,15 @@ function App(): unknown {
   const ids = useMemo(() => frame?.ids ?? [], [idsKey]);
   if (frame === null) return html`<p class="loading">Waiting for the first frame...</p>`;
   const leader = leaderOf(frame);
+  renderCount++;
   return html`
     <header>
       <h1>raftmarket <span class="mode">${frame.mode === "launcher" ? "launcher" : "node view"}</span></h1>
       <span class=${`connection ${state.connected ? "live" : "lost"}`} data-testid="connection">
         ${state.connected ? "live" : "reconnecting"}</span>
+      <span class="muted" data-testid="frame-time" data-time-ms=${frame.timeMs}
+        data-renders=${renderCount}>as of
+        ${timeOfDay(frame.timeMs)}</span>
       <span data-testid="summary">${leader === null ? "no leader"
         : `leader ${leader.id}, term ${leader.status?.term}`}</span>
       ${info?.tokenRequired === true ? html`<${TokenInput} set=${tokenSet}
@@ -324,7 +331,7 @@ function LogsView(props: { frame: DashboardFrame }): unknown {
   const low = Math.max(1, high - logColumns + 1);
   const widthPx = logCell.labelPx + logColumns * logCell.widthPx + 4;
   const heightPx = logCell.headerPx + frame.nodes.length * logCell.heightPx + 2;
-  useEffect(() => {
+  useLayoutEffect(() => {
     const context = canvas.current?.getContext("2d");
     if (context == null) return;
     context.clearRect(0, 0, widthPx, heightPx);
@@ -387,7 +394,9 @@ function ChartsView(props: { samples: MetricsSample[]; ids: readonly string[];
       .map((event) => event.timeMs),
     picked: props.picked,
   };
-  useEffect(() => {
+  // Layout effects, so that a chart is drawn in the frame that renders the page, not in a
+  // second frame after it (the same for the logs' canvas).
+  useLayoutEffect(() => {
     const element = container.current;
     if (element === null) return;
     charts.current = chartSpecs.map((spec) => {
@@ -402,7 +411,7 @@ function ChartsView(props: { samples: MetricsSample[]; ids: readonly string[];
     };
   }, []);
   const lastSampleMs = props.samples.at(-1)?.timeMs ?? 0;
-  useEffect(() => {
+  useLayoutEffect(() => {
     for (const chart of charts.current) chart.update(props.samples, props.ids);
   }, [lastSampleMs, props.ids.join(",")]);
   useEffect(() => {

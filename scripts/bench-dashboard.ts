@@ -1,0 +1,192 @@
+/**
+ * `npm run bench -- dashboard`: what watching the cluster costs it. One 3-node cluster, one
+ * load (N closed-loop clients buying, spread over the nodes), measured in alternating phases
+ * with the live view closed and open in headless chromium (ABBA order: closed, open, open,
+ * closed, ...), after a warm-up phase that is not counted. Alternating on one cluster is what
+ * makes the comparison fair on this machine: separate clusters differ by 10-30% from run to
+ * run (which node leads, how warm the JIT is, how full the market is), far more than the
+ * effect measured.
+ *
+ * For each phase it prints purchases/s, p99, the CPU of the nodes and of chromium (all its
+ * processes); for the open phases, also how fresh the page was (the age of the frame it showed,
+ * read once a second) and how often it rendered (style recalculations per second, from the
+ * DevTools protocol). At the end: the median purchases/s closed and open, and their ratio.
+ */
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import path from "node:path";
+import { Command } from "commander";
+import type { Browser, Page } from "playwright-core";
+import { LocalCluster } from "../src/cluster/local-cluster.js";
+import { createStockedItem, positiveInteger } from "./bench-cluster.js";
+import { closedLoop, requestStatus } from "./bench-load.js";
+import { median, percentile } from "./bench-stats.js";
+
+/** The processes under ours that run a chromium binary (the browser's, every type). */
+function browserProcesses(): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const parent = statFields(Number(entry))?.[1];
+    if (parent === undefined) continue;
+    children.set(Number(parent), [...children.get(Number(parent)) ?? [], Number(entry)]);
+  }
+  const found: number[] = [];
+  const stack = [...children.get(process.pid) ?? []];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    stack.push(...children.get(pid) ?? []);
+    try {
+      if (/chrom/.test(path.basename(readlinkSync(`/proc/${pid}/exe`)))) found.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** The fields of /proc/PID/stat after the command name (state, ppid, ...), or null. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system) of the processes, in clock ticks (100 per second here). */
+function cpuTicks(pids: readonly number[]): number {
+  return pids.reduce((total, pid) => {
+    const fields = statFields(pid);
+    return fields === null ? total : total + Number(fields[11]) + Number(fields[12]);
+  }, 0);
+}
+
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
+}
+
+interface OpenPage { browser: Browser; page: Page; pids: number[] }
+
+/** Opens the page and waits for its first frame. */
+async function openLiveView(url: string): Promise<OpenPage> {
+  const { openPage } = await import("./dashboard-browser.js");
+  const { browser, page } = await openPage(url);
+  await page.locator("[data-testid=frame-time]").waitFor({ timeout: 30_000 });
+  return { browser, page, pids: browserProcesses() };
+}
+
+/**
+ * Page freshness while a phase runs, read once a second: the age of the frame shown, and how
+ * many times the page rendered (the page counts its renders).
+ */
+function watchPage(page: Page):
+  { finish: () => Promise<{ agesMs: number[]; rendersPerSecond: number }> } {
+  const agesMs: number[] = [];
+  const renders: { atMs: number; count: number }[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const shown = await page.locator("[data-testid=frame-time]").evaluate((element) =>
+        [element.getAttribute("data-time-ms"), element.getAttribute("data-renders")])
+        .catch(() => null);
+      if (shown !== null) {
+        agesMs.push(Date.now() - Number(shown[0]));
+        renders.push({ atMs: performance.now(), count: Number(shown[1]) });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+  return {
+    finish: async () => {
+      running = false;
+      await done;
+      const first = renders[0];
+      const last = renders.at(-1);
+      const rendersPerSecond = first === undefined || last === undefined ||
+        last.atMs === first.atMs ? NaN : (last.count - first.count) / (last.atMs - first.atMs) * 1000;
+      return { agesMs, rendersPerSecond };
+    },
+  };
+}
+
+export async function runDashboardBench(args: string[]): Promise<void> {
+  const options = new Command("bench dashboard")
+    .description("Purchases/s with the live view closed and open in headless chromium, " +
+      "in alternating phases on one 3-node cluster (what watching costs the cluster).")
+    .option("--clients <count>", "closed-loop clients buying", positiveInteger("--clients"), 64)
+    .option("--duration <seconds>", "seconds per phase", positiveInteger("--duration"), 10)
+    .option("--rounds <count>", "pairs of phases (closed and open)", positiveInteger("--rounds"),
+      4)
+    .showHelpAfterError()
+    .parse(args, { from: "user" })
+    .opts<{ clients: number; duration: number; rounds: number }>();
+  const { chromiumPath, serveLocalDashboard } = await import("./dashboard-browser.js");
+  if (chromiumPath() === null) {
+    console.error("chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)");
+    process.exitCode = 1;
+    return;
+  }
+  console.log("starting a 3-node cluster ...");
+  const cluster = await LocalCluster.start({});
+  let open: OpenPage | null = null;
+  try {
+    await cluster.waitForLeader();
+    await createStockedItem(cluster, "dashboard-widget");
+    const dashboard = await serveLocalDashboard(cluster);
+    const url = `${dashboard.url}/ui/`;
+    const rates = { closed: [] as number[], open: [] as number[] };
+    let phase = 0;
+    const runPhase = async (page: "warm-up" | "closed" | "open"): Promise<void> => {
+      if (page === "open") open = await openLiveView(url);
+      const nodePids = cluster.nodes.map((node) => node.process?.pid ?? 0);
+      const nodesBefore = cpuTicks(nodePids);
+      const browserBefore = open === null ? 0 : cpuTicks(open.pids);
+      const selfBefore = process.cpuUsage();
+      const watch = open === null ? null : watchPage(open.page);
+      phase++;
+      const result = await closedLoop(options.clients, options.duration, 201, (client, k) =>
+        requestStatus(cluster.agent, "POST",
+          `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`,
+          { requestId: `dashboard-${phase}-${client}-${k}`,
+            lines: [{ sku: "dashboard-widget", qty: 1 }] }, 5000));
+      const perSecond = result.okCount / result.seconds;
+      const share = (ticks: number): string => `${(ticks / result.seconds).toFixed(1)}%`;
+      const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+      const parts = [`${page.padEnd(7)} ${perSecond.toFixed(0).padStart(6)} purchases/s`,
+        `p99 ${percentile(sorted, 0.99).toFixed(1)} ms`, `errors ${result.errorCount}`,
+        `nodes ${share(cpuTicks(nodePids) - nodesBefore)} of a core`,
+        `this process ${share(cpuMicros(process.cpuUsage(selfBefore)) / 10_000)}`];
+      if (open !== null) {
+        parts.push(`chromium ${share(cpuTicks(open.pids) - browserBefore)}`);
+        const seen = await watch!.finish();
+        const ages = seen.agesMs.sort((a, b) => a - b);
+        parts.push(`page renders ${seen.rendersPerSecond.toFixed(1)}/s`,
+          `frame age median ${median(ages).toFixed(0)} ms, max ${(ages.at(-1) ?? NaN)
+            .toFixed(0)} ms`);
+        await open.browser.close();
+        open = null;
+      }
+      console.log(parts.join(", "));
+      if (page !== "warm-up") rates[page].push(perSecond);
+    };
+    console.log(`${options.clients} clients, ${options.duration} s phases: a warm-up, then ` +
+      `${options.rounds} rounds with the page closed and open, in ABBA order`);
+    await runPhase("warm-up");
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? ["closed", "open"] as const : ["open", "closed"] as const;
+      for (const page of order) await runPhase(page);
+    }
+    await dashboard.close();
+    const closed = median(rates.closed);
+    const opened = median(rates.open);
+    console.log(`\npurchases/s at ${options.clients} clients, median of ${options.rounds} ` +
+      `phases: page closed ${closed.toFixed(0)}, page open ${opened.toFixed(0)}: ` +
+      `${(opened / closed).toFixed(3)}x (${((1 - opened / closed) * 100).toFixed(1)}% less; ` +
+      "target: at most 5% less)");
+  } finally {
+    // `open` is set inside runPhase; a failed phase may leave the browser running.
+    await (open as OpenPage | null)?.browser.close();
+    await cluster.stop();
+  }
+}
