@@ -42,6 +42,7 @@ interface Options {
   readonly runs: number;
   readonly duration: number;
   readonly prefill: number;
+  readonly warmup: number;
 }
 
 type Workload = "writes" | "reads";
@@ -74,6 +75,8 @@ function parseOptions(args: string[]): Options {
     .option("--duration <seconds>", "seconds per run", positiveInteger("--duration"), 30)
     .option("--prefill <orders>", "orders to load into raftmarket before measuring",
       nonNegativeInteger("--prefill"), 0)
+    .option("--warmup <seconds>", "seconds of writes and of reads on each system before the " +
+      "first cell, not counted (0: none)", nonNegativeInteger("--warmup"), 10)
     .showHelpAfterError()
     .parse(args, { from: "user" })
     .opts<Options>();
@@ -125,6 +128,26 @@ async function seed(cluster: LocalCluster, etcd: EtcdCluster): Promise<void> {
   const result = await etcdTarget(etcd).run("writes", keyCount, 0.2, "seed");
   if (result.errorCount > 0) {
     throw new Error(`etcd refused the seed puts: ${formatErrorsByStatus(result.errorsByStatus)}`);
+  }
+}
+
+/**
+ * Loads each target for `seconds` of writes and then of reads at 16 clients, not counted: a
+ * Node.js server runs interpreted code until its hot paths are compiled, so without this the
+ * first cell (1 client) measured raftmarket's warm-up, about half its warm rate. The results
+ * are printed all the same, with any leader change.
+ */
+async function warmUp(targets: readonly Target[], seconds: number): Promise<void> {
+  if (seconds === 0) return;
+  for (const target of targets) {
+    for (const workload of ["writes", "reads"] as const) {
+      const termBefore = await target.termMax();
+      const result = await target.run(workload, 16, seconds, `warmup-${workload}-${Date.now()}`);
+      const termAfter = await target.termMax();
+      console.log(`warm-up, not counted: ${target.name} ${workload}, 16 clients, ${seconds} s: ` +
+        `${(result.okCount / result.seconds).toFixed(0)}/s, errors ${result.errorCount}, ` +
+        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
+    }
   }
 }
 
@@ -206,6 +229,7 @@ async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Option
   await prefillOrders(cluster, options.prefill,
     Array.from({ length: keyCount }, (_, k) => `bench-${k}`));
   const targets = [raftmarketTarget(cluster), etcdTarget(etcd)];
+  await warmUp(targets, options.warmup);
   const plan: [Workload, number][] = [...options.clients.map((clients): [Workload, number] =>
     ["writes", clients]), ["reads", options.readClients]];
   const cells: CellResult[] = [];
