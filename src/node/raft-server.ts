@@ -518,9 +518,12 @@ export class RaftServer implements NodeService {
     if (early.length > 0) this.options.transport.send(early);
     // Committed entries this node already holds durably are applied, and their writes answered,
     // while this Ready's fsync runs, as etcd applies beside its WAL save: under load a Ready
-    // nearly always writes new entries, and its fsync would otherwise delay every answer.
+    // nearly always writes new entries, and its fsync would otherwise delay every answer. The
+    // write and the fsync start first (persist runs up to its first await): a follower's
+    // acknowledgement waits for that fsync, and should not wait for the apply too.
+    const persisted = this.persist(ready);
     this.applyDurableCommitted(ready);
-    await this.persist(ready);
+    await persisted;
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);
     // The leader hint first, so that answers given below name the current leader.
