@@ -27,6 +27,10 @@ export class CountingTransport implements Transport {
     this.inner.send(messages);
   }
 
+  flushNow(): void {
+    this.inner.flushNow?.();
+  }
+
   onReceive(handler: (messages: readonly RaftMessage[]) => void): void {
     this.inner.onReceive(handler);
   }

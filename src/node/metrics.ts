@@ -77,7 +77,8 @@ export class NodeMetrics {
       help: "From proposal to applied on the leader", registers,
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
     this.fsyncLatencySeconds = new Histogram({ name: "raft_fsync_latency_seconds",
-      help: "One group-commit write and fdatasync", registers,
+      help: "One group-commit write and fdatasync, as the loop sees it: it also waits for " +
+        "the committed entries applied while the fdatasync runs", registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1] });
     this.entriesPerSync = new Histogram({ name: "raft_entries_per_sync",
       help: "Entries made durable by one fdatasync (group commit)", registers,

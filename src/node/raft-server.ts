@@ -515,14 +515,23 @@ export class RaftServer implements NodeService {
     // followers write in parallel with the leader.
     const early = ready.messages.filter(mayPrecedePersist);
     const late = ready.messages.filter((message) => !mayPrecedePersist(message));
-    if (early.length > 0) this.options.transport.send(early);
+    if (early.length > 0) {
+      this.options.transport.send(early);
+      this.options.transport.flushNow?.();
+    }
     // Committed entries this node already holds durably are applied, and their writes answered,
     // while this Ready's fsync runs, as etcd applies beside its WAL save: under load a Ready
     // nearly always writes new entries, and its fsync would otherwise delay every answer. The
     // write and the fsync start first (persist runs up to its first await): a follower's
     // acknowledgement waits for that fsync, and should not wait for the apply too.
     const persisted = this.persist(ready);
-    this.applyDurableCommitted(ready);
+    try {
+      this.applyDurableCommitted(ready);
+    } catch (error) {
+      // The pass ends (and stop() closes the log) only once this fsync is over.
+      await persisted.catch(() => undefined);
+      throw error;
+    }
     await persisted;
     // Votes and acknowledgements only once what they promise is durable.
     if (late.length > 0) this.options.transport.send(late);

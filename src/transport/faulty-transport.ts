@@ -156,6 +156,10 @@ export class FaultyTransport implements Transport {
     if (now.length > 0) this.inner.send(now);
   }
 
+  flushNow(): void {
+    if (!this.closed) this.inner.flushNow?.();
+  }
+
   onReceive(handler: (messages: readonly RaftMessage[]) => void): void {
     this.handler = handler;
   }

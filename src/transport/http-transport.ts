@@ -421,6 +421,11 @@ export class HttpTransport implements Transport {
     channel.streamTimer = null;
   }
 
+  flushNow(): void {
+    if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
+    this.flush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushImmediate !== null || this.closed) return;
     this.flushImmediate = setImmediate(() => this.flush());

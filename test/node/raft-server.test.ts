@@ -277,6 +277,70 @@ describe("RaftServer (the driver)", () => {
       expect((await next.submit(createApple("create-3", "plum"))).kind).to.equal("applied");
     });
 
+  it("stops cleanly when an apply beside its own fsync fails: the pass waits for the fsync",
+    async () => {
+      // A Ready's fdatasync starts before the committed entries it may apply beside it. When
+      // that apply fails (a database write error), the node stops; its stop closes the log, which
+      // it must not do while that fsync is still in flight (an assertion, then an unhandled
+      // rejection, and the state store left open).
+      const root = mkdtempSync(path.join(tmpdir(), "raft-apply-failure-"));
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      const fatal: Error[] = [];
+      const stopped = new Map<NodeId, Promise<unknown>>();
+      let failedOn: NodeId | null = null;
+      let armed = false;
+      try {
+        servers = startCluster({}, root, new Hub(), (id) => ({
+          openStorage: () => {
+            const log = FileStorage.open(path.join(root, id, "wal"));
+            let syncing = 0;
+            const syncAsync = log.syncAsync.bind(log);
+            log.syncAsync = () => {
+              syncing++;
+              return syncAsync().finally(() => syncing--);
+            };
+            class FailingBesideFsync extends MemoryStateStore {
+              override write(body: Parameters<MemoryStateStore["write"]>[0]): void {
+                if (armed && syncing > 0 && failedOn === null) {
+                  failedOn = id;
+                  throw new Error("injected database write failure");
+                }
+                super.write(body);
+              }
+            }
+            return { log, state: new FailingBesideFsync(), snapshots: new MemorySnapshotStore() };
+          },
+          onFatal: (error) => fatal.push(error),
+        }));
+        for (const server of servers) {
+          const stop = server.stop.bind(server);
+          server.stop = () => {
+            const done = stop();
+            stopped.set(server.id, done.then(() => null, (error: unknown) => error));
+            return done;
+          };
+        }
+        const leader = await waitFor(() => leaderOf(servers), "a leader");
+        expect((await leader.submit(createApple("create-1"))).kind).to.equal("applied");
+        armed = true;
+        await Promise.all(Array.from({ length: 300 }, (_, k) => leader.submit({ kind: "buy",
+          requestId: `buy-${k}`, lines: [{ sku: "apple-1kg", qty: 1 }] })));
+        await waitFor(() => (fatal.length > 0 ? true : undefined), "the injected failure");
+        expect(failedOn).to.not.equal(null);
+        expect(fatal[0]!.message).to.include("injected database write failure");
+        const stopError = await waitFor(() => stopped.get(failedOn!), "the failed node's stop");
+        expect(stopError).to.equal(null);
+        expect(unhandled).to.deep.equal([]);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+        await Promise.all(servers.map((server) => server.stop()));
+        servers = [];
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+
   it("logs a CheckQuorum step-down with its reason and serves it at /v1/cluster/events",
     async () => {
       const hub = new Hub();
