@@ -328,7 +328,9 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
     expect(node.process).to.equal("running");
     expect(node.pid).to.equal(liveLockHolder(added.dataDir));
     await caughtUp(added.id);
-    expect(launcher.log).to.match(new RegExp(`\\[${added.id}\\] `));
+    // Its output reaches the launcher through a pipe (and pino's transport thread): waited for.
+    await waitFor(async () => (new RegExp(`\\[${added.id}\\] `).test(launcher!.log) ? true
+      : undefined), `${added.id}'s output in the launcher's`, 30_000);
   });
 
   it("reports an added node whose port is taken as its exit, and runs on", async () => {
