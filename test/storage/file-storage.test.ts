@@ -127,6 +127,19 @@ describe("FileStorage", () => {
     expect(log.entries(1, 21)).to.deep.equal(makeEntries(1, 20, 1));
   });
 
+  it("starts a syncAsync() flush at once when none is in flight: later records wait for the next",
+    async () => {
+      // The driver applies committed entries while this fsync runs; the flush must not be
+      // planned a microtask later, after whatever the caller buffers meanwhile.
+      log.append(makeEntries(1, 1, 1));
+      const first = log.syncAsync();
+      log.append(makeEntries(2, 2, 1));
+      await first;
+      log.close();
+      log = FileStorage.open(dir);
+      expect(log.lastIndex()).to.equal(1);
+    });
+
   it("refuses every call after a failed fdatasync: the node must restart", () => {
     log.append(makeEntries(1, 2, 1));
     log.sync();
