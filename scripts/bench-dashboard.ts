@@ -138,10 +138,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
   console.log("starting a 3-node cluster ...");
   const cluster = await LocalCluster.start({});
   let open: OpenPage | null = null;
+  let closeDashboard = async (): Promise<void> => undefined;
   try {
     await cluster.waitForLeader();
     await createStockedItem(cluster, "dashboard-widget");
     const dashboard = await serveLocalDashboard(cluster);
+    closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
     const rates = { closed: [] as number[], open: [] as number[] };
     let phase = 0;
@@ -185,7 +187,6 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       const order = round % 2 === 0 ? ["closed", "open"] as const : ["open", "closed"] as const;
       for (const page of order) await runPhase(page);
     }
-    await dashboard.close();
     const closed = median(rates.closed);
     const opened = median(rates.open);
     console.log(`\npurchases/s at ${options.clients} clients, median of ${options.rounds} ` +
@@ -195,6 +196,7 @@ export async function runDashboardBench(args: string[]): Promise<void> {
   } finally {
     // `open` is set inside runPhase; a failed phase may leave the browser running.
     await (open as OpenPage | null)?.browser.close();
+    await closeDashboard();
     await cluster.stop();
   }
 }
