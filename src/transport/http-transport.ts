@@ -118,7 +118,8 @@ interface PeerChannel {
  * keep-alive agent per peer sends (http-request.ts); with `tls`, node:https both ways, mutual.
  *
  * Batching: send() only queues, per peer, and schedules one flush per turn of the event loop
- * (setImmediate), so every message sent to a peer in that turn leaves in one POST.
+ * (setImmediate), so every message sent to a peer in that turn leaves in one POST; flushNow()
+ * sends what is queued at once (the driver's appends, which should not wait for the turn).
  * In-flight bound: a peer has at most inflightRequestsMax POSTs outstanding (default 1);
  * messages queued meanwhile wait and leave together in the next POST as soon as one returns,
  * which keeps per-peer order and lets the core pipeline appends without a request per message.
