@@ -528,9 +528,12 @@ export class RaftServer implements NodeService {
     try {
       this.applyDurableCommitted(ready);
     } catch (error) {
-      // The pass ends (and stop() closes the log) only once this fsync is over.
+      // The node stops at once: nothing may read the state this apply left halfway (a status
+      // asks its hash) while the fsync runs. stop() waits for this pass, which ends only once
+      // the fsync is over, before it closes the log.
+      this.fail(error as Error);
       await persisted.catch(() => undefined);
-      throw error;
+      return;
     }
     await persisted;
     // Votes and acknowledgements only once what they promise is durable.

@@ -107,6 +107,8 @@ describe("production RaftServers under simulation", function () {
   const regressionSeeds: readonly { seed: number; caught: string }[] = [
     { seed: 374, caught: "a leader whose database held a damaged order retried its snapshot " +
       "forever, and a follower behind the log never caught up" },
+    { seed: 14386, caught: "a node whose apply failed beside its fsync kept running until the " +
+      "fsync ended, and a status in between asked the hash of its half-applied state" },
   ];
   for (const { seed, caught } of regressionSeeds) {
     it(`passes regression seed ${seed} (${caught})`, async () => {
