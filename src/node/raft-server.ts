@@ -474,6 +474,8 @@ export class RaftServer implements NodeService {
           if (storeFailure !== null) throw storeFailure;
           if (this.stateStore.pendingWrites() > pendingStateWritesMax) {
             await this.stateStore.committed();
+            // Stopped meanwhile: no further pass (it would apply and answer on a stopped node).
+            if (this.stopped) break;
           }
           await this.handleReady(this.node.ready());
         }
@@ -489,6 +491,8 @@ export class RaftServer implements NodeService {
 
   /** A storage failure or a broken invariant: stop, and let the process crash handler exit. */
   private fail(error: Error): void {
+    // Once: the first failure is the one reported (a later one may follow from it).
+    if (this.fatalError !== null) return;
     this.fatalError = error;
     this.options.logger.fatal({ err: error }, "raft loop failed; stopping this node");
     void this.stop();
@@ -531,8 +535,12 @@ export class RaftServer implements NodeService {
       // The node stops at once: nothing may read the state this apply left halfway (a status
       // asks its hash) while the fsync runs. stop() waits for this pass, which ends only once
       // the fsync is over, before it closes the log.
-      this.fail(error as Error);
-      await persisted.catch(() => undefined);
+      try {
+        this.fail(error as Error);
+      } finally {
+        await persisted.catch((syncError: Error) => this.options.logger.error({ err: syncError },
+          "the fsync beside the failed apply failed too"));
+      }
       return;
     }
     await persisted;
