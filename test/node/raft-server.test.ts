@@ -213,6 +213,10 @@ describe("RaftServer (the driver)", () => {
     const hub = new Hub();
     servers = startCluster({ forwardProposals: false, proposalTimeoutMs: 30_000 }, undefined, hub);
     const first = await waitFor(() => leaderOf(servers), "a leader");
+    // Its own first entry committed before the cut: otherwise the next leader's first entry
+    // takes that index, and nothing commits past it.
+    await waitFor(() => first.status().commitIndex === first.status().lastLogIndex &&
+      first.status().commitIndex > 0 ? true : undefined, "the first leader's entry committed");
     const base = first.status().lastLogIndex;
     hub.cut.add(first.id);
     const lost = [1, 2, 3].map((k) => first.submit(createApple(`lost-${k}`, `lost-${k}`)));
@@ -351,8 +355,10 @@ describe("RaftServer (the driver)", () => {
         } }),
       }));
       const leader = await waitFor(() => leaderOf(servers), "a leader");
-      const elected = (lines.get(leader.id) ?? []).map((line) => JSON.parse(line))
-        .find((line) => line.event === "leaderElected");
+      // The core is leader at once; the loop pass that logs its events runs a turn later.
+      const elected = await waitFor(() => (lines.get(leader.id) ?? [])
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.event === "leaderElected"), "the election in the leader's log");
       expect(elected).to.include({ node: leader.id, level: 30 });
       hub.cut.add(leader.id);
       const stepDown = await waitFor(() => (lines.get(leader.id) ?? [])
