@@ -54,6 +54,7 @@ import {
   type OrderLineRequest,
 } from "./model.js";
 import * as results from "./results.js";
+import { packOrder, packSession, unpackOrder, unpackSession } from "./stored-records.js";
 import { commandDigest, type Session } from "./sessions.js";
 import {
   MarketSnapshotDecoder,
@@ -62,7 +63,7 @@ import {
 import { recordHash, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
 import { MemoryStateStore } from "./memory-state-store.js";
-import type { StateStore, StateView, StateWriter } from "./state-store.js";
+import type { StateKey, StateStore, StateView, StateWriter } from "./state-store.js";
 
 /** Sizes for metrics and status pages. */
 export interface MarketStats {
@@ -299,7 +300,8 @@ export class MarketStateMachine {
     this.meta.clockMs = Math.max(this.meta.clockMs, valid.timeMs);
     this.expireSessions();
     const digest = commandDigest(valid);
-    const previous = this.w().get("sessions", valid.requestId) as Session | undefined;
+    const stored = this.w().get("sessions", valid.requestId);
+    const previous = stored === undefined ? undefined : unpackSession(stored, valid.requestId);
     if (previous !== undefined) {
       return previous.digest === digest ? previous.result
         : results.requestIdConflict(valid.requestId);
@@ -341,7 +343,7 @@ export class MarketStateMachine {
     if (previous !== undefined) this.digest.remove(recordHash("order", encodeOrder(previous)));
     else this.meta.orderCount++;
     this.digest.add(recordHash("order", encodeOrder(frozen)));
-    this.w().put("orders", frozen.index, frozen);
+    this.w().put("orders", frozen.index, packOrder(frozen));
     return frozen;
   }
 
@@ -349,7 +351,7 @@ export class MarketStateMachine {
     while (this.meta.sessionCount >= this.config.sessionsMax) this.dropOldestSession();
     const frozen = Object.freeze({ ...session, result: results.freezeResult(session.result) });
     this.digest.add(recordHash("session", encodeSession(frozen)));
-    this.w().put("sessions", frozen.requestId, frozen);
+    this.w().put("sessions", frozen.requestId, packSession(frozen));
     this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);
     this.meta.sessionTail++;
     this.meta.sessionCount++;
@@ -373,8 +375,9 @@ export class MarketStateMachine {
     if (this.headSession?.sequence === sequence) return this.headSession.session;
     const requestId = this.w().get("sessionQueue", sequence) as string | undefined;
     assert(requestId !== undefined, "market: session queue head missing");
-    const session = this.w().get("sessions", requestId) as Session | undefined;
-    assert(session !== undefined, `market: queued session ${requestId} missing`);
+    const stored = this.w().get("sessions", requestId);
+    assert(stored !== undefined, `market: queued session ${requestId} missing`);
+    const session = unpackSession(stored, requestId);
     this.headSession = { sequence, session };
     return session;
   }
@@ -478,7 +481,8 @@ export class MarketStateMachine {
     if (match === null) return undefined;
     const index = Number(match[1]);
     if (!Number.isSafeInteger(index) || orderIdForIndex(index) !== orderId) return undefined;
-    return reader.get("orders", index) as Order | undefined;
+    const stored = reader.get("orders", index);
+    return stored === undefined ? undefined : unpackOrder(stored, index);
   }
 
   // --- Queries ----------------------------------------------------------------------------
@@ -552,10 +556,10 @@ export class MarketStateMachine {
       config: meta?.config ?? emptyConfig,
       appliedIndex: meta?.appliedIndex ?? 0,
       clockMs: meta?.clockMs ?? 0,
-      items: mapValues(view.range("items"), (value) => value as Item),
-      orders: mapValues(view.range("orders"), (value) => value as Order),
-      sessions: mapValues(view.range("sessionQueue"),
-        (requestId) => view.get("sessions", requestId as string) as Session),
+      items: mapEntries(view.range("items"), (_sku, value) => value as Item),
+      orders: mapEntries(view.range("orders"), (key, value) => unpackOrder(value, key as number)),
+      sessions: mapEntries(view.range("sessionQueue"), (_sequence, requestId) =>
+        unpackSession(view.get("sessions", requestId as string), requestId as string)),
     };
     return { source, raftMeta: view.get("meta", raftMetaKey) };
   }
@@ -626,11 +630,11 @@ export class MarketStateMachine {
         digest.add(recordHash("item", encodeItem(item)));
       }
       for (const order of state.orders) {
-        writer.put("orders", order.index, results.freezeOrder(order));
+        writer.put("orders", order.index, packOrder(order));
         digest.add(recordHash("order", encodeOrder(order)));
       }
       state.sessions.forEach((session, sequence) => {
-        writer.put("sessions", session.requestId, session);
+        writer.put("sessions", session.requestId, packSession(session));
         writer.put("sessionQueue", sequence, session.requestId);
         digest.add(recordHash("session", encodeSession(session)));
       });
@@ -721,11 +725,11 @@ export class MarketSnapshotInstall {
             this.items.push(record.item);
             break;
           case "order":
-            writer.put("orders", record.order.index, results.freezeOrder(record.order));
+            writer.put("orders", record.order.index, packOrder(record.order));
             this.digest.add(recordHash("order", encodeOrder(record.order)));
             break;
           case "session":
-            writer.put("sessions", record.session.requestId, record.session);
+            writer.put("sessions", record.session.requestId, packSession(record.session));
             writer.put("sessionQueue", this.sessionSequence++, record.session.requestId);
             this.digest.add(recordHash("session", encodeSession(record.session)));
             break;
@@ -761,9 +765,9 @@ export function installMarketSnapshot(store: StateStore, chunks: Iterable<string
   return install.market();
 }
 
-function* mapValues<T>(entries: Iterable<{ readonly value: unknown }>, read: (value: unknown) => T):
-  IterableIterator<T> {
-  for (const entry of entries) yield read(entry.value);
+function* mapEntries<T>(entries: Iterable<{ readonly key: StateKey; readonly value: unknown }>,
+  read: (key: StateKey, value: unknown) => T): IterableIterator<T> {
+  for (const entry of entries) yield read(entry.key, entry.value);
 }
 
 /** Sums the lines of each sku, keeping the order in which skus first appear. */
