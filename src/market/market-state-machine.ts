@@ -54,7 +54,13 @@ import {
   type OrderLineRequest,
 } from "./model.js";
 import * as results from "./results.js";
-import { packOrder, packSession, unpackOrder, unpackSession } from "./stored-records.js";
+import {
+  marketStoreFormat,
+  packOrder,
+  packSession,
+  unpackOrder,
+  unpackSession,
+} from "./stored-records.js";
 import { commandDigest, type Session } from "./sessions.js";
 import {
   MarketSnapshotDecoder,
@@ -166,7 +172,7 @@ export class MarketStateMachine {
       this.config = Object.freeze({ ...defaultMarketConfig, ...config });
       validateMarketConfig(this.config);
       this.meta = {
-        format: marketSnapshotFormat, config: this.config, appliedIndex: 0, clockMs: 0,
+        format: marketStoreFormat, config: this.config, appliedIndex: 0, clockMs: 0,
         itemCount: 0, orderCount: 0, sessionCount: 0, sessionTail: 0, sessionHead: 0,
         recordDigest: new SetDigest().hex(),
       };
@@ -176,9 +182,9 @@ export class MarketStateMachine {
       store.write((writer) => writer.put("meta", metaKey, meta));
       return;
     }
-    if (stored.format !== marketSnapshotFormat) {
+    if (stored.format !== marketStoreFormat && stored.format !== marketSnapshotFormat) {
       throw new MarketSnapshotError(`the state store holds market format ${String(stored.format)}, ` +
-        `this version reads ${marketSnapshotFormat}`);
+        `this version reads ${marketStoreFormat} (and ${marketSnapshotFormat})`);
     }
     this.config = Object.freeze({ ...stored.config });
     validateMarketConfig(this.config);
@@ -188,7 +194,9 @@ export class MarketStateMachine {
           `${this.config[key]}, not ${String(config[key])}`);
       }
     }
-    this.meta = { ...stored, config: this.config };
+    // A store of objects (marketSnapshotFormat) gets packed records from the next write on,
+    // and says so then, so that an earlier version refuses it (stored-records.ts).
+    this.meta = { ...stored, format: marketStoreFormat, config: this.config };
     this.digest = SetDigest.fromHex(stored.recordDigest);
     if (items !== undefined) {
       for (const item of items) this.catalogue.insert(Object.freeze({ ...item }));
@@ -639,7 +647,7 @@ export class MarketStateMachine {
         digest.add(recordHash("session", encodeSession(session)));
       });
       const meta: MarketMeta = {
-        format: marketSnapshotFormat, config: state.config, appliedIndex: state.appliedIndex,
+        format: marketStoreFormat, config: state.config, appliedIndex: state.appliedIndex,
         clockMs: state.clockMs, itemCount: state.items.length, orderCount: state.orders.length,
         sessionCount: state.sessions.length, sessionTail: state.sessions.length, sessionHead: 0,
         recordDigest: digest.hex(),
@@ -740,7 +748,7 @@ export class MarketSnapshotInstall {
       if (!last) return;
       const header = this.decoder.header!;
       const meta: MarketMeta = {
-        format: marketSnapshotFormat, config: header.config, appliedIndex: header.appliedIndex,
+        format: marketStoreFormat, config: header.config, appliedIndex: header.appliedIndex,
         clockMs: header.clockMs, itemCount: header.itemCount, orderCount: header.orderCount,
         sessionCount: header.sessionCount, sessionTail: header.sessionCount, sessionHead: 0,
         recordDigest: this.digest.hex(),

@@ -18,16 +18,27 @@
  * A record that does not fit the packed form exactly (an orderId or a total that the rules
  * would not derive, a line with other fields) is stored as the object itself, so unpacking
  * always gives back the record that was stored. Objects are what earlier versions stored, and
- * they are still read: a store written before this change opens as it was.
+ * they are still read: a store written before this change opens as it was (its meta then says
+ * marketStoreFormat from the first write on, so that an earlier version refuses it).
+ *
+ * A value the checksum passed but that is not a record (a bug, or a foreign writer) is refused
+ * with a StateStoreError, as a damaged value is: the node stops rather than serve it. Objects
+ * are checked as a snapshot's records are (market-snapshot.ts).
  *
  * The records themselves do not change: the state digest, snapshots and the API see objects,
  * built with their fields in the order the market builds them.
  */
-import { assert } from "./assert.js";
-import type { MarketResult } from "./commands.js";
+import { isFieldProblem, readOrder, readSession } from "./market-snapshot.js";
 import { orderIdForIndex, type Order, type OrderLine, type OrderStatus } from "./model.js";
 import * as results from "./results.js";
 import type { Session } from "./sessions.js";
+import { StateStoreError } from "./state-store.js";
+
+/**
+ * The format a market's store meta records. A store of marketSnapshotFormat (as earlier versions
+ * wrote it) holds only objects, and is still opened.
+ */
+export const marketStoreFormat = "raftmarket.market.v2.packed";
 
 const orderFieldCount = 6; // orderId, requestId, lines, status, totalCents, index
 const lineFieldCount = 3; // sku, qty, priceCents
@@ -46,28 +57,32 @@ export function packOrder(order: Order, sessionRequestId?: string): unknown {
 /** The order stored at `index` as `value` (packOrder's, or an object as stored before). */
 export function unpackOrder(value: unknown, index: number, sessionRequestId?: string): Order {
   if (!Array.isArray(value)) {
-    assert(isObject(value), `market: stored order ${index} is neither packed nor an object`);
-    return results.freezeOrder(value as unknown as Order);
+    const order = readOrder(value, "order");
+    refuseIf(isFieldProblem(order) || order.index !== index, () => `stored order ${index} is ` +
+      `not an order${isFieldProblem(order) ? ` (${order.field} ${order.message})` : ""}`);
+    return results.freezeOrder(order as Order);
   }
   const [requestIdField, statusCode] = value as unknown[];
   const requestId = requestIdField === 0 ? sessionRequestId : requestIdField;
-  const status = statusCodes[statusCode as number];
+  const status = Number.isInteger(statusCode) ? statusCodes[statusCode as number] : undefined;
   const lineFields = value.length - 2;
-  assert(typeof requestId === "string" && status !== undefined && lineFields > 0
-    && lineFields % lineFieldCount === 0, `market: stored order ${index} is malformed`);
+  refuseIf(typeof requestId !== "string" || status === undefined || lineFields <= 0
+    || lineFields % lineFieldCount !== 0, () => `stored order ${index} is malformed`);
   const lines: OrderLine[] = [];
   let totalCents = 0;
   for (let at = 2; at < value.length; at += lineFieldCount) {
     const sku: unknown = value[at];
     const qty: unknown = value[at + 1];
     const priceCents: unknown = value[at + 2];
-    assert(typeof sku === "string" && typeof qty === "number" && typeof priceCents === "number",
-      `market: stored order ${index} has a malformed line`);
+    if (!(typeof sku === "string" && typeof qty === "number"
+      && typeof priceCents === "number")) {
+      throw refusal(`stored order ${index} has a malformed line`);
+    }
     lines.push({ sku, qty, priceCents });
     totalCents += qty * priceCents;
   }
-  return results.freezeOrder({ orderId: orderIdForIndex(index), requestId, lines, status,
-    totalCents, index });
+  return results.freezeOrder({ orderId: orderIdForIndex(index), requestId: requestId as string,
+    lines, status: status!, totalCents, index });
 }
 
 /** The value to store for `session` (at key session.requestId). */
@@ -82,39 +97,50 @@ export function packSession(session: Session): unknown {
 
 /** The session stored at `requestId` as `value` (packSession's, or an object). */
 export function unpackSession(value: unknown, requestId: string): Session {
-  if (!Array.isArray(value)) {
-    assert(isObject(value), `market: stored session ${requestId} is neither packed nor an object`);
-    return value as unknown as Session;
-  }
+  if (!Array.isArray(value)) return checkedSession(value, requestId);
   const [digest, recordedAtMs, index, packedResult] = value as unknown[];
-  assert(value.length === 4 && typeof digest === "string" && typeof recordedAtMs === "number"
-    && typeof index === "number", `market: stored session ${requestId} is malformed`);
-  let result: MarketResult;
-  if (Array.isArray(packedResult)) {
-    const [orderIndex, packedOrder] = packedResult as unknown[];
-    assert(packedResult.length === 2 && typeof orderIndex === "number",
-      `market: stored session ${requestId} has a malformed result`);
-    result = results.orderResult(unpackOrder(packedOrder, orderIndex, requestId));
-  } else {
-    assert(isObject(packedResult), `market: stored session ${requestId} has no result`);
-    result = results.freezeResult(packedResult as unknown as MarketResult);
+  refuseIf(value.length !== 4 || typeof digest !== "string" || typeof recordedAtMs !== "number"
+    || typeof index !== "number", () => `stored session ${requestId} is malformed`);
+  if (!Array.isArray(packedResult)) {
+    // Item results and refusals are stored as they are: checked whole, as an object session.
+    return checkedSession({ requestId, digest, recordedAtMs, index, result: packedResult },
+      requestId);
   }
-  return Object.freeze({ requestId, digest, recordedAtMs, index, result });
+  const [orderIndex, packedOrder] = packedResult as unknown[];
+  refuseIf(packedResult.length !== 2 || !Number.isSafeInteger(orderIndex),
+    () => `stored session ${requestId} has a malformed result`);
+  const result = results.orderResult(unpackOrder(packedOrder, orderIndex as number, requestId));
+  return Object.freeze({ requestId, digest: digest as string,
+    recordedAtMs: recordedAtMs as number, index: index as number, result });
+}
+
+function checkedSession(value: unknown, requestId: string): Session {
+  const session = readSession(value, "session");
+  refuseIf(isFieldProblem(session) || session.requestId !== requestId, () => `stored session ` +
+    `${requestId} is not a session${isFieldProblem(session)
+      ? ` (${session.field} ${session.message})` : ""}`);
+  const checked = session as Session;
+  return Object.freeze({ ...checked, result: results.freezeResult(checked.result) });
 }
 
 /** Whether unpacking order's packed form gives back exactly `order`. */
 function packable(order: Order): boolean {
   if (Object.keys(order).length !== orderFieldCount || order.lines.length === 0
-    || order.orderId !== orderIdForIndex(order.index)
+    || typeof order.requestId !== "string" || order.orderId !== orderIdForIndex(order.index)
     || !statusCodes.includes(order.status)) return false;
   let totalCents = 0;
   for (const line of order.lines) {
-    if (Object.keys(line).length !== lineFieldCount) return false;
+    if (Object.keys(line).length !== lineFieldCount || typeof line.sku !== "string"
+      || typeof line.qty !== "number" || typeof line.priceCents !== "number") return false;
     totalCents += line.qty * line.priceCents;
   }
   return totalCents === order.totalCents;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+function refuseIf(condition: boolean, message: () => string): void {
+  if (condition) throw refusal(message());
+}
+
+function refusal(message: string): StateStoreError {
+  return new StateStoreError(`market: ${message}`);
 }

@@ -7,17 +7,27 @@
  * still opens, answers and hashes as a packed one; a malformed value is refused, not served.
  */
 import { expect } from "chai";
-import { MarketStateMachine, type MarketResult } from "../../src/market/index.js";
+import {
+  encodeMarketSnapshotStream,
+  installMarketSnapshot,
+  MarketStateMachine,
+  marketSnapshotFormat,
+  type MarketResult,
+} from "../../src/market/index.js";
 import { MemoryStateStore } from "../../src/market/memory-state-store.js";
 import type { Order } from "../../src/market/model.js";
 import type { Session } from "../../src/market/sessions.js";
+import { StateStoreError } from "../../src/market/state-store.js";
 import {
+  marketStoreFormat,
   packOrder,
   packSession,
   unpackOrder,
   unpackSession,
 } from "../../src/market/stored-records.js";
-import { addStock, buy, createItem, LogFeeder } from "./helpers.js";
+import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
+import { TempDirs } from "../storage/helpers.js";
+import { addStock, buy, cancel, createItem, LogFeeder } from "./helpers.js";
 
 const requestId = "6f1c2b1e-4f7a-4c55-9a43-2f0e8d1c9b7a";
 
@@ -40,6 +50,9 @@ function stored(value: unknown): unknown {
 }
 
 describe("stored market records", () => {
+  const dirs = new TempDirs();
+  after(() => dirs.cleanup());
+
   it("unpacks a packed order to the order, its fields in the market's order", () => {
     for (const original of [order(), order({ status: "cancelled" }),
       order({ lines: [{ sku: "x", qty: 1_000_000, priceCents: 10_000_000 }],
@@ -53,12 +66,17 @@ describe("stored market records", () => {
     }
   });
 
-  it("stores whole an order that the packed form would not give back", () => {
+  it("stores whole an order the packed form would not give back; reads it as a snapshot's", () => {
+    // Not made by the market (whose orders all pack): an extra field, which reading drops as
+    // a snapshot's reader does; an orderId, total or lines no rule allows, refused when read.
+    const extra = { ...order(), extra: 1 } as Order;
+    expect(packOrder(extra)).to.equal(extra);
+    expect(unpackOrder(stored(extra), 41)).to.deep.equal(order());
     for (const odd of [order({ orderId: "legacy-7" }), order({ totalCents: 306 }),
-      { ...order(), extra: 1 } as Order, order({ lines: [] , totalCents: 0 })]) {
-      const value = packOrder(odd);
-      expect(value).to.equal(odd);
-      expect(unpackOrder(stored(value), odd.index)).to.deep.equal(odd);
+      order({ lines: [], totalCents: 0 })]) {
+      expect(packOrder(odd)).to.equal(odd);
+      expect(() => unpackOrder(stored(odd), odd.index)).to.throw(StateStoreError,
+        /stored order 41 is not an order/);
     }
   });
 
@@ -89,51 +107,120 @@ describe("stored market records", () => {
       .to.be.below(JSON.stringify(placedSession).length * 0.45);
   });
 
-  it("refuses a malformed stored value rather than serve it", () => {
-    expect(() => unpackOrder(["r", 2, "sku", 1, 1], 3)).to.throw(/stored order 3 is malformed/);
-    expect(() => unpackOrder(["r", 0, "sku", 1], 3)).to.throw(/malformed/);
-    expect(() => unpackOrder(["r", 0, "sku", "1", 1], 3)).to.throw(/malformed line/);
-    expect(() => unpackOrder("text", 3)).to.throw(/neither packed nor an object/);
-    expect(() => unpackSession(["d", 1, 2], "q")).to.throw(/stored session q is malformed/);
-    expect(() => unpackSession(["d", 1, 2, [5]], "q")).to.throw(/malformed result/);
-    expect(() => unpackSession(undefined, "q")).to.throw(/neither packed nor an object/);
+  it("refuses a malformed stored value, packed or an object, rather than serve it", () => {
+    const refusals: [() => unknown, RegExp][] = [
+      [() => unpackOrder(["r", 2, "sku", 1, 1], 3), /stored order 3 is malformed/],
+      [() => unpackOrder(["r", "1", "sku", 1, 1], 3), /stored order 3 is malformed/],
+      [() => unpackOrder(["r", 0, "sku", 1], 3), /malformed/],
+      [() => unpackOrder(["r", 0, "sku", "1", 1], 3), /malformed line/],
+      [() => unpackOrder("text", 3), /stored order 3 is not an order/],
+      [() => unpackOrder({ lines: [] }, 3), /stored order 3 is not an order/],
+      [() => unpackOrder(stored(order()), 42), /stored order 42 is not an order/],
+      [() => unpackSession(["d", 1, 2], "q"), /stored session q is malformed/],
+      [() => unpackSession(["d", 1, 2, [5]], "q"), /malformed result/],
+      [() => unpackSession(["d", 1, 2, {}], "q"), /stored session q is not a session/],
+      [() => unpackSession(undefined, "q"), /stored session q is not a session/],
+      [() => unpackSession({}, "q"), /stored session q is not a session/],
+      [() => unpackSession(stored(session({ ok: true, kind: "order", order: order() })), "other"),
+        /stored session other is not a session/],
+    ];
+    for (const [unpack, message] of refusals) {
+      expect(unpack).to.throw(StateStoreError, message);
+    }
   });
 
-  it("opens a store of objects, as an earlier version wrote it, and goes on alike", () => {
-    // Both markets apply one log; then the first store's packed values are rewritten as the
-    // objects they stand for, and the market reopened on it, as after an upgrade.
-    const stores = [new MemoryStateStore(), new MemoryStateStore()];
-    const markets = stores.map((store) => new MarketStateMachine({ sessionsMax: 3 }, store));
+  it("is what the market writes, by apply, by restore and by a snapshot install", async () => {
+    const own = new MemoryStateStore();
+    const market = new MarketStateMachine({}, own);
+    const log = new LogFeeder(market);
+    log.apply(createItem("a", 10));
+    log.apply(buy([{ sku: "a", qty: 2 }, { sku: "a", qty: 1 }]));
+    log.apply(cancel("o-2"));
+    log.apply(buy([{ sku: "a", qty: 99 }]));
+    const view = own.view();
+    const text: string[] = [];
+    try {
+      await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
+        (chunk) => text.push(chunk), () => Promise.resolve());
+    } finally {
+      view.close();
+    }
+    const restoredStore = new MemoryStateStore();
+    const installedStore = new MemoryStateStore();
+    const copies = [
+      MarketStateMachine.restore(market.snapshot(), restoredStore),
+      installMarketSnapshot(installedStore, text, undefined, { index: market.appliedIndex }),
+    ];
+    for (const copy of copies) expect(copy.stateHash()).to.equal(market.stateHash());
+    for (const store of [own, restoredStore, installedStore]) {
+      const records = store.view();
+      try {
+        // One order (cancelled: status 1), four sessions (create, buy, cancel, refused buy).
+        const orders = [...records.range("orders")].map(({ value }) => value);
+        expect(orders).to.have.length(1);
+        expect(orders[0]).to.be.an("array").that.includes(1);
+        const sessions = [...records.range("sessions")].map(({ value }) => value);
+        expect(sessions).to.have.length(4);
+        for (const value of sessions) expect(value).to.be.an("array");
+        expect(records.get("meta", "market")).to.include({ format: marketStoreFormat });
+      } finally {
+        records.close();
+      }
+    }
+  });
+
+  it("opens a store of objects, as an earlier version wrote it, and goes on alike", async () => {
+    // Both markets apply one log; then the first store's values are rewritten as the objects
+    // the earlier version stored (the records themselves, as JSON) and its meta given that
+    // version's format, and the market reopened on it from LMDB, as after an upgrade.
+    const dir = dirs.make("raftmarket-stored-");
+    const legacy = LmdbStateStore.open(dir);
+    const markets = [new MarketStateMachine({}, legacy), new MarketStateMachine({},
+      new MemoryStateStore())];
     const log = new LogFeeder(markets);
     log.apply(createItem("a", 10));
-    const retried = buy([{ sku: "a", qty: 2 }], "kept");
-    log.apply(retried);
+    log.apply(buy([{ sku: "a", qty: 2 }], "kept"));
     for (let n = 0; n < 3; n++) log.apply(buy([{ sku: "a", qty: 1 }]));
-    const legacy = stores[0]!;
+    await legacy.committed();
     const view = legacy.view();
-    const rewrites: [string, string | number, unknown][] = [];
+    const rewrites: ["orders" | "sessions", string | number, unknown][] = [];
     for (const { key, value } of view.range("orders")) {
-      rewrites.push(["orders", key, unpackOrder(value, key as number)]);
+      expect(value).to.be.an("array");
+      rewrites.push(["orders", key, stored(markets[1]!.getOrder(`o-${key}`))]);
     }
     for (const { key, value } of view.range("sessions")) {
-      rewrites.push(["sessions", key, unpackSession(value, key as string)]);
+      expect(value).to.be.an("array");
+      rewrites.push(["sessions", key, stored(unpackSession(value, key as string))]);
     }
+    const meta = view.get("meta", "market") as object;
     view.close();
     legacy.write((writer) => {
-      for (const [table, key, value] of rewrites) {
-        writer.put(table as "orders" | "sessions", key, value);
-      }
+      for (const [table, key, value] of rewrites) writer.put(table, key, value);
+      writer.put("meta", "market", { ...meta, format: marketSnapshotFormat });
     });
-    expect(rewrites.some(([, , value]) => Array.isArray(value))).to.equal(false);
-    const reopened = new MarketStateMachine({ sessionsMax: 3 }, legacy);
-    const both = new LogFeeder([reopened, markets[1]!]);
-    both.index = log.index;
-    both.timeMs = log.timeMs;
-    expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
-    expect(reopened.getOrder("o-2")).to.deep.equal(markets[1]!.getOrder("o-2"));
-    both.apply(addStock("a", 5));
-    both.apply(buy([{ sku: "a", qty: 1 }]));
-    expect(reopened.snapshot()).to.equal(markets[1]!.snapshot());
-    expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+    await legacy.close();
+    const reopenedStore = LmdbStateStore.open(dir);
+    try {
+      const reopened = new MarketStateMachine({}, reopenedStore);
+      expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+      expect(JSON.stringify(reopened.getOrder("o-3"))).to.equal(
+        JSON.stringify(markets[1]!.getOrder("o-3")));
+      const both = new LogFeeder([reopened, markets[1]!]);
+      both.index = log.index;
+      both.timeMs = log.timeMs;
+      // A retry answered from an object session, and more writes beside the objects.
+      const retry = both.apply(buy([{ sku: "a", qty: 2 }], "kept"));
+      expect(retry).to.deep.include({ ok: true, kind: "order" });
+      expect(JSON.stringify(retry)).to.equal(JSON.stringify({ ok: true, kind: "order",
+        order: markets[1]!.getOrder("o-2") }));
+      both.apply(addStock("a", 5));
+      both.apply(buy([{ sku: "a", qty: 1 }]));
+      await reopenedStore.committed();
+      expect(reopened.snapshot()).to.equal(markets[1]!.snapshot());
+      expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+      expect(reopenedStore.get("meta", "market")).to.include({ format: marketStoreFormat });
+    } finally {
+      await reopenedStore.close();
+    }
   });
 });
