@@ -27,7 +27,7 @@ import {
   type ProcessTable,
 } from "./launcher-processes.js";
 import { openLauncherRecord, planRecordedNodes, type LauncherRecord } from "./launcher-record.js";
-import { marketNodeBin } from "./market-node-bin.js";
+import { marketNodeArgs } from "./market-node-bin.js";
 import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
 
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
@@ -40,7 +40,7 @@ function prefixFor(id: string, k: number): string {
 
 function startNode(config: ClusterConfig, id: string, k: number, extraArgs: string[]): ChildProcess {
   const child = spawn(process.execPath,
-    [marketNodeBin(), "--config", config.path, "--id", id, ...extraArgs],
+    [...marketNodeArgs(), "--config", config.path, "--id", id, ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   const prefix = prefixFor(id, k);
   for (const stream of [child.stdout, child.stderr]) {

@@ -15,7 +15,7 @@ import { loadClusterConfig, type ClusterConfigFile } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { writeDevCerts } from "./dev-certs.js";
 import { distinctFreePort } from "./free-port.js";
-import { marketNodeBin } from "./market-node-bin.js";
+import { marketNodeArgs } from "./market-node-bin.js";
 
 export { freePort } from "./free-port.js";
 
@@ -164,7 +164,7 @@ export class LocalCluster {
     const output = this.options.output ?? "ignore";
     const join = node.join === undefined ? [] : ["--join", node.join.joinUrl, "--peer-url",
       node.join.peerUrl, "--client-url", node.join.clientUrl, "--data-dir", node.join.dataDir];
-    const child = spawn(process.execPath, [marketNodeBin(), "--config", this.configPath,
+    const child = spawn(process.execPath, [...marketNodeArgs(), "--config", this.configPath,
       "--id", id, "--log-level", this.options.logLevel ?? "warn",
       ...(options.newCluster === true ? ["--new-cluster"] : []), ...join],
     { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
