@@ -9,9 +9,15 @@ import type { Scheduler, TimerHandle } from "../node/scheduler.js";
  * SIGKILL discards a process's timers and pending I/O.
  *
  * Promise continuations are real microtasks: after each callback the queue waits until the
- * microtask queue has drained (drainMicrotasks), so every continuation that callback started has
- * run before the next callback does, exactly as Node runs microtasks between macrotasks. No
- * real I/O or timer takes part, so nothing else runs meanwhile: the order stays the seed's.
+ * microtask queue has drained (runUntil), so every continuation that callback started has run
+ * before the next callback does, exactly as Node runs microtasks between macrotasks. No real
+ * I/O or timer takes part, so nothing else runs meanwhile: the order stays the seed's.
+ *
+ * The next event runs from a nextTick callback: Node runs the nextTick queue only between whole
+ * drains of the microtask queue. A turn of the event loop (setImmediate) would wait for the drain
+ * too, but costs 3 µs against 0.3 µs: it was 45% of a seed's time. The simulated code must not
+ * use process.nextTick itself (src/node and src/market do not: no streams, no EventEmitter), or
+ * its ticks could interleave with the simulator's.
  */
 
 export interface SimEvent {
@@ -25,17 +31,8 @@ export interface SimEvent {
   readonly intervalMs: number | null;
 }
 
-/**
- * Resolves after the microtasks queued so far, and those they queue, have run. Called from a
- * promise continuation (runUntil is async), so the tick runs once V8 has emptied the microtask
- * queue: Node runs the nextTick queue only between whole drains of it. A turn of the event loop
- * (setImmediate) would drain it too, but costs 3 µs against 0.3 µs: it was 45% of a seed's time.
- * The simulated code must not use process.nextTick itself (src/node and src/market do not: no
- * streams, no EventEmitter), or its ticks could interleave with the simulator's.
- */
-export function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => process.nextTick(resolve));
-}
+/** Settled once: a reaction queued on it runs in the current (or next) drain of the microtasks. */
+const resolved = Promise.resolve();
 
 /** Bounds a runaway simulation: a callback that reschedules itself forever at the same time. */
 const eventsAtOneTimeMax = 1_000_000;
@@ -76,34 +73,57 @@ export class SimClock {
    * Runs events in order until virtual time would pass `untilMs`, or `stop()` says so (checked
    * after each event); time then stands at the last event run (or at untilMs when the queue ran
    * dry before it). Returns whether it stopped because of `stop`.
+   *
+   * Each event runs from a nextTick callback that the previous event queued through a promise
+   * reaction: the reaction runs during the drain of the microtask queue, and the tick it queues
+   * only once that drain is complete (Node runs the nextTick queue between whole drains), so
+   * every continuation an event started has run before the next event does, as with
+   * `await drainMicrotasks()` after each, without an async function's resumption, a promise and
+   * its resolver for every event. The first event runs as a promise continuation, as before.
    */
-  async runUntil(untilMs: number, stop: () => boolean = () => false): Promise<boolean> {
-    let atSameTime = 0;
-    // From here on this runs as a promise continuation, which drainMicrotasks needs.
-    await Promise.resolve();
-    for (;;) {
-      this.dropCancelled();
-      const next = this.heap[0];
-      if (next === undefined || next.atMs > untilMs) {
-        this.nowMsValue = Math.max(this.nowMsValue, untilMs);
-        return false;
-      }
-      this.pop();
-      atSameTime = next.atMs === this.nowMsValue ? atSameTime + 1 : 0;
-      if (atSameTime > eventsAtOneTimeMax) {
-        throw new Error(`simulation stuck: over ${eventsAtOneTimeMax} events at ${next.atMs} ms`);
-      }
-      this.nowMsValue = next.atMs;
-      if (next.intervalMs !== null) {
-        // Rescheduled before it runs, so that clearing it from its own callback works.
-        const again = this.schedule(next.owner, next.intervalMs, next.callback, next.intervalMs);
-        next.owner?.rebind(next, again);
-      }
-      this.eventsRun++;
-      next.callback();
-      await drainMicrotasks();
-      if (stop()) return true;
-    }
+  runUntil(untilMs: number, stop: () => boolean = () => false): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      let atSameTime = 0;
+      let ranOne = false;
+      const queueStep = (): void => {
+        process.nextTick(step);
+      };
+      const step = (): void => {
+        try {
+          if (ranOne && stop()) {
+            resolve(true);
+            return;
+          }
+          this.dropCancelled();
+          const next = this.heap[0];
+          if (next === undefined || next.atMs > untilMs) {
+            this.nowMsValue = Math.max(this.nowMsValue, untilMs);
+            resolve(false);
+            return;
+          }
+          this.pop();
+          atSameTime = next.atMs === this.nowMsValue ? atSameTime + 1 : 0;
+          if (atSameTime > eventsAtOneTimeMax) {
+            throw new Error(`simulation stuck: over ${eventsAtOneTimeMax} events at ${next.atMs} ms`);
+          }
+          this.nowMsValue = next.atMs;
+          if (next.intervalMs !== null) {
+            // Rescheduled before it runs, so that clearing it from its own callback works.
+            const again = this.schedule(next.owner, next.intervalMs, next.callback, next.intervalMs);
+            next.owner?.rebind(next, again);
+          } else {
+            next.owner?.ran(next);
+          }
+          this.eventsRun++;
+          ranOne = true;
+          next.callback();
+          void resolved.then(queueStep);
+        } catch (error) {
+          reject(error as Error);
+        }
+      };
+      void resolved.then(step);
+    });
   }
 
   private dropCancelled(): void {
@@ -180,10 +200,7 @@ export class NodeScheduler implements Scheduler {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const event = this.clock.schedule(this, delayMs, () => {
-      this.live.delete(event);
-      callback();
-    });
+    const event = this.clock.schedule(this, delayMs, callback);
     this.track(event);
     return { event } as SimTimer as unknown as TimerHandle;
   }
@@ -205,11 +222,7 @@ export class NodeScheduler implements Scheduler {
   }
 
   setImmediate(callback: () => void): void {
-    const event = this.clock.schedule(this, 0, () => {
-      this.live.delete(event);
-      callback();
-    });
-    this.track(event);
+    this.track(this.clock.schedule(this, 0, callback));
   }
 
   randomInt(max: number): number {
@@ -227,6 +240,11 @@ export class NodeScheduler implements Scheduler {
     for (const event of this.live) event.cancelled = true;
     this.live.clear();
     this.intervalHandles.clear();
+  }
+
+  /** A one-shot event of this node is about to run: it is no longer pending. */
+  ran(event: SimEvent): void {
+    this.live.delete(event);
   }
 
   /** An interval ran and scheduled its next run: its handle now stands for that one. */

@@ -26,7 +26,8 @@ const inFlightMessagesMax = 200_000;
  */
 export class SimNetwork {
   private readonly receivers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
-  private readonly cutLinks = new Set<string>();
+  /** The cut links, by sender then receiver: looked up for every message, so no string keys. */
+  private readonly cutLinks = new Map<NodeId, Set<NodeId>>();
   private inFlight = 0;
   delivered = 0;
   dropped = 0;
@@ -50,11 +51,13 @@ export class SimNetwork {
   }
 
   cut(from: NodeId, to: NodeId): void {
-    this.cutLinks.add(`${from}>${to}`);
+    let cutTo = this.cutLinks.get(from);
+    if (cutTo === undefined) this.cutLinks.set(from, cutTo = new Set());
+    cutTo.add(to);
   }
 
   isCut(from: NodeId, to: NodeId): boolean {
-    return this.cutLinks.has(`${from}>${to}`);
+    return this.cutLinks.get(from)?.has(to) === true;
   }
 
   healAll(): void {
@@ -67,7 +70,10 @@ export class SimNetwork {
    * a duplicate arriving on its own later.
    */
   send(from: NodeId, messages: readonly RaftMessage[]): void {
-    const batches = new Map<NodeId, RaftMessage[]>();
+    // The destinations in order of their first message, and their batches: a few at most, so
+    // arrays rather than a Map for every send.
+    const destinations: NodeId[] = [];
+    const batches: RaftMessage[][] = [];
     for (const message of messages) {
       if (message.from !== from) throw new Error(`${from} sent a message from ${message.from}`);
       this.onSend?.(from, message);
@@ -75,12 +81,16 @@ export class SimNetwork {
         this.dropped++;
         continue;
       }
-      let batch = batches.get(message.to);
-      if (batch === undefined) batches.set(message.to, batch = []);
-      batch.push(message);
+      const slot = destinations.indexOf(message.to);
+      if (slot === -1) {
+        destinations.push(message.to);
+        batches.push([message]);
+      } else {
+        batches[slot]!.push(message);
+      }
       if (this.rng.nextFloat() < this.faults.duplicateRate) this.deliverLater(from, message.to, [message]);
     }
-    for (const [to, batch] of batches) this.deliverLater(from, to, batch);
+    for (let k = 0; k < destinations.length; k++) this.deliverLater(from, destinations[k]!, batches[k]!);
   }
 
   private deliverLater(from: NodeId, to: NodeId, batch: readonly RaftMessage[]): void {
