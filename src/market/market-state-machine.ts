@@ -541,9 +541,10 @@ export class MarketStateMachine {
     this.checkUsable();
     if (this.hashCache === null) {
       const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = this.meta;
+      // Keys written in canonical order, so that canonicalJson need not sort them.
       this.hashCache = sha256Hex(canonicalJson({
-        format: marketSnapshotFormat, appliedIndex, clockMs, config: encodeConfig(this.config),
-        itemCount, orderCount, sessionCount, recordDigest: this.digest.hex(),
+        appliedIndex, clockMs, config: encodeConfig(this.config), format: marketSnapshotFormat,
+        itemCount, orderCount, recordDigest: this.digest.hex(), sessionCount,
       }));
     }
     return this.hashCache;

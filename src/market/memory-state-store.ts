@@ -25,7 +25,13 @@ type Change =
   | { readonly kind: "clearAll" };
 
 export class MemoryStateStore implements StateStore {
-  private readonly live: Tables;
+  /**
+   * The tables now. Open views may share this object (liveViews): the next write then copies
+   * it before changing it, so a view costs a copy only when a write comes while it is open.
+   */
+  private live: Tables;
+  /** Views opened on `live` itself and not closed yet. */
+  private liveViews = 0;
   private readonly durable: Tables;
   /** The changes of each write() since the last flushed(), oldest first. */
   private unflushed: (readonly Change[])[] = [];
@@ -84,6 +90,11 @@ export class MemoryStateStore implements StateStore {
       },
     });
     // Only a body that returned commits: one that threw leaves no trace.
+    if (this.liveViews > 0) {
+      // Open views keep the tables as they are: this write goes to a copy.
+      this.live = copyTables(this.live);
+      this.liveViews = 0;
+    }
     applyChanges(this.live, changes);
     for (const change of changes) {
       if (change.kind === "clearAll") this.damaged.clear();
@@ -114,7 +125,9 @@ export class MemoryStateStore implements StateStore {
 
   view(): StateView {
     this.checkOpen();
-    const frozen = copyTables(this.live);
+    // Shared with the store until its next write, which copies the tables first (write).
+    const frozen = this.live;
+    this.liveViews++;
     const damaged = new Set(this.damaged);
     let open = true;
     const check = (): void => {
@@ -143,6 +156,7 @@ export class MemoryStateStore implements StateStore {
         }
       },
       close: () => {
+        if (open && frozen === this.live) this.liveViews--;
         open = false;
       },
     };

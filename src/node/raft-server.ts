@@ -517,8 +517,11 @@ export class RaftServer implements NodeService {
     if (ready.entries.length > 0) this.membership.noteLogged(ready.entries);
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader.
-    const early = ready.messages.filter(mayPrecedePersist);
-    const late = ready.messages.filter((message) => !mayPrecedePersist(message));
+    // Most Readies carry no message (a tick, an apply): no arrays built for them.
+    const messages = ready.messages;
+    const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
+    const late = messages.length === 0 ? messages
+      : messages.filter((message) => !mayPrecedePersist(message));
     if (early.length > 0) {
       this.options.transport.send(early);
       this.options.transport.flushNow?.();

@@ -209,6 +209,24 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
       view.close();
     });
 
+    it("keeps each of several views as it was taken, whichever closes first", async () => {
+      store.write((writer) => writer.put("items", "a", 1));
+      await store.committed();
+      const first = store.view();
+      const closedAtOnce = store.view();
+      closedAtOnce.close();
+      store.write((writer) => writer.put("items", "a", 2));
+      await store.committed();
+      const second = store.view();
+      first.close();
+      store.write((writer) => writer.put("items", "a", 3));
+      await store.committed();
+      expect(second.get("items", "a")).to.equal(2);
+      expect(entriesOf(second, "items")).to.deep.equal([["a", 2]]);
+      second.close();
+      expect(await committedEntries(store, "items")).to.deep.equal([["a", 3]]);
+    });
+
     it("ranges over number keys in numeric order", async () => {
       const keys = [100, 2, 10, 1, 0, 2 ** 40, 99];
       store.write((writer) => keys.forEach((key) => writer.put("orders", key, key)));
