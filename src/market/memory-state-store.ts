@@ -36,14 +36,17 @@ export class MemoryStateStore implements StateStore {
   /** The changes of each write() since the last flushed(), oldest first. */
   private unflushed: (readonly Change[])[] = [];
   private closed = false;
+  /** crash() handed the durable tables to the store it returned. */
+  private crashed = false;
   /**
    * Values a fault damaged on the disk (damage()): reading one fails as LmdbStateStore's
    * checksum fails; writing the key again replaces the damaged value. Keyed by damageKey.
    */
   private readonly damaged = new Set<string>();
 
-  constructor(initial?: Tables) {
-    this.live = copyTables(initial ?? emptyTables());
+  /** `adopt`: `initial` is handed over (crash), not copied. */
+  constructor(initial?: Tables, adopt = false) {
+    this.live = initial === undefined ? emptyTables() : adopt ? initial : copyTables(initial);
     this.durable = copyTables(this.live);
   }
 
@@ -169,13 +172,17 @@ export class MemoryStateStore implements StateStore {
 
   /**
    * What a crash now would leave on disk: the flushed state and the first `keep` writes after
-   * it (clamped to how many there are), as a new open store. This store is closed.
+   * it (clamped to how many there are), as a new open store. This store is closed, and hands
+   * its tables to the new one: it cannot crash again.
    */
   crash(keep = 0): MemoryStateStore {
-    const tables = copyTables(this.durable);
-    for (const changes of this.unflushed.slice(0, Math.max(0, keep))) applyChanges(tables, changes);
+    // This store is closed from here on: the next one takes its durable tables over, uncopied.
+    if (this.crashed) throw new StateStoreError("state store crashed already: its disk is gone");
+    this.crashed = true;
     this.closed = true;
-    const next = new MemoryStateStore(tables);
+    const tables = this.durable;
+    for (const changes of this.unflushed.slice(0, Math.max(0, keep))) applyChanges(tables, changes);
+    const next = new MemoryStateStore(tables, true);
     // Damage is on the disk; a value rewritten since is sound (the rewrite was whole).
     for (const key of this.damaged) next.damaged.add(key);
     return next;

@@ -24,11 +24,25 @@ export interface SimEvent {
   readonly atMs: number;
   readonly sequence: number;
   readonly owner: NodeScheduler | null;
-  readonly callback: () => void;
+  /** Replaced by a no-op when cancelled (cancelEvent). */
+  callback: () => void;
   /** Set when cleared or when its owner was killed. */
   cancelled: boolean;
   /** For setInterval: the period, to schedule the next run. */
   readonly intervalMs: number | null;
+}
+
+function noop(): void {}
+
+/**
+ * Marks `event` cancelled, and lets go of its callback: a cancelled event stays in the heap
+ * until its time comes (a client's timeout, 1.5 s on), and its callback's closure would keep
+ * what it refers to alive that long, into the old generation, for the garbage collector to
+ * copy and then mark.
+ */
+function cancelEvent(event: SimEvent): void {
+  event.cancelled = true;
+  event.callback = noop;
 }
 
 /** Settled once: a reaction queued on it runs in the current (or next) drain of the microtasks. */
@@ -60,7 +74,7 @@ export class SimClock {
 
   /** Cancels an event scheduled here: it will not run (a no-op if it ran already). */
   cancel(event: SimEvent): void {
-    event.cancelled = true;
+    cancelEvent(event);
   }
 
   /** The due time of the next live event, or null when there is none. */
@@ -216,7 +230,7 @@ export class NodeScheduler implements Scheduler {
   clearTimer(handle: TimerHandle | null): void {
     if (handle === null) return;
     const { event } = handle as unknown as SimTimer;
-    event.cancelled = true;
+    cancelEvent(event);
     this.live.delete(event);
     this.intervalHandles.delete(event);
   }
@@ -237,7 +251,7 @@ export class NodeScheduler implements Scheduler {
   /** Cancels every pending callback of this node, now and from now on. */
   kill(): void {
     this.dead = true;
-    for (const event of this.live) event.cancelled = true;
+    for (const event of this.live) cancelEvent(event);
     this.live.clear();
     this.intervalHandles.clear();
   }
@@ -260,7 +274,7 @@ export class NodeScheduler implements Scheduler {
   }
 
   private track(event: SimEvent): void {
-    if (this.dead) event.cancelled = true;
+    if (this.dead) cancelEvent(event);
     else this.live.add(event);
   }
 }
