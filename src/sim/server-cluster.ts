@@ -31,6 +31,12 @@ export class ServerSimNode {
   log: SimLog | null = null;
   /** What the disks hold while the node is down; handed to the next start. */
   disk: ServerNodeDisk = { log: new MemoryStorage(), state: new MemoryStateStore() };
+  /**
+   * The node's metrics, made at its first start and kept across restarts: the simulator never
+   * reads them, and a prom-client registry with its histograms costs more to build than a
+   * restart's other work.
+   */
+  metrics: NodeMetrics | null = null;
   /** The fatal error the node stopped on, if it stopped by itself. */
   fatal: Error | null = null;
   /** Set when the node's next fatal error is one the simulator caused (a failed fsync). */
@@ -186,7 +192,7 @@ export class ServerCluster {
       scheduler,
       // Without the process metrics: prom-client's collect a whole process's figures through
       // perf_hooks observers that a simulated restart would never release.
-      metrics: new NodeMetrics(id, { processMetrics: false }),
+      metrics: node.metrics ??= new NodeMetrics(id, { processMetrics: false }),
       openStorage: () => ({ log, state, snapshots: new MemorySnapshotStore() }),
       onFatal: (error) => {
         // A crashed incarnation's leftover continuations may fail on its dead disks: ignored.
