@@ -5,7 +5,7 @@
  * equal bytes, and so equal hashes on every replica.
  */
 import { hash } from "node:crypto";
-import { assert } from "./assert.js";
+import { assert, InvariantError } from "./assert.js";
 
 /** Nesting deeper than this is a bug: no market value is more than a few levels deep. */
 const depthMax = 32;
@@ -40,7 +40,10 @@ function canonicalJsonAt(value: unknown, depth: number): string {
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     const member = record[key];
-    assert(member !== undefined, `canonicalJson: property ${key} is undefined`);
+    // Not assert(): its message would be formatted for every member of every value.
+    if (member === undefined) {
+      throw new InvariantError(`canonicalJson: property ${key} is undefined`);
+    }
     text += `${k === 0 ? "" : ","}${JSON.stringify(key)}:${canonicalJsonAt(member, depth + 1)}`;
   }
   return `${text}}`;

@@ -4,7 +4,7 @@
  * it and stop at their limit), and the item count per area. Items are frozen records; a change
  * of stock replaces the record. Bounded by MarketConfig.itemsMax.
  */
-import { assert } from "./assert.js";
+import { assert, InvariantError } from "./assert.js";
 import { compareCodeUnits } from "./canonical.js";
 import { marketLimits, type Item } from "./model.js";
 
@@ -47,7 +47,9 @@ export class Catalogue {
   /** Replaces an item with a new version of it: same sku, name and area. */
   replace(item: Item): Item {
     const previous = this.items.get(item.sku);
-    assert(previous !== undefined, `catalogue: replacing unknown sku ${item.sku}`);
+    if (previous === undefined) {
+      throw new InvariantError(`catalogue: replacing unknown sku ${item.sku}`);
+    }
     assert(previous.area === item.area && previous.name === item.name,
       "catalogue: only stock and price change in place");
     const frozen = Object.freeze({ ...item });

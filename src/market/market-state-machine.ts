@@ -24,7 +24,7 @@
  *   3. answers a known requestId from the session table (or with requestIdConflict);
  *   4. otherwise executes, and its result, success or rejection, is recorded.
  */
-import { assert, assertNever } from "./assert.js";
+import { assert, assertNever, InvariantError } from "./assert.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { Catalogue, type SearchQuery } from "./catalogue.js";
 import type {
@@ -240,8 +240,9 @@ export class MarketStateMachine {
     // Checked before anything changes, so a driver bug caught here leaves the machine usable.
     let previousIndex = this.meta.appliedIndex;
     for (const { index } of entries) {
-      assert(Number.isSafeInteger(index) && index > previousIndex,
-        `market: apply at index ${index} after ${previousIndex}`);
+      if (!Number.isSafeInteger(index) || index <= previousIndex) {
+        throw new InvariantError(`market: apply at index ${index} after ${previousIndex}`);
+      }
       previousIndex = index;
     }
     const answers: (MarketResult | null)[] = [];

@@ -47,10 +47,14 @@ export class RaftEventLog {
     private readonly capacity = raftEventRingCapacity) {}
 
   record(events: readonly NodeEvent[], dropped: number, timeMs: number): void {
+    // The log line's object is built only for a logger that writes it (not a silent one).
+    const logging = this.logger.isLevelEnabled("info");
     for (const event of events) {
       const message = describeRaftEvent(event);
-      const { kind, ...fields } = event;
-      this.logger.info({ event: kind, ...fields }, message);
+      if (logging) {
+        const { kind, ...fields } = event;
+        this.logger.info({ event: kind, ...fields }, message);
+      }
       this.ring.push({ ...event, seq: ++this.lastSeq, timeMs, node: this.node, message });
       if (this.ring.length > this.capacity) this.ring.shift();
     }

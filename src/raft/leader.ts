@@ -1,4 +1,4 @@
-import { assert } from "./assert.js";
+import { assert, InvariantError } from "./assert.js";
 import {
   entrySizeBytes,
   type EntryKind,
@@ -84,7 +84,9 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
   const { log, config } = raft;
   const prevLogIndex = progress.next - 1;
   // Acknowledgements past our last index are refused (handleAppendResponse), so next stays in.
-  assert(prevLogIndex <= log.lastIndex(), `next ${progress.next} for ${to} beyond the log`);
+  if (prevLogIndex > log.lastIndex()) {
+    throw new InvariantError(`next ${progress.next} for ${to} beyond the log`);
+  }
   const prevLogTerm = log.term(prevLogIndex);
   if (prevLogTerm === null) {
     // §7: the entries this follower needs were compacted; it catches up by snapshot.

@@ -1,4 +1,4 @@
-import { assert } from "./assert.js";
+import { assert, InvariantError } from "./assert.js";
 import { entrySizeBytes, type Entry, type SnapshotMeta } from "./messages.js";
 
 /**
@@ -118,8 +118,13 @@ export class RaftLog {
 
   /** Entries in [indexLow, indexHigh), cut short at `bytesMax` (but at least one entry). */
   slice(indexLow: number, indexHigh: number, bytesMax = Infinity): Entry[] {
-    assert(indexLow >= this.firstIndex(), `slice below the first index: ${indexLow}`);
-    assert(indexHigh <= this.lastIndex() + 1, `slice beyond the last index: ${indexHigh}`);
+    // Hot: as `if`s rather than asserts, which would format their messages at every call.
+    if (indexLow < this.firstIndex()) {
+      throw new InvariantError(`slice below the first index: ${indexLow}`);
+    }
+    if (indexHigh > this.lastIndex() + 1) {
+      throw new InvariantError(`slice beyond the last index: ${indexHigh}`);
+    }
     const result: Entry[] = [];
     let bytes = 0;
     for (let index = indexLow; index < indexHigh; index++) {
@@ -189,7 +194,9 @@ export class RaftLog {
 
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
+    if (index > this.lastIndex()) {
+      throw new InvariantError(`commit ${index} beyond last index ${this.lastIndex()}`);
+    }
     this.committed = index;
   }
 
@@ -216,7 +223,9 @@ export class RaftLog {
   }
 
   appliedTo(index: number): void {
-    assert(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
+    if (index > this.committed) {
+      throw new InvariantError(`applied ${index} beyond commit ${this.committed}`);
+    }
     // A snapshot installed while a Ready was out moved applied past that Ready's entries.
     this.applied = Math.max(this.applied, index);
   }
