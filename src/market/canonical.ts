@@ -35,7 +35,7 @@ function canonicalJsonAt(value: unknown, depth: number): string {
   assert(typeof value === "object", `canonicalJson: cannot encode a ${typeof value}`);
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (!inOrder(keys)) keys.sort(compareCodeUnits);
+  if (!inOrder(keys)) sortKeys(keys);
   let text = "{";
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
@@ -47,6 +47,21 @@ function canonicalJsonAt(value: unknown, depth: number): string {
     text += `${k === 0 ? "" : ","}${JSON.stringify(key)}:${canonicalJsonAt(member, depth + 1)}`;
   }
   return `${text}}`;
+}
+
+/**
+ * Sorts `keys` by UTF-16 code unit, in place: an insertion sort, as a market value has a few
+ * keys, and Array.prototype.sort copies them to a scratch array and calls back per comparison
+ * (every apply digests a command whose keys are out of order). Keys are distinct, so any sort
+ * gives the same order.
+ */
+function sortKeys(keys: string[]): void {
+  for (let k = 1; k < keys.length; k++) {
+    const key = keys[k]!;
+    let j = k - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
 }
 
 function inOrder(keys: readonly string[]): boolean {
