@@ -26,10 +26,12 @@ export interface SimEvent {
   readonly owner: NodeScheduler | null;
   /** Replaced by a no-op when cancelled (cancelEvent). */
   callback: () => void;
-  /** Set when cleared or when its owner was killed. */
+  /** Set when cleared. An event whose owner was killed is dropped too (NodeScheduler.killed). */
   cancelled: boolean;
   /** For setInterval: the period, to schedule the next run. */
   readonly intervalMs: number | null;
+  /** For setInterval: the handle, which moves to each next run (null: none). */
+  handle: SimTimer | null;
 }
 
 function noop(): void {}
@@ -67,7 +69,7 @@ export class SimClock {
   schedule(owner: NodeScheduler | null, delayMs: number, callback: () => void,
     intervalMs: number | null = null): SimEvent {
     const event: SimEvent = { atMs: this.nowMsValue + Math.max(0, delayMs),
-      sequence: this.sequence++, owner, callback, cancelled: false, intervalMs };
+      sequence: this.sequence++, owner, callback, cancelled: false, intervalMs, handle: null };
     this.push(event);
     return event;
   }
@@ -122,11 +124,14 @@ export class SimClock {
           }
           this.nowMsValue = next.atMs;
           if (next.intervalMs !== null) {
-            // Rescheduled before it runs, so that clearing it from its own callback works.
+            // Rescheduled before it runs, so that clearing it from its own callback works: its
+            // handle now stands for the next run.
             const again = this.schedule(next.owner, next.intervalMs, next.callback, next.intervalMs);
-            next.owner?.rebind(next, again);
-          } else {
-            next.owner?.ran(next);
+            const handle = next.handle;
+            if (handle !== null) {
+              handle.event = again;
+              again.handle = handle;
+            }
           }
           this.eventsRun++;
           ranOne = true;
@@ -140,8 +145,10 @@ export class SimClock {
     });
   }
 
+  /** Drops the cancelled events at the top, and those of killed nodes. */
   private dropCancelled(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    const heap = this.heap;
+    while (heap.length > 0 && (heap[0]!.cancelled || heap[0]!.owner?.killed === true)) this.pop();
   }
 
   private push(event: SimEvent): void {
@@ -197,11 +204,11 @@ function before(a: SimEvent, b: SimEvent): boolean {
 export class NodeScheduler implements Scheduler {
   /** Milliseconds added to virtual time to give this node's wall clock. */
   wallClockOffsetMs = 1_700_000_000_000;
-  /** Every pending event of this node: what kill() cancels. */
-  private readonly live = new Set<SimEvent>();
-  /** The handle of each pending interval run, which moves to the next run (rebind). */
-  private readonly intervalHandles = new Map<SimEvent, SimTimer>();
-  private dead = false;
+  /**
+   * Set by kill(): the clock then drops every event of this node, pending or scheduled later,
+   * as it comes to it (no set of pending events to keep up at every event).
+   */
+  killed = false;
 
   constructor(private readonly clock: SimClock, private readonly rng: Rng) {}
 
@@ -215,28 +222,23 @@ export class NodeScheduler implements Scheduler {
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const event = this.clock.schedule(this, delayMs, callback);
-    this.track(event);
     return { event } as SimTimer as unknown as TimerHandle;
   }
 
   setInterval(callback: () => void, intervalMs: number): TimerHandle {
     const event = this.clock.schedule(this, intervalMs, callback, Math.max(1, intervalMs));
-    this.track(event);
     const handle: SimTimer = { event };
-    this.intervalHandles.set(event, handle);
+    event.handle = handle;
     return handle as unknown as TimerHandle;
   }
 
   clearTimer(handle: TimerHandle | null): void {
     if (handle === null) return;
-    const { event } = handle as unknown as SimTimer;
-    cancelEvent(event);
-    this.live.delete(event);
-    this.intervalHandles.delete(event);
+    this.clock.cancel((handle as unknown as SimTimer).event);
   }
 
   setImmediate(callback: () => void): void {
-    this.track(this.clock.schedule(this, 0, callback));
+    this.clock.schedule(this, 0, callback);
   }
 
   randomInt(max: number): number {
@@ -250,32 +252,7 @@ export class NodeScheduler implements Scheduler {
 
   /** Cancels every pending callback of this node, now and from now on. */
   kill(): void {
-    this.dead = true;
-    for (const event of this.live) cancelEvent(event);
-    this.live.clear();
-    this.intervalHandles.clear();
-  }
-
-  /** A one-shot event of this node is about to run: it is no longer pending. */
-  ran(event: SimEvent): void {
-    this.live.delete(event);
-  }
-
-  /** An interval ran and scheduled its next run: its handle now stands for that one. */
-  rebind(previous: SimEvent, next: SimEvent): void {
-    this.live.delete(previous);
-    const handle = this.intervalHandles.get(previous);
-    this.intervalHandles.delete(previous);
-    this.track(next);
-    if (handle !== undefined && !next.cancelled) {
-      handle.event = next;
-      this.intervalHandles.set(next, handle);
-    }
-  }
-
-  private track(event: SimEvent): void {
-    if (this.dead) cancelEvent(event);
-    else this.live.add(event);
+    this.killed = true;
   }
 }
 
