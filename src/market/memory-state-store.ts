@@ -99,9 +99,13 @@ export class MemoryStateStore implements StateStore {
       this.liveViews = 0;
     }
     applyChanges(this.live, changes);
-    for (const change of changes) {
-      if (change.kind === "clearAll") this.damaged.clear();
-      else this.damaged.delete(damageKey(change.table, change.key));
+    // Rewritten values are sound again; nothing to look up (and no key to build) when no value
+    // is damaged, as nearly always.
+    if (this.damaged.size > 0) {
+      for (const change of changes) {
+        if (change.kind === "clearAll") this.damaged.clear();
+        else this.damaged.delete(damageKey(change.table, change.key));
+      }
     }
     this.unflushed.push(changes);
   }
