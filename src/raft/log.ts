@@ -182,7 +182,9 @@ export class RaftLog {
   appendFromLeader(incoming: readonly Entry[]): number {
     const conflict = this.findConflict(incoming);
     if (conflict === 0) return 0;
-    assert(conflict > this.committed, `conflict at ${conflict} is at or below commit ${this.committed}`);
+    if (conflict <= this.committed) {
+      throw new InvariantError(`conflict at ${conflict} is at or below commit ${this.committed}`);
+    }
     const first = incoming[0]!;
     const newEntries = incoming.slice(conflict - first.index);
     this.entries.length = conflict - this.compactedIndex - 1;
