@@ -240,7 +240,7 @@ export class MarketStateMachine {
     // Checked before anything changes, so a driver bug caught here leaves the machine usable.
     let previousIndex = this.meta.appliedIndex;
     for (const { index } of entries) {
-      if (!Number.isSafeInteger(index) || index <= previousIndex) {
+      if (!(Number.isSafeInteger(index) && index > previousIndex)) {
         throw new InvariantError(`market: apply at index ${index} after ${previousIndex}`);
       }
       previousIndex = index;

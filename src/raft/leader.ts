@@ -84,7 +84,7 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
   const { log, config } = raft;
   const prevLogIndex = progress.next - 1;
   // Acknowledgements past our last index are refused (handleAppendResponse), so next stays in.
-  if (prevLogIndex > log.lastIndex()) {
+  if (!(prevLogIndex <= log.lastIndex())) {
     throw new InvariantError(`next ${progress.next} for ${to} beyond the log`);
   }
   const prevLogTerm = log.term(prevLogIndex);

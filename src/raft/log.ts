@@ -118,11 +118,12 @@ export class RaftLog {
 
   /** Entries in [indexLow, indexHigh), cut short at `bytesMax` (but at least one entry). */
   slice(indexLow: number, indexHigh: number, bytesMax = Infinity): Entry[] {
-    // Hot: as `if`s rather than asserts, which would format their messages at every call.
-    if (indexLow < this.firstIndex()) {
+    // Hot: as `if`s rather than asserts, which would format their messages at every call;
+    // written as negations of the invariants, so that NaN and undefined fail them as before.
+    if (!(indexLow >= this.firstIndex())) {
       throw new InvariantError(`slice below the first index: ${indexLow}`);
     }
-    if (indexHigh > this.lastIndex() + 1) {
+    if (!(indexHigh <= this.lastIndex() + 1)) {
       throw new InvariantError(`slice beyond the last index: ${indexHigh}`);
     }
     const result: Entry[] = [];
@@ -182,7 +183,7 @@ export class RaftLog {
   appendFromLeader(incoming: readonly Entry[]): number {
     const conflict = this.findConflict(incoming);
     if (conflict === 0) return 0;
-    if (conflict <= this.committed) {
+    if (!(conflict > this.committed)) {
       throw new InvariantError(`conflict at ${conflict} is at or below commit ${this.committed}`);
     }
     const first = incoming[0]!;
@@ -196,7 +197,7 @@ export class RaftLog {
 
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    if (index > this.lastIndex()) {
+    if (!(index <= this.lastIndex())) {
       throw new InvariantError(`commit ${index} beyond last index ${this.lastIndex()}`);
     }
     this.committed = index;
@@ -225,7 +226,7 @@ export class RaftLog {
   }
 
   appliedTo(index: number): void {
-    if (index > this.committed) {
+    if (!(index <= this.committed)) {
       throw new InvariantError(`applied ${index} beyond commit ${this.committed}`);
     }
     // A snapshot installed while a Ready was out moved applied past that Ready's entries.
