@@ -26,6 +26,18 @@
  * commitIntervalMs of each other share one layer and one commit: atomic together, as each
  * was alone. committed(), flushed() and close() commit the open layer at once.
  *
+ * Why the environment is opened again now and then. LMDB reads pages through its map, and the
+ * kernel counts every mapped page as the node's resident memory until the map goes. Orders are
+ * appended: each leaf page at the end of the table is read while it fills and then never
+ * again, yet stays mapped, so a node's RSS grew by the whole file (105 MiB at 1,000,000 orders,
+ * issue 10 bounds RSS at 250 MiB). Every remapEveryCommits commits, when nothing is in flight
+ * (no commit queued or unsynced, no view open), the store closes the environment and opens it
+ * again: the pages stay in the page cache, and only those read again are mapped again (10-15
+ * MiB under load in a scratch experiment, against the whole file). It runs in an event-loop
+ * turn of its own (setImmediate) after lmdb-js's flush: close and open then complete within
+ * that turn's microtasks (about 10 ms at a million orders), so no other code sees the store
+ * without an environment; an invariant says so.
+ *
  * Each layer's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
  * puts every transaction queued in one event turn into one LMDB commit, and a write that
  * failed halfway must not leave half of itself in that commit. Once one write fails, the later
@@ -57,6 +69,11 @@ export interface LmdbStateStoreOptions {
    * an Error it returns fails that commit as a disk error would.
    */
   readonly commitFault?: () => Error | undefined;
+  /**
+   * Commits after which the environment is closed and opened again, once nothing is in flight,
+   * to let go of the pages it mapped (default 200; 0: never).
+   */
+  readonly remapEveryCommits?: number;
 }
 
 /** A value written but not yet committed; `bytes` is what the commit will store. */
@@ -113,10 +130,23 @@ export class LmdbStateStore implements StateStore {
   private lastCommit: Promise<void> = Promise.resolve();
   private failure: StateStoreError | null = null;
   private closed = false;
+  /** Commits queued, and the last of them known synced: equal when lmdb-js has none in flight. */
+  private commitsQueued = 0;
+  private commitsFlushed = 0;
+  /** Commits resolved since the environment was opened. */
+  private commitsSinceOpen = 0;
+  private viewsOpen = 0;
+  private remapScheduled = false;
+  /** Settles when a close-and-open in progress has ended; null when none is. */
+  private remapping: Promise<void> | null = null;
+  /** A close-and-open failed: the store has no environment, and every read says so. */
+  private environmentLost = false;
+  private remapCount = 0;
 
   private constructor(
-    private readonly env: RootDatabase,
-    private readonly tables: ReadonlyMap<StateTable, Table>,
+    private env: RootDatabase,
+    private tables: ReadonlyMap<StateTable, Table>,
+    private readonly dir: string,
     file: string,
     private readonly options: LmdbStateStoreOptions,
   ) {
@@ -130,15 +160,17 @@ export class LmdbStateStore implements StateStore {
     try {
       fs.mkdirSync(dir, { recursive: true });
       checkLmdbHeader(file);
-      env = open({ path: dir, mapSize: mapBytes });
-      const opened = env;
-      const tables = new Map(stateTables.map((table) =>
-        [table, opened.openDB<Buffer, StateKey>(table, { encoding: "binary" })]));
-      return new LmdbStateStore(env, tables, file, options);
+      env = openEnvironment(dir);
+      return new LmdbStateStore(env, openTables(env), dir, file, options);
     } catch (error) {
       void env?.close();
       throw new StateStoreError(`cannot open state store ${file}: ${oneLine(error)}`);
     }
+  }
+
+  /** Times the environment was closed and opened again (remapEveryCommits). */
+  get remaps(): number {
+    return this.remapCount;
   }
 
   get(table: StateTable, key: StateKey): unknown {
@@ -193,11 +225,22 @@ export class LmdbStateStore implements StateStore {
   /** Queues the open layer's commit. */
   private commitOpen(): void {
     const layer = this.open;
-    if (layer === null) return;
+    // With no environment (a failed reopen), the layer stays: the failure is reported instead.
+    if (layer === null || this.environmentLost) return;
     this.open = null;
     if (this.commitTimer !== null) clearTimeout(this.commitTimer);
     this.commitTimer = null;
+    assert(this.remapping === null, "state store: a commit queued while the environment is closed");
     const commit = this.env.childTransaction(() => this.applyLayer(layer));
+    this.commitsQueued++;
+    // This commit's own batch: lmdb-js wrote its instructions just now, and `flushed` then
+    // follows that batch's sync, which lmdb-js resolves once the batch's worker has returned.
+    // (A later batch may report synced before an earlier batch's worker is done: counted per
+    // commit, not by the latest.)
+    void this.env.flushed.then(() => {
+      this.commitsFlushed++;
+      this.maybeRemap();
+    }, () => { /* a failed sync fails a commit, which reports it */ });
     this.lastCommit = commit.then(() => this.dropCommitted(layer), (error: unknown) => {
       this.failure ??= this.commitError(error);
     });
@@ -227,7 +270,10 @@ export class LmdbStateStore implements StateStore {
 
   view(): StateView {
     this.checkOpen();
+    assert(this.remapping === null, "state store: a view opened while the environment is closed");
+    if (this.environmentLost) throw this.failure!;
     const transaction = this.env.useReadTransaction();
+    this.viewsOpen++;
     let open = true;
     const check = (): void => {
       if (!open) throw new StateStoreError("state view is closed");
@@ -244,12 +290,14 @@ export class LmdbStateStore implements StateStore {
         if (bounds.start !== undefined) checkKey(bounds.start);
         if (bounds.end !== undefined) checkKey(bounds.end);
         return this.rangeEntries(table, { transaction, start: bounds.start, end: bounds.end },
-          check);
+          () => open);
       },
       close: () => {
         if (!open) return;
         open = false;
         transaction.done();
+        this.viewsOpen--;
+        this.maybeRemap();
       },
     };
   }
@@ -260,7 +308,8 @@ export class LmdbStateStore implements StateStore {
     this.closed = true;
     // Every commit settles, a failed one too (lastCommit never rejects).
     await this.lastCommit;
-    await this.env.close();
+    await this.remapping;
+    if (!this.environmentLost) await this.env.close();
   }
 
   /** The value at `key` as the layers [0, layerCount) and the database show it. */
@@ -271,17 +320,35 @@ export class LmdbStateStore implements StateStore {
       if (change !== undefined) return change?.value;
       if (layer.cleared) return undefined;
     }
+    assert(this.remapping === null, "state store: a read while the environment is closed");
+    if (this.environmentLost) throw this.failure!;
     const bytes = this.table(table).getBinaryFast(key);
     return bytes === undefined ? undefined : this.decode(table, key, bytes);
   }
 
+  /**
+   * A view's range. Checked before each step, not after: once the view is closed, its
+   * transaction may be gone (a reopen frees it), and lmdb-js's cursor must not touch it.
+   */
   private *rangeEntries(table: StateTable,
     options: { transaction: ReadTransaction; start: StateKey | undefined;
       end: StateKey | undefined },
-    check: () => void): IterableIterator<{ readonly key: StateKey; readonly value: unknown }> {
-    for (const { key, value } of this.table(table).getRange(options)) {
-      check();
-      yield { key, value: this.decode(table, key, value) };
+    isOpen: () => boolean): IterableIterator<{ readonly key: StateKey; readonly value: unknown }> {
+    const entries = this.table(table).getRange(options)[Symbol.iterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        if (!isOpen()) throw new StateStoreError("state view is closed");
+        const next = entries.next();
+        if (next.done === true) {
+          finished = true;
+          return;
+        }
+        yield { key: next.value.key, value: this.decode(table, next.value.key, next.value.value) };
+      }
+    } finally {
+      // Stopped early: lmdb-js closes its cursor, while the view's transaction is still there.
+      if (!finished && isOpen()) entries.return?.();
     }
   }
 
@@ -311,6 +378,58 @@ export class LmdbStateStore implements StateStore {
     // lmdb-js resolves commits in queue order, so the committed layer is the oldest.
     assert(this.layers[0] === layer, "state store commits resolve in write() order");
     this.layers.shift();
+    this.commitsSinceOpen++;
+    this.maybeRemap();
+  }
+
+  /** Schedules a close-and-open when one is due; it happens only if nothing is in flight then. */
+  private maybeRemap(): void {
+    const every = this.options.remapEveryCommits ?? 200;
+    if (every === 0 || this.commitsSinceOpen < every || this.remapScheduled
+      || this.remapping !== null || !this.idle()) return;
+    this.remapScheduled = true;
+    // A turn of its own: it starts with no other code's microtasks queued, and close and open
+    // complete within its own (the class comment).
+    setImmediate(() => {
+      this.remapScheduled = false;
+      if (this.idle() && this.remapping === null) this.remap();
+    });
+  }
+
+  /** Nothing for lmdb-js to do and nothing reading from it: every commit synced, no view. */
+  private idle(): boolean {
+    const queuedLayers = this.layers.length - (this.open === null ? 0 : 1);
+    return !this.closed && this.failure === null && queuedLayers === 0 && this.viewsOpen === 0
+      && this.commitsFlushed === this.commitsQueued;
+  }
+
+  private remap(): void {
+    let closed: Promise<void>;
+    try {
+      closed = this.env.close();
+    } catch (error) {
+      closed = Promise.reject(error);
+    }
+    this.remapping = closed.then(() => {
+      const env = openEnvironment(this.dir);
+      try {
+        this.tables = openTables(env);
+      } catch (error) {
+        void env.close();
+        throw error;
+      }
+      this.env = env;
+      this.commitsSinceOpen = 0;
+      this.remapCount++;
+    }).catch((error: unknown) => {
+      // The database can no longer be read: as after a failed commit, every later write and
+      // read says so, and the node stops.
+      this.environmentLost = true;
+      this.failure ??= new StateStoreError(`state store ${this.file}: cannot open it again: ` +
+        oneLine(error));
+    }).finally(() => {
+      this.remapping = null;
+    });
   }
 
   private decode(table: StateTable, key: StateKey, bytes: Uint8Array): unknown {
@@ -344,6 +463,15 @@ export class LmdbStateStore implements StateStore {
   private closedError(): StateStoreError {
     return new StateStoreError(`state store ${this.file} is closed`);
   }
+}
+
+function openEnvironment(dir: string): RootDatabase {
+  return open({ path: dir, mapSize: mapBytes });
+}
+
+function openTables(env: RootDatabase): Map<StateTable, Table> {
+  return new Map(stateTables.map((table) =>
+    [table, env.openDB<Buffer, StateKey>(table, { encoding: "binary" })]));
 }
 
 /** Adds the changes of `later` (a write that returned) to `open`, as if written after them. */

@@ -36,17 +36,17 @@ stateStoreContract("MemoryStateStore", {
   },
 });
 
-function openLmdb(dir: string, failAt?: number): { store: LmdbStateStore;
-  reopen(): Promise<LmdbStateStore> } {
+function openLmdb(dir: string, failAt?: number, remapEveryCommits?: number): {
+  store: LmdbStateStore; reopen(): Promise<LmdbStateStore> } {
   let commits = 0;
   const commitFault = failAt === undefined ? undefined
     : () => (++commits >= failAt ? new Error("injected disk error") : undefined);
-  const store = LmdbStateStore.open(dir, { commitFault });
+  const store = LmdbStateStore.open(dir, { commitFault, remapEveryCommits });
   return {
     store,
     reopen: async () => {
       await store.close();
-      return LmdbStateStore.open(dir);
+      return LmdbStateStore.open(dir, { remapEveryCommits });
     },
   };
 }
@@ -54,6 +54,88 @@ function openLmdb(dir: string, failAt?: number): { store: LmdbStateStore;
 stateStoreContract("LmdbStateStore", {
   open: () => openLmdb(dirs.make("raftmarket-state-")),
   openFailing: (failAt) => openLmdb(dirs.make("raftmarket-state-"), failAt),
+});
+
+// The environment closed and opened again after every commit, whenever it is idle: the
+// contract holds across it, whatever the test does between and around commits.
+stateStoreContract("LmdbStateStore, environment reopened after every commit", {
+  open: () => openLmdb(dirs.make("raftmarket-state-"), undefined, 1),
+  openFailing: (failAt) => openLmdb(dirs.make("raftmarket-state-"), failAt, 1),
+});
+
+describe("LmdbStateStore reopens its environment", () => {
+  /** Turns of the event loop until `done()` holds, at most `turnsMax`. */
+  async function turnsUntil(done: () => boolean, turnsMax = 2000): Promise<void> {
+    for (let turn = 0; turn < turnsMax && !done(); turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  it("every remapEveryCommits commits once idle, within one turn, reads and writes going on",
+    async () => {
+      const dir = dirs.make("raftmarket-state-");
+      const store = LmdbStateStore.open(dir, { remapEveryCommits: 3, commitIntervalMs: 0 });
+      try {
+        for (let n = 1; n <= 2; n++) {
+          store.write((writer) => writer.put("orders", n, { n }));
+          await store.flushed();
+        }
+        await turnsUntil(() => false, 20);
+        expect(store.remaps, "not before 3 commits").to.equal(0);
+        // A view holds the environment: the reopen waits for it to close.
+        const view = store.view();
+        store.write((writer) => writer.put("orders", 3, { n: 3 }));
+        await store.flushed();
+        await turnsUntil(() => store.remaps > 0, 50);
+        expect(store.remaps, "not while a view is open").to.equal(0);
+        expect([...view.range("orders")].map(({ key }) => key)).to.deep.equal([1, 2]);
+        view.close();
+        // Whatever turn the reopen runs in, it has ended by the next one.
+        let sawRemapping = false;
+        const probe = setInterval(() => {
+          sawRemapping ||= (store as unknown as { remapping: unknown }).remapping !== null;
+        }, 0);
+        await turnsUntil(() => store.remaps > 0);
+        clearInterval(probe);
+        expect(store.remaps).to.equal(1);
+        expect(sawRemapping, "a reopen seen unfinished between turns").to.equal(false);
+        for (let n = 1; n <= 3; n++) expect(store.get("orders", n)).to.deep.equal({ n });
+        store.write((writer) => writer.put("orders", 4, { n: 4 }));
+        await store.flushed();
+        const after = store.view();
+        expect([...after.range("orders")].map(({ key }) => key)).to.deep.equal([1, 2, 3, 4]);
+        after.close();
+      } finally {
+        await store.close();
+      }
+      const reopened = LmdbStateStore.open(dir);
+      expect(reopened.get("orders", 4)).to.deep.equal({ n: 4 });
+      await reopened.close();
+    });
+
+  it("refuses the next step of a range whose view closed, also after a reopen", async () => {
+    const store = LmdbStateStore.open(dirs.make("raftmarket-state-"),
+      { remapEveryCommits: 1, commitIntervalMs: 0 });
+    try {
+      store.write((writer) => {
+        for (let n = 1; n <= 3; n++) writer.put("orders", n, { n });
+      });
+      await store.flushed();
+      await turnsUntil(() => store.remaps > 0);
+      const view = store.view();
+      const range = view.range("orders");
+      expect(range.next().value).to.deep.equal({ key: 1, value: { n: 1 } });
+      view.close();
+      store.write((writer) => writer.put("orders", 4, { n: 4 }));
+      await store.flushed();
+      await turnsUntil(() => store.remaps > 1);
+      expect(store.remaps).to.equal(2);
+      expect(() => range.next()).to.throw(StateStoreError, /state view is closed/);
+      expect(store.get("orders", 4)).to.deep.equal({ n: 4 });
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe("MemoryStateStore crash(keep)", () => {
