@@ -14,14 +14,15 @@ export interface Plant {
   readonly edits: readonly Edit[];
 }
 
-const earlyLate = `    const early = ready.messages.filter(mayPrecedePersist);
-    const late = ready.messages.filter((message) => !mayPrecedePersist(message));`;
+const earlyLate = `    const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
+    const late = messages.length === 0 ? messages
+      : messages.filter((message) => !mayPrecedePersist(message));`;
 
 /** `type` sent before this Ready's fsync, as if it promised nothing about this node's disk. */
 function sentBeforeFsync(type: string): Edit {
   return { file: "src/node/raft-server.ts", from: earlyLate,
-    to: `    const early = ready.messages.filter((m) => mayPrecedePersist(m) || m.type === "${type}");
-    const late = ready.messages.filter((m) => !(mayPrecedePersist(m) || m.type === "${type}"));` };
+    to: `    const early = messages.filter((m) => mayPrecedePersist(m) || m.type === "${type}");
+    const late = messages.filter((m) => !(mayPrecedePersist(m) || m.type === "${type}"));` };
 }
 
 export const plants: readonly Plant[] = [
