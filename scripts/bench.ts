@@ -24,6 +24,10 @@ const benchmarks: Record<string, { description: string; run: (args: string[]) =>
       description: "LmdbStateStore: main-thread µs per write, checksum cost, 1M-record file size",
       run: async (args) => (await import("./bench-state-store.js")).runStateStoreBench(args),
     },
+    memory: {
+      description: "RSS per node of a 3-node cluster holding N orders (default 1M), reads by id",
+      run: async (args) => (await import("./bench-memory.js")).runMemoryBench(args),
+    },
     "big-state": {
       description: "1M orders: snapshot encode/receive/install time, loop stall, peak RSS, reopen",
       run: async (args) => (await import("./bench-big-state.js")).runBigStateBench(args),
