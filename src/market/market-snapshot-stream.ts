@@ -14,6 +14,7 @@
  * v2 snapshot (each record, the order of each table, the ties between them) and that every
  * line is in canonical form, and throws MarketSnapshotError naming the first bad field.
  */
+import { parseJsonLine } from "./compact-json.js";
 import { encodeConfig, encodeItem, encodeOrder, encodeSession } from "./encoding.js";
 import { isRecord, ownField, readInteger, type FieldProblem } from "./fields.js";
 import type { MarketConfig } from "./config.js";
@@ -195,7 +196,8 @@ export class MarketSnapshotDecoder {
     if (this.section === "end") this.fail("end", "has text after the last record");
     let parsed: unknown;
     try {
-      parsed = JSON.parse(line);
+      // Not JSON.parse alone: it would put every short id in V8's string table (compact-json.ts).
+      parsed = parseJsonLine(line);
     } catch (error) {
       this.fail(field, `is not JSON: ${(error as Error).message}`);
     }
