@@ -2,9 +2,10 @@
  * parseCompactJson against JSON.parse. Method: hand-picked texts at every edge of the subset it
  * reads (escapes, fractions, exponents, leading zeros, whitespace, __proto__, depth, trailing
  * text, truncations), then 3,000 random values and 3,000 random byte-level mutations of their
- * texts (seeded). Checks: wherever it gives a value, the value is JSON.parse's (deep equal, with
- * the same prototype and -0 kept); it gives undefined for everything outside the subset, and
- * parseJsonLine then gives JSON.parse's value or throws JSON.parse's SyntaxError.
+ * texts (seeded). Checks: wherever it gives a value, the value is JSON.parse's (deep equal, the
+ * same key order, duplicate keys resolved the same way, the same prototypes, -0 kept); it gives
+ * undefined for everything outside the subset, and parseJsonLine then gives JSON.parse's value
+ * or throws JSON.parse's SyntaxError.
  */
 import { expect } from "chai";
 import { parseCompactJson, parseJsonLine } from "../../src/market/compact-json.js";
@@ -25,12 +26,24 @@ function expectSameAsJsonParse(text: string): void {
   if (fast !== undefined) {
     expect(expected, `JSON.parse refuses ${JSON.stringify(text)}`).to.not.equal("invalid");
     expect(fast, text).to.deep.equal(expected);
+    // deep.equal ignores key order and prototypes: the text of the value pins the order.
+    expect(JSON.stringify(fast), text).to.equal(JSON.stringify(expected));
+    expectSamePrototypes(fast, expected, text);
     expect(Object.is(fast, -0)).to.equal(Object.is(expected, -0));
   }
   if (expected === "invalid") {
     expect(() => parseJsonLine(text), text).to.throw(SyntaxError);
   } else {
     expect(parseJsonLine(text), text).to.deep.equal(expected);
+  }
+}
+
+function expectSamePrototypes(actual: unknown, expected: unknown, text: string): void {
+  if (typeof expected !== "object" || expected === null) return;
+  expect(Object.getPrototypeOf(actual), text).to.equal(Object.getPrototypeOf(expected));
+  for (const key of Object.keys(expected)) {
+    expectSamePrototypes((actual as Record<string, unknown>)[key],
+      (expected as Record<string, unknown>)[key], text);
   }
 }
 
@@ -67,6 +80,14 @@ describe("parseCompactJson", () => {
     expect(parseCompactJson("[\"req-1\",1,\"sku-0001\",3,-250,true,false,null,[],{}]"))
       .to.deep.equal(["req-1", 1, "sku-0001", 3, -250, true, false, null, [], {}]);
     expect(Object.is(parseCompactJson("-0"), -0)).to.equal(true);
+  });
+
+  it("keeps the last of duplicate keys, in the place of the first, as JSON.parse does", () => {
+    for (const text of ["{\"b\":1,\"a\":2,\"b\":3}", "{\"a\":{\"x\":1},\"a\":[1]}",
+      "[{\"k\":true,\"k\":null}]", "{\"2\":1,\"1\":2,\"b\":3,\"0\":4}"]) {
+      expect(parseCompactJson(text), text).to.not.equal(undefined);
+      expectSameAsJsonParse(text);
+    }
   });
 
   it("leaves everything outside its subset to JSON.parse", () => {

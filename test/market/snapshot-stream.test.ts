@@ -121,6 +121,10 @@ describe("market snapshot v3 (streamed)", () => {
     refuse([lines[0], lines[2], lines[1], ...lines.slice(3)].join("\n"),
       /items\[1\].sku must be greater/);
     refuse(text.replace("{", "["), /header/);
+    // Not JSON at all, and JSON that only JSON.parse reads (the compact reader gives up on it).
+    refuse([lines[0], "{not json", ...lines.slice(2)].join("\n"), /items\[0\] is not JSON: /);
+    refuse(text.replace("\"sku\":\"brot\"", "\"sku\":\"bro\\u0074\""),
+      /items\[1\] is not in canonical form/);
   });
 
   it("leaves, after a crash at any write of an install, the old state, the new one, or a " +
