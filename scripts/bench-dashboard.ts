@@ -1,8 +1,12 @@
 /**
  * `npm run bench -- dashboard`: what watching the cluster costs it. One 3-node cluster, one
- * load (N closed-loop clients buying, spread over the nodes), measured in alternating phases
- * with the live view closed and open in headless chromium (ABBA order: closed, open, open,
- * closed, ...), after a warm-up phase that is not counted. Alternating on one cluster is what
+ * load (N closed-loop clients buying, spread over the nodes), measured in rotating phases with
+ * the live view closed, with only its frame stream read (GET /ui/stream by a plain HTTP client:
+ * the dashboard server reads every node five times a second and sends frames, no browser draws
+ * them) and open in headless chromium (closed, stream, open; then stream, open, closed; then
+ * open, closed, stream; ...), after a warm-up phase that is not counted. The stream phases
+ * split the cost of watching between the server side and the browser. Rotating on one cluster
+ * is what
  * makes the comparison fair on this machine: separate clusters differ by 10-30% from run to
  * run (which node leads, how warm the JIT is, how full the market is), far more than the
  * effect measured.
@@ -11,9 +15,11 @@
  * processes, measured from 5 s after the page showed its first frame: chromium's own start-up
  * goes on for seconds and is not what watching costs); for the open phases, also how fresh the page was (the age of the frame it showed,
  * read once a second) and how often it rendered (style recalculations per second, from the
- * DevTools protocol). At the end: the median purchases/s closed and open, and their ratio.
+ * DevTools protocol). At the end: the median purchases/s of each kind of phase, and the ratios
+ * to the closed phases'.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { Command } from "commander";
 import type { Browser, Page } from "playwright-core";
@@ -118,14 +124,41 @@ function watchPage(page: Page):
   };
 }
 
+/**
+ * Reads the dashboard's frame stream (server-sent events) as a page would, without drawing it;
+ * stop() ends it and returns the frames read.
+ */
+function readFrameStream(url: string): { stop(): number } {
+  let frames = 0;
+  // The last character of the previous chunk: an event's blank line may span two chunks.
+  let previous = "";
+  const request = http.get(url, (response) => {
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      const text = previous + chunk;
+      for (let at = text.indexOf("\n\n"); at >= 0; at = text.indexOf("\n\n", at + 2)) frames++;
+      previous = chunk.endsWith("\n") && !text.endsWith("\n\n") ? "\n" : "";
+    });
+    response.on("error", () => undefined);
+  });
+  request.on("error", (error) => console.error(`frame stream: ${error.message}`));
+  return {
+    stop: () => {
+      request.destroy();
+      return frames;
+    },
+  };
+}
+
 export async function runDashboardBench(args: string[]): Promise<void> {
   const options = new Command("bench dashboard")
-    .description("Purchases/s with the live view closed and open in headless chromium, " +
-      "in alternating phases on one 3-node cluster (what watching costs the cluster).")
+    .description("Purchases/s with the live view closed, with only its frame stream read, and " +
+      "open in headless chromium, in rotating phases on one 3-node cluster (what watching " +
+      "costs the cluster, and which side it costs).")
     .option("--clients <count>", "closed-loop clients buying", positiveInteger("--clients"), 64)
     .option("--duration <seconds>", "seconds per phase", positiveInteger("--duration"), 10)
-    .option("--rounds <count>", "pairs of phases (closed and open)", positiveInteger("--rounds"),
-      4)
+    .option("--rounds <count>", "rounds of three phases (closed, stream only, open)",
+      positiveInteger("--rounds"), 4)
     .showHelpAfterError()
     .parse(args, { from: "user" })
     .opts<{ clients: number; duration: number; rounds: number }>();
@@ -145,10 +178,11 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const dashboard = await serveLocalDashboard(cluster);
     closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
-    const rates = { closed: [] as number[], open: [] as number[] };
+    const rates = { closed: [] as number[], stream: [] as number[], open: [] as number[] };
     let phase = 0;
-    const runPhase = async (page: "warm-up" | "closed" | "open"): Promise<void> => {
+    const runPhase = async (page: "warm-up" | keyof typeof rates): Promise<void> => {
       if (page === "open") open = await openLiveView(url);
+      const stream = page === "stream" ? readFrameStream(`${url}stream`) : null;
       const nodePids = cluster.nodes.map((node) => node.process?.pid ?? 0);
       const nodesBefore = cpuTicks(nodePids);
       const browserBefore = open === null ? 0 : cpuTicks(open.pids);
@@ -177,22 +211,28 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         await open.browser.close();
         open = null;
       }
+      if (stream !== null) {
+        parts.push(`frames read ${(stream.stop() / result.seconds).toFixed(1)}/s`);
+      }
       console.log(parts.join(", "));
       if (page !== "warm-up") rates[page].push(perSecond);
     };
     console.log(`${options.clients} clients, ${options.duration} s phases: a warm-up, then ` +
-      `${options.rounds} rounds with the page closed and open, in ABBA order`);
+      `${options.rounds} rounds of the page closed, its stream only and the page open, rotating`);
     await runPhase("warm-up");
+    const kinds = ["closed", "stream", "open"] as const;
     for (let round = 0; round < options.rounds; round++) {
-      const order = round % 2 === 0 ? ["closed", "open"] as const : ["open", "closed"] as const;
-      for (const page of order) await runPhase(page);
+      for (let k = 0; k < kinds.length; k++) await runPhase(kinds[(round + k) % kinds.length]!);
     }
     const closed = median(rates.closed);
+    const streamed = median(rates.stream);
     const opened = median(rates.open);
+    const less = (rate: number) => `${(rate / closed).toFixed(3)}x (` +
+      `${(Math.abs(1 - rate / closed) * 100).toFixed(1)}% ${rate > closed ? "more" : "less"})`;
     console.log(`\npurchases/s at ${options.clients} clients, median of ${options.rounds} ` +
-      `phases: page closed ${closed.toFixed(0)}, page open ${opened.toFixed(0)}: ` +
-      `${(opened / closed).toFixed(3)}x (${((1 - opened / closed) * 100).toFixed(1)}% less; ` +
-      "target: at most 5% less)");
+      `phases each: page closed ${closed.toFixed(0)}; stream only ${streamed.toFixed(0)}: ` +
+      `${less(streamed)}; page open ${opened.toFixed(0)}: ${less(opened)}; ` +
+      "target with the page open: at most 5% less");
   } finally {
     // `open` is set inside runPhase; a failed phase may leave the browser running.
     await (open as OpenPage | null)?.browser.close();
