@@ -899,7 +899,6 @@ export class Raft {
   }
 
   private handleAppendEntries(m: AppendEntriesRequest): void {
-    const reply = { type: "appendResponse" as const, from: this.id, to: m.from, term: this.term };
     const conflict = appendConflictProblem(this.log, m);
     if (conflict !== null) {
       // Refused without an answer: neither a rejection (the leader would walk back into our
@@ -909,7 +908,7 @@ export class Raft {
     }
     if (m.prevLogIndex < this.log.committed) {
       // Everything up to our commit index is already settled; say where to continue.
-      this.send({ ...reply, success: true, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      this.sendAppendResponse(m, true, this.log.committed, 0, 0);
       return;
     }
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
@@ -929,14 +928,23 @@ export class Raft {
         // Caught up through the log after all: the partial snapshot is no longer needed.
         this.incomingSnapshot = null;
       }
-      this.send({ ...reply, success: true, index: lastNewIndex, hintIndex: 0, hintTerm: 0 });
+      this.sendAppendResponse(m, true, lastNewIndex, 0, 0);
       return;
     }
     // §5.3 optimisation: point the leader at the last entry that may match, one term per trip.
     const hint = this.log.findConflictByTerm(
       Math.min(m.prevLogIndex, this.log.lastIndex()), m.prevLogTerm);
-    this.send({ ...reply, success: false, index: m.prevLogIndex, hintIndex: hint.index,
-      hintTerm: hint.term });
+    this.sendAppendResponse(m, false, m.prevLogIndex, hint.index, hint.term);
+  }
+
+  /**
+   * The answer to append `m`, as one object literal: spreading a shared reply object into each
+   * answer went through V8's generic object clone, 3% of a simulated seed's time.
+   */
+  private sendAppendResponse(m: AppendEntriesRequest, success: boolean, index: number,
+    hintIndex: number, hintTerm: number): void {
+    this.send({ type: "appendResponse", from: this.id, to: m.from, term: this.term, success,
+      index, hintIndex, hintTerm });
   }
 
   /**
