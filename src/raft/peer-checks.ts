@@ -23,12 +23,13 @@ function outOfRange(field: string, value: number): Problem {
   return { reason: "valueOutOfRange", detail: `${field}=${value}` };
 }
 
-/** The first of `fields` that is not a non-negative safe integer, as a Problem. */
-function firstOutOfRange(fields: Readonly<Record<string, number>>): Problem | null {
-  for (const [field, value] of Object.entries(fields)) {
-    if (!isCount(value)) return outOfRange(field, value);
-  }
-  return null;
+/**
+ * `value` as a Problem when it is not a non-negative safe integer. Chained with `??`, so the
+ * first field out of range is the one reported: every message received is checked, and a
+ * record of its fields with Object.entries over it cost 1% of a simulated seed's time.
+ */
+function countProblem(field: string, value: number): Problem | null {
+  return isCount(value) ? null : outOfRange(field, value);
 }
 
 /**
@@ -41,7 +42,8 @@ export function messageProblem(m: RaftMessage): Problem | null {
   switch (m.type) {
     case "preVote":
     case "requestVote": {
-      const range = firstOutOfRange({ lastLogIndex: m.lastLogIndex, lastLogTerm: m.lastLogTerm });
+      const range = countProblem("lastLogIndex", m.lastLogIndex) ??
+        countProblem("lastLogTerm", m.lastLogTerm);
       if (range !== null) return range;
       // A candidate's log holds entries of its current term at most; a pre-vote asks for term + 1.
       return m.lastLogTerm > m.term
@@ -49,17 +51,18 @@ export function messageProblem(m: RaftMessage): Problem | null {
         : null;
     }
     case "append": {
-      const range = firstOutOfRange({ prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm,
-        leaderCommit: m.leaderCommit });
+      const range = countProblem("prevLogIndex", m.prevLogIndex) ??
+        countProblem("prevLogTerm", m.prevLogTerm) ?? countProblem("leaderCommit", m.leaderCommit);
       if (range !== null) return range;
       return entriesProblem(m);
     }
     case "appendResponse":
-      return firstOutOfRange({ index: m.index, hintIndex: m.hintIndex, hintTerm: m.hintTerm });
+      return countProblem("index", m.index) ?? countProblem("hintIndex", m.hintIndex) ??
+        countProblem("hintTerm", m.hintTerm);
     case "heartbeat":
-      return firstOutOfRange({ commit: m.commit, readId: m.readId ?? 0 });
+      return countProblem("commit", m.commit) ?? countProblem("readId", m.readId ?? 0);
     case "heartbeatResponse":
-      return firstOutOfRange({ readId: m.readId ?? 0 });
+      return countProblem("readId", m.readId ?? 0);
     case "readIndexResponse":
       return m.index === null || isCount(m.index)
         ? null
@@ -67,8 +70,8 @@ export function messageProblem(m: RaftMessage): Problem | null {
     case "snapshot":
       return snapshotMessageProblem(m);
     case "snapshotResponse":
-      return firstOutOfRange({ snapshotIndex: m.snapshotIndex, offset: m.offset,
-        nextOffset: m.nextOffset });
+      return countProblem("snapshotIndex", m.snapshotIndex) ??
+        countProblem("offset", m.offset) ?? countProblem("nextOffset", m.nextOffset);
     case "preVoteResponse":
     case "requestVoteResponse":
     case "timeoutNow":
@@ -85,7 +88,8 @@ function entriesProblem(m: AppendEntriesRequest): Problem | null {
   const malformed = (detail: string): Problem => ({ reason: "entriesMalformed", detail });
   if (m.prevLogTerm > m.term) return malformed(`prevLogTerm=${m.prevLogTerm} term=${m.term}`);
   let previousTerm = m.prevLogTerm;
-  for (const [k, entry] of m.entries.entries()) {
+  for (let k = 0; k < m.entries.length; k++) {
+    const entry = m.entries[k]!;
     if (entry.index !== m.prevLogIndex + 1 + k) {
       return malformed(`entry ${k} has index ${entry.index} after prevLogIndex=${m.prevLogIndex}`);
     }
@@ -100,8 +104,10 @@ function entriesProblem(m: AppendEntriesRequest): Problem | null {
 }
 
 function snapshotMessageProblem(m: InstallSnapshotRequest): Problem | null {
-  const range = firstOutOfRange({ "meta.index": m.meta.index, "meta.term": m.meta.term,
-    offset: m.offset, end: m.offset + m.data.length });
+  const end = m.offset + m.data.length;
+  const range = countProblem("meta.index", m.meta.index) ??
+    countProblem("meta.term", m.meta.term) ?? countProblem("offset", m.offset) ??
+    countProblem("end", end);
   if (range !== null) return range;
   const invalid = (detail: string): Problem => ({ reason: "snapshotInvalid", detail });
   if (m.meta.term > m.term) return invalid(`meta.term=${m.meta.term} term=${m.term}`);
