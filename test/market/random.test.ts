@@ -20,7 +20,14 @@ import type {
   MarketResult,
   MarketStateMachine,
 } from "../../src/market/index.js";
-import { canonicalJson, MarketStateMachine as Market } from "../../src/market/index.js";
+import {
+  canonicalJson,
+  MarketStateMachine as Market,
+  marketSnapshotFormat,
+  sha256Hex,
+} from "../../src/market/index.js";
+import { encodeConfig } from "../../src/market/encoding.js";
+import { MemoryStateStore } from "../../src/market/memory-state-store.js";
 import { SeededRng } from "../../src/raft/rng.js";
 import { LogFeeder } from "./helpers.js";
 
@@ -107,11 +114,25 @@ function checkInvariants(market: MarketStateMachine, ledger: Ledger | null, cont
   }
 }
 
+/**
+ * stateHash() writes its canonical JSON out by hand: it must be canonicalJson of the object
+ * it stands for (the record digest as the store's meta holds it after each apply).
+ */
+function checkStateHash(market: MarketStateMachine, store: MemoryStateStore, context: string) {
+  const { appliedIndex, clockMs, itemCount, orderCount, sessionCount } = market.stats();
+  const { recordDigest } = store.get("meta", "market") as { recordDigest: string };
+  const expected = sha256Hex(canonicalJson({ appliedIndex, clockMs,
+    config: encodeConfig(market.config), format: marketSnapshotFormat, itemCount, orderCount,
+    recordDigest, sessionCount }));
+  expect(market.stateHash(), `${context}: stateHash`).to.equal(expected);
+}
+
 function runWorkload(seed: number, config: Partial<MarketConfig>, checkLedger: boolean): void {
   const rng = new SeededRng(seed);
   const ledger: Ledger = { units: new Map(), orders: new Map() };
   const workload = new Workload(rng, ledger);
-  const log = new LogFeeder([new Market(config), new Market(config)]);
+  const store = new MemoryStateStore();
+  const log = new LogFeeder([new Market(config, store), new Market(config)]);
   for (let step = 0; step < stepCount; step++) {
     const context = `seed=${seed} step=${step}`;
     if (step === stepCount / 2) log.replicas.push(Market.restore(log.replicas[1]!.snapshot()));
@@ -127,6 +148,7 @@ function runWorkload(seed: number, config: Partial<MarketConfig>, checkLedger: b
       account(ledger, request, result);
     }
     checkInvariants(log.replicas[0]!, checkLedger ? ledger : null, context);
+    checkStateHash(log.replicas[0]!, store, context);
   }
   const fresh = Market.restore(log.replicas[0]!.snapshot());
   const hashes = [...log.replicas, fresh].map((replica) => replica.stateHash());
