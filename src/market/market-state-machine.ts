@@ -331,8 +331,9 @@ export class MarketStateMachine {
 
   // --- Records: every change goes through these, which keep the digest and counts in step ---
 
+  /** `item` is the caller's fresh object: frozen as it is, not copied. */
   private putItem(item: Item, previous: Item | undefined): Item {
-    const frozen = Object.freeze({ ...item });
+    const frozen = Object.freeze(item);
     if (previous !== undefined) {
       this.digest.remove(this.itemHashes.get(previous.sku) ?? recordHash("item", encodeItem(previous)));
     }
@@ -360,7 +361,10 @@ export class MarketStateMachine {
 
   private recordSession(session: Session): void {
     while (this.meta.sessionCount >= this.config.sessionsMax) this.dropOldestSession();
-    const frozen = Object.freeze({ ...session, result: results.freezeResult(session.result) });
+    // Written out rather than spread (at every apply): the fields of Session, in its order.
+    const frozen: Session = Object.freeze({ requestId: session.requestId, digest: session.digest,
+      recordedAtMs: session.recordedAtMs, index: session.index,
+      result: results.freezeResult(session.result) });
     this.digest.add(recordHash("session", encodeSession(frozen)));
     this.w().put("sessions", frozen.requestId, packSession(frozen));
     this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);

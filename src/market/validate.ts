@@ -122,7 +122,11 @@ export function validateCommand(input: unknown): CommandValidation {
   if (!isRecord(input)) return fieldProblem("body", "must be a JSON object");
   const timeMs = readInteger(input, "timeMs", "", integerRanges.timeMs);
   if (typeof timeMs !== "number") return timeMs;
-  return { ok: true, command: { ...checked.request, timeMs } as MarketCommand };
+  // The request is this call's own fresh object: timeMs goes onto it, last as a spread would
+  // put it, rather than into a copy (every replica validates every entry it applies).
+  const command = checked.request as Record<string, unknown>;
+  command.timeMs = timeMs;
+  return { ok: true, command: command as unknown as MarketCommand };
 }
 
 function validateAddStockFields(record: JsonRecord, parent: string): RequestValidation {
