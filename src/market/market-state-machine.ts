@@ -350,8 +350,9 @@ export class MarketStateMachine {
     return frozen;
   }
 
+  /** `order` is the caller's fresh object (its lines fresh or frozen): frozen as it is. */
   private putOrder(order: Order, previous: Order | undefined): Order {
-    const frozen = results.freezeOrder(order);
+    const frozen = results.freezeOwnOrder(order);
     if (previous !== undefined) this.digest.remove(recordHash("order", encodeOrder(previous)));
     else this.meta.orderCount++;
     this.digest.add(recordHash("order", encodeOrder(frozen)));

@@ -67,3 +67,14 @@ export function freezeOrder(order: Order): Order {
   const lines = Object.freeze(order.lines.map((line) => Object.freeze({ ...line })));
   return Object.freeze({ ...order, lines });
 }
+
+/**
+ * freezeOrder for an order its caller just built and holds alone (its lines may be shared
+ * only if frozen already): frozen as it is, not copied. The market stores an order at every
+ * buy and cancel on every replica, and the two spreads were 1% of a simulated seed's CPU.
+ */
+export function freezeOwnOrder(order: Order): Order {
+  for (const line of order.lines) Object.freeze(line);
+  Object.freeze(order.lines);
+  return Object.freeze(order);
+}
