@@ -75,11 +75,52 @@ function deltaBatches(requirement: Requirement, stock: number, kinds: readonly I
     case "atLeast":
       return oneSignedBatches(+1, requirement.stock - stock, Infinity, kinds, available);
     case "below":
-      // Down to below the bound, but not below zero.
-      return oneSignedBatches(-1, stock - requirement.stock + 1, stock, kinds, available);
+      return belowBatches(requirement.stock, stock, kinds, available);
     default:
       return noBatch; // present holds for any stock; absent and never cannot be reached
   }
+}
+
+/** The most final stocks a "below" requirement tries one by one (a sanity bound). */
+export const belowFinalsMax = 1_000;
+
+/**
+ * Batches that take `stock` below `bound` without going under zero. Decreases alone, as for
+ * "atLeast" with increases; and also batches that mix the two, for a decrease larger than the
+ * stock applies after increases (stock 1, an info cancel of 1 and an info buy of 2: the buy
+ * alone would go below zero, the two together end at 0). A sub-batch that meets the bound only
+ * by going below zero is no batch at all, so it dominates nothing: each final stock in range
+ * is tried as an exact goal.
+ */
+function belowBatches(bound: number, stock: number, kinds: readonly InfoKind[],
+  available: ArrayLike<number>): BatchChoice {
+  const decreasing = oneSignedBatches(-1, stock - bound + 1, stock, kinds, available);
+  const increases = kinds.some((kind, k) => kind.kind === "delta" && kind.value > 0 &&
+    (available[k] ?? 0) > 0);
+  if (!increases) return decreasing;
+  const downReach = kinds.reduce((sum, kind, k) => kind.kind === "delta" && kind.value < 0
+    ? sum + -kind.value * (available[k] ?? 0) : sum, 0);
+  const batches = [...decreasing.batches];
+  const seen = new Set(batches.map((batch) => batch.join(",")));
+  let truncated = decreasing.truncated;
+  const finalLow = Math.max(0, stock - downReach);
+  let finalHigh = Math.min(bound - 1, stock - 1);
+  if (finalHigh - finalLow + 1 > belowFinalsMax) {
+    truncated ??= `over ${belowFinalsMax} final stocks below ${bound}`;
+    finalHigh = finalLow + belowFinalsMax - 1;
+  }
+  for (let final = finalLow; final <= finalHigh; final++) {
+    const exact = exactBatches(final - stock, kinds, available);
+    truncated ??= exact.truncated;
+    for (const batch of exact.batches) {
+      const key = batch.join(",");
+      if (!seen.has(key)) {
+        seen.add(key);
+        batches.push(batch);
+      }
+    }
+  }
+  return { batches, truncated };
 }
 
 /** Delta kinds with at least one write available whose value passes `keep`. */

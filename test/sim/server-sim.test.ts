@@ -109,6 +109,8 @@ describe("production RaftServers under simulation", function () {
       "forever, and a follower behind the log never caught up" },
     { seed: 14386, caught: "a node whose apply failed beside its fsync kept running until the " +
       "fsync ended, and a status in between asked the hash of its half-applied state" },
+    { seed: 25867, caught: "the history checker refuted a refusal that an info cancel and " +
+      "an info buy together explain (a buy larger than the stock after the cancel)" },
   ];
   for (const { seed, caught } of regressionSeeds) {
     it(`passes regression seed ${seed} (${caught})`, async () => {

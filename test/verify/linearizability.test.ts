@@ -302,6 +302,26 @@ describe("verify: linearizability of hand-made histories", () => {
       expect(blockedOf(verdictOf(contradicted)).f).to.equal("read");
     });
 
+    it("lets an info increase make room for an info buy larger than the stock (seed 25867)",
+      () => {
+        // Stock 1 when the refusal comes: the info buy of 2 alone would take it below zero,
+        // but after the info cancel of 1 it ends at 0, which the refusal and the add observe.
+        // The checker used to try decreases alone for a refusal, and called this not
+        // linearizable (`npm run sim -- --minutes 10` found it in the server simulator).
+        const history = (withCancel: boolean) => {
+          const builder = created("a", 6).done(0, "buy", { sku: "a", qty: 1 }, { orderId: "o-1" });
+          if (withCancel) builder.invoke(1, "cancel", { sku: "a", qty: 1, orderId: "o-1" });
+          return builder.invoke(2, "buy", { sku: "a", qty: 2 })
+            .done(3, "buy", { sku: "a", qty: 3 }, { orderId: "o-3" })
+            .done(3, "buy", { sku: "a", qty: 1 }, { orderId: "o-4" })
+            .invoke(3, "buy", { sku: "a", qty: 1 }).fail(3, { error: "insufficient_stock" })
+            .done(3, "add", { sku: "a", qty: 4 }, { stock: 4 });
+        };
+        expect(verdictOf(history(true)).linearizable).to.equal(true);
+        // Without the cancel, the buy of 2 cannot apply, and the refusal has no explanation.
+        expect(verdictOf(history(false)).linearizable).to.equal(false);
+      });
+
     it("checks not_found: absent before the create, not after it returned", () => {
       const before = new HistoryBuilder()
         .invoke(1, "add", { sku: "a", qty: 1 })
