@@ -11,9 +11,11 @@
  * Only batches that no other batch dominates are returned, for the search keeps a configuration
  * only if no other one can do everything it can (linearizability.ts). A batch B is dominated
  *
- *   - if a sub-batch of B meets the requirement too: the rest can be applied later instead,
- *     since info writes stay applicable forever once called (so B must be inclusion-minimal:
- *     for an exact stock that means no non-empty part of B sums to zero);
+ *   - if a legal sub-batch of B (one that never goes below zero) meets the requirement too:
+ *     the rest can be applied later instead, since info writes stay callable once called and a
+ *     deferred write joins a later batch, which ends in a legal state and so applies in the
+ *     order above (a decrease alone may not apply at every moment, but a batch always does).
+ *     So B must be inclusion-minimal: for an exact stock, no non-empty part of B sums to zero;
  *   - if a part G of B (two or more writes) sums to the effect of one still-available info write
  *     g: applying g instead of G reaches the same stock, and leaves G's writes unapplied, which
  *     can later do together whatever g could have done alone (G applied in the order above is
