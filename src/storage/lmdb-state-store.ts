@@ -163,7 +163,7 @@ export class LmdbStateStore implements StateStore {
       env = openEnvironment(dir);
       return new LmdbStateStore(env, openTables(env), dir, file, options);
     } catch (error) {
-      void env?.close();
+      closeQuietly(env);
       throw new StateStoreError(`cannot open state store ${file}: ${oneLine(error)}`);
     }
   }
@@ -415,7 +415,7 @@ export class LmdbStateStore implements StateStore {
       try {
         this.tables = openTables(env);
       } catch (error) {
-        void env.close();
+        closeQuietly(env);
         throw error;
       }
       this.env = env;
@@ -462,6 +462,19 @@ export class LmdbStateStore implements StateStore {
 
   private closedError(): StateStoreError {
     return new StateStoreError(`state store ${this.file} is closed`);
+  }
+}
+
+/**
+ * Closes an environment that failed to open its tables, best effort: the open's own error is
+ * the one reported, and a close that throws or rejects must neither replace it nor become an
+ * unhandled rejection, which would crash the node with lmdb-js's words instead of ours.
+ */
+export function closeQuietly(env: RootDatabase | undefined): void {
+  try {
+    env?.close().catch(() => undefined);
+  } catch {
+    // Already reported by the caller's error.
   }
 }
 

@@ -13,7 +13,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
+import { closeQuietly, LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
 import { StateStoreError } from "../../src/storage/state-store.js";
 import { committedEntries, stateStoreContract } from "./state-store-contract.js";
@@ -238,5 +238,33 @@ describe("LmdbStateStore on a damaged or foreign folder", () => {
     const file = path.join(dir, "not-a-folder");
     fs.writeFileSync(file, "x");
     expect(() => LmdbStateStore.open(file)).to.throw(StateStoreError, /not-a-folder/);
+  });
+});
+
+describe("closeQuietly (an environment that failed to open its tables)", () => {
+  // The open's own error is the one to report: a close that rejects or throws must neither
+  // replace it nor surface later as an unhandled rejection (which crashes a node).
+  it("swallows a close that rejects, so no unhandled rejection follows", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const env = { close: () => Promise.reject(new Error("close failed")) };
+      closeQuietly(env as unknown as Parameters<typeof closeQuietly>[0]);
+      // Two turns of the event loop: Node reports an unhandled rejection after the microtasks.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).to.deep.equal([]);
+  });
+
+  it("swallows a close that throws, and accepts no environment at all", () => {
+    const env = { close: () => { throw new Error("close threw"); } };
+    expect(() => closeQuietly(env as unknown as Parameters<typeof closeQuietly>[0])).to.not.throw();
+    expect(() => closeQuietly(undefined)).to.not.throw();
   });
 });
