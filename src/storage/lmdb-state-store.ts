@@ -242,7 +242,11 @@ export class LmdbStateStore implements StateStore {
       this.maybeRemap();
     }, () => { /* a failed sync fails a commit, which reports it */ });
     this.lastCommit = commit.then(() => this.dropCommitted(layer), (error: unknown) => {
-      this.failure ??= this.commitError(error);
+      const failure = this.commitError(error);
+      this.failure ??= failure;
+      followCommitCause(error, (cause) => {
+        failure.message += ` (LMDB: ${cause})`;
+      });
     });
   }
 
@@ -462,6 +466,20 @@ export class LmdbStateStore implements StateStore {
 
   private closedError(): StateStoreError {
     return new StateStoreError(`state store ${this.file} is closed`);
+  }
+}
+
+/**
+ * lmdb-js rejects every write of a failed commit with a bare "Commit failed (see commitError
+ * for details)", and then rejects that error's `commitError`, a promise no one else holds, with
+ * LMDB's own error (MDB_NOTFOUND in a free-list bug, say). Left alone, that second rejection is
+ * unhandled and crashes the node with lmdb-js's words; followed, it tells `report` the cause.
+ */
+export function followCommitCause(error: unknown, report: (cause: string) => void): void {
+  const cause = typeof error === "object" && error !== null
+    ? (error as { commitError?: unknown }).commitError : undefined;
+  if (cause instanceof Promise) {
+    cause.then(() => undefined, (inner: unknown) => report(oneLine(inner)));
   }
 }
 

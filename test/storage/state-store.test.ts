@@ -13,7 +13,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { closeQuietly, LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
+import { closeQuietly, followCommitCause, LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
 import { StateStoreError } from "../../src/storage/state-store.js";
 import { committedEntries, stateStoreContract } from "./state-store-contract.js";
@@ -266,5 +266,42 @@ describe("closeQuietly (an environment that failed to open its tables)", () => {
     const env = { close: () => { throw new Error("close threw"); } };
     expect(() => closeQuietly(env as unknown as Parameters<typeof closeQuietly>[0])).to.not.throw();
     expect(() => closeQuietly(undefined)).to.not.throw();
+  });
+});
+
+describe("followCommitCause (lmdb-js's commitError of a failed commit)", () => {
+  it("reports LMDB's own error, and leaves no unhandled rejection behind", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    const reported: string[] = [];
+    try {
+      // As lmdb-js does: the bare error first, its commitError rejected afterwards.
+      let rejectCause: (error: Error) => void = () => undefined;
+      const error = Object.assign(new Error("Commit failed (see commitError for details)"), {
+        commitError: new Promise((_resolve, reject) => {
+          rejectCause = reject;
+        }),
+      });
+      followCommitCause(error, (cause) => reported.push(cause));
+      rejectCause(new Error("MDB_NOTFOUND: No matching key/data pair found"));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).to.deep.equal([]);
+    expect(reported).to.have.length(1);
+    expect(reported[0]).to.match(/MDB_NOTFOUND/);
+  });
+
+  it("does nothing for an error without a commitError", () => {
+    const reported: string[] = [];
+    followCommitCause(new Error("plain"), (cause) => reported.push(cause));
+    followCommitCause(null, (cause) => reported.push(cause));
+    followCommitCause("text", (cause) => reported.push(cause));
+    expect(reported).to.deep.equal([]);
   });
 });
