@@ -10,6 +10,7 @@
  * so must a folder that holds no LMDB database.
  */
 import { expect } from "chai";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -303,5 +304,37 @@ describe("followCommitCause (lmdb-js's commitError of a failed commit)", () => {
     followCommitCause(null, (cause) => reported.push(cause));
     followCommitCause("text", (cause) => reported.push(cause));
     expect(reported).to.deep.equal([]);
+  });
+});
+
+describe("LmdbStateStore when a commit fails (a file-size limit: ulimit -f)", () => {
+  it("reports the failure naming the file and LMDB's cause, leaves no unhandled rejection, and closes", async function () {
+    this.timeout(60_000);
+    const dir = dirs.make("raftmarket-state-");
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures",
+      "state-store-full-disk.ts");
+    // 4 MiB: LMDB's file grows past it within a few thousand 1 KB writes, and its commit fails.
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>(
+      (resolve, reject) => {
+        const child = spawn("bash", ["-c", 'ulimit -f 4096 && exec "$0" --import tsx "$1" "$2"',
+          process.execPath, script, dir], { stdio: ["ignore", "pipe", "ignore"] });
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+        child.on("error", reject);
+        child.on("exit", (exitCode) => {
+          clearTimeout(timer);
+          resolve({ stdout: out, code: exitCode });
+        });
+      });
+    expect(code, stdout).to.equal(0);
+    const report = JSON.parse(stdout.trim()) as
+      { failure: string | null; unhandled: string[]; closed: boolean };
+    expect(report.failure).to.include(path.join(dir, "data.mdb"));
+    expect(report.failure).to.match(/\(LMDB: .+\)/);
+    expect(report.unhandled).to.deep.equal([]);
+    expect(report.closed).to.equal(true);
   });
 });
