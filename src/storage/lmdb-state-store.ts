@@ -39,8 +39,9 @@
  * without an environment; an invariant says so.
  *
  * Each layer's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
- * puts every transaction queued before its write thread starts (at the next setImmediate) into
- * one LMDB commit, and a write that failed halfway must not leave half of itself in that commit. Once one write fails, the later
+ * puts several queued transactions into one LMDB commit (those queued when its write thread
+ * starts, and those queued while it runs), and a write that failed halfway must not leave half
+ * of itself in that commit. Once one write fails, the later
  * ones apply nothing, so the database holds exactly the writes before the failure.
  */
 import * as fs from "node:fs";
@@ -324,12 +325,16 @@ export class LmdbStateStore implements StateStore {
     }
     // After a failed commit, lmdb-js's close waits for flushes that never come (it settles its
     // flush promises on success only): bounded, so that stopping a failed node cannot hang.
-    closing.catch(() => undefined);
+    // The environment then stays mapped, its file open, until the process exits (a node stops
+    // after a failure); opening the folder again in the same process works.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closing, new Promise((resolve) => {
-      timer = setTimeout(resolve, closeAfterFailureWaitMs);
-    })]);
-    clearTimeout(timer);
+    try {
+      await Promise.race([closing.catch(() => undefined), new Promise((resolve) => {
+        timer = setTimeout(resolve, closeAfterFailureWaitMs);
+      })]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The value at `key` as the layers [0, layerCount) and the database show it. */
@@ -517,9 +522,10 @@ export function closeQuietly(env: RootDatabase | undefined): void {
  * eventTurnBatching off: with it on, lmdb-js opens a batch of its own at each event turn's
  * first write, whose promise nothing holds; when that commit fails, the promise is rejected
  * unhandled and crashes the node in lmdb-js's words ("Commit failed (see commitError for
- * details)") before the store reports its failure, which names the file and the cause. Off, a
- * commit still starts at the next setImmediate (commitDelay 0) with what was queued by then:
- * `npm run bench -- state-store` read 59,600-62,400 writes/s off against 54,500-58,000 on.
+ * details)") before the store reports its failure, which names the file and the cause. Off,
+ * lmdb-js starts a commit at the next setImmediate (commitDelay 0), or at once when more than a
+ * few writes wait, and writes queued while it runs join it: `npm run bench -- state-store`
+ * read 59,600-62,400 writes/s off against 54,500-58,000 on.
  */
 function openEnvironment(dir: string): RootDatabase {
   return open({ path: dir, mapSize: mapBytes, eventTurnBatching: false });

@@ -314,25 +314,29 @@ describe("LmdbStateStore when a commit fails (a file-size limit: ulimit -f)", ()
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures",
       "state-store-full-disk.ts");
     // 4 MiB: LMDB's file grows past it within a few thousand 1 KB writes, and its commit fails.
-    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>(
-      (resolve, reject) => {
-        const child = spawn("bash", ["-c", 'ulimit -f 4096 && exec "$0" --import tsx "$1" "$2"',
-          process.execPath, script, dir], { stdio: ["ignore", "pipe", "ignore"] });
-        let out = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-        });
-        const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
-        child.on("error", reject);
-        child.on("exit", (exitCode) => {
-          clearTimeout(timer);
-          resolve({ stdout: out, code: exitCode });
-        });
+    const { stdout, stderr, code } = await new Promise<
+      { stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
+      const child = spawn("bash", ["-c", 'ulimit -f 4096 && exec "$0" --import tsx "$1" "$2"',
+        process.execPath, script, dir], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
       });
-    expect(code, stdout).to.equal(0);
+      child.stderr.on("data", (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+      child.on("error", reject);
+      child.on("exit", (exitCode) => {
+        clearTimeout(timer);
+        resolve({ stdout: out, stderr: err, code: exitCode });
+      });
+    });
+    expect(code, `${stdout}\n${stderr}`).to.equal(0);
     const report = JSON.parse(stdout.trim()) as
       { failure: string | null; unhandled: string[]; closed: boolean };
-    expect(report.failure).to.include(path.join(dir, "data.mdb"));
+    expect(report.failure, stderr).to.include(path.join(dir, "data.mdb"));
     expect(report.failure).to.match(/\(LMDB: .+\)/);
     expect(report.unhandled).to.deep.equal([]);
     expect(report.closed).to.equal(true);
