@@ -41,12 +41,16 @@
  * Each layer's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
  * puts several queued transactions into one LMDB commit (those queued when its write thread
  * starts, and those queued while it runs), and a write that failed halfway must not leave half
- * of itself in that commit. Once one write fails, the later
- * ones apply nothing, so the database holds exactly the writes before the failure.
+ * of itself in that commit. Once one write fails, the later ones apply nothing, so the database
+ * holds exactly the writes before the failure. That holds too when LMDB fails a commit after its
+ * transactions ran, which this thread hears of only after the next commit's transactions may
+ * have run: each layer's commit is numbered, the number of the last one is stored beside the
+ * tables (store-commits), and a transaction that does not find its predecessor's applies nothing
+ * and fails the store.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { open, type Database, type RootDatabase } from "lmdb";
+import { ABORT, open, type Database, type RootDatabase } from "lmdb";
 import { assert } from "../raft/index.js";
 import {
   checkKey,
@@ -70,6 +74,11 @@ export interface LmdbStateStoreOptions {
    * an Error it returns fails that commit as a disk error would.
    */
   readonly commitFault?: () => Error | undefined;
+  /**
+   * Fault injection for tests: when it returns true for a layer's commit number, that layer's
+   * transaction is aborted as if LMDB had lost it, and the store is not told.
+   */
+  readonly loseCommit?: (sequence: number) => boolean;
   /**
    * Commits after which the environment is closed and opened again, once nothing is in flight,
    * to let go of the pages it mapped (default 200; 0: never).
@@ -106,6 +115,10 @@ interface Layer {
 const mapBytes = 2 ** 36;
 
 type Table = Database<Buffer, StateKey>;
+/** The number of the last layer committed (commitSequenceKey), beside the state tables. */
+type CommitsTable = Database<number, string>;
+const commitsTableName = "store-commits";
+const commitSequenceKey = "last";
 type ReadTransaction = ReturnType<RootDatabase["useReadTransaction"]>;
 
 /**
@@ -147,6 +160,13 @@ export class LmdbStateStore implements StateStore {
   private environmentLost = false;
   private remapCount = 0;
 
+  /**
+   * The number of the last layer given a commit: layer n's transaction checks that the
+   * database holds layer n - 1 (applyLayer). From the database at open.
+   */
+  private commitSequence: number;
+  private commits: CommitsTable;
+
   private constructor(
     private env: RootDatabase,
     private tables: ReadonlyMap<StateTable, Table>,
@@ -155,6 +175,10 @@ export class LmdbStateStore implements StateStore {
     private readonly options: LmdbStateStoreOptions,
   ) {
     this.file = file;
+    this.commits = openCommits(env);
+    this.commitSequence = this.commits.get(commitSequenceKey) ?? 0;
+    assert(Number.isSafeInteger(this.commitSequence) && this.commitSequence >= 0,
+      `state store ${file}: stored commit number ${String(this.commitSequence)}`);
   }
 
   /** Opens (creating if need be) the store in `dir`. Throws StateStoreError if it cannot. */
@@ -235,7 +259,8 @@ export class LmdbStateStore implements StateStore {
     if (this.commitTimer !== null) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     assert(this.remapping === null, "state store: a commit queued while the environment is closed");
-    const commit = this.env.childTransaction(() => this.applyLayer(layer));
+    const sequence = ++this.commitSequence;
+    const commit = this.env.childTransaction(() => this.applyLayer(layer, sequence));
     this.commitsQueued++;
     // This commit's own batch: lmdb-js wrote its instructions just now, and `flushed` then
     // follows that batch's sync, which lmdb-js resolves once the batch's worker has returned.
@@ -378,12 +403,22 @@ export class LmdbStateStore implements StateStore {
   }
 
   /** Runs on the main thread inside lmdb-js's write transaction, when the write's turn comes. */
-  private applyLayer(layer: Layer): void {
+  private applyLayer(layer: Layer, sequence: number): typeof ABORT | undefined {
     // After a failed write, later writes must not commit: the database would skip one.
     if (this.failure !== null) throw this.failure;
     try {
       const fault = this.options.commitFault?.();
       if (fault !== undefined) throw fault;
+      // The same rule when LMDB failed a commit after its transactions ran: lmdb-js's writer
+      // lets the next commit's transactions run before this thread hears of the failure, and
+      // without this check that next layer would commit on a database that lacks the failed one.
+      const last = this.commits.get(commitSequenceKey) ?? 0;
+      if (last !== sequence - 1) {
+        throw new StateStoreError(`state store ${this.file}: commit ${sequence} found the ` +
+          `database at commit ${last}, not ${sequence - 1}: an earlier commit did not land`);
+      }
+      if (this.options.loseCommit?.(sequence) === true) return ABORT;
+      this.commits.putSync(commitSequenceKey, sequence);
       if (layer.cleared) for (const table of this.tables.values()) table.clearSync();
       for (const [name, changes] of layer.changes) {
         const table = this.table(name);
@@ -392,6 +427,7 @@ export class LmdbStateStore implements StateStore {
           else table.putSync(key, change.bytes);
         }
       }
+      return undefined;
     } catch (error) {
       // Set now, not when the commit rejects: writes batched after this one run first.
       this.failure ??= this.commitError(error);
@@ -439,6 +475,7 @@ export class LmdbStateStore implements StateStore {
       const env = openEnvironment(this.dir);
       try {
         this.tables = openTables(env);
+        this.commits = openCommits(env);
       } catch (error) {
         closeQuietly(env);
         throw error;
@@ -529,6 +566,10 @@ export function closeQuietly(env: RootDatabase | undefined): void {
  */
 function openEnvironment(dir: string): RootDatabase {
   return open({ path: dir, mapSize: mapBytes, eventTurnBatching: false });
+}
+
+function openCommits(env: RootDatabase): CommitsTable {
+  return env.openDB<number, string>(commitsTableName, {});
 }
 
 function openTables(env: RootDatabase): Map<StateTable, Table> {

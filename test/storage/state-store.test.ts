@@ -342,3 +342,36 @@ describe("LmdbStateStore when a commit fails (a file-size limit: ulimit -f)", ()
     expect(report.closed).to.equal(true);
   });
 });
+
+describe("LmdbStateStore when a commit is lost without a word (loseCommit)", () => {
+  it("fails the next commit, which finds the database a commit short, and never skips a write", async () => {
+    const dir = dirs.make("raftmarket-state-");
+    const store = LmdbStateStore.open(dir, { commitIntervalMs: 0, loseCommit: (n) => n === 2 });
+    store.write((writer) => writer.put("orders", 1, { n: 1 }));
+    await store.flushed();
+    // Commit 2 is aborted inside LMDB, and lmdb-js reports it as done: the store cannot tell.
+    store.write((writer) => writer.put("orders", 2, { n: 2 }));
+    await store.committed();
+    expect(store.failed()).to.equal(null);
+    // Commit 3 finds the database at commit 1, so it must not land on it.
+    store.write((writer) => writer.put("orders", 3, { n: 3 }));
+    let thrown: unknown = null;
+    await store.committed().catch((error: unknown) => {
+      thrown = error;
+    });
+    expect(thrown).to.be.instanceOf(StateStoreError);
+    expect(store.failed()?.message).to.match(/commit 3 found the database at commit 1, not 2/)
+      .and.to.include(path.join(dir, "data.mdb"));
+    await store.close();
+    const reopened = LmdbStateStore.open(dir);
+    try {
+      expect(await committedEntries(reopened, "orders")).to.deep.equal([[1, { n: 1 }]]);
+      // The numbering goes on from what the database holds.
+      reopened.write((writer) => writer.put("orders", 4, { n: 4 }));
+      await reopened.flushed();
+      expect(reopened.failed()).to.equal(null);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
