@@ -259,8 +259,9 @@ export class LmdbStateStore implements StateStore {
     if (this.commitTimer !== null) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     assert(this.remapping === null, "state store: a commit queued while the environment is closed");
-    const sequence = ++this.commitSequence;
+    const sequence = this.commitSequence + 1;
     const commit = this.env.childTransaction(() => this.applyLayer(layer, sequence));
+    this.commitSequence = sequence;
     this.commitsQueued++;
     // This commit's own batch: lmdb-js wrote its instructions just now, and `flushed` then
     // follows that batch's sync, which lmdb-js resolves once the batch's worker has returned.
@@ -270,12 +271,20 @@ export class LmdbStateStore implements StateStore {
       this.commitsFlushed++;
       this.maybeRemap();
     }, () => { /* a failed sync fails a commit, which reports it */ });
-    this.lastCommit = commit.then(() => this.dropCommitted(layer), (error: unknown) => {
-      const failure = this.commitError(error);
-      this.failure ??= failure;
-      followCommitCause(error, (cause) => {
-        failure.message += ` (LMDB: ${cause})`;
-      });
+    this.lastCommit = commit.then(() => this.dropCommitted(layer),
+      (error: unknown) => this.noteCommitFailure(error));
+  }
+
+  /**
+   * A commit rejected: the store has failed. LMDB's own cause goes to the failure reported,
+   * which may be an earlier one: when LMDB fails a commit, the next commit's transactions can
+   * run first and fail the store with "did not land" (applyLayer), and the cause belongs there.
+   */
+  private noteCommitFailure(error: unknown): void {
+    const failure = this.failure ?? this.commitError(error);
+    this.failure = failure;
+    followCommitCause(error, (cause) => {
+      if (!failure.message.includes(cause)) failure.message += ` (LMDB: ${cause})`;
     });
   }
 

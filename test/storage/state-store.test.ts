@@ -344,6 +344,44 @@ describe("LmdbStateStore when a commit fails (a file-size limit: ulimit -f)", ()
 });
 
 describe("LmdbStateStore when a commit is lost without a word (loseCommit)", () => {
+  it("stops at a layer lost in the middle of one LMDB commit: the later layers land nowhere",
+    async () => {
+      const dir = dirs.make("raftmarket-state-");
+      // One change a layer: each write() is committed as a layer of its own, all in one turn.
+      const store = LmdbStateStore.open(dir, { layerChangesMax: 1, loseCommit: (n) => n === 3 });
+      for (let n = 1; n <= 5; n++) store.write((writer) => writer.put("orders", n, { n }));
+      await store.committed().catch(() => undefined);
+      expect(store.failed()?.message).to.match(/commit 4 found the database at commit 2, not 3/);
+      await store.close();
+      const reopened = LmdbStateStore.open(dir);
+      try {
+        expect(await committedEntries(reopened, "orders")).to.deep.equal([[1, { n: 1 }],
+          [2, { n: 2 }]]);
+      } finally {
+        await reopened.close();
+      }
+    });
+
+  it("adds LMDB's cause to the failure already reported (the next commit may report first)",
+    async () => {
+      const dir = dirs.make("raftmarket-state-");
+      const store = LmdbStateStore.open(dir, { commitIntervalMs: 0, loseCommit: (n) => n === 1 });
+      store.write((writer) => writer.put("orders", 1, { n: 1 }));
+      await store.committed();
+      store.write((writer) => writer.put("orders", 2, { n: 2 }));
+      await store.committed().catch(() => undefined);
+      const reported = store.failed();
+      expect(reported?.message).to.match(/commit 2 found the database at commit 0/);
+      // Then lmdb-js's rejection of the failed commit arrives, its cause after it.
+      const lmdbError = Object.assign(new Error("Commit failed (see commitError for details)"),
+        { commitError: Promise.reject(new Error("MDB_NOTFOUND: No matching key/data pair")) });
+      (store as unknown as { noteCommitFailure(error: unknown): void }).noteCommitFailure(lmdbError);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(store.failed()).to.equal(reported);
+      expect(reported?.message).to.match(/did not land \(LMDB: MDB_NOTFOUND/);
+      await store.close();
+    });
+
   it("fails the next commit, which finds the database a commit short, and never skips a write", async () => {
     const dir = dirs.make("raftmarket-state-");
     const store = LmdbStateStore.open(dir, { commitIntervalMs: 0, loseCommit: (n) => n === 2 });
