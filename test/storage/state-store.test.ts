@@ -242,24 +242,34 @@ describe("LmdbStateStore on a damaged or foreign folder", () => {
   });
 });
 
+/**
+ * The unhandled rejections while `body` runs and two turns of the event loop after it (Node
+ * reports one once the microtasks have run).
+ */
+async function unhandledRejectionsDuring(body: () => void): Promise<unknown[]> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    body();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+  return unhandled;
+}
+
 describe("closeQuietly (an environment that failed to open its tables)", () => {
   // The open's own error is the one to report: a close that rejects or throws must neither
   // replace it nor surface later as an unhandled rejection (which crashes a node).
   it("swallows a close that rejects, so no unhandled rejection follows", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
-    try {
+    const unhandled = await unhandledRejectionsDuring(() => {
       const env = { close: () => Promise.reject(new Error("close failed")) };
       closeQuietly(env as unknown as Parameters<typeof closeQuietly>[0]);
-      // Two turns of the event loop: Node reports an unhandled rejection after the microtasks.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
     expect(unhandled).to.deep.equal([]);
   });
 
@@ -272,13 +282,8 @@ describe("closeQuietly (an environment that failed to open its tables)", () => {
 
 describe("followCommitCause (lmdb-js's commitError of a failed commit)", () => {
   it("reports LMDB's own error, and leaves no unhandled rejection behind", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on("unhandledRejection", onUnhandled);
     const reported: string[] = [];
-    try {
+    const unhandled = await unhandledRejectionsDuring(() => {
       // As lmdb-js does: the bare error first, its commitError rejected afterwards.
       let rejectCause: (error: Error) => void = () => undefined;
       const error = Object.assign(new Error("Commit failed (see commitError for details)"), {
@@ -288,11 +293,7 @@ describe("followCommitCause (lmdb-js's commitError of a failed commit)", () => {
       });
       followCommitCause(error, (cause) => reported.push(cause));
       rejectCause(new Error("MDB_NOTFOUND: No matching key/data pair found"));
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
     expect(unhandled).to.deep.equal([]);
     expect(reported).to.have.length(1);
     expect(reported[0]).to.match(/MDB_NOTFOUND/);
