@@ -462,7 +462,9 @@ export class RaftServer implements NodeService {
     try {
       do {
         this.loop = "running";
-        // Bounded: each pass handles what accumulated; a busy node yields between passes.
+        // Bounded: each pass handles what accumulated. A pass whose fsync runs on the thread
+        // pool yields to I/O while it waits; one whose fsync runs inline (fsync-placement.ts)
+        // does not, so this bound also bounds how long the loop goes without reading input.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
           this.forwarding.flush();
           this.snapshots.applyCompaction();
@@ -516,7 +518,9 @@ export class RaftServer implements NodeService {
     // follow the newest configuration there): before this Ready's messages go out to it.
     if (ready.entries.length > 0) this.membership.noteLogged(ready.entries);
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
-    // followers write in parallel with the leader.
+    // followers write in parallel with the leader. (Over the peer stream they are on the wire
+    // before the fsync starts; over per-batch POSTs the request leaves when the loop next
+    // polls, after an inline fsync: fsync-placement.ts.)
     // Most Readies carry no message (a tick, an apply): no arrays built for them.
     const messages = ready.messages;
     const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
@@ -527,17 +531,19 @@ export class RaftServer implements NodeService {
       this.options.transport.flushNow?.();
     }
     // Committed entries this node already holds durably are applied, and their writes answered,
-    // while this Ready's fsync runs, as etcd applies beside its WAL save: under load a Ready
-    // nearly always writes new entries, and its fsync would otherwise delay every answer. The
-    // write and the fsync start first (persist runs up to its first await): a follower's
-    // acknowledgement waits for that fsync, and should not wait for the apply too.
+    // while this Ready's fsync runs on the thread pool, as etcd applies beside its WAL save:
+    // under load a Ready nearly always writes new entries, and its fsync would otherwise delay
+    // every answer. The write and the fsync start first (persist runs up to its first await): a
+    // follower's acknowledgement waits for that fsync, and should not wait for the apply too.
+    // While the disk is fast the fsync runs inline instead (fsync-placement.ts), and is over
+    // before the apply starts.
     const persisted = this.persist(ready);
     try {
       this.applyDurableCommitted(ready);
     } catch (error) {
       // The node stops at once: nothing may read the state this apply left halfway (a status
-      // asks its hash) while the fsync runs. stop() waits for this pass, which ends only once
-      // the fsync is over, before it closes the log.
+      // asks its hash) while a pool fsync runs. stop() waits for this pass, which ends only
+      // once the fsync is over, before it closes the log.
       try {
         this.fail(error as Error);
       } finally {

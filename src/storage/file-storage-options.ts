@@ -10,12 +10,33 @@ export interface FileStorageOptions {
   readonly entryBytesMax: number;
   /** Encoded bytes buffered between syncs; appending more throws StorageError. */
   readonly pendingBytesMax: number;
+  /**
+   * syncAsync() runs its fdatasync inline while the disk syncs within this long; 0 puts every
+   * fdatasync on the thread pool (fsync-placement.ts). At most inlineFsyncMsLimit.
+   */
+  readonly inlineFsyncMsMax: number;
+  /** After a slower inline fdatasync, how long the following ones run on the thread pool. */
+  readonly poolFsyncHoldMs: number;
 }
 
 export const defaultFileStorageOptions: FileStorageOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
   entryBytesMax: 16 * 1024 * 1024,
   pendingBytesMax: 64 * 1024 * 1024,
+  inlineFsyncMsMax: 5,
+  poolFsyncHoldMs: 10_000,
+};
+
+/**
+ * inlineFsyncMsMax's upper bound: an inline fdatasync stalls the event loop, and issue 10 allows
+ * no loop stall over 50 ms.
+ */
+export const inlineFsyncMsLimit = 50;
+
+/** The least value of each option: inlineFsyncMsMax alone may be 0 (never inline). */
+const optionLeast: Readonly<Record<keyof FileStorageOptions, number>> = {
+  segmentBytesMax: 1, entryBytesMax: 1, pendingBytesMax: 1, inlineFsyncMsMax: 0,
+  poolFsyncHoldMs: 1,
 };
 
 /** An entries record's payload beyond one entry's data: the batch and entry headers. */
@@ -28,7 +49,11 @@ export function resolveFileStorageOptions(options: Partial<FileStorageOptions>):
   const { entryBytesMax, pendingBytesMax } = resolved;
   const problems: string[] = [];
   for (const [name, value] of Object.entries(resolved)) {
-    if (!Number.isSafeInteger(value) || value < 1) problems.push(`${name} must be >= 1`);
+    const least = optionLeast[name as keyof FileStorageOptions];
+    if (!Number.isSafeInteger(value) || value < least) problems.push(`${name} must be >= ${least}`);
+  }
+  if (resolved.inlineFsyncMsMax > inlineFsyncMsLimit) {
+    problems.push(`inlineFsyncMsMax must be at most ${inlineFsyncMsLimit}`);
   }
   if (entryBytesMax + entriesRecordOverheadBytes > recordPayloadBytesLimit) {
     problems.push(`entryBytesMax must be at most ${recordPayloadBytesLimit -

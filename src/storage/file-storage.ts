@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { assert, InvariantError, type Entry, type HardState } from "../raft/index.js";
 import type { EntryLog } from "./entry-log.js";
+import { FsyncPlacement } from "./fsync-placement.js";
 import { assertHardState, assertResetTo } from "./memory-storage.js";
 import { CorruptionError, StorageError, type DurableLog } from "./storage.js";
 import {
@@ -40,7 +41,8 @@ export { defaultFileStorageOptions, type FileStorageOptions } from "./file-stora
  * Group commit: append(), setHardState(), compactTo() and resetTo() only encode records into a
  * bounded buffer. sync() writes the whole buffer with one write and one fdatasync, however many entries
  * it holds, so the driver pays one disk flush per loop iteration. syncAsync() does the same
- * with the fdatasync (and any file creation) on the thread pool. Entries go into the stream
+ * with any file creation on the thread pool, and the fdatasync inline while the disk is fast,
+ * else on the pool (fsync-placement.ts). Entries go into the stream
  * before the hard state that refers to them, in the order the calls were made.
  *
  * Segments rotate lazily: a flush that finds the active segment at or past segmentBytesMax
@@ -56,6 +58,18 @@ export { defaultFileStorageOptions, type FileStorageOptions } from "./file-stora
  * Memory: after open() the live entries (those after the compaction point) stay in memory for
  * entries(); compaction bounds them, as it bounds the disk.
  */
+
+/** Callbacks for the node to log what the store decides on its own. */
+export interface FileStorageHooks {
+  /** An inline fdatasync took `durationMs`: the next ones run on the pool for a while. */
+  readonly onSlowInlineFsync?: (durationMs: number, options: FileStorageOptions) => void;
+  /**
+   * The clock, in ms, that times fdatasyncs (storage has none of its own: the node passes
+   * performance.now). Without one, every fdatasync of syncAsync() runs on the thread pool, as
+   * a slow disk could not be noticed.
+   */
+  readonly nowMs?: () => number;
+}
 
 /** What open() found and fixed, for the node to log. */
 export interface RecoverySummary {
@@ -90,6 +104,11 @@ export function describeRecovery(summary: RecoverySummary): string {
 export interface FileStorageStats {
   readonly bytesWritten: number;
   readonly syncCount: number;
+  /** syncAsync() fdatasyncs run inline, and on the thread pool (fsync-placement.ts). */
+  readonly inlineFsyncs: number;
+  readonly poolFsyncs: number;
+  /** Inline fdatasyncs slower than inlineFsyncMsMax: each sent the next ones to the pool. */
+  readonly slowInlineFsyncs: number;
   readonly segmentsCreated: number;
   readonly segmentsRemoved: number;
   readonly segmentCount: number;
@@ -139,7 +158,11 @@ export class FileStorage implements DurableLog {
   private closed = false;
   private asyncSyncsInFlight = 0;
   private asyncChain: Promise<void> = Promise.resolve();
-  private counters = { bytesWritten: 0, syncCount: 0, segmentsCreated: 0, segmentsRemoved: 0 };
+  private counters = { bytesWritten: 0, syncCount: 0, segmentsCreated: 0, segmentsRemoved: 0,
+    inlineFsyncs: 0, poolFsyncs: 0 };
+  private readonly fsyncPlacement: FsyncPlacement;
+  /** Times fdatasyncs for fsyncPlacement. */
+  private readonly nowMs: () => number;
 
   private constructor(
     readonly dir: string,
@@ -147,7 +170,11 @@ export class FileStorage implements DurableLog {
     replay: ReplayResult,
     segments: Segment[],
     readonly recovery: RecoverySummary,
+    private readonly hooks: FileStorageHooks,
   ) {
+    this.fsyncPlacement = new FsyncPlacement(
+      hooks.nowMs === undefined ? 0 : options.inlineFsyncMsMax, options.poolFsyncHoldMs);
+    this.nowMs = hooks.nowMs ?? (() => 0);
     this.log = replay.log;
     this.liveHardState = replay.hardState;
     this.segments = segments;
@@ -163,7 +190,8 @@ export class FileStorage implements DurableLog {
    * is verified, a torn tail of the last segment is truncated, and anything else wrong throws
    * CorruptionError naming the file and byte offset; repairWal() is the explicit way past that.
    */
-  static open(dir: string, options: Partial<FileStorageOptions> = {}): FileStorage {
+  static open(dir: string, options: Partial<FileStorageOptions> = {},
+    hooks: FileStorageHooks = {}): FileStorage {
     const resolved = resolveFileStorageOptions(options);
     ensureDirectory(dir);
     const replay = replayWal(dir, listSegments(dir));
@@ -193,7 +221,7 @@ export class FileStorage implements DurableLog {
       recordCount: replay.recordCount, firstIndex: replay.log.firstIndex(),
       lastIndex: replay.log.lastIndex(), hardState: replay.hardState, tornTail,
       emptySegmentRemoved };
-    return new FileStorage(dir, resolved, replay, segments, recovery);
+    return new FileStorage(dir, resolved, replay, segments, recovery, hooks);
   }
 
   firstIndex(): number {
@@ -278,8 +306,9 @@ export class FileStorage implements DurableLog {
     this.assertUsable();
     this.asyncSyncsInFlight++;
     // With none in flight, the write and the fdatasync start now, not in a later microtask: the
-    // driver applies committed entries while this fsync runs, and the fsync should not wait
-    // for that apply. (When the count drops to 0 the chain has settled: see its `finally`.)
+    // driver applies committed entries after this call returns, and the fsync should not wait
+    // for that apply (it runs beside a pool fsync; an inline one is over by then). (When the
+    // count drops to 0 the chain has settled: see its `finally`.)
     const run = this.asyncSyncsInFlight === 1 ? this.syncAsyncOnce()
       : this.asyncChain.then(() => this.syncAsyncOnce());
     this.asyncChain = run.catch(() => undefined);
@@ -297,7 +326,8 @@ export class FileStorage implements DurableLog {
   }
 
   stats(): FileStorageStats {
-    return { ...this.counters, segmentCount: this.segments.length,
+    return { ...this.counters, slowInlineFsyncs: this.fsyncPlacement.slowInlineCount,
+      segmentCount: this.segments.length,
       segmentBytes: this.segments.reduce((sum, segment) => sum + segment.bytes, 0) };
   }
 
@@ -313,9 +343,11 @@ export class FileStorage implements DurableLog {
       }
       // The write only copies into the page cache (microseconds, even for a large batch): on
       // this thread it saves a round trip through the thread pool, which under load costs
-      // more than the copy. The fdatasync, which waits for the disk, goes to the pool.
+      // more than the copy. The fdatasync waits for the disk: inline while the disk is fast,
+      // else on the pool (fsync-placement.ts).
       writeAllSync(fd!, plan.buffer, plan.position);
-      await fdatasyncAsync(fd!);
+      const pooled = this.fdatasyncPlaced(fd!);
+      if (pooled !== undefined) await pooled;
       this.commitFlush(plan, fd!);
       const removed = this.takeCompactedSegments(plan.compactedIndex);
       if (removed.length === 0) return;
@@ -324,6 +356,29 @@ export class FileStorage implements DurableLog {
     } catch (error) {
       throw this.fail(error);
     }
+  }
+
+  /** The fdatasync of syncAsync: inline (returns undefined once done) or on the pool. */
+  private fdatasyncPlaced(fd: number): Promise<void> | undefined {
+    const startedMs = this.nowMs();
+    if (!this.fsyncPlacement.inline(startedMs)) {
+      this.counters.poolFsyncs++;
+      return fdatasyncAsync(fd).then(() => {
+        const endedMs = this.nowMs();
+        this.fsyncPlacement.notePool(endedMs - startedMs, endedMs);
+      });
+    }
+    fs.fdatasyncSync(fd);
+    this.counters.inlineFsyncs++;
+    const endedMs = this.nowMs();
+    if (this.fsyncPlacement.noteInline(endedMs - startedMs, endedMs)) {
+      try {
+        this.hooks.onSlowInlineFsync?.(endedMs - startedMs, this.options);
+      } catch {
+        // A report that fails must not fail a flush that is durable.
+      }
+    }
+    return undefined;
   }
 
   /** Takes the buffer, deciding whether a new segment comes first. No I/O. */

@@ -98,7 +98,6 @@ export function writeAllSync(fd: number, buffer: Buffer, position: number): void
 
 const writeCallback = promisify(fs.write);
 const openCallback = promisify(fs.open);
-const fdatasyncCallback = promisify(fs.fdatasync);
 
 export async function writeAllAsync(fd: number, buffer: Buffer, position: number):
   Promise<void> {
@@ -117,7 +116,10 @@ export async function writeAllAsync(fd: number, buffer: Buffer, position: number
  */
 export const openAsync = (file: string, flags: string): Promise<number> =>
   openCallback(file, flags);
-export const fdatasyncAsync = (fd: number): Promise<void> => fdatasyncCallback(fd);
+/** fs.fdatasync looked up at each call, so that a test can count the calls (withFsCalls). */
+export const fdatasyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => {
+  fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error)));
+});
 
 /** Runs a file-system call, turning its failure into a StorageError that says what failed. */
 export function fileCall<T>(what: string, call: () => T): T {

@@ -8,7 +8,7 @@
  */
 import { expect } from "chai";
 import * as fs from "node:fs";
-import { FileStorage } from "../../src/storage/file-storage.js";
+import { FileStorage, type FileStorageHooks } from "../../src/storage/file-storage.js";
 import { FileSnapshotStore } from "../../src/storage/snapshot-store.js";
 import { StorageError, type DurableLog } from "../../src/storage/storage.js";
 import {
@@ -22,11 +22,12 @@ import { TempDirs, walFiles, withFsCalls } from "./helpers.js";
 const dirs = new TempDirs();
 after(() => dirs.cleanup());
 
-function fileStorageContract(name: string, segmentBytesMax?: number): void {
+function fileStorageContract(name: string, segmentBytesMax?: number,
+  hooks?: FileStorageHooks): void {
   const dirOf = new Map<DurableLog, string>();
   const open = (dir: string): FileStorage => {
     const log = FileStorage.open(dir, { entryBytesMax: contractEntryBytesMax,
-      ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }) });
+      ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }) }, hooks);
     dirOf.set(log, dir);
     return log;
   };
@@ -38,6 +39,8 @@ function fileStorageContract(name: string, segmentBytesMax?: number): void {
 
 fileStorageContract("FileStorage");
 fileStorageContract("FileStorage, 128-byte segments", 128);
+fileStorageContract("FileStorage, fdatasync inline (a clock given)", undefined,
+  { nowMs: () => 0 });
 
 runSnapshotStoreContract("FileSnapshotStore", () => new FileSnapshotStore(dirs.make()),
   (store) => new FileSnapshotStore((store as FileSnapshotStore).dir));
@@ -102,6 +105,11 @@ describe("FileStorage", () => {
       .to.throw(StorageError, /segmentBytesMax/);
     expect(() => FileStorage.open(dirs.make(), { entryBytesMax: 100, pendingBytesMax: 50 }))
       .to.throw(StorageError, /pendingBytesMax/);
+    expect(() => FileStorage.open(dirs.make(), { inlineFsyncMsMax: -1 }))
+      .to.throw(StorageError, /inlineFsyncMsMax must be >= 0/);
+    expect(() => FileStorage.open(dirs.make(), { poolFsyncHoldMs: 0 }))
+      .to.throw(StorageError, /poolFsyncHoldMs must be >= 1/);
+    FileStorage.open(dirs.make(), { inlineFsyncMsMax: 0 }).close();
   });
 
   it("reports what it recovered", () => {
@@ -154,6 +162,149 @@ describe("FileStorage", () => {
     log.close();
     log = FileStorage.open(dir);
     expect(log.lastIndex()).to.be.within(2, 3);
+  });
+
+  describe("syncAsync()'s fdatasync: inline while the disk is fast (fsync-placement.ts)", () => {
+    let clockMs: number;
+    let slow: number[];
+    /** The log reopened on the test clock, its first entry and segment already written. */
+    const openTimed = (options: { inlineFsyncMsMax?: number } = {}): FileStorage => {
+      log.append(makeEntries(1, 1, 1));
+      log.sync();
+      log.close();
+      return FileStorage.open(dir, { inlineFsyncMsMax: 5, poolFsyncHoldMs: 10_000, ...options },
+        { nowMs: () => clockMs, onSlowInlineFsync: (durationMs) => slow.push(durationMs) });
+    };
+    /**
+     * syncAsync() of one more entry, its fdatasync taking `fsyncMs` on the test clock: how many
+     * fdatasyncs it started inline and on the pool before it returned (a pool one starts at
+     * once too), and its promise.
+     */
+    const syncTaking = (fsyncMs: number):
+      { inline: number; pool: number; done: Promise<void> } => {
+      const index = log.lastIndex() + 1;
+      log.append(makeEntries(index, index, 1));
+      const originalSync = fs.fdatasyncSync;
+      const original = fs.fdatasync;
+      return withFsCalls("fdatasync", (poolCalls) => withFsCalls("fdatasyncSync", (calls) => {
+        const done = log.syncAsync();
+        return { inline: calls.count, pool: poolCalls.count, done };
+      }, (fd) => {
+        clockMs += fsyncMs;
+        originalSync(fd as number);
+      }), (fd, callback) => {
+        original(fd as number, (error) => {
+          clockMs += fsyncMs;
+          (callback as (error: Error | null) => void)(error);
+        });
+      });
+    };
+    beforeEach(() => {
+      clockMs = 1_000;
+      slow = [];
+    });
+
+    it("runs it inline, before syncAsync() returns, while each takes at most inlineFsyncMsMax",
+      async () => {
+        log = openTimed();
+        for (const fsyncMs of [0, 1, 5, 2]) {
+          const { inline, pool, done } = syncTaking(fsyncMs);
+          expect([inline, pool], `fdatasync of ${fsyncMs} ms`).to.deep.equal([1, 0]);
+          await done;
+        }
+        expect(log.stats()).to.deep.include({ inlineFsyncs: 4, poolFsyncs: 0,
+          slowInlineFsyncs: 0 });
+        expect(slow).to.deep.equal([]);
+      });
+
+    it("after a slower one, sends them to the pool for poolFsyncHoldMs, then tries inline again",
+      async () => {
+        log = openTimed();
+        let sync = syncTaking(6);
+        expect([sync.inline, sync.pool]).to.deep.equal([1, 0]);
+        await sync.done;
+        expect(slow).to.deep.equal([6]);
+        // The hold runs from the slow fdatasync's end, at 1_006 ms: until 11_006.
+        for (const waitedMs of [1, 9_998]) {
+          clockMs += waitedMs;
+          sync = syncTaking(0);
+          expect([sync.inline, sync.pool], `${waitedMs} ms later`).to.deep.equal([0, 1]);
+          await sync.done;
+        }
+        clockMs += 1;
+        sync = syncTaking(0);
+        expect([sync.inline, sync.pool], "at the end of the hold").to.deep.equal([1, 0]);
+        await sync.done;
+        expect(log.stats()).to.deep.include({ inlineFsyncs: 2, poolFsyncs: 2,
+          slowInlineFsyncs: 1 });
+        log.close();
+        log = FileStorage.open(dir);
+        expect(log.entries(1, 6)).to.deep.equal(makeEntries(1, 5, 1));
+      });
+
+    it("keeps them on the pool while pool fdatasyncs are slow too: no second stall", async () => {
+      log = openTimed();
+      await syncTaking(50).done;
+      // Slow on the pool as well, until 30 s: each slow one extends the hold from its end.
+      let lastSlowEndMs = clockMs;
+      for (let k = 0; k < 6; k++) {
+        clockMs += 5_000;
+        const fsyncMs = clockMs < 30_000 ? 20 : 0;
+        const sync = syncTaking(fsyncMs);
+        expect([sync.inline, sync.pool], `at ${clockMs} ms`).to.deep.equal([0, 1]);
+        await sync.done;
+        if (fsyncMs > 0) lastSlowEndMs = clockMs;
+      }
+      // Fast pool fdatasyncs since then do not shorten the hold from the last slow one.
+      clockMs = lastSlowEndMs + 10_000 - 1;
+      let sync = syncTaking(0);
+      expect([sync.inline, sync.pool]).to.deep.equal([0, 1]);
+      await sync.done;
+      clockMs = lastSlowEndMs + 10_000;
+      sync = syncTaking(0);
+      expect([sync.inline, sync.pool]).to.deep.equal([1, 0]);
+      await sync.done;
+      expect(slow).to.deep.equal([50]);
+    });
+
+    it("without a clock, runs every one on the pool: a slow disk could not be noticed",
+      async () => {
+        log.append(makeEntries(1, 1, 1));
+        log.sync();
+        log.close();
+        log = FileStorage.open(dir);
+        const { inline, pool, done } = syncTaking(0);
+        expect([inline, pool]).to.deep.equal([0, 1]);
+        await done;
+      });
+
+    it("with inlineFsyncMsMax 0, runs every one on the pool", async () => {
+      log = openTimed({ inlineFsyncMsMax: 0 });
+      for (let k = 0; k < 3; k++) {
+        const { inline, pool, done } = syncTaking(0);
+        expect([inline, pool]).to.deep.equal([0, 1]);
+        await done;
+      }
+      expect(log.stats()).to.deep.include({ inlineFsyncs: 0, poolFsyncs: 3 });
+    });
+
+    it("fails the store when an inline fdatasync fails: the node must restart", async () => {
+      log = openTimed();
+      log.append(makeEntries(2, 2, 1));
+      const failed = withFsCalls("fdatasyncSync", () => log.syncAsync(), () => {
+        throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+      });
+      let error: unknown = null;
+      await failed.catch((caught: unknown) => {
+        error = caught;
+      });
+      expect(error).to.be.instanceOf(StorageError);
+      expect((error as Error).message).to.match(/restart/);
+      expect(() => log.lastIndex()).to.throw(StorageError, /restart/);
+      // The failed flush counted nothing as durable, and was no slow fdatasync.
+      expect(log.stats()).to.deep.include({ syncCount: 0, inlineFsyncs: 0 });
+      expect(slow).to.deep.equal([]);
+    });
   });
 
   it("rotates and deletes compacted segments through syncAsync() too", async () => {

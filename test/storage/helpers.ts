@@ -66,7 +66,7 @@ export function directoryContents(dir: string): Map<string, Buffer> {
   return new Map(fs.readdirSync(dir).map((name) => [name, fs.readFileSync(path.join(dir, name))]));
 }
 
-type FsFunctionName = "fdatasyncSync" | "writeSync" | "fsyncSync";
+type FsFunctionName = "fdatasyncSync" | "fdatasync" | "writeSync" | "fsyncSync";
 
 /**
  * Wraps a node:fs function for the duration of `body`, counting calls (or replacing them), so a
