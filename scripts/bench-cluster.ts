@@ -26,7 +26,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { LocalCluster } from "../src/cluster/local-cluster.js";
+import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
 import {
   eventLoopWindowMsDefault, parseEventLoopDelay, type EventLoopDelayFigures,
 } from "../src/node/event-loop-delay.js";
@@ -256,6 +256,7 @@ async function throughput(args: string[]): Promise<void> {
     const rows: string[] = [];
     const notes: string[] = [];
     const loopDelays: string[] = [];
+    let exitsReported = 0;
     for (const clients of clientCounts) {
       const termBefore = await leaderTerm(cluster);
       console.log(`${clients} client(s) buying for ${options.duration} s ...`);
@@ -265,6 +266,9 @@ async function throughput(args: string[]): Promise<void> {
       const loopDelay = formatLoopDelay(clients, await sampler.finish(), cluster);
       loopDelays.push(loopDelay);
       console.log(loopDelay);
+      // A node that stopped explains the errors: say so, with its last words.
+      for (const exit of cluster.exits().slice(exitsReported)) console.log(describeNodeExit(exit));
+      exitsReported = cluster.exits().length;
       const sorted = [...result.latenciesMs].sort((a, b) => a - b);
       const perSecond = result.okCount / result.seconds;
       rows.push([String(clients).padStart(7), perSecond.toFixed(0).padStart(12),

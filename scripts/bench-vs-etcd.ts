@@ -16,7 +16,7 @@
  * Without etcd on PATH it says how to install it and exits 0; it never installs anything.
  */
 import { Command, Option } from "commander";
-import { LocalCluster } from "../src/cluster/local-cluster.js";
+import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
 import {
   clientCountList, clusterTermMax, createStockedItem, nonNegativeInteger, positiveInteger,
   prefillOrders,
@@ -54,6 +54,8 @@ interface Target {
   termMax(): Promise<number | null>;
   residentMiBs(): (number | null)[];
   residentSplits(): ({ anon: number; file: number } | null)[];
+  /** Members that stopped since the last call, described with their last output. */
+  newExits(): string[];
 }
 
 interface CellResult {
@@ -84,7 +86,13 @@ function parseOptions(args: string[]): Options {
 
 function raftmarketTarget(cluster: LocalCluster): Target {
   const nodeUrl = (client: number) => cluster.nodes[client % cluster.nodes.length]!.url;
+  let exitsReported = 0;
   return {
+    newExits: () => {
+      const exits = cluster.exits().slice(exitsReported);
+      exitsReported += exits.length;
+      return exits.map(describeNodeExit);
+    },
     name: "raftmarket",
     run: (workload, clients, seconds, runId) => (workload === "writes"
       ? closedLoop(clients, seconds, 201, (client, k) =>
@@ -106,6 +114,8 @@ function etcdTarget(etcd: EtcdCluster): Target {
     (_, k) => Buffer.from(`bench-${k}`).toString("base64"));
   const value = Buffer.alloc(valueBytes, "v").toString("base64");
   return {
+    // etcd's members are not watched: its errors and the table show a member lost.
+    newExits: () => [],
     name: "etcd",
     run: (workload, clients, seconds) => (workload === "writes"
       ? closedLoop(clients, seconds, 200, (client, k) =>
@@ -169,6 +179,8 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       const changes = leaderChanges.get(target.name);
       leaderChanges.set(target.name, termBefore === null || termAfter === null ||
         changes === null || changes === undefined ? null : changes + termAfter - termBefore);
+      // A member that stopped explains the errors: say so at once, with its last words.
+      for (const exit of target.newExits()) console.log(exit);
       const summary = summarizeRuns([result]);
       console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, ` +
         `p50 ${summary.p50Ms.toFixed(2)} ms, ` +

@@ -23,7 +23,10 @@ export interface LocalClusterOptions {
   readonly nodeCount?: number;
   readonly timing?: ClusterConfigFile["timing"];
   readonly snapshot?: ClusterConfigFile["snapshot"];
-  /** Where node output goes: "ignore" (default), "inherit", or a line handler. */
+  /**
+   * Where node output goes: "ignore" (default: only the last lines of each node are kept, for
+   * exits()), "inherit", or a line handler.
+   */
   readonly output?: "ignore" | "inherit" | ((id: string, line: string) => void);
   readonly logLevel?: string;
   /** The nodes start() starts; the others wait for startNode(). Default: all. */
@@ -31,6 +34,30 @@ export interface LocalClusterOptions {
   /** TLS on: certificates made in the temporary folder. Default false (plain HTTP). */
   readonly tls?: boolean;
 }
+
+/** A node process that ended (LocalCluster.exits()). */
+export interface NodeExit {
+  readonly id: string;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** How long the process had run. */
+  readonly afterMs: number;
+  readonly lastOutput: readonly string[];
+}
+
+/** An exit as a benchmark prints it: how the node ended, then its last lines, indented. */
+export function describeNodeExit(exit: NodeExit): string {
+  const how = exit.signal !== null ? `was killed by ${exit.signal}`
+    : `exited with code ${exit.code}`;
+  const lines = exit.lastOutput.length === 0 ? "  (no output kept)"
+    : exit.lastOutput.map((line) => `  | ${line}`).join("\n");
+  return `raftmarket node ${exit.id} ${how} after ${(exit.afterMs / 1000).toFixed(1)} s; ` +
+    `its last output:\n${lines}`;
+}
+
+/** How many of its last output lines a node's exit keeps, and how long each may be. */
+const outputTailLinesMax = 40;
+const outputLineUnitsMax = 2000;
 
 export interface LocalNode {
   readonly id: string;
@@ -90,6 +117,7 @@ export class LocalCluster {
   /** A keep-alive agent for the nodes' client APIs (https, trusting `ca`, with TLS). */
   readonly agent: http.Agent;
   private stopped = false;
+  private readonly nodeExits: NodeExit[] = [];
 
   private constructor(
     readonly configPath: string,
@@ -162,28 +190,47 @@ export class LocalCluster {
     const node = this.node(id);
     if (node.process !== null || this.stopped) return;
     const output = this.options.output ?? "ignore";
+    // Unless inherited, output is read: the last lines go to the tail kept for exits().
+    const piped = output !== "inherit";
     const join = node.join === undefined ? [] : ["--join", node.join.joinUrl, "--peer-url",
       node.join.peerUrl, "--client-url", node.join.clientUrl, "--data-dir", node.join.dataDir];
     const child = spawn(process.execPath, [...marketNodeArgs(), "--config", this.configPath,
       "--id", id, "--log-level", this.options.logLevel ?? "warn",
       ...(options.newCluster === true ? ["--new-cluster"] : []), ...join],
-    { stdio: ["ignore", typeof output === "function" ? "pipe" : output,
-      typeof output === "function" ? "pipe" : output] });
-    if (typeof output === "function") {
+    { stdio: ["ignore", piped ? "pipe" : output, piped ? "pipe" : output] });
+    const tail: string[] = [];
+    if (piped) {
       for (const stream of [child.stdout, child.stderr]) {
         let buffered = "";
         stream?.on("data", (chunk: Buffer) => {
           buffered += chunk.toString();
           const lines = buffered.split("\n");
           buffered = lines.pop() ?? "";
-          for (const line of lines) output(id, line);
+          for (const line of lines) {
+            tail.push(line.length > outputLineUnitsMax
+              ? `${line.slice(0, outputLineUnitsMax)} ...` : line);
+            if (tail.length > outputTailLinesMax) tail.shift();
+            if (typeof output === "function") output(id, line);
+          }
         });
       }
     }
     node.process = child;
-    child.on("exit", () => {
+    const startedMs = performance.now();
+    child.on("exit", (code, signal) => {
       if (node.process === child) node.process = null;
+      this.nodeExits.push({ id, code, signal, afterMs: performance.now() - startedMs,
+        lastOutput: [...tail] });
     });
+  }
+
+  /**
+   * Every exit of a node process so far, in order, with the last lines it wrote (the last
+   * outputTailLinesMax, at the cluster's log level; none with output "inherit"): a benchmark
+   * that loses a node can say why.
+   */
+  exits(): readonly NodeExit[] {
+    return this.nodeExits;
   }
 
   /** Sends `signal` to a node's process (SIGKILL: a crash; SIGSTOP/SIGCONT: a pause). */

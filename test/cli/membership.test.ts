@@ -160,6 +160,11 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
     // Under its old id, with an empty folder, it is refused: it ran in this cluster before.
     cluster.startNode(lost);
     expect(await cluster.exited(lost)).to.equal(1);
+    // The cluster keeps how each node ended, with its last words (what a benchmark prints).
+    const exits = cluster.exits().filter((exit) => exit.id === lost);
+    expect(exits.map((exit) => [exit.code, exit.signal])).to.deep.equal([[null, "SIGKILL"],
+      [1, null]]);
+    expect(exits[1]!.lastOutput.join("\n")).to.include(`node ${lost} has already run in cluster`);
     await buy();
 
     const removed = await cli("member", "remove", lost);
