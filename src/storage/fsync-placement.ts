@@ -9,7 +9,10 @@
  * load has nothing else to do. Measured on this 2-vCPU machine, one client buying from the
  * leader of a 3-node cluster, fresh cluster per run, interleaved: 412, 481 and 539 purchases/s
  * with the pool, 543, 621 and 714 inline, and about 100 µs less CPU per purchase on each
- * follower; at 16 and 64 clients the two were level within the runs' noise.
+ * follower. `npm run bench -- cluster --clients 1,16 --duration 15`, interleaved, showed less:
+ * 1 client 410-473/s on the pool against 415-516 inline, 16 clients 1,680-2,071 against
+ * 1,849-2,133 (the one client there buys through n1, leader or not); at 64 clients the two were
+ * level within the runs' noise.
  *
  * Why not always. While an inline fdatasync runs, the node does nothing else: no heartbeat goes
  * out and no message is read. A slow disk (a busy device, a failing one, a large flush beside
