@@ -23,8 +23,9 @@ export function openFileStores(dataDir: string, logger: Logger): NodeStores {
   const log = FileStorage.open(path.join(dataDir, "wal"), {}, {
     nowMs: () => performance.now(),
     onSlowInlineFsync: (durationMs, options) => {
-      // A fresh log's first fdatasyncs often take a few ms (every node logs one at its first
-      // start): info. A stall longer than a heartbeat may wait is a warning.
+      // Only with inlineFsyncMsMax set (off by default). A fresh log's first fdatasyncs often
+      // take a few ms (each node then logs one at its first start): info. A stall longer than
+      // a heartbeat may wait is a warning.
       const level = durationMs > inlineFsyncMsLimit ? "warn" : "info";
       logger[level]({ durationMs, inlineFsyncMsMax: options.inlineFsyncMsMax,
         poolFsyncHoldMs: options.poolFsyncHoldMs }, `a write-ahead log fdatasync took ` +

@@ -520,7 +520,7 @@ export class RaftServer implements NodeService {
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader. (Over the peer stream they are on the wire
     // before the fsync starts; over per-batch POSTs the request leaves when the loop next
-    // polls, after an inline fsync: fsync-placement.ts.)
+    // polls, after an inline fsync if FileStorage is set to sync inline: fsync-placement.ts.)
     // Most Readies carry no message (a tick, an apply): no arrays built for them.
     const messages = ready.messages;
     const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
@@ -535,8 +535,8 @@ export class RaftServer implements NodeService {
     // under load a Ready nearly always writes new entries, and its fsync would otherwise delay
     // every answer. The write and the fsync start first (persist runs up to its first await): a
     // follower's acknowledgement waits for that fsync, and should not wait for the apply too.
-    // While the disk is fast the fsync runs inline instead (fsync-placement.ts), and is over
-    // before the apply starts.
+    // With FileStorage set to sync inline (fsync-placement.ts, off by default) the fsync is
+    // over before the apply starts.
     const persisted = this.persist(ready);
     try {
       this.applyDurableCommitted(ready);

@@ -11,8 +11,9 @@ export interface FileStorageOptions {
   /** Encoded bytes buffered between syncs; appending more throws StorageError. */
   readonly pendingBytesMax: number;
   /**
-   * syncAsync() runs its fdatasync inline while the disk syncs within this long; 0 puts every
-   * fdatasync on the thread pool (fsync-placement.ts). At most inlineFsyncMsLimit.
+   * syncAsync() runs its fdatasync inline while the disk syncs within this long; 0 (the
+   * default) puts every fdatasync on the thread pool (fsync-placement.ts: why it is off). At
+   * most inlineFsyncMsLimit.
    */
   readonly inlineFsyncMsMax: number;
   /** After a slower inline fdatasync, how long the following ones run on the thread pool. */
@@ -23,7 +24,7 @@ export const defaultFileStorageOptions: FileStorageOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
   entryBytesMax: 16 * 1024 * 1024,
   pendingBytesMax: 64 * 1024 * 1024,
-  inlineFsyncMsMax: 5,
+  inlineFsyncMsMax: 0,
   poolFsyncHoldMs: 10_000,
 };
 

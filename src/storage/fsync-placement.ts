@@ -2,6 +2,12 @@
  * Where FileStorage.syncAsync() runs its fdatasync: inline, on the event loop, or on libuv's
  * thread pool.
  *
+ * Off by default (inlineFsyncMsMax 0: always the pool). In side-by-side runs on 2026-11-29 one
+ * inline fdatasync took 92 ms on all three nodes at the same instant (the disk stalled every
+ * process; etcd changed leaders in that run too): inline, that is a 92 ms stall of each event
+ * loop, with no heartbeat out, which the pool would have avoided; and the gain below did not
+ * show beyond noise in the cluster benchmark. It stays available for a disk known to be fast.
+ *
  * Why inline. Handing an fdatasync to the pool and back costs two thread wake-ups (a futex to
  * wake a pool thread, an eventfd to wake the loop), and on a small VM a wake-up costs tens of
  * microseconds of CPU: a loopback ping-pong between two Node processes here takes 100 µs a

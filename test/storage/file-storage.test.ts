@@ -8,7 +8,11 @@
  */
 import { expect } from "chai";
 import * as fs from "node:fs";
-import { FileStorage, type FileStorageHooks } from "../../src/storage/file-storage.js";
+import {
+  FileStorage,
+  type FileStorageHooks,
+  type FileStorageOptions,
+} from "../../src/storage/file-storage.js";
 import { FileSnapshotStore } from "../../src/storage/snapshot-store.js";
 import { StorageError, type DurableLog } from "../../src/storage/storage.js";
 import {
@@ -23,11 +27,11 @@ const dirs = new TempDirs();
 after(() => dirs.cleanup());
 
 function fileStorageContract(name: string, segmentBytesMax?: number,
-  hooks?: FileStorageHooks): void {
+  hooks?: FileStorageHooks, options: Partial<FileStorageOptions> = {}): void {
   const dirOf = new Map<DurableLog, string>();
   const open = (dir: string): FileStorage => {
     const log = FileStorage.open(dir, { entryBytesMax: contractEntryBytesMax,
-      ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }) }, hooks);
+      ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }), ...options }, hooks);
     dirOf.set(log, dir);
     return log;
   };
@@ -40,7 +44,7 @@ function fileStorageContract(name: string, segmentBytesMax?: number,
 fileStorageContract("FileStorage");
 fileStorageContract("FileStorage, 128-byte segments", 128);
 fileStorageContract("FileStorage, fdatasync inline (a clock given)", undefined,
-  { nowMs: () => 0 });
+  { nowMs: () => 0 }, { inlineFsyncMsMax: 5 });
 
 runSnapshotStoreContract("FileSnapshotStore", () => new FileSnapshotStore(dirs.make()),
   (store) => new FileSnapshotStore((store as FileSnapshotStore).dir));
@@ -267,16 +271,21 @@ describe("FileStorage", () => {
       expect(slow).to.deep.equal([50]);
     });
 
-    it("without a clock, runs every one on the pool: a slow disk could not be noticed",
-      async () => {
-        log.append(makeEntries(1, 1, 1));
-        log.sync();
-        log.close();
-        log = FileStorage.open(dir);
-        const { inline, pool, done } = syncTaking(0);
-        expect([inline, pool]).to.deep.equal([0, 1]);
-        await done;
-      });
+    it("by default, and without a clock, runs every one on the pool", async () => {
+      log.append(makeEntries(1, 1, 1));
+      log.sync();
+      log.close();
+      log = FileStorage.open(dir, {}, { nowMs: () => clockMs });
+      let sync = syncTaking(0);
+      expect([sync.inline, sync.pool], "default inlineFsyncMsMax").to.deep.equal([0, 1]);
+      await sync.done;
+      log.close();
+      // Without a clock a slow disk could not be noticed, whatever the option says.
+      log = FileStorage.open(dir, { inlineFsyncMsMax: 5 });
+      sync = syncTaking(0);
+      expect([sync.inline, sync.pool], "no clock").to.deep.equal([0, 1]);
+      await sync.done;
+    });
 
     it("with inlineFsyncMsMax 0, runs every one on the pool", async () => {
       log = openTimed({ inlineFsyncMsMax: 0 });
