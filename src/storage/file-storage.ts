@@ -41,8 +41,9 @@ export { defaultFileStorageOptions, type FileStorageOptions } from "./file-stora
  * Group commit: append(), setHardState(), compactTo() and resetTo() only encode records into a
  * bounded buffer. sync() writes the whole buffer with one write and one fdatasync, however many entries
  * it holds, so the driver pays one disk flush per loop iteration. syncAsync() does the same
- * with any file creation on the thread pool, and the fdatasync inline while the disk is fast,
- * else on the pool (fsync-placement.ts). Entries go into the stream
+ * with the fdatasync (and any file creation) on the thread pool, or, with inlineFsyncMsMax set
+ * (off by default), the fdatasync inline while the disk is fast (fsync-placement.ts). Entries go
+ * into the stream
  * before the hard state that refers to them, in the order the calls were made.
  *
  * Segments rotate lazily: a flush that finds the active segment at or past segmentBytesMax
@@ -343,8 +344,8 @@ export class FileStorage implements DurableLog {
       }
       // The write only copies into the page cache (microseconds, even for a large batch): on
       // this thread it saves a round trip through the thread pool, which under load costs
-      // more than the copy. The fdatasync waits for the disk: inline while the disk is fast,
-      // else on the pool (fsync-placement.ts).
+      // more than the copy. The fdatasync waits for the disk: on the pool, or inline while the
+      // disk is fast when inlineFsyncMsMax is set (fsync-placement.ts).
       writeAllSync(fd!, plan.buffer, plan.position);
       const pooled = this.fdatasyncPlaced(fd!);
       if (pooled !== undefined) await pooled;
@@ -360,6 +361,11 @@ export class FileStorage implements DurableLog {
 
   /** The fdatasync of syncAsync: inline (returns undefined once done) or on the pool. */
   private fdatasyncPlaced(fd: number): Promise<void> | undefined {
+    if (this.fsyncPlacement.neverInline) {
+      // The default: nothing to time, no promise added to the flush.
+      this.counters.poolFsyncs++;
+      return fdatasyncAsync(fd);
+    }
     const startedMs = this.nowMs();
     if (!this.fsyncPlacement.inline(startedMs)) {
       this.counters.poolFsyncs++;

@@ -47,6 +47,11 @@ export class FsyncPlacement {
    */
   constructor(private readonly inlineMsMax: number, private readonly poolHoldMs: number) {}
 
+  /** Whether no fdatasync ever runs inline (inlineMsMax 0). */
+  get neverInline(): boolean {
+    return this.inlineMsMax === 0;
+  }
+
   /** Whether the fdatasync about to run at `nowMs` runs inline. */
   inline(nowMs: number): boolean {
     return this.inlineMsMax > 0 && nowMs >= this.poolUntilMs;

@@ -41,5 +41,7 @@ describe("FsyncPlacement", () => {
   it("with inlineMsMax 0, never runs one inline", () => {
     const placement = new FsyncPlacement(0, 10_000);
     expect([placement.inline(0), placement.inline(1e9)]).to.deep.equal([false, false]);
+    expect([placement.neverInline, new FsyncPlacement(5, 10_000).neverInline])
+      .to.deep.equal([true, false]);
   });
 });
