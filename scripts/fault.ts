@@ -8,13 +8,13 @@
  * is down is an error. Errors are one line on stderr and exit 1.
  */
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command } from "commander";
 import {
-  AdminCluster, NodeRequestError, runOperatorScript, ScriptError, type NodeStatusBody,
+  addedNodesCachePath, AdminCluster, NodeRequestError, runOperatorScript, ScriptError,
+  type NodeStatusBody,
 } from "../src/cluster/admin-cluster.js";
 import { loadClusterConfig } from "../src/cluster/cluster-config.js";
 import { askLauncher, NoLauncherError } from "../src/cluster/launcher-control.js";
@@ -36,8 +36,7 @@ interface AddedNode {
 class FaultCluster extends AdminCluster {
   /** Where this cluster's added nodes' folders and command lines are remembered. */
   private get cachePath(): string {
-    const digest = createHash("sha256").update(path.resolve(this.config.path)).digest("hex");
-    return path.join(tmpdir(), `raftmarket-added-${digest.slice(0, 16)}.json`);
+    return addedNodesCachePath(this.config.path);
   }
 
   private readCache(): Record<string, AddedNode> {

@@ -4,7 +4,10 @@
  * operator can act on as single lines (ScriptError), never stack traces. A TLS cluster is
  * reached over https://, trusting the cluster CA of the file.
  */
+import { createHash } from "node:crypto";
 import type http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Command } from "commander";
 import { memberUrlProblem } from "../node/member-addresses.js";
 import { nodeIdPattern } from "../raft/index.js";
@@ -14,6 +17,16 @@ import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 
 /** Bound on one request to one node: a paused node must not hang a script. */
 export const scriptRequestTimeoutMs = 2000;
+
+/**
+ * Where `npm run fault` remembers the nodes of the cluster file `configPath` that were added
+ * with member add (their folders and command lines, for when they are down): one small file in
+ * the temporary folder per cluster file.
+ */
+export function addedNodesCachePath(configPath: string): string {
+  const digest = createHash("sha256").update(path.resolve(configPath)).digest("hex");
+  return path.join(tmpdir(), `raftmarket-added-${digest.slice(0, 16)}.json`);
+}
 
 /** An error for the operator: the script prints its message as one line and exits 1. */
 export class ScriptError extends Error {

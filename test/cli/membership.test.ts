@@ -12,6 +12,7 @@
 import { rmSync } from "node:fs";
 import { expect } from "chai";
 import { MarketClient } from "../../src/client/index.js";
+import { addedNodesCachePath } from "../../src/cluster/admin-cluster.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { httpRequest } from "../../src/transport/http-request.js";
 import { liveLockHolder } from "../../src/storage/dir-lock.js";
@@ -126,6 +127,8 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
       if (pid !== null) process.kill(pid, "SIGKILL");
       await waitFor(async () => liveLockHolder(cluster.dataDir("n4")) === null ? true : undefined,
         "the restarted n4 to exit", 20_000);
+      // What the script remembered of n4 goes with this cluster.
+      rmSync(addedNodesCachePath(cluster.configPath), { force: true });
     }
     cluster.startNode("n4");
     await caughtUp("n4");
