@@ -14,15 +14,18 @@ export interface Plant {
   readonly edits: readonly Edit[];
 }
 
-const earlyLate = `    const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
-    const late = messages.length === 0 ? messages
-      : messages.filter((message) => !mayPrecedePersist(message));`;
+const mayPrecede = `  return message.type === "append" || message.type === "heartbeat" ||
+    message.type === "heartbeatResponse" || message.type === "propose";`;
 
-/** `type` sent before this Ready's fsync, as if it promised nothing about this node's disk. */
+/**
+ * `type` sent before the fsync it depends on, as if it promised nothing about this node's disk:
+ * in a Ready's messages sent before its persist, and among those sent while a persist runs.
+ */
 function sentBeforeFsync(type: string): Edit {
-  return { file: "src/node/raft-server.ts", from: earlyLate,
-    to: `    const early = messages.filter((m) => mayPrecedePersist(m) || m.type === "${type}");
-    const late = messages.filter((m) => !(mayPrecedePersist(m) || m.type === "${type}"));` };
+  return { file: "src/raft/raft-node.ts", from: mayPrecede,
+    to: `  return message.type === "append" || message.type === "heartbeat" ||
+    message.type === "heartbeatResponse" || message.type === "propose" ||
+    message.type === "${type}";` };
 }
 
 export const plants: readonly Plant[] = [

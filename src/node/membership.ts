@@ -226,6 +226,9 @@ export class Membership {
       case "accepted":
         break;
     }
+    // The added member's address now, not when the Ready holding the entry runs: a heartbeat
+    // may leave for it before then (RaftServer.sendEarlyWhileBusy). As noteLogged() does.
+    this.addresses.noteLogged(built.change);
     this.context.logger.info({ index: result.index, term: result.term, request },
       `membership change proposed: ${describeRequest(request)}`);
     return this.waiting.wait(result.index, result.term).then((outcome) => {

@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
   makeRaftConfig,
-  mayPrecedePersist,
   metaOfConf,
   RaftNode,
   SeededRng,
@@ -114,6 +113,13 @@ export interface RaftServerOptions {
 /** Database writes queued but not committed before the loop waits for them: bounds memory. */
 const pendingStateWritesMax = 64;
 
+/**
+ * Election timeouts a loop pass may wait (for its fsync, or the database) while the node still
+ * sends its heartbeats and their answers (sendEarlyWhileBusy): 750 ms at the default timing. A
+ * disk that stalls longer is taken for one that hangs.
+ */
+const busyPassElectionTimeoutsMax = 5;
+
 type Loop = "idle" | "running" | "rerun";
 
 /**
@@ -126,7 +132,9 @@ type Loop = "idle" | "running" | "rerun";
  *   entries -> answer waiting clients -> advance() -> maybe snapshot
  *
  * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
- * ticks) is batched into the next one, so one fsync covers a whole iteration's entries.
+ * ticks) is batched into the next one, so one fsync covers a whole iteration's entries; only
+ * the messages that wait for no fsync (heartbeats, their answers, a leader's appends) leave
+ * meanwhile (sendEarlyWhileBusy), within a bound.
  *
  * This file is the loop; each other concern is a module the loop calls at its point in the
  * iteration: proposals.ts (the leader's writes and their outcomes), forwarding.ts (a
@@ -166,6 +174,12 @@ export class RaftServer implements NodeService {
   private readonly events: RaftEventLog;
 
   private readonly scheduler: Scheduler;
+  /** When the loop pass in progress started (scheduler ms): how long it has waited. */
+  private passStartedMs = 0;
+  /** How long a pass may wait before its messages stop leaving early (sendEarlyWhileBusy). */
+  private readonly earlyWhileBusyMsMax: number;
+  /** Whether the pass in progress outlasted earlyWhileBusyMsMax (logged once per pass). */
+  private passHung = false;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
@@ -202,6 +216,8 @@ export class RaftServer implements NodeService {
     const config = makeRaftConfig({ id: options.id, voters: options.voters },
       { snapshotChunkBytes: snapshotChunkBytesDefault, ...options.raft,
         snapshotReceiver: (meta) => this.snapshots.receiver(meta) });
+    this.earlyWhileBusyMsMax = busyPassElectionTimeoutsMax * config.electionTimeoutTicks *
+      options.tickIntervalMs;
     this.node = new RaftNode(config, new SeededRng(scheduler.randomInt(2 ** 31)), {
       hardState: this.log.hardState(),
       snapshot: base === null ? null : { meta: base },
@@ -425,6 +441,7 @@ export class RaftServer implements NodeService {
     }
     this.node.tick();
     if (this.fatalError === null) this.publisher.maybePublish(this.node);
+    this.sendEarlyWhileBusy();
     this.schedule();
   }
 
@@ -441,7 +458,40 @@ export class RaftServer implements NodeService {
         this.node.step(message);
       }
     }
+    this.sendEarlyWhileBusy();
     this.schedule();
+  }
+
+  /**
+   * While a pass waits (for its fsync, or for the database to catch up), sends at once what
+   * need not wait for it (RaftNode.takeEarlyMessages): heartbeats, their answers, a leader's
+   * appends. Otherwise a disk that stalls for an election timeout, as this machine's did for
+   * all three nodes at once, makes a leader step down (CheckQuorum: its followers' answers wait
+   * behind their fsyncs) or its followers campaign (its heartbeats wait behind its own), though
+   * every process runs and every message arrives. An idle loop sends them in its next pass.
+   *
+   * Bounded: a pass that has waited busyPassElectionTimeoutsMax election timeouts is taken for
+   * a disk that hangs, and the node falls silent, so that the cluster elects a leader whose disk
+   * works instead of following one that heartbeats but can commit nothing (CockroachDB kills a
+   * node whose disk stalls). With the fsync inline (fsync-placement.ts) nothing is sent
+   * meanwhile: the loop itself waits.
+   */
+  private sendEarlyWhileBusy(): void {
+    if (this.loop === "idle" || this.stopped || this.fatalError !== null) return;
+    const waitedMs = this.scheduler.nowMs() - this.passStartedMs;
+    if (waitedMs > this.earlyWhileBusyMsMax) {
+      if (!this.passHung) {
+        this.passHung = true;
+        this.options.logger.warn({ waitedMs }, "a write to disk has not finished for " +
+          `${waitedMs} ms: this node sends no heartbeat nor answer to one until it does, so ` +
+          "that the cluster can elect a leader whose disk works");
+      }
+      return;
+    }
+    const early = this.node.takeEarlyMessages();
+    if (early.length === 0) return;
+    this.options.transport.send(early);
+    this.options.transport.flushNow?.();
   }
 
   /** Runs the loop soon; calls made while an iteration runs are folded into the next one. */
@@ -466,6 +516,8 @@ export class RaftServer implements NodeService {
         // pool yields to I/O while it waits; one whose fsync runs inline (fsync-placement.ts)
         // does not, so this bound also bounds how long the loop goes without reading input.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
+          this.passStartedMs = this.scheduler.nowMs();
+          this.passHung = false;
           this.forwarding.flush();
           this.snapshots.applyCompaction();
           if (!this.node.hasReady()) break;
@@ -515,7 +567,8 @@ export class RaftServer implements NodeService {
       this.events.record(ready.events, ready.eventsDropped, this.scheduler.wallClockMs());
     }
     // A member a change adds must be reachable as soon as its entry is in the log (quorums
-    // follow the newest configuration there): before this Ready's messages go out to it.
+    // follow the newest configuration there): before this Ready's messages go out to it. (The
+    // leader that proposed the change noted it already: Membership.change.)
     if (ready.entries.length > 0) this.membership.noteLogged(ready.entries);
     // A leader's appends do not depend on its own fsync (thesis §10.2.1): send them first, so
     // followers write in parallel with the leader. (Over the peer stream they are on the wire
@@ -523,9 +576,10 @@ export class RaftServer implements NodeService {
     // polls, after an inline fsync if FileStorage is set to sync inline: fsync-placement.ts.)
     // Most Readies carry no message (a tick, an apply): no arrays built for them.
     const messages = ready.messages;
-    const early = messages.length === 0 ? messages : messages.filter(mayPrecedePersist);
+    const early = messages.length === 0 ? messages
+      : messages.filter((message) => this.node.maySendBeforePersist(message));
     const late = messages.length === 0 ? messages
-      : messages.filter((message) => !mayPrecedePersist(message));
+      : messages.filter((message) => !this.node.maySendBeforePersist(message));
     if (early.length > 0) {
       this.options.transport.send(early);
       this.options.transport.flushNow?.();

@@ -98,8 +98,9 @@ export interface SoftState {
  *      and restore the state machine from it; if `logStart` is set, reset the log store to
  *      start after it; then persist `entries` (the first entry's index truncates any stored
  *      suffix from that index on) and `hardState` (if set), and fsync;
- *   2. send `messages` — but a leader's appends and heartbeats (see mayPrecedePersist) may be
- *      sent before step 1 completes;
+ *   2. send `messages` — but a leader's appends and heartbeats, and answers to heartbeats (see
+ *      mayPrecedePersist), may be sent before step 1 completes, and so may those that
+ *      takeEarlyMessages() hands out while it runs;
  *   3. apply `committedEntries` in order, then serve `readStates` once applied reaches them;
  *   4. call advance().
  */
@@ -151,8 +152,13 @@ export interface Ready {
  * entries are stable (thesis §10.2.1). Votes and acknowledgements must wait for the fsync.
  */
 export function mayPrecedePersist(message: RaftMessage): boolean {
-  // A forwarded proposal promises nothing about this node's state either.
-  return message.type === "append" || message.type === "heartbeat" || message.type === "propose";
+  // A forwarded proposal promises nothing about this node's state either, nor does the answer
+  // to a heartbeat: it carries no index, only the term and the read round it answers. A node
+  // that forgets a term it answered in never votes twice in it (votes are durable before they
+  // go out), so an answer that outruns its term's fsync misleads no one. etcd's raft holds back
+  // only MsgAppResp, MsgVoteResp and MsgPreVoteResp until its storage has synced.
+  return message.type === "append" || message.type === "heartbeat" ||
+    message.type === "heartbeatResponse" || message.type === "propose";
 }
 
 export interface RaftStatus {
@@ -315,6 +321,44 @@ export class RaftNode {
     const message: ProposeRequest =
       { type: "propose", from: raft.id, to: raft.leaderId, term: raft.term, data };
     return { kind: "forwarded", leaderId: raft.leaderId, message };
+  }
+
+  /**
+   * Takes the messages queued since the last ready() that may go out before that Ready's
+   * persist completes (mayPrecedePersist), leaving the others, in order, for the next Ready.
+   * Callable between ready() and advance(): the driver sends these at once while an fsync is
+   * in progress, so that a slow disk does not silence a node. A leader whose heartbeats waited
+   * for its own fsync would let its followers' election timers run out; followers whose answers
+   * waited for theirs would make the leader step down through CheckQuorum, as if cut off.
+   */
+  takeEarlyMessages(): RaftMessage[] {
+    const raft = this.raft;
+    if (!raft.messages.some((message) => this.maySendBeforePersist(message))) return [];
+    const early: RaftMessage[] = [];
+    const rest: RaftMessage[] = [];
+    for (const message of raft.messages) {
+      (this.maySendBeforePersist(message) ? early : rest).push(message);
+    }
+    raft.messages = rest;
+    return early;
+  }
+
+  /**
+   * Whether a message of this node's may go out before the persist of the Ready in progress
+   * (or, between Readies, of the next one): mayPrecedePersist, and for a leader's appends and
+   * heartbeats, a term already durable (the Readies before were advanced). A lone voter elects
+   * itself at once, before its new term is on disk: were its appends seen (by a learner) and
+   * then lost in a crash, it would be elected in that same term again after the restart and
+   * could append other entries at the same indexes and term, and the learner would diverge from
+   * it (Log Matching). A leader elected by others has its term on disk already: its
+   * vote requests waited for it.
+   */
+  maySendBeforePersist(message: RaftMessage): boolean {
+    if (!mayPrecedePersist(message)) return false;
+    if (message.type === "append" || message.type === "heartbeat") {
+      return message.term <= this.previousHardState.term;
+    }
+    return true;
   }
 
   /**
