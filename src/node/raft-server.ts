@@ -503,6 +503,9 @@ export class RaftServer implements NodeService {
     }
     if (this.loop === "idle") {
       this.loop = "running";
+      // A pass is due: what it waits for is timed from now, not from the last pass.
+      this.passStartedMs = this.scheduler.nowMs();
+      this.passHung = false;
       this.loopPass = new Promise((resolve) =>
         this.scheduler.setImmediate(() => void this.runLoop().then(resolve)));
     }
