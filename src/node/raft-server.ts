@@ -119,6 +119,8 @@ const pendingStateWritesMax = 64;
  * disk that stalls longer is taken for one that hangs.
  */
 const busyPassElectionTimeoutsMax = 5;
+/** At most one warning of a leader's hung disk per this many ms. */
+const hungWarningIntervalMs = 10_000;
 
 type Loop = "idle" | "running" | "rerun";
 
@@ -180,6 +182,8 @@ export class RaftServer implements NodeService {
   private readonly earlyWhileBusyMsMax: number;
   /** Whether the pass in progress outlasted earlyWhileBusyMsMax (logged once per pass). */
   private passHung = false;
+  /** When that was last logged: a disk slow for minutes logs every hungWarningIntervalMs. */
+  private hungWarnedAtMs = -Infinity;
 
   private constructor(private readonly options: RaftServerOptions) {
     this.id = options.id;
@@ -470,22 +474,28 @@ export class RaftServer implements NodeService {
    * behind their fsyncs) or its followers campaign (its heartbeats wait behind its own), though
    * every process runs and every message arrives. An idle loop sends them in its next pass.
    *
-   * Bounded: a pass that has waited busyPassElectionTimeoutsMax election timeouts is taken for
-   * a disk that hangs, and the node falls silent, so that the cluster elects a leader whose disk
-   * works instead of following one that heartbeats but can commit nothing (CockroachDB kills a
-   * node whose disk stalls). With the fsync inline (fsync-placement.ts) nothing is sent
+   * Bounded for a leader: a pass that has waited busyPassElectionTimeoutsMax election timeouts
+   * is taken for a disk that hangs, and the leader falls silent, so that the cluster elects one
+   * whose disk works instead of following one that heartbeats but can commit nothing
+   * (CockroachDB kills a node whose disk stalls). The time counts the whole pass, its
+   * synchronous work too: after a long apply the bound may be reached early, which only brings
+   * back the behaviour without early sends. With the fsync inline (fsync-placement.ts) nothing is sent
    * meanwhile: the loop itself waits.
    */
   private sendEarlyWhileBusy(): void {
     if (this.loop === "idle" || this.stopped || this.fatalError !== null) return;
-    const waitedMs = this.scheduler.nowMs() - this.passStartedMs;
-    if (waitedMs > this.earlyWhileBusyMsMax) {
-      if (!this.passHung) {
-        this.passHung = true;
+    const nowMs = this.scheduler.nowMs();
+    const waitedMs = nowMs - this.passStartedMs;
+    // Only a leader falls silent: a follower whose disk hangs can neither vote nor acknowledge,
+    // and silencing its answers would only make a healthy leader step down (CheckQuorum).
+    if (waitedMs > this.earlyWhileBusyMsMax && this.node.role === "leader") {
+      if (!this.passHung && nowMs - this.hungWarnedAtMs >= hungWarningIntervalMs) {
+        this.hungWarnedAtMs = nowMs;
         this.options.logger.warn({ waitedMs }, "a write to disk has not finished for " +
-          `${waitedMs} ms: this node sends no heartbeat nor answer to one until it does, so ` +
-          "that the cluster can elect a leader whose disk works");
+          `${waitedMs} ms: this leader sends no heartbeat until it does, so that the cluster ` +
+          "can elect a leader whose disk works");
       }
+      this.passHung = true;
       return;
     }
     const early = this.node.takeEarlyMessages();

@@ -98,9 +98,10 @@ export interface SoftState {
  *      and restore the state machine from it; if `logStart` is set, reset the log store to
  *      start after it; then persist `entries` (the first entry's index truncates any stored
  *      suffix from that index on) and `hardState` (if set), and fsync;
- *   2. send `messages` — but a leader's appends and heartbeats, and answers to heartbeats (see
- *      mayPrecedePersist), may be sent before step 1 completes, and so may those that
- *      takeEarlyMessages() hands out while it runs;
+ *   2. send `messages` — but those for which maySendBeforePersist() holds (a leader's appends
+ *      and heartbeats in a durable term, answers to heartbeats, forwarded proposals) may be
+ *      sent before step 1 completes, and so may those that takeEarlyMessages() hands out while
+ *      it runs;
  *   3. apply `committedEntries` in order, then serve `readStates` once applied reaches them;
  *   4. call advance().
  */
@@ -149,7 +150,10 @@ export interface Ready {
 /**
  * True for messages that do not depend on the sender's own durable state: a leader may send its
  * appends before its own fsync finishes, because it counts itself toward a commit only once the
- * entries are stable (thesis §10.2.1). Votes and acknowledgements must wait for the fsync.
+ * entries are stable (thesis §10.2.1). Votes and acknowledgements must wait for the fsync, and
+ * so must vote requests: a candidate counts its own vote at once. A driver asks
+ * RaftNode.maySendBeforePersist, which also holds back a leader's messages of a term not yet
+ * durable.
  */
 export function mayPrecedePersist(message: RaftMessage): boolean {
   // A forwarded proposal promises nothing about this node's state either, nor does the answer

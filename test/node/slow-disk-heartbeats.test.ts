@@ -130,6 +130,16 @@ describe("RaftServer on a disk slower than the election timeout", () => {
     expect(result.applied).to.be.greaterThan(10);
   });
 
+  it("keeps its leader while both followers' fsyncs take up to 3 s: only a leader falls " +
+    "silent on a disk that seems to hang", async () => {
+    const result = await writeWithSlowDisks(7, (leader) => ids.filter((id) => id !== leader),
+      3000, 10_000);
+    expect([...result.leaders]).to.deep.equal([result.leaderId]);
+    expect(result.terms.size, `terms seen: ${[...result.terms].join(", ")}`).to.equal(1);
+    expect(result.campaigns).to.deep.equal([]);
+    expect(result.applied).to.be.greaterThan(0);
+  });
+
   it("keeps its leader while the leader's own fsyncs take up to 600 ms", async () => {
     const result = await writeWithSlowDisks(8, (leader) => [leader], 600, 10_000);
     expect([...result.leaders]).to.deep.equal([result.leaderId]);

@@ -57,10 +57,14 @@ describe("RaftNode.takeEarlyMessages (sending beside a pending persist)", () => 
   });
 
   it("classifies what may precede a persist: never an acknowledgement or a vote", () => {
-    const types = (["append", "heartbeat", "heartbeatResponse", "propose", "appendResponse",
-      "requestVoteResponse", "preVoteResponse"] as const);
-    const verdicts = types.map((type) => mayPrecedePersist({ type } as unknown as RaftMessage));
-    expect(verdicts).to.deep.equal([true, true, true, true, false, false, false]);
+    const early = ["append", "heartbeat", "heartbeatResponse", "propose"];
+    // A vote request too: a candidate counts its own vote before it is durable.
+    const late = ["appendResponse", "requestVoteResponse", "preVoteResponse", "requestVote",
+      "preVote", "timeoutNow", "snapshot", "readIndex", "readIndexResponse"];
+    const verdict = (type: string): boolean =>
+      mayPrecedePersist({ type } as unknown as RaftMessage);
+    expect(early.filter((type) => !verdict(type))).to.deep.equal([]);
+    expect(late.filter(verdict)).to.deep.equal([]);
   });
 
   it("holds back a lone voter's appends to its learner until its new term is durable", () => {
