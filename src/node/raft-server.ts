@@ -479,8 +479,8 @@ export class RaftServer implements NodeService {
    * whose disk works instead of following one that heartbeats but can commit nothing
    * (CockroachDB kills a node whose disk stalls). The time counts the whole pass, its
    * synchronous work too: after a long apply the bound may be reached early, which only brings
-   * back the behaviour without early sends. With the fsync inline (fsync-placement.ts) nothing is sent
-   * meanwhile: the loop itself waits.
+   * back the behaviour without early sends. With the fsync inline (fsync-placement.ts) nothing
+   * is sent meanwhile: the loop itself waits.
    */
   private sendEarlyWhileBusy(): void {
     if (this.loop === "idle" || this.stopped || this.fatalError !== null) return;
@@ -504,6 +504,12 @@ export class RaftServer implements NodeService {
     this.options.transport.flushNow?.();
   }
 
+  /** A pass starts (or is due): sendEarlyWhileBusy times its wait from now. */
+  private startPassClock(): void {
+    this.passStartedMs = this.scheduler.nowMs();
+    this.passHung = false;
+  }
+
   /** Runs the loop soon; calls made while an iteration runs are folded into the next one. */
   private schedule(): void {
     if (this.stopped || this.fatalError !== null) return;
@@ -514,8 +520,7 @@ export class RaftServer implements NodeService {
     if (this.loop === "idle") {
       this.loop = "running";
       // A pass is due: what it waits for is timed from now, not from the last pass.
-      this.passStartedMs = this.scheduler.nowMs();
-      this.passHung = false;
+      this.startPassClock();
       this.loopPass = new Promise((resolve) =>
         this.scheduler.setImmediate(() => void this.runLoop().then(resolve)));
     }
@@ -529,8 +534,7 @@ export class RaftServer implements NodeService {
         // pool yields to I/O while it waits; one whose fsync runs inline (fsync-placement.ts)
         // does not, so this bound also bounds how long the loop goes without reading input.
         for (let pass = 0; pass < 64 && !this.stopped; pass++) {
-          this.passStartedMs = this.scheduler.nowMs();
-          this.passHung = false;
+          this.startPassClock();
           this.forwarding.flush();
           this.snapshots.applyCompaction();
           if (!this.node.hasReady()) break;
