@@ -329,7 +329,7 @@ export class RaftNode {
 
   /**
    * Takes the messages queued since the last ready() that may go out before that Ready's
-   * persist completes (mayPrecedePersist), leaving the others, in order, for the next Ready.
+   * persist completes (maySendBeforePersist), leaving the others, in order, for the next Ready.
    * Callable between ready() and advance(): the driver sends these at once while an fsync is
    * in progress, so that a slow disk does not silence a node. A leader whose heartbeats waited
    * for its own fsync would let its followers' election timers run out; followers whose answers
