@@ -236,11 +236,16 @@ function formatResident(targets: readonly Target[]): string {
 async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Options):
   Promise<void> {
   await Promise.all([cluster.waitForLeader(), etcd.waitHealthy()]);
-  console.log("both clusters up; creating 100 items on raftmarket and 100 keys on etcd ...");
+  const targets = [raftmarketTarget(cluster), etcdTarget(etcd)];
+  // The terms at each step before the cells, so that a leader change outside them is placed.
+  const terms = async (): Promise<string> => (await Promise.all(targets.map(async (target) =>
+    `${target.name} term ${(await target.termMax()) ?? "?"}`))).join(", ");
+  console.log(`both clusters up (${await terms()}); creating 100 items on raftmarket and ` +
+    "100 keys on etcd ...");
   await seed(cluster, etcd);
   await prefillOrders(cluster, options.prefill,
     Array.from({ length: keyCount }, (_, k) => `bench-${k}`));
-  const targets = [raftmarketTarget(cluster), etcdTarget(etcd)];
+  console.log(`${options.prefill > 0 ? "after the prefill" : "seeded"}: ${await terms()}`);
   await warmUp(targets, options.warmup);
   const plan: [Workload, number][] = [...options.clients.map((clients): [Workload, number] =>
     ["writes", clients]), ["reads", options.readClients]];
