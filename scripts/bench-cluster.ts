@@ -109,6 +109,34 @@ export async function clusterTermMax(cluster: LocalCluster): Promise<number | nu
   return terms.length === 0 ? null : Math.max(...terms);
 }
 
+/** Raft event kinds that say why a term rose: who campaigned, stepped down, won. */
+const termRiseKinds = new Set(["roleChanged", "campaignStarted", "leaderElected"]);
+
+/**
+ * Why the term rose: each node's Raft events since `sinceMs` (epoch ms, this machine's clock)
+ * that change a role or start or win an election (GET /v1/cluster/events; the ring keeps the
+ * last 1,000), at most `linesPerNode` a node, oldest first, in the node's own words ("became
+ * pre-candidate at term 4: the election timeout elapsed"). A node that does not answer says so.
+ */
+export async function explainTermRise(cluster: LocalCluster, sinceMs: number,
+  linesPerNode = 8): Promise<string[]> {
+  const lines = await Promise.all(cluster.nodes.map(async (node) => {
+    try {
+      const response = await httpRequest({ method: "GET",
+        url: `${node.url}/v1/cluster/events?limit=1000`, agent: cluster.agent, timeoutMs: 2000 });
+      const page = JSON.parse(response.body) as { events?: unknown };
+      const events = Array.isArray(page.events) ? page.events as Record<string, unknown>[] : [];
+      return events.filter((event) => Number(event.timeMs) >= sinceMs &&
+        termRiseKinds.has(String(event.kind))).slice(0, linesPerNode).map((event) =>
+        `  ${node.id} ${new Date(Number(event.timeMs)).toISOString().slice(11, 23)} ` +
+        `${String(event.message ?? event.kind)}`);
+    } catch (error) {
+      return [`  ${node.id}: no events (${(error as Error).message})`];
+    }
+  }));
+  return lines.flat();
+}
+
 /**
  * Loads `count` orders before a measurement, as fast as the API allows: 64 closed-loop
  * clients spread over the nodes, each order buying one unit of one of `skus`. A failed request

@@ -18,7 +18,8 @@
 import { Command, Option } from "commander";
 import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
 import {
-  clientCountList, clusterTermMax, createStockedItem, nonNegativeInteger, positiveInteger,
+  clientCountList, clusterTermMax, createStockedItem, explainTermRise, nonNegativeInteger,
+  positiveInteger,
   prefillOrders,
 } from "./bench-cluster.js";
 import { closedLoop, requestStatus, residentMiB, residentSplitMiB } from "./bench-load.js";
@@ -56,6 +57,8 @@ interface Target {
   residentSplits(): ({ anon: number; file: number } | null)[];
   /** Members that stopped since the last call, described with their last output. */
   newExits(): string[];
+  /** Why the term rose since `sinceMs` (epoch ms), as the members tell it (none for etcd). */
+  explainTermRise(sinceMs: number): Promise<string[]>;
 }
 
 interface CellResult {
@@ -94,6 +97,7 @@ function raftmarketTarget(cluster: LocalCluster): Target {
       return exits.map(describeNodeExit);
     },
     name: "raftmarket",
+    explainTermRise: (sinceMs) => explainTermRise(cluster, sinceMs),
     run: (workload, clients, seconds, runId) => (workload === "writes"
       ? closedLoop(clients, seconds, 201, (client, k) =>
         requestStatus(cluster.agent, "POST", `${nodeUrl(client)}/v1/orders`,
@@ -116,6 +120,7 @@ function etcdTarget(etcd: EtcdCluster): Target {
   return {
     // etcd's members are not watched: its errors and the table show a member lost.
     newExits: () => [],
+    explainTermRise: async () => [],
     name: "etcd",
     run: (workload, clients, seconds) => (workload === "writes"
       ? closedLoop(clients, seconds, 200, (client, k) =>
@@ -142,6 +147,17 @@ async function seed(cluster: LocalCluster, etcd: EtcdCluster): Promise<void> {
 }
 
 /**
+ * When the term rose from `before` to `after` in a step that began at `sinceMs` (epoch ms),
+ * prints why, as the members tell it.
+ */
+async function printTermRise(target: Target, before: number | null, after: number | null,
+  sinceMs: number): Promise<void> {
+  if (before === null || after === null || after <= before) return;
+  const lines = await target.explainTermRise(sinceMs);
+  if (lines.length > 0) console.log(`  ${target.name} term ${before} -> ${after}:\n${lines.join("\n")}`);
+}
+
+/**
  * Loads each target for `seconds` of writes and then of reads at 16 clients, not counted: a
  * Node.js server runs interpreted code until its hot paths are compiled, so without this the
  * first cell (1 client) measured raftmarket's warm-up, about half its warm rate. The results
@@ -152,11 +168,13 @@ async function warmUp(targets: readonly Target[], seconds: number): Promise<void
   for (const target of targets) {
     for (const workload of ["writes", "reads"] as const) {
       const termBefore = await target.termMax();
-      const result = await target.run(workload, 16, seconds, `warmup-${workload}-${Date.now()}`);
+      const startedMs = Date.now();
+      const result = await target.run(workload, 16, seconds, `warmup-${workload}-${startedMs}`);
       const termAfter = await target.termMax();
       console.log(`warm-up, not counted: ${target.name} ${workload}, 16 clients, ${seconds} s: ` +
         `${(result.okCount / result.seconds).toFixed(0)}/s, errors ${result.errorCount}, ` +
         `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
+      await printTermRise(target, termBefore, termAfter, startedMs);
     }
   }
 }
@@ -172,8 +190,9 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       console.log(`${label} ${workload}, ${clients} client(s): ${target.name} run ` +
         `${run}/${options.runs} (${options.duration} s) ...`);
       const termBefore = await target.termMax();
+      const startedMs = Date.now();
       const result = await target.run(workload, clients, options.duration,
-        `${workload}-${clients}-${run}-${Date.now()}`);
+        `${workload}-${clients}-${run}-${startedMs}`);
       const termAfter = await target.termMax();
       runs.get(target.name)!.push(result);
       const changes = leaderChanges.get(target.name);
@@ -186,6 +205,7 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
         `p50 ${summary.p50Ms.toFixed(2)} ms, ` +
         `p99 ${summary.p99Ms.toFixed(2)} ms, errors ${result.errorCount}, ` +
         `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
+      await printTermRise(target, termBefore, termAfter, startedMs);
     }
   }
   return { workload, clients, summaries: new Map(targets.map((target) => [target.name, {
@@ -242,10 +262,14 @@ async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Option
     `${target.name} term ${(await target.termMax()) ?? "?"}`))).join(", ");
   console.log(`both clusters up (${await terms()}); creating 100 items on raftmarket and ` +
     "100 keys on etcd ...");
+  // The first term with a leader: a rise after it is a leader change.
+  const upTerm = await targets[0]!.termMax();
+  const upMs = Date.now();
   await seed(cluster, etcd);
   await prefillOrders(cluster, options.prefill,
     Array.from({ length: keyCount }, (_, k) => `bench-${k}`));
   console.log(`${options.prefill > 0 ? "after the prefill" : "seeded"}: ${await terms()}`);
+  await printTermRise(targets[0]!, upTerm, await targets[0]!.termMax(), upMs);
   await warmUp(targets, options.warmup);
   const plan: [Workload, number][] = [...options.clients.map((clients): [Workload, number] =>
     ["writes", clients]), ["reads", options.readClients]];
