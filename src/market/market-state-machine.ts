@@ -214,6 +214,14 @@ export class MarketStateMachine {
     assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
   }
 
+  /**
+   * The applied index that the market meta in `store` records (0 when it holds no market yet),
+   * read through another view of a store: the simulator's, of what is flushed.
+   */
+  static appliedIndexIn(store: { get: StateStore["get"] }): number {
+    return (store.get("meta", metaKey) as MarketMeta | undefined)?.appliedIndex ?? 0;
+  }
+
   /** The marker of a streamed install cut short (MarketSnapshotInstall), or null. */
   static interruptedInstall(store: { get: StateStore["get"] }): InstallMarker | null {
     return (store.get("meta", installingKey) as InstallMarker | undefined) ?? null;

@@ -56,6 +56,14 @@ export class MemoryStateStore implements StateStore {
     return this.live.get(table)!.get(key);
   }
 
+  /**
+   * The flushed value at (table, key): what the last flushed() made durable, which a crash
+   * always leaves (the simulator's check of what a node's messages promise).
+   */
+  durableGet(table: StateTable, key: StateKey): unknown {
+    return this.durable.get(table)!.get(key);
+  }
+
   write(body: (writer: StateWriter) => void): void {
     this.checkOpen();
     const changes: Change[] = [];

@@ -2,7 +2,8 @@ import { rejectionToApiError } from "../api/api-error.js";
 import { orderIdForIndex } from "../market/model.js";
 import { validateRequest, validateSearchQuery } from "../market/validate.js";
 import type { Item, MarketRequest, MarketResult } from "../market/index.js";
-import { StateStoreError } from "../market/state-store.js";
+import { StateStoreError, type StateKey, type StateTable } from "../market/state-store.js";
+import { MarketStateMachine } from "../market/market-state-machine.js";
 import { SeededRng, type NodeId, type Rng } from "../raft/index.js";
 import type { SubmitOutcome } from "../node/node-service.js";
 import { HistoryRecorder, type HistoryOp, type OpValue } from "../verify/history.js";
@@ -10,7 +11,8 @@ import { checkInvariants, describeViolation, type FinalRead, type ReplicaState }
   "../verify/invariants.js";
 import { checkLinearizability } from "../verify/linearizability.js";
 import { nodeIds } from "./cluster.js";
-import { ServerCluster, type ServerSimNode } from "./server-cluster.js";
+import { diskPromiseTap, type DurableView } from "./disk-promise-checker.js";
+import { ServerCluster, type ServerNodeDisk, type ServerSimNode } from "./server-cluster.js";
 import {
   MembershipOperator,
   membershipWeights,
@@ -164,7 +166,24 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
     violation ??= message;
   };
   const checker = withMembership ? new MembershipChecker(cluster, fail) : null;
-  if (checker !== null) network.onSend = (from, message) => checker.observeSend(from, message);
+  // One view per incarnation's disks (a crash replaces node.disk), not one per message.
+  const durableViews = new WeakMap<ServerNodeDisk, DurableView>();
+  const diskPromises = diskPromiseTap((id) => {
+    const node = cluster.nodes.get(id);
+    if (node === undefined || node.log === null) return null;
+    const disk = node.disk;
+    let view = durableViews.get(disk);
+    if (view === undefined) {
+      const flushed = { get: (table: StateTable, key: StateKey) => disk.state.durableGet(table, key) };
+      view = { log: disk.log, appliedIndex: () => MarketStateMachine.appliedIndexIn(flushed) };
+      durableViews.set(disk, view);
+    }
+    return view;
+  }, fail);
+  network.onSend = checker === null ? diskPromises : (from, message) => {
+    diskPromises(from, message);
+    checker.observeSend(from, message);
+  };
   const stats = { crashes: 0, fsyncFailures: 0 };
   // Every disk takes some time to sync, so that a crash can fall inside an fsync.
   const fsyncMsMax = rng.nextInt(4);

@@ -158,6 +158,29 @@ export class MemoryStorage implements DurableLog {
     return true;
   }
 
+  // The synced state, what the last sync made durable, for the simulator's check of what a
+  // node's messages promise. A crash keeps it and replays some of the pending writes on it.
+
+  /** The synced hard state. */
+  durableHardState(): HardState {
+    return this.syncedHardState;
+  }
+
+  /** The term of the synced entry at `index`; undefined when none is synced there. */
+  durableEntryTerm(index: number): number | undefined {
+    return this.synced.entryAt(index)?.term;
+  }
+
+  /** The last index the synced log covers, its compaction point included. */
+  durableLastIndex(): number {
+    return this.synced.lastIndex();
+  }
+
+  /** The term of the live entry at `index`, undefined when none is held there. */
+  liveEntryTerm(index: number): number | undefined {
+    return this.live.entryAt(index)?.term;
+  }
+
   /**
    * What opening a FileStorage checks: every record held reads back as written. Throws
    * CorruptionError naming the first damaged entry still held (a compaction may have dropped
