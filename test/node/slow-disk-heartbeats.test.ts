@@ -7,12 +7,14 @@
  * the followers campaign, or the leader steps down through CheckQuorum. Writes keep committing,
  * slowly, and acknowledgements still wait for the fsync (the simulator's checks cover that).
  * A disk that hangs for good is another matter: its node falls silent after a bound, and the
- * cluster elects a leader whose disk works.
+ * cluster elects a leader whose disk works. A member added while the leader's pass waits for its
+ * disk is reached at once too: its address is known from the moment the change is accepted.
  */
 import { expect } from "chai";
 import type { MarketRequest } from "../../src/market/index.js";
 import { SeededRng } from "../../src/raft/index.js";
 import { ServerCluster, type ServerSimNode } from "../../src/sim/server-cluster.js";
+import { simAddressOf } from "../../src/sim/server-membership.js";
 import { SimClock } from "../../src/sim/sim-clock.js";
 import { SimNetwork } from "../../src/sim/sim-network.js";
 
@@ -20,7 +22,12 @@ const ids = ["n1", "n2", "n3"];
 const tickIntervalMs = 10;
 const electionTimeoutTicks = 15;
 
-function startCluster(seed: number): { clock: SimClock; cluster: ServerCluster } {
+/**
+ * `withAddresses`: the nodes reach only the peers their address books hold, as over HTTP
+ * (SimTransport.peers), and refuse senders they hold no address for.
+ */
+function startCluster(seed: number, withAddresses = false):
+  { clock: SimClock; cluster: ServerCluster; network: SimNetwork } {
   const clock = new SimClock();
   const rng = new SeededRng(seed);
   const network = new SimNetwork(clock, new SeededRng(seed + 1), { dropRate: 0,
@@ -28,11 +35,12 @@ function startCluster(seed: number): { clock: SimClock; cluster: ServerCluster }
   const cluster = new ServerCluster({ ids, clock, network, rng, tickIntervalMs,
     raft: { electionTimeoutTicks, heartbeatIntervalTicks: 2 },
     snapshot: { entriesBetweenSnapshots: 1_000_000, trailingEntries: 1000 },
+    ...(withAddresses ? { addressOf: simAddressOf, learnsUnknownPeers: false } : {}),
     onUnexpectedFatal: (node, error) => {
       throw new Error(`${node.id} stopped: ${error.message}`);
     } });
   for (const id of ids) cluster.start(id);
-  return { clock, cluster };
+  return { clock, cluster, network };
 }
 
 async function electLeader(clock: SimClock, cluster: ServerCluster): Promise<ServerSimNode> {
@@ -128,6 +136,42 @@ describe("RaftServer on a disk slower than the election timeout", () => {
     });
     await clock.runUntil(clock.nowMs() + 5000, () => outcome !== null);
     expect(outcome).to.equal("applied");
+  });
+
+  it("reaches a member added while its pass waits for its disk, before the entry that adds it " +
+    "is on that disk", async () => {
+    // Heartbeats leave while a pass waits for its fsync (sendEarlyWhileBusy), and the leader's
+    // quorums take in the new member as soon as the entry is in its log: its address must be
+    // known from the moment the change is accepted (Membership.change), not only once the
+    // Ready holding the entry runs, or those heartbeats are unroutable and dropped.
+    const { clock, cluster, network } = startCluster(12, true);
+    const leader = await electLeader(clock, cluster);
+    // A leader takes a configuration change once it has applied an entry of its term.
+    let first: string | null = null;
+    void leader.server!.submit({ kind: "createItem", requestId: "first", sku: "f", name: "f",
+      area: "a", priceCents: 1, stock: 1 }).then((outcome) => {
+      first = outcome.kind;
+    });
+    await clock.runUntil(clock.nowMs() + 5000, () => first !== null);
+    expect(first).to.equal("applied");
+    leader.logFaults.fsyncMsMax = 1_000_000_000;
+    void leader.server!.submit({ kind: "createItem", requestId: "slow", sku: "s", name: "s",
+      area: "a", priceCents: 1, stock: 1 });
+    await clock.runUntil(clock.nowMs() + 30);
+    const droppedBefore = network.dropped;
+    const sent: string[] = [];
+    network.onSend = (from, message) => {
+      if (message.to === "n4") sent.push(`${from}:${message.type}`);
+    };
+    const address = simAddressOf("n4");
+    void leader.server!.changeMembership({ kind: "add", id: "n4", peerUrl: address.peerUrl,
+      clientUrl: address.clientUrl, learner: true });
+    const entryIndex = leader.server!.status().lastLogIndex;
+    await clock.runUntil(clock.nowMs() + 100, () => sent.length > 0);
+    expect(leader.disk.log.durableLastIndex(), "the entry is not on the leader's disk yet")
+      .to.be.lessThan(entryIndex);
+    expect(sent, "the leader's messages to n4").to.include(`${leader.id}:heartbeat`);
+    expect(network.dropped - droppedBefore, "messages dropped as unroutable").to.equal(0);
   });
 
   it("keeps its leader while both followers' fsyncs take up to 600 ms", async () => {
