@@ -37,13 +37,8 @@ import {
   type Order,
 } from "../src/market/index.js";
 import type { Session } from "../src/market/sessions.js";
-import {
-  chunkReader,
-  FileSnapshotData,
-  FileSnapshotSpool,
-  MarketSnapshotReceiver,
-  SpoolFile,
-} from "../src/node/snapshot-spool.js";
+import { chunkReader, MarketSnapshotReceiver } from "../src/node/snapshot-spool.js";
+import { FileSnapshotData, FileSnapshotSpool, SpoolFile } from "../src/node/snapshot-spool-file.js";
 import { RaftServer } from "../src/node/raft-server.js";
 import { LmdbStateStore } from "../src/storage/lmdb-state-store.js";
 import pino from "pino";

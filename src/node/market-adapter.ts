@@ -16,15 +16,13 @@ import {
 import { snapshotText, type SnapshotData, type SnapshotMeta } from "../raft/index.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { NodeStores } from "./node-stores.js";
+import { chunkReader, MarketSnapshotReceiver, type SnapshotSpool } from "./snapshot-spool.js";
 import {
-  chunkReader,
   FileSnapshotData,
   installingFile,
-  MarketSnapshotReceiver,
   receivingFile,
   SpoolFile,
-  type SnapshotSpool,
-} from "./snapshot-spool.js";
+} from "./snapshot-spool-file.js";
 import {
   StateBehindLogError,
   type CommittedEntry,

@@ -5,14 +5,13 @@ import type { DurableLog } from "../storage/index.js";
 import { StateStoreError, type StateStore } from "../storage/state-store.js";
 import { fsyncDirectory } from "../storage/wal-segment.js";
 import type { DriverContext } from "./driver-context.js";
+import { MemorySnapshotSpool, type SnapshotSpool } from "./snapshot-spool.js";
 import {
   FileSnapshotData,
   FileSnapshotSpool,
   installingFile,
-  MemorySnapshotSpool,
   receivingFile,
-  type SnapshotSpool,
-} from "./snapshot-spool.js";
+} from "./snapshot-spool-file.js";
 import type { StateMachine } from "./state-machine.js";
 import { yieldTurn, type Scheduler } from "./scheduler.js";
 
@@ -29,7 +28,7 @@ export interface SnapshotsOptions {
   readonly log: DurableLog;
   readonly stateStore: StateStore;
   readonly stateMachine: StateMachine<unknown>;
-  /** The folder for snapshot files (snapshot-spool.ts); null: snapshots stay in memory. */
+  /** The folder for snapshot files (snapshot-spool-file.ts); null: snapshots stay in memory. */
   readonly spoolDir: string | null;
   readonly entriesBetweenSnapshots: number;
   readonly trailingEntries: number;
