@@ -761,7 +761,8 @@ function finalChecks(nodes: readonly ServerSimNode[], history: readonly HistoryO
     if (missing !== undefined) return `acknowledged order ${missing} missing on ${node.id}`;
   }
   if (rebuildDigest) {
-    const differs = rebuiltDigestDiffers(nodes.find((node) => !node.damaged) ?? nodes[0]!);
+    const node = nodes.find((candidate) => !candidate.damaged) ?? nodes[0]!;
+    const differs = rebuiltDigestDiffers(node.id, node.server!.market());
     if (differs !== null) return differs;
   }
   const invariants = checkInvariants({ history, finalReads, replicas, ordersFound });
@@ -788,15 +789,14 @@ function finalChecks(nodes: readonly ServerSimNode[], history: readonly HistoryO
 /**
  * The incremental state digest (state-digest.ts: one hash added or removed per record written,
  * across every crash, restart, install and compaction of the run) against one summed from
- * scratch: `node`'s records exported whole and restored into a fresh store, as migrating a
+ * scratch: `market`'s records exported whole and restored into a fresh store, as migrating a
  * folder does. Equal replicas with a digest drifting the same way would pass the per-index
  * hash comparison; this catches that. A description when they differ, else null.
  */
-function rebuiltDigestDiffers(node: ServerSimNode): string | null {
-  const market = node.server!.market();
+export function rebuiltDigestDiffers(id: string, market: MarketStateMachine): string | null {
   const rebuilt = MarketStateMachine.restore(market.snapshot());
   if (rebuilt.appliedIndex !== market.appliedIndex || rebuilt.stateHash() !== market.stateHash()) {
-    return `state digest of ${node.id} at applied index ${market.appliedIndex} differs from the ` +
+    return `state digest of ${id} at applied index ${market.appliedIndex} differs from the ` +
       `one rebuilt from its records: ${market.stateHash().slice(0, 12)} against ` +
       `${rebuilt.stateHash().slice(0, 12)}`;
   }
