@@ -39,6 +39,7 @@ import {
 import type { Session } from "../src/market/sessions.js";
 import { chunkReader, MarketSnapshotReceiver } from "../src/node/snapshot-spool.js";
 import { FileSnapshotData, FileSnapshotSpool, SpoolFile } from "../src/node/snapshot-spool-file.js";
+import { marketNodeFlags } from "../src/cluster/market-node-bin.js";
 import { RaftServer } from "../src/node/raft-server.js";
 import { LmdbStateStore } from "../src/storage/lmdb-state-store.js";
 import pino from "pino";
@@ -294,7 +295,10 @@ export async function runBigStateBench(args: string[]): Promise<void> {
     `cpus, work folder ${dir}`);
   try {
     for (const phase of ["build", "encode", "install", "restart"]) {
-      const result = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url),
+      // With a market node's own flags (marketNodeFlags: its young generation bounded), as the
+      // RSS measured is a node's.
+      const result = spawnSync(process.execPath, [...process.execArgv, ...marketNodeFlags,
+        fileURLToPath(import.meta.url),
         "--phase", phase, "--dir", dir, "--orders", String(options.orders)], { stdio: "inherit" });
       if (result.status !== 0) throw new Error(`phase ${phase} failed (${result.status})`);
     }
