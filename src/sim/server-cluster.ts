@@ -86,6 +86,12 @@ export interface ServerClusterOptions {
   readonly learnsUnknownPeers?: boolean;
   /** A node applied the change that removes it (RaftServer's onRemoved). */
   readonly onRemoved?: (node: ServerSimNode, index: number) => void;
+  /**
+   * Whether each node runs with an incarnation (its disk's identity, as market-node reads it
+   * from the data folder), which it publishes in the replicated state (member-publisher.ts).
+   * One for the node's whole life here: a node whose disk is lost never starts again.
+   */
+  readonly publishIncarnations?: boolean;
 }
 
 const silentLogger = pino({ level: "silent" });
@@ -179,6 +185,7 @@ export class ServerCluster {
       tickIntervalMs: this.options.tickIntervalMs,
       raft: this.options.raft,
       bootstrapAddresses: node.addresses,
+      ...(this.options.publishIncarnations === true ? { incarnation: `sim-disk-${id}` } : {}),
       ...(node.known.length === 0 ? {} : { knownAddresses: node.known }),
       ...(withAddresses ? {
         onPeersChanged: (known: MemberAddress[]) => {

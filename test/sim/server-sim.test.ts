@@ -192,3 +192,21 @@ describe("the simulator's end check of a state digest rebuilt from the records",
       new RegExp(`^state digest of n2 at applied index ${index} differs from the one rebuilt`));
   });
 });
+
+describe("incarnations in the server simulator (one seed in ten)", () => {
+  it("ends with every node's incarnation published and applied on every node (seed 19)", async () => {
+    const result = await runServerSimulation({ seed: 19 });
+    expect(result.violation).to.equal(null);
+    const lines = result.trace.filter((line) => line.includes("holds the published members"));
+    expect(lines.length).to.be.greaterThan(0);
+    const ids = Array.from({ length: result.stats.nodeCount }, (_, k) => `n${k + 1}`);
+    for (const line of lines) {
+      expect(line).to.include(`published members ${ids.map((id) => `${id}=sim-disk-${id}`).join(", ")}`);
+    }
+  });
+
+  it("runs the other seeds without them, as their runs were (seed 18)", async () => {
+    const result = await runServerSimulation({ seed: 18 });
+    expect(result.trace.some((line) => line.includes("published members"))).to.equal(false);
+  });
+});
