@@ -96,6 +96,11 @@ export interface ServerClusterOptions {
 
 const silentLogger = pino({ level: "silent" });
 
+/** The incarnation of node `id`'s disk, with publishIncarnations. */
+export function simIncarnationOf(id: NodeId): string {
+  return `sim-disk-${id}`;
+}
+
 export class ServerCluster {
   private readonly nodeMap: Map<NodeId, ServerSimNode>;
 
@@ -185,7 +190,7 @@ export class ServerCluster {
       tickIntervalMs: this.options.tickIntervalMs,
       raft: this.options.raft,
       bootstrapAddresses: node.addresses,
-      ...(this.options.publishIncarnations === true ? { incarnation: `sim-disk-${id}` } : {}),
+      ...(this.options.publishIncarnations === true ? { incarnation: simIncarnationOf(id) } : {}),
       ...(node.known.length === 0 ? {} : { knownAddresses: node.known }),
       ...(withAddresses ? {
         onPeersChanged: (known: MemberAddress[]) => {
