@@ -265,7 +265,7 @@ export async function runServerSimulation(options: ServerSimOptions): Promise<Se
         options.seed % digestRebuildEvery === digestRebuildResidue);
       if (checker !== null) violation ??= checker.finalCheck(finalNodes());
       if (publishIncarnations && violation === null) {
-        violation ??= await waitForPublications(clock, finalNodes, livenessMsMax);
+        violation = await waitForPublications(clock, finalNodes, livenessMsMax);
         for (const node of finalNodes()) {
           const published = node.server!.publishedMembers()
             .map((record) => `${record.id}=${record.incarnation}`);
@@ -845,10 +845,10 @@ function finalChecks(nodes: readonly ServerSimNode[], history: readonly HistoryO
 /**
  * The incremental state digest (state-digest.ts: one hash added or removed per record written,
  * since the node's last snapshot install, which sums it anew, across its crashes and restarts,
- * which read it back as stored) against one summed from
- * scratch: `market`'s records exported whole and restored into a fresh store, as migrating a
- * folder does. Equal replicas with a digest drifting the same way would pass the per-index
- * hash comparison; this catches that. A description when they differ, else null.
+ * which read it back as stored) against one summed from scratch: `market`'s records exported
+ * whole and restored into a fresh store, as migrating a folder does. Equal replicas with a
+ * digest drifting the same way would pass the per-index hash comparison; this catches that.
+ * A description when they differ, else null.
  */
 export function rebuiltDigestDiffers(id: string, market: MarketStateMachine): string | null {
   const rebuilt = MarketStateMachine.restore(market.snapshot());
