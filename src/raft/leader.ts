@@ -74,9 +74,12 @@ function stepDownToRival(raft: Raft, m: RaftMessage): void {
 
 /**
  * Sends one append to `to` if its progress allows. An empty append is sent only when
- * `allowEmpty` (a probe, or news of a commit). Returns whether a message went out.
+ * `allowEmpty` (a probe, or news of a commit: `commitNews`, which marks an empty append to a
+ * follower in replicate state commitOnly, answered only if refused). Returns whether a message
+ * went out.
  */
-export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean {
+export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean, commitNews = false):
+  boolean {
   const progress = raft.progress.get(to);
   if (progress === undefined) return false;
   if (progress.state === "snapshot") return sendSnapshotChunk(raft, to);
@@ -108,6 +111,13 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean): boolean
     ? log.slice(progress.next, indexHigh, config.bytesPerAppendMax)
     : [];
   if (entries.length === 0 && !allowEmpty) return false;
+  if (commitNews && entries.length === 0 && progress.state === "replicate") {
+    // In replicate state the entries up to prevLogIndex went out before this, and their answers
+    // (or a refusal of this) keep the leader informed; in probe state the answer is the probe's.
+    raft.send({ type: "append", from: raft.id, to, term: raft.term, prevLogIndex, prevLogTerm,
+      entries, leaderCommit: log.committed, commitOnly: true });
+    return true;
+  }
   raft.send({ type: "append", from: raft.id, to, term: raft.term, prevLogIndex, prevLogTerm,
     entries, leaderCommit: log.committed });
   const bytes = entries.reduce((sum, entry) => sum + entrySizeBytes(entry), 0);
@@ -139,7 +149,7 @@ export function flushLeader(raft: Raft): void {
       if (id === raft.id) continue;
       const sent = sendAppendsTo(raft, id);
       // Followers learn of a commit from the next append; send an empty one if none is going.
-      if (!sent && raft.commitUnsent) sendAppend(raft, id, true);
+      if (!sent && raft.commitUnsent) sendAppend(raft, id, true, true);
     }
   }
   if (raft.readRoundUnsent) {
@@ -272,7 +282,8 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
   // A lagging follower gets an append even when there is nothing new to send: if an earlier
   // append or its acknowledgement was lost, this one is rejected (and repair starts) or
   // acknowledged (and match catches up). Without it a lost append stalls until the next
-  // proposal (etcd sends the same on every heartbeat answer).
+  // proposal (etcd sends the same on every heartbeat answer). News of a commit goes unanswered
+  // (AppendEntriesRequest.commitOnly), so this is also how a lost acknowledgement is made up.
   if (progress.match < raft.log.lastIndex() && !sendAppendsTo(raft, m.from)) {
     sendAppend(raft, m.from, true);
   }

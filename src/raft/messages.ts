@@ -131,6 +131,15 @@ export interface AppendEntriesRequest extends MessageBase {
   readonly prevLogTerm: number;
   readonly entries: readonly Entry[];
   readonly leaderCommit: number;
+  /**
+   * Set (never false) on an append without entries that only brings news of a commit to a
+   * follower in replicate state, whose entries went out before it. Only a refusal is answered:
+   * a success would tell the leader that the follower holds prevLogIndex, which the answers to
+   * those entries tell it anyway, and cost a message per follower on every write at one
+   * client. A probe, or any append the leader needs an answer to, never carries it. (An older
+   * node refuses it, with its whole batch: every node runs the same version.)
+   */
+  readonly commitOnly?: true;
 }
 
 export interface AppendEntriesResponse extends MessageBase {

@@ -54,6 +54,11 @@ export function messageProblem(m: RaftMessage): Problem | null {
       const range = countProblem("prevLogIndex", m.prevLogIndex) ??
         countProblem("prevLogTerm", m.prevLogTerm) ?? countProblem("leaderCommit", m.leaderCommit);
       if (range !== null) return range;
+      if (m.commitOnly !== undefined && (m.commitOnly !== true || m.entries.length > 0)) {
+        // News of a commit goes unanswered, so it must not carry entries the leader waits on.
+        return { reason: "entriesMalformed", detail: `commitOnly=${String(m.commitOnly)} with ` +
+          `${m.entries.length} entries` };
+      }
       return entriesProblem(m);
     }
     case "appendResponse":

@@ -928,6 +928,8 @@ export class Raft {
         // Caught up through the log after all: the partial snapshot is no longer needed.
         this.incomingSnapshot = null;
       }
+      // News of a commit is answered only when refused (AppendEntriesRequest.commitOnly).
+      if (m.commitOnly === true) return;
       this.sendAppendResponse(m, true, lastNewIndex, 0, 0);
       return;
     }

@@ -72,6 +72,7 @@ const messageSchemas = [
   z.object({
     type: z.literal("append"), ...base, prevLogIndex: count, prevLogTerm: count,
     entries: z.array(entrySchema).max(entriesPerMessageMax), leaderCommit: count,
+    commitOnly: z.literal(true).optional(),
   }).strict(),
   z.object({
     type: z.literal("appendResponse"), ...base, success: z.boolean(), index: count,
@@ -159,8 +160,8 @@ export function fastParseBatch(body: unknown): RaftMessage[] | null {
  * Why a count is enough to check the key set: every field check below refuses `undefined`, and
  * no field name is a property of Object.prototype, so when every field is valid each is an own
  * key; with the count equal there is no other key. (JSON.parse makes every key own, `__proto__`
- * included, so that one is counted.) A fast-path type with an optional field would need a
- * check of its own.
+ * included, so that one is counted.) The one optional field, an append's commitOnly, has a
+ * check of its own: present, it must be true and counts; absent, the count is one less.
  */
 const fastKeyCounts: ReadonlyMap<string, number> = new Map(messageSchemas
   .filter((schema) => ["append", "appendResponse", "heartbeat", "heartbeatResponse", "propose"]
@@ -174,17 +175,24 @@ function fastParseMessage(value: unknown): RaftMessage | null {
   const type = value.type;
   if (typeof type !== "string") return null;
   const keyCount = fastKeyCounts.get(type);
-  if (keyCount === undefined || Object.keys(value).length !== keyCount) return null;
+  if (keyCount === undefined) return null;
+  // An append without commitOnly has one key fewer than its schema.
+  const optionalAbsent = type === "append" && value.commitOnly === undefined ? 1 : 0;
+  if (Object.keys(value).length !== keyCount - optionalAbsent) return null;
   const { from, to, term } = value;
   if (!isNodeId(from) || !isNodeId(to) || !isCount(term)) return null;
   switch (type) {
     case "append": {
-      const { prevLogIndex, prevLogTerm, entries, leaderCommit } = value;
+      const { prevLogIndex, prevLogTerm, entries, leaderCommit, commitOnly } = value;
       if (!isCount(prevLogIndex) || !isCount(prevLogTerm) || !isCount(leaderCommit)) return null;
+      if (!(commitOnly === undefined || commitOnly === true)) return null;
       const parsedEntries = fastParseEntries(entries);
       if (parsedEntries === null) return null;
-      return { type, from, to, term, prevLogIndex, prevLogTerm, entries: parsedEntries,
-        leaderCommit };
+      return commitOnly === true
+        ? { type, from, to, term, prevLogIndex, prevLogTerm, entries: parsedEntries,
+          leaderCommit, commitOnly }
+        : { type, from, to, term, prevLogIndex, prevLogTerm, entries: parsedEntries,
+          leaderCommit };
     }
     case "appendResponse": {
       const { success, index, hintIndex, hintTerm } = value;

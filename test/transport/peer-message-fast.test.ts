@@ -53,7 +53,7 @@ function wellFormed(rng: SeededRng, type: string): JsonObject {
       return { ...base, prevLogIndex: count(rng), prevLogTerm: count(rng),
         entries: Array.from({ length: rng.nextInt(4) }, () => ({ index: count(rng),
           term: count(rng), kind: pick(rng, ["normal", "config"]), data: data(rng) })),
-        leaderCommit: count(rng) };
+        leaderCommit: count(rng), ...rng.nextInt(3) === 0 ? { commitOnly: true } : {} };
     case "appendResponse":
       return { ...base, success: rng.nextInt(2) === 0, index: count(rng),
         hintIndex: count(rng), hintTerm: count(rng) };
@@ -188,6 +188,19 @@ describe("peer messages: the fast path agrees with zod (fastParseBatch)", () => 
     // another count) are checked above like any other.
     expect(refusedByBoth).to.be.greaterThan(Object.keys(sampleMessages("n1", "n2")).length *
       casesPerType / 2);
+  });
+
+  it("takes an append's commitOnly only as true, and an append without it", () => {
+    const append = { type: "append", from: "a", to: "b", term: 1, prevLogIndex: 2,
+      prevLogTerm: 1, entries: [], leaderCommit: 2 };
+    expect(checkAgainstZod(JSON.stringify([append]), "without commitOnly")).to.equal(true);
+    expect(checkAgainstZod(JSON.stringify([{ ...append, commitOnly: true }]), "commitOnly true"))
+      .to.equal(true);
+    for (const value of [false, null, "true", 1, {}]) {
+      const text = JSON.stringify([{ ...append, commitOnly: value }]);
+      expect(checkAgainstZod(text, `commitOnly ${JSON.stringify(value)}`), text).to.equal(false);
+      expect(raftBatchSchema.safeParse(JSON.parse(text) as unknown).success, text).to.equal(false);
+    }
   });
 
   it("agrees with zod at each array's bound and one past it", () => {

@@ -38,7 +38,8 @@ export function formatMessage(m: RaftMessage): string {
       return `${head} ${m.granted ? "granted" : "rejected"}`;
     case "append":
       return `${head} prev=${formatPosition(m.prevLogTerm, m.prevLogIndex)} ` +
-        `commit=${m.leaderCommit} entries=${formatEntries(m.entries)}`;
+        `commit=${m.leaderCommit} entries=${formatEntries(m.entries)}` +
+        (m.commitOnly === true ? " commitOnly" : "");
     case "appendResponse":
       return m.success
         ? `${head} index=${m.index}`
