@@ -35,6 +35,8 @@ export const etcdInstallCommand = "apt-get update && apt-get install -y etcd-ser
 const heartbeatIntervalMs = 20;
 const electionTimeoutMs = 150;
 const keyCount = 100;
+/** Members of each system: clients are spread over them, client k to member k mod 3. */
+const memberCount = 3;
 const valueBytes = 100;
 
 interface Options {
@@ -53,6 +55,12 @@ interface Target {
   readonly name: "raftmarket" | "etcd";
   run(workload: Workload, clients: number, seconds: number, runId: string): Promise<LoadResult>;
   termMax(): Promise<number | null>;
+  /**
+   * Which member leads, counted from 0 in the order the clients are spread over (client k
+   * talks to member k mod 3), or null when none is known: at 1 client, whether the one client
+   * talks to the leader or to a follower that must forward, which moves the result.
+   */
+  leaderPosition(): Promise<number | null>;
   residentMiBs(): (number | null)[];
   residentSplits(): ({ anon: number; file: number } | null)[];
   /** Members that stopped since the last call, described with their last output. */
@@ -65,6 +73,8 @@ interface CellResult {
   readonly workload: Workload;
   readonly clients: number;
   readonly summaries: Map<Target["name"], RunsSummary & { leaderChanges: number | null }>;
+  /** Where each system's leader was after each run (member positions from 1, "?" unknown). */
+  readonly leaders: Map<Target["name"], string[]>;
 }
 
 function parseOptions(args: string[]): Options {
@@ -107,6 +117,12 @@ function raftmarketTarget(cluster: LocalCluster): Target {
         requestStatus(cluster.agent, "GET", `${nodeUrl(client)}/v1/items/` +
           `bench-${(client + k) % keyCount}?consistency=linearizable`))),
     termMax: () => clusterTermMax(cluster),
+    leaderPosition: async () => {
+      const statuses = await cluster.statuses();
+      const position = cluster.nodes.findIndex((node) =>
+        statuses.get(node.id)?.role === "leader");
+      return position < 0 ? null : position;
+    },
     residentMiBs: () => cluster.nodes.map((node) => residentMiB(node.process?.pid)),
     residentSplits: () => cluster.nodes.map((node) => residentSplitMiB(node.process?.pid)),
   };
@@ -131,6 +147,7 @@ function etcdTarget(etcd: EtcdCluster): Target {
         requestStatus(etcd.agent, "POST", `${memberUrl(client)}/v3/kv/range`,
           { key: keys[(client + k) % keyCount] }))),
     termMax: () => etcd.termMax(),
+    leaderPosition: () => etcd.leaderPosition(),
     residentMiBs: () => etcd.members.map((member) => residentMiB(member.process?.pid)),
     residentSplits: () => etcd.members.map((member) => residentSplitMiB(member.process?.pid)),
   };
@@ -185,6 +202,7 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
   const runs = new Map<Target["name"], LoadResult[]>(targets.map((target) => [target.name, []]));
   const leaderChanges = new Map<Target["name"], number | null>(
     targets.map((target) => [target.name, 0]));
+  const leaders = new Map<Target["name"], string[]>(targets.map((target) => [target.name, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const target of targets) {
       console.log(`${label} ${workload}, ${clients} client(s): ${target.name} run ` +
@@ -194,6 +212,9 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       const result = await target.run(workload, clients, options.duration,
         `${workload}-${clients}-${run}-${startedMs}`);
       const termAfter = await target.termMax();
+      const leaderPosition = await target.leaderPosition();
+      const leader = leaderPosition === null ? "?" : String(leaderPosition + 1);
+      leaders.get(target.name)!.push(leader);
       runs.get(target.name)!.push(result);
       const changes = leaderChanges.get(target.name);
       leaderChanges.set(target.name, termBefore === null || termAfter === null ||
@@ -204,11 +225,11 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, ` +
         `p50 ${summary.p50Ms.toFixed(2)} ms, ` +
         `p99 ${summary.p99Ms.toFixed(2)} ms, errors ${result.errorCount}, ` +
-        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}`);
+        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}, leader: member ${leader}`);
       await printTermRise(target, termBefore, termAfter, startedMs);
     }
   }
-  return { workload, clients, summaries: new Map(targets.map((target) => [target.name, {
+  return { workload, clients, leaders, summaries: new Map(targets.map((target) => [target.name, {
     ...summarizeRuns(runs.get(target.name)!), leaderChanges: leaderChanges.get(target.name)!,
   }])) };
 }
@@ -227,9 +248,15 @@ function formatCell(cell: CellResult, options: Options): string {
       ["raftmarket/etcd", formatRatio(market.perSecondMedian, etcd.perSecondMedian),
         formatRatio(market.p50Ms, etcd.p50Ms), formatRatio(market.p99Ms, etcd.p99Ms),
         formatRatio(market.maxMs, etcd.maxMs), "", ""]]);
+  // Few clients land on few members: say whether they talked to the leader.
+  const where = cell.clients >= memberCount ? "" : `\n${cell.clients === 1
+    ? "the client talks to member 1" : `the ${cell.clients} clients talk to members ` +
+      `1-${cell.clients}`}; the leader after each run was member ` +
+    `${cell.leaders.get("raftmarket")!.join(", ")} (raftmarket) and ` +
+    `${cell.leaders.get("etcd")!.join(", ")} (etcd)`;
   return `${title}\n${table}\nerrors by HTTP status (0: no answer): raftmarket ` +
     `${formatErrorsByStatus(market.errorsByStatus)}; ` +
-    `etcd ${formatErrorsByStatus(etcd.errorsByStatus)}`;
+    `etcd ${formatErrorsByStatus(etcd.errorsByStatus)}${where}`;
 }
 
 /** One line per cell: the figures the README keeps. */

@@ -106,6 +106,22 @@ export class EtcdCluster {
     return terms.length === 0 ? null : Math.max(...terms);
   }
 
+  /**
+   * The position in `members` of the member the first answering member names as leader
+   * (POST /v3/maintenance/status: its own member id and the leader's), or null.
+   */
+  async leaderPosition(): Promise<number | null> {
+    const answers = await Promise.all(this.members.map((member) =>
+      requestJson(this.agent, "POST", `${member.clientUrl}/v3/maintenance/status`, {})));
+    const statuses = answers.map((answer) =>
+      answer as { header?: { member_id?: unknown }; leader?: unknown } | null);
+    const leader = statuses.find((status) => status?.leader !== undefined)?.leader;
+    if (leader === undefined) return null;
+    const position = statuses.findIndex((status) =>
+      status?.header?.member_id !== undefined && String(status.header.member_id) === String(leader));
+    return position < 0 ? null : position;
+  }
+
   /** SIGKILLs every member (by PID) and removes the temporary folder. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopped) return;
