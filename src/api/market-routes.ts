@@ -30,6 +30,7 @@ import {
   truncateForMessage,
 } from "./api-error.js";
 import { isForwarded, leaderHeader, type LeaderForwarder } from "./leader-forwarder.js";
+import { sendJson } from "./send-json.js";
 
 export interface RouteContext {
   readonly service: NodeService;
@@ -71,7 +72,7 @@ export function marketRouter(context: RouteContext): express.Router {
     if (!checked.ok) throw invalidRequest(checked.field, checked.message);
     const appliedIndex = await readPoint(context, request);
     const items = context.service.market().searchItems(checked.query);
-    response.json({ items, appliedIndex });
+    sendJson(response, 200, { items, appliedIndex });
   });
   router.get("/v1/items/:sku", async (request, response) => {
     checkQueryKeys(request, queryKeys.read);
@@ -81,7 +82,7 @@ export function marketRouter(context: RouteContext): express.Router {
     if (item === undefined) {
       throw new ApiError("not_found", `no item with sku ${sku}`, { resource: "item", sku });
     }
-    response.json({ item, appliedIndex });
+    sendJson(response, 200, { item, appliedIndex });
   });
   router.get("/v1/orders/:orderId", async (request, response) => {
     checkQueryKeys(request, queryKeys.read);
@@ -91,7 +92,7 @@ export function marketRouter(context: RouteContext): express.Router {
     if (order === undefined) {
       throw new ApiError("not_found", `no order ${orderId}`, { resource: "order", orderId });
     }
-    response.json({ order, appliedIndex });
+    sendJson(response, 200, { order, appliedIndex });
   });
 
   router.get("/v1/cluster/status", (request, response) => {
@@ -188,8 +189,8 @@ async function handleWrite(context: RouteContext, request: Request, response: Re
 
 function sendResult(response: Response, result: MarketResult, successStatus: number): void {
   if (!result.ok) throw rejectionToApiError(result);
-  if (result.kind === "item") response.status(successStatus).json({ item: result.item });
-  else response.status(successStatus).json({ order: result.order });
+  if (result.kind === "item") sendJson(response, successStatus, { item: result.item });
+  else sendJson(response, successStatus, { order: result.order });
 }
 
 /**
