@@ -32,6 +32,14 @@ export interface EtcdClusterOptions {
   readonly electionTimeoutMs: number;
 }
 
+/** The fields of etcd's maintenance status this script reads (JSON gateway spellings). */
+interface EtcdStatus {
+  readonly raft_term?: unknown;
+  readonly raftTerm?: unknown;
+  readonly leader?: unknown;
+  readonly header?: { readonly member_id?: unknown };
+}
+
 export class EtcdCluster {
   /** A keep-alive agent for the members' client ports (HTTP/JSON gateway at /v3/). */
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -97,29 +105,29 @@ export class EtcdCluster {
    * answers. Every election raises the term, so its change over a run counts leader changes.
    */
   async termMax(): Promise<number | null> {
-    const answers = await Promise.all(this.members.map((member) =>
-      requestJson(this.agent, "POST", `${member.clientUrl}/v3/maintenance/status`, {})));
-    const terms = answers.map((answer) => {
-      const status = answer as { raft_term?: unknown; raftTerm?: unknown } | null;
-      return Number(status?.raft_term ?? status?.raftTerm ?? NaN);
-    }).filter((term) => Number.isFinite(term));
+    const terms = (await this.statuses()).map((status) =>
+      Number(status?.raft_term ?? status?.raftTerm ?? NaN)).filter((term) => Number.isFinite(term));
     return terms.length === 0 ? null : Math.max(...terms);
   }
 
   /**
    * The position in `members` of the member the first answering member names as leader
-   * (POST /v3/maintenance/status: its own member id and the leader's), or null.
+   * (its own member id and the leader's, in the same status answer), or null.
    */
   async leaderPosition(): Promise<number | null> {
-    const answers = await Promise.all(this.members.map((member) =>
-      requestJson(this.agent, "POST", `${member.clientUrl}/v3/maintenance/status`, {})));
-    const statuses = answers.map((answer) =>
-      answer as { header?: { member_id?: unknown }; leader?: unknown } | null);
+    const statuses = await this.statuses();
     const leader = statuses.find((status) => status?.leader !== undefined)?.leader;
     if (leader === undefined) return null;
     const position = statuses.findIndex((status) =>
       status?.header?.member_id !== undefined && String(status.header.member_id) === String(leader));
     return position < 0 ? null : position;
+  }
+
+  /** Every member's POST /v3/maintenance/status answer, in `members` order (null: none). */
+  private async statuses(): Promise<(EtcdStatus | null)[]> {
+    const answers = await Promise.all(this.members.map((member) =>
+      requestJson(this.agent, "POST", `${member.clientUrl}/v3/maintenance/status`, {})));
+    return answers.map((answer) => answer as EtcdStatus | null);
   }
 
   /** SIGKILLs every member (by PID) and removes the temporary folder. Safe to call twice. */
