@@ -9,8 +9,13 @@
  *   out of 100, at each --clients count;
  * - reads: linearizable item reads against etcd linearizable ranges, at --read-clients.
  *
- * Clients are spread over the members. etcd is driven through its HTTP/JSON gateway (/v3/ on
- * the client port), so both sides pay for HTTP and JSON. For each cell it prints the median
+ * Clients are spread over the members, client k to member k mod 3. A cell with fewer clients
+ * than members (the 1-client cell) measures something else depending on whether its first
+ * client talks to the leader or to a follower that forwards, so by default (--place both) such
+ * a cell runs twice on each system: client k at member (first + k) mod 3, the first being the
+ * leader, then the member after it (a follower), as each system names its leader before each
+ * run. etcd is driven through its HTTP/JSON gateway (/v3/ on the client port), so both sides
+ * pay for HTTP and JSON. For each cell it prints the median
  * throughput over the runs, p50/p99/max over all their requests, errors, leader changes (the
  * rise of the highest Raft term), and the ratios; at the end, the resident memory per member.
  * Without etcd on PATH it says how to install it and exits 0; it never installs anything.
@@ -46,14 +51,26 @@ interface Options {
   readonly duration: number;
   readonly prefill: number;
   readonly warmup: number;
+  readonly place: Placement;
 }
+
+/**
+ * Where the clients of a cell with fewer clients than members start: at member 1 wherever the
+ * leader is (`spread`), at the leader, at a follower, or `both` (the cell twice).
+ */
+const placements = ["both", "leader", "follower", "spread"] as const;
+type Placement = (typeof placements)[number];
+/** The placement of one cell: `both` is run as a leader cell and a follower cell. */
+type CellPlacement = Exclude<Placement, "both">;
 
 type Workload = "writes" | "reads";
 
 /** One system under test, as the load sees it. */
 interface Target {
   readonly name: "raftmarket" | "etcd";
-  run(workload: Workload, clients: number, seconds: number, runId: string): Promise<LoadResult>;
+  /** Client k talks to member (firstMember + k) mod 3. */
+  run(workload: Workload, clients: number, seconds: number, runId: string,
+    firstMember?: number): Promise<LoadResult>;
   termMax(): Promise<number | null>;
   /**
    * Which member leads, counted from 0 in the order the clients are spread over (client k
@@ -72,9 +89,12 @@ interface Target {
 interface CellResult {
   readonly workload: Workload;
   readonly clients: number;
+  readonly placement: CellPlacement;
   readonly summaries: Map<Target["name"], RunsSummary & { leaderChanges: number | null }>;
   /** Where each system's leader was after each run (member positions from 1, "?" unknown). */
   readonly leaders: Map<Target["name"], string[]>;
+  /** The member each run's first client talked to (from 1). */
+  readonly starts: Map<Target["name"], string[]>;
 }
 
 function parseOptions(args: string[]): Options {
@@ -92,6 +112,9 @@ function parseOptions(args: string[]): Options {
       nonNegativeInteger("--prefill"), 0)
     .option("--warmup <seconds>", "seconds of writes and of reads on each system before the " +
       "first cell, not counted (0: none)", nonNegativeInteger("--warmup"), 10)
+    .addOption(new Option("--place <where>", "where the clients of a cell with fewer clients " +
+      "than members start: at the leader, at a follower, both (the cell twice), or spread " +
+      "(at member 1, wherever the leader is)").choices(placements).default("both"))
     .showHelpAfterError()
     .parse(args, { from: "user" })
     .opts<Options>();
@@ -108,13 +131,13 @@ function raftmarketTarget(cluster: LocalCluster): Target {
     },
     name: "raftmarket",
     explainTermRise: (sinceMs) => explainTermRise(cluster, sinceMs),
-    run: (workload, clients, seconds, runId) => (workload === "writes"
+    run: (workload, clients, seconds, runId, firstMember = 0) => (workload === "writes"
       ? closedLoop(clients, seconds, 201, (client, k) =>
-        requestStatus(cluster.agent, "POST", `${nodeUrl(client)}/v1/orders`,
+        requestStatus(cluster.agent, "POST", `${nodeUrl(firstMember + client)}/v1/orders`,
           { requestId: `${runId}-${client}-${k}`,
             lines: [{ sku: `bench-${(client + k) % keyCount}`, qty: 1 }] }))
       : closedLoop(clients, seconds, 200, (client, k) =>
-        requestStatus(cluster.agent, "GET", `${nodeUrl(client)}/v1/items/` +
+        requestStatus(cluster.agent, "GET", `${nodeUrl(firstMember + client)}/v1/items/` +
           `bench-${(client + k) % keyCount}?consistency=linearizable`))),
     termMax: () => clusterTermMax(cluster),
     leaderPosition: async () => {
@@ -138,13 +161,13 @@ function etcdTarget(etcd: EtcdCluster): Target {
     newExits: () => [],
     explainTermRise: async () => [],
     name: "etcd",
-    run: (workload, clients, seconds) => (workload === "writes"
+    run: (workload, clients, seconds, _runId, firstMember = 0) => (workload === "writes"
       ? closedLoop(clients, seconds, 200, (client, k) =>
-        requestStatus(etcd.agent, "POST", `${memberUrl(client)}/v3/kv/put`,
+        requestStatus(etcd.agent, "POST", `${memberUrl(firstMember + client)}/v3/kv/put`,
           { key: keys[(client + k) % keyCount], value }))
       // serializable defaults to false: a linearizable read.
       : closedLoop(clients, seconds, 200, (client, k) =>
-        requestStatus(etcd.agent, "POST", `${memberUrl(client)}/v3/kv/range`,
+        requestStatus(etcd.agent, "POST", `${memberUrl(firstMember + client)}/v3/kv/range`,
           { key: keys[(client + k) % keyCount] }))),
     termMax: () => etcd.termMax(),
     leaderPosition: () => etcd.leaderPosition(),
@@ -196,21 +219,56 @@ async function warmUp(targets: readonly Target[], seconds: number): Promise<void
   }
 }
 
+/** How a cell's placement reads after its client count ("" when spread). */
+function placementText(placement: CellPlacement, clients: number): string {
+  if (placement === "spread") return "";
+  return `${clients > 1 ? ", the first" : ""} on ${placement === "leader" ? "the leader"
+    : "a follower"}`;
+}
+
+/**
+ * The member that a placed cell's first client talks to in the next run (from 0): the leader,
+ * or the member after it (a follower); member 1 when spread, or when no leader is known (said,
+ * and `placed` false).
+ */
+async function firstMemberFor(target: Target, placement: CellPlacement):
+  Promise<{ member: number; placed: boolean }> {
+  if (placement === "spread") return { member: 0, placed: false };
+  const leader = await target.leaderPosition();
+  if (leader === null) {
+    console.log(`  ${target.name} has no leader known: this run's clients start at member 1`);
+    return { member: 0, placed: false };
+  }
+  return { member: placement === "leader" ? leader : (leader + 1) % memberCount, placed: true };
+}
+
+/** The members a run's clients talk to, from 1 ("2" or "2+3"); "?" marks an unplaced start. */
+function membersText(firstMember: number, clients: number, placed: boolean): string {
+  const members = Array.from({ length: Math.min(clients, memberCount) },
+    (_, k) => String((firstMember + k) % memberCount + 1));
+  return members.join("+") + (placed ? "" : "?");
+}
+
 /** Runs one cell: `runs` runs on each target, interleaved, with progress lines. */
 async function runCell(targets: readonly Target[], workload: Workload, clients: number,
-  options: Options, label: string): Promise<CellResult> {
+  placement: CellPlacement, options: Options, label: string): Promise<CellResult> {
   const runs = new Map<Target["name"], LoadResult[]>(targets.map((target) => [target.name, []]));
   const leaderChanges = new Map<Target["name"], number | null>(
     targets.map((target) => [target.name, 0]));
   const leaders = new Map<Target["name"], string[]>(targets.map((target) => [target.name, []]));
+  const starts = new Map<Target["name"], string[]>(targets.map((target) => [target.name, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const target of targets) {
-      console.log(`${label} ${workload}, ${clients} client(s): ${target.name} run ` +
-        `${run}/${options.runs} (${options.duration} s) ...`);
+      console.log(`${label} ${workload}, ${clients} client(s)` +
+        `${placementText(placement, clients)}: ${target.name} run ${run}/${options.runs} ` +
+        `(${options.duration} s) ...`);
+      const { member: firstMember, placed } = await firstMemberFor(target, placement);
+      const talkedTo = membersText(firstMember, clients, placed || placement === "spread");
+      starts.get(target.name)!.push(talkedTo);
       const termBefore = await target.termMax();
       const startedMs = Date.now();
       const result = await target.run(workload, clients, options.duration,
-        `${workload}-${clients}-${run}-${startedMs}`);
+        `${workload}-${clients}-${run}-${startedMs}`, firstMember);
       const termAfter = await target.termMax();
       const leaderPosition = await target.leaderPosition();
       const leader = leaderPosition === null ? "?" : String(leaderPosition + 1);
@@ -225,18 +283,21 @@ async function runCell(targets: readonly Target[], workload: Workload, clients: 
       console.log(`  ${summary.perSecondMedian.toFixed(0)}/s, ` +
         `p50 ${summary.p50Ms.toFixed(2)} ms, ` +
         `p99 ${summary.p99Ms.toFixed(2)} ms, errors ${result.errorCount}, ` +
-        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}, leader: member ${leader}`);
+        `term ${termBefore ?? "?"} -> ${termAfter ?? "?"}, leader: member ${leader}` +
+        (clients < memberCount ? `, clients at member ${talkedTo}` : ""));
       await printTermRise(target, termBefore, termAfter, startedMs);
     }
   }
-  return { workload, clients, leaders, summaries: new Map(targets.map((target) => [target.name, {
+  return { workload, clients, placement, leaders, starts,
+    summaries: new Map(targets.map((target) => [target.name, {
     ...summarizeRuns(runs.get(target.name)!), leaderChanges: leaderChanges.get(target.name)!,
   }])) };
 }
 
 function formatCell(cell: CellResult, options: Options): string {
-  const title = `${cell.workload} at ${cell.clients} client(s): ` + (cell.workload === "writes"
-    ? "raftmarket purchases vs etcd puts" : "linearizable reads") +
+  const title = `${cell.workload} at ${cell.clients} client(s)` +
+    `${placementText(cell.placement, cell.clients)}: ` +
+    (cell.workload === "writes" ? "raftmarket purchases vs etcd puts" : "linearizable reads") +
     `, ${options.runs} run(s) of ${options.duration} s each`;
   const row = (name: string, summary: RunsSummary & { leaderChanges: number | null }) =>
     [name, summary.perSecondMedian.toFixed(0), summary.p50Ms.toFixed(2), summary.p99Ms.toFixed(2),
@@ -249,11 +310,16 @@ function formatCell(cell: CellResult, options: Options): string {
         formatRatio(market.p50Ms, etcd.p50Ms), formatRatio(market.p99Ms, etcd.p99Ms),
         formatRatio(market.maxMs, etcd.maxMs), "", ""]]);
   // Few clients land on few members: say whether they talked to the leader.
-  const where = cell.clients >= memberCount ? "" : `\n${cell.clients === 1
-    ? "the client talks to member 1" : `the ${cell.clients} clients talk to members ` +
-      `1-${cell.clients}`}; the leader after each run was member ` +
-    `${cell.leaders.get("raftmarket")!.join(", ")} (raftmarket) and ` +
-    `${cell.leaders.get("etcd")!.join(", ")} (etcd)`;
+  const members = (name: Target["name"], of: CellResult["leaders"]) => `${of.get(name)!
+    .join(", ")} (${name})`;
+  const unplaced = [...cell.starts.values()].flat().some((members) => members.endsWith("?"));
+  const placed = cell.placement === "spread" ? "" : `, the first ${cell.placement === "leader"
+    ? "the leader" : "a follower"} when the run began` +
+    (unplaced ? ' ("?": no leader was known, so member 1)' : "");
+  const where = cell.clients >= memberCount ? "" : `\nthe clients talked to member ` +
+    `${members("raftmarket", cell.starts)} and ${members("etcd", cell.starts)}${placed}; the ` +
+    `leader after each run was member ${members("raftmarket", cell.leaders)} and ` +
+    `${members("etcd", cell.leaders)}`;
   return `${title}\n${table}\nerrors by HTTP status (0: no answer): raftmarket ` +
     `${formatErrorsByStatus(market.errorsByStatus)}; ` +
     `etcd ${formatErrorsByStatus(etcd.errorsByStatus)}${where}`;
@@ -265,7 +331,9 @@ function formatSummary(cells: readonly CellResult[]): string {
     "leader changes"], cells.map((cell) => {
     const market = cell.summaries.get("raftmarket")!;
     const etcd = cell.summaries.get("etcd")!;
-    return [`${cell.workload}, ${cell.clients} client(s)`, market.perSecondMedian.toFixed(0),
+    return [`${cell.workload}, ${cell.clients} client(s)` +
+      placementText(cell.placement, cell.clients),
+      market.perSecondMedian.toFixed(0),
       etcd.perSecondMedian.toFixed(0), formatRatio(market.perSecondMedian, etcd.perSecondMedian),
       market.p99Ms.toFixed(1), etcd.p99Ms.toFixed(1),
       `${market.leaderChanges ?? "?"} / ${etcd.leaderChanges ?? "?"}`];
@@ -278,6 +346,12 @@ function formatResident(targets: readonly Target[]): string {
     "  (anonymous + file-backed: " + target.residentSplits()
     .map((split) => (split === null ? "-" : `${split.anon.toFixed(0)} + ${split.file.toFixed(0)}`))
     .join(" / ") + ")").join("\n");
+}
+
+/** The cells a client count gives: a count below the member count is placed (twice for both). */
+function cellPlacements(clients: number, place: Placement): CellPlacement[] {
+  if (clients >= memberCount) return ["spread"];
+  return place === "both" ? ["leader", "follower"] : [place];
 }
 
 async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Options):
@@ -298,12 +372,14 @@ async function measure(cluster: LocalCluster, etcd: EtcdCluster, options: Option
   console.log(`${options.prefill > 0 ? "after the prefill" : "seeded"}: ${await terms()}`);
   await printTermRise(targets[0]!, upTerm, await targets[0]!.termMax(), upMs);
   await warmUp(targets, options.warmup);
-  const plan: [Workload, number][] = [...options.clients.map((clients): [Workload, number] =>
-    ["writes", clients]), ["reads", options.readClients]];
+  const plan = [...options.clients.map((clients) => ["writes", clients] as const),
+    ["reads", options.readClients] as const].flatMap(([workload, clients]) =>
+    cellPlacements(clients, options.place)
+      .map((placement) => [workload, clients, placement] as const));
   const cells: CellResult[] = [];
-  for (const [index, [workload, clients]] of plan.entries()) {
+  for (const [index, [workload, clients, placement]] of plan.entries()) {
     const label = `[${index + 1}/${plan.length}]`;
-    const cell = await runCell(targets, workload, clients, options, label);
+    const cell = await runCell(targets, workload, clients, placement, options, label);
     cells.push(cell);
     console.log(`\n${formatCell(cell, options)}\n`);
   }
