@@ -59,14 +59,14 @@ interface Options {
  * leader is (`spread`), at the leader, at a follower, or `both` (the cell twice).
  */
 const placements = ["both", "leader", "follower", "spread"] as const;
-type Placement = (typeof placements)[number];
+export type Placement = (typeof placements)[number];
 /** The placement of one cell: `both` is run as a leader cell and a follower cell. */
-type CellPlacement = Exclude<Placement, "both">;
+export type CellPlacement = Exclude<Placement, "both">;
 
 type Workload = "writes" | "reads";
 
 /** One system under test, as the load sees it. */
-interface Target {
+export interface Target {
   readonly name: "raftmarket" | "etcd";
   /** Client k talks to member (firstMember + k) mod 3. */
   run(workload: Workload, clients: number, seconds: number, runId: string,
@@ -220,7 +220,7 @@ async function warmUp(targets: readonly Target[], seconds: number): Promise<void
 }
 
 /** How a cell's placement reads after its client count ("" when spread). */
-function placementText(placement: CellPlacement, clients: number): string {
+export function placementText(placement: CellPlacement, clients: number): string {
   if (placement === "spread") return "";
   return `${clients > 1 ? ", the first" : ""} on ${placement === "leader" ? "the leader"
     : "a follower"}`;
@@ -231,7 +231,7 @@ function placementText(placement: CellPlacement, clients: number): string {
  * or the member after it (a follower); member 1 when spread, or when no leader is known (said,
  * and `placed` false).
  */
-async function firstMemberFor(target: Target, placement: CellPlacement):
+export async function firstMemberFor(target: Target, placement: CellPlacement):
   Promise<{ member: number; placed: boolean }> {
   if (placement === "spread") return { member: 0, placed: false };
   const leader = await target.leaderPosition();
@@ -243,7 +243,7 @@ async function firstMemberFor(target: Target, placement: CellPlacement):
 }
 
 /** The members a run's clients talk to, from 1 ("2" or "2+3"); "?" marks an unplaced start. */
-function membersText(firstMember: number, clients: number, placed: boolean): string {
+export function membersText(firstMember: number, clients: number, placed: boolean): string {
   const members = Array.from({ length: Math.min(clients, memberCount) },
     (_, k) => String((firstMember + k) % memberCount + 1));
   return members.join("+") + (placed ? "" : "?");
@@ -349,7 +349,7 @@ function formatResident(targets: readonly Target[]): string {
 }
 
 /** The cells a client count gives: a count below the member count is placed (twice for both). */
-function cellPlacements(clients: number, place: Placement): CellPlacement[] {
+export function cellPlacements(clients: number, place: Placement): CellPlacement[] {
   if (clients >= memberCount) return ["spread"];
   return place === "both" ? ["leader", "follower"] : [place];
 }
