@@ -93,7 +93,7 @@ interface CellResult {
   readonly summaries: Map<Target["name"], RunsSummary & { leaderChanges: number | null }>;
   /** Where each system's leader was after each run (member positions from 1, "?" unknown). */
   readonly leaders: Map<Target["name"], string[]>;
-  /** The member each run's first client talked to (from 1). */
+  /** The members each run's clients talked to, from 1 ("2", "2+3"; "1?": no leader known). */
   readonly starts: Map<Target["name"], string[]>;
 }
 
@@ -312,7 +312,7 @@ function formatCell(cell: CellResult, options: Options): string {
   // Few clients land on few members: say whether they talked to the leader.
   const members = (name: Target["name"], of: CellResult["leaders"]) => `${of.get(name)!
     .join(", ")} (${name})`;
-  const unplaced = [...cell.starts.values()].flat().some((members) => members.endsWith("?"));
+  const unplaced = [...cell.starts.values()].flat().some((talked) => talked.endsWith("?"));
   const placed = cell.placement === "spread" ? "" : `, the first ${cell.placement === "leader"
     ? "the leader" : "a follower"} when the run began` +
     (unplaced ? ' ("?": no leader was known, so member 1)' : "");
