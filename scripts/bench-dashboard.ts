@@ -6,26 +6,33 @@
  * them) and open in headless chromium (closed, stream, open; then stream, open, closed; then
  * open, closed, stream; ...), after a warm-up phase that is not counted. The stream phases
  * split the cost of watching between the server side and the browser. Rotating on one cluster
- * is what
- * makes the comparison fair on this machine: separate clusters differ by 10-30% from run to
- * run (which node leads, how warm the JIT is, how full the market is), far more than the
- * effect measured.
+ * is what makes the comparison fair on this machine: separate clusters differ by 10-30% from
+ * run to run (which node leads, how warm the JIT is, how full the market is), far more than
+ * the effect measured.
  *
- * For each phase it prints purchases/s, p99, the CPU of the nodes and of chromium (all its
- * processes, measured from 5 s after the page showed its first frame: chromium's own start-up
- * goes on for seconds and is not what watching costs); for the open phases, also how fresh the page was (the age of the frame it showed,
- * read once a second) and how often it rendered (style recalculations per second, from the
- * DevTools protocol). At the end: the median purchases/s of each kind of phase, and the ratios
- * to the closed phases'.
+ * The clients run in a process of their own (bench-load-process.ts). This process serves the
+ * live view, as the launcher does under `npm run cluster`, and drives chromium; clients on its
+ * event loop would wait behind that work, which the cluster does not cause. (So this
+ * measures outside clients. The page's built-in workload runs in the launcher's process, and
+ * its clients do wait behind the frames built there.)
+ *
+ * For each phase it prints purchases/s, p99, and the CPU of the nodes, of the clients'
+ * process, of this process (the live view's server, playwright's driver and, in the stream
+ * phases, the stream reader) and of chromium (all its processes, measured from 5 s after the
+ * page showed its first frame: chromium's own start-up goes on for seconds and is not what
+ * watching costs); for the open phases, also how fresh the page was (the age of the frame it
+ * showed, read once a second) and how often it rendered (the page's own count of its
+ * renders). It prints a node that exits, with its last output lines. At the end: the median
+ * purchases/s of each kind of phase, and the ratios to the closed phases'.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { Command } from "commander";
 import type { Browser, Page } from "playwright-core";
-import { LocalCluster } from "../src/cluster/local-cluster.js";
+import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
 import { createStockedItem, positiveInteger } from "./bench-cluster.js";
-import { closedLoop, requestStatus } from "./bench-load.js";
+import { LoadProcess } from "./bench-load-process.js";
 import { median, percentile } from "./bench-stats.js";
 
 /** The processes under ours that run a chromium binary (the browser's, every type). */
@@ -74,6 +81,9 @@ function cpuMicros(usage: NodeJS.CpuUsage): number {
 }
 
 interface OpenPage { browser: Browser; page: Page; pids: number[] }
+
+/** A node of the measured cluster exited: the run cannot go on. */
+class NodeLostError extends Error {}
 
 /**
  * Chromium goes on starting up (its own pages, components) for seconds after the page shows its
@@ -172,7 +182,18 @@ export async function runDashboardBench(args: string[]): Promise<void> {
   const cluster = await LocalCluster.start({});
   let open: OpenPage | null = null;
   let closeDashboard = async (): Promise<void> => undefined;
+  let load: LoadProcess | null = null;
+  let exitsReported = 0;
+  /** Prints the node exits not reported yet; returns whether there were any. */
+  const reportExits = (): boolean => {
+    const exits = cluster.exits().slice(exitsReported);
+    for (const exit of exits) console.log(describeNodeExit(exit));
+    exitsReported += exits.length;
+    return exits.length > 0;
+  };
   try {
+    const clients = LoadProcess.start(cluster.configPath);
+    load = clients;
     await cluster.waitForLeader();
     await createStockedItem(cluster, "dashboard-widget");
     const dashboard = await serveLocalDashboard(cluster);
@@ -187,19 +208,19 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       const nodesBefore = cpuTicks(nodePids);
       const browserBefore = open === null ? 0 : cpuTicks(open.pids);
       const selfBefore = process.cpuUsage();
+      const clientsBefore = cpuTicks([clients.pid ?? 0]);
       const watch = open === null ? null : watchPage(open.page);
       phase++;
-      const result = await closedLoop(options.clients, options.duration, 201, (client, k) =>
-        requestStatus(cluster.agent, "POST",
-          `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`,
-          { requestId: `dashboard-${phase}-${client}-${k}`,
-            lines: [{ sku: "dashboard-widget", qty: 1 }] }, 5000));
+      const result = await clients.run({ clients: options.clients, seconds: options.duration,
+        nodeUrls: cluster.nodes.map((node) => node.url), sku: "dashboard-widget",
+        requestIdPrefix: `dashboard-${phase}`, timeoutMs: 5000 });
       const perSecond = result.okCount / result.seconds;
       const share = (ticks: number): string => `${(ticks / result.seconds).toFixed(1)}%`;
       const sorted = [...result.latenciesMs].sort((a, b) => a - b);
       const parts = [`${page.padEnd(7)} ${perSecond.toFixed(0).padStart(6)} purchases/s`,
         `p99 ${percentile(sorted, 0.99).toFixed(1)} ms`, `errors ${result.errorCount}`,
         `nodes ${share(cpuTicks(nodePids) - nodesBefore)} of a core`,
+        `clients ${share(cpuTicks([clients.pid ?? 0]) - clientsBefore)}`,
         `this process ${share(cpuMicros(process.cpuUsage(selfBefore)) / 10_000)}`];
       if (open !== null) {
         parts.push(`chromium ${share(cpuTicks(open.pids) - browserBefore)}`);
@@ -215,14 +236,27 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         parts.push(`frames read ${(stream.stop() / result.seconds).toFixed(1)}/s`);
       }
       console.log(parts.join(", "));
+      // A node lost mid-run makes every later phase meaningless: say which, and why.
+      // A node lost mid-run makes every later phase measure a smaller cluster.
+      if (reportExits()) {
+        throw new NodeLostError("a node exited during the run (above); the phases after it " +
+          "would measure a smaller cluster, so the run stops here without a summary");
+      }
       if (page !== "warm-up") rates[page].push(perSecond);
     };
     console.log(`${options.clients} clients, ${options.duration} s phases: a warm-up, then ` +
       `${options.rounds} rounds of the page closed, its stream only and the page open, rotating`);
-    await runPhase("warm-up");
     const kinds = ["closed", "stream", "open"] as const;
-    for (let round = 0; round < options.rounds; round++) {
-      for (let k = 0; k < kinds.length; k++) await runPhase(kinds[(round + k) % kinds.length]!);
+    try {
+      await runPhase("warm-up");
+      for (let round = 0; round < options.rounds; round++) {
+        for (let k = 0; k < kinds.length; k++) await runPhase(kinds[(round + k) % kinds.length]!);
+      }
+    } catch (error) {
+      if (!(error instanceof NodeLostError)) throw error;
+      console.error(error.message);
+      process.exitCode = 1;
+      return;
     }
     const closed = median(rates.closed);
     const streamed = median(rates.stream);
@@ -237,6 +271,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     // `open` is set inside runPhase; a failed phase may leave the browser running.
     await (open as OpenPage | null)?.browser.close();
     await closeDashboard();
+    reportExits();
+    await (load as LoadProcess | null)?.stop();
     await cluster.stop();
   }
 }
