@@ -14,7 +14,8 @@
  *
  * After each phase it prints every node's resident memory, split into anonymous (heap and other
  * private memory) and file-backed (mapped files: the node binary and LMDB's database pages,
- * which the state store lets go of every 200 commits); at the end, each node's database size.
+ * which stay mapped unless the state store's remapEveryCommits is set, off by default); at the
+ * end, each node's database size.
  */
 import { statSync } from "node:fs";
 import path from "node:path";

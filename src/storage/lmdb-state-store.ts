@@ -26,17 +26,25 @@
  * commitIntervalMs of each other share one layer and one commit: atomic together, as each
  * was alone. committed(), flushed() and close() commit the open layer at once.
  *
- * Why the environment is opened again now and then. LMDB reads pages through its map, and the
- * kernel counts every mapped page as the node's resident memory until the map goes. Orders are
- * appended: each leaf page at the end of the table is read while it fills and then never
- * again, yet stays mapped, so a node's RSS grew by the whole file (105 MiB at 1,000,000 orders,
- * issue 10 bounds RSS at 250 MiB). Every remapEveryCommits commits, when nothing is in flight
- * (no commit queued or unsynced, no view open), the store closes the environment and opens it
- * again: the pages stay in the page cache, and only those read again are mapped again (10-15
- * MiB under load in a scratch experiment, against the whole file). It runs in an event-loop
- * turn of its own (setImmediate) after lmdb-js's flush: close and open then complete within
- * that turn's microtasks (about 10 ms at a million orders), so no other code sees the store
- * without an environment; an invariant says so.
+ * Why the environment can be opened again now and then, and why it is not by default. LMDB
+ * reads pages through its map, and the kernel counts every mapped page as the node's resident
+ * memory until the map goes. Orders are appended: each leaf page at the end of the table is
+ * read while it fills and then never again, yet stays mapped, so a node's RSS grows by the
+ * whole file (105 MiB at 1,000,000 orders; issue 10 bounds RSS at 250 MiB, which a node
+ * without the reopen passes by up to 10 MiB there: the README, resident memory). With
+ * remapEveryCommits set, every so many commits, when nothing is in flight (no commit queued or
+ * unsynced, no view open), the store closes the environment and opens it again: the pages stay
+ * in the page cache, and only those read again are mapped again. It runs in an event-loop turn
+ * of its own (setImmediate) after lmdb-js's flush: close and open then complete within that
+ * turn's microtasks (about 10 ms at a million orders), so no other code sees the store without
+ * an environment; an invariant says so. It was on by default (every 200 commits) until
+ * 2026-11-29, when lmdb-js's free-list failure (`Invalid null txn id`, `mdb_page_alloc error`,
+ * a commit failing with MDB_NOTFOUND, the node stopping) was seen only with it on: in
+ * `npm run bench -- dashboard` one node of the three stopped so in each of 4 runs with it, 83 to
+ * about 220 s in, and in none of 2 runs of 390 s without it, nor in the 1,000,000-order memory
+ * benchmark without it. Whether it causes the failure or only makes it likelier is not known
+ * (the README's known problem). A node's RSS without it is in the README (`npm run bench --
+ * memory`).
  *
  * Each layer's transaction is an LMDB child transaction (lmdb-js childTransaction): lmdb-js
  * puts several queued transactions into one LMDB commit (those queued when its write thread
@@ -81,7 +89,7 @@ export interface LmdbStateStoreOptions {
   readonly loseCommit?: (sequence: number) => boolean;
   /**
    * Commits after which the environment is closed and opened again, once nothing is in flight,
-   * to let go of the pages it mapped (default 200; 0: never).
+   * to let go of the pages it mapped (default 0: never; the class comment says why).
    */
   readonly remapEveryCommits?: number;
 }
@@ -454,7 +462,7 @@ export class LmdbStateStore implements StateStore {
 
   /** Schedules a close-and-open when one is due; it happens only if nothing is in flight then. */
   private maybeRemap(): void {
-    const every = this.options.remapEveryCommits ?? 200;
+    const every = this.options.remapEveryCommits ?? 0;
     if (every === 0 || this.commitsSinceOpen < every || this.remapScheduled
       || this.remapping !== null || !this.idle()) return;
     this.remapScheduled = true;

@@ -72,6 +72,22 @@ describe("LmdbStateStore reopens its environment", () => {
     }
   }
 
+  it("not by default, however many commits (the class comment says why)", async () => {
+    const store = LmdbStateStore.open(dirs.make("raftmarket-state-"), { commitIntervalMs: 0 });
+    try {
+      // 201 commits, each flushed, then idle turns: the old default (200) would have reopened.
+      for (let n = 1; n <= 201; n++) {
+        store.write((writer) => writer.put("orders", n, { n }));
+        await store.flushed();
+      }
+      await turnsUntil(() => false, 20);
+      expect(store.remaps).to.equal(0);
+      expect(store.get("orders", 201)).to.deep.equal({ n: 201 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("every remapEveryCommits commits once idle, within one turn, reads and writes going on",
     async () => {
       const dir = dirs.make("raftmarket-state-");
