@@ -41,7 +41,7 @@
  * 2026-11-29, when lmdb-js's free-list failure (`Invalid null txn id`, `mdb_page_alloc error`,
  * a commit failing with MDB_NOTFOUND, the node stopping) was seen only with it on: in
  * `npm run bench -- dashboard` one node of the three stopped so in each of 4 runs with it, 83 to
- * about 220 s in, and in none of 2 runs of 390 s without it, nor in the 1,000,000-order memory
+ * about 220 s in, and in none of 3 runs of 390 s without it, nor in the 1,000,000-order memory
  * benchmark without it. Whether it causes the failure or only makes it likelier is not known
  * (the README's known problem). A node's RSS without it is in the README (`npm run bench --
  * memory`).
