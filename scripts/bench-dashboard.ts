@@ -191,6 +191,23 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     exitsReported += exits.length;
     return exits.length > 0;
   };
+  // Once, from the finally below or from Ctrl-C: the browser, the dashboard, the clients, the
+  // cluster and its folder.
+  let cleanup: Promise<void> | null = null;
+  const stopAll = (): Promise<void> => cleanup ??= (async () => {
+    // `open` is set inside runPhase; a failed phase may leave the browser running.
+    await (open as OpenPage | null)?.browser.close().catch(() => undefined);
+    await closeDashboard();
+    reportExits();
+    await (load as LoadProcess | null)?.stop();
+    await cluster.stop();
+  })();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    console.error(`\n${signal}: stopping the browser, the clients and the cluster ...`);
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const clients = LoadProcess.start(cluster.configPath);
     load = clients;
@@ -268,11 +285,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       `${less(streamed)}; page open ${opened.toFixed(0)}: ${less(opened)}; ` +
       "target with the page open: at most 5% less");
   } finally {
-    // `open` is set inside runPhase; a failed phase may leave the browser running.
-    await (open as OpenPage | null)?.browser.close();
-    await closeDashboard();
-    reportExits();
-    await (load as LoadProcess | null)?.stop();
-    await cluster.stop();
+    await stopAll();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
