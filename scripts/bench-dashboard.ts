@@ -253,8 +253,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         parts.push(`frames read ${(stream.stop() / result.seconds).toFixed(1)}/s`);
       }
       console.log(parts.join(", "));
-      // A node lost mid-run makes every later phase meaningless: say which, and why.
-      // A node lost mid-run makes every later phase measure a smaller cluster.
+      // A node lost mid-run makes every later phase measure a smaller cluster: say which, and
+      // why, and stop.
       if (reportExits()) {
         throw new NodeLostError("a node exited during the run (above); the phases after it " +
           "would measure a smaller cluster, so the run stops here without a summary");
