@@ -31,7 +31,7 @@
  * memory until the map goes. Orders are appended: each leaf page at the end of the table is
  * read while it fills and then never again, yet stays mapped, so a node's RSS grows by the
  * whole file (105 MiB at 1,000,000 orders; issue 10 bounds RSS at 250 MiB, which a node
- * without the reopen passes by up to 10 MiB there: the README, resident memory). With
+ * without the reopen passes by up to 43 MiB there: the README, resident memory). With
  * remapEveryCommits set, every so many commits, when nothing is in flight (no commit queued or
  * unsynced, no view open), the store closes the environment and opens it again: the pages stay
  * in the page cache, and only those read again are mapped again. It runs in an event-loop turn
