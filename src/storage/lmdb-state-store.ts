@@ -191,6 +191,10 @@ export class LmdbStateStore implements StateStore {
 
   /** Opens (creating if need be) the store in `dir`. Throws StateStoreError if it cannot. */
   static open(dir: string, options: LmdbStateStoreOptions = {}): LmdbStateStore {
+    // A negative count would reopen after every commit, a fraction after the next whole one.
+    const remapEvery = options.remapEveryCommits ?? 0;
+    assert(Number.isSafeInteger(remapEvery) && remapEvery >= 0,
+      `remapEveryCommits must be a whole number of commits, 0 or more (got ${remapEvery})`);
     const file = path.join(dir, "data.mdb");
     let env: RootDatabase | undefined;
     try {

@@ -72,6 +72,13 @@ describe("LmdbStateStore reopens its environment", () => {
     }
   }
 
+  it("refuses a count of commits that is negative or not whole", () => {
+    for (const remapEveryCommits of [-1, 2.5, Number.NaN]) {
+      expect(() => LmdbStateStore.open(dirs.make("raftmarket-state-"), { remapEveryCommits }))
+        .to.throw(/remapEveryCommits must be a whole number of commits/);
+    }
+  });
+
   it("not by default, however many commits (the class comment says why)", async () => {
     const store = LmdbStateStore.open(dirs.make("raftmarket-state-"), { commitIntervalMs: 0 });
     try {
