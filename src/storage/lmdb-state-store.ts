@@ -94,6 +94,9 @@ export interface LmdbStateStoreOptions {
   readonly remapEveryCommits?: number;
 }
 
+/** remapEveryCommits when not given: never (the class comment says why). */
+const remapEveryCommitsDefault = 0;
+
 /** How long close() waits for lmdb-js's close after a failed commit (see close()). */
 const closeAfterFailureWaitMs = 1000;
 
@@ -192,7 +195,7 @@ export class LmdbStateStore implements StateStore {
   /** Opens (creating if need be) the store in `dir`. Throws StateStoreError if it cannot. */
   static open(dir: string, options: LmdbStateStoreOptions = {}): LmdbStateStore {
     // A negative count would reopen after every commit, a fraction after the next whole one.
-    const remapEvery = options.remapEveryCommits ?? 0;
+    const remapEvery = options.remapEveryCommits ?? remapEveryCommitsDefault;
     assert(Number.isSafeInteger(remapEvery) && remapEvery >= 0,
       `remapEveryCommits must be a whole number of commits, 0 or more (got ${remapEvery})`);
     const file = path.join(dir, "data.mdb");
@@ -466,7 +469,7 @@ export class LmdbStateStore implements StateStore {
 
   /** Schedules a close-and-open when one is due; it happens only if nothing is in flight then. */
   private maybeRemap(): void {
-    const every = this.options.remapEveryCommits ?? 0;
+    const every = this.options.remapEveryCommits ?? remapEveryCommitsDefault;
     if (every === 0 || this.commitsSinceOpen < every || this.remapScheduled
       || this.remapping !== null || !this.idle()) return;
     this.remapScheduled = true;
