@@ -31,6 +31,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 interface AddedNode {
   readonly dataDir: string;
   readonly argv: readonly string[];
+  /** Node's own options (its heap flags, a loader); absent in what an earlier version kept. */
+  readonly execArgv?: readonly string[];
 }
 
 class FaultCluster extends AdminCluster {
@@ -63,7 +65,8 @@ class FaultCluster extends AdminCluster {
       const body = (await this.request(id, "GET", "/admin/node")).body as Partial<AddedNode>;
       if (typeof body.dataDir === "string" && Array.isArray(body.argv)) {
         const cache = this.readCache();
-        cache[id] = { dataDir: body.dataDir, argv: body.argv.map(String) };
+        cache[id] = { dataDir: body.dataDir, argv: body.argv.map(String),
+          execArgv: Array.isArray(body.execArgv) ? body.execArgv.map(String) : [] };
         writeFileSync(this.cachePath, JSON.stringify(cache));
         return cache[id]!;
       }
@@ -244,7 +247,8 @@ async function restart(cluster: FaultCluster, node: string): Promise<void> {
 
 /**
  * A node added with member add is not the launcher's: it is started again here, detached, with
- * the command line it ran with (its --join, URLs and folder), its output in a file.
+ * the command line it ran with (Node's own options, such as the heap flags of marketNodeFlags,
+ * then its --join, URLs and folder), its output in a file.
  */
 async function restartAdded(cluster: FaultCluster, id: string): Promise<void> {
   const added = await cluster.addedNode(id);
@@ -252,8 +256,8 @@ async function restartAdded(cluster: FaultCluster, id: string): Promise<void> {
   if (await killNode(cluster, id)) console.log(`Killed ${id} (pid ${pid}) with SIGKILL.`);
   const logFile = path.join(tmpdir(), `raftmarket-${id}-${process.pid}.log`);
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, added.argv.slice(1), { detached: true,
-    stdio: ["ignore", out, out] });
+  const child = spawn(process.execPath, [...added.execArgv ?? [], ...added.argv.slice(1)],
+    { detached: true, stdio: ["ignore", out, out] });
   child.unref();
   closeSync(out);
   console.log(`Started ${id} again (pid ${child.pid}), as it was started: its output goes to ` +

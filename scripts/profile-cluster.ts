@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { writeLocalClusterConfig } from "../src/cluster/local-cluster.js";
+import { marketNodeFlags } from "../src/cluster/market-node-bin.js";
 import { closedLoop, requestJson, requestStatus } from "./bench-load.js";
 import { positiveInteger } from "./bench-cluster.js";
 
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
     const dir = path.resolve(options.out, node.id);
     mkdirSync(dir, { recursive: true });
     const profile = options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
-    return spawn(process.execPath, [...profile, "--import", "tsx",
+    // A market node's own flags (its heap sizing), so a profile shows the GC a node really has.
+    return spawn(process.execPath, [...marketNodeFlags, ...profile, "--import", "tsx",
       marketNodeScript, "--config", configPath, "--id", node.id, "--log-level", "warn",
       "--new-cluster"], { stdio: ["ignore", "ignore", "inherit"] });
   });

@@ -11,7 +11,7 @@
  * | `PUT /admin/faults`              | `{rules: LinkRule[]}` | `200 {rules}` (all replaced) |
  * | `DELETE /admin/faults`           |                       | `200 {rules: []}`     |
  * | `POST /admin/leadership/transfer`| `{target}`            | `200 {result, target}` |
- * | `GET /admin/node`                |                       | `200 {id, pid, dataDir, argv}` |
+ * | `GET /admin/node`                |                       | `200 {id, pid, dataDir, argv, execArgv}` |
  * | `GET /admin/members`             |                       | `200 MembersView`     |
  * | `POST /admin/members`            | `{id, peerUrl, clientUrl, learner}` | `201 {index, conf, member}` |
  * | `POST /admin/members/:id/promote`|                       | `200 {index, conf, member}` |
@@ -69,6 +69,8 @@ export interface AdminNodeProcess {
   readonly dataDir: string;
   /** The command line that started it (node, the script, its options). */
   readonly argv: readonly string[];
+  /** Node's own options on that command line, before the script (not in argv). */
+  readonly execArgv: readonly string[];
 }
 
 export interface AdminMembership {

@@ -295,7 +295,7 @@ async function start(config: ClusterConfig, node: NodeConfig, logger: Logger,
         changeMembership: (request) => server.changeMembership(request),
       },
       process: () => ({ id: node.id, pid: process.pid, dataDir: node.dataDir,
-        argv: process.argv }),
+        argv: process.argv, execArgv: process.execArgv }),
     },
   });
   const http = await listenClientApp(app, node.clientPort, node.host,

@@ -18,19 +18,28 @@ const binPath = path.join("bin", "market-node.js");
  * anonymous memory per node instead of 108-118 (60,000 orders, then 64 clients for 15 s); the
  * scavenges are more frequent but each copies only the survivors, so the CPU is about the same.
  *
- * --heap-growing-percent=25: after each full GC V8 lets the old generation grow to a multiple of
- * what survived, up to 4x for a small heap that allocates fast, as a node under load does; so
- * a node whose live heap is 15-20 MiB held 54-66 MiB of old generation. With 25 the next full GC
- * comes at 1.25x (or V8's minimum step), as Go's GOGC does it with a fixed 100%. Measured on
- * 2026-11-29 (.scratch/ab20.sh: 3-node cluster, 50,000 orders, then 64 clients for 20 s,
- * interleaved): anonymous memory per node after the load 51-54 MiB instead of 89-95; purchases/s
- * 3,102-3,393 over 6 runs against 2,988-3,410 over 9 without, and the nodes' CPU per purchase
- * 470-490 µs against 461-516: level within the noise.
+ * --heap-growing-percent=100: after each full GC, V8 sets the next one's limit at the live heap
+ * times a growing factor that it picks from how fast it collects against how fast the program
+ * allocates, between 1.1 and 4 (Node's heap limit on 64 bits allows the 4); a node under load
+ * allocates fast, and one with 15-20 MiB live held 54-66 MiB of old generation. The flag fixes
+ * the factor at 2, as Go's default GOGC (100) does; V8 still grows the limit by at least its
+ * minimum step (8 MiB). The price is more full collections, and it is not nil. Measured on
+ * 2026-11-29, on one 3-node cluster with 500,000 orders whose nodes were restarted with each
+ * setting in turn (runs interleaved, 20 s each, two per setting; a scratch script, not kept):
+ *
+ *   setting            anonymous MiB  64 clients (purchases/s, µs CPU each)  64 linearizable reads
+ *   V8's own           85-107         2,510-3,122 / 509-640                  5,724-7,484/s
+ *   growing 100%       68-70          2,722-2,905 / 554-594                  6,862-7,191/s
+ *   growing 25%        58-63          2,295-2,342 / 700-711                  5,379-5,992/s
+ *
+ * So 25% cost about a fifth of the write rate (it had looked free at 50,000 and 300,000 orders
+ * without restarts); 100% read 1% fewer purchases/s and 4% more CPU per purchase on average,
+ * inside the runs' noise of about 10%. 16 MiB semi-spaces with 50% did no better (76-79 MiB).
  *
  * `npm run node` passes the same flags (a test holds package.json to this list).
  */
 export const marketNodeFlags: readonly string[] = ["--max-semi-space-size=8",
-  "--heap-growing-percent=25"];
+  "--heap-growing-percent=100"];
 
 /** How far up from this module the package root may be: src/cluster/, dist/src/cluster/. */
 const levelsMax = 4;

@@ -9,11 +9,12 @@
  * Method: LocalCluster (market-node processes on free loopback ports, stopped in the after
  * hook), the CLI as a child process, every wait polled under a generous bound.
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { expect } from "chai";
 import { MarketClient } from "../../src/client/index.js";
 import { addedNodesCachePath } from "../../src/cluster/admin-cluster.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
+import { marketNodeFlags } from "../../src/cluster/market-node-bin.js";
 import { httpRequest } from "../../src/transport/http-request.js";
 import { liveLockHolder } from "../../src/storage/dir-lock.js";
 import { runTsScript, waitFor, type ScriptRun } from "../cluster/helpers.js";
@@ -114,6 +115,11 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
       const restarted = await fault("restart", "n4");
       expect(restarted.code, restarted.stderr).to.equal(0);
       expect(restarted.stdout).to.match(/n4 answers after \d+ ms/);
+      // Started again with Node's own options too (GET /admin/node's execArgv), not only argv.
+      const restartedPid = liveLockHolder(cluster.dataDir("n4"));
+      expect(restartedPid).to.not.equal(null);
+      const cmdline = readFileSync(`/proc/${restartedPid}/cmdline`, "utf8").split("\0");
+      expect(cmdline.slice(1, 1 + marketNodeFlags.length)).to.deep.equal(marketNodeFlags);
       const isolated = await runTsScript("scripts/partition.ts", ["--config", cluster.configPath,
         "isolate", "n4"]);
       expect(isolated.code, isolated.stderr).to.equal(0);

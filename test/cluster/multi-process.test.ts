@@ -7,8 +7,10 @@
  * the replicas converge to one state hash. Waits poll with generous bounds; the cluster is
  * always stopped in an after hook.
  */
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
+import { marketNodeFlags } from "../../src/cluster/market-node-bin.js";
 import { MarketClient, MarketClientError } from "../../src/client/index.js";
 import { waitFor, waitForConvergence } from "./helpers.js";
 
@@ -28,6 +30,14 @@ describe("a 3-process cluster", function () {
   after(async () => {
     client?.close();
     await cluster?.stop();
+  });
+
+  it("runs every node with a market node's flags (marketNodeFlags: they bound its memory)", () => {
+    for (const node of cluster.nodes) {
+      // The kernel's record of the process's own command line: what Node was really given.
+      const argv = readFileSync(`/proc/${node.process!.pid}/cmdline`, "utf8").split("\0");
+      expect(argv.slice(1, 1 + marketNodeFlags.length), node.id).to.deep.equal(marketNodeFlags);
+    }
   });
 
   it("buys through a follower and serves stale and linearizable reads", async () => {
