@@ -295,7 +295,7 @@ export async function runBigStateBench(args: string[]): Promise<void> {
     `cpus, work folder ${dir}`);
   try {
     for (const phase of ["build", "encode", "install", "restart"]) {
-      // With a market node's own flags (marketNodeFlags: its young generation bounded), as the
+      // With a market node's own flags (marketNodeFlags: its heap sizing), as the
       // RSS measured is a node's.
       const result = spawnSync(process.execPath, [...process.execArgv, ...marketNodeFlags,
         fileURLToPath(import.meta.url),

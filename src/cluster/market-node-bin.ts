@@ -23,18 +23,19 @@ const binPath = path.join("bin", "market-node.js");
  * allocates, between 1.1 and 4 (Node's heap limit on 64 bits allows the 4); a node under load
  * allocates fast, and one with 15-20 MiB live held 54-66 MiB of old generation. The flag fixes
  * the factor at 2, as Go's default GOGC (100) does; V8 still grows the limit by at least its
- * minimum step (8 MiB). The price is more full collections, and it is not nil. Measured on
- * 2026-11-29, on one 3-node cluster with 500,000 orders whose nodes were restarted with each
- * setting in turn (runs interleaved, 20 s each, two per setting; a scratch script, not kept):
+ * minimum step (8 MiB), and the flag replaces V8's smaller factors for a machine short of
+ * memory too. The price is more full collections, and it is not nil. Measured on 2026-11-29 on
+ * two 3-node clusters of 500,000 orders, each with V8's own sizing and one or two settings,
+ * its nodes restarted with each in turn (runs interleaved, 20 s each, two per setting; a
+ * scratch script, not kept), against V8's own sizing on the same cluster:
  *
- *   setting            anonymous MiB  64 clients (purchases/s, µs CPU each)  64 linearizable reads
- *   V8's own           85-107         2,510-3,122 / 509-640                  5,724-7,484/s
- *   growing 100%       68-70          2,722-2,905 / 554-594                  6,862-7,191/s
- *   growing 25%        58-63          2,295-2,342 / 700-711                  5,379-5,992/s
+ *   setting                  anonymous MiB  64 clients: purchases/s, CPU   64 linearizable reads
+ *   growing 25% (cluster 1)  58-63 (85-101)  -14%, +23% per purchase        -16%
+ *   growing 100% (cluster 2) 68-70 (92-107)  -6%, +8% per purchase          +6%
  *
- * So 25% cost about a fifth of the write rate (it had looked free at 50,000 and 300,000 orders
- * without restarts); 100% read 1% fewer purchases/s and 4% more CPU per purchase on average,
- * inside the runs' noise of about 10%. 16 MiB semi-spaces with 50% did no better (76-79 MiB).
+ * At 16 clients both read level with V8's own (about -2%). 25% had looked free at 50,000 and
+ * 300,000 orders on fresh clusters, within those runs' noise of about 10%; 16 MiB semi-spaces
+ * with 50% did no better than 100% (76-79 MiB, purchases/s -1% and -31% in its two runs).
  *
  * `npm run node` passes the same flags (a test holds package.json to this list).
  */
