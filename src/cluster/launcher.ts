@@ -28,6 +28,7 @@ import {
 } from "./launcher-processes.js";
 import { openLauncherRecord, planRecordedNodes, type LauncherRecord } from "./launcher-record.js";
 import { marketNodeArgs } from "./market-node-bin.js";
+import { clusterWatcherDefaults } from "../dashboard/cluster-watcher.js";
 import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
 
 const colors = [36, 33, 35, 32, 34, 31, 96, 93, 95];
@@ -68,6 +69,17 @@ async function loadDemoData(config: ClusterConfig, deadlineMs: number): Promise<
     `(try: npx market-cli search, npx market-cli buy --item apple-1kg)`);
 }
 
+/** --dashboard-frame-ms: whole milliseconds within the watcher's bounds. */
+function parseFrameMs(text: string): number {
+  const { intervalMsMin, intervalMsMax } = clusterWatcherDefaults;
+  const ms = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || ms < intervalMsMin || ms > intervalMsMax) {
+    throw new InvalidArgumentError(`must be whole milliseconds from ${intervalMsMin} to ` +
+      `${intervalMsMax}`);
+  }
+  return ms;
+}
+
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^[0-9]{1,5}$/.test(text) || port > 65_535) {
@@ -103,9 +115,9 @@ function adoptRecordedNodes(config: ClusterConfig, record: LauncherRecord, newCl
 
 /** The live view; a port in use is a warning, not a reason to keep the nodes down. */
 async function startDashboard(config: ClusterConfig, host: string, port: number,
-  table: ProcessTable): Promise<LauncherDashboard | null> {
+  frameIntervalMs: number, table: ProcessTable): Promise<LauncherDashboard | null> {
   try {
-    const dashboard = await serveLauncherDashboard({ config, host, port,
+    const dashboard = await serveLauncherDashboard({ config, host, port, frameIntervalMs,
       processes: processControl(config, table), newNodes: newNodeControl(config, table),
       addedNodes: [...table.joining.values()].map((node) => ({ id: node.id,
         url: node.clientUrl })) });
@@ -126,6 +138,7 @@ interface LauncherOptions {
   readonly dashboard: boolean;
   readonly dashboardPort: number;
   readonly dashboardHost: string;
+  readonly dashboardFrameMs: number;
 }
 
 /** The command line, and the cluster file it names; a bad file exits 128 with one line. */
@@ -141,6 +154,9 @@ function parseCommandLine(): { options: LauncherOptions; config: ClusterConfig }
     .option("--dashboard-port <port>", "the live view's port (0: any free port)", parsePort, 7080)
     .option("--dashboard-host <host>", "the live view's address (loopback by default: its " +
       "actions can kill nodes)", "127.0.0.1")
+    .option("--dashboard-frame-ms <ms>", "how often the live view sends the page a frame " +
+      "(each one a browser draws costs CPU that the nodes of a small machine share)",
+    parseFrameMs, clusterWatcherDefaults.intervalMs)
     .option("--no-dashboard", "serve no live view")
     .showHelpAfterError()
     .parse();
@@ -241,7 +257,7 @@ async function main(): Promise<void> {
   const recorded = adoptRecordedNodes(config, record, newCluster, { children, joining });
   if (options.dashboard) {
     dashboard = await startDashboard(config, options.dashboardHost, options.dashboardPort,
-      { children, paused, joining, record, launch: (id) => launch(id),
+      options.dashboardFrameMs, { children, paused, joining, record, launch: (id) => launch(id),
         stopping: () => stopping,
         note: (id, message) => {
           console.log(`[cluster] ${message}`);

@@ -1,11 +1,19 @@
 /**
  * The live view's server side: while at least one page is watching, it reads every node's
- * status, log tail and new Raft events every `intervalMs` (200 ms: five frames a second), its
- * /metrics every second, and, with the admin token, its link rules; it keeps a bounded
- * timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
- * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
- * nothing, so an unwatched cluster pays nothing for it. (The log tail and events are read every
- * other round.)
+ * status, log tail and new Raft events every `intervalMs` (500 ms by default: two frames a
+ * second), its /metrics every second, and, with the admin token, its link rules; it keeps a
+ * bounded timeline (Raft events, actions, process changes) and a bounded series of metric
+ * samples, and hands each watcher one frame per interval (dashboard-frame.ts). With no page
+ * open it reads nothing, so an unwatched cluster pays nothing for it.
+ *
+ * A frame goes out once the reads of its round are in (or after `frameWaitMsMax`, whichever
+ * comes first), so that it shows the cluster as of that round, not as of the round before.
+ *
+ * Why two frames a second: on a machine where the nodes use every core, each frame a browser
+ * draws is taken from them. Measured with `npm run bench -- dashboard` (2026-11-29, 64
+ * clients, headless chromium): chromium took 7.0-7.8% of a core at five frames a second,
+ * 3.8-4.4% at two, 2.7-3.7% at one, and about 1% holding a blank page. A faster view is one
+ * option away (`npm run cluster -- --dashboard-frame-ms 200`).
  *
  * Each node is read on its own: a paused node's requests time out (after `requestTimeoutMs`)
  * without holding back the frames, and at most one read of each kind per node is in flight.
@@ -53,7 +61,10 @@ export interface ClusterWatcherOptions {
 }
 
 export const clusterWatcherDefaults = {
-  intervalMs: 200,
+  intervalMs: 500,
+  /** Bounds on `intervalMs` (the launcher's --dashboard-frame-ms). */
+  intervalMsMin: 100,
+  intervalMsMax: 5000,
   metricsIntervalMs: 1000,
   requestTimeoutMs: 1000,
   /** Timeline events kept (the first frame of a page carries them all). */
@@ -92,6 +103,12 @@ interface NodeState {
   contact: Map<string, { match: number; timeMs: number }>;
 }
 
+/**
+ * The longest a round's frame waits for its reads (a node that does not answer takes up to
+ * requestTimeoutMs): the others' news still goes out on time.
+ */
+const frameWaitMsMax = 300;
+
 /** At most this many nodes watched, the cluster file's and those learned (learnMembers). */
 const watchedNodesMax = 16;
 
@@ -103,13 +120,20 @@ export class ClusterWatcher {
   private timelineSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastMetricsMs = 0;
-  private rounds = 0;
+  /** Whether a round's frame is still waiting for its reads: the next round then waits. */
+  private frameDue = false;
   private readonly intervalMs: number;
   private readonly metricsIntervalMs: number;
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: ClusterWatcherOptions) {
     this.intervalMs = options.intervalMs ?? clusterWatcherDefaults.intervalMs;
+    if (!(Number.isInteger(this.intervalMs) &&
+      this.intervalMs >= clusterWatcherDefaults.intervalMsMin &&
+      this.intervalMs <= clusterWatcherDefaults.intervalMsMax)) {
+      throw new RangeError(`intervalMs ${this.intervalMs} is not whole milliseconds from ` +
+        `${clusterWatcherDefaults.intervalMsMin} to ${clusterWatcherDefaults.intervalMsMax}`);
+    }
     this.metricsIntervalMs = options.metricsIntervalMs ?? clusterWatcherDefaults.metricsIntervalMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? clusterWatcherDefaults.requestTimeoutMs;
     const token = options.adminToken ?? null;
@@ -190,36 +214,51 @@ export class ClusterWatcher {
   }
 
   private round(): void {
+    // The round before is still waiting for its reads (a node slow to answer): it sends.
+    if (this.frameDue) return;
     const nowMs = Date.now();
     const metricsDue = nowMs - this.lastMetricsMs >= this.metricsIntervalMs;
     if (metricsDue) this.lastMetricsMs = nowMs;
-    // The status every round; the log tail and the events every other round (2.5 reads a
-    // second: a node's ring holds 1,000 events, so none is missed): the view costs the nodes
-    // and this process fewer requests.
-    const everyOther = ++this.rounds % 2 === 1;
+    const reads: Promise<void>[] = [];
     for (const state of this.nodes) {
-      this.read(state, "status", () => this.readStatus(state, everyOther));
-      if (everyOther) this.read(state, "events", () => this.readEvents(state));
+      reads.push(this.read(state, "status", () => this.readStatus(state)),
+        this.read(state, "events", () => this.readEvents(state)));
       if (metricsDue) {
-        this.read(state, "metrics", () => this.readMetrics(state));
-        if (state.adminClient !== null) this.read(state, "faults", () => this.readFaults(state));
+        reads.push(this.read(state, "metrics", () => this.readMetrics(state)));
+        if (state.adminClient !== null) {
+          reads.push(this.read(state, "faults", () => this.readFaults(state)));
+        }
       }
     }
-    if (metricsDue) this.takeSample(nowMs);
-    for (const watcher of this.watchers) this.send(watcher, nowMs);
+    this.frameDue = true;
+    let waitTimer: NodeJS.Timeout | null = null;
+    const waited = new Promise<void>((resolve) => {
+      waitTimer = setTimeout(resolve, Math.min(this.intervalMs * 0.8, frameWaitMsMax));
+    });
+    void Promise.race([Promise.all(reads), waited]).then(() => {
+      if (waitTimer !== null) clearTimeout(waitTimer);
+      this.frameDue = false;
+      // Paused meanwhile (the last page went): no frame, and no sample either.
+      if (this.timer === null) return;
+      const sentMs = Date.now();
+      if (metricsDue) this.takeSample(sentMs);
+      for (const watcher of this.watchers) this.send(watcher, sentMs);
+    });
   }
 
-  /** Runs `read` unless a read of that kind of that node is still in flight. */
-  private read(state: NodeState, kind: string, read: () => Promise<void>): void {
-    if (state.reading.has(kind)) return;
+  /**
+   * Runs `read` unless a read of that kind of that node is still in flight; the promise settles
+   * when it ends (at once when it did not start), and never rejects.
+   */
+  private read(state: NodeState, kind: string, read: () => Promise<void>): Promise<void> {
+    if (state.reading.has(kind)) return Promise.resolve();
     state.reading.add(kind);
-    read().catch(() => undefined).finally(() => state.reading.delete(kind));
+    return read().catch(() => undefined).finally(() => state.reading.delete(kind));
   }
 
-  private async readStatus(state: NodeState, withLog: boolean): Promise<void> {
+  private async readStatus(state: NodeState): Promise<void> {
     const [status, log] = await Promise.all([state.client.request("GET", "/v1/cluster/status"),
-      withLog ? state.client.request("GET",
-        `/v1/cluster/log?limit=${clusterWatcherDefaults.logEntries}`) : null]);
+      state.client.request("GET", `/v1/cluster/log?limit=${clusterWatcherDefaults.logEntries}`)]);
     if (status.kind !== "answer" || status.status !== 200) {
       state.status = null;
       state.error = status.kind === "answer" ? `answered ${status.status}`
@@ -231,9 +270,7 @@ export class ClusterWatcher {
     state.error = null;
     state.answeredMs = nowMs;
     // An older node has no log route: the log stays unknown.
-    if (log !== null) {
-      state.log = log.kind === "answer" && log.status === 200 ? log.body as LogTailView : null;
-    }
+    state.log = log.kind === "answer" && log.status === 200 ? log.body as LogTailView : null;
     this.trackContact(state, nowMs);
     if (state.status.role === "leader") this.learnMembers(state.status);
   }

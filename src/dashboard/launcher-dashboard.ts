@@ -34,6 +34,8 @@ export interface LauncherDashboardOptions {
   readonly host: string;
   /** 0: a free port. */
   readonly port: number;
+  /** How often a page gets a frame (ClusterWatcher's intervalMs); absent: its default. */
+  readonly frameIntervalMs?: number;
   readonly processes: ProcessControl & {
     states(): ReadonlyMap<string, { process: ProcessState; pid: number | null }>;
   };
@@ -70,6 +72,7 @@ export async function serveLauncherDashboard(options: LauncherDashboardOptions):
     adminToken: config.tokens.adminToken,
     processes: () => options.processes.states(),
     workload: { view: () => workload.view(), takeRates: () => workload.takeRates() },
+    intervalMs: options.frameIntervalMs,
   });
   const logger = pino({ level: "warn" });
   const app = express();

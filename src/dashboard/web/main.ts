@@ -1,6 +1,6 @@
 /**
  * The live view's page: Preact components written with htm, fed by the server's frames
- * (Server-Sent Events at GET stream, five a second). Everything shown comes from the frames;
+ * (Server-Sent Events at GET stream, two a second by default). Everything shown comes from the frames;
  * the page's only requests of its own are the actions (POST actions) and the market (search,
  * buy, an order). Under a node's /ui the actions need the admin token, typed into the page and
  * kept in this module's memory only: never stored, never in a URL.
@@ -320,7 +320,7 @@ const logCell = { widthPx: 28, heightPx: 20, labelPx: 34, headerPx: 16 } as cons
 
 /**
  * The logs side by side, drawn on a canvas: under load every entry shifts at every frame, and a
- * table of cells would cost the browser a layout and a repaint of it five times a second. The
+ * table of cells would cost the browser a layout and a repaint of it at every frame. The
  * numbers it shows are also in a hidden list (data-log, data-commit, data-last, one entry per
  * data-entries "index:term:kind") for tests and assistive tools.
  */

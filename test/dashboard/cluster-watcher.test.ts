@@ -1,0 +1,132 @@
+/**
+ * The live view's watcher on its own: how often it sends frames, and that a frame shows what
+ * its own round read (not the round before), also while one node does not answer at all.
+ */
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { ClusterWatcher, clusterWatcherDefaults } from "../../src/dashboard/cluster-watcher.js";
+import type { DashboardFrame } from "../../src/dashboard/dashboard-frame.js";
+import { FakeNodeService } from "../api/fake-node-service.js";
+import { serveNode, type Served } from "../api/helpers.js";
+
+/** Frames as they arrive, each with the time it came (ms since `startMs`). */
+function collect(watcher: ClusterWatcher, startMs: number):
+  { frames: { atMs: number; frame: DashboardFrame }[]; stop: () => void } {
+  const frames: { atMs: number; frame: DashboardFrame }[] = [];
+  const stop = watcher.watch((frame) => {
+    frames.push({ atMs: Date.now() - startMs, frame });
+    return true;
+  });
+  return { frames, stop };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadlineMs) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("dashboard: the cluster watcher's frames", () => {
+  let n1: Served;
+  let n2: Served;
+  /** Accepts connections and never answers: a paused node. */
+  let silent: net.Server;
+  let silentUrl: string;
+  const held: net.Socket[] = [];
+
+  before(async () => {
+    n1 = await serveNode(new FakeNodeService("n1").loadDemo());
+    n2 = await serveNode(new FakeNodeService("n2").follow("n1"));
+    silent = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    silentUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  });
+
+  after(async () => {
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    await n2.close();
+    await n1.close();
+  });
+
+  it("sends two frames a second by default, the first already with every node's status",
+    async () => {
+      expect(clusterWatcherDefaults.intervalMs).to.equal(500);
+      const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
+        nodes: [{ id: "n1", url: n1.url }, { id: "n2", url: n2.url }] });
+      const { frames, stop } = collect(watcher, Date.now());
+      try {
+        await waitFor(() => frames.length >= 4, 5000);
+        // The first frame waited for the first round's reads.
+        expect(frames[0]!.frame.nodes.map((node) => node.status?.role))
+          .to.deep.equal(["leader", "follower"]);
+        expect(frames[0]!.frame.nodes[0]!.log).to.not.equal(null);
+        const gapsMs = frames.slice(1).map((each, k) => each.atMs - frames[k]!.atMs);
+        for (const gapMs of gapsMs) expect(gapMs).to.be.within(300, 1500);
+      } finally {
+        stop();
+        watcher.close();
+      }
+    });
+
+  it("shows what its own round read: a change is in the next frame", async () => {
+    const service = new FakeNodeService("n3").loadDemo();
+    const n3 = await serveNode(service);
+    const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
+      intervalMs: 400, nodes: [{ id: "n3", url: n3.url }] });
+    const { frames, stop } = collect(watcher, Date.now());
+    try {
+      await waitFor(() => frames.length >= 1, 5000);
+      expect(frames[0]!.frame.nodes[0]!.status?.role).to.equal("leader");
+      service.follow("n9");
+      const changedAt = frames.length;
+      await waitFor(() => frames.length >= changedAt + 2, 5000);
+      // The round after the change read it; the frame of that round shows it.
+      expect(frames[changedAt + 1]!.frame.nodes[0]!.status?.role).to.equal("follower");
+    } finally {
+      stop();
+      watcher.close();
+      await n3.close();
+    }
+  });
+
+  it("does not hold the frames back for a node that does not answer", async () => {
+    const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
+      intervalMs: 400, requestTimeoutMs: 3000,
+      nodes: [{ id: "n1", url: n1.url }, { id: "n4", url: silentUrl }] });
+    const startMs = Date.now();
+    const { frames, stop } = collect(watcher, startMs);
+    try {
+      // A frame every 400 ms or so, though n4's reads take 3 s to time out.
+      await waitFor(() => frames.length >= 4, 2500);
+      const last = frames.at(-1)!.frame;
+      expect(last.nodes[0]!.status?.role).to.equal("leader");
+      expect(last.nodes[1]!.status).to.equal(null);
+    } finally {
+      stop();
+      watcher.close();
+    }
+  });
+
+  it("refuses a frame interval outside its bounds", () => {
+    for (const intervalMs of [0, 99, 5001, 250.5]) {
+      expect(() => new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10, intervalMs,
+        nodes: [] })).to.throw(RangeError, /from 100 to 5000/);
+    }
+  });
+
+  it("npm run cluster refuses --dashboard-frame-ms outside them in one line, starting nothing",
+    () => {
+      const launcher = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
+      const result = spawnSync(process.execPath, ["--import", "tsx", launcher,
+        "--config", "/nonexistent/cluster.json", "--dashboard-frame-ms", "50"],
+      { encoding: "utf8", timeout: 30_000 });
+      expect(result.status).to.equal(1);
+      expect(result.stderr).to.include("must be whole milliseconds from 100 to 5000");
+      expect(result.stderr).to.not.match(/\n\s+at /);
+    });
+});
