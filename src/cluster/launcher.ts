@@ -154,8 +154,9 @@ function parseCommandLine(): { options: LauncherOptions; config: ClusterConfig }
     .option("--dashboard-port <port>", "the live view's port (0: any free port)", parsePort, 7080)
     .option("--dashboard-host <host>", "the live view's address (loopback by default: its " +
       "actions can kill nodes)", "127.0.0.1")
-    .option("--dashboard-frame-ms <ms>", "how often the live view sends the page a frame " +
-      "(each one a browser draws costs CPU that the nodes of a small machine share)",
+    .option("--dashboard-frame-ms <ms>", "milliseconds between the live view's frames, " +
+      "100-5000 (fewer frames leave more CPU to the nodes when a browser shares their " +
+      "machine; each node's own /ui stays at the default)",
     parseFrameMs, clusterWatcherDefaults.intervalMs)
     .option("--no-dashboard", "serve no live view")
     .showHelpAfterError()

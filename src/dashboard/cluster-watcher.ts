@@ -12,7 +12,7 @@
  * Why two frames a second: on a machine where the nodes use every core, each frame a browser
  * draws is taken from them. Measured with `npm run bench -- dashboard` (2026-11-29, 64
  * clients, headless chromium): chromium took 7.0-7.8% of a core at five frames a second,
- * 3.8-4.4% at two, 2.7-3.7% at one, and about 1% holding a blank page. A faster view is one
+ * 3.8-4.8% at two, 2.7-3.7% at one, and about 1% holding a blank page. A faster view is one
  * option away (`npm run cluster -- --dashboard-frame-ms 200`).
  *
  * Each node is read on its own: a paused node's requests time out (after `requestTimeoutMs`)
@@ -98,6 +98,8 @@ interface NodeState {
   eventsAfter: number;
   reading: Set<string>;
   metrics: MetricsReading | undefined;
+  /** The time of the reading whose rates the last sample took. */
+  sampledMetricsMs: number | undefined;
   rates: NodeRates | null;
   /** Leader: when each follower was last seen active or its match moved, and that match. */
   contact: Map<string, { match: number; timeMs: number }>;
@@ -143,7 +145,8 @@ export class ClusterWatcher {
       adminClient: token === null ? null
         : new NodeHttpClient(node.url, this.requestTimeoutMs, token, options.ca),
       status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
-      reading: new Set(), metrics: undefined, rates: null, contact: new Map(),
+      reading: new Set(), metrics: undefined, sampledMetricsMs: undefined, rates: null,
+      contact: new Map(),
     }));
   }
 
@@ -214,7 +217,8 @@ export class ClusterWatcher {
   }
 
   private round(): void {
-    // The round before is still waiting for its reads (a node slow to answer): it sends.
+    // A frame is still waiting for its reads (the view was paused and watched again within
+    // the wait): that round's frame goes out, and this round is skipped.
     if (this.frameDue) return;
     const nowMs = Date.now();
     const metricsDue = nowMs - this.lastMetricsMs >= this.metricsIntervalMs;
@@ -294,7 +298,8 @@ export class ClusterWatcher {
         adminClient: token === null ? null
           : new NodeHttpClient(url, this.requestTimeoutMs, token, this.options.ca),
         status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
-        reading: new Set(), metrics: undefined, rates: null, contact: new Map() });
+        reading: new Set(), metrics: undefined, sampledMetricsMs: undefined, rates: null,
+        contact: new Map() });
       this.record("process", id, "joined", `${id} joined the cluster (${url}): watched from now on`);
     }
   }
@@ -364,13 +369,24 @@ export class ClusterWatcher {
     }
   }
 
+  /**
+   * A sample of every node's rates from a reading not sampled before: a node whose /metrics
+   * answered too late for this frame is left out of it (a gap in its line), not repeated.
+   */
   private takeSample(nowMs: number): void {
     const nodes: Record<string, NodeRates> = {};
     for (const state of this.nodes) {
-      if (state.rates !== null) nodes[state.node.id] = state.rates;
+      const readMs = state.metrics?.timeMs;
+      if (state.rates === null || readMs === undefined || readMs === state.sampledMetricsMs) {
+        continue;
+      }
+      nodes[state.node.id] = state.rates;
+      state.sampledMetricsMs = readMs;
     }
     const workload = this.options.workload?.takeRates() ?? null;
-    this.samples.push({ timeMs: nowMs, nodes, workload });
+    // Strictly increasing: a page asks for the samples after the last time it has.
+    const timeMs = Math.max(nowMs, (this.samples.at(-1)?.timeMs ?? 0) + 1);
+    this.samples.push({ timeMs, nodes, workload });
     if (this.samples.length > clusterWatcherDefaults.samplesMax) this.samples.shift();
   }
 
@@ -407,8 +423,9 @@ export class ClusterWatcher {
           answeredMs: state.answeredMs,
           log: state.log,
           faults: state.faults,
+          // As of the leader's status shown (a late read must not age a healthy follower).
           followerContactAgeMs: Object.fromEntries([...state.contact].map(([id, seen]) =>
-            [id, nowMs - seen.timeMs])),
+            [id, (state.answeredMs ?? nowMs) - seen.timeMs])),
         };
       }),
       events: this.timeline.filter((event) => event.seq > watcher.eventSeq),
