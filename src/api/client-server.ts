@@ -13,6 +13,7 @@ import https from "node:https";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "./api-error.js";
+import { serverClassOptions } from "../transport/express-classes.js";
 
 export interface ClientServerSettings {
   /** Bound on receiving a request's headers. */
@@ -47,6 +48,8 @@ export function createClientServer(app: http.RequestListener,
   http.Server {
   const bounds = { ...clientServerDefaults, ...definedOnly(settings) };
   const limits = {
+    // An express app's own request and response classes (express-classes.ts).
+    ...serverClassOptions(app),
     headersTimeout: bounds.headersTimeoutMs,
     requestTimeout: bounds.requestTimeoutMs,
     keepAliveTimeout: bounds.keepAliveTimeoutMs,

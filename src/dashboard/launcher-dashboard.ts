@@ -15,6 +15,7 @@ import { jsonBody } from "../api/json-body.js";
 import { AdminCluster } from "../cluster/admin-cluster.js";
 import type { ClusterConfig } from "../cluster/cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "../cluster/cluster-tls.js";
+import { expressServerClasses } from "../transport/express-classes.js";
 import { httpRequest } from "../transport/http-request.js";
 import { ClusterWatcher } from "./cluster-watcher.js";
 import {
@@ -97,7 +98,7 @@ export async function serveLauncherDashboard(options: LauncherDashboardOptions):
   app.use(marketRelay(watcher, urls, clusterClientAgent(config)));
   app.use(unknownRouteHandler);
   app.use(errorMiddleware(logger, bodyLimitBytes, () => undefined));
-  const server = http.createServer(app);
+  const server = http.createServer(expressServerClasses(app), app);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {

@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream";
 import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
+import { expressServerClasses } from "./express-classes.js";
 import { httpRequest, HttpRequestError } from "./http-request.js";
 import {
   clusterIdHeader, createPeerApp, peerUrlHeader, peerMessagesPath, type PeerAppOptions,
@@ -245,7 +246,8 @@ export class HttpTransport implements Transport {
     const app = createPeerApp(appOptions);
     const streams = new PeerStreamServer(appOptions);
     this.streamServer = streams;
-    const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000 };
+    const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000,
+      ...expressServerClasses(app) };
     // With TLS, a peer without a certificate from the cluster CA fails the handshake: it never
     // reaches the token check or the body parser.
     const server = this.tls === null ? http.createServer(timeouts, app)

@@ -1,0 +1,93 @@
+/**
+ * express-classes.ts: node makes each request and response of an express app's server with the
+ * app's prototypes already (so express's setPrototypeOf changes nothing), and everything express
+ * gives a route still works, through a mounted sub-app too.
+ */
+import { expect } from "chai";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { createClientServer } from "../../src/api/client-server.js";
+import {
+  expressServerClasses,
+  isExpressApp,
+  serverClassOptions,
+} from "../../src/transport/express-classes.js";
+
+async function listen(server: http.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+describe("express-classes: an express app's request and response classes", () => {
+  it("creates each request and response with the app's prototypes, before express sees them",
+    async () => {
+      const app = express();
+      app.get("/probe", (request, response) => {
+        response.json({ host: request.get("host") === undefined ? null : "set",
+          isNodeRequest: request instanceof http.IncomingMessage,
+          isNodeResponse: response instanceof http.ServerResponse });
+      });
+      const server = createClientServer(app);
+      const arrived: { request: object | null; response: object | null }[] = [];
+      // Runs before the app: what node made, before express's setPrototypeOf.
+      server.prependListener("request", (request, response) => {
+        arrived.push({ request: Object.getPrototypeOf(request) as object | null,
+          response: Object.getPrototypeOf(response) as object | null });
+      });
+      const url = await listen(server);
+      try {
+        const answer = await fetch(`${url}/probe`);
+        expect(answer.status).to.equal(200);
+        expect(await answer.json()).to.deep.equal({ host: "set", isNodeRequest: true,
+          isNodeResponse: true });
+        expect(arrived).to.have.length(1);
+        expect(arrived[0]!.request).to.equal(app.request);
+        expect(arrived[0]!.response).to.equal(app.response);
+      } finally {
+        await close(server);
+      }
+    });
+
+  it("keeps a mounted sub-app working, and the parent's prototypes after it", async () => {
+    const app = express();
+    const sub = express();
+    sub.get("/hello", (request, response) => {
+      response.status(201).json({ path: request.path, baseUrl: request.baseUrl });
+    });
+    sub.get("/pass", (_request, _response, next) => next());
+    app.use("/sub", sub);
+    app.get("/sub/pass", (request, response) => {
+      response.json({ parentPrototype: Object.getPrototypeOf(request) === app.request });
+    });
+    const server = createClientServer(app);
+    const url = await listen(server);
+    try {
+      const hello = await fetch(`${url}/sub/hello`);
+      expect(hello.status).to.equal(201);
+      expect(await hello.json()).to.deep.equal({ path: "/hello", baseUrl: "/sub" });
+      const passed = await fetch(`${url}/sub/pass`);
+      expect(await passed.json()).to.deep.equal({ parentPrototype: true });
+    } finally {
+      await close(server);
+    }
+  });
+
+  it("gives a second server of the same app the same classes, and a plain handler none", () => {
+    const app = express();
+    const first = expressServerClasses(app);
+    expect(expressServerClasses(app)).to.equal(first);
+    expect(Object.getPrototypeOf(first.IncomingMessage.prototype)).to.not.equal(null);
+    expect(app.request).to.equal(first.IncomingMessage.prototype);
+    expect(isExpressApp(app)).to.equal(true);
+    expect(isExpressApp((_request: unknown, _response: unknown) => undefined)).to.equal(false);
+    expect(isExpressApp(null)).to.equal(false);
+    expect(serverClassOptions((_request: unknown, _response: unknown) => undefined))
+      .to.deep.equal({});
+  });
+});
