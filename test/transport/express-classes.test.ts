@@ -28,13 +28,17 @@ describe("express-classes: an express app's request and response classes", () =>
   it("creates each request and response with the app's prototypes, before express sees them",
     async () => {
       const app = express();
+      const arrived: { request: object | null; response: object | null }[] = [];
       app.get("/probe", (request, response) => {
         response.json({ host: request.get("host") === undefined ? null : "set",
           isNodeRequest: request instanceof http.IncomingMessage,
-          isNodeResponse: response instanceof http.ServerResponse });
+          isNodeResponse: response instanceof http.ServerResponse,
+          // Express's setPrototypeOf left them as node made them.
+          unchanged: Object.getPrototypeOf(request) === arrived[0]?.request &&
+            Object.getPrototypeOf(response) === arrived[0]?.response,
+          app: request.app === app && response.app === app });
       });
       const server = createClientServer(app);
-      const arrived: { request: object | null; response: object | null }[] = [];
       // Runs before the app: what node made, before express's setPrototypeOf.
       server.prependListener("request", (request, response) => {
         arrived.push({ request: Object.getPrototypeOf(request) as object | null,
@@ -45,7 +49,7 @@ describe("express-classes: an express app's request and response classes", () =>
         const answer = await fetch(`${url}/probe`);
         expect(answer.status).to.equal(200);
         expect(await answer.json()).to.deep.equal({ host: "set", isNodeRequest: true,
-          isNodeResponse: true });
+          isNodeResponse: true, unchanged: true, app: true });
         expect(arrived).to.have.length(1);
         expect(arrived[0]!.request).to.equal(app.request);
         expect(arrived[0]!.response).to.equal(app.response);
@@ -78,11 +82,36 @@ describe("express-classes: an express app's request and response classes", () =>
     }
   });
 
+  it("keeps req.app the sub-app's when it got its classes before it was mounted", async () => {
+    const sub = express();
+    sub.get("/who", (request, response) => {
+      response.json({ app: request.app === sub ? "sub" : "other",
+        resApp: response.app === sub ? "sub" : "other" });
+    });
+    const own = createClientServer(sub);
+    const app = express();
+    app.use("/sub", sub);
+    const parent = createClientServer(app);
+    const ownUrl = await listen(own);
+    const parentUrl = await listen(parent);
+    try {
+      for (const url of [`${ownUrl}/who`, `${parentUrl}/sub/who`]) {
+        expect(await (await fetch(url)).json()).to.deep.equal({ app: "sub", resApp: "sub" });
+      }
+    } finally {
+      await close(parent);
+      await close(own);
+    }
+  });
+
   it("gives a second server of the same app the same classes, and a plain handler none", () => {
     const app = express();
+    const request = app.request;
+    const response = app.response;
     const first = expressServerClasses(app);
     expect(expressServerClasses(app)).to.equal(first);
-    expect(Object.getPrototypeOf(first.IncomingMessage.prototype)).to.not.equal(null);
+    expect(Object.getPrototypeOf(first.IncomingMessage.prototype)).to.equal(request);
+    expect(Object.getPrototypeOf(first.ServerResponse.prototype)).to.equal(response);
     expect(app.request).to.equal(first.IncomingMessage.prototype);
     expect(isExpressApp(app)).to.equal(true);
     expect(isExpressApp((_request: unknown, _response: unknown) => undefined)).to.equal(false);
