@@ -110,9 +110,11 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
     const killed = await fault("kill", "n4");
     expect(killed.code, killed.stderr).to.equal(0);
     expect((await fault("status")).stdout).to.match(/^n4\s+-\s+down/m);
+    let logFile: string | null = null;
     try {
       // Not the launcher's node: the script starts it again as it was started (--join ...).
       const restarted = await fault("restart", "n4");
+      logFile = /its output goes to (\S+);/.exec(restarted.stdout)?.[1] ?? null;
       expect(restarted.code, restarted.stderr).to.equal(0);
       expect(restarted.stdout).to.match(/n4 answers after \d+ ms/);
       // Started again with Node's own options too (GET /admin/node's execArgv), not only argv:
@@ -135,8 +137,9 @@ describe("membership changes on a real cluster (member add/promote/remove, --joi
       if (pid !== null) process.kill(pid, "SIGKILL");
       await waitFor(async () => liveLockHolder(cluster.dataDir("n4")) === null ? true : undefined,
         "the restarted n4 to exit", 20_000);
-      // What the script remembered of n4 goes with this cluster.
+      // What the script remembered of n4 goes with this cluster, and so does n4's output.
       rmSync(addedNodesCachePath(cluster.configPath), { force: true });
+      if (logFile !== null) rmSync(logFile, { force: true });
     }
     cluster.startNode("n4");
     await caughtUp("n4");
