@@ -31,7 +31,12 @@ import path from "node:path";
 import { Command } from "commander";
 import type { Browser, Page } from "playwright-core";
 import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
-import { createStockedItem, positiveInteger } from "./bench-cluster.js";
+import {
+  createStockedItem,
+  nonNegativeInteger,
+  positiveInteger,
+  prefillOrders,
+} from "./bench-cluster.js";
 import { LoadProcess } from "./bench-load-process.js";
 import { median, percentile } from "./bench-stats.js";
 
@@ -169,9 +174,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     .option("--duration <seconds>", "seconds per phase", positiveInteger("--duration"), 10)
     .option("--rounds <count>", "rounds of three phases (closed, stream only, open)",
       positiveInteger("--rounds"), 4)
+    .option("--prefill <orders>", "orders to load before the warm-up, as fast as the API " +
+      "allows (a market that fills during the run slows as it fills: README)",
+    nonNegativeInteger("--prefill"), 0)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ clients: number; duration: number; rounds: number }>();
+    .opts<{ clients: number; duration: number; rounds: number; prefill: number }>();
   const { chromiumPath, serveLocalDashboard } = await import("./dashboard-browser.js");
   if (chromiumPath() === null) {
     console.error("chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)");
@@ -213,6 +221,7 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     load = clients;
     await cluster.waitForLeader();
     await createStockedItem(cluster, "dashboard-widget");
+    await prefillOrders(cluster, options.prefill, ["dashboard-widget"]);
     const dashboard = await serveLocalDashboard(cluster);
     closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
