@@ -11,9 +11,10 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
+import type express from "express";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "./api-error.js";
-import { serverClassOptions } from "../transport/express-classes.js";
+import { expressServerClasses } from "../transport/express-classes.js";
 
 export interface ClientServerSettings {
   /** Bound on receiving a request's headers. */
@@ -43,13 +44,13 @@ export interface ClientServerTls {
 }
 
 /** A server for the client app, with the limits above; HTTPS with `tls`. Not listening yet. */
-export function createClientServer(app: http.RequestListener,
+export function createClientServer(app: express.Application,
   settings: Partial<ClientServerSettings> = {}, logger?: Logger, tls?: ClientServerTls):
   http.Server {
   const bounds = { ...clientServerDefaults, ...definedOnly(settings) };
   const limits = {
     // An express app's own request and response classes (express-classes.ts).
-    ...serverClassOptions(app),
+    ...expressServerClasses(app),
     headersTimeout: bounds.headersTimeoutMs,
     requestTimeout: bounds.requestTimeoutMs,
     keepAliveTimeout: bounds.keepAliveTimeoutMs,
@@ -71,7 +72,7 @@ export function createClientServer(app: http.RequestListener,
 }
 
 /** Listens on host:port (0: a free port) with createClientServer; rejects if it cannot. */
-export async function listenClientApp(app: http.RequestListener, port: number, host: string,
+export async function listenClientApp(app: express.Application, port: number, host: string,
   options: { settings?: Partial<ClientServerSettings>; logger?: Logger;
     tls?: ClientServerTls } = {}): Promise<http.Server> {
   const server = createClientServer(app, options.settings, options.logger, options.tls);

@@ -44,14 +44,6 @@ interface AppPrototypes {
 
 const installed = new WeakMap<object, ServerClasses>();
 
-/** Whether `listener` is an express application (its request and response prototypes). */
-export function isExpressApp(listener: unknown): listener is express.Application {
-  if (typeof listener !== "function") return false;
-  const app = listener as unknown as Partial<AppPrototypes> & { handle?: unknown };
-  return typeof app.handle === "function" && typeof app.request === "object" &&
-    app.request !== null && typeof app.response === "object" && app.response !== null;
-}
-
 /**
  * The classes for http.createServer (or https) serving `app`; installs their prototypes as the
  * app's the first time (the same classes after that, for a second server of the same app).
@@ -74,9 +66,4 @@ export function expressServerClasses(app: express.Application): ServerClasses {
     ServerResponse: AppResponse as typeof http.ServerResponse };
   installed.set(app, classes);
   return classes;
-}
-
-/** createServer options for `listener`: its classes if it is an express app, else none. */
-export function serverClassOptions(listener: unknown): Partial<ServerClasses> {
-  return isExpressApp(listener) ? expressServerClasses(listener) : {};
 }
