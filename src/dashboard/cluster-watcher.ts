@@ -1,7 +1,7 @@
 /**
  * The live view's server side: while at least one page is watching, it reads every node's
- * status, log tail and new Raft events every `intervalMs` (500 ms by default: two frames a
- * second), its /metrics every second, and, with the admin token, its link rules; it keeps a
+ * status, log tail and new Raft events every `intervalMs` (200 ms by default: five frames a
+ * second, the rate issue 14 asks of the live view), its /metrics every second, and, with the admin token, its link rules; it keeps a
  * bounded timeline (Raft events, actions, process changes) and a bounded series of metric
  * samples, and hands each watcher one frame per interval (dashboard-frame.ts). With no page
  * open it reads nothing, so an unwatched cluster pays nothing for it.
@@ -9,11 +9,11 @@
  * A frame goes out once the reads of its round are in (or after `frameWaitMsMax`, whichever
  * comes first), so that it shows the cluster as of that round, not as of the round before.
  *
- * Why two frames a second: on a machine where the nodes use every core, each frame a browser
+ * Why the rate is an option: on a machine where the nodes use every core, each frame a browser
  * draws is taken from them. Measured with `npm run bench -- dashboard` (2026-11-29, 64
  * clients, headless chromium): chromium took 7.0-7.8% of a core at five frames a second,
- * 3.8-4.8% at two, 2.7-3.7% at one, and about 1% holding a blank page. A faster view is one
- * option away (`npm run cluster -- --dashboard-frame-ms 200`).
+ * 3.8-4.8% at two, 2.7-3.7% at one, and about 1% holding a blank page. Fewer frames are one
+ * option away (`npm run cluster -- --dashboard-frame-ms 500`).
  *
  * Each node is read on its own: a paused node's requests time out (after `requestTimeoutMs`)
  * without holding back the frames, and at most one read of each kind per node is in flight.
@@ -61,7 +61,7 @@ export interface ClusterWatcherOptions {
 }
 
 export const clusterWatcherDefaults = {
-  intervalMs: 500,
+  intervalMs: 200,
   /** Bounds on `intervalMs` (the launcher's --dashboard-frame-ms). */
   intervalMsMin: 100,
   intervalMsMax: 5000,
