@@ -12,8 +12,11 @@
  *                 "raft" -> whatever the driver stores with the same transaction
  *   items         sku -> Item
  *   orders        log index -> Order (every order ever placed)
- *   sessions      requestId -> Session
+ *   sessions      sequence number -> Session (without its requestId: stored-records.ts)
  *   sessionQueue  sequence number -> requestId, oldest first: expiry and eviction take the head
+ *
+ * and, in the heap, a SessionIndex from requestId to sequence (session-index.ts says why the
+ * sessions are keyed by sequence), rebuilt from sessionQueue when a market opens.
  *
  * applyBatch() is the one way state changes: all its entries in one store write, so the store
  * holds the state after a whole batch or before it, and its appliedIndex says which. Each
@@ -56,12 +59,14 @@ import {
 import * as results from "./results.js";
 import {
   marketStoreFormat,
+  marketStoreFormatV2,
   packOrder,
   packSession,
   unpackOrder,
   unpackSession,
 } from "./stored-records.js";
 import { commandDigest, type Session } from "./sessions.js";
+import { SessionIndex } from "./session-index.js";
 import {
   MarketSnapshotDecoder,
   type MarketSnapshotRecord,
@@ -69,7 +74,13 @@ import {
 import { recordHash, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
 import { MemoryStateStore } from "./memory-state-store.js";
-import type { StateKey, StateStore, StateView, StateWriter } from "./state-store.js";
+import {
+  StateStoreError,
+  type StateKey,
+  type StateStore,
+  type StateView,
+  type StateWriter,
+} from "./state-store.js";
 
 /** Sizes for metrics and status pages. */
 export interface MarketStats {
@@ -154,6 +165,8 @@ export class MarketStateMachine {
   private headSession: { readonly sequence: number; readonly session: Session } | null = null;
   /** recordHash of each item as stored, by sku: a buy replaces its item's record. */
   private readonly itemHashes = new Map<string, bigint>();
+  /** requestId -> sequence of every session held, as sessionQueue says (session-index.ts). */
+  private readonly sessionIndex = new SessionIndex();
 
   /**
    * Opens the market held in `store`, or starts an empty one with `config` when the store is
@@ -184,9 +197,11 @@ export class MarketStateMachine {
       store.write((writer) => writer.put("meta", metaKey, meta));
       return;
     }
-    if (stored.format !== marketStoreFormat && stored.format !== marketSnapshotFormat) {
+    if (stored.format !== marketStoreFormat && stored.format !== marketStoreFormatV2
+      && stored.format !== marketSnapshotFormat) {
       throw new MarketSnapshotError(`the state store holds market format ${String(stored.format)}, ` +
-        `this version reads ${marketStoreFormat} (and ${marketSnapshotFormat})`);
+        `this version reads ${marketStoreFormat} (and migrates ${marketStoreFormatV2} and ` +
+        `${marketSnapshotFormat})`);
     }
     this.config = Object.freeze({ ...stored.config });
     validateMarketConfig(this.config);
@@ -196,10 +211,14 @@ export class MarketStateMachine {
           `${this.config[key]}, not ${String(config[key])}`);
       }
     }
-    // A store of objects (marketSnapshotFormat) gets packed records from the next write on,
-    // and says so then, so that an earlier version refuses it (stored-records.ts).
+    // A store of an earlier version keyed its sessions by requestId: they move to their
+    // sequence numbers at once, in one write that also records this format, so that an earlier
+    // version then refuses the store. Its records stay as they are: objects (marketSnapshotFormat)
+    // are still read, and packed records are written from the next write on (stored-records.ts).
     this.meta = { ...stored, format: marketStoreFormat, config: this.config };
+    if (stored.format !== marketStoreFormat) MarketStateMachine.rekeySessions(store, this.meta);
     this.digest = SetDigest.fromHex(stored.recordDigest);
+    this.indexSessions();
     if (items !== undefined) {
       for (const item of items) this.catalogue.insert(Object.freeze({ ...item }));
     } else {
@@ -212,6 +231,40 @@ export class MarketStateMachine {
       }
     }
     assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
+  }
+
+  /**
+   * Moves every session from its requestId to its sequence number (the layout of
+   * marketStoreFormat), in one write with the meta. A queue entry without its session is a
+   * damaged store: refused, as a damaged value is.
+   */
+  private static rekeySessions(store: StateStore, meta: MarketMeta): void {
+    store.write((writer) => {
+      for (let sequence = meta.sessionHead; sequence < meta.sessionTail; sequence++) {
+        const requestId = writer.get("sessionQueue", sequence);
+        const value = typeof requestId === "string" ? writer.get("sessions", requestId) : undefined;
+        if (value === undefined) {
+          throw new StateStoreError(`market: the store's session ${sequence} ` +
+            `(${String(requestId)}) is missing`);
+        }
+        writer.remove("sessions", requestId as string);
+        writer.put("sessions", sequence, value);
+      }
+      writer.put("meta", metaKey, { ...meta });
+    });
+  }
+
+  /** Builds the session index from sessionQueue (get() sees writes not yet committed). */
+  private indexSessions(): void {
+    const { sessionHead, sessionTail, sessionCount } = this.meta;
+    assert(sessionTail - sessionHead === sessionCount, "market: session count out of step");
+    for (let sequence = sessionHead; sequence < sessionTail; sequence++) {
+      const requestId = this.store.get("sessionQueue", sequence);
+      if (typeof requestId !== "string") {
+        throw new StateStoreError(`market: the store's session queue has no requestId at ${sequence}`);
+      }
+      this.sessionIndex.add(requestId, sequence);
+    }
   }
 
   /**
@@ -319,8 +372,7 @@ export class MarketStateMachine {
     this.meta.clockMs = Math.max(this.meta.clockMs, valid.timeMs);
     this.expireSessions();
     const digest = commandDigest(valid);
-    const stored = this.w().get("sessions", valid.requestId);
-    const previous = stored === undefined ? undefined : unpackSession(stored, valid.requestId);
+    const previous = this.findSession(valid.requestId);
     if (previous !== undefined) {
       return previous.digest === digest ? previous.result
         : results.requestIdConflict(valid.requestId);
@@ -330,6 +382,17 @@ export class MarketStateMachine {
       requestId: valid.requestId, digest, recordedAtMs: this.meta.clockMs, index, result,
     });
     return result;
+  }
+
+  /** The session recorded for `requestId`, if one is held. */
+  private findSession(requestId: string): Session | undefined {
+    for (const sequence of this.sessionIndex.candidates(requestId)) {
+      if (this.w().get("sessionQueue", sequence) !== requestId) continue;
+      const stored = this.w().get("sessions", sequence);
+      assert(stored !== undefined, `market: session ${sequence} (${requestId}) missing`);
+      return unpackSession(stored, requestId);
+    }
+    return undefined;
   }
 
   private w(): StateWriter {
@@ -375,8 +438,9 @@ export class MarketStateMachine {
       recordedAtMs: session.recordedAtMs, index: session.index,
       result: results.freezeResult(session.result) });
     this.digest.add(recordHash("session", encodeSession(frozen)));
-    this.w().put("sessions", frozen.requestId, packSession(frozen));
+    this.w().put("sessions", this.meta.sessionTail, packSession(frozen));
     this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);
+    this.sessionIndex.add(frozen.requestId, this.meta.sessionTail);
     this.meta.sessionTail++;
     this.meta.sessionCount++;
   }
@@ -399,7 +463,7 @@ export class MarketStateMachine {
     if (this.headSession?.sequence === sequence) return this.headSession.session;
     const requestId = this.w().get("sessionQueue", sequence) as string | undefined;
     assert(requestId !== undefined, "market: session queue head missing");
-    const stored = this.w().get("sessions", requestId);
+    const stored = this.w().get("sessions", sequence);
     assert(stored !== undefined, `market: queued session ${requestId} missing`);
     const session = unpackSession(stored, requestId);
     this.headSession = { sequence, session };
@@ -409,8 +473,9 @@ export class MarketStateMachine {
   private dropOldestSession(): void {
     const session = this.oldestSession();
     this.digest.remove(recordHash("session", encodeSession(session)));
-    this.w().remove("sessions", session.requestId);
+    this.w().remove("sessions", this.meta.sessionHead);
     this.w().remove("sessionQueue", this.meta.sessionHead);
+    this.sessionIndex.delete(session.requestId, this.meta.sessionHead);
     this.meta.sessionHead++;
     this.meta.sessionCount--;
     this.headSession = null;
@@ -582,6 +647,8 @@ export class MarketStateMachine {
   static snapshotSource(view: StateView): { source: MarketSnapshotSource; raftMeta: unknown } {
     const meta = view.get("meta", metaKey) as MarketMeta | undefined;
     const emptyConfig = { ...defaultMarketConfig };
+    // A store not yet opened by this version keys its sessions by requestId.
+    const keyedBySequence = meta === undefined || meta.format === marketStoreFormat;
     const source: MarketSnapshotSource = {
       counts: { items: meta?.itemCount ?? 0, orders: meta?.orderCount ?? 0,
         sessions: meta?.sessionCount ?? 0 },
@@ -590,8 +657,9 @@ export class MarketStateMachine {
       clockMs: meta?.clockMs ?? 0,
       items: mapEntries(view.range("items"), (_sku, value) => value as Item),
       orders: mapEntries(view.range("orders"), (key, value) => unpackOrder(value, key as number)),
-      sessions: mapEntries(view.range("sessionQueue"), (_sequence, requestId) =>
-        unpackSession(view.get("sessions", requestId as string), requestId as string)),
+      sessions: mapEntries(view.range("sessionQueue"), (sequence, requestId) =>
+        unpackSession(view.get("sessions", keyedBySequence ? sequence : requestId as string),
+          requestId as string)),
     };
     return { source, raftMeta: view.get("meta", raftMetaKey) };
   }
@@ -666,7 +734,7 @@ export class MarketStateMachine {
         digest.add(recordHash("order", encodeOrder(order)));
       }
       state.sessions.forEach((session, sequence) => {
-        writer.put("sessions", session.requestId, packSession(session));
+        writer.put("sessions", sequence, packSession(session));
         writer.put("sessionQueue", sequence, session.requestId);
         digest.add(recordHash("session", encodeSession(session)));
       });
@@ -761,7 +829,7 @@ export class MarketSnapshotInstall {
             this.digest.add(recordHash("order", encodeOrder(record.order)));
             break;
           case "session":
-            writer.put("sessions", record.session.requestId, packSession(record.session));
+            writer.put("sessions", this.sessionSequence, packSession(record.session));
             writer.put("sessionQueue", this.sessionSequence++, record.session.requestId);
             this.digest.add(recordHash("session", encodeSession(record.session)));
             break;

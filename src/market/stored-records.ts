@@ -11,15 +11,17 @@
  *   order    [requestId, status, sku, qty, priceCents, sku, qty, priceCents, ...]
  *            (key: the index; orderId is orderIdForIndex(index); totalCents is the lines' sum;
  *            status 0 is confirmed, 1 cancelled)
- *   session  [digest, recordedAtMs, index, result]  (key: the requestId)
+ *   session  [digest, recordedAtMs, index, result]  (key: its sequence number; the requestId
+ *            is in sessionQueue at the same key)
  *            where an order result is [order index, packed order], the packed order's
  *            requestId 0 when it is the session's own; any other result stays an object.
  *
  * A record that does not fit the packed form exactly (an orderId or a total that the rules
  * would not derive, a line with other fields) is stored as the object itself, so unpacking
  * always gives back the record that was stored. Objects are what earlier versions stored, and
- * they are still read: a store written before this change opens as it was (its meta then says
- * marketStoreFormat from the first write on, so that an earlier version refuses it).
+ * they are still read: a store of such a version opens with its values as they were (its
+ * sessions are moved to their sequence numbers and its meta says marketStoreFormat at once,
+ * market-state-machine.ts, so that an earlier version refuses it).
  *
  * A value the checksum passed but that is not a record (a bug, or a foreign writer) is refused
  * with a StateStoreError, as a damaged value is: the node stops rather than serve it. Objects
@@ -35,10 +37,13 @@ import type { Session } from "./sessions.js";
 import { StateStoreError } from "./state-store.js";
 
 /**
- * The format a market's store meta records. A store of marketSnapshotFormat (as earlier versions
- * wrote it) holds only objects, and is still opened.
+ * The format a market's store meta records: packed records, sessions keyed by sequence
+ * (session-index.ts). A store of marketStoreFormatV2 (packed, sessions keyed by requestId) or of
+ * marketSnapshotFormat (objects, sessions keyed by requestId), as earlier versions wrote them,
+ * is still opened: its sessions are moved to their sequence numbers first.
  */
-export const marketStoreFormat = "raftmarket.market.v2.packed";
+export const marketStoreFormat = "raftmarket.market.v3.sequenced";
+export const marketStoreFormatV2 = "raftmarket.market.v2.packed";
 
 const orderFieldCount = 6; // orderId, requestId, lines, status, totalCents, index
 const lineFieldCount = 3; // sku, qty, priceCents
@@ -85,7 +90,7 @@ export function unpackOrder(value: unknown, index: number, sessionRequestId?: st
     lines, status: status!, totalCents, index });
 }
 
-/** The value to store for `session` (at key session.requestId). */
+/** The value to store for `session` (at its sequence number). */
 export function packSession(session: Session): unknown {
   if (Object.keys(session).length !== sessionFieldCount) return session;
   const { result } = session;
@@ -95,7 +100,7 @@ export function packSession(session: Session): unknown {
   return [session.digest, session.recordedAtMs, session.index, packedResult];
 }
 
-/** The session stored at `requestId` as `value` (packSession's, or an object). */
+/** The session of `requestId` stored as `value` (packSession's, or an object). */
 export function unpackSession(value: unknown, requestId: string): Session {
   if (!Array.isArray(value)) return checkedSession(value, requestId);
   const [digest, recordedAtMs, index, packedResult] = value as unknown[];

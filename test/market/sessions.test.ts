@@ -10,6 +10,8 @@
  */
 import { expect } from "chai";
 import { MarketStateMachine } from "../../src/market/index.js";
+import { MemoryStateStore } from "../../src/market/memory-state-store.js";
+import { requestIdHash, SessionIndex } from "../../src/market/session-index.js";
 import {
   addStock,
   buy,
@@ -130,8 +132,68 @@ describe("market sessions", () => {
     expect(stockOf(replicas[0]!, "a")).to.be.below(100 - 7);
   });
 
+  it("tells apart requestIds whose index hashes collide, kept and forgotten", () => {
+    // The index (session-index.ts) maps a hash of each requestId to its session's sequence;
+    // two ids with one hash must still each get their own session, and forgetting one must
+    // not forget the other. A market opened again on the same store rebuilds the index.
+    const [first, second] = collidingIds();
+    expect(requestIdHash(first)).to.equal(requestIdHash(second));
+    const store = new MemoryStateStore();
+    const log = new LogFeeder(new MarketStateMachine({ sessionsMax: 3 }, store));
+    log.apply(createItem("a", 10, { requestId: "s0" }));
+    const one = log.apply(buy([{ sku: "a", qty: 1 }], first));
+    const two = log.apply(buy([{ sku: "a", qty: 2 }], second));
+    expect(expectOrder(two).index).to.not.equal(expectOrder(one).index);
+    const retries = (feeder: LogFeeder) => {
+      expect(feeder.apply(buy([{ sku: "a", qty: 1 }], first))).to.deep.equal(one);
+      expect(feeder.apply(buy([{ sku: "a", qty: 2 }], second))).to.deep.equal(two);
+      expect(feeder.apply(buy([{ sku: "a", qty: 2 }], first))).to.include({
+        error: "requestIdConflict" });
+    };
+    retries(log);
+    const reopened = new LogFeeder(new MarketStateMachine({}, store));
+    reopened.index = log.index;
+    reopened.timeMs = log.timeMs;
+    retries(reopened);
+    // s1 pushes s0 out of the full table, s2 the first id; the second is still known.
+    reopened.apply(addStock("a", 1, "s1"));
+    reopened.apply(addStock("a", 1, "s2"));
+    expect(reopened.apply(buy([{ sku: "a", qty: 2 }], second))).to.deep.equal(two);
+    expect(expectOrder(reopened.apply(buy([{ sku: "a", qty: 1 }], first))).index)
+      .to.be.above(expectOrder(two).index);
+  });
+
+  it("keeps its index of sessions as the table: added, forgotten, colliding", () => {
+    const index = new SessionIndex();
+    const [first, second] = collidingIds();
+    index.add(first, 7);
+    index.add(second, 9);
+    index.add("other", 8);
+    expect(index.size).to.equal(3);
+    expect(index.candidates(first)).to.deep.equal([7, 9]);
+    expect(index.candidates("missing")).to.deep.equal([]);
+    index.delete(first, 7);
+    expect(index.candidates(second)).to.deep.equal([9]);
+    expect(() => index.delete(first, 7)).to.throw(/not in the index/);
+    index.delete(second, 9);
+    expect(index.candidates(second)).to.deep.equal([]);
+    expect(index.size).to.equal(1);
+  });
+
   it("validates the session config", () => {
     expect(() => new MarketStateMachine({ sessionsMax: 0 })).to.throw(/sessionsMax/);
     expect(() => new MarketStateMachine({ sessionTtlMs: 1.5 })).to.throw(/sessionTtlMs/);
   });
 });
+
+/** Two requestIds with one index hash (30 bits: found among some 10^5 ids). */
+function collidingIds(): [string, string] {
+  const seen = new Map<number, string>();
+  for (let n = 0; ; n++) {
+    const id = `c-${n}`;
+    const hash = requestIdHash(id);
+    const earlier = seen.get(hash);
+    if (earlier !== undefined) return [earlier, id];
+    seen.set(hash, id);
+  }
+}

@@ -20,6 +20,7 @@ import type { Session } from "../../src/market/sessions.js";
 import { StateStoreError } from "../../src/market/state-store.js";
 import {
   marketStoreFormat,
+  marketStoreFormatV2,
   packOrder,
   packSession,
   unpackOrder,
@@ -188,13 +189,19 @@ describe("stored market records", () => {
       expect(value).to.be.an("array");
       rewrites.push(["orders", key, stored(markets[1]!.getOrder(`o-${key}`))]);
     }
-    for (const { key, value } of view.range("sessions")) {
+    // That version kept each session under its requestId.
+    const sessionKeys: number[] = [];
+    for (const { key, value: requestId } of view.range("sessionQueue")) {
+      const value = view.get("sessions", key);
       expect(value).to.be.an("array");
-      rewrites.push(["sessions", key, stored(unpackSession(value, key as string))]);
+      sessionKeys.push(key as number);
+      rewrites.push(["sessions", requestId as string,
+        stored(unpackSession(value, requestId as string))]);
     }
     const meta = view.get("meta", "market") as object;
     view.close();
     legacy.write((writer) => {
+      for (const key of sessionKeys) writer.remove("sessions", key);
       for (const [table, key, value] of rewrites) writer.put(table, key, value);
       writer.put("meta", "market", { ...meta, format: marketSnapshotFormat });
     });
@@ -219,6 +226,64 @@ describe("stored market records", () => {
       expect(reopened.snapshot()).to.equal(markets[1]!.snapshot());
       expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
       expect(reopenedStore.get("meta", "market")).to.include({ format: marketStoreFormat });
+    } finally {
+      await reopenedStore.close();
+    }
+  });
+
+  it("moves the sessions of a store of the previous version to their sequence numbers", async () => {
+    // A store as the previous version (marketStoreFormatV2) left it: packed records, each
+    // session under its requestId, some already forgotten (sessionsMax 3), so that the queue
+    // does not start at 0. Reopened, it answers retries and goes on as a market that never
+    // moved, and an earlier version would refuse it (its meta names the new format).
+    const dir = dirs.make("raftmarket-v2-");
+    const previous = LmdbStateStore.open(dir);
+    const config = { sessionsMax: 3 };
+    const markets = [new MarketStateMachine(config, previous),
+      new MarketStateMachine(config, new MemoryStateStore())];
+    const log = new LogFeeder(markets);
+    log.apply(createItem("a", 10));
+    for (const id of ["r1", "r2", "r3", "r4"]) log.apply(buy([{ sku: "a", qty: 1 }], id));
+    await previous.committed();
+    const queue: [number, string][] = [];
+    const view = previous.view();
+    for (const { key, value } of view.range("sessionQueue")) {
+      queue.push([key as number, value as string]);
+    }
+    const values = queue.map(([key]) => view.get("sessions", key));
+    const meta = view.get("meta", "market") as object;
+    view.close();
+    expect(queue.map(([key]) => key)).to.deep.equal([2, 3, 4]);
+    previous.write((writer) => {
+      queue.forEach(([key, id], at) => {
+        writer.remove("sessions", key);
+        writer.put("sessions", id, values[at]);
+      });
+      writer.put("meta", "market", { ...meta, format: marketStoreFormatV2 });
+    });
+    await previous.close();
+    const reopenedStore = LmdbStateStore.open(dir);
+    try {
+      const reopened = new MarketStateMachine({}, reopenedStore);
+      expect(reopenedStore.get("meta", "market")).to.include({ format: marketStoreFormat });
+      expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+      const both = new LogFeeder([reopened, markets[1]!]);
+      both.index = log.index;
+      both.timeMs = log.timeMs;
+      const retry = both.apply(buy([{ sku: "a", qty: 1 }], "r4"));
+      expect(JSON.stringify(retry)).to.equal(JSON.stringify({ ok: true, kind: "order",
+        order: markets[1]!.getOrder("o-5") }));
+      // r1 was forgotten: applied again, as a new request, it pushes r2 out; r5 pushes r3.
+      for (const id of ["r1", "r5"]) both.apply(buy([{ sku: "a", qty: 1 }], id));
+      await reopenedStore.committed();
+      expect(reopened.snapshot()).to.equal(markets[1]!.snapshot());
+      expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+      const after = reopenedStore.view();
+      try {
+        expect([...after.range("sessions")].map(({ key }) => key)).to.deep.equal([4, 5, 6]);
+      } finally {
+        after.close();
+      }
     } finally {
       await reopenedStore.close();
     }
