@@ -211,12 +211,7 @@ export class MarketStateMachine {
           `${this.config[key]}, not ${String(config[key])}`);
       }
     }
-    // A store of an earlier version keyed its sessions by requestId: they move to their
-    // sequence numbers at once, in one write that also records this format, so that an earlier
-    // version then refuses the store. Its records stay as they are: objects (marketSnapshotFormat)
-    // are still read, and packed records are written from the next write on (stored-records.ts).
     this.meta = { ...stored, format: marketStoreFormat, config: this.config };
-    if (stored.format !== marketStoreFormat) MarketStateMachine.rekeySessions(store, this.meta);
     this.digest = SetDigest.fromHex(stored.recordDigest);
     this.indexSessions();
     if (items !== undefined) {
@@ -231,6 +226,12 @@ export class MarketStateMachine {
       }
     }
     assert(this.catalogue.size === this.meta.itemCount, "market: item count out of step");
+    // A store of an earlier version keyed its sessions by requestId: once it has passed the
+    // checks above, they move to their sequence numbers, in one write that also records this
+    // format, so that an earlier version then refuses the store. Its records stay as they are:
+    // objects (marketSnapshotFormat) are still read, and packed records are written from the
+    // next write on (stored-records.ts).
+    if (stored.format !== marketStoreFormat) MarketStateMachine.rekeySessions(store, this.meta);
   }
 
   /**
@@ -254,7 +255,10 @@ export class MarketStateMachine {
     });
   }
 
-  /** Builds the session index from sessionQueue (get() sees writes not yet committed). */
+  /**
+   * Builds the session index from sessionQueue, which both layouts share (get() sees writes
+   * not yet committed).
+   */
   private indexSessions(): void {
     const { sessionHead, sessionTail, sessionCount } = this.meta;
     assert(sessionTail - sessionHead === sessionCount, "market: session count out of step");
@@ -316,6 +320,8 @@ export class MarketStateMachine {
           this.advanceIndex(entry.index);
           answers.push(entry.data === null ? null : this.applyData(entry.data, entry.index));
         }
+        assert(this.sessionIndex.size === this.meta.sessionCount,
+          "market: session index out of step with the session table");
         this.meta.recordDigest = this.digest.hex();
         writer.put("meta", metaKey, { ...this.meta });
         if (raftMeta !== undefined) writer.put("meta", raftMetaKey, raftMeta);
@@ -386,13 +392,20 @@ export class MarketStateMachine {
 
   /** The session recorded for `requestId`, if one is held. */
   private findSession(requestId: string): Session | undefined {
-    for (const sequence of this.sessionIndex.candidates(requestId)) {
-      if (this.w().get("sessionQueue", sequence) !== requestId) continue;
-      const stored = this.w().get("sessions", sequence);
-      assert(stored !== undefined, `market: session ${sequence} (${requestId}) missing`);
-      return unpackSession(stored, requestId);
+    const sequence = this.sessionIndex.candidate(requestId);
+    if (sequence === undefined || this.w().get("sessionQueue", sequence) !== requestId) {
+      return undefined;
     }
-    return undefined;
+    return unpackSession(this.storedSession(sequence, requestId), requestId);
+  }
+
+  /** The stored value of the session at `sequence`: a queue entry without one is damage. */
+  private storedSession(sequence: number, requestId: string): unknown {
+    const stored = this.w().get("sessions", sequence);
+    if (stored === undefined) {
+      throw new StateStoreError(`market: the store's session ${sequence} (${requestId}) is missing`);
+    }
+    return stored;
   }
 
   private w(): StateWriter {
@@ -461,11 +474,11 @@ export class MarketStateMachine {
   private oldestSession(): Session {
     const sequence = this.meta.sessionHead;
     if (this.headSession?.sequence === sequence) return this.headSession.session;
-    const requestId = this.w().get("sessionQueue", sequence) as string | undefined;
-    assert(requestId !== undefined, "market: session queue head missing");
-    const stored = this.w().get("sessions", sequence);
-    assert(stored !== undefined, `market: queued session ${requestId} missing`);
-    const session = unpackSession(stored, requestId);
+    const requestId = this.w().get("sessionQueue", sequence);
+    if (typeof requestId !== "string") {
+      throw new StateStoreError(`market: the store's session queue has no requestId at ${sequence}`);
+    }
+    const session = unpackSession(this.storedSession(sequence, requestId), requestId);
     this.headSession = { sequence, session };
     return session;
   }

@@ -17,63 +17,55 @@
  * Why hashes and not the ids. The index is kept for every session held (sessionsMax, 100,000
  * by default). A Map from the ids themselves holds each id string as well (about 130 bytes an
  * entry, measured with 36-character ids); a Map from a 30-bit hash of the id to the sequence
- * holds small integers (about 37).
- * Two ids may share a hash, so a hash gives candidates, and the caller confirms each against
- * the requestId stored in sessionQueue. The index is derived state: rebuilt from sessionQueue
- * when a market opens, never stored, and nothing it says reaches a result unconfirmed, so the
- * choice of hash cannot make two replicas differ.
+ * holds small integers (about 37). The hash gives a candidate, which the caller confirms
+ * against the requestId stored in sessionQueue. An id whose hash another held id already has
+ * is kept by the id itself, in a second Map: so every id has at most one candidate, and ids
+ * made to collide (FNV-1a is easily steered: whole families of ids share a hash) cost memory,
+ * bounded by sessionsMax, never a scan. The index is derived state: rebuilt from sessionQueue
+ * when a market opens, never stored; it holds every held session (an invariant the market
+ * asserts after each batch), and nothing it says reaches a result unconfirmed, so the choice of
+ * hash cannot make two replicas differ.
  */
 import { assert } from "./assert.js";
 
 export class SessionIndex {
-  /** hash -> the sequence of the one session with that hash, or of each (ascending). */
-  private readonly sequencesByHash = new Map<number, number | number[]>();
-  private count = 0;
+  /** hash -> the sequence of the first held id with that hash. */
+  private readonly sequenceByHash = new Map<number, number>();
+  /** requestId -> sequence, for ids whose hash was taken when they came. */
+  private readonly sequenceById = new Map<string, number>();
 
+  /** The sessions held. */
   get size(): number {
-    return this.count;
+    return this.sequenceByHash.size + this.sequenceById.size;
   }
 
   /** Notes that the session of `requestId` is stored under `sequence`. */
   add(requestId: string, sequence: number): void {
     const hash = requestIdHash(requestId);
-    const held = this.sequencesByHash.get(hash);
-    if (held === undefined) this.sequencesByHash.set(hash, sequence);
-    else if (typeof held === "number") this.sequencesByHash.set(hash, [held, sequence]);
-    else held.push(sequence);
-    this.count++;
+    if (!this.sequenceByHash.has(hash)) this.sequenceByHash.set(hash, sequence);
+    else this.sequenceById.set(requestId, sequence);
   }
 
   /** Forgets the session of `requestId` stored under `sequence`; it must be held. */
   delete(requestId: string, sequence: number): void {
-    const hash = requestIdHash(requestId);
-    const held = this.sequencesByHash.get(hash);
-    if (held === sequence) {
-      this.sequencesByHash.delete(hash);
-    } else {
-      const at = Array.isArray(held) ? held.indexOf(sequence) : -1;
-      assert(at >= 0, `market: session ${sequence} (${requestId}) is not in the index`);
-      const rest = held as number[];
-      rest.splice(at, 1);
-      if (rest.length === 1) this.sequencesByHash.set(hash, rest[0]!);
+    if (this.sequenceById.get(requestId) === sequence) {
+      this.sequenceById.delete(requestId);
+      return;
     }
-    this.count--;
+    const hash = requestIdHash(requestId);
+    assert(this.sequenceByHash.get(hash) === sequence,
+      `market: session ${sequence} (${requestId}) is not in the index`);
+    this.sequenceByHash.delete(hash);
   }
 
-  /** The sequences that may hold the session of `requestId`: each must be confirmed. */
-  candidates(requestId: string): readonly number[] {
-    const held = this.sequencesByHash.get(requestIdHash(requestId));
-    if (held === undefined) return noSequences;
-    return typeof held === "number" ? [held] : held;
-  }
-
-  clear(): void {
-    this.sequencesByHash.clear();
-    this.count = 0;
+  /**
+   * The one sequence that may hold the session of `requestId` (the caller must confirm it
+   * against sessionQueue), or undefined when no held session can be it.
+   */
+  candidate(requestId: string): number | undefined {
+    return this.sequenceById.get(requestId) ?? this.sequenceByHash.get(requestIdHash(requestId));
   }
 }
-
-const noSequences: readonly number[] = Object.freeze([]);
 
 /**
  * FNV-1a over the id's UTF-16 code units, folded to 30 bits so that V8 keeps it as a small

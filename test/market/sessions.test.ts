@@ -170,14 +170,39 @@ describe("market sessions", () => {
     index.add(second, 9);
     index.add("other", 8);
     expect(index.size).to.equal(3);
-    expect(index.candidates(first)).to.deep.equal([7, 9]);
-    expect(index.candidates("missing")).to.deep.equal([]);
+    expect([index.candidate(first), index.candidate(second)]).to.deep.equal([7, 9]);
+    expect(index.candidate("missing")).to.equal(undefined);
     index.delete(first, 7);
-    expect(index.candidates(second)).to.deep.equal([9]);
+    expect([index.candidate(first), index.candidate(second)]).to.deep.equal([undefined, 9]);
     expect(() => index.delete(first, 7)).to.throw(/not in the index/);
     index.delete(second, 9);
-    expect(index.candidates(second)).to.deep.equal([]);
+    expect(index.candidate(second)).to.equal(undefined);
     expect(index.size).to.equal(1);
+  });
+
+  it("gives each of many ids made to share one hash its own sequence, not a list", () => {
+    // FNV-1a keeps equal states equal: two blocks that take its start state to one state, then
+    // two that do so from the state after the first block, make four ids with one hash; more
+    // blocks make as many as an attacker likes. Each must still cost one candidate. The blocks
+    // were found by a birthday search over `b${n}-` (about 10^6 tries each, too slow for
+    // every run), and are checked here.
+    const [a1, a2, b1, b2] = ["b997969-", "b1003506-", "b972746-", "b1356020-"];
+    expect(fnvState(a1, fnvStart)).to.equal(fnvState(a2, fnvStart));
+    const afterA = fnvState(a1, fnvStart);
+    expect(fnvState(b1, afterA)).to.equal(fnvState(b2, afterA));
+    const ids = [a1 + b1, a1 + b2, a2 + b1, a2 + b2];
+    expect(new Set(ids.map(requestIdHash)).size).to.equal(1);
+    const index = new SessionIndex();
+    ids.forEach((id, sequence) => index.add(id, sequence));
+    ids.forEach((id, sequence) => expect(index.candidate(id)).to.equal(sequence));
+    index.delete(ids[0]!, 0);
+    // The first id's hash is free again: an unknown id of that hash gets a candidate only once
+    // another id takes it, and the ids kept by themselves are unchanged.
+    expect(index.candidate(ids[0]!)).to.equal(undefined);
+    index.add(ids[0]!, 4);
+    ids.slice(1).forEach((id, at) => expect(index.candidate(id)).to.equal(at + 1));
+    expect(index.candidate(ids[0]!)).to.equal(4);
+    expect(index.size).to.equal(4);
   });
 
   it("validates the session config", () => {
@@ -196,4 +221,13 @@ function collidingIds(): [string, string] {
     if (earlier !== undefined) return [earlier, id];
     seen.set(hash, id);
   }
+}
+
+const fnvStart = 0x811c9dc5;
+
+/** FNV-1a's whole 32-bit state after `text` from `state` (requestIdHash folds it). */
+function fnvState(text: string, state: number): number {
+  let hash = state;
+  for (let at = 0; at < text.length; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193);
+  return hash >>> 0;
 }

@@ -209,6 +209,8 @@ describe("stored market records", () => {
     const reopenedStore = LmdbStateStore.open(dir);
     try {
       const reopened = new MarketStateMachine({}, reopenedStore);
+      // Its sessions were moved at open, and its meta says so at once.
+      expect(reopenedStore.get("meta", "market")).to.include({ format: marketStoreFormat });
       expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
       expect(JSON.stringify(reopened.getOrder("o-3"))).to.equal(
         JSON.stringify(markets[1]!.getOrder("o-3")));
@@ -264,9 +266,13 @@ describe("stored market records", () => {
     await previous.close();
     const reopenedStore = LmdbStateStore.open(dir);
     try {
+      // A snapshot read from the store before this version opens it (in the old layout).
+      expect(await installedHash(reopenedStore)).to.equal(markets[1]!.stateHash());
       const reopened = new MarketStateMachine({}, reopenedStore);
       expect(reopenedStore.get("meta", "market")).to.include({ format: marketStoreFormat });
-      expect(reopened.stateHash()).to.equal(markets[1]!.stateHash());
+      await reopenedStore.committed();
+      // ... and after (in the new one).
+      expect(await installedHash(reopenedStore)).to.equal(markets[1]!.stateHash());
       const both = new LogFeeder([reopened, markets[1]!]);
       both.index = log.index;
       both.timeMs = log.timeMs;
@@ -288,4 +294,58 @@ describe("stored market records", () => {
       await reopenedStore.close();
     }
   });
+
+  it("moves them again after a crash that lost the move, and refuses a queue without its session",
+    async () => {
+      const store = new MemoryStateStore();
+      const market = new MarketStateMachine({}, store);
+      const log = new LogFeeder(market);
+      log.apply(createItem("a", 10));
+      for (const id of ["r1", "r2"]) log.apply(buy([{ sku: "a", qty: 1 }], id));
+      const hash = market.stateHash();
+      const snapshot = market.snapshot();
+      // Back to the previous version's layout, made durable.
+      const queue = [0, 1, 2].map((key) => [key, store.get("sessionQueue", key)] as const);
+      store.write((writer) => {
+        for (const [key, id] of queue) {
+          writer.put("sessions", id as string, store.get("sessions", key));
+          writer.remove("sessions", key);
+        }
+        writer.put("meta", "market", { ...store.get("meta", "market") as object,
+          format: marketStoreFormatV2 });
+      });
+      await store.flushed();
+      new MarketStateMachine({}, store);
+      const crashed = store.crash(0);
+      expect(crashed.get("meta", "market")).to.include({ format: marketStoreFormatV2 });
+      expect(crashed.get("sessions", "r1")).to.not.equal(undefined);
+      const reopened = new MarketStateMachine({}, crashed);
+      expect(crashed.get("meta", "market")).to.include({ format: marketStoreFormat });
+      expect(reopened.stateHash()).to.equal(hash);
+      expect(reopened.snapshot()).to.equal(snapshot);
+      // A previous version's store whose queue names a session it lacks: refused, unchanged.
+      const damaged = new MemoryStateStore();
+      new LogFeeder(new MarketStateMachine({}, damaged)).apply(createItem("b", 1, { requestId: "c1" }));
+      damaged.write((writer) => {
+        writer.remove("sessions", 0);
+        writer.put("meta", "market", { ...damaged.get("meta", "market") as object,
+          format: marketStoreFormatV2 });
+      });
+      expect(() => new MarketStateMachine({}, damaged)).to.throw(StateStoreError,
+        /session 0 \(c1\) is missing/);
+      expect(damaged.get("meta", "market")).to.include({ format: marketStoreFormatV2 });
+    });
 });
+
+/** The stateHash of the market a snapshot stream of `store`'s committed state installs. */
+async function installedHash(store: LmdbStateStore): Promise<string> {
+  const view = store.view();
+  const text: string[] = [];
+  try {
+    await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
+      (chunk) => text.push(chunk), () => Promise.resolve());
+  } finally {
+    view.close();
+  }
+  return installMarketSnapshot(new MemoryStateStore(), text).stateHash();
+}
