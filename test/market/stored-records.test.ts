@@ -17,7 +17,7 @@ import {
 import { MemoryStateStore } from "../../src/market/memory-state-store.js";
 import type { Order } from "../../src/market/model.js";
 import type { Session } from "../../src/market/sessions.js";
-import { StateStoreError } from "../../src/market/state-store.js";
+import { StateStoreError, type StateStore } from "../../src/market/state-store.js";
 import {
   marketStoreFormat,
   marketStoreFormatV2,
@@ -138,14 +138,7 @@ describe("stored market records", () => {
     log.apply(buy([{ sku: "a", qty: 2 }, { sku: "a", qty: 1 }]));
     log.apply(cancel("o-2"));
     log.apply(buy([{ sku: "a", qty: 99 }]));
-    const view = own.view();
-    const text: string[] = [];
-    try {
-      await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
-        (chunk) => text.push(chunk), () => Promise.resolve());
-    } finally {
-      view.close();
-    }
+    const text = await snapshotStreamText(own);
     const restoredStore = new MemoryStateStore();
     const installedStore = new MemoryStateStore();
     const copies = [
@@ -337,8 +330,8 @@ describe("stored market records", () => {
     });
 });
 
-/** The stateHash of the market a snapshot stream of `store`'s committed state installs. */
-async function installedHash(store: LmdbStateStore): Promise<string> {
+/** The chunks of a snapshot stream (format v3) of `store`'s committed state. */
+async function snapshotStreamText(store: StateStore): Promise<string[]> {
   const view = store.view();
   const text: string[] = [];
   try {
@@ -347,5 +340,10 @@ async function installedHash(store: LmdbStateStore): Promise<string> {
   } finally {
     view.close();
   }
-  return installMarketSnapshot(new MemoryStateStore(), text).stateHash();
+  return text;
+}
+
+/** The stateHash of the market that a snapshot stream of `store` installs. */
+async function installedHash(store: StateStore): Promise<string> {
+  return installMarketSnapshot(new MemoryStateStore(), await snapshotStreamText(store)).stateHash();
 }
