@@ -230,7 +230,10 @@ export class MarketStateMachine {
       for (const item of loaded.items) this.catalogue.insert(Object.freeze({ ...item }));
       this.sessionIndex = loaded.sessions;
     } else {
-      // At open, nothing is pending: the view sees every write.
+      // A view sees only what is committed: opened on writes still pending, the market would
+      // index another state's sessions and apply a retry of this one's again.
+      assert(store.pendingWrites() === 0,
+        "market: opened on a store with writes not yet committed (await committed() first)");
       const view = store.view();
       try {
         for (const { value } of view.range("items")) this.catalogue.insert(value as Item);
@@ -272,9 +275,14 @@ export class MarketStateMachine {
 
   /**
    * The session index of sessionQueue, which both layouts share, read in one pass over a view:
-   * its keys must run from sessionHead to sessionTail, each holding a requestId.
+   * its keys must run from sessionHead to sessionTail, each holding a requestId held nowhere
+   * else in it, and the meta's count must match. Anything else is a damaged store.
    */
   private static indexSessions(view: StateView, meta: MarketMeta): SessionIndex {
+    if (meta.sessionTail - meta.sessionHead !== meta.sessionCount) {
+      throw new StateStoreError(`market: the store's meta counts ${meta.sessionCount} ` +
+        `sessions from ${meta.sessionHead} to ${meta.sessionTail}`);
+    }
     const index = new SessionIndex();
     let expected = meta.sessionHead;
     for (const { key, value } of view.range("sessionQueue")) {
@@ -282,6 +290,12 @@ export class MarketStateMachine {
         throw new StateStoreError(`market: the store's session queue holds ` +
           `${JSON.stringify(key)} -> ${JSON.stringify(value)} where the meta expects ` +
           `${expected < meta.sessionTail ? `${expected} -> a requestId` : "no more"}`);
+      }
+      // Only an id that shares a hash with an earlier one has a candidate to check.
+      const earlier = index.candidate(value);
+      if (earlier !== undefined && view.get("sessionQueue", earlier) === value) {
+        throw new StateStoreError(`market: the store's session queue holds ${JSON.stringify(value)} ` +
+          `at ${earlier} and ${expected}`);
       }
       index.add(value, expected++);
     }

@@ -37,7 +37,8 @@ export function decodeStateValue(table: StateTable, key: StateKey, bytes: Uint8A
   if (bytes.length < checksumBytes + 1) return { ok: false, failure: "checksum mismatch" };
   // CRC-32 over a message followed by its own CRC (little-endian) ends in a fixed residue,
   // whatever the seed: so the whole value is checked in one pass, without a view of its text
-  // part (a Buffer each, which made a read of 100,000 short values cost some 30% more).
+  // part (a Buffer each: reading 100,000 short values in a range took about half as long
+  // without it). The text is never empty here (at least one byte, checked above).
   // lmdb-js's getBinaryFast hands out a reused buffer with its `length` set to the value's
   // size; native code (crc32) reads the whole buffer, so it gets a view of the value.
   const value = bytes.byteLength === bytes.length ? bytes : bytes.subarray(0, bytes.length);
@@ -55,7 +56,7 @@ export function decodeStateValue(table: StateTable, key: StateKey, bytes: Uint8A
   }
 }
 
-/** crc32(message + its crc32 as 4 little-endian bytes), for any message and seed. */
+/** crc32(message + its crc32 as 4 little-endian bytes), for any non-empty message and seed. */
 const crc32Residue = 0x2144df1c;
 
 function checksum(table: StateTable, key: StateKey, packed: Uint8Array): number {

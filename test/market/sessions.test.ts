@@ -9,7 +9,12 @@
  * ending with equal state hashes.
  */
 import { expect } from "chai";
-import { MarketStateMachine } from "../../src/market/index.js";
+import {
+  encodeMarketSnapshotStream,
+  MarketSnapshotInstall,
+  MarketStateMachine,
+} from "../../src/market/index.js";
+import { StateStoreError, type StateWriter } from "../../src/market/state-store.js";
 import { MemoryStateStore } from "../../src/market/memory-state-store.js";
 import { requestIdHash, SessionIndex } from "../../src/market/session-index.js";
 import {
@@ -203,6 +208,65 @@ describe("market sessions", () => {
     ids.slice(1).forEach((id, at) => expect(index.candidate(id)).to.equal(at + 1));
     expect(index.candidate(ids[0]!)).to.equal(4);
     expect(index.size).to.equal(4);
+  });
+
+  it("answers retries after a snapshot install or a restore, from the index each built",
+    async () => {
+      // The install writes 5 records at a time, so its sessions span several writes; each
+      // copy must answer a retry of every held id with its first result, a changed body with
+      // requestIdConflict, and apply an id it no longer holds (r0: sessionsMax 10) anew.
+      const sourceStore = new MemoryStateStore();
+      const source = new MarketStateMachine({ sessionsMax: 10 }, sourceStore);
+      const log = new LogFeeder(source);
+      log.apply(createItem("a", 100, { requestId: "item" }));
+      const ids = Array.from({ length: 11 }, (_, k) => `r${k}`);
+      const firsts = ids.map((id) => log.apply(buy([{ sku: "a", qty: 1 }], id)));
+      const chunks: string[] = [];
+      const view = sourceStore.view();
+      try {
+        await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
+          (chunk) => chunks.push(chunk), () => Promise.resolve());
+      } finally {
+        view.close();
+      }
+      const installStore = new MemoryStateStore();
+      const install = new MarketSnapshotInstall(installStore, () => chunks.shift() ?? null,
+        undefined, { index: log.index }, 5);
+      let writes = 0;
+      while (!install.step()) writes++;
+      expect(writes).to.be.above(3);
+      const restoreStore = new MemoryStateStore();
+      const restored = MarketStateMachine.restore(source.snapshot(), restoreStore);
+      for (const copy of [install.market(), restored]) {
+        const feeder = new LogFeeder(copy);
+        feeder.index = log.index;
+        feeder.timeMs = log.timeMs;
+        ids.slice(1).forEach((id, k) => {
+          expect(feeder.apply(buy([{ sku: "a", qty: 1 }], id))).to.deep.equal(firsts[k + 1]);
+          expect(feeder.apply(buy([{ sku: "a", qty: 2 }], id))).to.include({
+            error: "requestIdConflict" });
+        });
+        expect(expectOrder(feeder.apply(buy([{ sku: "a", qty: 1 }], "r0"))).index)
+          .to.be.above(expectOrder(firsts.at(-1)!).index);
+      }
+    });
+
+  it("refuses to open a store whose session queue does not match its meta", () => {
+    const damage: [string, (writer: StateWriter) => void, RegExp][] = [
+      ["a gap", (writer) => writer.remove("sessionQueue", 1), /holds 2 .* expects 1/],
+      ["a value that is no id", (writer) => writer.put("sessionQueue", 1, 7), /holds 1 -> 7/],
+      ["one id twice", (writer) => writer.put("sessionQueue", 2, "s0"), /"s0" at 0 and 2/],
+      ["an entry past the tail", (writer) => writer.put("sessionQueue", 3, "s3"), /no more/],
+      ["a short queue", (writer) => writer.remove("sessionQueue", 2), /ends at 2, .* says 3/],
+    ];
+    for (const [what, damageIt, message] of damage) {
+      const store = new MemoryStateStore();
+      const log = new LogFeeder(new MarketStateMachine({}, store));
+      log.apply(createItem("a", 1, { requestId: "s0" }));
+      for (const id of ["s1", "s2"]) log.apply(addStock("a", 1, id));
+      store.write(damageIt);
+      expect(() => new MarketStateMachine({}, store), what).to.throw(StateStoreError, message);
+    }
   });
 
   it("validates the session config", () => {
