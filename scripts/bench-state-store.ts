@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- state-store [--writes N] [--records N] [--dir PATH]`
+ * `npm run bench -- state-store [--writes N] [--records N] [--market-buys N] [--dir PATH]`
  *
  * Measures LmdbStateStore, in a temporary directory that it removes afterwards:
  *   1. the write path as the driver uses it: each write() reads an item and puts the item, an
@@ -10,19 +10,27 @@
  *   2. the cost of the checksum per put and per get: encodeStateValue/decodeStateValue beside
  *      bare JSON stringify/parse of the same record, and a store.get() of a committed key;
  *   3. whether the map grows to hold `records` small records (written 10,000 per write), and
- *      the size of data.mdb then.
+ *      the size of data.mdb then;
+ *   4. the market on the store: a MarketStateMachine applying buys in batches of 20 with its
+ *      session table full (sessionsMax, 100,000), once with random request ids (as market-client
+ *      makes them) and once with ids of 64 clients each counting up (as the cluster benchmarks
+ *      make them): CPU of the whole process (lmdb-js's write thread too) per buy, and the time
+ *      a market takes to open on that store (it reads the session queue to index it).
  */
 import { Command, InvalidArgumentError } from "commander";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { randomUUID } from "node:crypto";
+import { MarketStateMachine, type MarketEntry } from "../src/market/index.js";
 import { LmdbStateStore } from "../src/storage/lmdb-state-store.js";
 import { decodeStateValue, encodeStateValue } from "../src/storage/state-value-codec.js";
 
 interface BenchOptions {
   writes: number;
   records: number;
+  marketBuys: number;
   dir: string;
 }
 
@@ -47,6 +55,8 @@ function parseOptions(args: string[]): BenchOptions {
     .option("--writes <count>", "writes in the write-path row", positiveInteger("--writes"), 20_000)
     .option("--records <count>", "records in the map-growth row", positiveInteger("--records"),
       1_000_000)
+    .option("--market-buys <count>", "buys measured in each market row (after 120,000 to " +
+      "fill the session table)", positiveInteger("--market-buys"), 60_000)
     .option("--dir <path>", "where to make the temporary directory (pick the data disk)",
       os.tmpdir())
     .showHelpAfterError()
@@ -148,6 +158,56 @@ async function benchMapGrowth(dir: string, records: number): Promise<void> {
     + `${(fileBytes / 2 ** 20).toFixed(1)} MiB (${(fileBytes / records).toFixed(0)} bytes/record)`);
 }
 
+const marketBatch = 20;
+const marketFillBuys = 120_000;
+
+/** Buys in batches of marketBatch, committed() every 100 batches as the driver's backlog does. */
+async function applyBuys(market: MarketStateMachine, store: LmdbStateStore, count: number,
+  next: { index: number; timeMs: number }, requestId: (index: number) => string):
+  Promise<void> {
+  for (let batch = 0; batch * marketBatch < count; batch++) {
+    const entries: MarketEntry[] = [];
+    for (let k = 0; k < marketBatch; k++) {
+      next.index++;
+      next.timeMs++;
+      entries.push({ index: next.index, data: JSON.stringify({ kind: "buy",
+        requestId: requestId(next.index), timeMs: next.timeMs, lines: [{ sku: "w", qty: 1 }] }) });
+    }
+    market.applyBatch(entries);
+    if (batch % 100 === 99) await store.committed();
+  }
+  await store.flushed();
+}
+
+async function benchMarket(dir: string, ids: "random" | "counting", buys: number):
+  Promise<void> {
+  const requestId = ids === "random" ? () => randomUUID()
+    : (index: number) => `client-${index % 64}-${index}`;
+  let store = LmdbStateStore.open(dir);
+  const market = new MarketStateMachine({}, store);
+  const next = { index: 1, timeMs: 1_700_000_000_000 };
+  market.applyBatch([{ index: next.index, data: JSON.stringify({ kind: "createItem",
+    requestId: "item", timeMs: next.timeMs, sku: "w", name: "w", area: "bench",
+    priceCents: 100, stock: 1_000_000_000 }) }]);
+  await applyBuys(market, store, marketFillBuys, next, requestId);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await applyBuys(market, store, buys, next, requestId);
+  const cpu = process.cpuUsage(cpuBefore);
+  const seconds = (performance.now() - started) / 1000;
+  const sessions = market.stats().sessionCount;
+  await store.close();
+  store = LmdbStateStore.open(dir);
+  const openStarted = performance.now();
+  new MarketStateMachine({}, store);
+  const openMs = performance.now() - openStarted;
+  await store.close();
+  console.log(`market on the store, ${ids} request ids (${buys} buys after ${marketFillBuys}, ` +
+    `${sessions} sessions held):`);
+  console.log(`  ${((cpu.user + cpu.system) / buys).toFixed(1)} µs of process CPU per buy, ` +
+    `${(buys / seconds).toFixed(0)} buys/s; a market opens on it in ${openMs.toFixed(0)} ms`);
+}
+
 export async function runStateStoreBench(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const root = fs.mkdtempSync(path.join(options.dir, "raftmarket-bench-state-"));
@@ -155,6 +215,9 @@ export async function runStateStoreBench(args: string[]): Promise<void> {
     await benchWritePath(path.join(root, "write-path"), options.writes);
     benchChecksum();
     await benchMapGrowth(path.join(root, "map-growth"), options.records);
+    for (const ids of ["random", "counting"] as const) {
+      await benchMarket(path.join(root, `market-${ids}`), ids, options.marketBuys);
+    }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

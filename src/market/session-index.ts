@@ -5,14 +5,15 @@
  * Why the table is keyed by sequence and this index is in the heap. Sessions keyed by
  * requestId put each new session, and each one forgotten, at a place in the B-tree that the
  * client's id decides: with ids from many clients (or random ones, as market-client makes),
- * every write of a batch dirtied its own leaf page, twice over, and LMDB writes each dirty page
- * that does not neighbour another on disk with a syscall of its own. Keyed by sequence, new
+ * every buy of a batch dirtied leaf pages of its own, twice over, each a page LMDB copies in the
+ * transaction and writes at commit. Keyed by sequence, new
  * sessions go to the end of the table and forgotten ones leave its head, as orders do: a batch
- * dirties a few pages. Measured (2026-11-30, a scratch benchmark: a market on LMDB applying
- * buys in batches of 20 with 100,000 sessions held, CPU of all the process's threads, so
- * lmdb-js's write thread too): with random ids (crypto.randomUUID, as market-client makes them)
- * 64-78 µs a buy keyed by requestId, 41-48 keyed by sequence; with ids from 64 clients each
- * counting up, 42-49 against 44-53, within the noise.
+ * dirties a few pages. Measured with `npm run bench -- state-store` (2026-11-30: a market on
+ * LMDB applying buys in batches of 20 with 100,000 sessions held, CPU of the whole process, so
+ * lmdb-js's write thread too), two runs each: with random ids (crypto.randomUUID, as
+ * market-client makes them) 67.0-67.4 µs a buy keyed by requestId, 43.3-47.9 keyed by
+ * sequence; with ids of 64 clients each counting up, 42.7-47.0 against 39.9-42.6. The cost is
+ * at open: the index is built from the queue, 150-250 ms at 100,000 sessions.
  *
  * Why hashes and not the ids. The index is kept for every session held (sessionsMax, 100,000
  * by default). A Map from the ids themselves holds each id string as well (about 130 bytes an
