@@ -52,6 +52,11 @@ export class Proposals<Result> {
     });
   }
 
+  /** Whether a write of this node waits for `entry` (its index, in its term). */
+  awaits(entry: Entry): boolean {
+    return this.terms.get(entry.index)?.term === entry.term;
+  }
+
   /** Answers the proposal waiting at `entry`'s index, if any, now that the entry is applied. */
   answer(entry: Entry, result: Result | null): void {
     const proposal = this.terms.get(entry.index);

@@ -119,6 +119,46 @@ describe("RaftServer (the driver)", () => {
     expect(scraped).to.include(`raft_commit_index{node="${status.id}"} ${status.commitIndex}\n`);
   });
 
+  it("answers a write of its own before it tells the followers of its commit, and tells them " +
+    "of a forwarded write's commit before it applies it", async () => {
+    // Each commit-only append the nodes send, with what its sender had applied and answered.
+    const news: { from: NodeId; commit: number; applied: number; answered: number }[] = [];
+    let answered = 0;
+    const byId = new Map<NodeId, RaftServer>();
+    const hub = new Hub();
+    servers = startCluster({}, undefined, hub, (id) => {
+      const inner = hub.transport(id);
+      return { transport: { ...inner, send: (messages) => {
+        for (const message of messages) {
+          if (message.type !== "append" || message.commitOnly !== true) continue;
+          news.push({ from: id, commit: message.leaderCommit, answered,
+            applied: byId.get(id)?.status().appliedIndex ?? 0 });
+        }
+        inner.send(messages);
+      } } };
+    });
+    for (const server of servers) byId.set(server.id, server);
+    const leader = await waitFor(() => leaderOf(servers), "a leader");
+    const follower = servers.find((server) => server !== leader)!;
+    await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+      "the follower to learn the leader");
+    const firstNewsOf = (index: number) => waitFor(() => news.find((sent) =>
+      sent.from === leader.id && sent.commit >= index), `news of the commit of ${index}`);
+
+    const own = await leader.submit(createApple("own")).then((outcome) => {
+      if (outcome.kind === "applied") answered = outcome.index;
+      return outcome;
+    });
+    if (own.kind !== "applied") throw new Error(`own write: ${own.kind}`);
+    // Its own client first: no follower waits for this commit.
+    expect((await firstNewsOf(own.index)).answered).to.be.at.least(own.index);
+
+    const forwarded = await follower.submit(createApple("forwarded", "pear-1kg"));
+    if (forwarded.kind !== "applied") throw new Error(`forwarded write: ${forwarded.kind}`);
+    // The follower answers its client once it applies the entry: the news goes first.
+    expect((await firstNewsOf(forwarded.index)).applied).to.be.below(forwarded.index);
+  });
+
   it("forwards a follower's write to the leader and answers it once applied there", async () => {
     servers = startCluster();
     const leader = await waitFor(() => leaderOf(servers), "a leader");
