@@ -110,7 +110,7 @@ export interface RaftServerOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
-/** A leader's append that only tells a follower of a commit (no entries; left unanswered). */
+/** A leader's append that only tells a follower of a commit (no entries; answered if refused). */
 function isCommitNews(message: RaftMessage): boolean {
   return message.type === "append" && message.commitOnly === true;
 }
@@ -194,7 +194,7 @@ export class RaftServer implements NodeService {
   private hungWarnedAtMs = -Infinity;
   /**
    * News of a commit held back until this node's own writes that the commit answers have been
-   * answered (mayHoldCommitNews); sent before the messages of any later Ready.
+   * answered (mayHoldCommitNews); sent before any message sent after it (sendHeldNews).
    */
   private heldNews: RaftMessage[] = [];
 
@@ -630,8 +630,9 @@ export class RaftServer implements NodeService {
     const persisted = this.persist(ready);
     try {
       this.applyDurableCommitted(ready);
-      // The answers just settled are written in microtasks; the news goes in the next check
-      // phase, after them (or before this node's next message, whichever comes first).
+      // The answers just settled are written in microtasks; the news goes at the next
+      // setImmediate, after them as a rule, or first thing before any other message this node
+      // sends (the late ones below, a later Ready's, sendEarlyWhileBusy's).
       if (this.heldNews.length > 0) this.scheduler.setImmediate(() => this.sendHeldNews());
     } catch (error) {
       // The node stops at once: nothing may read the state this apply left halfway (a status
@@ -647,7 +648,10 @@ export class RaftServer implements NodeService {
     }
     await persisted;
     // Votes and acknowledgements only once what they promise is durable.
-    if (late.length > 0) this.options.transport.send(late);
+    if (late.length > 0) {
+      this.sendHeldNews();
+      this.options.transport.send(late);
+    }
     // The leader hint first, so that answers given below name the current leader.
     const leaderChanged = ready.softState !== null &&
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
@@ -671,8 +675,10 @@ export class RaftServer implements NodeService {
    * the profiler: scripts/profile-cluster.ts --on-leader): the two writes of news to the
    * followers went before the answer, on its client's path. When a committed entry is not ours (a
    * forwarded write, a new leader's empty entry, a change of members), the news goes first, as
-   * before: its follower answers only once the news arrives. The news still leaves in this
-   * pass, not at the next heartbeat (issue 10: a follower learns of a commit at once).
+   * before: its follower answers only once the news arrives. Held news leaves within one turn
+   * of the event loop, not at the next heartbeat (issue 10: a follower learns of a commit at
+   * once). That it leaves after the answers is best effort: a later Ready that comes within
+   * the same turn sends it first.
    */
   private mayHoldCommitNews(ready: Ready): boolean {
     const committed = ready.committedEntries;

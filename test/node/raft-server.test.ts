@@ -142,6 +142,12 @@ describe("RaftServer (the driver)", () => {
     const follower = servers.find((server) => server !== leader)!;
     await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
       "the follower to learn the leader");
+    // The leader's empty entry first: committed with the write, its news would not wait.
+    await waitFor(() => {
+      const status = leader.status();
+      return status.lastLogIndex > 0 && status.appliedIndex === status.lastLogIndex ? true
+        : undefined;
+    }, "the leader's empty entry to apply");
     const firstNewsOf = (index: number) => waitFor(() => news.find((sent) =>
       sent.from === leader.id && sent.commit >= index), `news of the commit of ${index}`);
 
