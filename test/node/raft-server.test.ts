@@ -165,6 +165,38 @@ describe("RaftServer (the driver)", () => {
     expect((await firstNewsOf(forwarded.index)).applied).to.be.below(forwarded.index);
   });
 
+  it("sends the entry a follower forwarded, and the news of its commit, to that follower first",
+    async () => {
+      // The leader's send() calls, each as the peers its appends went to, in order.
+      const sends: { from: NodeId; appends: { to: NodeId; last: number; news: boolean }[] }[] = [];
+      const hub = new Hub();
+      servers = startCluster({}, undefined, hub, (id) => {
+        const inner = hub.transport(id);
+        return { transport: { ...inner, send: (messages) => {
+          const appends = messages.flatMap((message) => message.type !== "append" ? []
+            : [{ to: message.to, news: message.commitOnly === true,
+              last: message.entries.at(-1)?.index ?? message.leaderCommit }]);
+          if (appends.length > 1) sends.push({ from: id, appends });
+          inner.send(messages);
+        } } };
+      });
+      const leader = await waitFor(() => leaderOf(servers), "a leader");
+      const followers = servers.filter((server) => server !== leader);
+      for (const follower of followers) {
+        await waitFor(() => (follower.status().leaderId === leader.id ? true : undefined),
+          "the followers to learn the leader");
+      }
+      // Each follower in turn, so that one of them is not the first the core names.
+      for (const [k, follower] of followers.entries()) {
+        const outcome = await follower.submit(createApple(`forwarded-${k}`, `pear-${k}`));
+        if (outcome.kind !== "applied") throw new Error(`forwarded write: ${outcome.kind}`);
+        const firstOf = (news: boolean) => sends.find((sent) => sent.from === leader.id &&
+          sent.appends.some((append) => append.news === news && append.last >= outcome.index));
+        expect(firstOf(false)?.appends[0]?.to, "the entry").to.equal(follower.id);
+        expect(firstOf(true)?.appends[0]?.to, "the news of its commit").to.equal(follower.id);
+      }
+    });
+
   it("forwards a follower's write to the leader and answers it once applied there", async () => {
     servers = startCluster();
     const leader = await waitFor(() => leaderOf(servers), "a leader");

@@ -65,6 +65,8 @@ export function nextTurn(): Promise<void> {
 export interface RecordedRequest {
   readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
+  /** The order in which requests arrived, over every FakePeer of the process. */
+  readonly arrival: number;
   /** Answers the request: 204 by default. */
   respond(status?: number): void;
 }
@@ -73,6 +75,8 @@ export interface RecordedRequest {
  * An HTTP server on 127.0.0.1 that records every request and answers only when the test calls
  * respond() (or never), to hold a client's POST in flight.
  */
+let arrivals = 0;
+
 export class FakePeer {
   readonly requests: RecordedRequest[] = [];
   private readonly server = http.createServer((req, res) => {
@@ -82,6 +86,7 @@ export class FakePeer {
       this.requests.push({
         headers: req.headers,
         body: Buffer.concat(chunks).toString("utf8"),
+        arrival: ++arrivals,
         respond: (status = 204) => {
           res.statusCode = status;
           res.end();

@@ -382,6 +382,27 @@ describe("HttpTransport", function () {
         messagesDropped: 0 });
     });
 
+    it("writes to the peers in the order the messages named them, not in the peer list's",
+      async () => {
+        const { peer: b, port: portB } = await fakePeer();
+        const { peer: c, port: portC } = await fakePeer();
+        const a = await started({ self: "a", peers: [{ id: "b", host, peerPort: portB },
+          { id: "c", host, peerPort: portC }] });
+        // One POST each first, so that both connections are open when the order is asked.
+        a.send([numbered("a", "b", 0), numbered("a", "c", 0)]);
+        await waitFor(() => b.requests.length === 1 && c.requests.length === 1, "both POSTs");
+        b.requests[0]!.respond();
+        c.requests[0]!.respond();
+        await waitFor(() => a.stats().peers.c?.messagesSent === 1 &&
+          a.stats().peers.b?.messagesSent === 1, "both answered");
+        a.send([numbered("a", "c", 1), numbered("a", "b", 1)]);
+        a.flushNow();
+        await waitFor(() => b.requests.length === 2 && c.requests.length === 2, "the next two");
+        expect(c.requests[1]!.arrival).to.be.below(b.requests[1]!.arrival);
+        b.requests[1]!.respond();
+        c.requests[1]!.respond();
+      });
+
     it("abandons a POST after rpcTimeoutMs and drops its batch", async () => {
       const { peer, port } = await fakePeer();
       const a = await started({ self: "a", rpcTimeoutMs: 150,
