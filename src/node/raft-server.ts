@@ -198,8 +198,9 @@ export class RaftServer implements NodeService {
    */
   private heldNews: RaftMessage[] = [];
   /**
-   * Leading: the follower whose forwarded write arrived last. Its client waits for the append
-   * and the news of the commit that follow, so its messages go first (firstToForwarder).
+   * The follower whose forwarded write arrived while this node led, last (null since it last
+   * stopped leading). Its client waits for the append and the news of the commit that follow,
+   * so its messages go first (firstToForwarder).
    */
   private lastForwarder: NodeId | null = null;
 
@@ -829,6 +830,7 @@ export class RaftServer implements NodeService {
         leaderId === null ? "no leader known" : `leader is ${leaderId}`);
     }
     if (role === "candidate") this.metrics.elections.inc();
+    if (role !== "leader") this.lastForwarder = null;
     this.leaderId = leaderId;
     return changed;
   }

@@ -279,6 +279,7 @@ export class HttpTransport implements Transport {
     this.closed = true;
     if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
     this.flushImmediate = null;
+    this.sendOrder.clear();
     for (const abort of this.inflightAborts) abort.abort();
     this.inflightAborts.clear();
     for (const channel of this.channels.values()) this.closeChannel(channel);

@@ -71,12 +71,13 @@ export interface RecordedRequest {
   respond(status?: number): void;
 }
 
+/** Requests that reached any FakePeer of the process: RecordedRequest.arrival. */
+let arrivals = 0;
+
 /**
  * An HTTP server on 127.0.0.1 that records every request and answers only when the test calls
  * respond() (or never), to hold a client's POST in flight.
  */
-let arrivals = 0;
-
 export class FakePeer {
   readonly requests: RecordedRequest[] = [];
   private readonly server = http.createServer((req, res) => {

@@ -388,7 +388,9 @@ describe("HttpTransport", function () {
         const { peer: c, port: portC } = await fakePeer();
         const a = await started({ self: "a", peers: [{ id: "b", host, peerPort: portB },
           { id: "c", host, peerPort: portC }] });
-        // One POST each first, so that both connections are open when the order is asked.
+        // One POST each first, so that both connections are open when the order is asked. (A
+        // stream is flushed by the same loop, flush(); between two receivers in one process
+        // the arrival of frames was not a reliable witness of the order they were written in.)
         a.send([numbered("a", "b", 0), numbered("a", "c", 0)]);
         await waitFor(() => b.requests.length === 1 && c.requests.length === 1, "both POSTs");
         b.requests[0]!.respond();
