@@ -139,7 +139,7 @@ type Loop = "idle" | "running" | "rerun";
  *   entries -> answer waiting clients -> advance() -> maybe snapshot
  *
  * (A leader's news of a commit that answers only its own writes leaves after those answers,
- * in the same pass: mayHoldCommitNews.)
+ * within the same turn of the event loop: mayHoldCommitNews.)
  *
  * Everything that arrives while an iteration waits for its fsync (proposals, peer messages,
  * ticks) is batched into the next one, so one fsync covers a whole iteration's entries; only
