@@ -6,11 +6,13 @@
 import { expect } from "chai";
 import {
   commandFromRequest,
+  encodeMarketSnapshotStream,
   MarketStateMachine,
   type MarketConfig,
   type MarketRequest,
   type MarketResult,
 } from "../../src/market/index.js";
+import type { StateStore } from "../../src/market/state-store.js";
 
 export const startTimeMs = 1_700_000_000_000;
 
@@ -98,4 +100,17 @@ export function stockOf(market: MarketStateMachine, sku: string): number {
   const item = market.getItem(sku);
   if (item === undefined) expect.fail(`no item ${sku}`);
   return item.stock;
+}
+
+/** The chunks of a snapshot stream (format v3) of `store`'s committed state. */
+export async function snapshotStreamText(store: StateStore): Promise<string[]> {
+  const view = store.view();
+  const text: string[] = [];
+  try {
+    await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
+      (chunk) => text.push(chunk), () => Promise.resolve());
+  } finally {
+    view.close();
+  }
+  return text;
 }

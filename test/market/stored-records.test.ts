@@ -8,7 +8,6 @@
  */
 import { expect } from "chai";
 import {
-  encodeMarketSnapshotStream,
   installMarketSnapshot,
   MarketStateMachine,
   marketSnapshotFormat,
@@ -28,7 +27,7 @@ import {
 } from "../../src/market/stored-records.js";
 import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import { TempDirs } from "../storage/helpers.js";
-import { addStock, buy, cancel, createItem, LogFeeder } from "./helpers.js";
+import { addStock, buy, cancel, createItem, LogFeeder, snapshotStreamText } from "./helpers.js";
 
 const requestId = "6f1c2b1e-4f7a-4c55-9a43-2f0e8d1c9b7a";
 
@@ -329,19 +328,6 @@ describe("stored market records", () => {
       expect(damaged.get("meta", "market")).to.include({ format: marketStoreFormatV2 });
     });
 });
-
-/** The chunks of a snapshot stream (format v3) of `store`'s committed state. */
-async function snapshotStreamText(store: StateStore): Promise<string[]> {
-  const view = store.view();
-  const text: string[] = [];
-  try {
-    await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
-      (chunk) => text.push(chunk), () => Promise.resolve());
-  } finally {
-    view.close();
-  }
-  return text;
-}
 
 /** The stateHash of the market that a snapshot stream of `store` installs. */
 async function installedHash(store: StateStore): Promise<string> {

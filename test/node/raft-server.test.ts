@@ -14,7 +14,6 @@ import { expect } from "chai";
 import pino from "pino";
 import {
   canonicalJson,
-  encodeMarketSnapshotStream,
   MarketSnapshotInstall,
   MarketStateMachine,
   type MarketRequest,
@@ -28,7 +27,7 @@ import {
 import { LmdbStateStore } from "../../src/storage/lmdb-state-store.js";
 import type { Transport } from "../../src/transport/transport.js";
 import { request, serveNode } from "../api/helpers.js";
-import { LogFeeder } from "../market/helpers.js";
+import { LogFeeder, snapshotStreamText } from "../market/helpers.js";
 
 class Hub {
   private readonly handlers = new Map<NodeId, (messages: readonly RaftMessage[]) => void>();
@@ -620,15 +619,7 @@ describe("RaftServer after a crash mid-install", () => {
       log.apply({ kind: "buy", requestId: `b${k}`, lines: [{ sku: "apple-1kg", qty: 1 }] });
     }
     const store = (market as unknown as { store: MemoryStateStore }).store;
-    const view = store.view();
-    const chunks: string[] = [];
-    try {
-      await encodeMarketSnapshotStream(MarketStateMachine.snapshotSource(view).source,
-        (chunk) => chunks.push(chunk), () => Promise.resolve());
-    } finally {
-      view.close();
-    }
-    return { market, text: chunks.join(""),
+    return { market, text: (await snapshotStreamText(store)).join(""),
       meta: { index: market.appliedIndex, term: 1, voters: ids, members: [] } };
   }
 
