@@ -39,7 +39,7 @@ import type {
   MarketResult,
 } from "./commands.js";
 import { defaultMarketConfig, validateMarketConfig, type MarketConfig } from "./config.js";
-import { encodeConfig, encodeItem, encodeOrder, encodeSession } from "./encoding.js";
+import { encodeConfig, orderJson } from "./encoding.js";
 import {
   decodeMarketSnapshot,
   encodeMarketSnapshot,
@@ -71,7 +71,7 @@ import {
   MarketSnapshotDecoder,
   type MarketSnapshotRecord,
 } from "./market-snapshot-stream.js";
-import { recordHash, SetDigest } from "./state-digest.js";
+import { itemHash, orderHash, recordHash, sessionHash, SessionRing, SetDigest } from "./state-digest.js";
 import { validateCommand } from "./validate.js";
 import { MemoryStateStore } from "./memory-state-store.js";
 import {
@@ -171,6 +171,13 @@ export class MarketStateMachine {
   private headSession: { readonly sequence: number; readonly session: Session } | null = null;
   /** recordHash of each item as stored, by sku: a buy replaces its item's record. */
   private readonly itemHashes = new Map<string, bigint>();
+  /** recordHash and recordedAtMs of each session recorded since the market opened. */
+  private readonly sessionRing: SessionRing;
+  /**
+   * The last order putOrder wrote, with its orderJson: the buy's session, recorded next,
+   * holds the same order in its result, and so hashes the same text again.
+   */
+  private lastOrder: { readonly order: Order; readonly json: string } | null = null;
   /** requestId -> sequence of every session held, as sessionQueue says (session-index.ts). */
   private readonly sessionIndex: SessionIndex;
 
@@ -205,6 +212,7 @@ export class MarketStateMachine {
       };
       this.digest = new SetDigest();
       this.sessionIndex = new SessionIndex();
+      this.sessionRing = new SessionRing(this.config.sessionsMax, 0);
       // Stored at once, so that the store says which config it was made with from the start.
       const meta = { ...this.meta };
       store.write((writer) => writer.put("meta", metaKey, meta));
@@ -226,6 +234,7 @@ export class MarketStateMachine {
     }
     this.meta = { ...stored, format: marketStoreFormat, config: this.config };
     this.digest = SetDigest.fromHex(stored.recordDigest);
+    this.sessionRing = new SessionRing(this.config.sessionsMax, stored.sessionTail);
     if (loaded !== undefined) {
       for (const item of loaded.items) this.catalogue.insert(Object.freeze({ ...item }));
       this.sessionIndex = loaded.sessions;
@@ -454,9 +463,9 @@ export class MarketStateMachine {
   private putItem(item: Item, previous: Item | undefined): Item {
     const frozen = Object.freeze(item);
     if (previous !== undefined) {
-      this.digest.remove(this.itemHashes.get(previous.sku) ?? recordHash("item", encodeItem(previous)));
+      this.digest.remove(this.itemHashes.get(previous.sku) ?? itemHash(previous));
     }
-    const hash = recordHash("item", encodeItem(frozen));
+    const hash = itemHash(frozen);
     this.digest.add(hash);
     this.itemHashes.set(frozen.sku, hash);
     this.w().put("items", frozen.sku, frozen);
@@ -472,9 +481,11 @@ export class MarketStateMachine {
   /** `order` is the caller's fresh object (its lines fresh or frozen): frozen as it is. */
   private putOrder(order: Order, previous: Order | undefined): Order {
     const frozen = results.freezeOwnOrder(order);
-    if (previous !== undefined) this.digest.remove(recordHash("order", encodeOrder(previous)));
+    if (previous !== undefined) this.digest.remove(orderHash(previous));
     else this.meta.orderCount++;
-    this.digest.add(recordHash("order", encodeOrder(frozen)));
+    const json = orderJson(frozen);
+    this.lastOrder = { order: frozen, json };
+    this.digest.add(recordHash("order", json));
     this.w().put("orders", frozen.index, packOrder(frozen));
     return frozen;
   }
@@ -485,7 +496,13 @@ export class MarketStateMachine {
     const frozen: Session = Object.freeze({ requestId: session.requestId, digest: session.digest,
       recordedAtMs: session.recordedAtMs, index: session.index,
       result: results.freezeResult(session.result) });
-    this.digest.add(recordHash("session", encodeSession(frozen)));
+    const { result } = frozen;
+    const resultOrderJson = result.ok && result.kind === "order"
+      && this.lastOrder?.order === result.order ? this.lastOrder.json : undefined;
+    this.lastOrder = null;
+    const hash = sessionHash(frozen, resultOrderJson);
+    this.digest.add(hash);
+    this.sessionRing.set(this.meta.sessionTail, hash, frozen.recordedAtMs);
     this.w().put("sessions", this.meta.sessionTail, packSession(frozen));
     this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);
     this.sessionIndex.add(frozen.requestId, this.meta.sessionTail);
@@ -500,30 +517,50 @@ export class MarketStateMachine {
    */
   private expireSessions(): void {
     while (this.meta.sessionCount > 0) {
-      const oldest = this.oldestSession();
-      if (oldest.recordedAtMs + this.config.sessionTtlMs > this.meta.clockMs) return;
+      const head = this.meta.sessionHead;
+      const recordedAtMs = this.sessionRing.holds(head) ? this.sessionRing.recordedAt(head)
+        : this.oldestSession().recordedAtMs;
+      if (recordedAtMs + this.config.sessionTtlMs > this.meta.clockMs) return;
       this.dropOldestSession();
     }
   }
 
+  /** The session at the head of the queue, read from the store (once). */
   private oldestSession(): Session {
     const sequence = this.meta.sessionHead;
     if (this.headSession?.sequence === sequence) return this.headSession.session;
-    const requestId = this.w().get("sessionQueue", sequence);
-    if (typeof requestId !== "string") {
-      throw new StateStoreError(`market: the store's session queue has no requestId at ${sequence}`);
-    }
+    const requestId = this.queuedRequestId(sequence);
     const session = unpackSession(this.storedSession(sequence, requestId), requestId);
     this.headSession = { sequence, session };
     return session;
   }
 
+  private queuedRequestId(sequence: number): string {
+    const requestId = this.w().get("sessionQueue", sequence);
+    if (typeof requestId !== "string") {
+      throw new StateStoreError(`market: the store's session queue has no requestId at ${sequence}`);
+    }
+    return requestId;
+  }
+
+  /**
+   * Drops the session at the head of the queue. One recorded since the market opened is not
+   * read from the store: the ring holds its hash, and the queue its requestId.
+   */
   private dropOldestSession(): void {
-    const session = this.oldestSession();
-    this.digest.remove(recordHash("session", encodeSession(session)));
-    this.w().remove("sessions", this.meta.sessionHead);
-    this.w().remove("sessionQueue", this.meta.sessionHead);
-    this.sessionIndex.delete(session.requestId, this.meta.sessionHead);
+    const head = this.meta.sessionHead;
+    let requestId: string;
+    if (this.sessionRing.holds(head)) {
+      requestId = this.queuedRequestId(head);
+      this.digest.remove(this.sessionRing.hash(head));
+    } else {
+      const session = this.oldestSession();
+      requestId = session.requestId;
+      this.digest.remove(sessionHash(session));
+    }
+    this.w().remove("sessions", head);
+    this.w().remove("sessionQueue", head);
+    this.sessionIndex.delete(requestId, head);
     this.meta.sessionHead++;
     this.meta.sessionCount--;
     this.headSession = null;
@@ -776,17 +813,17 @@ export class MarketStateMachine {
       writer.clearAll();
       for (const item of state.items) {
         writer.put("items", item.sku, Object.freeze({ ...item }));
-        digest.add(recordHash("item", encodeItem(item)));
+        digest.add(itemHash(item));
       }
       for (const order of state.orders) {
         writer.put("orders", order.index, packOrder(order));
-        digest.add(recordHash("order", encodeOrder(order)));
+        digest.add(orderHash(order));
       }
       state.sessions.forEach((session, sequence) => {
         writer.put("sessions", sequence, packSession(session));
         writer.put("sessionQueue", sequence, session.requestId);
         sessions.add(session.requestId, sequence);
-        digest.add(recordHash("session", encodeSession(session)));
+        digest.add(sessionHash(session));
       });
       const meta: MarketMeta = {
         format: marketStoreFormat, config: state.config, appliedIndex: state.appliedIndex,
@@ -872,18 +909,18 @@ export class MarketSnapshotInstall {
         switch (record.kind) {
           case "item":
             writer.put("items", record.item.sku, Object.freeze({ ...record.item }));
-            this.digest.add(recordHash("item", encodeItem(record.item)));
+            this.digest.add(itemHash(record.item));
             this.items.push(record.item);
             break;
           case "order":
             writer.put("orders", record.order.index, packOrder(record.order));
-            this.digest.add(recordHash("order", encodeOrder(record.order)));
+            this.digest.add(orderHash(record.order));
             break;
           case "session":
             writer.put("sessions", this.sessionSequence, packSession(record.session));
             writer.put("sessionQueue", this.sessionSequence, record.session.requestId);
             this.sessions.add(record.session.requestId, this.sessionSequence++);
-            this.digest.add(recordHash("session", encodeSession(record.session)));
+            this.digest.add(sessionHash(record.session));
             break;
           default:
             assertNever(record, "snapshot record");

@@ -12,6 +12,9 @@
  */
 import { assert } from "./assert.js";
 import { sha256Hex } from "./canonical.js";
+import { itemJson, orderJson, sessionJson } from "./encoding.js";
+import type { Item, Order } from "./model.js";
+import type { Session } from "./sessions.js";
 
 const modulusMask = (1n << 256n) - 1n;
 
@@ -40,7 +43,84 @@ export class SetDigest {
   }
 }
 
-/** The hash of one record: `tag` separates the kinds of record ("item", "order", ...). */
-export function recordHash(tag: string, encoded: object): bigint {
-  return BigInt(`0x${sha256Hex(`${tag}:${JSON.stringify(encoded)}`)}`);
+/**
+ * The hash of one record, given the JSON text of its encoding (encoding.ts): `tag` separates
+ * the kinds of record ("item", "order", ...).
+ */
+export function recordHash(tag: string, json: string): bigint {
+  return BigInt(`0x${sha256Hex(`${tag}:${json}`)}`);
+}
+
+export function itemHash(item: Item): bigint {
+  return recordHash("item", itemJson(item));
+}
+
+export function orderHash(order: Order): bigint {
+  return recordHash("order", orderJson(order));
+}
+
+/** `resultOrderJson` as sessionJson takes it. */
+export function sessionHash(session: Session, resultOrderJson?: string): bigint {
+  return recordHash("session", sessionJson(session, resultOrderJson));
+}
+
+const laneMask = (1n << 64n) - 1n;
+
+/**
+ * The hash and the time of each session held, by sequence, so that the market checks the
+ * oldest session for expiry, and drops it (at every buy, once the table is full), without
+ * reading it from the store and hashing it again. It holds the sequences recorded since it
+ * was made: a market opened on a store, or restored, starts it at the store's sessionTail, and
+ * reads the sessions from before that as before. Bounded: `capacity` (the config's
+ * sessionsMax) slots of 40 bytes, in typed arrays outside the heap; the table never holds more
+ * sessions than that, so no two sessions held share a slot.
+ */
+export class SessionRing {
+  /** Four 64-bit lanes of the hash per slot, least significant first. */
+  private readonly hashLanes: BigUint64Array;
+  private readonly recordedAtMs: Float64Array;
+  /** Invariant: the slots of sequences in [from, next) hold theirs (the last `capacity`). */
+  private from: number;
+  private next: number;
+
+  constructor(private readonly capacity: number, firstSequence: number) {
+    assert(Number.isSafeInteger(capacity) && capacity > 0, "sessionRing: capacity must be positive");
+    this.hashLanes = new BigUint64Array(capacity * 4);
+    this.recordedAtMs = new Float64Array(capacity);
+    this.from = firstSequence;
+    this.next = firstSequence;
+  }
+
+  /** Records the session just recorded under `sequence` (the next one). */
+  set(sequence: number, hash: bigint, recordedAtMs: number): void {
+    assert(sequence === this.next, `sessionRing: session ${sequence} recorded after ${this.next - 1}`);
+    const slot = sequence % this.capacity;
+    const base = slot * 4;
+    this.hashLanes[base] = hash & laneMask;
+    this.hashLanes[base + 1] = (hash >> 64n) & laneMask;
+    this.hashLanes[base + 2] = (hash >> 128n) & laneMask;
+    this.hashLanes[base + 3] = hash >> 192n;
+    this.recordedAtMs[slot] = recordedAtMs;
+    this.next++;
+    this.from = Math.max(this.from, this.next - this.capacity);
+  }
+
+  /** Whether the session under `sequence` is held here. */
+  holds(sequence: number): boolean {
+    return sequence >= this.from && sequence < this.next;
+  }
+
+  /** The hash of the session under `sequence`, which holds() must confirm. */
+  hash(sequence: number): bigint {
+    assert(this.holds(sequence), `sessionRing: session ${sequence} is not held`);
+    const base = (sequence % this.capacity) * 4;
+    return this.hashLanes[base]! | (this.hashLanes[base + 1]! << 64n)
+      | (this.hashLanes[base + 2]! << 128n) | (this.hashLanes[base + 3]! << 192n);
+  }
+
+  /** The log clock when the session under `sequence` was recorded; holds() must confirm. */
+  recordedAt(sequence: number): number {
+    assert(this.holds(sequence), `sessionRing: session ${sequence} is not held`);
+    return this.recordedAtMs[sequence % this.capacity]!;
+  }
 }

@@ -7,7 +7,14 @@
  */
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { recordHash, SetDigest } from "../../src/market/state-digest.js";
+import type { MarketResult } from "../../src/market/commands.js";
+import {
+  encodeItem, encodeOrder, encodeSession, itemJson, orderJson, sessionJson,
+} from "../../src/market/encoding.js";
+import type { Item, Order } from "../../src/market/model.js";
+import * as marketResults from "../../src/market/results.js";
+import type { Session } from "../../src/market/sessions.js";
+import { recordHash, SessionRing, SetDigest } from "../../src/market/state-digest.js";
 
 const modulus = 1n << 256n;
 
@@ -68,14 +75,90 @@ describe("SetDigest", () => {
   });
 
   it("hashes a record as the sha256 of its tag and JSON", () => {
-    const record = { sku: "apple", stock: 3 };
-    const expected = createHash("sha256").update(`item:${JSON.stringify(record)}`).digest();
-    expect(recordHash("item", record)).to.equal(bigintOf(expected));
-    expect(recordHash("order", record)).to.not.equal(bigintOf(expected));
+    const json = JSON.stringify({ sku: "apple", stock: 3 });
+    const expected = createHash("sha256").update(`item:${json}`).digest();
+    expect(recordHash("item", json)).to.equal(bigintOf(expected));
+    expect(recordHash("order", json)).to.not.equal(bigintOf(expected));
   });
 
   it("refuses a stored digest that is not 64 hex digits", () => {
     expect(() => SetDigest.fromHex("abc")).to.throw(/64 hex digits/);
     expect(() => SetDigest.fromHex("G".repeat(64))).to.throw(/64 hex digits/);
+  });
+});
+
+describe("the records' JSON text, written out", () => {
+  // Strings a hand-written encoder could get wrong: quotes, backslashes, control characters,
+  // lone surrogates, non-ASCII.
+  const names = ["apple", "say \"hi\"", "back\\slash", "tab\tnew\nline\u0001", "\ud800 lone",
+    "caf\u00e9 \u{1f34e}", ""];
+  const items: Item[] = names.map((name, k) => ({
+    sku: `sku-${k}${name.slice(0, 3)}`, name, area: names[(k + 3) % names.length]!,
+    priceCents: k * 1_000_003, stock: k === 0 ? 0 : 10 ** k,
+  }));
+  const orders: Order[] = names.map((name, k) => ({
+    orderId: `o-${k}`, requestId: `r-${name}`, status: k % 2 === 0 ? "confirmed" : "cancelled",
+    index: 2 ** (k * 7), totalCents: k * 99,
+    lines: Array.from({ length: k % 4 }, (_, line) => ({
+      sku: names[(k + line) % names.length]!, qty: line + 1, priceCents: line * 33,
+    })),
+  }));
+  const results: MarketResult[] = [
+    ...items.map((item): MarketResult => ({ ok: true, kind: "item", item })),
+    ...orders.map((order): MarketResult => ({ ok: true, kind: "order", order })),
+    { ok: false, error: "invalidCommand", field: "lines[0].qty", message: "must be \"positive\"" },
+    marketResults.insufficientStock(items[1]!, 30),
+    marketResults.requestIdConflict("r-\u00e9"),
+  ];
+  const sessions: Session[] = results.map((result, k) => ({
+    requestId: `r-${names[k % names.length]!}`, digest: "ab".repeat(32), index: k + 1,
+    recordedAtMs: 1_764_480_000_000 + k, result,
+  }));
+
+  it("is JSON.stringify of each record's encoding", () => {
+    for (const item of items) expect(itemJson(item)).to.equal(JSON.stringify(encodeItem(item)));
+    for (const order of orders) {
+      expect(orderJson(order)).to.equal(JSON.stringify(encodeOrder(order)));
+    }
+    for (const session of sessions) {
+      const expected = JSON.stringify(encodeSession(session));
+      expect(sessionJson(session)).to.equal(expected);
+      if (session.result.ok && session.result.kind === "order") {
+        expect(sessionJson(session, orderJson(session.result.order))).to.equal(expected);
+      }
+    }
+  });
+});
+
+describe("SessionRing", () => {
+  const hashOf = (sequence: number) => bigintOf(hashNumber(sequence));
+
+  it("gives back the hash and time of each of the last `capacity` sessions, nothing older", () => {
+    const ring = new SessionRing(5, 10);
+    expect(ring.holds(10)).to.equal(false);
+    for (let sequence = 10; sequence < 40; sequence++) {
+      ring.set(sequence, hashOf(sequence), 1_000 * sequence);
+      for (let back = 0; back < 8; back++) {
+        const held = sequence - back;
+        const expected = back < 5 && held >= 10;
+        expect(ring.holds(held), `at ${sequence}, session ${held}`).to.equal(expected);
+        if (expected) {
+          expect(ring.hash(held), `at ${sequence}, session ${held}`).to.equal(hashOf(held));
+          expect(ring.recordedAt(held)).to.equal(1_000 * held);
+        } else {
+          expect(() => ring.hash(held)).to.throw(/not held/);
+        }
+      }
+      expect(ring.holds(sequence + 1)).to.equal(false);
+    }
+  });
+
+  it("holds nothing recorded before it was made, and refuses a sequence out of turn", () => {
+    const ring = new SessionRing(100, 7);
+    expect(ring.holds(6)).to.equal(false);
+    expect(() => ring.set(8, 1n, 0)).to.throw(/recorded after/);
+    ring.set(7, (1n << 256n) - 1n, 5);
+    expect(ring.hash(7)).to.equal((1n << 256n) - 1n);
+    expect(() => ring.set(7, 1n, 0)).to.throw(/recorded after/);
   });
 });
