@@ -502,7 +502,7 @@ export class MarketStateMachine {
     this.lastOrder = null;
     const hash = sessionHash(frozen, resultOrderJson);
     this.digest.add(hash);
-    this.sessionRing.set(this.meta.sessionTail, hash, frozen.recordedAtMs);
+    this.sessionRing.set(this.meta.sessionTail, hash, frozen.recordedAtMs, this.meta.sessionHead);
     this.w().put("sessions", this.meta.sessionTail, packSession(frozen));
     this.w().put("sessionQueue", this.meta.sessionTail, frozen.requestId);
     this.sessionIndex.add(frozen.requestId, this.meta.sessionTail);

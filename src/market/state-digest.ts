@@ -65,36 +65,50 @@ export function sessionHash(session: Session, resultOrderJson?: string): bigint 
 }
 
 const laneMask = (1n << 64n) - 1n;
+/** SessionRing's slots at first. */
+const initialSlots = 1024;
 
 /**
  * The hash and the time of each session held, by sequence, so that the market checks the
  * oldest session for expiry, and drops it (at every buy, once the table is full), without
  * reading it from the store and hashing it again. It holds the sequences recorded since it
  * was made: a market opened on a store, or restored, starts it at the store's sessionTail, and
- * reads the sessions from before that as before. Bounded: `capacity` (the config's
- * sessionsMax) slots of 40 bytes, in typed arrays outside the heap; the table never holds more
- * sessions than that, so no two sessions held share a slot.
+ * reads the sessions from before that as before. Bounded: at most `capacity` (the config's
+ * sessionsMax) slots of 40 bytes, in typed arrays outside the heap, grown by doubling as
+ * sessions come (a market opened only to be read or restored does not pay 4 MB for an empty
+ * table); the table never holds more sessions than that, so no two sessions held share a slot.
+ * A dropped session held here is not read from the store: damage to its stored value goes
+ * unseen, but so does the value, which is deleted.
  */
 export class SessionRing {
   /** Four 64-bit lanes of the hash per slot, least significant first. */
-  private readonly hashLanes: BigUint64Array;
-  private readonly recordedAtMs: Float64Array;
+  private hashLanes: BigUint64Array;
+  private recordedAtMs: Float64Array;
+  /** The slots allocated: sequence s is in slot s % slots. */
+  private slots: number;
   /** Invariant: the slots of sequences in [from, next) hold theirs (the last `capacity`). */
   private from: number;
   private next: number;
 
   constructor(private readonly capacity: number, firstSequence: number) {
     assert(Number.isSafeInteger(capacity) && capacity > 0, "sessionRing: capacity must be positive");
-    this.hashLanes = new BigUint64Array(capacity * 4);
-    this.recordedAtMs = new Float64Array(capacity);
+    this.slots = Math.min(capacity, initialSlots);
+    this.hashLanes = new BigUint64Array(this.slots * 4);
+    this.recordedAtMs = new Float64Array(this.slots);
     this.from = firstSequence;
     this.next = firstSequence;
   }
 
-  /** Records the session just recorded under `sequence` (the next one). */
-  set(sequence: number, hash: bigint, recordedAtMs: number): void {
+  /**
+   * Records the session just recorded under `sequence` (the next one); `oldestHeld` is the
+   * table's oldest session (its head), so that the sessions dropped before it free their slots.
+   */
+  set(sequence: number, hash: bigint, recordedAtMs: number, oldestHeld: number): void {
     assert(sequence === this.next, `sessionRing: session ${sequence} recorded after ${this.next - 1}`);
-    const slot = sequence % this.capacity;
+    assert(oldestHeld <= sequence, `sessionRing: oldest session ${oldestHeld} after ${sequence}`);
+    this.from = Math.max(this.from, oldestHeld);
+    if (this.next - this.from === this.slots && this.slots < this.capacity) this.grow();
+    const slot = sequence % this.slots;
     const base = slot * 4;
     this.hashLanes[base] = hash & laneMask;
     this.hashLanes[base + 1] = (hash >> 64n) & laneMask;
@@ -102,7 +116,28 @@ export class SessionRing {
     this.hashLanes[base + 3] = hash >> 192n;
     this.recordedAtMs[slot] = recordedAtMs;
     this.next++;
-    this.from = Math.max(this.from, this.next - this.capacity);
+    this.from = Math.max(this.from, this.next - this.slots);
+  }
+
+  /** Doubles the slots (up to capacity), moving each session held to its new slot. */
+  private grow(): void {
+    const slots = Math.min(this.capacity, this.slots * 2);
+    const hashLanes = new BigUint64Array(slots * 4);
+    const recordedAtMs = new Float64Array(slots);
+    for (let sequence = this.from; sequence < this.next; sequence++) {
+      const from = sequence % this.slots;
+      const to = sequence % slots;
+      hashLanes.set(this.hashLanes.subarray(from * 4, from * 4 + 4), to * 4);
+      recordedAtMs[to] = this.recordedAtMs[from]!;
+    }
+    this.hashLanes = hashLanes;
+    this.recordedAtMs = recordedAtMs;
+    this.slots = slots;
+  }
+
+  /** The slots allocated (for the tests). */
+  get slotCount(): number {
+    return this.slots;
   }
 
   /** Whether the session under `sequence` is held here. */
@@ -113,7 +148,7 @@ export class SessionRing {
   /** The hash of the session under `sequence`, which holds() must confirm. */
   hash(sequence: number): bigint {
     assert(this.holds(sequence), `sessionRing: session ${sequence} is not held`);
-    const base = (sequence % this.capacity) * 4;
+    const base = (sequence % this.slots) * 4;
     return this.hashLanes[base]! | (this.hashLanes[base + 1]! << 64n)
       | (this.hashLanes[base + 2]! << 128n) | (this.hashLanes[base + 3]! << 192n);
   }
@@ -121,6 +156,6 @@ export class SessionRing {
   /** The log clock when the session under `sequence` was recorded; holds() must confirm. */
   recordedAt(sequence: number): number {
     assert(this.holds(sequence), `sessionRing: session ${sequence} is not held`);
-    return this.recordedAtMs[sequence % this.capacity]!;
+    return this.recordedAtMs[sequence % this.slots]!;
   }
 }

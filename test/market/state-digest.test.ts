@@ -137,7 +137,7 @@ describe("SessionRing", () => {
     const ring = new SessionRing(5, 10);
     expect(ring.holds(10)).to.equal(false);
     for (let sequence = 10; sequence < 40; sequence++) {
-      ring.set(sequence, hashOf(sequence), 1_000 * sequence);
+      ring.set(sequence, hashOf(sequence), 1_000 * sequence, 10);
       for (let back = 0; back < 8; back++) {
         const held = sequence - back;
         const expected = back < 5 && held >= 10;
@@ -156,9 +156,35 @@ describe("SessionRing", () => {
   it("holds nothing recorded before it was made, and refuses a sequence out of turn", () => {
     const ring = new SessionRing(100, 7);
     expect(ring.holds(6)).to.equal(false);
-    expect(() => ring.set(8, 1n, 0)).to.throw(/recorded after/);
-    ring.set(7, (1n << 256n) - 1n, 5);
+    expect(() => ring.set(8, 1n, 0, 0)).to.throw(/recorded after/);
+    ring.set(7, (1n << 256n) - 1n, 5, 0);
     expect(ring.hash(7)).to.equal((1n << 256n) - 1n);
-    expect(() => ring.set(7, 1n, 0)).to.throw(/recorded after/);
+    expect(() => ring.set(7, 1n, 0, 0)).to.throw(/recorded after/);
+    expect(() => ring.set(8, 1n, 0, 9)).to.throw(/oldest session 9 after 8/);
+  });
+
+  it("grows as the sessions held grow, keeping each, up to its capacity and no further", () => {
+    const capacity = 5_000;
+    const ring = new SessionRing(capacity, 3);
+    const initialSlots = ring.slotCount;
+    expect(initialSlots).to.be.below(capacity);
+    // A table that fills to capacity: every session recorded is still held.
+    for (let sequence = 3; sequence < 3 + 2 * capacity; sequence++) {
+      ring.set(sequence, hashOf(sequence), sequence, Math.max(3, sequence + 1 - capacity));
+      if (sequence % 997 === 0 || sequence === 3 + initialSlots) {
+        for (const held of [Math.max(3, sequence + 1 - capacity), sequence - 1, sequence]) {
+          expect(ring.hash(held), `at ${sequence}, session ${held}`).to.equal(hashOf(held));
+          expect(ring.recordedAt(held)).to.equal(held);
+        }
+      }
+    }
+    expect(ring.slotCount).to.equal(capacity);
+    // A table whose sessions expire (at most 100 held) does not grow.
+    const expiring = new SessionRing(capacity, 0);
+    for (let sequence = 0; sequence < 3 * capacity; sequence++) {
+      expiring.set(sequence, hashOf(sequence), sequence, Math.max(0, sequence - 99));
+    }
+    expect(expiring.slotCount).to.equal(initialSlots);
+    expect(expiring.hash(3 * capacity - 100)).to.equal(hashOf(3 * capacity - 100));
   });
 });
