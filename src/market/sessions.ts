@@ -20,7 +20,7 @@
  * head).
  */
 import { canonicalJson, sha256Hex } from "./canonical.js";
-import type { MarketCommand, MarketResult } from "./commands.js";
+import type { BuyCommand, MarketCommand, MarketResult } from "./commands.js";
 
 export interface Session {
   readonly requestId: string;
@@ -38,6 +38,22 @@ export interface Session {
  * (the leader's clock at proposal differs between a request and its retry).
  */
 export function commandDigest(command: MarketCommand): string {
+  if (command.kind === "buy") return sha256Hex(buyRequestJson(command));
   const { timeMs: _timeMs, ...request } = command;
   return sha256Hex(canonicalJson(request));
+}
+
+/**
+ * canonicalJson of a buy without its timeMs, written out: every replica digests every buy it
+ * applies, and the copy without timeMs, encoded member by member with its keys sorted, cost
+ * each replica about as much as the hash. A validated buy holds exactly these fields
+ * (validate.ts builds it); test/market/sessions.test.ts checks this against canonicalJson.
+ */
+function buyRequestJson(command: BuyCommand): string {
+  let lines = "";
+  for (const line of command.lines) {
+    lines += `${lines === "" ? "" : ","}{"qty":${JSON.stringify(line.qty)},` +
+      `"sku":${JSON.stringify(line.sku)}}`;
+  }
+  return `{"kind":"buy","lines":[${lines}],"requestId":${JSON.stringify(command.requestId)}}`;
 }

@@ -16,7 +16,10 @@ import {
 } from "../../src/market/index.js";
 import { StateStoreError, type StateWriter } from "../../src/market/state-store.js";
 import { MemoryStateStore } from "../../src/market/memory-state-store.js";
+import { canonicalJson, sha256Hex } from "../../src/market/canonical.js";
+import type { BuyCommand } from "../../src/market/commands.js";
 import { requestIdHash, SessionIndex } from "../../src/market/session-index.js";
+import { commandDigest } from "../../src/market/sessions.js";
 import {
   addStock,
   buy,
@@ -73,6 +76,20 @@ describe("market sessions", () => {
     const first = log.apply(createItem("a", 1, { requestId: "create-a" }));
     log.advance(60_000);
     expect(log.apply(createItem("a", 1, { requestId: "create-a" }))).to.deep.equal(first);
+  });
+
+  it("digests a buy as the sha256 of its canonical JSON without timeMs", () => {
+    const texts = ["a", "quote \" and \\ slash", "\u0000ctl\n", "\ud800 lone", "caf\u00e9 \u{1f34e}"];
+    for (let k = 0; k < texts.length; k++) {
+      const command: BuyCommand = {
+        kind: "buy", requestId: `r-${texts[k]!}`, timeMs: 1_764_480_000_000 + k,
+        lines: Array.from({ length: k + 1 }, (_, line) => ({
+          sku: texts[(k + line) % texts.length]!, qty: 1 + line * 999,
+        })),
+      };
+      const { timeMs: _timeMs, ...request } = command;
+      expect(commandDigest(command), texts[k]).to.equal(sha256Hex(canonicalJson(request)));
+    }
   });
 
   it("expires a session once the log clock passes its TTL; a late retry applies anew", () => {
