@@ -226,7 +226,10 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
       each.id === added.id && each.status !== null), "the learner on the page", 30_000);
     expect(node.managed).to.equal(true);
     await caughtUp(added.id);
-    expect(launcher!.log).to.match(new RegExp(`\\[${added.id}\\] .*joins the cluster`));
+    // Its output reaches the launcher through a pipe (and pino's transport thread): waited for.
+    const joins = new RegExp(`\\[${added.id}\\] .*joins the cluster`);
+    await waitFor(async () => (joins.test(launcher!.log) ? true : undefined),
+      `${added.id}'s "joins the cluster" in the launcher's output`, 30_000);
   });
 
   it("promotes the learner, then kills, restarts, pauses and resumes it", async () => {
@@ -346,7 +349,10 @@ describe("the real launcher adds a learner from its page, and acts on it", funct
       launcher = await launcher!.again(launcherArgs);
       await waitFor(async () => new RegExp(`\\[cluster\\] ${added.id} exited \\(code \\d+\\)`)
         .test(launcher!.log) ? true : undefined, `${added.id}'s exit`, 30_000);
-      expect(launcher.log).to.match(new RegExp(`\\[${added.id}\\] .*port is already in use`));
+      // The node's own last lines come through its pipe, and may follow the launcher's line.
+      const portTaken = new RegExp(`\\[${added.id}\\] .*port is already in use`);
+      await waitFor(async () => (portTaken.test(launcher!.log) ? true : undefined),
+        `${added.id}'s "port is already in use"`, 30_000);
       expect(launcher.log).to.not.match(/^\s+at /m);
       expect(launcher.exitCode).to.equal(null);
       const node = await waitFor(async () => (await frame()).find((each) =>
