@@ -10,6 +10,14 @@
  * run to run (which node leads, how warm the JIT is, how full the market is), far more than
  * the effect measured.
  *
+ * `--paired N` measures the page alone more finely: one browser stays up for the whole run, and
+ * its tab moves between a blank page ("closed") and the live view ("open"), N pairs of short
+ * phases back to back (closed then open, then open then closed, ...), each counted from 2 s
+ * after the move. Each pair gives a ratio open/closed taken seconds apart, so the machine's
+ * drift, which moves whole 10 s phases by 10-30%, falls on both of its sides; it prints each
+ * pair's ratio and their median. A blank tab costs chromium about nothing (it prints chromium's
+ * CPU in the closed phases too), so this measures the page, not the browser's start-up.
+ *
  * The clients run in a process of their own (bench-load-process.ts). This process serves the
  * live view, as the launcher does under `npm run cluster`, and drives chromium; clients on its
  * event loop would wait behind that work, which the cluster does not cause. (So this
@@ -96,13 +104,28 @@ class NodeLostError extends Error {}
  */
 const browserSettleMs = 5000;
 
-/** Opens the page, waits for its first frame, then for the browser to settle. */
+/**
+ * In --paired mode the browser stays up and its one tab moves between the live view and a blank
+ * page; after each move it waits this long before the phase counts (the page's own start: its
+ * script, the first frames, the charts' set-up).
+ */
+const navigationSettleMs = 2000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Opens `url` (the page, or about:blank) in a new browser, then waits for it to settle. */
 async function openLiveView(url: string): Promise<OpenPage> {
   const { openPage } = await import("./dashboard-browser.js");
   const { browser, page } = await openPage(url);
-  await page.locator("[data-testid=frame-time]").waitFor({ timeout: 30_000 });
-  await new Promise((resolve) => setTimeout(resolve, browserSettleMs));
+  if (url !== "about:blank") await waitForFirstFrame(page);
+  await sleep(browserSettleMs);
   return { browser, page, pids: browserProcesses() };
+}
+
+function waitForFirstFrame(page: Page): Promise<void> {
+  return page.locator("[data-testid=frame-time]").waitFor({ timeout: 30_000 });
 }
 
 /**
@@ -177,9 +200,15 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     .option("--prefill <orders>", "orders to load before the warm-up, as fast as the API " +
       "allows (a market that fills during the run slows as it fills: README)",
     nonNegativeInteger("--prefill"), 0)
+    .option("--paired <pairs>", "instead of the rounds: this many pairs of a closed and an open " +
+      "phase back to back (in alternating order), one browser kept running whose tab moves " +
+      "between the live view and a blank page; prints the ratio of each pair and their median " +
+      "(short phases, e.g. --duration 4, put the machine's drift on both sides of a pair)",
+    nonNegativeInteger("--paired"), 0)
     .showHelpAfterError()
     .parse(args, { from: "user" })
-    .opts<{ clients: number; duration: number; rounds: number; prefill: number }>();
+    .opts<{ clients: number; duration: number; rounds: number; prefill: number;
+      paired: number }>();
   const { chromiumPath, serveLocalDashboard } = await import("./dashboard-browser.js");
   if (chromiumPath() === null) {
     console.error("chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)");
@@ -226,16 +255,25 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
     const rates = { closed: [] as number[], stream: [] as number[], open: [] as number[] };
+    const paired = options.paired > 0;
+    // --paired: one browser for the whole run, on a blank page when the view is closed.
+    if (paired) open = await openLiveView("about:blank");
     let phase = 0;
-    const runPhase = async (page: "warm-up" | keyof typeof rates): Promise<void> => {
-      if (page === "open") open = await openLiveView(url);
+    const runPhase = async (page: "warm-up" | keyof typeof rates): Promise<number> => {
+      if (paired) {
+        await open!.page.goto(page === "open" ? url : "about:blank");
+        if (page === "open") await waitForFirstFrame(open!.page);
+        await sleep(navigationSettleMs);
+      } else if (page === "open") {
+        open = await openLiveView(url);
+      }
       const stream = page === "stream" ? readFrameStream(`${url}stream`) : null;
       const nodePids = cluster.nodes.map((node) => node.process?.pid ?? 0);
       const nodesBefore = cpuTicks(nodePids);
       const browserBefore = open === null ? 0 : cpuTicks(open.pids);
       const selfBefore = process.cpuUsage();
       const clientsBefore = cpuTicks([clients.pid ?? 0]);
-      const watch = open === null ? null : watchPage(open.page);
+      const watch = open === null || page !== "open" ? null : watchPage(open.page);
       phase++;
       const result = await clients.run({ clients: options.clients, seconds: options.duration,
         nodeUrls: cluster.nodes.map((node) => node.url), sku: "dashboard-widget",
@@ -248,13 +286,15 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         `nodes ${share(cpuTicks(nodePids) - nodesBefore)} of a core`,
         `clients ${share(cpuTicks([clients.pid ?? 0]) - clientsBefore)}`,
         `this process ${share(cpuMicros(process.cpuUsage(selfBefore)) / 10_000)}`];
-      if (open !== null) {
-        parts.push(`chromium ${share(cpuTicks(open.pids) - browserBefore)}`);
-        const seen = await watch!.finish();
+      if (open !== null) parts.push(`chromium ${share(cpuTicks(open.pids) - browserBefore)}`);
+      if (watch !== null) {
+        const seen = await watch.finish();
         const ages = seen.agesMs.sort((a, b) => a - b);
         parts.push(`page renders ${seen.rendersPerSecond.toFixed(1)}/s`,
           `frame age median ${median(ages).toFixed(0)} ms, max ${(ages.at(-1) ?? NaN)
             .toFixed(0)} ms`);
+      }
+      if (!paired && open !== null) {
         await open.browser.close();
         open = null;
       }
@@ -269,13 +309,29 @@ export async function runDashboardBench(args: string[]): Promise<void> {
           "would measure a smaller cluster, so the run stops here without a summary");
       }
       if (page !== "warm-up") rates[page].push(perSecond);
+      return perSecond;
     };
-    console.log(`${options.clients} clients, ${options.duration} s phases: a warm-up, then ` +
-      `${options.rounds} rounds of the page closed, its stream only and the page open, rotating`);
+    if (paired) {
+      console.log(`${options.clients} clients, ${options.duration} s phases (each after ` +
+        `${navigationSettleMs / 1000} s for the tab to settle): a warm-up, then ` +
+        `${options.paired} pairs of the page closed (a blank tab) and open, in alternating order`);
+    } else {
+      console.log(`${options.clients} clients, ${options.duration} s phases: a warm-up, then ` +
+        `${options.rounds} rounds of the page closed, its stream only and the page open, rotating`);
+    }
     const kinds = ["closed", "stream", "open"] as const;
+    const pairRatios: number[] = [];
     try {
       await runPhase("warm-up");
-      for (let round = 0; round < options.rounds; round++) {
+      for (let pair = 0; pair < options.paired; pair++) {
+        const first = pair % 2 === 0 ? "closed" : "open";
+        const firstRate = await runPhase(first);
+        const secondRate = await runPhase(first === "closed" ? "open" : "closed");
+        const ratio = first === "closed" ? secondRate / firstRate : firstRate / secondRate;
+        pairRatios.push(ratio);
+        console.log(`  pair ${pair + 1}/${options.paired}: open/closed ${ratio.toFixed(3)}`);
+      }
+      for (let round = 0; !paired && round < options.rounds; round++) {
         for (let k = 0; k < kinds.length; k++) await runPhase(kinds[(round + k) % kinds.length]!);
       }
     } catch (error) {
@@ -289,6 +345,15 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const opened = median(rates.open);
     const less = (rate: number) => `${(rate / closed).toFixed(3)}x (` +
       `${(Math.abs(1 - rate / closed) * 100).toFixed(1)}% ${rate > closed ? "more" : "less"})`;
+    if (paired) {
+      const sorted = [...pairRatios].sort((a, b) => a - b);
+      console.log(`\npurchases/s at ${options.clients} clients, ${options.paired} pairs: page ` +
+        `open/closed, median of the pairs ${median(sorted).toFixed(3)}x (quartiles ` +
+        `${percentile(sorted, 0.25).toFixed(3)}-${percentile(sorted, 0.75).toFixed(3)}); medians ` +
+        `of the phases: closed ${closed.toFixed(0)}, open ${opened.toFixed(0)}: ` +
+        `${less(opened)}; target with the page open: at most 5% less`);
+      return;
+    }
     console.log(`\npurchases/s at ${options.clients} clients, median of ${options.rounds} ` +
       `phases each: page closed ${closed.toFixed(0)}; stream only ${streamed.toFixed(0)}: ` +
       `${less(streamed)}; page open ${opened.toFixed(0)}: ${less(opened)}; ` +
