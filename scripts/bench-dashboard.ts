@@ -12,11 +12,14 @@
  *
  * `--paired N` measures the page alone more finely: one browser stays up for the whole run, and
  * its tab moves between a blank page ("closed") and the live view ("open"), N pairs of short
- * phases back to back (closed then open, then open then closed, ...), each counted from 2 s
- * after the move. Each pair gives a ratio open/closed taken seconds apart, so the machine's
- * drift, which moves whole 10 s phases by 10-30%, falls on both of its sides; it prints each
- * pair's ratio and their median. A blank tab costs chromium about nothing (it prints chromium's
- * CPU in the closed phases too), so this measures the page, not the browser's start-up.
+ * phases back to back (closed then open, then open then closed, ...; an even N puts as many
+ * pairs each way), each counted from 2 s after the move (after the view's first frame, when
+ * it is the view). The warm-up shows the view, so that no counted phase is its first load.
+ * Each pair gives a ratio open/closed taken seconds apart, so the machine's drift, which moves
+ * whole 10 s phases by 10-30%, falls on both of its sides; at the end it prints the median and
+ * quartiles of the pairs' ratios, and the medians of the phases (--rounds is not used). A
+ * blank tab costs chromium about nothing (chromium's CPU is printed for the closed phases
+ * too), so this measures the page, not the browser's start-up.
  *
  * The clients run in a process of their own (bench-load-process.ts). This process serves the
  * live view, as the launcher does under `npm run cluster`, and drives chromium; clients on its
@@ -26,12 +29,12 @@
  *
  * For each phase it prints purchases/s, p99, and the CPU of the nodes, of the clients'
  * process, of this process (the live view's server, playwright's driver and, in the stream
- * phases, the stream reader) and of chromium (all its processes, measured from 5 s after the
- * page showed its first frame: chromium's own start-up goes on for seconds and is not what
- * watching costs); for the open phases, also how fresh the page was (the age of the frame it
+ * phases, the stream reader) and of chromium (all its processes, listed at each phase; a new
+ * browser is measured from 5 s after the page showed its first frame: chromium's own start-up
+ * goes on for seconds and is not what watching costs); for the open phases, also how fresh the page was (the age of the frame it
  * showed, read once a second) and how often it rendered (the page's own count of its
- * renders). It prints a node that exits, with its last output lines. At the end: the median
- * purchases/s of each kind of phase, and the ratios to the closed phases'.
+ * renders). It prints a node that exits, with its last output lines. At the end (without
+ * --paired): the median purchases/s of each kind of phase, and the ratios to the closed phases'.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import http from "node:http";
@@ -81,6 +84,20 @@ function statFields(pid: number): string[] | null {
   }
 }
 
+/**
+ * The CPU the browser used since `before` (ticksByPid's), over its processes now: one started
+ * meanwhile counts from 0, one gone meanwhile is not counted (never a negative share).
+ */
+function browserTicksSince(before: ReadonlyMap<number, number>): number {
+  let total = 0;
+  for (const [pid, ticks] of ticksByPid(browserProcesses())) total += ticks - (before.get(pid) ?? 0);
+  return total;
+}
+
+function ticksByPid(pids: readonly number[]): Map<number, number> {
+  return new Map(pids.map((pid) => [pid, cpuTicks([pid])]));
+}
+
 /** CPU time (user + system) of the processes, in clock ticks (100 per second here). */
 function cpuTicks(pids: readonly number[]): number {
   return pids.reduce((total, pid) => {
@@ -93,7 +110,7 @@ function cpuMicros(usage: NodeJS.CpuUsage): number {
   return usage.user + usage.system;
 }
 
-interface OpenPage { browser: Browser; page: Page; pids: number[] }
+interface OpenPage { browser: Browser; page: Page }
 
 /** A node of the measured cluster exited: the run cannot go on. */
 class NodeLostError extends Error {}
@@ -119,9 +136,14 @@ function sleep(ms: number): Promise<void> {
 async function openLiveView(url: string): Promise<OpenPage> {
   const { openPage } = await import("./dashboard-browser.js");
   const { browser, page } = await openPage(url);
-  if (url !== "about:blank") await waitForFirstFrame(page);
-  await sleep(browserSettleMs);
-  return { browser, page, pids: browserProcesses() };
+  try {
+    if (url !== "about:blank") await waitForFirstFrame(page);
+    await sleep(browserSettleMs);
+  } catch (error) {
+    await browser.close().catch(() => undefined);
+    throw error;
+  }
+  return { browser, page };
 }
 
 function waitForFirstFrame(page: Page): Promise<void> {
@@ -260,9 +282,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     if (paired) open = await openLiveView("about:blank");
     let phase = 0;
     const runPhase = async (page: "warm-up" | keyof typeof rates): Promise<number> => {
+      // The view is loaded during the warm-up too, so that the first open phase is not its
+      // first load (a cold cache, the script compiled).
+      const showView = page === "open" || page === "warm-up";
       if (paired) {
-        await open!.page.goto(page === "open" ? url : "about:blank");
-        if (page === "open") await waitForFirstFrame(open!.page);
+        await open!.page.goto(showView ? url : "about:blank");
+        if (showView) await waitForFirstFrame(open!.page);
         await sleep(navigationSettleMs);
       } else if (page === "open") {
         open = await openLiveView(url);
@@ -270,7 +295,9 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       const stream = page === "stream" ? readFrameStream(`${url}stream`) : null;
       const nodePids = cluster.nodes.map((node) => node.process?.pid ?? 0);
       const nodesBefore = cpuTicks(nodePids);
-      const browserBefore = open === null ? 0 : cpuTicks(open.pids);
+      // Listed again at each phase: a navigation may start a renderer of its own.
+      const browserBefore = open === null ? new Map<number, number>()
+        : ticksByPid(browserProcesses());
       const selfBefore = process.cpuUsage();
       const clientsBefore = cpuTicks([clients.pid ?? 0]);
       const watch = open === null || page !== "open" ? null : watchPage(open.page);
@@ -286,7 +313,7 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         `nodes ${share(cpuTicks(nodePids) - nodesBefore)} of a core`,
         `clients ${share(cpuTicks([clients.pid ?? 0]) - clientsBefore)}`,
         `this process ${share(cpuMicros(process.cpuUsage(selfBefore)) / 10_000)}`];
-      if (open !== null) parts.push(`chromium ${share(cpuTicks(open.pids) - browserBefore)}`);
+      if (open !== null) parts.push(`chromium ${share(browserTicksSince(browserBefore))}`);
       if (watch !== null) {
         const seen = await watch.finish();
         const ages = seen.agesMs.sort((a, b) => a - b);

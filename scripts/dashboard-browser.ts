@@ -52,15 +52,26 @@ export function serveLocalDashboard(cluster: LocalCluster): Promise<LauncherDash
   });
 }
 
-/** A headless page on `url`, `width` pixels wide; close the browser when done. */
+/**
+ * A headless page on `url`, `width` pixels wide; close the browser when done (it is closed here
+ * if the page cannot be opened). Playwright's own signal handlers are off: on Ctrl-C they
+ * close the browser and exit at once, before the caller's handler has stopped what it started
+ * (a benchmark's cluster); chromium still goes when this process exits.
+ */
 export async function openPage(url: string, width = 1400, height = 1500):
   Promise<{ browser: Browser; page: Page }> {
   const executablePath = chromiumPath();
   if (executablePath === null) {
     throw new Error("chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)");
   }
-  const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
-  const page = await browser.newPage({ viewport: { width, height } });
-  await page.goto(url);
-  return { browser, page };
+  const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"],
+    handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+  try {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(url);
+    return { browser, page };
+  } catch (error) {
+    await browser.close().catch(() => undefined);
+    throw error;
+  }
 }
