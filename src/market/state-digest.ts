@@ -86,7 +86,7 @@ export class SessionRing {
   private recordedAtMs: Float64Array;
   /** The slots allocated: sequence s is in slot s % slots. */
   private slots: number;
-  /** Invariant: the slots of sequences in [from, next) hold theirs (the last `capacity`). */
+  /** Invariant: the slots of sequences in [from, next) hold theirs; next - from <= slots. */
   private from: number;
   private next: number;
 
