@@ -1,6 +1,6 @@
 /**
  * The live view's server side: while at least one page is watching, it reads every node's
- * status, log tail and new Raft events every `intervalMs` (200 ms by default: five frames a
+ * status, log tail and new Raft events (one GET /v1/cluster/overview) every `intervalMs` (200 ms by default: five frames a
  * second, the rate issue 14 asks of the live view), its /metrics every second, and, with the admin token, its link rules; it keeps a
  * bounded timeline (Raft events, actions, process changes) and a bounded series of metric
  * samples, and hands each watcher one frame per interval (dashboard-frame.ts). With no page
@@ -18,7 +18,7 @@
  * Each node is read on its own: a paused node's requests time out (after `requestTimeoutMs`)
  * without holding back the frames, and at most one read of each kind per node is in flight.
  */
-import { NodeHttpClient } from "../cluster/admin-client.js";
+import { NodeHttpClient, type NodeAnswer } from "../cluster/admin-client.js";
 import { memberUrlProblem } from "../node/member-addresses.js";
 import { nodeIdPattern } from "../raft/index.js";
 import type {
@@ -96,6 +96,12 @@ interface NodeState {
   log: LogTailView | null;
   faults: LinkRuleView[] | null;
   eventsAfter: number;
+  /**
+   * Whether the node serves GET /v1/cluster/overview (status, log tail and events in one
+   * answer): unknown until it answers; false for an older node, read with the three routes. A
+   * node that stops answering is asked again once it is back (it may have been upgraded).
+   */
+  overview: boolean | undefined;
   reading: Set<string>;
   metrics: MetricsReading | undefined;
   /** The time of the reading whose rates the last sample took. */
@@ -138,16 +144,20 @@ export class ClusterWatcher {
     }
     this.metricsIntervalMs = options.metricsIntervalMs ?? clusterWatcherDefaults.metricsIntervalMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? clusterWatcherDefaults.requestTimeoutMs;
-    const token = options.adminToken ?? null;
-    this.nodes = options.nodes.map((node) => ({
+    this.nodes = options.nodes.map((node) => this.nodeState(node));
+  }
+
+  private nodeState(node: WatchedNode): NodeState {
+    const token = this.options.adminToken ?? null;
+    return {
       node,
-      client: new NodeHttpClient(node.url, this.requestTimeoutMs, undefined, options.ca),
+      client: new NodeHttpClient(node.url, this.requestTimeoutMs, undefined, this.options.ca),
       adminClient: token === null ? null
-        : new NodeHttpClient(node.url, this.requestTimeoutMs, token, options.ca),
+        : new NodeHttpClient(node.url, this.requestTimeoutMs, token, this.options.ca),
       status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
-      reading: new Set(), metrics: undefined, sampledMetricsMs: undefined, rates: null,
-      contact: new Map(),
-    }));
+      overview: undefined, reading: new Set(), metrics: undefined, sampledMetricsMs: undefined,
+      rates: null, contact: new Map(),
+    };
   }
 
   get ids(): string[] {
@@ -225,8 +235,7 @@ export class ClusterWatcher {
     if (metricsDue) this.lastMetricsMs = nowMs;
     const reads: Promise<void>[] = [];
     for (const state of this.nodes) {
-      reads.push(this.read(state, "status", () => this.readStatus(state)),
-        this.read(state, "events", () => this.readEvents(state)));
+      reads.push(this.read(state, "node", () => this.readNode(state)));
       if (metricsDue) {
         reads.push(this.read(state, "metrics", () => this.readMetrics(state)));
         if (state.adminClient !== null) {
@@ -260,9 +269,40 @@ export class ClusterWatcher {
     return read().catch(() => undefined).finally(() => state.reading.delete(kind));
   }
 
-  private async readStatus(state: NodeState): Promise<void> {
-    const [status, log] = await Promise.all([state.client.request("GET", "/v1/cluster/status"),
-      state.client.request("GET", `/v1/cluster/log?limit=${clusterWatcherDefaults.logEntries}`)]);
+  /**
+   * The node's status, log tail and new events: one GET /v1/cluster/overview, or the three
+   * routes it combines when the node is older than it.
+   */
+  private async readNode(state: NodeState): Promise<void> {
+    if (state.overview !== false) {
+      const answer = await state.client.request("GET", "/v1/cluster/overview?logLimit=" +
+        `${clusterWatcherDefaults.logEntries}&eventsAfter=${state.eventsAfter}&eventsLimit=` +
+        `${clusterWatcherDefaults.eventsPageLimit}`);
+      if (answer.kind === "noAnswer") state.overview = undefined;
+      if (answer.kind !== "answer" || answer.status !== 404) {
+        if (answer.kind === "answer" && answer.status === 200) state.overview = true;
+        const parts = answer.kind === "answer" && answer.status === 200
+          ? answer.body as { status?: unknown; log?: unknown; events?: unknown } : null;
+        const part = (body: unknown): NodeAnswer => parts === null ? answer
+          : typeof body === "object" && body !== null ? { kind: "answer", status: 200, body }
+          : { kind: "noAnswer", code: "an overview without this part" };
+        this.takeStatus(state, part(parts?.status), part(parts?.log));
+        this.takeEvents(state, part(parts?.events));
+        return;
+      }
+      state.overview = false;
+    }
+    const [status, log, events] = await Promise.all([
+      state.client.request("GET", "/v1/cluster/status"),
+      state.client.request("GET", `/v1/cluster/log?limit=${clusterWatcherDefaults.logEntries}`),
+      state.client.request("GET", `/v1/cluster/events?after=${state.eventsAfter}&limit=` +
+        `${clusterWatcherDefaults.eventsPageLimit}`)]);
+    if (status.kind === "noAnswer") state.overview = undefined;
+    this.takeStatus(state, status, log);
+    this.takeEvents(state, events);
+  }
+
+  private takeStatus(state: NodeState, status: NodeAnswer, log: NodeAnswer): void {
     if (status.kind !== "answer" || status.status !== 200) {
       state.status = null;
       state.error = status.kind === "answer" ? `answered ${status.status}`
@@ -292,14 +332,7 @@ export class ClusterWatcher {
         !nodeIdPattern.test(id)) {
         continue;
       }
-      const token = this.options.adminToken ?? null;
-      this.nodes.push({ node: { id, url },
-        client: new NodeHttpClient(url, this.requestTimeoutMs, undefined, this.options.ca),
-        adminClient: token === null ? null
-          : new NodeHttpClient(url, this.requestTimeoutMs, token, this.options.ca),
-        status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
-        reading: new Set(), metrics: undefined, sampledMetricsMs: undefined, rates: null,
-        contact: new Map() });
+      this.nodes.push(this.nodeState({ id, url }));
       this.record("process", id, "joined", `${id} joined the cluster (${url}): watched from now on`);
     }
   }
@@ -316,9 +349,7 @@ export class ClusterWatcher {
     for (const id of state.contact.keys()) if (!(id in progress)) state.contact.delete(id);
   }
 
-  private async readEvents(state: NodeState): Promise<void> {
-    const answer = await state.client.request("GET", `/v1/cluster/events?after=` +
-      `${state.eventsAfter}&limit=${clusterWatcherDefaults.eventsPageLimit}`);
+  private takeEvents(state: NodeState, answer: NodeAnswer): void {
     if (answer.kind !== "answer" || answer.status !== 200) return;
     const page = answer.body as { events?: unknown; lastSeq?: unknown };
     if (!Array.isArray(page.events) || typeof page.lastSeq !== "number") return;

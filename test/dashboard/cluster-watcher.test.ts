@@ -4,6 +4,7 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
+import http from "node:http";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { ClusterWatcher, clusterWatcherDefaults } from "../../src/dashboard/cluster-watcher.js";
@@ -114,6 +115,63 @@ describe("dashboard: the cluster watcher's frames", () => {
       watcher.close();
     }
   });
+
+  it("reads a node with one request a round, and a node without the overview route with three",
+    async () => {
+      // Counts the paths asked of n1, through a proxy that answers 404 to the overview when
+      // `older` (a node of an earlier version).
+      const asked = new Map<string, number>();
+      let older = false;
+      const proxy = http.createServer((request, response) => {
+        const path = (request.url ?? "").split("?")[0]!;
+        asked.set(path, (asked.get(path) ?? 0) + 1);
+        if (older && path === "/v1/cluster/overview") {
+          response.writeHead(404, { "content-type": "application/json" });
+          response.end(JSON.stringify({ error: { code: "not_found", message: "no route" } }));
+          return;
+        }
+        void fetch(`${n1.url}${request.url ?? ""}`).then(async (answer) => {
+          response.writeHead(answer.status, { "content-type": "application/json" });
+          response.end(await answer.text());
+        });
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+      const watch = async (): Promise<DashboardFrame[]> => {
+        asked.clear();
+        const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
+          intervalMs: 200, metricsIntervalMs: 60_000, nodes: [{ id: "n1", url }] });
+        const { frames, stop } = collect(watcher, Date.now());
+        try {
+          await waitFor(() => frames.length >= 3, 5000);
+        } finally {
+          stop();
+          watcher.close();
+        }
+        return frames.map((each) => each.frame);
+      };
+      try {
+        const frames = await watch();
+        const rounds = asked.get("/v1/cluster/overview") ?? 0;
+        expect(rounds).to.be.at.least(3);
+        expect([...asked.keys()].filter((path) => path.startsWith("/v1/"))).to.deep.equal(
+          ["/v1/cluster/overview"]);
+        for (const frame of [frames[0]!, frames.at(-1)!]) {
+          expect(frame.nodes[0]!.status?.role).to.equal("leader");
+          expect(frame.nodes[0]!.log?.entries.length).to.be.greaterThan(0);
+        }
+        older = true;
+        const olderFrames = await watch();
+        expect(asked.get("/v1/cluster/overview")).to.equal(1);
+        for (const path of ["/v1/cluster/status", "/v1/cluster/log", "/v1/cluster/events"]) {
+          expect(asked.get(path) ?? 0, path).to.be.at.least(2);
+        }
+        expect(olderFrames.at(-1)!.nodes[0]!.status?.role).to.equal("leader");
+        expect(olderFrames.at(-1)!.nodes[0]!.log?.entries.length).to.be.greaterThan(0);
+      } finally {
+        await new Promise((resolve) => proxy.close(resolve));
+      }
+    });
 
   it("refuses a frame interval outside its bounds", () => {
     for (const intervalMs of [0, 99, 5001, 250.5]) {

@@ -197,13 +197,21 @@ function ActionBar(props: { offered: Set<string>; run: (body: Record<string, unk
   </div>`;
 }
 
+/** The nodes table's columns, in px (0: the rest of the width, for the buttons). */
+const nodeColumnWidthsPx = [110, 65, 120, 45, 45, 55, 75, 75, 100, 85, 95, 110, 0];
+
 function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
   run: (body: Record<string, unknown>) => void }): unknown {
   const { frame, offered, run } = props;
   const leader = leaderOf(frame);
   // Learners as the leader reports them (status extension; absent from older nodes).
   const learners = (leader?.status as { learners?: string[] } | null | undefined)?.learners ?? [];
-  return html`<table class="nodes">
+  // Fixed layout, the columns' widths set here: a cell whose number grows does not make the
+  // browser measure every cell of the table again (and repaint the rows that moved) five times
+  // a second. Measured in headless chromium under load: the table's layout and raster took
+  // about half as long per frame.
+  return html`<table class="nodes"><colgroup>${nodeColumnWidthsPx.map((widthPx) =>
+      html`<col style=${widthPx === 0 ? "" : `width:${widthPx}px`} />`)}</colgroup>
     <thead><tr><th>node</th><th>process</th><th>role</th><th>term</th><th>vote</th>
       <th>leader</th><th>commit</th><th>applied</th><th>last</th><th>heard leader</th>
       <th>election timer</th><th>network</th><th></th></tr></thead>
