@@ -278,19 +278,26 @@ export class ClusterWatcher {
       const answer = await state.client.request("GET", "/v1/cluster/overview?logLimit=" +
         `${clusterWatcherDefaults.logEntries}&eventsAfter=${state.eventsAfter}&eventsLimit=` +
         `${clusterWatcherDefaults.eventsPageLimit}`);
-      if (answer.kind === "noAnswer") state.overview = undefined;
-      if (answer.kind !== "answer" || answer.status !== 404) {
-        if (answer.kind === "answer" && answer.status === 200) state.overview = true;
-        const parts = answer.kind === "answer" && answer.status === 200
-          ? answer.body as { status?: unknown; log?: unknown; events?: unknown } : null;
-        const part = (body: unknown): NodeAnswer => parts === null ? answer
-          : typeof body === "object" && body !== null ? { kind: "answer", status: 200, body }
-          : { kind: "noAnswer", code: "an overview without this part" };
-        this.takeStatus(state, part(parts?.status), part(parts?.log));
-        this.takeEvents(state, part(parts?.events));
+      if (answer.kind === "answer" && answer.status === 404) {
+        state.overview = false;
+      } else {
+        if (answer.kind === "noAnswer") state.overview = undefined;
+        else if (answer.status === 200) state.overview = true;
+        // Each part as its own route would have answered: a 200 whose part is missing or not
+        // an object is no answer for that part (never data taken on trust).
+        const part = (name: "status" | "log" | "events"): NodeAnswer => {
+          if (answer.kind !== "answer" || answer.status !== 200) return answer;
+          const body = answer.body;
+          const value = typeof body === "object" && body !== null
+            ? (body as Record<string, unknown>)[name] : undefined;
+          return typeof value === "object" && value !== null
+            ? { kind: "answer", status: 200, body: value }
+            : { kind: "noAnswer", code: `an overview without its ${name}` };
+        };
+        this.takeStatus(state, part("status"), part("log"));
+        this.takeEvents(state, part("events"));
         return;
       }
-      state.overview = false;
     }
     const [status, log, events] = await Promise.all([
       state.client.request("GET", "/v1/cluster/status"),
@@ -303,10 +310,13 @@ export class ClusterWatcher {
   }
 
   private takeStatus(state: NodeState, status: NodeAnswer, log: NodeAnswer): void {
-    if (status.kind !== "answer" || status.status !== 200) {
+    if (status.kind !== "answer" || status.status !== 200 || typeof status.body !== "object" ||
+      status.body === null) {
       state.status = null;
-      state.error = status.kind === "answer" ? `answered ${status.status}`
-        : status.code === "timeout" ? `no answer within ${this.requestTimeoutMs} ms` : status.code;
+      state.error = status.kind === "noAnswer" ? status.code === "timeout"
+        ? `no answer within ${this.requestTimeoutMs} ms` : status.code
+        : status.status === 200 ? "answered a status that is not an object"
+        : `answered ${status.status}`;
       return;
     }
     const nowMs = Date.now();
@@ -314,7 +324,8 @@ export class ClusterWatcher {
     state.error = null;
     state.answeredMs = nowMs;
     // An older node has no log route: the log stays unknown.
-    state.log = log.kind === "answer" && log.status === 200 ? log.body as LogTailView : null;
+    state.log = log.kind === "answer" && log.status === 200 && typeof log.body === "object" &&
+      log.body !== null ? log.body as LogTailView : null;
     this.trackContact(state, nowMs);
     if (state.status.role === "leader") this.learnMembers(state.status);
   }
@@ -356,6 +367,8 @@ export class ClusterWatcher {
     // A restarted node counts from 1 again: read it from its start.
     if (page.lastSeq < state.eventsAfter) {
       state.eventsAfter = 0;
+      // Perhaps a newer version now: asked for the overview again.
+      state.overview = undefined;
       this.record("process", state.node.id, "restarted", `${state.node.id} restarted (its ` +
         "Raft events count from 1 again)");
       return;

@@ -191,18 +191,22 @@ describe("client API: routes", () => {
 
   it("GET /v1/cluster/overview answers status, log tail and events at once, as the three routes do",
     async () => {
-      const query = "logLimit=2&eventsAfter=0&eventsLimit=5";
+      service.events.record([1, 2, 3].map((index) =>
+        ({ kind: "leaderElected", term: 3, index, votes: ["n1"] })), 0, 1000);
+      const query = "logLimit=2&eventsAfter=1&eventsLimit=1";
       const answer = await request(`${served.url}/v1/cluster/overview?${query}`, "GET");
       expect(answer.status).to.equal(200);
       const body = answer.body as { status: unknown; log: unknown; events: unknown };
       expect(body).to.have.all.keys("status", "log", "events");
       const [status, log, events] = await Promise.all([request(`${served.url}/v1/cluster/status`),
         request(`${served.url}/v1/cluster/log?limit=2`),
-        request(`${served.url}/v1/cluster/events?after=0&limit=5`)]);
+        request(`${served.url}/v1/cluster/events?after=1&limit=1`)]);
       expect(body.status).to.deep.equal(status.body);
       expect(body.log).to.deep.equal(log.body);
       expect(body.events).to.deep.equal(events.body);
       expect((body.log as { entries: unknown[] }).entries).to.have.length(2);
+      expect((body.events as { events: { seq: number }[] }).events.map((event) => event.seq))
+        .to.deep.equal([2]);
       for (const bad of ["logLimit=0", "logLimit=201", "eventsLimit=0", "eventsAfter=-1",
         "limit=3", "eventsLimit=1&eventsLimit=2"]) {
         const refused = await request(`${served.url}/v1/cluster/overview?${bad}`, "GET");

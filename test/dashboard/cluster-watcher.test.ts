@@ -118,7 +118,9 @@ describe("dashboard: the cluster watcher's frames", () => {
 
   it("reads a node with one request a round, and a node without the overview route with three",
     async () => {
-      // Counts the paths asked of n1, through a proxy that answers 404 to the overview when
+      const service = new FakeNodeService("n5").loadDemo();
+      const n5 = await serveNode(service);
+      // Counts the paths asked of n5, through a proxy that answers 404 to the overview when
       // `older` (a node of an earlier version).
       const asked = new Map<string, number>();
       let older = false;
@@ -130,46 +132,67 @@ describe("dashboard: the cluster watcher's frames", () => {
           response.end(JSON.stringify({ error: { code: "not_found", message: "no route" } }));
           return;
         }
-        void fetch(`${n1.url}${request.url ?? ""}`).then(async (answer) => {
+        void fetch(`${n5.url}${request.url ?? ""}`).then(async (answer) => {
           response.writeHead(answer.status, { "content-type": "application/json" });
           response.end(await answer.text());
-        });
+        }, () => response.destroy());
       });
       await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
       const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+      let term = 3;
+      const elect = (): void => {
+        term++;
+        service.events.record([{ kind: "leaderElected", term, index: term, votes: ["n5"] }], 0,
+          Date.now());
+      };
+      /** Watches n5 for a few frames, with one election before and one during the watch. */
       const watch = async (): Promise<DashboardFrame[]> => {
         asked.clear();
+        elect();
         const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
-          intervalMs: 200, metricsIntervalMs: 60_000, nodes: [{ id: "n1", url }] });
+          intervalMs: 200, metricsIntervalMs: 60_000, nodes: [{ id: "n5", url }] });
         const { frames, stop } = collect(watcher, Date.now());
         try {
-          await waitFor(() => frames.length >= 3, 5000);
+          await waitFor(() => frames.length >= 2, 5000);
+          elect();
+          const seen = frames.length;
+          await waitFor(() => frames.length >= seen + 2, 5000);
         } finally {
           stop();
           watcher.close();
         }
         return frames.map((each) => each.frame);
       };
+      /** The terms of the elections the frames put on the timeline, in order, repeats kept. */
+      const electedTerms = (frames: DashboardFrame[]): (number | null)[] => frames
+        .flatMap((frame) => frame.events)
+        .filter((event) => event.source === "raft" && event.kind === "leaderElected")
+        .map((event) => event.term);
       try {
         const frames = await watch();
-        const rounds = asked.get("/v1/cluster/overview") ?? 0;
-        expect(rounds).to.be.at.least(3);
+        expect(asked.get("/v1/cluster/overview") ?? 0).to.be.at.least(4);
         expect([...asked.keys()].filter((path) => path.startsWith("/v1/"))).to.deep.equal(
           ["/v1/cluster/overview"]);
         for (const frame of [frames[0]!, frames.at(-1)!]) {
           expect(frame.nodes[0]!.status?.role).to.equal("leader");
           expect(frame.nodes[0]!.log?.entries.length).to.be.greaterThan(0);
         }
+        // Each election once: the one before the watch, and the one during it.
+        expect(electedTerms(frames)).to.deep.equal([4, 5]);
+
         older = true;
         const olderFrames = await watch();
         expect(asked.get("/v1/cluster/overview")).to.equal(1);
         for (const path of ["/v1/cluster/status", "/v1/cluster/log", "/v1/cluster/events"]) {
-          expect(asked.get(path) ?? 0, path).to.be.at.least(2);
+          expect(asked.get(path) ?? 0, path).to.be.at.least(3);
         }
         expect(olderFrames.at(-1)!.nodes[0]!.status?.role).to.equal("leader");
         expect(olderFrames.at(-1)!.nodes[0]!.log?.entries.length).to.be.greaterThan(0);
+        // A new watcher reads the node's events from its start.
+        expect(electedTerms(olderFrames)).to.deep.equal([4, 5, 6, 7]);
       } finally {
         await new Promise((resolve) => proxy.close(resolve));
+        await n5.close();
       }
     });
 

@@ -129,8 +129,7 @@ function App(): unknown {
       <span class=${`connection ${state.connected ? "live" : "lost"}`} data-testid="connection">
         ${state.connected ? "live" : "reconnecting"}</span>
       <span class="muted" data-testid="frame-time" data-time-ms=${frame.timeMs}
-        data-renders=${renderCount}>as of
-        ${timeOfDay(frame.timeMs)}</span>
+        data-renders=${renderCount}>${`as of ${timeOfDay(frame.timeMs)}`}</span>
       <span data-testid="summary">${leader === null ? "no leader"
         : `leader ${leader.id}, term ${leader.status?.term}`}</span>
       ${info?.tokenRequired === true ? html`<${TokenInput} set=${tokenSet}
@@ -198,7 +197,7 @@ function ActionBar(props: { offered: Set<string>; run: (body: Record<string, unk
 }
 
 /** The nodes table's columns, in px (0: the rest of the width, for the buttons). */
-const nodeColumnWidthsPx = [110, 65, 120, 45, 45, 55, 75, 75, 100, 85, 95, 110, 0];
+const nodeColumnWidthsPx = [100, 70, 120, 40, 45, 55, 70, 70, 110, 75, 92, 100, 0];
 
 function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
   run: (body: Record<string, unknown>) => void }): unknown {
@@ -239,20 +238,21 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
       return html`<tr data-node=${node.id} data-role=${status?.role ?? ""} data-state=${state}
         data-process=${node.process} data-term=${status?.term ?? ""}
         data-cut=${isolated ? "true" : "false"} class=${`state-${state}`}>
-        <td><b>${node.id}</b>${node.pid === null ? null : html`<small> pid ${node.pid}</small>`}</td>
+        <td title=${node.id}><b>${node.id}</b>${node.pid === null ? null
+          : html`<small> pid ${node.pid}</small>`}</td>
         <td>${node.process}</td>
-        <td class="role">${status === null ? node.error ?? "no answer" : roleLabel(status.role)}</td>
+        <td class="role wraps">${status === null ? node.error ?? "no answer" : roleLabel(status.role)}</td>
         <td><span class="term" style=${`background:${termColor(status?.term ?? 0)}`}>
           ${status?.term ?? "-"}</span></td>
-        <td>${status?.vote ?? "-"}</td>
-        <td>${status?.leaderId ?? "-"}</td>
+        <td title=${status?.vote ?? ""}>${status?.vote ?? "-"}</td>
+        <td title=${status?.leaderId ?? ""}>${status?.leaderId ?? "-"}</td>
         <td>${status?.commitIndex ?? "-"}</td>
         <td>${status?.appliedIndex ?? "-"}</td>
         <td>${status?.lastLogIndex ?? "-"}${lag > 0 ? html` <small class="lag">(-${lag})</small>` : null}</td>
         <td>${heard}</td>
         <td><div class="timer" title=${`${elapsed} of ${timeout} ticks`}>
           <div style=${`width:${Math.round(timerFraction * 100)}%`}></div></div></td>
-        <td>${cut.length === 0 ? "ok" : isolated ? html`<span class="cut">cut off</span>`
+        <td class="wraps">${cut.length === 0 ? "ok" : isolated ? html`<span class="cut">cut off</span>`
           : html`<span class="cut">cut from ${cut.join(", ")}</span>`}</td>
         <td class="buttons">${processButton("kill", "kill")}
           ${processButton("restart", "restart")}
