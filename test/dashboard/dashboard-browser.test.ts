@@ -102,10 +102,17 @@ describe("the live view in a browser (3-node npm run cluster)", function () {
     const shownMs = Date.now() - clickedMs;
     await screenshot("2-leader-killed");
     expect(shownMs).to.be.below(3000);
+    // The down node's link rules cannot be read: the network view says so, and does not show
+    // its links as "ok".
+    await page.waitForSelector(`[data-testid=rules-unknown]:has-text("${old.id}")`,
+      { timeout: 5000 });
+    expect(await page.textContent(`button[data-action=cut][data-from=${old.id}]`)).to.equal("?");
     // Bring it back for the next tests.
     await page.click(`button[data-action=restart][data-node=${old.id}]`);
     await page.waitForFunction(`document.querySelector("tr[data-node=${old.id}]")` +
-      '?.getAttribute("data-role") === "follower"', undefined, { timeout: 20_000 });
+      '?.getAttribute("data-role") === "follower" && ' +
+      'document.querySelector("[data-testid=rules-unknown]") === null', undefined,
+    { timeout: 20_000 });
   });
 
   it("isolate a follower: cut off and lagging; heal: it catches up", async () => {

@@ -292,10 +292,16 @@ function NetworkView(props: { frame: DashboardFrame; offered: Set<string>;
   run: (body: Record<string, unknown>) => void; rates: MetricsSample | undefined }): unknown {
   const { frame, offered, run } = props;
   const rates = props.rates?.nodes;
-  const known = frame.nodes.every((node) => node.faults !== null);
+  // A node's rules are unknown without the admin token (a node's own view), or while it does
+  // not answer (down, paused): a link it holds rules for may then be cut unseen.
+  const unknown = frame.nodes.filter((node) => node.faults === null).map((node) => node.id);
+  const rulesKnown = (id: string): boolean => !unknown.includes(id);
   const rules = frame.nodes.flatMap((node) => (node.faults ?? []).map((rule) => ({ node, rule })));
-  return html`${known ? null : html`<p class="muted">The link rules are read with the admin
-    token: the launcher's view shows them.</p>`}
+  return html`${unknown.length === 0 ? null : unknown.length === frame.nodes.length
+    ? html`<p class="muted">The link rules are read with the admin token: the launcher's view
+      shows them.</p>`
+    : html`<p class="muted" data-testid="rules-unknown">The link rules of ${unknown.join(", ")}
+      are not known (no answer): a link marked ? may be cut.</p>`}
     <p class="muted">Each cell is the link from the row's node to the column's, with the peer
       messages it carried per second.</p>
     <table class="links"><thead><tr><th>from \\ to</th>${frame.ids.map((id) =>
@@ -306,11 +312,11 @@ function NetworkView(props: { frame: DashboardFrame; offered: Set<string>;
         const cut = cutPeers(frame, from).includes(to);
         const action = cut ? "heal-link" : "cut";
         const rate = rates?.[from]?.messagesPerSecondTo[to];
+        const label = cut ? "cut" : rulesKnown(from) && rulesKnown(to) ? "ok" : "?";
         return html`<td class=${cut ? "cut" : "ok"}>${offered.has(action) ? html`<button
           data-action=${action} data-from=${from} data-to=${to}
           title=${cut ? "heal this link" : "cut this link (both ways)"}
-          onClick=${() => run({ action, from, to })}>${cut ? "cut" : "ok"}</button>`
-          : cut ? "cut" : known ? "ok" : "?"}${rate === undefined ? null
+          onClick=${() => run({ action, from, to })}>${label}</button>` : label}${rate === undefined ? null
           : html`<br /><small>${rate} msg/s</small>`}</td>`;
       })}</tr>`)}</tbody></table>
     ${rules.length === 0 ? null : html`<ul class="rules">${rules.map(({ node, rule }) => html`<li>
