@@ -125,7 +125,15 @@ function installExitGuard(): void {
   if (exitGuardInstalled) return;
   exitGuardInstalled = true;
   process.on("exit", () => {
-    for (const cluster of unstoppedClusters) cluster.killNow();
+    // Never throws: an error here would turn a clean exit into code 1 and skip the other
+    // clusters and every later exit listener (playwright's, which closes chromium).
+    for (const cluster of unstoppedClusters) {
+      try {
+        cluster.killNow();
+      } catch {
+        // The folder may still be written by a node not dead yet: left behind.
+      }
+    }
   });
 }
 

@@ -3,11 +3,10 @@
  * on an unhandled rejection, before its `finally` could stop its cluster, still takes its
  * nodes and their folder with it.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { waitFor } from "./helpers.js";
+import { runTsScript, waitFor } from "./helpers.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/owner-that-crashes.ts", import.meta.url));
 
@@ -25,18 +24,13 @@ describe("LocalCluster: no node outlives its owner", function () {
   this.timeout(60_000);
 
   it("kills the nodes and removes the folder when the owner exits without stop()", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", fixture],
-      { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    const started = JSON.parse(stdout.trim().split("\n")[0] ?? "{}") as
-      { pids?: number[]; root?: string };
+    // Bounded: a fixture that hung would be killed, not left running with its node.
+    const run = await runTsScript(fixture, [], 30_000);
+    let started: { pids?: number[]; root?: string } = {};
     try {
-      expect(code, stderr).to.equal(1);
-      expect(stderr).to.include("the owner failed before stopping its cluster");
+      expect(run.code, run.stderr).to.equal(1);
+      expect(run.stderr).to.include("the owner failed before stopping its cluster");
+      started = JSON.parse(run.stdout.trim().split("\n")[0] || "{}") as typeof started;
       expect(started.pids).to.have.length(1);
       await waitFor(async () => started.pids!.every((pid) => !running(pid)) ? true : undefined,
         "the node to exit", 10_000);
