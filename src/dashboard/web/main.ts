@@ -374,7 +374,13 @@ function LogsView(props: { frame: DashboardFrame }): unknown {
         context.globalAlpha = entry === undefined || index <= commit ? 1 : 0.45;
         context.fillStyle = entry === undefined ? "#f4f5f7" : termColor(entry.term);
         context.fillRect(left + 1, top + 1, logCell.widthPx - 2, logCell.heightPx - 2);
-        if (entry !== undefined) {
+        // The term is written on the first cell of each run of one term only: the colour
+        // says the rest. Text is what a software canvas draws slowest: a number in every cell
+        // cost chromium about 1 point of a core more (9.0% against 7.9%, four interleaved
+        // 10 s windows each, 16 clients).
+        const runStart = entry !== undefined && (index === low || entry.kind !== "command" ||
+          entries.get(index - 1)?.term !== entry.term);
+        if (entry !== undefined && runStart) {
           context.fillStyle = "#000";
           context.fillText(entry.kind === "noop" ? "·" : entry.kind === "config" ? "c"
             : String(entry.term), left + logCell.widthPx / 2, top + logCell.heightPx / 2);
@@ -393,9 +399,9 @@ function LogsView(props: { frame: DashboardFrame }): unknown {
       data-commit=${node.log?.commitIndex ?? ""} data-last=${node.log?.lastLogIndex ?? ""}
       data-entries=${(node.log?.entries ?? []).map((entry) =>
         `${entry.index}:${entry.term}:${entry.kind}`).join(" ")}></li>`)}</ul>
-    <p class="muted">Each cell is an entry, coloured by its term (the number; · is a new
-      leader's empty entry); the black bar marks the node's commit index; faded entries are not
-      committed.</p>`;
+    <p class="muted">Each cell is an entry, coloured by its term (the number, written where a
+      term's entries begin; · is a new leader's empty entry); the black bar marks the node's
+      commit index; faded entries are not committed.</p>`;
 }
 
 function ChartsView(props: { samples: MetricsSample[]; ids: readonly string[];
