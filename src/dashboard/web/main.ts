@@ -207,8 +207,8 @@ function NodesTable(props: { frame: DashboardFrame; offered: Set<string>;
   const learners = (leader?.status as { learners?: string[] } | null | undefined)?.learners ?? [];
   // Fixed layout, the columns' widths set here: a cell whose number grows does not make the
   // browser measure every cell of the table again (and repaint the rows that moved) five times
-  // a second. Measured in headless chromium under load: the table's layout and raster took
-  // about half as long per frame.
+  // a second. Measured in headless chromium under 16 clients: 8.7% of a core against 9.3% with
+  // automatic layout (four interleaved 10 s windows each).
   return html`<table class="nodes"><colgroup>${nodeColumnWidthsPx.map((widthPx) =>
       html`<col style=${widthPx === 0 ? "" : `width:${widthPx}px`} />`)}</colgroup>
     <thead><tr><th>node</th><th>process</th><th>role</th><th>term</th><th>vote</th>
@@ -378,9 +378,11 @@ function LogsView(props: { frame: DashboardFrame }): unknown {
         // says the rest. Text is what a software canvas draws slowest: a number in every cell
         // cost chromium about 1 point of a core more (9.0% against 7.9%, four interleaved
         // 10 s windows each, 16 clients).
-        const runStart = entry !== undefined && (index === low || entry.kind !== "command" ||
-          entries.get(index - 1)?.term !== entry.term);
-        if (entry !== undefined && runStart) {
+        // (After a new leader's empty entry, "·", its first command shows the term.)
+        const previous = entries.get(index - 1);
+        const runStart = index === low || previous === undefined || previous.kind !== "command" ||
+          previous.term !== entry?.term;
+        if (entry !== undefined && (entry.kind !== "command" || runStart)) {
           context.fillStyle = "#000";
           context.fillText(entry.kind === "noop" ? "·" : entry.kind === "config" ? "c"
             : String(entry.term), left + logCell.widthPx / 2, top + logCell.heightPx / 2);
