@@ -2,9 +2,10 @@
  * The live view's server side: while at least one page is watching, it reads every node's
  * status, log tail and new Raft events (one GET /v1/cluster/overview) every `intervalMs`
  * (200 ms by default: five frames a second, the rate issue 14 asks of the live view), its
- * /metrics every second, and, with the admin token, its link rules; it keeps a bounded timeline (Raft events, actions, process changes) and a bounded series of metric
- * samples, and hands each watcher one frame per interval (dashboard-frame.ts). With no page
- * open it reads nothing, so an unwatched cluster pays nothing for it.
+ * /metrics every second, and, with the admin token, its link rules; it keeps a bounded
+ * timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
+ * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
+ * nothing, so an unwatched cluster pays nothing for it.
  *
  * A frame goes out once the reads of its round are in (or after `frameWaitMsMax`, whichever
  * comes first), so that it shows the cluster as of that round, not as of the round before.
