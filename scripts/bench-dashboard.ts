@@ -2,7 +2,7 @@
  * `npm run bench -- dashboard`: what watching the cluster costs it. One 3-node cluster, one
  * load (N closed-loop clients buying, spread over the nodes), measured in rotating phases with
  * the live view closed, with only its frame stream read (GET /ui/stream by a plain HTTP client:
- * the dashboard server reads every node twice a second and sends frames, no browser draws
+ * the dashboard server reads every node five times a second and sends frames, no browser draws
  * them) and open in headless chromium (closed, stream, open; then stream, open, closed; then
  * open, closed, stream; ...), after a warm-up phase that is not counted. The stream phases
  * split the cost of watching between the server side and the browser. Rotating on one cluster

@@ -37,6 +37,7 @@ import type {
   WorkloadView,
 } from "./dashboard-frame.js";
 import { describeRule } from "../cluster/partitions.js";
+import { seriesBounds } from "./frame-merge.js";
 import { ratesBetween, readMetrics, type MetricsReading } from "./metrics-rates.js";
 
 export interface WatchedNode {
@@ -68,10 +69,10 @@ export const clusterWatcherDefaults = {
   intervalMsMax: 5000,
   metricsIntervalMs: 1000,
   requestTimeoutMs: 1000,
-  /** Timeline events kept (the first frame of a page carries them all). */
-  timelineEventsMax: 600,
-  /** Metric samples kept: five minutes at one a second. */
-  samplesMax: 300,
+  /** Timeline events kept (the first frame of a page carries them all; the page keeps as many). */
+  timelineEventsMax: seriesBounds.eventsMax,
+  /** Metric samples kept (the same). */
+  samplesMax: seriesBounds.samplesMax,
   /** Entries of each node's log tail. */
   logEntries: 24,
   /** Raft events asked for in one read (a node's ring holds 1,000). */

@@ -1,6 +1,6 @@
 /**
  * What the live view's server pushes to the page (Server-Sent Events, one `frame` event every
- * 500 ms by default: cluster-watcher.ts), shared by the server (src/dashboard/) and the page
+ * 200 ms by default: cluster-watcher.ts), shared by the server (src/dashboard/) and the page
  * (src/dashboard/web/). Types only, so the browser bundle imports nothing of the server.
  *
  * A frame carries the whole current state of the nodes, and only what is new of the two

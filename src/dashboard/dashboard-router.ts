@@ -6,7 +6,7 @@
  * | `GET /ui/`           | the page (HTML); `/ui` redirects here                      |
  * | `GET /ui/assets/:f`  | the bundled script and stylesheet                          |
  * | `GET /ui/info`       | `{mode, actions, tokenRequired}`                           |
- * | `GET /ui/stream`     | Server-Sent Events: one `frame` (dashboard-frame.ts) per 500 ms |
+ * | `GET /ui/stream`     | Server-Sent Events: one `frame` (dashboard-frame.ts) per 200 ms |
  * | `GET /ui/frame`      | one frame as JSON                                          |
  * | `POST /ui/actions`   | `{action, ...}` -> `200 {message}`                         |
  *

@@ -1,8 +1,8 @@
 /**
  * The live view's page: Preact components written with htm, fed by the server's frames
- * (Server-Sent Events at GET stream, two a second by default). Everything shown comes from the frames;
- * the page's only requests of its own are the actions (POST actions) and the market (search,
- * buy, an order). Under a node's /ui the actions need the admin token, typed into the page and
+ * (Server-Sent Events at GET stream, five a second by default). Everything shown comes from the
+ * frames; the page's only requests of its own are the actions (POST actions) and the market
+ * (search, buy, an order). Under a node's /ui the actions need the admin token, typed into the page and
  * kept in this module's memory only: never stored, never in a URL.
  */
 import { html, render } from "htm/preact";
@@ -18,12 +18,11 @@ import type {
   NodeView,
   TimelineEvent,
 } from "../dashboard-frame.js";
+import { mergeFrame, seriesBounds } from "../frame-merge.js";
 import { Chart, chartSpecs, nodeColors, type Markers } from "./charts.js";
 
-const timelineMax = 600;
 /** Events listed at once: a longer list costs the browser more at every frame. */
 const timelineShownMax = 120;
-const samplesMax = 300;
 
 /** Renders of the page so far: shown as an attribute, for a benchmark to see it keep up. */
 let renderCount = 0;
@@ -33,8 +32,8 @@ let adminToken = "";
 
 interface ViewState {
   frame: DashboardFrame | null;
-  events: TimelineEvent[];
-  samples: MetricsSample[];
+  events: readonly TimelineEvent[];
+  samples: readonly MetricsSample[];
   connected: boolean;
 }
 
@@ -92,19 +91,20 @@ function App(): unknown {
     void fetch("info").then((response) => response.json()).then((body) =>
       setInfo(body as DashboardInfo));
     const source = new EventSource("stream");
+    // The first frame of each connection (EventSource opens it again after a loss) carries
+    // the server's whole backlog: it replaces the series held (frame-merge.ts).
+    let opened = true;
+    source.onopen = () => {
+      opened = true;
+    };
     source.addEventListener("frame", (message) => {
       const frame = JSON.parse((message as MessageEvent<string>).data) as DashboardFrame;
-      setState((previous) => {
-        // The same arrays while nothing is new, so that the timeline and the charts, which
-        // are memoized on them, are not rendered again at every frame.
-        const lastSeq = previous.events.at(-1)?.seq ?? 0;
-        const fresh = frame.events.filter((event) => event.seq > lastSeq);
-        const events = fresh.length === 0 ? previous.events
-          : [...previous.events, ...fresh].slice(-timelineMax);
-        const samples = frame.samples.length === 0 ? previous.samples
-          : [...previous.samples, ...frame.samples].slice(-samplesMax);
-        return { frame, events, samples, connected: true };
-      });
+      const first = opened;
+      opened = false;
+      // The same arrays while nothing is new, so that the timeline and the charts, which are
+      // memoized on them, are not rendered again at every frame.
+      setState((previous) => ({ ...mergeFrame(previous, frame, first, seriesBounds), frame,
+        connected: true }));
     });
     source.onerror = () => setState((previous) => ({ ...previous, connected: false }));
     return () => source.close();
@@ -406,8 +406,8 @@ function LogsView(props: { frame: DashboardFrame }): unknown {
       commit index; faded entries are not committed.</p>`;
 }
 
-function ChartsView(props: { samples: MetricsSample[]; ids: readonly string[];
-  events: TimelineEvent[]; picked: number | null }): unknown {
+function ChartsView(props: { samples: readonly MetricsSample[]; ids: readonly string[];
+  events: readonly TimelineEvent[]; picked: number | null }): unknown {
   const container = useRef<HTMLDivElement>(null);
   const charts = useRef<Chart[]>([]);
   const markers = useRef<Markers>({ elections: [], picked: null });
@@ -449,7 +449,7 @@ const importantKinds = new Set(["leaderElected", "campaignStarted", "roleChanged
   "voteGranted", "voteRefused", "snapshotSent", "snapshotInstalled", "logTruncated",
   "transferStarted", "transferAbandoned"]);
 
-function TimelineView(props: { events: TimelineEvent[]; picked: number | null;
+function TimelineView(props: { events: readonly TimelineEvent[]; picked: number | null;
   pick: (timeMs: number | null) => void }): unknown {
   const [all, setAll] = useState(false);
   const shown = props.events.filter((event) => all || event.source !== "raft" ||
