@@ -15,7 +15,8 @@ import type { AppendEntriesRequest, NodeId } from "./messages.js";
  *
  * A departing node counts for nothing: it has no Progress, so no quorum (commit, votes,
  * CheckQuorum, ReadIndex), no transfer and no snapshot can name it, and its answers are
- * dropped quietly as a former member's (Raft.acceptFrom).
+ * dropped quietly as a former member's (Raft.acceptFrom; the answer to a read forwarded to it
+ * while it led is taken, as from anyone).
  */
 
 /** At most this many departing nodes are remembered; the oldest gives way (STYLE.md §5). */

@@ -101,7 +101,8 @@ export class Raft {
   /** The last committed entry handed to the driver (applyCommittedConfig). */
   handedIndex = 0;
   /** Every node named by a configuration this node held since it started: messages from one
-   * that is no member now are dropped quietly, not reported as a protocol violation. */
+   * that is no member now are dropped quietly, not reported as a protocol violation (except
+   * those knowsSender takes from anyone, such as the answer to a read). */
   readonly formerMembers = new Set<NodeId>();
   /**
    * The index of the committed change that removed each former member, as applied here (any
@@ -207,21 +208,30 @@ export class Raft {
   }
 
   /**
-   * Whether `m` comes from a node this one talks to: a member of its configuration; or, for a
-   * node that is no voter (a learner that joined, whose configuration may not name its leader
-   * yet), a leader's message.
+   * Whether `m` comes from a node this one talks to: a member of its configuration; the leader
+   * it follows; or, from any node, a leader's message, a vote request, TimeoutNow, a forwarded
+   * proposal or read, and the answer to a read at a term not above ours.
    */
   private knowsSender(m: RaftMessage): boolean {
     if (this.memberIds.has(m.from)) return true;
     // A node added by a change this one has not seen yet: a learner promoted and now leading,
     // or a voter of a newer configuration campaigning. Refusing it could leave this node behind
     // for good (`npm run sim -- --core --membership --seed 4`); etcd takes messages from any
-    // node of the cluster (the transport checks the cluster id and the peer token). Answers
-    // from a stranger are still refused, unless it is the leader this node follows: this node
-    // asked it nothing.
+    // node of the cluster (the transport checks the cluster id and the peer token). Other
+    // answers from a stranger are refused, unless it is the leader this node follows: this
+    // node asked it nothing.
+    //
+    // The answer to a read is taken from anyone at our term or below. A node whose
+    // configuration is stale (removed, or restored from an old disk) follows a leader it has
+    // no member entry for, forwards it a read, and may stop following it before the answer
+    // arrives (`npm run sim -- --core --membership --seed 2611409998`). Such an answer is sound
+    // whoever sends it: an index comes only from the leader of the term the read was forwarded
+    // at, once a quorum confirmed it still led (§6.4; leader.ts answerRead), and an answer of
+    // an older term fails the read (stepTerm). A stranger's answer of a later term is left to
+    // acceptFrom: its term must not move ours.
     return isFromLeader(m) || m.type === "preVote" || m.type === "requestVote" ||
       m.type === "timeoutNow" || m.type === "propose" || m.type === "readIndex" ||
-      m.from === this.leaderId;
+      (m.type === "readIndexResponse" && m.term <= this.term) || m.from === this.leaderId;
   }
 
   /**
@@ -747,6 +757,15 @@ export class Raft {
     // A removed node that is heard from runs on: told again that its removal committed (its
     // vote requests, which knowsSender lets through for members it has not seen yet, too).
     if (!this.memberIds.has(m.from) && this.formerMembers.has(m.from)) this.departAgain(m);
+    if (m.type === "readIndexResponse" && m.from !== this.id && !this.knowsSender(m)) {
+      // A later term's answer to a read, from a node outside the configuration that this one
+      // does not follow now: honest (a leader of a newer configuration, or one that moved on,
+      // answers a read forwarded at an older term with no index, at its own term), but a
+      // stranger's term must not move ours: a removed server must not disrupt (§4.2.3). The
+      // read fails, so that its client retries.
+      this.droppedReads.push(m.context);
+      return false;
+    }
     if (m.from !== this.id && !this.knowsSender(m) && this.formerMembers.has(m.from)) {
       // A node removed from the configuration (or not yet added, as far as we know) that runs
       // on: its messages are honest but count nowhere. Dropped; its campaigns are noted. A

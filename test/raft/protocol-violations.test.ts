@@ -356,6 +356,51 @@ describe("protocol violations: the follower", () => {
     expect(good.ready.snapshot?.meta.index).to.equal(9);
   });
 
+  it("takes the answer to a read forwarded to a leader outside its configuration", () => {
+    // A node whose configuration is stale follows n4, a leader added after it (no member
+    // entry here), forwards a read to it, and stops following it before the answer arrives:
+    // the answer is honest, not an impossible message (sim --core --membership, seed
+    // 2611409998, where it was reported as from an unknown sender).
+    const forwardToN4 = (context: string): RaftNode => {
+      const follower = newNode(restored(1, []));
+      follower.step(heartbeat(1, 0, "n4"));
+      drain(follower);
+      expect(follower.readIndex(context)).to.deep.equal({ kind: "pending" });
+      expect(drain(follower).messages).to.deep.include({ type: "readIndex", from: "n1",
+        to: "n4", term: 1, context });
+      return follower;
+    };
+    // Its election timer ran out: a pre-candidate of the same term, following no one. (An
+    // honest leader's index is at least 1: it commits an entry of its term first, §6.4.)
+    const campaigning = forwardToN4("r1");
+    for (let tick = 0; tick < 100 && campaigning.role === "follower"; tick++) campaigning.tick();
+    drain(campaigning);
+    expect([campaigning.role, campaigning.status().term]).to.deep.equal(["preCandidate", 1]);
+    const answered = stepAndDrain(campaigning, { type: "readIndexResponse", from: "n4",
+      to: "n1", term: 1, context: "r1", index: 1 });
+    expect(answered.violations).to.deep.equal([]);
+    expect(answered.ready.readStates).to.deep.equal([{ context: "r1", index: 1 }]);
+    // It follows the leader of a later term: the answer, of an older term, fails the read at
+    // once, so that its client retries.
+    const moved = forwardToN4("r2");
+    moved.step(heartbeat(2, 0, "n2"));
+    drain(moved);
+    const stale = stepAndDrain(moved, { type: "readIndexResponse", from: "n4", to: "n1",
+      term: 1, context: "r2", index: 1 });
+    expect(stale.violations).to.deep.equal([]);
+    expect(stale.ready.droppedReads).to.deep.equal(["r2"]);
+    // A stranger's answer of a later term fails the read too, without moving the term or
+    // unseating the leader followed (§4.2.3: a removed server must not disrupt).
+    expect(moved.readIndex("r3")).to.deep.equal({ kind: "pending" });
+    drain(moved);
+    const later = stepAndDrain(moved, { type: "readIndexResponse", from: "n4", to: "n1",
+      term: 9, context: "r3", index: null });
+    expect(later.violations).to.deep.equal([]);
+    expect(later.ready.droppedReads).to.deep.equal(["r3"]);
+    expect([moved.role, moved.status().term, moved.status().leaderId])
+      .to.deep.equal(["follower", 2, "n2"]);
+  });
+
   it("fails a forwarded read whose answer has an impossible index", () => {
     for (const index of [-1, 1.5, Number.MAX_SAFE_INTEGER + 2]) {
       const follower = newNode(restored(1, []));
