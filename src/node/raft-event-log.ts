@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { NodeId, RaftEvent } from "../raft/index.js";
+import type { NodeId, RaftEvent, RoleChangeReason } from "../raft/index.js";
 
 /** Events the driver itself adds to the core's. */
 export type DriverEvent =
@@ -77,7 +77,7 @@ function roleName(role: string): string {
   return role === "preCandidate" ? "pre-candidate" : role;
 }
 
-const roleReasons: Readonly<Record<string, string>> = {
+const roleReasons: Readonly<Record<RoleChangeReason, string>> = {
   higherTerm: "a message of a higher term",
   electionTimeout: "the election timeout elapsed",
   transfer: "the leader handed over leadership",
@@ -86,6 +86,7 @@ const roleReasons: Readonly<Record<string, string>> = {
   leaderOfTerm: "a leader of its term spoke",
   checkQuorum: "CheckQuorum: it has not heard from a majority within an election timeout",
   removed: "a configuration change removed it",
+  notVoter: "it led as a learner, to hand its log to the voters, and handed over",
 };
 
 /** One line per event, in the words etcd's raft uses where it has them. */

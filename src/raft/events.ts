@@ -89,7 +89,10 @@ export type RoleChangeReason =
   /** A leader that has not heard from a majority within an election timeout (thesis §6.2). */
   | "checkQuorum"
   /** A configuration change that removed this leader took effect (dissertation §4.2.2). */
-  | "removed";
+  | "removed"
+  /** A leader that is no voter of the configuration in force (a learner that campaigned)
+   * handed over once its first entry committed (Raft.promotable). */
+  | "notVoter";
 
 /** At most this many events are kept between two Readies; past it they are counted instead,
  * so that a storm of vote requests cannot grow the core's memory. */

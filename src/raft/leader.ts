@@ -1,4 +1,5 @@
 import { assert, InvariantError } from "./assert.js";
+import { isVoter } from "./conf-state.js";
 import {
   entrySizeBytes,
   type EntryKind,
@@ -190,6 +191,12 @@ export function acceptProposals(raft: Raft, data: readonly string[],
   assert(raft.role === "leader", "proposals are accepted by the leader only");
   if (raft.leadTransferee !== null) {
     return { kind: "transferring", leaderIdHint: raft.leadTransferee };
+  }
+  // A leader with no vote in any configuration it holds (a learner that campaigned,
+  // Raft.promotable) leads only to hand its log to the voters: taking no proposal, its whole
+  // log is its first entry and before, which a quorum holds when it hands over.
+  if (!raft.voters.has(raft.id) && !isVoter(raft.conf, raft.id)) {
+    return { kind: "transferring", leaderIdHint: null };
   }
   const room = raft.config.uncommittedEntriesMax - (raft.log.lastIndex() - raft.log.committed);
   if (room <= 0) return { kind: "overloaded" };

@@ -430,7 +430,8 @@ export class RaftNode {
     if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
     if (target === raft.id) return { kind: "alreadyLeader" };
     const progress = raft.progress.get(target);
-    // A learner has progress too, but can never campaign: it is no target.
+    // A learner has progress too, but campaigns only when a candidate asked it for a vote
+    // (Raft.promotable): it is no target.
     if (progress === undefined || !raft.voters.has(target)) return { kind: "unknownTarget" };
     if (raft.leadTransferee === target) return { kind: "started" };
     raft.leadTransferee = target;

@@ -100,6 +100,13 @@ export class Raft {
   pendingConfIndex = 0;
   /** The last committed entry handed to the driver (applyCommittedConfig). */
   handedIndex = 0;
+  /**
+   * A learner that refused a pre-vote because its log is newer than the candidate's: the
+   * candidate counts it as a voter (it asks only voters), so its log may be the one the cluster
+   * needs. It may then campaign itself (promotable) at each election timeout, until it hears
+   * from a leader, leads, or loses a campaign.
+   */
+  learnerAskedToLead = false;
   /** Every node named by a configuration this node held since it started: messages from one
    * that is no member now are dropped quietly, not reported as a protocol violation (except
    * those knowsSender takes from anyone, such as the answer to a read). */
@@ -240,9 +247,21 @@ export class Raft {
    * that an uncommitted change would remove may be the only one holding the whole log, and the
    * others cannot win without its vote (`npm run sim -- --core --membership`, seeds 86, 494); a
    * leader outside its configuration manages it until the change commits (§4.2.2).
+   *
+   * A learner asked for a pre-vote by a candidate whose log is behind its own campaigns too
+   * (learnerAskedToLead; with PreVote on only, so that it cannot depose a leader the voters
+   * follow, §9.6). A candidate's configuration that counts the learner as a voter may be an
+   * uncommitted change the learner never received, while the learner holds a later term's
+   * entries than any voter left (their leader gone): the candidate then needs the learner's
+   * vote and cannot get it, and the voters of the configuration in force cannot win without
+   * the candidate's (`npm run sim -- --core --membership --snapshots-on-demand --seed
+   * 2611800386`). Safe: whoever campaigns, winning takes a majority of the voters of the
+   * candidate's newest configuration, each with a log no newer than its own (§4.1, §5.4.1),
+   * and its own vote counts nowhere. It takes no proposal (acceptProposals) and leads only
+   * until its first entry is handed out, then hands over to a voter (applyCommittedConfig).
    */
   promotable(): boolean {
-    return this.voters.has(this.id) || isVoter(this.conf, this.id);
+    return this.voters.has(this.id) || isVoter(this.conf, this.id) || this.learnerAskedToLead;
   }
 
   /**
@@ -373,8 +392,10 @@ export class Raft {
   /**
    * Moves the configuration changes among `entries` (committed, now handed to the driver) into
    * `conf`, in log order, and acts on them as leader: a joint configuration committed is left
-   * (§4.3); a removal of this leader committed makes it hand over and step down (§4.2.2). The
-   * quorums already followed each change from the moment it was appended (refreshQuorums).
+   * (§4.3); a removal of this leader committed makes it hand over and step down (§4.2.2), and
+   * so does a leader with no vote in the configuration in force once its first entry is handed
+   * out (promotable). The quorums already followed each change from the moment it was appended
+   * (refreshQuorums).
    */
   applyCommittedConfig(entries: readonly Entry[]): void {
     for (const entry of entries) {
@@ -394,7 +415,17 @@ export class Raft {
       this.noteEvent({ kind: "confChanged", ...this.position(), entryIndex: entry.index,
         previous, conf: result.conf, joint: result.joint });
       // The change just committed removes it (not merely one still pending in its log).
-      if (this.role === "leader" && !isVoter(result.conf, this.id)) this.stepDownRemoved();
+      if (this.role === "leader" && !isVoter(result.conf, this.id)) this.stepDownRemoved("removed");
+    }
+    // A leader that is no voter of the configuration in force once its first entry is handed
+    // out (a learner that campaigned, promotable) has done what it was elected for: a quorum
+    // of voters holds its log up to that entry. It hands over to one of them rather than lead
+    // a configuration it has no vote in. (A voter promoted by a change still uncommitted when
+    // it won is a voter by now: the change is before its first entry.)
+    if (this.role === "leader" && !isVoter(this.conf, this.id) &&
+      this.pendingConfIndex <= this.handedIndex) {
+      this.stepDownRemoved("notVoter");
+      return;
     }
     // §4.3: once a joint configuration is in force and no change is pending, the leader moves
     // on to the new configuration alone. Checked on every hand-out, so that a leader elected
@@ -429,11 +460,12 @@ export class Raft {
   }
 
   /**
-   * A leader whose removal took effect hands over to the voter most up to date, when one holds
-   * its whole log (TimeoutNow, §3.10), so the cluster needs no election timeout; then steps
-   * down either way, and, being no voter, never campaigns again.
+   * A leader whose removal took effect, or that has no vote in the configuration in force (a
+   * learner that campaigned), hands over to the voter most up to date, when one holds its whole
+   * log (TimeoutNow, §3.10), so the cluster needs no election timeout; then steps down either
+   * way. A removed node never campaigns again; a learner only if asked again (promotable).
    */
-  private stepDownRemoved(): void {
+  private stepDownRemoved(reason: "removed" | "notVoter"): void {
     // First tell every follower the commit index (a heartbeat carries it, up to what each
     // holds): followers that do not learn that the removal committed would keep the old
     // configuration, in which this node still votes, and could wait for it forever.
@@ -444,7 +476,7 @@ export class Raft {
     if (successor !== undefined) {
       this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });
     }
-    this.becomeFollower(this.term, null, "removed");
+    this.becomeFollower(this.term, null, reason);
   }
 
   /** Records an event for the next Ready (events.ts); bounded, the excess counted. */
@@ -544,6 +576,7 @@ export class Raft {
     this.reset(this.term);
     this.role = "leader";
     this.leaderId = this.id;
+    this.learnerAskedToLead = false;
     const next = this.log.lastIndex() + 1;
     // Configuration changes wait until every entry of earlier terms is handed out (etcd's
     // pendingConfIndex): one of them may be an uncommitted change (§4.1's one-at-a-time rule).
@@ -686,6 +719,14 @@ export class Raft {
           : { reason: "leaderKnown", detail: `following ${this.leaderId} in term ${this.term}` })
         : { reason: "logBehind", detail: `candidate's log (term ${m.lastLogTerm}, index ` +
           `${m.lastLogIndex}) is behind ours ${ours}` };
+      // A learner of the configuration in force or of a newer one in its log (not a node
+      // outside them all: a removed node's configuration may be stale).
+      const learnerHere = this.memberIds.has(this.id) && !this.voters.has(this.id) &&
+        !isVoter(this.conf, this.id);
+      if (m.type === "preVote" && this.config.preVote && refusal.reason === "logBehind" &&
+        learnerHere) {
+        this.learnerAskedToLead = true;
+      }
       this.noteEvent({ kind: "voteRefused", ...this.position(), candidate: m.from, preVote,
         ...refusal });
     }
@@ -705,6 +746,8 @@ export class Raft {
       if (this.role === "preCandidate") this.campaign("election");
       else this.becomeLeader();
     } else if (result === "lost") {
+      // A learner that lost does not campaign again unless asked again.
+      this.learnerAskedToLead = false;
       this.becomeFollower(this.term, null, "electionLost");
     }
   }
@@ -877,16 +920,19 @@ export class Raft {
       case "append":
         this.electionElapsed = 0;
         this.leaderId = m.from;
+        this.learnerAskedToLead = false;
         this.handleAppendEntries(m);
         return;
       case "heartbeat":
         this.electionElapsed = 0;
         this.leaderId = m.from;
+        this.learnerAskedToLead = false;
         this.handleHeartbeat(m);
         return;
       case "snapshot":
         this.electionElapsed = 0;
         this.leaderId = m.from;
+        this.learnerAskedToLead = false;
         this.handleSnapshot(m);
         return;
       case "timeoutNow":

@@ -103,7 +103,8 @@ describe("membership: the cluster", () => {
     cluster.propose("not-committed");
     cluster.tick(5);
     expect(cluster.node("n1").raft.status().commitIndex).to.equal(committed);
-    // The learner never campaigns, however long it waits.
+    // The learner never campaigns, however long it waits (no candidate asks it for a vote:
+    // none counts it as a voter).
     cluster.heal();
     cluster.isolate("n1");
     cluster.tick(100);
@@ -398,5 +399,109 @@ describe("membership: found by the second review", () => {
     const ready = node.ready();
     expect(ready.readStates).to.deep.equal([]);
     expect(ready.messages.some((m) => m.type === "heartbeat" && m.to === "n1")).to.equal(true);
+  });
+});
+
+describe("membership: a learner holding the log an uncommitted change needs", () => {
+  // Found by `npm run sim -- --core --membership --snapshots-on-demand --seed 2611800386`: a
+  // voter's uncommitted joint configuration made the learner n4 a voter; n4 never received it,
+  // but held entries of a later term than every live voter (their leader had lost its disk).
+  // The candidate needed n4's vote, n4 refused (its log is newer), and a learner never
+  // campaigned: no leader, ever. Now the learner campaigns once asked, leads until its first
+  // entry commits, and hands over to a voter.
+  const conf = { voters: ["n1", "n2", "n3"], learners: ["n4"] };
+  function learner(config: Partial<RaftConfig> = {}): RaftNode {
+    return new RaftNode(makeRaftConfig({ id: "n4", voters: conf.voters }, config),
+      new SeededRng(3), {
+      hardState: { term: 3, vote: null, commit: 1 },
+      snapshot: { meta: { index: 0, term: 0, ...conf } },
+      entries: [{ index: 1, term: 1, kind: "normal", data: "a" },
+        { index: 2, term: 3, kind: "normal", data: "b" }],
+    });
+  }
+  function drain(node: RaftNode) {
+    const ready = node.ready();
+    node.advance();
+    return ready;
+  }
+  /** n3, whose log ends in term 2 (its joint change), asks n4 for a pre-vote. */
+  function askedByN3(node: RaftNode): void {
+    node.step({ type: "preVote", from: "n3", to: "n4", term: 4, lastLogIndex: 5, lastLogTerm: 2 });
+    expect(drain(node).messages).to.deep.include({ type: "preVoteResponse", from: "n4", to: "n3",
+      term: 3, granted: false });
+  }
+  function tickUntilCampaign(node: RaftNode): void {
+    for (let tick = 0; tick < 200 && node.status().role === "follower"; tick++) node.tick();
+  }
+
+  it("campaigns once asked, wins with the voters, and hands over once its first entry commits",
+    () => {
+      const node = learner();
+      drain(node);
+      askedByN3(node);
+      tickUntilCampaign(node);
+      expect(node.status().role).to.equal("preCandidate");
+      const asked = drain(node).messages.filter((m) => m.type === "preVote").map((m) => m.to);
+      expect(asked.sort()).to.deep.equal(["n1", "n2", "n3"]);
+      for (const from of ["n1", "n3"]) {
+        node.step({ type: "preVoteResponse", from, to: "n4", term: 4, granted: true });
+      }
+      expect(node.status().role).to.equal("candidate");
+      drain(node);
+      for (const from of ["n1", "n3"]) {
+        node.step({ type: "requestVoteResponse", from, to: "n4", term: 4, granted: true });
+      }
+      expect(node.status().role).to.equal("leader");
+      const noop = node.status().lastLogIndex;
+      expect(noop).to.equal(3);
+      // It takes no proposal: its whole log is to be its first entry and before.
+      expect(node.propose("c")).to.deep.equal({ kind: "transferring", leaderIdHint: null });
+      drain(node);
+      // Its own match does not count (it has no vote): n1 alone does not commit the entry.
+      node.step({ type: "appendResponse", from: "n1", to: "n4", term: 4, success: true,
+        index: noop, hintIndex: 0, hintTerm: 0 });
+      drain(node);
+      expect([node.status().role, node.status().commitIndex]).to.deep.equal(["leader", 1]);
+      node.step({ type: "appendResponse", from: "n3", to: "n4", term: 4, success: true,
+        index: noop, hintIndex: 0, hintTerm: 0 });
+      // Handed out with the entries: it steps down in the same Ready.
+      const handedOver = drain(node);
+      expect(handedOver.committedEntries.map((entry) => entry.index)).to.deep.equal([2, 3]);
+      expect(node.status().role).to.equal("follower");
+      expect(handedOver.events).to.deep.include({ kind: "roleChanged", term: 4, index: 3,
+        from: "leader", to: "follower", leaderId: null, reason: "notVoter" });
+      const transfers = handedOver.messages.filter((m) => m.type === "timeoutNow");
+      expect(transfers).to.have.length(1);
+      expect(["n1", "n3"]).to.include(transfers[0]!.to);
+      // Asked nothing since: it does not campaign again.
+      tickUntilCampaign(node);
+      expect(node.status().role).to.equal("follower");
+    });
+
+  it("does not campaign once a leader speaks, nor when it refused for another reason", () => {
+    const heard = learner();
+    drain(heard);
+    askedByN3(heard);
+    heard.step({ type: "heartbeat", from: "n1", to: "n4", term: 3, commit: 1, readId: null });
+    drain(heard);
+    tickUntilCampaign(heard);
+    expect(heard.status().role).to.equal("follower");
+    // Refused because it follows a leader (not because its log is newer): the candidate's log
+    // may be the better one, and the learner waits.
+    const refusesAndWaits = (node: RaftNode, term: number, lastLogTerm: number): void => {
+      drain(node);
+      node.step({ type: "requestVote", from: "n3", to: "n4", term, lastLogIndex: 9, lastLogTerm,
+        transfer: false });
+      expect(drain(node).messages).to.deep.include({ type: "requestVoteResponse", from: "n4",
+        to: "n3", term, granted: false });
+      tickUntilCampaign(node);
+      expect(node.status().role).to.equal("follower");
+    };
+    const following = learner();
+    following.step({ type: "heartbeat", from: "n1", to: "n4", term: 3, commit: 1, readId: null });
+    refusesAndWaits(following, 3, 3);
+    // Without PreVote (a vote request, not a pre-vote): a learner's campaign would bump the
+    // term and could depose a leader the voters follow, so it stays a learner.
+    refusesAndWaits(learner({ preVote: false }), 4, 2);
   });
 });

@@ -123,6 +123,14 @@ describe("deterministic simulator", () => {
     expect(changes).to.be.greaterThan(50);
   });
 
+  it("elects a leader where only a learner holds the log an uncommitted change needs (seed " +
+    "2611800386, --membership --snapshots-on-demand)", () => {
+    // A liveness stall before the fix (membership.test.ts has the story): no leader after
+    // healing, the learner refusing the one candidate and never campaigning itself.
+    const result = runSimulation({ seed: 2611800386, membership: true, snapshotsOnDemand: true });
+    expect(result.violation, result.trace.slice(-30).join("\n")).to.equal(null);
+  });
+
   it("makes the same run from the same seed", () => {
     const first = runSimulation({ seed: 4242 });
     const second = runSimulation({ seed: 4242 });
