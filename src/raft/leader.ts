@@ -1,5 +1,4 @@
 import { assert, InvariantError } from "./assert.js";
-import { isVoter } from "./conf-state.js";
 import {
   entrySizeBytes,
   type EntryKind,
@@ -195,7 +194,7 @@ export function acceptProposals(raft: Raft, data: readonly string[],
   // A leader with no vote in any configuration it holds (a learner that campaigned,
   // Raft.promotable) leads only to hand its log to the voters: taking no proposal, its whole
   // log is its first entry and before, which a quorum holds when it hands over.
-  if (!raft.voters.has(raft.id) && !isVoter(raft.conf, raft.id)) {
+  if (!raft.votesSomewhere()) {
     return { kind: "transferring", leaderIdHint: null };
   }
   const room = raft.config.uncommittedEntriesMax - (raft.log.lastIndex() - raft.log.committed);

@@ -261,7 +261,12 @@ export class Raft {
    * until its first entry is handed out, then hands over to a voter (applyCommittedConfig).
    */
   promotable(): boolean {
-    return this.voters.has(this.id) || isVoter(this.conf, this.id) || this.learnerAskedToLead;
+    return this.votesSomewhere() || this.learnerAskedToLead;
+  }
+
+  /** Whether this node votes in the newest configuration in its log or in the one in force. */
+  votesSomewhere(): boolean {
+    return this.voters.has(this.id) || isVoter(this.conf, this.id);
   }
 
   /**
@@ -721,8 +726,7 @@ export class Raft {
           `${m.lastLogIndex}) is behind ours ${ours}` };
       // A learner of the configuration in force or of a newer one in its log (not a node
       // outside them all: a removed node's configuration may be stale).
-      const learnerHere = this.memberIds.has(this.id) && !this.voters.has(this.id) &&
-        !isVoter(this.conf, this.id);
+      const learnerHere = this.memberIds.has(this.id) && !this.votesSomewhere();
       if (m.type === "preVote" && this.config.preVote && refusal.reason === "logBehind" &&
         learnerHere) {
         this.learnerAskedToLead = true;
