@@ -4,10 +4,15 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
  * and plain-text tables. No I/O, so a unit test covers them (test/scripts/bench-stats.test.ts).
  */
 
-/** The value at `fraction` (0..1) of an ascending array, nearest rank below; NaN when empty. */
+/**
+ * The value at `fraction` (0..1) of an ascending array by nearest rank: the smallest value with
+ * at least that fraction of the values at or below it (p99 of 1..100 is 99, p50 is 50); NaN
+ * when empty. The epsilon keeps a product like 0.07 * 100 (7.000000000000001) on its rank.
+ */
 export function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
+  const rank = Math.ceil(sorted.length * fraction - 1e-9);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 /** The median of `values` (mean of the two middle ones for an even count); NaN when empty. */

@@ -63,8 +63,10 @@ export class Workload {
     this.latenciesMs = [];
     this.lastRead = { timeMs: nowMs, ok: this.ordersOk, failed: this.ordersFailed };
     if (!this.running && ok === 0 && failed === 0) return null;
+    // Nearest rank, as the benchmarks take it (scripts/bench-stats.ts percentile).
     const quantile = (q: number): number | null => latencies.length === 0 ? null
-      : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+      : latencies[Math.min(latencies.length - 1,
+        Math.max(0, Math.ceil(q * latencies.length - 1e-9) - 1))]!;
     return { ordersPerSecond: Math.round(ok / seconds * 10) / 10,
       errorsPerSecond: Math.round(failed / seconds * 10) / 10,
       p50Ms: quantile(0.5), p99Ms: quantile(0.99) };

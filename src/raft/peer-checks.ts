@@ -4,6 +4,7 @@ import type {
   AppendEntriesRequest,
   InstallSnapshotRequest,
   RaftMessage,
+  ReadIndexResponse,
 } from "./messages.js";
 import { confOfMeta, confStateProblem } from "./conf-state.js";
 import { isCount, type ViolationReason } from "./violation.js";
@@ -163,3 +164,21 @@ export function snapshotConflictProblem(log: RaftLog, m: InstallSnapshotRequest)
 }
 
 
+
+/**
+ * An answer to a forwarded read that carries an index at a term after ours. Our readIndex
+ * carries our term, and a leader gives an index only at that term: one of an older term gets
+ * no index (Raft.stepTerm), a newer term deposes it, and a change of term drops the reads it
+ * held with no index (dropPendingReads). And our term when we forwarded it is no later than
+ * ours now: readIndex is not among the messages sent before the Ready that changed the term is
+ * durable (mayPrecedePersist). So no honest node sends this to a node that kept its disk: its
+ * term must not move ours, and the read fails. (Stricter than etcd, whose MsgReadIndex carries
+ * no term: its leader answers at whatever term it is in.) A node that lost its disk, and with
+ * it its term, may see an honest leader's answer reported here; the read fails, harmlessly.
+ */
+export function laterTermReadIndexProblem(m: ReadIndexResponse, ourTerm: number): Problem | null {
+  return m.index !== null && m.term > ourTerm
+    ? { reason: "readIndexInvalid", detail: `index=${m.index} at term ${m.term}, after ours ` +
+      `(${ourTerm}): no read was forwarded at that term` }
+    : null;
+}

@@ -22,7 +22,7 @@ import type {
 } from "./messages.js";
 import { Progress } from "./progress.js";
 import {
-  appendConflictProblem, messageProblem, snapshotConflictProblem,
+  appendConflictProblem, laterTermReadIndexProblem, messageProblem, snapshotConflictProblem,
   type Problem,
 } from "./peer-checks.js";
 import {
@@ -809,7 +809,9 @@ export class Raft {
       // does not follow now: honest (a leader of a newer configuration, or one that moved on,
       // answers a read forwarded at an older term with no index, at its own term), but a
       // stranger's term must not move ours: a removed server must not disrupt (§4.2.3). The
-      // read fails, so that its client retries.
+      // read fails, so that its client retries. One with an index is no honest answer at all.
+      const problem = laterTermReadIndexProblem(m, this.term);
+      if (problem !== null) this.reportProblem(m, problem);
       this.droppedReads.push(m.context);
       return false;
     }
@@ -832,9 +834,11 @@ export class Raft {
       this.reportViolation(m, "unknownSender", `members=${members(this.conf).join(",")}`);
       return false;
     }
-    const problem = messageProblem(m) ?? (m.term - this.term > termJumpMax
-      ? { reason: "valueOutOfRange" as const, detail: `term=${m.term} jumps more than ` +
-        `${termJumpMax} past ours (${this.term})` } : null);
+    const problem = messageProblem(m) ??
+      (m.type === "readIndexResponse" ? laterTermReadIndexProblem(m, this.term) : null) ??
+      (m.term - this.term > termJumpMax
+        ? { reason: "valueOutOfRange" as const, detail: `term=${m.term} jumps more than ` +
+          `${termJumpMax} past ours (${this.term})` } : null);
     if (problem === null) return true;
     this.reportProblem(m, problem);
     // A forwarded read whose answer is unusable: fail it now, so its client retries.

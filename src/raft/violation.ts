@@ -38,7 +38,7 @@ export const violationReasons = [
   "snapshotResponseInvalid",
   /** A heartbeat answer confirming a ReadIndex round the leader never started. */
   "readIdUnknown",
-  /** A ReadIndex answer with an impossible index. */
+  /** A ReadIndex answer with an impossible index, or an index at a term after ours. */
   "readIndexInvalid",
   /** TimeoutNow from a node other than the leader we follow. */
   "timeoutNowNotFromLeader",

@@ -412,6 +412,45 @@ describe("protocol violations: the follower", () => {
     }
   });
 
+  it("refuses an index answered at a term after the one the read was forwarded at", () => {
+    // A leader gives an index only at the term of the read it was sent, and a forwarder's
+    // term is durable before its read goes out: a later term's answer with an index comes
+    // from no honest node, member or not. It is reported, fails the read and moves nothing.
+    const forward = (context: string): RaftNode => {
+      const follower = newNode(restored(1, []));
+      follower.step(heartbeat(1, 0, "n2"));
+      drain(follower);
+      expect(follower.readIndex(context)).to.deep.equal({ kind: "pending" });
+      drain(follower);
+      return follower;
+    };
+    for (const from of ["n2", "n3", "n9"]) {
+      const follower = forward("r1");
+      const { ready, violations } = stepAndDrain(follower, { type: "readIndexResponse", from,
+        to: "n1", term: 5, context: "r1", index: 3 });
+      expectViolation(violations, from, "readIndexResponse", "readIndexInvalid");
+      expect(ready.readStates).to.deep.equal([]);
+      expect(ready.droppedReads).to.deep.equal(["r1"]);
+      expect([follower.role, follower.status().term, follower.status().leaderId])
+        .to.deep.equal(["follower", 1, "n2"]);
+    }
+    // Sent to a leader, it does not depose it.
+    const leader = makeLeader(restored(1, logOfTerms([1, 1])));
+    const leaderTerm = leader.status().term;
+    const atLeader = stepAndDrain(leader, { type: "readIndexResponse", from: "n3", to: "n1",
+      term: leaderTerm + 3, context: "r9", index: 2 });
+    expectViolation(atLeader.violations, "n3", "readIndexResponse", "readIndexInvalid");
+    expect([leader.role, leader.status().term]).to.deep.equal(["leader", leaderTerm]);
+    // A member's later-term answer without an index is honest (a newer leader turning the
+    // read away): the read fails and the term moves, as any later term from a member does.
+    const turnedAway = forward("r2");
+    const honest = stepAndDrain(turnedAway, { type: "readIndexResponse", from: "n3", to: "n1",
+      term: 5, context: "r2", index: null });
+    expect(honest.violations).to.deep.equal([]);
+    expect(honest.ready.droppedReads).to.deep.equal(["r2"]);
+    expect(turnedAway.status().term).to.equal(5);
+  });
+
   it("ignores TimeoutNow from a node other than its leader", () => {
     const follower = newNode(restored(1, logOfTerms([1])));
     drain(follower);

@@ -19,9 +19,13 @@ function run(okCount: number, seconds: number, latenciesMs: number[],
 describe("bench stats", () => {
   it("takes the nearest-rank percentile of a sorted array, NaN when empty", () => {
     const sorted = Array.from({ length: 100 }, (_, k) => k + 1);
-    expect(percentile(sorted, 0.5)).to.equal(51);
-    expect(percentile(sorted, 0.99)).to.equal(100);
+    expect(percentile(sorted, 0.5)).to.equal(50);
+    expect(percentile(sorted, 0.99)).to.equal(99);
+    expect(percentile(sorted, 0.07)).to.equal(7);
+    expect(percentile(sorted, 0.995)).to.equal(100);
     expect(percentile(sorted, 1)).to.equal(100);
+    expect(percentile(sorted, 0)).to.equal(1);
+    expect(percentile([1, 2, 3], 0.5)).to.equal(2);
     expect(percentile([7], 0.99)).to.equal(7);
     expect(Number.isNaN(percentile([], 0.5))).to.equal(true);
   });
@@ -39,8 +43,8 @@ describe("bench stats", () => {
       run(250, 1, [5]),
     ]);
     expect(summary.perSecondMedian).to.equal(250);
-    // Pooled and sorted: 1, 2, 3, 5, 10, 20.
-    expect(summary.p50Ms).to.equal(5);
+    // Pooled and sorted: 1, 2, 3, 5, 10, 20 (p50 by nearest rank: the 3rd of 6).
+    expect(summary.p50Ms).to.equal(3);
     expect(summary.p99Ms).to.equal(20);
     expect(summary.maxMs).to.equal(20);
     expect(summary.errorCount).to.equal(7);
