@@ -235,7 +235,14 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
     }
     return;
   }
-  if (!progress.maybeUpdate(m.index)) return;
+  // A probe's answer that acknowledges exactly the known match still ends the probe: the
+  // follower holds the log up to it, so it can be sent the rest in replicate state. It is how an
+  // empty probe after an installed snapshot is answered (match already moved to the snapshot's
+  // index, and the leader had nothing past it); taken as stale, the follower would get nothing
+  // new until the next heartbeat's answer (test/raft/testdata/snapshot-catchup.txt; etcd's
+  // stepLeader does the same). A duplicate of such an answer only resends what was sent.
+  const probeAnswered = progress.state === "probe" && m.index === progress.match;
+  if (!progress.maybeUpdate(m.index) && !probeAnswered) return;
   if (progress.state === "snapshot") {
     // An answer from before the transfer shows the follower can be served from the log after all.
     if (progress.match < raft.log.compacted()) return;

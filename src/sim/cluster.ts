@@ -416,20 +416,36 @@ export class SimCluster {
   private maybeSnapshot(node: SimNode): void {
     const policy = this.snapshots;
     if (policy === null) return;
-    const appliedIndex = node.applied.length;
     const previousIndex = node.disk.snapshot?.meta.index ?? 0;
-    if (appliedIndex - previousIndex < policy.entriesBetweenSnapshots) return;
+    if (node.applied.length - previousIndex < policy.entriesBetweenSnapshots) return;
+    this.takeSnapshot(node, policy.trailingEntries, policy.onDemand === undefined);
+  }
+
+  /**
+   * Takes a snapshot of `id` at its applied index now, whatever the policy, keeping
+   * `trailingEntries` entries before it in the log (scenario files compact with it). Returns
+   * the snapshot's index, or null when the core knows no term there.
+   */
+  snapshotNow(id: NodeId, trailingEntries: number): number | null {
+    return this.takeSnapshot(this.node(id), trailingEntries,
+      this.snapshots?.onDemand === undefined);
+  }
+
+  /** Saves a snapshot at the applied index and compacts the log and the disk below it. */
+  private takeSnapshot(node: SimNode, trailingEntries: number, coreKeepsData: boolean):
+    number | null {
+    const appliedIndex = node.applied.length;
     const term = node.raft.termAt(appliedIndex);
-    if (term === null) return;
+    if (term === null) return null;
     const snapshot: Snapshot = {
       meta: { index: appliedIndex, term, ...metaOfConf(confOfStatus(node.raft.status())) },
       data: toyStateSnapshot(node.applied),
     };
-    const compactIndex = node.raft.compactIndexFor(appliedIndex, policy.trailingEntries);
+    const compactIndex = node.raft.compactIndexFor(appliedIndex, trailingEntries);
     node.disk.saveSnapshot(snapshot, compactIndex);
     // On demand, the data stays on the disk only, as in a database at its checkpoint.
-    node.raft.compact(policy.onDemand === undefined ? snapshot : { meta: snapshot.meta },
-      compactIndex);
+    node.raft.compact(coreKeepsData ? snapshot : { meta: snapshot.meta }, compactIndex);
+    return appliedIndex;
   }
 
   /**

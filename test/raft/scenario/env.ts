@@ -1,7 +1,8 @@
 /**
  * The state a scenario file runs against: one SimCluster (src/sim/cluster.ts) and the output
  * of the command being run. The cluster's observer hooks print, in the order they happen,
- * every message put on the wire and every change of a node's role, term or leader.
+ * every message put on the wire, every change of a node's role, term or leader, and every
+ * answer to a linearizable read.
  */
 import type { NodeId, RaftConfig, RaftMessage } from "../../../src/raft/index.js";
 import { nodeIds, SimCluster, type SimNode } from "../../../src/sim/cluster.js";
@@ -26,7 +27,14 @@ export class ScenarioEnv {
     if (this.clusterOrNull !== null) throw new ScenarioError("add-nodes runs once per file");
     const cluster = new SimCluster({ ids: nodeIds(count), seed, config });
     cluster.observer = {
-      onReady: (node) => this.noteState(node),
+      onReady: (node, ready) => {
+        this.noteState(node);
+        // Answers to linearizable reads (§6.4), in the order the Ready carries them.
+        for (const read of ready.readStates) {
+          this.print(`${node.id} readState context=${read.context} index=${read.index}`);
+        }
+        for (const context of ready.droppedReads) this.print(`${node.id} droppedRead ${context}`);
+      },
       onSend: (_node, message) => this.print(this.describeSend(message)),
     };
     this.clusterOrNull = cluster;
