@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
 import {
+  assert,
   makeRaftConfig,
   metaOfConf,
   RaftNode,
@@ -779,8 +780,18 @@ export class RaftServer implements NodeService {
    * publications go to the member table, not to the state machine.
    */
   private applyEntries(entries: readonly Entry[]): void {
-    const fresh = entries.filter((entry) => entry.index > this.stateMachine.appliedIndex);
+    const appliedIndex = this.stateMachine.appliedIndex;
+    const fresh = entries.filter((entry) => entry.index > appliedIndex);
     if (fresh.length === 0) return;
+    // Applied in log order with no gap (Figure 2's lastApplied; the market's applyBatch checks
+    // only that indexes increase): a skipped entry would be a command this replica never ran,
+    // and its state would part from the others' for good (State Machine Safety, §5.4.3).
+    for (let k = 0; k < fresh.length; k++) {
+      const index = fresh[k]!.index;
+      if (index !== appliedIndex + 1 + k) {
+        assert(false, `apply: entry ${index} after applied ${appliedIndex + k}`);
+      }
+    }
     const batch: CommittedEntry[] = fresh.map((entry) => {
       this.membership.noteApplied(entry);
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;

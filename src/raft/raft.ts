@@ -204,8 +204,19 @@ export class Raft {
     this.pendingConfEntries = this.log.slice(this.handedIndex + 1, this.log.lastIndex() + 1)
       .filter((entry) => entry.kind === "config");
     this.refreshQuorums();
-    this.term = initial.hardState.term;
-    this.vote = initial.hardState.vote;
+    // Entries come only from leaders of the current term or earlier ones, so a server's term is
+    // never below its log's last term. A crash can break that on disk: a Ready that moves the
+    // term and appends entries of it is written entries first (or a snapshot installed first),
+    // and a crash part-way keeps them without the hard state. Restored so, the node would
+    // campaign at a term below its own log's last term (`npm run sim -- --core --seed
+    // 2613419681`). It takes that term back, with no vote: a vote or a vote request waits for
+    // the sync of the hard state naming it (mayPrecedePersist), and the hard state restored is
+    // at least as new as the last synced one, so this node sent none in a later term. (A lone
+    // voter may have led that term unsynced, but every request for it shows an older last term
+    // than this log, §5.4.1.)
+    const lastTerm = this.log.lastTerm();
+    this.term = Math.max(initial.hardState.term, lastTerm);
+    this.vote = lastTerm > initial.hardState.term ? null : initial.hardState.vote;
     this.readOnly = new ReadOnly(config.pendingReadsMax);
     this.becomeFollower(this.term, null, null);
   }

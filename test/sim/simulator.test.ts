@@ -20,6 +20,8 @@ const regressionSeeds: readonly { seed: number; caught: string }[] = [
   { seed: 4378, caught: "simulator: a crash armed before the final heal fired after it" },
   { seed: 80, caught: "a node with a lost disk bootstrapped beside a peer cut off since birth " +
     "('no history' is not a new cluster unless the operator says so)" },
+  { seed: 2613419681, caught: "a crash kept a Ready's entries of a new term but not its hard " +
+    "state, and the restarted node campaigned below its log's last term" },
 ];
 
 /**
