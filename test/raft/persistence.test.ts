@@ -67,6 +67,28 @@ describe("raft persistence", () => {
     const kept = new RaftNode(makeRaftConfig({ id: "n1", voters }), new SeededRng(3),
       { hardState: { term: 3, vote: "n2", commit: 2 }, snapshot: null, entries });
     expect([kept.term, kept.status().vote]).to.deep.equal([3, "n2"]);
+    // At the raised term it votes by the log (§5.4.1): not for a log behind its own, and for
+    // an up-to-date candidate of the next term, with that vote synced before its answer.
+    const voter = new RaftNode(makeRaftConfig({ id: "n1", voters }), new SeededRng(3),
+      { hardState: { term: 1, vote: "n2", commit: 2 }, snapshot: null, entries });
+    voter.ready();
+    voter.advance();
+    voter.step({ type: "requestVote", from: "n2", to: "n1", term: 3, lastLogIndex: 2,
+      lastLogTerm: 1, transfer: false });
+    const refused = voter.ready();
+    voter.advance();
+    expect(refused.messages.map((m) => m.type === "requestVoteResponse" && m.granted))
+      .to.deep.equal([false]);
+    expect(voter.status().vote).to.equal(null);
+    voter.step({ type: "requestVote", from: "n3", to: "n1", term: 4, lastLogIndex: 3,
+      lastLogTerm: 3, transfer: false });
+    const granted = voter.ready();
+    expect(granted.hardState).to.deep.equal({ term: 4, vote: "n3", commit: 2 });
+    expect(granted.mustSync).to.equal(true);
+    expect(granted.messages.map((m) => m.type === "requestVoteResponse" && m.granted))
+      .to.deep.equal([true]);
+    expect(granted.messages.every((m) => !voter.maySendBeforePersist(m))).to.equal(true);
+    voter.advance();
     // The same for a snapshot installed before the hard state that moved the term was written.
     const installed = new RaftNode(makeRaftConfig({ id: "n1", voters }), new SeededRng(3),
       { hardState: { term: 2, vote: "n3", commit: 0 }, entries: [],
