@@ -400,7 +400,8 @@ function folderBytes(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? folderBytes(full) : statSync(full).size;
+    // Blocks in use, not the length: the log's active segment is preallocated sparse.
+    total += entry.isDirectory() ? folderBytes(full) : statSync(full).blocks * 512;
   }
   return total;
 }

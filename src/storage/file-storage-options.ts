@@ -6,6 +6,13 @@ import { recordHeaderBytes, recordPayloadBytesLimit } from "./wal.js";
 export interface FileStorageOptions {
   /** A flush that finds the active segment this large starts a new one first. */
   readonly segmentBytesMax: number;
+  /**
+   * A new segment file is sized to this many bytes when it is created (sparse: no disk is used
+   * until written), so that appends inside it change no file size and each fdatasync is
+   * cheaper (wal-segment.ts preallocateSync). 0 turns it off. The active segment is cut back
+   * to its records before the next one is created.
+   */
+  readonly segmentPreallocBytes: number;
   /** The largest entry data, in UTF-8 bytes; a larger entry is refused with StorageError. */
   readonly entryBytesMax: number;
   /** Encoded bytes buffered between syncs; appending more throws StorageError. */
@@ -22,6 +29,7 @@ export interface FileStorageOptions {
 
 export const defaultFileStorageOptions: FileStorageOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
+  segmentPreallocBytes: 64 * 1024 * 1024,
   entryBytesMax: 16 * 1024 * 1024,
   pendingBytesMax: 64 * 1024 * 1024,
   inlineFsyncMsMax: 0,
@@ -34,9 +42,14 @@ export const defaultFileStorageOptions: FileStorageOptions = {
  */
 export const inlineFsyncMsLimit = 50;
 
-/** The least value of each option: inlineFsyncMsMax alone may be 0 (never inline). */
+/** segmentPreallocBytes's upper bound: a sparse file costs no disk, but open() reads the
+ * last segment whole, preallocated zeros included. */
+export const segmentPreallocBytesLimit = 256 * 1024 * 1024;
+
+/** The least value of each option: inlineFsyncMsMax and segmentPreallocBytes may be 0 (off). */
 const optionLeast: Readonly<Record<keyof FileStorageOptions, number>> = {
-  segmentBytesMax: 1, entryBytesMax: 1, pendingBytesMax: 1, inlineFsyncMsMax: 0,
+  segmentBytesMax: 1, segmentPreallocBytes: 0, entryBytesMax: 1, pendingBytesMax: 1,
+  inlineFsyncMsMax: 0,
   poolFsyncHoldMs: 1,
 };
 
@@ -55,6 +68,9 @@ export function resolveFileStorageOptions(options: Partial<FileStorageOptions>):
   }
   if (resolved.inlineFsyncMsMax > inlineFsyncMsLimit) {
     problems.push(`inlineFsyncMsMax must be at most ${inlineFsyncMsLimit}`);
+  }
+  if (resolved.segmentPreallocBytes > segmentPreallocBytesLimit) {
+    problems.push(`segmentPreallocBytes must be at most ${segmentPreallocBytesLimit}`);
   }
   if (entryBytesMax + entriesRecordOverheadBytes > recordPayloadBytesLimit) {
     problems.push(`entryBytesMax must be at most ${recordPayloadBytesLimit -

@@ -27,7 +27,11 @@ import {
   fsyncDirectoryAsync,
   listSegments,
   openAsync,
+  preallocateAsync,
+  preallocateSync,
   segmentFileName,
+  trimSegmentAsync,
+  trimSegmentSync,
   truncateFile,
   writeAllSync,
 } from "./wal-segment.js";
@@ -49,7 +53,10 @@ export { defaultFileStorageOptions, type FileStorageOptions } from "./file-stora
  * Segments rotate lazily: a flush that finds the active segment at or past segmentBytesMax
  * first creates a new one (and fsyncs the directory), so a segment overshoots the bound by at
  * most one flush, and every segment but the last was completely synced before its successor
- * existed — which is why only the last segment can have a torn tail. Each new segment starts
+ * existed — which is why only the last segment can have a torn tail. The active segment is
+ * preallocated (segmentPreallocBytes of zeros past its records, so a flush changes no file
+ * size); it is cut back to its records, durably, before its successor is created, so only the
+ * last segment ends in zeros, and replay reads them as its end. Each new segment starts
  * with a header record holding the log's state at that point, so deleting older segments loses
  * no hard state and no compaction point.
  *
@@ -80,9 +87,15 @@ export interface RecoverySummary {
   readonly firstIndex: number;
   readonly lastIndex: number;
   readonly hardState: HardState;
-  /** A torn final record, truncated away: it was never synced, so never acknowledged. */
+  /** A torn final record, truncated away: it was never synced, so never acknowledged.
+   * `zeroBytes` of the bytes removed were zeros at the end of the file (preallocated). */
   readonly tornTail: { readonly file: string; readonly offset: number;
-    readonly bytesRemoved: number; readonly reason: string } | null;
+    readonly bytesRemoved: number; readonly zeroBytes: number; readonly reason: string } | null;
+  /** The last segment's records end before the file does: the rest is preallocated zeros
+   * (wal-segment.ts preallocateSync), read as the log's end. A lost final block of synced
+   * records would read the same way, as in etcd; this says where the records end. */
+  readonly preallocated: { readonly file: string; readonly recordBytes: number;
+    readonly fileBytes: number } | null;
   /** A last segment left with no records (a crash right after it was created), deleted. */
   readonly emptySegmentRemoved: string | null;
 }
@@ -93,8 +106,14 @@ export function describeRecovery(summary: RecoverySummary): string {
     `${firstIndex}..${lastIndex}, term ${hardState.term}, commit ${hardState.commit}`];
   const torn = summary.tornTail;
   if (torn !== null) {
-    parts.push(`truncated a torn tail of ${torn.bytesRemoved} bytes at byte ${torn.offset} of ` +
-      `${torn.file} (${torn.reason})`);
+    const zeros = torn.zeroBytes === 0 ? "" : `, ${torn.zeroBytes} of them zeros at the end`;
+    parts.push(`truncated a torn tail of ${torn.bytesRemoved} bytes${zeros} at byte ` +
+      `${torn.offset} of ${torn.file} (${torn.reason})`);
+  }
+  const preallocated = summary.preallocated;
+  if (preallocated !== null) {
+    parts.push(`the records of ${preallocated.file} end at byte ${preallocated.recordBytes} ` +
+      `of ${preallocated.fileBytes} (the rest preallocated)`);
   }
   if (summary.emptySegmentRemoved !== null) {
     parts.push(`removed the empty segment ${summary.emptySegmentRemoved}`);
@@ -181,7 +200,16 @@ export class FileStorage implements DurableLog {
     this.segments = segments;
     const active = segments[segments.length - 1];
     this.activeFd = active === undefined ? null
-      : fileCall(`open ${active.name}`, () => fs.openSync(path.join(dir, active.name), "r+"));
+      : fileCall(`open ${active.name}`, () => {
+        const fd = fs.openSync(path.join(dir, active.name), "r+");
+        try {
+          preallocateSync(fd, options.segmentPreallocBytes);
+        } catch (error) {
+          fs.closeSync(fd);
+          throw error;
+        }
+        return fd;
+      });
     this.flushed = { nextIndex: this.log.lastIndex() + 1,
       compactedIndex: this.log.compactedIndex, hardState: this.liveHardState };
   }
@@ -204,11 +232,15 @@ export class FileStorage implements DurableLog {
       name: segment.name, sequence: segment.sequence, nextIndex: segment.nextIndex,
       bytes: segment.bytes, indexMax: segment.indexMax }));
     let tornTail: RecoverySummary["tornTail"] = null;
+    let preallocated: RecoverySummary["preallocated"] = null;
+    const last = replay.segments.at(-1);
     if (replay.tornTail !== null) {
-      const last = replay.segments[replay.segments.length - 1]!;
-      truncateFile(path.join(dir, last.name), last.bytes);
-      tornTail = { file: last.name, offset: last.bytes,
-        bytesRemoved: last.fileBytes - last.bytes, reason: replay.tornTail.reason };
+      truncateFile(path.join(dir, last!.name), last!.bytes);
+      tornTail = { file: last!.name, offset: last!.bytes,
+        bytesRemoved: last!.fileBytes - last!.bytes, zeroBytes: last!.zeroBytes,
+        reason: replay.tornTail.reason };
+    } else if (last !== undefined && last.bytes > 0 && last.fileBytes > last.bytes) {
+      preallocated = { file: last.name, recordBytes: last.bytes, fileBytes: last.fileBytes };
     }
     let emptySegmentRemoved: string | null = null;
     if (segments.length > 0 && segments[segments.length - 1]!.bytes === 0) {
@@ -220,7 +252,7 @@ export class FileStorage implements DurableLog {
     }
     const recovery: RecoverySummary = { dir, segmentCount: segments.length,
       recordCount: replay.recordCount, firstIndex: replay.log.firstIndex(),
-      lastIndex: replay.log.lastIndex(), hardState: replay.hardState, tornTail,
+      lastIndex: replay.log.lastIndex(), hardState: replay.hardState, tornTail, preallocated,
       emptySegmentRemoved };
     return new FileStorage(dir, resolved, replay, segments, recovery, hooks);
   }
@@ -289,7 +321,9 @@ export class FileStorage implements DurableLog {
     this.failOnError(() => {
       let fd = this.activeFd;
       if (plan.newSegment !== null) {
+        if (this.activeFd !== null) trimSegmentSync(this.activeFd, this.segments.at(-1)!.bytes);
         fd = fs.openSync(path.join(this.dir, plan.newSegment.name), "wx");
+        preallocateSync(fd, this.options.segmentPreallocBytes);
         fsyncDirectory(this.dir);
       }
       writeAllSync(fd!, plan.buffer, plan.position);
@@ -339,7 +373,11 @@ export class FileStorage implements DurableLog {
     try {
       let fd = this.activeFd;
       if (plan.newSegment !== null) {
+        if (this.activeFd !== null) {
+          await trimSegmentAsync(this.activeFd, this.segments.at(-1)!.bytes);
+        }
         fd = await openAsync(path.join(this.dir, plan.newSegment.name), "wx");
+        await preallocateAsync(fd, this.options.segmentPreallocBytes);
         await fsyncDirectoryAsync(this.dir);
       }
       // The write only copies into the page cache (microseconds, even for a large batch): on

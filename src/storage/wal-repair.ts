@@ -5,6 +5,7 @@ import {
   decodeHardState,
   entriesPayloadRange,
   findNextValidRecord,
+  trailingZeroBytes,
   RecordType,
 } from "./wal.js";
 import { replayWal, type ReplayProblem } from "./wal-replay.js";
@@ -35,6 +36,9 @@ export interface RemovedBytes {
   readonly hardStateCommitMax: number;
   /** Removed bytes that are not a verifiable record: the damage itself. */
   readonly unreadableBytes: number;
+  /** Zeros at the end of the file, after the last verifiable record or unreadable byte: in
+   * the last segment, space FileStorage preallocated and never wrote. */
+  readonly zeroBytes: number;
 }
 
 export interface RepairReport {
@@ -123,19 +127,21 @@ export function lostCommittedRange(lastIndexKept: number, commitIndexRecorded: n
     ? `${lastIndexKept + 1}..${commitIndexRecorded}` : null;
 }
 
-/** What the bytes from `offset` on held: verifiable records, and the rest. */
+/** What the bytes from `offset` on held: verifiable records, unreadable bytes, and the zeros
+ * at the end of the file. */
 function describeBytes(bytes: Buffer, offset: number):
   Pick<RemovedBytes, "entryIndexRanges" | "hardStateRecords" | "hardStateCommitMax" |
-    "unreadableBytes"> {
+    "unreadableBytes" | "zeroBytes"> {
   const entryIndexRanges: { indexFirst: number; indexLast: number }[] = [];
   let hardStateRecords = 0;
   let hardStateCommitMax = 0;
   let unreadableBytes = 0;
   let at = offset;
-  while (at < bytes.length) {
+  const zeroBytes = trailingZeroBytes(bytes, offset);
+  while (at < bytes.length - zeroBytes) {
     const check = checkRecordAt(bytes, at);
     if (!check.ok) {
-      const next = findNextValidRecord(bytes, at) ?? bytes.length;
+      const next = findNextValidRecord(bytes, at) ?? bytes.length - zeroBytes;
       unreadableBytes += next - at;
       at = next;
       continue;
@@ -149,7 +155,9 @@ function describeBytes(bytes: Buffer, offset: number):
     }
     at = check.end;
   }
-  return { entryIndexRanges, hardStateRecords, hardStateCommitMax, unreadableBytes };
+  // A record may itself end in zero bytes (a hard state with no vote): those are its own.
+  return { entryIndexRanges, hardStateRecords, hardStateCommitMax, unreadableBytes,
+    zeroBytes: bytes.length - Math.max(at, bytes.length - zeroBytes) };
 }
 
 /** The report as lines for a person. */
@@ -166,7 +174,8 @@ export function describeRepair(report: RepairReport): string {
         .join(", ");
     lines.push(`  ${range.wholeFile ? "deleted" : "truncated"} ${range.file} bytes ` +
       `[${range.byteLow}, ${range.byteHigh}): ${entries}, ${range.hardStateRecords} hard ` +
-      `states, ${range.unreadableBytes} unreadable bytes`);
+      `states, ${range.unreadableBytes} unreadable bytes` + (range.zeroBytes === 0 ? ""
+        : `, ${range.zeroBytes} zero bytes at the end`));
   }
   if (report.unresolved !== null) lines.push(`  unresolved: ${report.unresolved}`);
   for (const warning of report.warnings) lines.push(`  warning: ${warning}`);

@@ -11,6 +11,7 @@ import {
   PayloadError,
   RecordType,
   scanSegment,
+  trailingZeroBytes,
   type RawRecord,
   type SegmentHeader,
 } from "./wal.js";
@@ -20,6 +21,9 @@ import { fileCall, type SegmentName } from "./wal-segment.js";
  * Replays a WAL directory's segments into the log they describe, verifying every record, and
  * stops at the first problem. FileStorage.open() truncates a torn tail and throws on anything
  * else; repairWal() truncates at whatever the problem is. Both read the same verdict here.
+ *
+ * The last segment may end in zeros: space FileStorage preallocated and has not written yet.
+ * They end the segment, and are no problem.
  *
  * What counts as a torn tail: in the LAST segment, a record that fails verification (a partial
  * header, a length past the end of the file, a checksum mismatch) with no verifiable record
@@ -32,10 +36,14 @@ import { fileCall, type SegmentName } from "./wal-segment.js";
  */
 
 export interface ReplayedSegment extends SegmentName {
-  /** The verified bytes: the file's length, or where its first problem starts. */
+  /** The verified bytes: the file's length, or where its first problem (or the last
+   * segment's preallocated zeros) starts. */
   bytes: number;
   /** The file's length on disk. */
   readonly fileBytes: number;
+  /** Zero bytes at the end of the file after its first problem (or its records): 0 when it
+   * has none. In the last segment, the space FileStorage preallocated. */
+  zeroBytes: number;
   /** The highest entry index the segment holds (nextIndex - 1 when it holds none). */
   indexMax: number;
 }
@@ -103,7 +111,7 @@ class WalReplay {
       ({ file: name.name, segmentPosition: position, offset, reason, kind });
     const bytes = fileCall(`read ${name.name}`, () => fs.readFileSync(path.join(this.dir,
       name.name)));
-    const segment = { ...name, bytes: bytes.length, fileBytes: bytes.length,
+    const segment = { ...name, bytes: bytes.length, fileBytes: bytes.length, zeroBytes: 0,
       indexMax: name.nextIndex - 1 };
     this.segments.push(segment);
     if (previous !== undefined && name.sequence !== previous.sequence + 1) {
@@ -123,7 +131,11 @@ class WalReplay {
     segment.bytes = scan.goodBytes;
     const isLast = position === this.names.length - 1;
     if (scan.failure !== null) {
-      const { offset, reason, nextValidOffset } = scan.failure;
+      const { offset, reason, nextValidOffset, zeroTail } = scan.failure;
+      segment.zeroBytes = trailingZeroBytes(bytes, offset);
+      // The space FileStorage preallocates past the active segment's records. It trims a
+      // segment to its records before creating the next, so only the last one has any.
+      if (isLast && zeroTail) return null;
       if (isLast && nextValidOffset === null) return fail(offset, reason, "torn");
       return fail(offset, nextValidOffset === null ? reason : `${reason}; a valid record ` +
         `follows at byte ${nextValidOffset}, so this is not a torn tail`);

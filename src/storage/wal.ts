@@ -343,13 +343,47 @@ export function checkRecordAt(bytes: Buffer, offset: number): RecordCheck {
  */
 export function findNextValidRecord(bytes: Buffer, offset: number): number | null {
   for (let at = offset + 1; at + recordHeaderBytes <= bytes.length; at++) {
+    const type = bytes.readUInt8(at + 8);
+    if (type === 0) {
+      // No record has type 0, so no candidate starts before the next non-zero byte less 8: a
+      // preallocated tail of zeros (FileStorage) is crossed a page at a time, not byte by byte.
+      const nonZero = firstNonZeroByte(bytes, at + 8);
+      if (nonZero === -1) return null;
+      at = nonZero - 8 - 1; // the loop's at++ lands on nonZero - 8
+      continue;
+    }
+    if (type > RecordType.reset) continue;
     const payloadBytes = bytes.readUInt32LE(at);
     if (at + recordHeaderBytes + payloadBytes > bytes.length) continue;
-    const type = bytes.readUInt8(at + 8);
-    if (type < RecordType.segmentHeader || type > RecordType.reset) continue;
     if (checkRecordAt(bytes, at).ok) return at;
   }
   return null;
+}
+
+const zeroPage = Buffer.alloc(64 * 1024);
+
+/** How many bytes at the end of `bytes`, none before `from`, are zero. */
+export function trailingZeroBytes(bytes: Buffer, from: number): number {
+  let end = bytes.length;
+  while (end - zeroPage.length >= from &&
+    bytes.subarray(end - zeroPage.length, end).equals(zeroPage)) end -= zeroPage.length;
+  while (end > from && bytes[end - 1] === 0) end--;
+  return bytes.length - end;
+}
+
+/** The offset of the first non-zero byte at or after `from`, or -1 when there is none. */
+export function firstNonZeroByte(bytes: Buffer, from: number): number {
+  let at = from;
+  while (at < bytes.length) {
+    const end = Math.min(at + zeroPage.length, bytes.length);
+    if (bytes.subarray(at, end).equals(zeroPage.subarray(0, end - at))) {
+      at = end;
+      continue;
+    }
+    while (bytes[at] === 0) at++;
+    return at;
+  }
+  return -1;
 }
 
 export interface ScanFailure {
@@ -357,6 +391,9 @@ export interface ScanFailure {
   readonly reason: string;
   /** Where a valid record follows the failure, or null when none does (a torn tail). */
   readonly nextValidOffset: number | null;
+  /** Every byte from `offset` to the end is zero: space FileStorage preallocated and has not
+   * written yet (or a torn write that landed none of its bytes). */
+  readonly zeroTail: boolean;
 }
 
 export interface SegmentScan {
@@ -374,8 +411,10 @@ export function scanSegment(bytes: Buffer): SegmentScan {
   while (offset < bytes.length) {
     const check = checkRecordAt(bytes, offset);
     if (!check.ok) {
-      const failure = { offset, reason: check.reason,
-        nextValidOffset: findNextValidRecord(bytes, offset) };
+      const zeroTail = firstNonZeroByte(bytes, offset) === -1;
+      const failure = { offset, zeroTail,
+        reason: zeroTail ? `zeros from byte ${offset} to the end of the file` : check.reason,
+        nextValidOffset: zeroTail ? null : findNextValidRecord(bytes, offset) };
       return { records, goodBytes: offset, failure };
     }
     records.push(check.record);

@@ -10,10 +10,11 @@
  * client API, folders wiped or bytes flipped while the node is down, and `market-node --repair`
  * run as a user runs it. Waits poll with generous bounds; every process is stopped.
  */
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
+import { scanSegment } from "../../src/storage/wal.js";
 import { runTsScript, waitFor, waitForConvergence } from "./helpers.js";
 
 interface Answer {
@@ -202,14 +203,18 @@ describe("lost and repaired disks on a 3-process cluster", function () {
     });
 });
 
-/** Flips one byte a third of the way into the oldest segment: records after it still verify. */
+/**
+ * Flips one byte a third of the way into the oldest segment's records (not into the zeros
+ * preallocated after them): records after it still verify.
+ */
 function flipByteInFirstSegment(walDir: string): void {
   const segment = readdirSync(walDir).filter((name) => name.endsWith(".log")).sort()[0];
   expect(segment, `a segment in ${walDir}`).to.be.a("string");
   const file = path.join(walDir, segment!);
   const bytes = readFileSync(file);
-  expect(statSync(file).size).to.be.greaterThan(3000);
-  const at = Math.floor(bytes.length / 3);
+  const recordBytes = scanSegment(bytes).goodBytes;
+  expect(recordBytes).to.be.greaterThan(3000);
+  const at = Math.floor(recordBytes / 3);
   bytes[at] = bytes[at]! ^ 0xff;
   writeFileSync(file, bytes);
 }
