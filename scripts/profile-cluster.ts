@@ -2,7 +2,7 @@
  * `npx tsx scripts/profile-cluster.ts --out /tmp/prof`: a real 3-node cluster on 127.0.0.1
  * (fsync on, plain HTTP), each node run under `node --cpu-prof`, loaded like `npm run bench`
  * (N closed-loop clients buying one unit each, spread over all nodes, or all on the leader with
- * --on-leader) for D seconds; then every
+ * --on-leader, or all on one follower with --on-follower) for D seconds; then every
  * node is stopped with SIGINT so V8 writes its profile to `<out>/<id>/`. Prints the leader, the
  * acknowledged purchases, the load window (seconds after the spawn) and the profile files; `scripts/profile-split.ts` turns those into a
  * CPU split per category and per acknowledged write.
@@ -23,7 +23,7 @@ import { positiveInteger } from "./bench-cluster.js";
 const marketNodeScript = fileURLToPath(new URL("../src/cli/market-node.ts", import.meta.url));
 
 interface Options { out: string; clients: number; duration: number; cpuProf: boolean;
-  onLeader: boolean }
+  onLeader: boolean; onFollower: boolean }
 
 function parseOptions(): Options {
   return new Command("profile-cluster")
@@ -32,6 +32,8 @@ function parseOptions(): Options {
     .option("--clients <n>", "concurrent closed-loop clients", positiveInteger("--clients"), 64)
     .option("--duration <s>", "seconds of load", positiveInteger("--duration"), 20)
     .option("--no-cpu-prof", "the same run without the profiler: what profiling costs")
+    .option("--on-follower", "every client buys from one follower, which forwards (as " +
+      "vs-etcd's '1 client on a follower')", false)
     .option("--on-leader", "every client buys from the leader (as vs-etcd's '1 client on the " +
       "leader'), not spread over the nodes", false)
     .parse().opts<Options>();
@@ -94,7 +96,9 @@ async function main(): Promise<void> {
     const leader = await waitForLeader(agent, urls, 30_000);
     const sku = "PROFILE-1";
     await createItem(agent, [...urls.values()], sku);
-    const nodeUrls = options.onLeader ? [urls.get(leader)!] : [...urls.values()];
+    const follower = [...urls.keys()].find((id) => id !== leader)!;
+    const nodeUrls = options.onLeader ? [urls.get(leader)!]
+      : options.onFollower ? [urls.get(follower)!] : [...urls.values()];
     const runId = `profile-${Date.now()}`;
     const loadStartS = (performance.now() - spawnMs) / 1000;
     const result = await closedLoop(options.clients, options.duration, 201, (client, k) =>
@@ -102,7 +106,8 @@ async function main(): Promise<void> {
         { requestId: `${runId}-${client}-${k}`, lines: [{ sku, qty: 1 }] }));
     const loadEndS = (performance.now() - spawnMs) / 1000;
     const perSecond = result.okCount / options.duration;
-    const summary = { leader, onLeader: options.onLeader, clients: options.clients,
+    const summary = { leader, onLeader: options.onLeader,
+      onFollower: options.onFollower ? follower : false, clients: options.clients,
       durationS: options.duration,
       acknowledged: result.okCount, errors: result.errorCount, purchasesPerS: perSecond,
       loadStartS, loadEndS };
