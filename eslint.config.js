@@ -9,7 +9,9 @@ const ioModules = ["fs", "path", "http", "https", "net", "os", "child_process", 
 const rawCoreRestrictions = {
   patterns: [
     { group: ["node:*"], message: "src/raft/ is pure: no node:* imports (DESIGN.md §1)." },
-    { group: ["../*", "!./*"], message: "src/raft/ imports nothing outside itself." },
+    { regex: "^\\.\\./(?!invariant/assert\\.js$)",
+      message: "src/raft/ imports nothing outside itself (but src/invariant/, which imports " +
+        "nothing)." },
   ],
   paths: ioModules
     .map((name) => ({ name, message: "src/raft/ is pure: no I/O modules (DESIGN.md §1)." })),
@@ -21,7 +23,9 @@ const rawCoreRestrictions = {
 const marketRestrictions = {
   patterns: [
     { group: ["node:*", "!node:crypto"], message: "src/market/ is pure: only node:crypto." },
-    { group: ["../*"], message: "src/market/ imports nothing outside itself." },
+    { regex: "^\\.\\./(?!invariant/assert\\.js$)",
+      message: "src/market/ imports nothing outside itself (but src/invariant/, which imports " +
+        "nothing)." },
   ],
   paths: ioModules
     .map((name) => ({ name, message: "src/market/ is pure: no I/O modules (DESIGN.md §1)." })),

@@ -793,6 +793,9 @@ export class RaftServer implements NodeService {
       assert(false, `apply: entries ${first}..${lastIndex} (${fresh.length}) after applied ` +
         `${appliedIndex}`);
     }
+    // Only committed entries are applied (applied <= commit, Figure 2).
+    assert(lastIndex <= this.node.commitIndex,
+      `apply: entry ${lastIndex} beyond commit ${this.node.commitIndex}`);
     const batch: CommittedEntry[] = fresh.map((entry) => {
       this.membership.noteApplied(entry);
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;

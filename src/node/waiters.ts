@@ -1,3 +1,4 @@
+import { assert } from "../invariant/assert.js";
 import { realScheduler, type Scheduler, type TimerHandle } from "./scheduler.js";
 
 /**
@@ -31,7 +32,9 @@ export class Waiters<Key, Value> {
 
   /** Waits for settle(key); after `timeoutMs`, resolves with onTimeout() instead. */
   wait(key: Key, timeoutMs: number, onTimeout: () => Value): Promise<Value> {
-    if (this.waiting.has(key)) throw new Error(`already waiting for ${String(key)}`);
+    // Callers settle or refuse a second wait on a key first (has()): one waiter per key, so
+    // that each is settled exactly once.
+    assert(!this.waiting.has(key), `already waiting for ${String(key)}`);
     return new Promise((resolve) => {
       const timer = this.scheduler.setTimeout(() => {
         this.waiting.delete(key);

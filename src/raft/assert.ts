@@ -1,17 +1,5 @@
 /**
- * Invariant checks for the core. A failed assertion is a bug, never an expected outcome: it
- * throws InvariantError, which nothing catches except the process's crash handler
- * (STYLE.md §4; VS Code's BugIndicatingError, etcd's panic).
+ * The core's invariant checks: the one InvariantError every layer throws (src/invariant/, a
+ * module with no imports, the only one outside src/raft/ that the core may import).
  */
-export class InvariantError extends Error {
-  override readonly name = "InvariantError";
-}
-
-export function assert(condition: unknown, message = "invariant violated"): asserts condition {
-  if (!condition) throw new InvariantError(message);
-}
-
-/** Exhaustiveness check for a `switch` over a union: reaching it is a bug. */
-export function assertNever(value: never, what = "value"): never {
-  throw new InvariantError(`unexpected ${what}: ${JSON.stringify(value)}`);
-}
+export { assert, assertNever, InvariantError } from "../invariant/assert.js";

@@ -1,5 +1,6 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
+import { assert } from "../invariant/assert.js";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import {
   acceptOutsideExpress,
@@ -72,6 +73,9 @@ export class FrameReader {
       this.chunks = rest.length === 0 ? [] : [rest];
       this.buffered = rest.length;
     }
+    // What stays is less than one frame, whose length passed the bound: memory stays bounded.
+    assert(this.buffered <= frameHeaderBytes + this.bytesMax,
+      `${this.buffered} bytes held for a frame of at most ${this.bytesMax}`);
     return frames;
   }
 
