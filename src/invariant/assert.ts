@@ -1,8 +1,10 @@
 /**
  * Invariant checks, one kind of error for every layer. A failed assertion is a bug, never an
- * expected outcome: it throws InvariantError, which nothing catches except the process's crash
- * handler (STYLE.md §4; VS Code's BugIndicatingError, etcd's panic). This module imports
- * nothing, so that the pure layers (src/raft/, src/market/) may share it and stay pure.
+ * expected outcome: it throws InvariantError (STYLE.md §4; VS Code's BugIndicatingError, etcd's
+ * panic), which no code handles as an outcome. In the driver's loop it stops the node; in a
+ * request's path the API's error middleware answers 500 and logs it. This module imports
+ * nothing (lint enforces it), so that the pure layers (src/raft/, src/market/) may share it.
+ * On a hot path, build the message only on failure: `if (!ok) assert(false, `...`)`.
  */
 export class InvariantError extends Error {
   override readonly name = "InvariantError";

@@ -794,8 +794,9 @@ export class RaftServer implements NodeService {
         `${appliedIndex}`);
     }
     // Only committed entries are applied (applied <= commit, Figure 2).
-    assert(lastIndex <= this.node.commitIndex,
-      `apply: entry ${lastIndex} beyond commit ${this.node.commitIndex}`);
+    if (lastIndex > this.node.commitIndex) {
+      assert(false, `apply: entry ${lastIndex} beyond commit ${this.node.commitIndex}`);
+    }
     const batch: CommittedEntry[] = fresh.map((entry) => {
       this.membership.noteApplied(entry);
       const publication = entry.kind === "normal" ? decodePublish(entry.data) : null;

@@ -32,9 +32,9 @@ export class Waiters<Key, Value> {
 
   /** Waits for settle(key); after `timeoutMs`, resolves with onTimeout() instead. */
   wait(key: Key, timeoutMs: number, onTimeout: () => Value): Promise<Value> {
-    // Callers settle or refuse a second wait on a key first (has()): one waiter per key, so
-    // that each is settled exactly once.
-    assert(!this.waiting.has(key), `already waiting for ${String(key)}`);
+    // One waiter per key, so that each is settled exactly once: callers refuse or settle a
+    // second wait on a key first (has()), or use keys never reused (read contexts).
+    if (this.waiting.has(key)) assert(false, `already waiting for ${String(key)}`);
     return new Promise((resolve) => {
       const timer = this.scheduler.setTimeout(() => {
         this.waiting.delete(key);

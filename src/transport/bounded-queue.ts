@@ -1,5 +1,3 @@
-import { assert } from "../invariant/assert.js";
-
 /**
  * A FIFO ring buffer with a fixed capacity that drops its OLDEST item when an item is pushed
  * into a full queue. The transports keep one per peer: Raft tolerates loss and the newest
@@ -33,7 +31,6 @@ export class BoundedQueue<T> {
     }
     this.slots[(this.head + this.count) % this.capacity] = item;
     this.count++;
-    assert(this.count <= this.capacity, `queue holds ${this.count} of ${this.capacity}`);
     return false;
   }
 
@@ -49,7 +46,6 @@ export class BoundedQueue<T> {
     this.slots[this.head] = undefined;
     this.head = (this.head + 1) % this.capacity;
     this.count--;
-    assert(this.count >= 0 && this.head < this.capacity, "queue below empty");
     return item;
   }
 
