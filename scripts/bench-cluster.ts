@@ -23,6 +23,7 @@ import {
   closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, rmSync, statSync,
   writeSync,
 } from "node:fs";
+import type http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -143,8 +144,9 @@ export async function explainTermRise(cluster: LocalCluster, sinceMs: number,
  * is retried after a short pause; the prefill gives up only when no order at all is
  * acknowledged for 30 s. Prints its progress every 2 s.
  */
-export async function prefillOrders(cluster: LocalCluster, count: number,
-  skus: readonly string[]): Promise<void> {
+export async function prefillOrders(
+  cluster: { readonly agent: http.Agent; readonly nodes: readonly { readonly url: string }[] },
+  count: number, skus: readonly string[]): Promise<void> {
   if (count === 0) return;
   const runId = `prefill-${Date.now()}`;
   const startMs = performance.now();
@@ -164,7 +166,7 @@ export async function prefillOrders(cluster: LocalCluster, count: number,
         const body = { requestId: `${runId}-${k}`,
           lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
         // The same requestId on a retry: the market applies an order at most once.
-        while (await post(cluster, url, body) !== 201) {
+        while (await requestStatus(cluster.agent, "POST", url, body, 5000) !== 201) {
           if (performance.now() - lastAckMs > 30_000) {
             throw new Error(`prefill stalled: no order acknowledged for 30 s at ${acknowledged}`);
           }

@@ -2,7 +2,8 @@
  * `npx tsx scripts/profile-cluster.ts --out /tmp/prof`: a real 3-node cluster on 127.0.0.1
  * (fsync on, plain HTTP), each node run under `node --cpu-prof`, loaded like `npm run bench`
  * (N closed-loop clients buying one unit each, spread over all nodes, or all on the leader with
- * --on-leader, or all on one follower with --on-follower) for D seconds; then every
+ * --on-leader, or all on one follower with --on-follower) for D seconds, after --prefill N
+ * orders if asked (a market that size, as vs-etcd's --prefill); then every
  * node is stopped with SIGINT so V8 writes its profile to `<out>/<id>/`. Prints the leader, the
  * acknowledged purchases, the load window (seconds after the spawn) and the profile files; `scripts/profile-split.ts` turns those into a
  * CPU split per category and per acknowledged write.
@@ -18,12 +19,12 @@ import { Command } from "commander";
 import { writeLocalClusterConfig } from "../src/cluster/local-cluster.js";
 import { marketNodeFlags } from "../src/cluster/market-node-bin.js";
 import { closedLoop, requestJson, requestStatus } from "./bench-load.js";
-import { positiveInteger } from "./bench-cluster.js";
+import { nonNegativeInteger, positiveInteger, prefillOrders } from "./bench-cluster.js";
 
 const marketNodeScript = fileURLToPath(new URL("../src/cli/market-node.ts", import.meta.url));
 
 interface Options { out: string; clients: number; duration: number; cpuProf: boolean;
-  onLeader: boolean; onFollower: boolean }
+  onLeader: boolean; onFollower: boolean; prefill: number }
 
 function parseOptions(): Options {
   return new Command("profile-cluster")
@@ -31,6 +32,8 @@ function parseOptions(): Options {
     .requiredOption("--out <dir>", "where the .cpuprofile files go (one folder per node)")
     .option("--clients <n>", "concurrent closed-loop clients", positiveInteger("--clients"), 64)
     .option("--duration <s>", "seconds of load", positiveInteger("--duration"), 20)
+    .option("--prefill <orders>", "orders loaded first (64 clients, as vs-etcd's --prefill), " +
+      "outside the load window", nonNegativeInteger("--prefill"), 0)
     .option("--no-cpu-prof", "the same run without the profiler: what profiling costs")
     .option("--on-follower", "every client buys from one follower, which forwards (as " +
       "vs-etcd's '1 client on a follower')", false)
@@ -93,9 +96,13 @@ async function main(): Promise<void> {
       "--new-cluster"], { stdio: ["ignore", "ignore", "inherit"] });
   });
   try {
-    const leader = await waitForLeader(agent, urls, 30_000);
+    await waitForLeader(agent, urls, 30_000);
     const sku = "PROFILE-1";
     await createItem(agent, [...urls.values()], sku);
+    await prefillOrders({ agent, nodes: [...urls.values()].map((url) => ({ url })) },
+      options.prefill, [sku]);
+    // Asked after the prefill: the leader the load meets.
+    const leader = await waitForLeader(agent, urls, 30_000);
     const follower = [...urls.keys()].find((id) => id !== leader)!;
     const nodeUrls = options.onLeader ? [urls.get(leader)!]
       : options.onFollower ? [urls.get(follower)!] : [...urls.values()];
