@@ -3,7 +3,7 @@
  * the command's options merged with the global ones (-w, --endpoints, --config, --timeout).
  */
 import type { Command } from "commander";
-import type { GlobalOptions } from "./market-cli-program.js";
+import type { GlobalOptions } from "./cli-session.js";
 
 export type Options = GlobalOptions & Record<string, unknown>;
 

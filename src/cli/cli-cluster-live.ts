@@ -23,7 +23,7 @@ import {
   idOfEndpoint,
   type CliSession,
   type GlobalOptions,
-} from "./market-cli-program.js";
+} from "./cli-session.js";
 
 /** Between two polls of `cluster events --follow`. */
 export const followIntervalMs = 500;

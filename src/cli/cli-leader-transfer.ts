@@ -18,7 +18,7 @@ import {
   noNodeAnswered,
   type CliSession,
   type GlobalOptions,
-} from "./market-cli-program.js";
+} from "./cli-session.js";
 
 /** Tries to reach the leader when leadership moves between the status and the request. */
 const transferSendsMax = 3;

@@ -29,7 +29,7 @@ import {
   noNodeAnswered,
   type CliSession,
   type GlobalOptions,
-} from "./market-cli-program.js";
+} from "./cli-session.js";
 
 /** How many times a change is sent again after a 409 notLeader (the leader moved). */
 const leaderRetriesMax = 3;

@@ -9,7 +9,7 @@
 import readline from "node:readline";
 import { Writable } from "node:stream";
 import type { Command, Option } from "commander";
-import type { CliSession, GlobalOptions } from "./market-cli-program.js";
+import type { CliSession, GlobalOptions } from "./cli-session.js";
 
 /** Words only the repl knows, completed at the start of a line (`repl` itself is not one). */
 const replWords = ["exit", "help", "quit"];

@@ -27,7 +27,7 @@ import {
   noNodeAnswered,
   nonNegativeInteger,
   type CliSession,
-} from "./market-cli-program.js";
+} from "./cli-session.js";
 
 /** The shortest `cluster watch --interval`: every node is asked at each refresh. */
 const watchIntervalMsMin = 100;

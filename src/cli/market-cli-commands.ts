@@ -12,13 +12,18 @@ import { action, type Options } from "./cli-action.js";
 import { itemsTable, orderTable } from "./cli-output.js";
 import { runRepl } from "./cli-repl.js";
 import { registerCluster } from "./market-cli-cluster-commands.js";
-import {
-  buildProgram,
-  nonNegativeInteger,
-  positiveInteger,
-  runMarketCli,
-  type CliSession,
-} from "./market-cli-program.js";
+import { nonNegativeInteger, positiveInteger, type CliSession } from "./cli-session.js";
+
+/**
+ * The program's own entry points, for the repl, which runs one command line per line it reads:
+ * handed in by market-cli-program.ts, so that no command imports the program.
+ */
+export interface CliShell {
+  /** Runs one command line and returns its exit code. */
+  readonly run: (argv: readonly string[]) => Promise<number>;
+  /** A fresh program, for the repl's completion and help. */
+  readonly build: () => Command;
+}
 
 function consistency(options: Options): Consistency {
   return options.stale === true ? "stale" : "linearizable";
@@ -31,7 +36,7 @@ function requestIdFor(session: CliSession, options: Options): string {
   return requestId;
 }
 
-export function registerCommands(program: Command, session: CliSession): void {
+export function registerCommands(program: Command, session: CliSession, shell: CliShell): void {
   registerShopping(program, session);
   registerItem(program, session);
   registerOrders(program, session);
@@ -40,8 +45,7 @@ export function registerCommands(program: Command, session: CliSession): void {
     .description("an interactive prompt: type commands as you would after market-cli; " +
       "help lists them, exit leaves")
     .action(action(async (options) => {
-      await runRepl(session, options, (argv) => runMarketCli(argv, session),
-        () => buildProgram(session));
+      await runRepl(session, options, shell.run, shell.build);
     }));
   program.addHelpText("after", `
 Examples:

@@ -8,16 +8,17 @@ import {
   type NodeId,
   type RaftMessage,
 } from "./messages.js";
-import type { Raft } from "./raft.js";
+import type { LeaderHost } from "./leader-host.js";
 import { snapshotToSend } from "./snapshot-supply.js";
 
 /**
  * The leader's half of the protocol: replication with flow control, commitment, heartbeats,
  * ReadIndex and leadership transfer. Free functions over Raft keep raft.ts to the roles and
- * elections (STYLE.md §8).
+ * elections (STYLE.md §8); they see it as a LeaderHost (leader-host.ts), so that this module
+ * does not import raft.ts, which imports it.
  */
 
-export function stepLeader(raft: Raft, m: RaftMessage): void {
+export function stepLeader(raft: LeaderHost, m: RaftMessage): void {
   switch (m.type) {
     case "appendResponse":
       handleAppendResponse(raft, m);
@@ -65,7 +66,7 @@ export function stepLeader(raft: Raft, m: RaftMessage): void {
  * step down without a leader, drop every leader message of this term (Raft.forkedTerm), and
  * time out into an election of a later term, whose leader's log then wins everywhere.
  */
-function stepDownToRival(raft: Raft, m: RaftMessage): void {
+function stepDownToRival(raft: LeaderHost, m: RaftMessage): void {
   raft.reportViolation(m, "twoLeaders", `${m.from} sent ${m.type} in term ${m.term}, ` +
     `which ${raft.id} leads`);
   raft.becomeFollower(m.term, null, "leaderOfTerm");
@@ -78,7 +79,7 @@ function stepDownToRival(raft: Raft, m: RaftMessage): void {
  * follower in replicate state commitOnly, answered only if refused). Returns whether a message
  * went out.
  */
-export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean, commitNews = false):
+export function sendAppend(raft: LeaderHost, to: NodeId, allowEmpty: boolean, commitNews = false):
   boolean {
   const progress = raft.progress.get(to);
   if (progress === undefined) return false;
@@ -129,7 +130,7 @@ export function sendAppend(raft: Raft, to: NodeId, allowEmpty: boolean, commitNe
  * Sends `to` everything it lacks, as far as flow control allows: one probe in probe state, a
  * pipeline of batches bounded by the in-flight window in replicate state.
  */
-export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
+export function sendAppendsTo(raft: LeaderHost, to: NodeId): boolean {
   let sent = false;
   for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
     if (!sendAppend(raft, to, false)) break;
@@ -143,7 +144,7 @@ export function sendAppendsTo(raft: Raft, to: NodeId): boolean {
  * Sends what accumulated since the last Ready as one batch per follower: new proposals, news of
  * a commit, and one heartbeat round for all the ReadIndex requests that arrived.
  */
-export function flushLeader(raft: Raft): void {
+export function flushLeader(raft: LeaderHost): void {
   if (raft.proposalsUnsent || raft.commitUnsent) {
     for (const id of raft.progress.keys()) {
       if (id === raft.id) continue;
@@ -161,7 +162,7 @@ export function flushLeader(raft: Raft): void {
   raft.readRoundUnsent = false;
 }
 
-export function bcastHeartbeat(raft: Raft, readId: number | null): void {
+export function bcastHeartbeat(raft: LeaderHost, readId: number | null): void {
   for (const [to, progress] of raft.progress) {
     if (to === raft.id) continue;
     // Never tell a follower to commit past what it is known to hold.
@@ -185,7 +186,7 @@ export type AcceptResult =
  * bound, in order; `index` is the last one's. Refuses all of them while a leadership transfer
  * is under way (§3.10), or when the uncommitted tail is at its bound.
  */
-export function acceptProposals(raft: Raft, data: readonly string[],
+export function acceptProposals(raft: LeaderHost, data: readonly string[],
   kind: EntryKind = "normal"): AcceptResult {
   assert(raft.role === "leader", "proposals are accepted by the leader only");
   if (raft.leadTransferee !== null) {
@@ -206,7 +207,7 @@ export function acceptProposals(raft: Raft, data: readonly string[],
   return { kind: "accepted", index: raft.log.lastIndex(), term: raft.term };
 }
 
-export function maybeCommit(raft: Raft): boolean {
+export function maybeCommit(raft: LeaderHost): boolean {
   const index = raft.voters.committedIndex((id) => raft.progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
   raft.log.commitTo(index);
@@ -215,7 +216,7 @@ export function maybeCommit(raft: Raft): boolean {
   return true;
 }
 
-function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
+function handleAppendResponse(raft: LeaderHost, m: AppendEntriesResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
@@ -264,7 +265,7 @@ function handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
  * hint past the rejected index or of a term later than the follower's own. Taking such an
  * answer would set match or next past our log, where there is nothing to send.
  */
-function appendResponseProblem(raft: Raft, m: AppendEntriesResponse): string | null {
+function appendResponseProblem(raft: LeaderHost, m: AppendEntriesResponse): string | null {
   const lastIndex = raft.log.lastIndex();
   if (m.success) {
     return m.index > lastIndex ? `index=${m.index} lastIndex=${lastIndex}` : null;
@@ -275,7 +276,7 @@ function appendResponseProblem(raft: Raft, m: AppendEntriesResponse): string | n
   return null;
 }
 
-function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
+function handleHeartbeatResponse(raft: LeaderHost, m: HeartbeatResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
@@ -305,7 +306,7 @@ function handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
 // --- InstallSnapshot (§7) -----------------------------------------------------------------
 
 /** Sends the next chunk of the snapshot in transfer to `to`, unless one is unanswered. */
-function sendSnapshotChunk(raft: Raft, to: NodeId): boolean {
+function sendSnapshotChunk(raft: LeaderHost, to: NodeId): boolean {
   const transfer = raft.progress.get(to)?.snapshotTransfer;
   assert(transfer !== null && transfer !== undefined, "snapshot state has a transfer");
   if (transfer.chunkInflight) return false;
@@ -323,7 +324,7 @@ function sendSnapshotChunk(raft: Raft, to: NodeId): boolean {
  * The receiver answers a chunk it already has with the offset it wants, so a repeat costs one
  * round trip; the bound keeps repeats rare however slow the link or the follower's disk.
  */
-export function tickSnapshotTransfers(raft: Raft): void {
+export function tickSnapshotTransfers(raft: LeaderHost): void {
   for (const [id, progress] of raft.progress) {
     const transfer = progress.snapshotTransfer;
     if (transfer === null) continue;
@@ -342,7 +343,7 @@ export function tickSnapshotTransfers(raft: Raft): void {
   }
 }
 
-function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
+function handleSnapshotResponse(raft: LeaderHost, m: InstallSnapshotResponse): void {
   const progress = raft.progress.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
@@ -398,7 +399,7 @@ function handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
  * Starts a linearizable read for `from` (this node or a follower). Returns "pending" when the
  * read will be answered by a ReadState or a readIndexResponse, "overloaded" when refused.
  */
-export function startRead(raft: Raft, context: string, from: NodeId): "pending" | "overloaded" {
+export function startRead(raft: LeaderHost, context: string, from: NodeId): "pending" | "overloaded" {
   const pendingCount = raft.readOnly.size() + raft.readsBeforeCommit.length;
   if (pendingCount >= raft.config.pendingReadsMax) return "overloaded";
   // Step 1: until the leader commits an entry of its term, it may not know the latest commit.
@@ -419,7 +420,7 @@ export function startRead(raft: Raft, context: string, from: NodeId): "pending" 
   return "pending";
 }
 
-function releaseReadsBeforeCommit(raft: Raft): void {
+function releaseReadsBeforeCommit(raft: LeaderHost): void {
   if (raft.readsBeforeCommit.length === 0 || raft.log.term(raft.log.committed) !== raft.term) {
     return;
   }
@@ -428,7 +429,7 @@ function releaseReadsBeforeCommit(raft: Raft): void {
   for (const read of waiting) startRead(raft, read.context, read.from);
 }
 
-function confirmRead(raft: Raft, readId: number, from: NodeId): void {
+function confirmRead(raft: LeaderHost, readId: number, from: NodeId): void {
   const acks = raft.readOnly.recordAck(readId, from);
   if (acks === null || !raft.voters.hasQuorum((id) => acks.has(id))) return;
   // A majority confirmed we were still leader after this read (and all older ones) arrived.
@@ -437,7 +438,7 @@ function confirmRead(raft: Raft, readId: number, from: NodeId): void {
   }
 }
 
-function answerRead(raft: Raft, context: string, from: NodeId, index: number): void {
+function answerRead(raft: LeaderHost, context: string, from: NodeId, index: number): void {
   if (from === raft.id) {
     raft.readStates.push({ context, index });
   } else {
@@ -448,6 +449,6 @@ function answerRead(raft: Raft, context: string, from: NodeId, index: number): v
 
 // --- Leadership transfer (thesis §3.10) ---------------------------------------------------
 
-export function sendTimeoutNow(raft: Raft, to: NodeId): void {
+export function sendTimeoutNow(raft: LeaderHost, to: NodeId): void {
   raft.send({ type: "timeoutNow", from: raft.id, to, term: raft.term });
 }

@@ -2,6 +2,7 @@ import { assert, assertNever } from "./assert.js";
 import { validateRaftConfig, type RaftConfig } from "./config.js";
 import { Departures } from "./departures.js";
 import { bcastHeartbeat, flushLeader, stepLeader, tickSnapshotTransfers } from "./leader.js";
+import type { LeaderHost } from "./leader-host.js";
 import { RaftLog } from "./log.js";
 import type {
   AppendEntriesRequest,
@@ -72,9 +73,10 @@ const removedAtIndexMax = 64;
 /**
  * The Raft state machine of one node (Figure 2, plus PreVote, CheckQuorum, ReadIndex and
  * leadership transfer from Ongaro's thesis). Internal to src/raft/: the public face is RaftNode.
- * Fields are public so that leader.ts can share them; nothing outside src/raft/ sees this class.
+ * Fields are public so that leader.ts can share them (the ones it uses are listed in
+ * leader-host.ts); nothing outside src/raft/ sees this class.
  */
-export class Raft {
+export class Raft implements LeaderHost {
   readonly id: NodeId;
   readonly config: RaftConfig;
   readonly rng: Rng;

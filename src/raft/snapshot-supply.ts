@@ -1,7 +1,7 @@
 import { assert } from "./assert.js";
 import type { NodeId, Snapshot } from "./messages.js";
 import type { Progress } from "./progress.js";
-import type { Raft } from "./raft.js";
+import type { LeaderHost } from "./leader-host.js";
 
 /**
  * Where the snapshot a leader streams to a lagging follower (§7) comes from, and when its data
@@ -27,7 +27,7 @@ export type OfferSnapshotResult =
  * The snapshot this node can start a transfer with: one at or above the compaction point, so
  * that the follower can continue from the log after it; null when the driver must provide one.
  */
-export function snapshotToSend(raft: Raft): Snapshot | null {
+export function snapshotToSend(raft: LeaderHost): Snapshot | null {
   const snapshot = raft.snapshot;
   return snapshot !== null && snapshot.meta.index >= raft.log.compacted() ? snapshot : null;
 }
@@ -37,14 +37,14 @@ export function snapshotToSend(raft: Raft): Snapshot | null {
  * no transfer is under way. Only followers heard from within an election timeout count (as in
  * compactIndexFor): building a snapshot for a dead one would cost the driver for nothing.
  */
-function waitsForSnapshot(raft: Raft, progress: Progress): boolean {
+function waitsForSnapshot(raft: LeaderHost, progress: Progress): boolean {
   return progress.state !== "snapshot" &&
     progress.ticksSinceActive < raft.config.electionTimeoutTicks &&
     raft.log.term(progress.next - 1) === null;
 }
 
 /** Leader: the followers that wait for a snapshot (see waitsForSnapshot). */
-export function followersWaitingForSnapshot(raft: Raft): NodeId[] {
+export function followersWaitingForSnapshot(raft: LeaderHost): NodeId[] {
   if (raft.role !== "leader") return [];
   return [...raft.progress].filter(([id, progress]) =>
     id !== raft.id && waitsForSnapshot(raft, progress)).map(([id]) => id);
@@ -54,7 +54,7 @@ export function followersWaitingForSnapshot(raft: Raft): NodeId[] {
  * Leader: whether any follower waits for a snapshot. Asked at every hasReady and Ready: a
  * loop, not the list followersWaitingForSnapshot builds.
  */
-function anyFollowerWaitsForSnapshot(raft: Raft): boolean {
+function anyFollowerWaitsForSnapshot(raft: LeaderHost): boolean {
   if (raft.role !== "leader") return false;
   for (const [id, progress] of raft.progress) {
     if (id !== raft.id && waitsForSnapshot(raft, progress)) return true;
@@ -66,7 +66,7 @@ function anyFollowerWaitsForSnapshot(raft: Raft): boolean {
  * Leader: the lowest index a snapshot must have to serve the followers that wait for one
  * (the compaction point), or null when none waits or the data held will do.
  */
-export function snapshotWanted(raft: Raft): number | null {
+export function snapshotWanted(raft: LeaderHost): number | null {
   if (raft.role !== "leader" || snapshotToSend(raft) !== null) return null;
   return anyFollowerWaitsForSnapshot(raft) ? raft.log.compacted() : null;
 }
@@ -76,7 +76,7 @@ export function snapshotWanted(raft: Raft): number | null {
  * The snapshot is the driver's own data, so a disagreement with the log is our bug (asserted,
  * as compact does); a snapshot that compaction has since passed is an expected race.
  */
-export function acceptOfferedSnapshot(raft: Raft, snapshot: Snapshot): OfferSnapshotResult {
+export function acceptOfferedSnapshot(raft: LeaderHost, snapshot: Snapshot): OfferSnapshotResult {
   const { index, term } = snapshot.meta;
   assert(index <= raft.log.applied, `offered snapshot at ${index} beyond applied ` +
     `${raft.log.applied}`);
@@ -96,7 +96,7 @@ export function acceptOfferedSnapshot(raft: Raft, snapshot: Snapshot): OfferSnap
  * follower waits for one (or compaction has passed it, so that no new transfer could use it).
  * A transfer keeps its own reference until it ends; the meta stays in the log either way.
  */
-export function maybeReleaseSnapshot(raft: Raft): void {
+export function maybeReleaseSnapshot(raft: LeaderHost): void {
   const snapshot = raft.snapshot;
   if (snapshot === null || raft.snapshotKept) return;
   for (const progress of raft.progress.values()) {

@@ -1,0 +1,45 @@
+import type { RaftConfig } from "./config.js";
+import type { JointConfig } from "./conf-state.js";
+import type { RaftEvent, RoleChangeReason } from "./events.js";
+import type { RaftLog } from "./log.js";
+import type { NodeId, RaftMessage, ReadState, Role, Snapshot } from "./messages.js";
+import type { Progress } from "./progress.js";
+import type { ReadOnly } from "./read-only.js";
+import type { ViolationReason } from "./violation.js";
+
+/**
+ * What the leader's half of the protocol (leader.ts) and the snapshot supply
+ * (snapshot-supply.ts) read and change of a node's Raft state: every member they touch, and
+ * nothing else. Raft implements it (raft.ts), and these modules see a Raft only through it, so
+ * that they do not import raft.ts, which imports them. It is also the list of Raft's fields
+ * that are public for their sake (STYLE.md §9: etcd keeps them behind ProgressTracker's
+ * methods); the documentation of each is on Raft.
+ */
+export interface LeaderHost {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  readonly log: RaftLog;
+  readonly term: number;
+  readonly role: Role;
+  readonly voters: JointConfig;
+  readonly progress: Map<NodeId, Progress>;
+  leadTransferee: NodeId | null;
+  forkedTerm: number | null;
+  readonly readOnly: ReadOnly;
+  readsBeforeCommit: { context: string; from: NodeId }[];
+  lastReadId: number;
+  proposalsUnsent: boolean;
+  commitUnsent: boolean;
+  readRoundUnsent: boolean;
+  snapshot: Snapshot | null;
+  snapshotKept: boolean;
+  readonly readStates: ReadState[];
+  readonly droppedReads: string[];
+
+  send(message: RaftMessage): void;
+  reportViolation(m: RaftMessage, reason: ViolationReason, detail: string): void;
+  noteEvent(event: RaftEvent): void;
+  votesSomewhere(): boolean;
+  position(): { term: number; index: number };
+  becomeFollower(term: number, leaderId: NodeId | null, reason: RoleChangeReason | null): void;
+}
