@@ -1,37 +1,27 @@
 /**
  * `npx tsx scripts/check-imports.ts [dir...]` (part of `npm run lint`): refuses import cycles
- * between the TypeScript files under the folders given (default src/), taken as one graph.
- * Every relative import counts, type-only
- * ones too: a cycle of types is still two modules that cannot be understood, or moved, one
- * without the other (STYLE.md §9). Prints each cycle as a path of files and exits 1; exits 0,
- * silent, when there is none.
+ * between the TypeScript files under the folders given (default src/), taken as one graph,
+ * and, in src/, an import that goes against the layers (layerImports below). Every relative
+ * import counts, type-only ones too: a cycle of types is still two modules that cannot be
+ * understood, or moved, one without the other (STYLE.md §9). Prints each cycle as a path of
+ * files (one per tangle of files that import each other: break it, and the next shows) and
+ * each leak as the import, and exits 1; exits 0, silent, when there is none.
  *
- * Imports are read with a pattern, not a parser: static `import ... from "x"`, `export ... from
- * "x"`, bare `import "x"` and `import("x")` with a literal specifier. Only relative specifiers
- * are followed (packages cannot import us back); `./a.js` names `./a.ts`, as NodeNext writes it.
+ * Imports are read by TypeScript's own scanner (ts.preProcessFile): static imports and
+ * re-exports, bare `import "x"` and `import("x")` with a literal specifier, and nothing in a
+ * comment or a string. Only relative specifiers are followed (packages cannot import us back);
+ * `./a.js` names `./a.ts`, as NodeNext writes it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-
-const specifierPatterns: readonly RegExp[] = [
-  // import x from "y"; import { a, b } from "y"; import type {...} from "y"; export ... from "y"
-  /(?:^|[\n;])\s*(?:import|export)\s[^"';]*?\sfrom\s*["']([^"']+)["']/g,
-  // import "y" (for its effects)
-  /(?:^|[\n;])\s*import\s*["']([^"']+)["']/g,
-  // import("y")
-  /\bimport\(\s*["']([^"']+)["']\s*\)/g,
-];
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
 
 /** The relative specifiers `source` imports, in order of appearance, each once. */
 export function relativeImports(source: string): string[] {
-  const found = new Map<number, string>();
-  for (const pattern of specifierPatterns) {
-    for (const match of source.matchAll(pattern)) {
-      const specifier = match[1]!;
-      if (specifier.startsWith(".")) found.set(match.index, specifier);
-    }
-  }
-  return [...new Set([...found.entries()].sort(([a], [b]) => a - b).map(([, s]) => s))];
+  const { importedFiles } = ts.preProcessFile(source, true, true);
+  return [...new Set(importedFiles.map((file) => file.fileName)
+    .filter((specifier) => specifier.startsWith(".")))];
 }
 
 /** The file a relative specifier in `fromFile` names (`.js` read as `.ts`). */
@@ -121,6 +111,79 @@ function cyclePath(graph: ReadonlyMap<string, readonly string[]>, group: readonl
   return [...group, start];
 }
 
+/**
+ * The folders of src/ and the folders each may import (docs/DESIGN.md, "Layers"): imports flow
+ * one way, cli and cluster -> api and client -> node -> raft, storage, transport, market, with
+ * invariant/ under everything, dashboard/ beside cluster/, and sim/ and verify/ over what they
+ * test. A folder missing here may import nothing outside itself.
+ */
+export const layerImports: Readonly<Record<string, readonly string[]>> = {
+  invariant: [],
+  raft: ["invariant"],
+  market: ["invariant"],
+  transport: ["raft", "invariant"],
+  storage: ["raft", "market", "invariant"],
+  node: ["raft", "market", "storage", "transport", "invariant"],
+  api: ["node", "raft", "market", "storage", "invariant"],
+  client: ["node", "raft", "market", "invariant"],
+  verify: ["raft", "invariant"],
+  dashboard: ["cluster", "api", "client", "node", "raft", "market", "transport", "invariant"],
+  cluster: ["api", "client", "node", "raft", "market", "storage", "transport", "verify",
+    "invariant"],
+  cli: ["cluster", "dashboard", "api", "client", "node", "raft", "market", "storage",
+    "transport", "verify", "invariant"],
+  sim: ["cli", "cluster", "api", "client", "node", "raft", "market", "storage", "transport",
+    "verify", "invariant"],
+};
+
+/**
+ * Imports against the layers that are known and not yet moved (STYLE.md §9), each exactly:
+ * a new one fails like any other. The HTTP helpers the API and the client share with the
+ * transport, the API's error codes the client names, and the launcher, which lives in cluster/
+ * beside the admin client and cluster file that the dashboard it serves uses.
+ */
+export const layerExceptions: ReadonlySet<string> = new Set([
+  "src/api/admin-routes.ts -> src/transport/faulty-transport.ts",
+  "src/api/client-server.ts -> src/transport/express-classes.ts",
+  "src/api/leader-forwarder.ts -> src/transport/http-request.ts",
+  "src/client/market-client.ts -> src/transport/http-request.ts",
+  "src/client/market-client-error.ts -> src/api/api-error.ts",
+  "src/cluster/launcher.ts -> src/dashboard/cluster-watcher.ts",
+  "src/cluster/launcher.ts -> src/dashboard/launcher-dashboard.ts",
+  "src/cluster/launcher-processes.ts -> src/dashboard/dashboard-actions.ts",
+  "src/cluster/launcher-processes.ts -> src/dashboard/dashboard-frame.ts",
+]);
+
+/**
+ * The imports of a graph of src/ files that go against `rules` (folder -> the folders it may
+ * import), as "from -> to", except those in `exceptions`. Files outside src/ have no rules.
+ */
+export function layerLeaks(graph: ReadonlyMap<string, readonly string[]>,
+  rules: Readonly<Record<string, readonly string[]>> = layerImports,
+  exceptions: ReadonlySet<string> = layerExceptions): string[] {
+  const folderOf = (file: string): string | null => /^src\/([^/]+)\//.exec(file)?.[1] ?? null;
+  const leaks: string[] = [];
+  for (const [file, targets] of graph) {
+    const from = folderOf(file);
+    if (from === null) continue;
+    for (const target of targets) {
+      const to = folderOf(target);
+      if (to === null || to === from || (rules[from] ?? []).includes(to)) continue;
+      const edge = `${file} -> ${target}`;
+      if (!exceptions.has(edge)) leaks.push(edge);
+    }
+  }
+  return leaks.sort();
+}
+
+/** The exceptions that no import of `graph` uses any more: to be removed from the list. */
+export function staleExceptions(graph: ReadonlyMap<string, readonly string[]>,
+  exceptions: ReadonlySet<string> = layerExceptions): string[] {
+  const edges = new Set([...graph].flatMap(([file, targets]) =>
+    targets.map((target) => `${file} -> ${target}`)));
+  return [...exceptions].filter((edge) => !edges.has(edge)).sort();
+}
+
 /** The TypeScript files under `dir` (relative to the working directory), sorted. */
 function typeScriptFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -139,12 +202,24 @@ function main(): void {
   const dirs = process.argv.length > 2 ? process.argv.slice(2) : ["src"];
   const graph = new Map(dirs.flatMap((dir) => [...importGraph(dir)]));
   const cycles = importCycles(graph);
-  if (cycles.length === 0) return;
   for (const cycle of cycles) console.error(`import cycle: ${cycle.join(" -> ")}`);
-  console.error(`${cycles.length} import cycle(s) under ${dirs.join(", ")}: move what both ` +
-    "sides need into a module of its own, or hand it in as a parameter (STYLE.md §9)");
-  process.exitCode = 1;
+  if (cycles.length > 0) {
+    console.error(`${cycles.length} import cycle(s) under ${dirs.join(", ")}: move what both ` +
+      "sides need into a module of its own, or hand it in as a parameter (STYLE.md §9)");
+  }
+  const leaks = layerLeaks(graph);
+  for (const leak of leaks) console.error(`import against the layers: ${leak}`);
+  if (leaks.length > 0) {
+    console.error(`${leaks.length} import(s) against the layers: a folder of src/ may import ` +
+      "only those below it (scripts/check-imports.ts, layerImports; docs/DESIGN.md, Layers)");
+  }
+  // Only when src/ is read: the exceptions are imports of src/.
+  const stale = dirs.includes("src") ? staleExceptions(graph) : [];
+  for (const edge of stale) {
+    console.error(`no longer imported, remove it from layerExceptions: ${edge}`);
+  }
+  if (cycles.length > 0 || leaks.length > 0 || stale.length > 0) process.exitCode = 1;
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) ===
-  path.resolve(new URL(import.meta.url).pathname)) main();
+if (process.argv[1] !== undefined &&
+  path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

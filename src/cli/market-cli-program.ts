@@ -29,18 +29,9 @@ import {
 } from "./cli-session.js";
 import { registerCommands } from "./market-cli-commands.js";
 
-// The session and what the commands share live in cli-session.ts; the entry point and the
-// tests take them from here too.
-export {
-  CliFailure,
-  CliSession,
-  diagnosisFailure,
-  exitCodes,
-  idOfEndpoint,
-  noNodeAnswered,
-  type CliIo,
-  type GlobalOptions,
-} from "./cli-session.js";
+// The session lives in cli-session.ts with what the commands share; the entry point and the
+// tests take it from here, with the program.
+export { CliSession, type CliIo } from "./cli-session.js";
 
 /** Codes meaning "the cluster could not serve this now", as opposed to a rejection. */
 const unavailableCodes: ReadonlySet<string> =

@@ -13,7 +13,8 @@ import type { ViolationReason } from "./violation.js";
  * nothing else. Raft implements it (raft.ts), and these modules see a Raft only through it, so
  * that they do not import raft.ts, which imports them. It is also the list of Raft's fields
  * that are public for their sake (STYLE.md §9: etcd keeps them behind ProgressTracker's
- * methods); the documentation of each is on Raft.
+ * methods); the documentation of each is on Raft. `readonly` here means that these modules do
+ * not reassign it, not that it is constant: Raft does (becomeFollower changes term and role).
  */
 export interface LeaderHost {
   readonly id: NodeId;
@@ -22,8 +23,8 @@ export interface LeaderHost {
   readonly term: number;
   readonly role: Role;
   readonly voters: JointConfig;
-  readonly progress: Map<NodeId, Progress>;
-  leadTransferee: NodeId | null;
+  readonly progress: ReadonlyMap<NodeId, Progress>;
+  readonly leadTransferee: NodeId | null;
   forkedTerm: number | null;
   readonly readOnly: ReadOnly;
   readsBeforeCommit: { context: string; from: NodeId }[];

@@ -73,8 +73,9 @@ const removedAtIndexMax = 64;
 /**
  * The Raft state machine of one node (Figure 2, plus PreVote, CheckQuorum, ReadIndex and
  * leadership transfer from Ongaro's thesis). Internal to src/raft/: the public face is RaftNode.
- * Fields are public so that leader.ts can share them (the ones it uses are listed in
- * leader-host.ts); nothing outside src/raft/ sees this class.
+ * Fields are public so that leader.ts and snapshot-supply.ts can share them (the ones they use
+ * are listed in leader-host.ts), and raft-node.ts reads some; nothing outside src/raft/ sees
+ * this class.
  */
 export class Raft implements LeaderHost {
   readonly id: NodeId;
