@@ -31,7 +31,7 @@ import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js"
 import {
   eventLoopWindowMsDefault, parseEventLoopDelay, type EventLoopDelayFigures,
 } from "../src/node/event-loop-delay.js";
-import { httpRequest } from "../src/transport/http-request.js";
+import { httpRequest } from "../src/wire/http-request.js";
 import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
 import { percentile, type LoadResult } from "./bench-stats.js";
 

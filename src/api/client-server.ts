@@ -14,7 +14,7 @@ import type { Socket } from "node:net";
 import type express from "express";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "./api-error.js";
-import { expressServerClasses } from "../transport/express-classes.js";
+import { expressServerClasses } from "../wire/express-classes.js";
 
 export interface ClientServerSettings {
   /** Bound on receiving a request's headers. */

@@ -8,7 +8,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { Request } from "express";
-import { httpRequest, HttpRequestError } from "../transport/http-request.js";
+import { httpRequest, HttpRequestError } from "../wire/http-request.js";
 import { ApiError } from "./api-error.js";
 
 export const forwardedHeader = "x-raftmarket-forwarded";

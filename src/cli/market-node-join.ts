@@ -17,7 +17,7 @@
 import { memberAddressProblem, memberIdPattern } from "../node/member-addresses.js";
 import type { MembersView } from "../node/membership.js";
 import type { AddressRecord, BootstrapRecord, JoinRecord } from "../storage/index.js";
-import { httpRequest } from "../transport/http-request.js";
+import { httpRequest } from "../wire/http-request.js";
 
 export interface JoinAsk {
   /** Client URLs of members to ask, in turn (--join URL,URL...). */

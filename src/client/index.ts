@@ -30,4 +30,4 @@ export {
   type MarketClientErrorInit,
 } from "./market-client-error.js";
 export { EndpointSelector } from "./endpoint-selector.js";
-export type { RaftEventPage, RaftEventRecord } from "../node/raft-event-log.js";
+export type { RaftEventPage, RaftEventRecord } from "../wire/raft-events.js";

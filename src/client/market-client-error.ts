@@ -3,7 +3,7 @@
  * answered, or `unreachable` when no endpoint gave any HTTP answer, or `unexpected_response`
  * when an answer was not the API's JSON. `status` is the HTTP status, 0 without an answer.
  */
-import type { ApiErrorCode } from "../api/api-error.js";
+import type { ApiErrorCode } from "../wire/api-error-code.js";
 
 export type MarketClientErrorCode = ApiErrorCode | "unreachable" | "unexpected_response";
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { memberUrlProblem } from "../node/member-addresses.js";
 import { nodeIdPattern } from "../raft/index.js";
-import { httpRequest, HttpRequestError, type HttpAnswer } from "../transport/http-request.js";
+import { httpRequest, HttpRequestError, type HttpAnswer } from "../wire/http-request.js";
 import { ClusterConfigError, type ClusterConfig } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
 

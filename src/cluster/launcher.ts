@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import { demoRequests } from "../market/index.js";
-import { httpRequest } from "../transport/http-request.js";
+import { httpRequest } from "../wire/http-request.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
 import { dataDirIsPristine } from "../storage/index.js";
 import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";

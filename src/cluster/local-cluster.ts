@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { httpRequest } from "../transport/http-request.js";
+import { httpRequest } from "../wire/http-request.js";
 import { loadClusterConfig, type ClusterConfigFile } from "./cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "./cluster-tls.js";
 import { writeDevCerts } from "./dev-certs.js";

@@ -15,8 +15,8 @@ import { jsonBody } from "../api/json-body.js";
 import { AdminCluster } from "../cluster/admin-cluster.js";
 import type { ClusterConfig } from "../cluster/cluster-config.js";
 import { clusterClientAgent, nodeClientUrl, readClusterCa } from "../cluster/cluster-tls.js";
-import { expressServerClasses } from "../transport/express-classes.js";
-import { httpRequest } from "../transport/http-request.js";
+import { expressServerClasses } from "../wire/express-classes.js";
+import { httpRequest } from "../wire/http-request.js";
 import { ClusterWatcher } from "./cluster-watcher.js";
 import {
   networkActions,

@@ -1,7 +1,11 @@
 import type { MarketRequest, MarketResult, MarketStateMachine } from "../market/index.js";
-import type { NodeId, ProgressStatus, Role } from "../raft/index.js";
+import type { NodeId } from "../raft/index.js";
+import type { NodeStatus } from "../wire/node-status.js";
+import type { RaftEventPage } from "../wire/raft-events.js";
 import type { LogTail } from "./log-tail.js";
-import type { RaftEventPage } from "./raft-event-log.js";
+
+// A type of the wire (src/wire/), shared with the client.
+export type { NodeStatus } from "../wire/node-status.js";
 
 /**
  * What the client API (src/api/) needs from a running node. RaftServer implements it; API
@@ -65,33 +69,3 @@ export type ReadBarrierOutcome =
   | { readonly kind: "noLeader"; readonly leaderId: NodeId | null }
   | { readonly kind: "overloaded" }
   | { readonly kind: "timeout" };
-
-/** `GET /v1/cluster/status` (DESIGN.md §3). */
-export interface NodeStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: number;
-  readonly leaderId: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastLogIndex: number;
-  /** The voters (the incoming side while joint). */
-  readonly members: readonly NodeId[];
-  /** Members that receive the log but do not vote (added with `member add --learner`). */
-  readonly learners?: readonly NodeId[];
-  /** While a joint configuration is in force: the voters of the one being left. */
-  readonly votersOutgoing?: readonly NodeId[];
-  /** The client API URL of each member (voters and learners), as the replicated book has it. */
-  readonly clientUrls?: Readonly<Record<NodeId, string>>;
-  readonly stateHash: string;
-  // Extensions for the live view (docs/DESIGN.md §3), optional: a node of an older version
-  // does not send them, and readers must do without.
-  readonly vote?: NodeId | null;
-  readonly lastLogTerm?: number;
-  /** Leader only (empty otherwise): each follower's match and next index, state, in-flight
-   * appends and whether it was heard from within the last election timeout. */
-  readonly progress?: Readonly<Record<NodeId, ProgressStatus>>;
-  /** The election timer: ticks elapsed since it was reset, and the timeout it fires at. */
-  readonly electionElapsedTicks?: number;
-  readonly electionTimeoutTicks?: number;
-}

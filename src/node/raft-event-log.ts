@@ -1,34 +1,9 @@
 import type { Logger } from "pino";
-import type { NodeId, RaftEvent, RoleChangeReason } from "../raft/index.js";
+import type { NodeId, RoleChangeReason } from "../raft/index.js";
+import type { NodeEvent, RaftEventPage, RaftEventRecord } from "../wire/raft-events.js";
 
-/** Events the driver itself adds to the core's. */
-export type DriverEvent =
-  | { readonly kind: "snapshotInstalled"; readonly term: number; readonly index: number;
-      readonly snapshotIndex: number; readonly bytes: number; readonly ms: number };
-
-export type NodeEvent = RaftEvent | DriverEvent;
-
-/** One event as the ring keeps it and `GET /v1/cluster/events` serves it. */
-export type RaftEventRecord = NodeEvent & {
-  /** Increases by one per event of this node since it started; a reader passes the last one
-   * it saw as `after` to get only newer ones. */
-  readonly seq: number;
-  /** Wall-clock time (ms since the epoch) when the driver took the event from the core. */
-  readonly timeMs: number;
-  readonly node: NodeId;
-  /** The log line's text. */
-  readonly message: string;
-};
-
-export interface RaftEventPage {
-  readonly node: NodeId;
-  readonly events: readonly RaftEventRecord[];
-  /** The seq of the newest event held (0: none yet), so that a follower of the stream knows
-   * where it stands even when nothing new came. */
-  readonly lastSeq: number;
-  /** Events the ring no longer holds between `after` and the first one returned. */
-  readonly missed: number;
-}
+// What GET /v1/cluster/events serves: types of the wire (src/wire/), shared with the client.
+export type { DriverEvent, NodeEvent, RaftEventPage, RaftEventRecord } from "../wire/raft-events.js";
 
 /** How many events a node keeps for GET /v1/cluster/events. */
 export const raftEventRingCapacity = 1000;

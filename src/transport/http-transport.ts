@@ -5,8 +5,8 @@ import type { Duplex } from "node:stream";
 import { pino, type Logger } from "pino";
 import type { NodeId, RaftMessage } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { expressServerClasses } from "./express-classes.js";
-import { httpRequest, HttpRequestError } from "./http-request.js";
+import { expressServerClasses } from "../wire/express-classes.js";
+import { httpRequest, HttpRequestError } from "../wire/http-request.js";
 import {
   clusterIdHeader, createPeerApp, peerUrlHeader, peerMessagesPath, type PeerAppOptions,
 } from "./peer-app.js";

@@ -15,7 +15,7 @@ import { MarketClient } from "../../src/client/index.js";
 import { addedNodesCachePath } from "../../src/cluster/admin-cluster.js";
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import { marketNodeFlags } from "../../src/cluster/market-node-bin.js";
-import { httpRequest } from "../../src/transport/http-request.js";
+import { httpRequest } from "../../src/wire/http-request.js";
 import { liveLockHolder } from "../../src/storage/dir-lock.js";
 import { runTsScript, waitFor, type ScriptRun } from "../cluster/helpers.js";
 import { spawnCli, type CliRun } from "./cli-process.js";

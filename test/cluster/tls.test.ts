@@ -29,7 +29,7 @@ import { makeCertificateAuthority, makeNodeCertificate } from "../../src/cluster
 import { LocalCluster } from "../../src/cluster/local-cluster.js";
 import {
   httpRequest, HttpRequestError, type HttpAnswer,
-} from "../../src/transport/http-request.js";
+} from "../../src/wire/http-request.js";
 import { runTsScript } from "./helpers.js";
 
 const marketNodeScript = path.resolve("src/cli/market-node.ts");

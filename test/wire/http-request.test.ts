@@ -7,7 +7,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { httpRequest, HttpRequestError } from "../../src/transport/http-request.js";
+import { httpRequest, HttpRequestError } from "../../src/wire/http-request.js";
 import { freePort } from "../../src/cluster/local-cluster.js";
 
 async function failureOf(promise: Promise<unknown>): Promise<HttpRequestError> {

@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { createClientServer } from "../../src/api/client-server.js";
-import { expressServerClasses } from "../../src/transport/express-classes.js";
+import { expressServerClasses } from "../../src/wire/express-classes.js";
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
