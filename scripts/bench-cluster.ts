@@ -27,7 +27,7 @@ import type http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { describeNodeExit, LocalCluster } from "../src/cluster/local-cluster.js";
+import { describeNodeExit, LocalCluster, type NodeExit } from "../src/cluster/local-cluster.js";
 import {
   eventLoopWindowMsDefault, parseEventLoopDelay, type EventLoopDelayFigures,
 } from "../src/node/event-loop-delay.js";
@@ -141,11 +141,14 @@ export async function explainTermRise(cluster: LocalCluster, sinceMs: number,
 /**
  * Loads `count` orders before a measurement, as fast as the API allows: 64 closed-loop
  * clients spread over the nodes, each order buying one unit of one of `skus`. A failed request
- * is retried after a short pause; the prefill gives up only when no order at all is
- * acknowledged for 30 s. Prints its progress every 2 s.
+ * is retried after a short pause. Prints its progress every 2 s. It gives up when a node
+ * process has ended (each client keeps to its node, so a third of them would retry forever),
+ * naming the node with its last lines, and when no order at all is acknowledged for 30 s,
+ * with the statuses the nodes answered meanwhile.
  */
 export async function prefillOrders(
-  cluster: { readonly agent: http.Agent; readonly nodes: readonly { readonly url: string }[] },
+  cluster: { readonly agent: http.Agent; readonly nodes: readonly { readonly url: string }[];
+    readonly exits?: () => readonly NodeExit[] },
   count: number, skus: readonly string[]): Promise<void> {
   if (count === 0) return;
   const runId = `prefill-${Date.now()}`;
@@ -153,32 +156,52 @@ export async function prefillOrders(
   let issued = 0;
   let acknowledged = 0;
   let lastAckMs = startMs;
+  let failure: Error | null = null;
+  // Per node URL, the answers other than 201 since the last acknowledged order (0: none).
+  const refusals = new Map<string, Map<number, number>>();
+  const exitsBefore = cluster.exits?.().length ?? 0;
   const progress = setInterval(() => {
     const seconds = (performance.now() - startMs) / 1000;
     console.log(`prefill: ${acknowledged}/${count} orders, ` +
       `${(acknowledged / seconds).toFixed(0)}/s`);
+    const exits = cluster.exits?.().slice(exitsBefore) ?? [];
+    if (exits.length > 0 && failure === null) {
+      failure = new Error(`prefill stopped at ${acknowledged} orders: a node ended\n` +
+        exits.map(describeNodeExit).join("\n"));
+    }
   }, 2000);
   try {
     await Promise.all(Array.from({ length: 64 }, async (_, client) => {
       const url = `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`;
-      while (issued < count) {
+      while (issued < count && failure === null) {
         const k = issued++;
         const body = { requestId: `${runId}-${k}`,
           lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
         // The same requestId on a retry: the market applies an order at most once.
-        while (await requestStatus(cluster.agent, "POST", url, body, 5000) !== 201) {
+        for (;;) {
+          const status = await requestStatus(cluster.agent, "POST", url, body, 5000);
+          if (status === 201) break;
+          const counts = refusals.get(url) ?? new Map<number, number>();
+          refusals.set(url, counts.set(status, (counts.get(status) ?? 0) + 1));
+          if (failure !== null) return;
           if (performance.now() - lastAckMs > 30_000) {
-            throw new Error(`prefill stalled: no order acknowledged for 30 s at ${acknowledged}`);
+            failure = new Error(`prefill stalled: no order acknowledged for 30 s at ` +
+              `${acknowledged}; answers by node since the last one (status x count, 0: no ` +
+              `answer): ${[...refusals].map(([node, byStatus]) => `${node} ` +
+                [...byStatus].map(([code, n]) => `${code} x ${n}`).join(", ")).join("; ")}`);
+            return;
           }
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         acknowledged++;
         lastAckMs = performance.now();
+        refusals.clear();
       }
     }));
   } finally {
     clearInterval(progress);
   }
+  if (failure !== null) throw failure;
   console.log(`prefill: ${count} orders in ${((performance.now() - startMs) / 1000).toFixed(1)} s`);
 }
 
