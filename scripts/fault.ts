@@ -17,7 +17,7 @@ import {
   type NodeStatusBody,
 } from "../src/cluster/admin-cluster.js";
 import { loadClusterConfig } from "../src/cluster/cluster-config.js";
-import { askLauncher, NoLauncherError } from "../src/cluster/launcher-control.js";
+import { askLauncher, NoLauncherError } from "../src/launcher/launcher-control.js";
 import { isHolderLive, liveLockHolder, readLock } from "../src/storage/dir-lock.js";
 
 /** Bound on the wait for a killed process to disappear, or a restarted node to answer. */

@@ -12,12 +12,12 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { askLauncher, NoLauncherError } from "../../src/cluster/launcher-control.js";
+import { askLauncher, NoLauncherError } from "../../src/launcher/launcher-control.js";
 import { writeLocalClusterConfig } from "../../src/cluster/local-cluster.js";
 import { liveLockHolder, readLockPid } from "../../src/storage/dir-lock.js";
 import { runTsScript, waitFor } from "./helpers.js";
 
-const launcherScript = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
+const launcherScript = fileURLToPath(new URL("../../src/launcher/launcher.ts", import.meta.url));
 const faultScript = fileURLToPath(new URL("../../scripts/fault.ts", import.meta.url));
 const marketNodeScript = fileURLToPath(new URL("../../src/cli/market-node.ts", import.meta.url));
 

@@ -229,7 +229,7 @@ describe("dashboard: the cluster watcher's frames", () => {
 
   it("npm run cluster refuses --dashboard-frame-ms outside them, with no stack trace",
     () => {
-      const launcher = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
+      const launcher = fileURLToPath(new URL("../../src/launcher/launcher.ts", import.meta.url));
       const result = spawnSync(process.execPath, ["--import", "tsx", launcher,
         "--config", "/nonexistent/cluster.json", "--dashboard-frame-ms", "50"],
       { encoding: "utf8", timeout: 30_000 });

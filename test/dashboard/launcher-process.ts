@@ -15,7 +15,7 @@ import type { ClusterConfigFile } from "../../src/cluster/cluster-config.js";
 import { liveLockHolder } from "../../src/storage/dir-lock.js";
 import { waitFor } from "../cluster/helpers.js";
 
-const launcherScript = fileURLToPath(new URL("../../src/cluster/launcher.ts", import.meta.url));
+const launcherScript = fileURLToPath(new URL("../../src/launcher/launcher.ts", import.meta.url));
 
 export class LauncherProcess {
   private output = "";

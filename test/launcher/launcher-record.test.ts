@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import type { JoiningNode } from "../../src/cluster/launcher-processes.js";
+import type { JoiningNode } from "../../src/launcher/launcher-processes.js";
 import {
   launcherRecordFileName,
   launcherRecordPath,
@@ -18,7 +18,7 @@ import {
   planRecordedNodes,
   readLauncherRecord,
   writeLauncherRecord,
-} from "../../src/cluster/launcher-record.js";
+} from "../../src/launcher/launcher-record.js";
 import { writeIdentity } from "../../src/storage/index.js";
 
 describe("the launcher's record of the nodes it added", () => {

@@ -25,8 +25,8 @@ import type {
 } from "../dashboard/dashboard-actions.js";
 import type { ProcessState } from "../dashboard/dashboard-frame.js";
 import { dataDirIsPristine, readIdentity, writeIdentity } from "../storage/index.js";
-import type { ClusterConfig } from "./cluster-config.js";
-import { distinctFreePort } from "./free-port.js";
+import type { ClusterConfig } from "../cluster/cluster-config.js";
+import { distinctFreePort } from "../cluster/free-port.js";
 
 /** A node the launcher added: not in the cluster file, it runs with market-node --join. */
 export interface JoiningNode extends NewNodePlace {

@@ -14,9 +14,9 @@ import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import { demoRequests } from "../market/index.js";
 import { httpRequest } from "../wire/http-request.js";
-import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "./cluster-config.js";
+import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "../cluster/cluster-config.js";
 import { dataDirIsPristine } from "../storage/index.js";
-import { clusterClientAgent, nodeClientUrl } from "./cluster-tls.js";
+import { clusterClientAgent, nodeClientUrl } from "../cluster/cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
 import {
   fenceOf,
@@ -27,7 +27,7 @@ import {
   type ProcessTable,
 } from "./launcher-processes.js";
 import { openLauncherRecord, planRecordedNodes, type LauncherRecord } from "./launcher-record.js";
-import { marketNodeArgs } from "./market-node-bin.js";
+import { marketNodeArgs } from "../cluster/market-node-bin.js";
 import { clusterWatcherDefaults } from "../dashboard/cluster-watcher.js";
 import { serveLauncherDashboard, type LauncherDashboard } from "../dashboard/launcher-dashboard.js";
 

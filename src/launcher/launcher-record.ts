@@ -21,7 +21,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import path from "node:path";
 import { z } from "zod";
 import { nodeIdPattern } from "../raft/index.js";
-import type { NodeConfig } from "./cluster-config.js";
+import type { NodeConfig } from "../cluster/cluster-config.js";
 import {
   addedNodesParent,
   fenceOf,
