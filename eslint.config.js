@@ -1,5 +1,5 @@
 // Lint configuration. Beyond the recommended rules, it enforces the layering of
-// ../shared/DESIGN.md §1: the Raft core in src/raft/ is pure and imports nothing outside itself
+// docs/DESIGN.md §1: the Raft core in src/raft/ is pure and imports nothing outside itself
 // but src/invariant/assert.ts, which imports nothing at all.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";

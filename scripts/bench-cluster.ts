@@ -32,7 +32,7 @@ import {
   eventLoopWindowMsDefault, parseEventLoopDelay, type EventLoopDelayFigures,
 } from "../src/node/event-loop-delay.js";
 import { httpRequest } from "../src/wire/http-request.js";
-import { closedLoop, requestStatus, residentMiB } from "./bench-load.js";
+import { closedLoop, requestJson, requestStatus, residentMiB } from "./bench-load.js";
 import { percentile, type LoadResult } from "./bench-stats.js";
 
 export function positiveInteger(name: string) {
@@ -142,9 +142,10 @@ export async function explainTermRise(cluster: LocalCluster, sinceMs: number,
  * Loads `count` orders before a measurement, as fast as the API allows: 64 closed-loop
  * clients spread over the nodes, each order buying one unit of one of `skus`. A failed request
  * is retried after a short pause. Prints its progress every 2 s. It gives up when a node
- * process has ended (each client keeps to its node, so a third of them would retry forever),
- * naming the node with its last lines, and when no order at all is acknowledged for 30 s,
- * with the statuses the nodes answered meanwhile.
+ * process ends (each client keeps to its node, so a third of them would retry until the rest
+ * are done), naming the node with its last lines, and when no order at all is acknowledged for
+ * 30 s, with the HTTP answers each node gave since the last one and what each node's status
+ * says.
  */
 export async function prefillOrders(
   cluster: { readonly agent: http.Agent; readonly nodes: readonly { readonly url: string }[];
@@ -156,39 +157,44 @@ export async function prefillOrders(
   let issued = 0;
   let acknowledged = 0;
   let lastAckMs = startMs;
-  let failure: Error | null = null;
+  // Why the prefill gives up, once it does (an object: set from the clients' callbacks).
+  const stop: { reason: string | null } = { reason: null };
   // Per node URL, the answers other than 201 since the last acknowledged order (0: none).
   const refusals = new Map<string, Map<number, number>>();
-  const exitsBefore = cluster.exits?.().length ?? 0;
+  const checkExits = (): void => {
+    const exits = cluster.exits?.() ?? [];
+    if (exits.length > 0 && stop.reason === null) {
+      stop.reason = `prefill stopped at ${acknowledged} orders: a node ended\n` +
+        exits.map(describeNodeExit).join("\n");
+    }
+  };
+  checkExits();
   const progress = setInterval(() => {
     const seconds = (performance.now() - startMs) / 1000;
     console.log(`prefill: ${acknowledged}/${count} orders, ` +
       `${(acknowledged / seconds).toFixed(0)}/s`);
-    const exits = cluster.exits?.().slice(exitsBefore) ?? [];
-    if (exits.length > 0 && failure === null) {
-      failure = new Error(`prefill stopped at ${acknowledged} orders: a node ended\n` +
-        exits.map(describeNodeExit).join("\n"));
-    }
+    checkExits();
   }, 2000);
   try {
     await Promise.all(Array.from({ length: 64 }, async (_, client) => {
-      const url = `${cluster.nodes[client % cluster.nodes.length]!.url}/v1/orders`;
-      while (issued < count && failure === null) {
+      const node = cluster.nodes[client % cluster.nodes.length]!.url;
+      while (issued < count && stop.reason === null) {
         const k = issued++;
         const body = { requestId: `${runId}-${k}`,
           lines: [{ sku: skus[k % skus.length]!, qty: 1 }] };
         // The same requestId on a retry: the market applies an order at most once.
         for (;;) {
-          const status = await requestStatus(cluster.agent, "POST", url, body, 5000);
+          const status = await requestStatus(cluster.agent, "POST", `${node}/v1/orders`, body,
+            5000);
           if (status === 201) break;
-          const counts = refusals.get(url) ?? new Map<number, number>();
-          refusals.set(url, counts.set(status, (counts.get(status) ?? 0) + 1));
-          if (failure !== null) return;
+          const counts = refusals.get(node) ?? new Map<number, number>();
+          refusals.set(node, counts.set(status, (counts.get(status) ?? 0) + 1));
+          if (stop.reason !== null) return;
           if (performance.now() - lastAckMs > 30_000) {
-            failure = new Error(`prefill stalled: no order acknowledged for 30 s at ` +
-              `${acknowledged}; answers by node since the last one (status x count, 0: no ` +
-              `answer): ${[...refusals].map(([node, byStatus]) => `${node} ` +
-                [...byStatus].map(([code, n]) => `${code} x ${n}`).join(", ")).join("; ")}`);
+            stop.reason = `prefill stalled: no order acknowledged for 30 s at ${acknowledged}; ` +
+              "answers since the last one by node (HTTP status x count, 0: no answer): " +
+              [...refusals].map(([url, byStatus]) => `${url} ` +
+                [...byStatus].map(([code, n]) => `${code} x ${n}`).join(", ")).join("; ");
             return;
           }
           await new Promise((resolve) => setTimeout(resolve, 20));
@@ -201,7 +207,22 @@ export async function prefillOrders(
   } finally {
     clearInterval(progress);
   }
-  if (failure !== null) throw failure;
+  if (stop.reason !== null) {
+    if (stop.reason.startsWith("prefill stalled")) {
+      // What each node says of itself: one that does not answer, or lost its leader, shows.
+      const statuses = await Promise.all(cluster.nodes.map(async ({ url }) => {
+        const status = await requestJson(cluster.agent, "GET", `${url}/v1/cluster/status`,
+          undefined, 2000);
+        if (typeof status !== "object" || status === null) return `${url}: no status`;
+        const { id, role, term, leaderId, commitIndex, appliedIndex } =
+          status as Record<string, unknown>;
+        return `${url}: ${String(id)} ${String(role)}, term ${String(term)}, leader ` +
+          `${String(leaderId)}, commit ${String(commitIndex)}, applied ${String(appliedIndex)}`;
+      }));
+      stop.reason = `${stop.reason}\n${statuses.join("\n")}`;
+    }
+    throw new Error(stop.reason);
+  }
   console.log(`prefill: ${count} orders in ${((performance.now() - startMs) / 1000).toFixed(1)} s`);
 }
 

@@ -32,7 +32,7 @@ import type {
   MemberView,
 } from "../node/membership.js";
 import { nodeIdPattern, type ConfState } from "../raft/index.js";
-import { linkRuleError, type LinkRule } from "../transport/faulty-transport.js";
+import { linkRuleError, type LinkRule } from "../wire/link-rules.js";
 import { memberUrlProblem } from "../node/member-addresses.js";
 import { ApiError, invalidRequest } from "./api-error.js";
 import { jsonBody } from "./json-body.js";

@@ -5,7 +5,7 @@
  * term name.
  */
 import type { EndpointStatus } from "../client/index.js";
-import type { NodeStatus } from "../node/node-service.js";
+import type { NodeStatus } from "../wire/node-status.js";
 
 export interface LeaderView {
   readonly leaderId: string;

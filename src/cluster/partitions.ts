@@ -13,7 +13,7 @@
  * applies them, so they never count twice.
  */
 import type { NodeId } from "../raft/index.js";
-import { linkFaults, type LinkRule } from "../transport/faulty-transport.js";
+import { linkFaults, type LinkRule } from "../wire/link-rules.js";
 
 export type PartitionCommand =
   /** `node` can reach no other node, and none can reach it. */

@@ -18,7 +18,7 @@
  * it the oldest go and are counted, so a long run's memory stays flat. The counts are exact.
  */
 import type { Role } from "../raft/index.js";
-import type { RaftEventPage, RaftEventRecord } from "../node/raft-event-log.js";
+import type { RaftEventPage, RaftEventRecord } from "../wire/raft-events.js";
 
 /** What a node was doing: its Raft role, or its process down (killed) or paused. */
 export type NodeState = Role | "down" | "paused";

@@ -9,7 +9,7 @@
  * At most one request per node is in flight: a paused node's read times out, and the next
  * reads of it wait for that one instead of piling up.
  */
-import type { RaftEventPage } from "../node/raft-event-log.js";
+import type { RaftEventPage } from "../wire/raft-events.js";
 import { raftEventRingCapacity } from "../node/raft-event-log.js";
 import type { NodeHttpClient } from "./admin-client.js";
 import type { RaftEventCollector } from "./raft-event-collector.js";

@@ -10,7 +10,7 @@
  */
 import { ApiError, invalidRequest } from "../api/api-error.js";
 import { NodeRequestError, type AdminCluster } from "../cluster/admin-cluster.js";
-import { linkFaults, type LinkRule } from "../transport/faulty-transport.js";
+import { linkFaults, type LinkRule } from "../wire/link-rules.js";
 import type { MembersView } from "../node/membership.js";
 import type { ClusterWatcher } from "./cluster-watcher.js";
 import type { DashboardAction } from "./dashboard-frame.js";

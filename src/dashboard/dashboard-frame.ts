@@ -8,7 +8,7 @@
  * backlog the server holds (the last few hundred events and a few minutes of samples).
  */
 
-/** The link rules of transport/faulty-transport.ts, as /admin/faults serves them. */
+/** The link rules of wire/link-rules.ts, as /admin/faults serves them. */
 export interface LinkRuleView {
   readonly from?: string;
   readonly to?: string;

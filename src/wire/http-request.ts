@@ -1,6 +1,7 @@
 /**
- * One HTTP request on node:http, for the hot paths between nodes (the peer transport's POSTs,
- * a follower forwarding a client request to the leader) and for MarketClient. It replaces axios
+ * One HTTP request on node:http, for every caller in src/: the hot paths between nodes (the
+ * peer transport's POSTs, a follower forwarding a client request to the leader), MarketClient,
+ * and the tools (the launcher, the admin client, local clusters, market-node --join). It replaces axios
  * there: axios's config merging and interceptors cost several per cent of a node's CPU at
  * thousands of requests per second, loading axios costs a command-line client more than a
  * hundred milliseconds at each start, and these callers need none of it. The body goes out as given and the

@@ -1,7 +1,7 @@
 /**
  * What a node answers at `GET /v1/cluster/status` (docs/DESIGN.md §3): a type of the wire,
- * shared by the node that builds it (node/raft-server.ts) and the client, the CLI and the
- * dashboard that read it.
+ * shared by the node that builds it (node/raft-server.ts) and the client and the CLI that read
+ * it (the live view keeps a view of its own, dashboard/dashboard-frame.ts).
  */
 import type { NodeId, ProgressStatus, Role } from "../raft/index.js";
 

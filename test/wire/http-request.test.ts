@@ -1,5 +1,5 @@
 /**
- * httpRequest, the node:http helper of the peer transport and the leader forwarder. Goal: it
+ * httpRequest, the node:http helper of every caller (src/wire/http-request.ts). Goal: it
  * returns any status with its body, bounds the whole exchange and the answer's size, and names
  * each failure by a code that tells whether the request can have reached the server. Method: a
  * real server on 127.0.0.1 (a free port) that answers, stalls, or answers too much.
