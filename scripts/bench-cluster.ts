@@ -207,6 +207,8 @@ export async function prefillOrders(
   } finally {
     clearInterval(progress);
   }
+  // A node that ended after the last tick fails the prefill too.
+  checkExits();
   if (stop.reason !== null) {
     if (stop.reason.startsWith("prefill stalled")) {
       // What each node says of itself: one that does not answer, or lost its leader, shows.

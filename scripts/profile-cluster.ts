@@ -16,7 +16,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { writeLocalClusterConfig } from "../src/cluster/local-cluster.js";
+import { writeLocalClusterConfig, type NodeExit } from "../src/cluster/local-cluster.js";
 import { marketNodeFlags } from "../src/cluster/market-node-bin.js";
 import { closedLoop, requestJson, requestStatus } from "./bench-load.js";
 import { nonNegativeInteger, positiveInteger, prefillOrders } from "./bench-cluster.js";
@@ -95,12 +95,17 @@ async function main(): Promise<void> {
       marketNodeScript, "--config", configPath, "--id", node.id, "--log-level", "warn",
       "--new-cluster"], { stdio: ["ignore", "ignore", "inherit"] });
   });
+  // A node that ends on its own stops the prefill at once (its stderr is this process's).
+  const exits: NodeExit[] = [];
+  children.forEach((child, k) => child.once("exit", (code, signal) => exits.push({
+    id: config.nodes[k]!.id, code, signal, afterMs: performance.now() - spawnMs,
+    lastOutput: [] })));
   try {
     await waitForLeader(agent, urls, 30_000);
     const sku = "PROFILE-1";
     await createItem(agent, [...urls.values()], sku);
-    await prefillOrders({ agent, nodes: [...urls.values()].map((url) => ({ url })) },
-      options.prefill, [sku]);
+    await prefillOrders({ agent, nodes: [...urls.values()].map((url) => ({ url })),
+      exits: () => exits }, options.prefill, [sku]);
     // Asked after the prefill: the leader the load meets.
     const leader = await waitForLeader(agent, urls, 30_000);
     const follower = [...urls.keys()].find((id) => id !== leader)!;
