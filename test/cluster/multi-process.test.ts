@@ -17,6 +17,42 @@ import { MarketClient, MarketClientError } from "../../src/client/index.js";
 import { waitFor, waitForConvergence } from "./helpers.js";
 
 
+/**
+ * Four buyers of one unit of `sku` each, in a loop until stop() (which waits for them), through
+ * the client `clientFor` gives each. An error is an outcome the client reports; it must not
+ * have applied (the tests check that through the stock count, which would then be short).
+ */
+function startBuyers(sku: string, clientFor: () => { client: MarketClient; owned: boolean }) {
+  const acknowledged: string[] = [];
+  const counts = { failed: 0 };
+  let running = true;
+  const buyers = Array.from({ length: 4 }, async () => {
+    const { client, owned } = clientFor();
+    try {
+      while (running) {
+        try {
+          acknowledged.push((await client.buy([{ sku, qty: 1 }])).orderId);
+        } catch (error) {
+          counts.failed++;
+          if (!(error instanceof MarketClientError)) throw error;
+        }
+      }
+    } finally {
+      if (owned) client.close();
+    }
+  });
+  return {
+    acknowledged,
+    get failed(): number {
+      return counts.failed;
+    },
+    stop: async (): Promise<void> => {
+      running = false;
+      await Promise.all(buyers);
+    },
+  };
+}
+
 describe("a 3-process cluster", function () {
   this.timeout(120_000);
   let cluster: LocalCluster;
@@ -71,30 +107,16 @@ describe("a 3-process cluster", function () {
     const initialStock = 100_000;
     await client.createItem({ sku: "widget", name: "Widget", area: "Bench", priceCents: 100,
       stock: initialStock });
-    const acknowledged: string[] = [];
-    let failed = 0;
-    let running = true;
-    const buyers = Array.from({ length: 4 }, async () => {
-      while (running) {
-        try {
-          const order = await client.buy([{ sku: "widget", qty: 1 }]);
-          acknowledged.push(order.orderId);
-        } catch (error) {
-          // An error is an outcome the client reports; it must not have applied (checked below
-          // through the stock count, which would then be short).
-          failed++;
-          if (!(error instanceof MarketClientError)) throw error;
-        }
-      }
-    });
+    const buyers = startBuyers("widget", () => ({ client, owned: false }));
+    const { acknowledged } = buyers;
     await waitFor(async () => (acknowledged.length >= 30 ? true : undefined), "some purchases");
     const oldLeader = await cluster.waitForLeader();
     await cluster.kill(oldLeader);
     const countAtKill = acknowledged.length;
     await waitFor(async () => (acknowledged.length >= countAtKill + 30 ? true : undefined),
       "purchases after the leader was killed");
-    running = false;
-    await Promise.all(buyers);
+    await buyers.stop();
+    const failed = buyers.failed;
     cluster.startNode(oldLeader);
     // Every acknowledged order exists, once.
     expect(new Set(acknowledged).size).to.equal(acknowledged.length);
@@ -115,31 +137,16 @@ describe("a 3-process cluster", function () {
     const initialStock = 100_000;
     await client.createItem({ sku: "gadget", name: "Gadget", area: "Bench", priceCents: 100,
       stock: initialStock });
-    const acknowledged: string[] = [];
-    let failed = 0;
-    let running = true;
     // One client per buyer: after the kill each gives up on its own, not on a shared breaker.
-    const buyers = Array.from({ length: 4 }, async () => {
-      const buyer = new MarketClient({ endpoints: cluster.nodes.map((node) => node.url),
-        retryBudgetMs: 2_000 });
-      try {
-        while (running) {
-          try {
-            acknowledged.push((await buyer.buy([{ sku: "gadget", qty: 1 }])).orderId);
-          } catch (error) {
-            failed++;
-            if (!(error instanceof MarketClientError)) throw error;
-          }
-        }
-      } finally {
-        buyer.close();
-      }
-    });
+    const buyers = startBuyers("gadget", () => ({ owned: true,
+      client: new MarketClient({ endpoints: cluster.nodes.map((node) => node.url),
+        retryBudgetMs: 2_000 }) }));
+    const { acknowledged } = buyers;
     await waitFor(async () => (acknowledged.length >= 100 ? true : undefined), "some purchases");
     await Promise.all(cluster.nodes.map((node) => cluster.kill(node.id)));
     const countAtKill = acknowledged.length;
-    running = false;
-    await Promise.all(buyers);
+    await buyers.stop();
+    const failed = buyers.failed;
     for (const node of cluster.nodes) cluster.startNode(node.id);
     await cluster.waitForLeader(30_000);
     // Answers that were on their way when the processes died may have landed after the kill.
