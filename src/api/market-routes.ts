@@ -22,6 +22,12 @@ import type { NodeService, SubmitOutcome } from "../node/node-service.js";
 import { logTailEntriesMax } from "../node/log-tail.js";
 import { raftEventRingCapacity } from "../node/raft-event-log.js";
 import {
+  chartCountersOf,
+  chartMetricNames,
+  type ChartCounters,
+  type MetricSample,
+} from "../wire/chart-counters.js";
+import {
   ApiError,
   invalidRequest,
   noLeader,
@@ -123,12 +129,32 @@ export function marketRouter(context: RouteContext): express.Router {
     response.json({ status: context.service.status(), log: context.service.logTail(logLimit),
       events: context.service.raftEvents(eventsAfter, eventsLimit) });
   });
+  // The few counters the live view's charts read, without producing the whole text of
+  // /metrics below (wire/chart-counters.ts says what it saves).
+  router.get("/v1/cluster/counters", async (request, response) => {
+    checkQueryKeys(request, queryKeys.none);
+    response.json(await chartCountersIn(context.metricsRegistry));
+  });
   // Not checked: a Prometheus scraper may add parameters of its own.
   router.get("/metrics", async (_request, response) => {
     const text = await context.metricsRegistry.metrics();
     response.type(context.metricsRegistry.contentType).send(text);
   });
   return router;
+}
+
+/** The chart counters of the metrics in `registry` (those it does not hold count nothing). */
+async function chartCountersIn(registry: Registry): Promise<ChartCounters> {
+  const samples: MetricSample[] = [];
+  for (const name of chartMetricNames) {
+    const metric = registry.getSingleMetric(name);
+    if (metric === undefined) continue;
+    for (const value of (await metric.get()).values) {
+      samples.push({ name: (value as { metricName?: string }).metricName ?? name,
+        labels: value.labels, value: value.value });
+    }
+  }
+  return chartCountersOf(samples);
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The live view's server side: while at least one page is watching, it reads every node's
  * status, log tail and new Raft events (one GET /v1/cluster/overview) every `intervalMs`
- * (200 ms by default: five frames a second, the rate issue 14 asks of the live view), its
- * /metrics every second, and, with the admin token, its link rules; it keeps a bounded
+ * (200 ms by default: five frames a second, the rate issue 14 asks of the live view), the
+ * counters its charts plot every second (GET /v1/cluster/counters), and, with the admin token, its link rules; it keeps a bounded
  * timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
  * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
  * nothing, so an unwatched cluster pays nothing for it.
@@ -38,7 +38,8 @@ import type {
 } from "./dashboard-frame.js";
 import { describeRule } from "../cluster/partitions.js";
 import { seriesBounds } from "./frame-merge.js";
-import { ratesBetween, readMetrics, type MetricsReading } from "./metrics-rates.js";
+import { parseChartCounters } from "../wire/chart-counters.js";
+import { ratesBetween, readingOf, readMetrics, type MetricsReading } from "./metrics-rates.js";
 
 export interface WatchedNode {
   readonly id: string;
@@ -104,6 +105,8 @@ interface NodeState {
    * node that stops answering is asked again once it is back (it may have been upgraded).
    */
   overview: boolean | undefined;
+  /** The same for GET /v1/cluster/counters (false: the charts read its /metrics text). */
+  counters: boolean | undefined;
   reading: Set<string>;
   metrics: MetricsReading | undefined;
   /** The time of the reading whose rates the last sample took. */
@@ -157,8 +160,8 @@ export class ClusterWatcher {
       adminClient: token === null ? null
         : new NodeHttpClient(node.url, this.requestTimeoutMs, token, this.options.ca),
       status: null, error: null, answeredMs: null, log: null, faults: null, eventsAfter: 0,
-      overview: undefined, reading: new Set(), metrics: undefined, sampledMetricsMs: undefined,
-      rates: null, contact: new Map(),
+      overview: undefined, counters: undefined, reading: new Set(), metrics: undefined,
+      sampledMetricsMs: undefined, rates: null, contact: new Map(),
     };
   }
 
@@ -369,8 +372,9 @@ export class ClusterWatcher {
     // A restarted node counts from 1 again: read it from its start.
     if (page.lastSeq < state.eventsAfter) {
       state.eventsAfter = 0;
-      // Perhaps a newer version now: asked for the overview again.
+      // Perhaps a newer version now: asked for the overview and the counters again.
       state.overview = undefined;
+      state.counters = undefined;
       this.record("process", state.node.id, "restarted", `${state.node.id} restarted (its ` +
         "Raft events count from 1 again)");
       return;
@@ -385,13 +389,35 @@ export class ClusterWatcher {
     }
   }
 
+  /**
+   * The node's chart counters: GET /v1/cluster/counters, or its /metrics text when it is older
+   * than that route.
+   */
   private async readMetrics(state: NodeState): Promise<void> {
-    const answer = await state.client.request("GET", "/metrics");
-    if (answer.kind !== "answer" || answer.status !== 200 || typeof answer.body !== "string") {
+    let reading: MetricsReading | null = null;
+    if (state.counters !== false) {
+      const answer = await state.client.request("GET", "/v1/cluster/counters");
+      if (answer.kind === "answer" && answer.status === 404) {
+        state.counters = false;
+      } else {
+        if (answer.kind === "noAnswer") state.counters = undefined;
+        else if (answer.status === 200) state.counters = true;
+        const counters = answer.kind === "answer" && answer.status === 200
+          ? parseChartCounters(answer.body) : null;
+        if (counters !== null) reading = readingOf(counters, Date.now());
+      }
+    }
+    if (state.counters === false) {
+      const answer = await state.client.request("GET", "/metrics");
+      if (answer.kind === "noAnswer") state.counters = undefined;
+      if (answer.kind === "answer" && answer.status === 200 && typeof answer.body === "string") {
+        reading = readMetrics(answer.body, Date.now());
+      }
+    }
+    if (reading === null) {
       state.rates = null;
       return;
     }
-    const reading = readMetrics(answer.body, Date.now());
     state.rates = ratesBetween(state.metrics, reading);
     state.metrics = reading;
   }

@@ -1,9 +1,11 @@
 /**
- * The live view's charts from a node's GET /metrics: the few series it plots are read out of
- * the Prometheus text (no other parser is needed for them), and two readings a second apart
- * become rates and latency quantiles over that second (histogram buckets subtracted, then
- * interpolated within the bucket, as PromQL's histogram_quantile does).
+ * The live view's charts from a node's counters (GET /v1/cluster/counters, or for an older
+ * node the few series they come from, read out of its GET /metrics text: no other parser is
+ * needed for them): two readings a second apart become rates and latency quantiles over that
+ * second (histogram buckets subtracted, then interpolated within the bucket, as PromQL's
+ * histogram_quantile does).
  */
+import { chartCountersOf, type ChartCounters, type MetricSample } from "../wire/chart-counters.js";
 import type { NodeRates } from "./dashboard-frame.js";
 
 /** The sums and buckets the charts need, from one reading. */
@@ -20,67 +22,43 @@ export interface MetricsReading {
   readonly messagesSentTo: ReadonlyMap<string, number>;
 }
 
-const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/;
+const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/;
 const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
-function labelsOf(text: string | undefined): Map<string, string> {
-  const labels = new Map<string, string>();
-  if (text === undefined) return labels;
-  for (const match of text.matchAll(label)) labels.set(match[1]!, match[2]!);
-  return labels;
-}
-
-function addBucket(buckets: Map<number, number>, labels: Map<string, string>, value: number):
-  void {
-  const le = labels.get("le");
-  if (le === undefined) return;
-  const bound = le === "+Inf" ? Infinity : Number(le);
-  buckets.set(bound, (buckets.get(bound) ?? 0) + value);
-}
-
-/** The reading of one /metrics text taken at `timeMs`. Lines it does not need are skipped. */
-export function readMetrics(text: string, timeMs: number): MetricsReading {
-  let writes = 0;
-  let reads = 0;
-  let eventLoopDelayP99Ms: number | null = null;
-  const writeBuckets = new Map<number, number>();
-  const fsyncBuckets = new Map<number, number>();
-  const messagesSentTo = new Map<string, number>();
+/** The samples of Prometheus text whose names start like a chart metric's. */
+function* textSamples(text: string): Generator<MetricSample> {
   for (const line of text.split("\n")) {
     if (line.startsWith("#") || line.length === 0) continue;
     const first = line.charCodeAt(0);
-    // Only api_*, raft_fsync_* and node_event_loop_* lines matter: skip the rest cheaply.
+    // Only api_*, raft_* and node_* lines matter: skip the rest cheaply.
     if (first !== 97 && first !== 114 && first !== 110) continue;
-    const match = sample.exec(line);
+    const match = sampleLine.exec(line);
     if (match === null) continue;
     const [, name, labelText, valueText] = match;
     const value = Number(valueText);
-    if (!Number.isFinite(value) && valueText !== "+Inf") continue;
-    if (name === "api_requests_total") {
-      const labels = labelsOf(labelText);
-      const route = labels.get("route") ?? "";
-      if (labels.get("method") === "POST" && route.startsWith("/v1/")) writes += value;
-      else if (labels.get("method") === "GET" && isMarketRead(route)) reads += value;
-    } else if (name === "api_request_duration_seconds_bucket") {
-      const labels = labelsOf(labelText);
-      if (labels.get("method") === "POST" && (labels.get("route") ?? "").startsWith("/v1/")) {
-        addBucket(writeBuckets, labels, value);
-      }
-    } else if (name === "raft_fsync_latency_seconds_bucket") {
-      addBucket(fsyncBuckets, labelsOf(labelText), value);
-    } else if (name === "node_event_loop_delay_p99_ms") {
-      eventLoopDelayP99Ms = value;
-    } else if (name === "raft_peer_messages_sent_total") {
-      const to = labelsOf(labelText).get("to");
-      if (to !== undefined) messagesSentTo.set(to, value);
-    }
+    if (!Number.isFinite(value)) continue;
+    const labels: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const found of (labelText ?? "").matchAll(label)) labels[found[1]!] = found[2]!;
+    yield { name: name!, labels, value };
   }
-  return { timeMs, writes, reads, writeBuckets, fsyncBuckets, eventLoopDelayP99Ms,
-    messagesSentTo };
 }
 
-function isMarketRead(route: string): boolean {
-  return route.startsWith("/v1/items") || route.startsWith("/v1/orders");
+/** The reading of one /metrics text (a node older than GET /v1/cluster/counters). */
+export function readMetrics(text: string, timeMs: number): MetricsReading {
+  return readingOf(chartCountersOf(textSamples(text)), timeMs);
+}
+
+/** The reading of a node's chart counters taken at `timeMs`. */
+export function readingOf(counters: ChartCounters, timeMs: number): MetricsReading {
+  const buckets = (byBound: Readonly<Record<string, number>>): Map<number, number> =>
+    new Map(Object.entries(byBound)
+      .map(([bound, count]) => [bound === "+Inf" ? Infinity : Number(bound), count] as const)
+      .filter(([bound]) => !Number.isNaN(bound))
+      .sort(([a], [b]) => a - b));
+  return { timeMs, writes: counters.writes, reads: counters.reads,
+    writeBuckets: buckets(counters.writeBuckets), fsyncBuckets: buckets(counters.fsyncBuckets),
+    eventLoopDelayP99Ms: counters.eventLoopDelayP99Ms,
+    messagesSentTo: new Map(Object.entries(counters.messagesSentTo)) };
 }
 
 /**

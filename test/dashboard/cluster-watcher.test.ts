@@ -116,18 +116,19 @@ describe("dashboard: the cluster watcher's frames", () => {
     }
   });
 
-  it("reads a node with one request a round, and a node without the overview route with three",
+  it("reads a node with one request a round, and a node without the overview route with three; " +
+    "its charts' counters from /v1/cluster/counters, or from /metrics on a node without it",
     async () => {
       const service = new FakeNodeService("n5").loadDemo();
       const n5 = await serveNode(service);
-      // Counts the paths asked of n5, through a proxy that answers 404 to the overview when
-      // `older` (a node of an earlier version).
+      // Counts the paths asked of n5, through a proxy that answers 404 to the overview and the
+      // counters when `older` (a node of an earlier version).
       const asked = new Map<string, number>();
       let older = false;
       const proxy = http.createServer((request, response) => {
         const path = (request.url ?? "").split("?")[0]!;
         asked.set(path, (asked.get(path) ?? 0) + 1);
-        if (older && path === "/v1/cluster/overview") {
+        if (older && (path === "/v1/cluster/overview" || path === "/v1/cluster/counters")) {
           response.writeHead(404, { "content-type": "application/json" });
           response.end(JSON.stringify({ error: { code: "not_found", message: "no route" } }));
           return;
@@ -171,8 +172,9 @@ describe("dashboard: the cluster watcher's frames", () => {
       try {
         const frames = await watch();
         expect(asked.get("/v1/cluster/overview") ?? 0).to.be.at.least(4);
-        expect([...asked.keys()].filter((path) => path.startsWith("/v1/"))).to.deep.equal(
-          ["/v1/cluster/overview"]);
+        // The counters once (the first round; the next is a minute away), never /metrics.
+        expect([...asked.keys()].filter((path) => path !== "/v1/cluster/overview").sort())
+          .to.deep.equal(["/v1/cluster/counters"]);
         for (const frame of [frames[0]!, frames.at(-1)!]) {
           expect(frame.nodes[0]!.status?.role).to.equal("leader");
           expect(frame.nodes[0]!.log?.entries.length).to.be.greaterThan(0);
@@ -183,6 +185,8 @@ describe("dashboard: the cluster watcher's frames", () => {
         older = true;
         const olderFrames = await watch();
         expect(asked.get("/v1/cluster/overview")).to.equal(1);
+        expect(asked.get("/v1/cluster/counters")).to.equal(1);
+        expect(asked.get("/metrics")).to.equal(1);
         for (const path of ["/v1/cluster/status", "/v1/cluster/log", "/v1/cluster/events"]) {
           expect(asked.get(path) ?? 0, path).to.be.at.least(3);
         }
