@@ -2,8 +2,8 @@
  * The live view's server side: while at least one page is watching, it reads every node's
  * status, log tail and new Raft events (one GET /v1/cluster/overview) every `intervalMs`
  * (200 ms by default: five frames a second, the rate issue 14 asks of the live view), the
- * counters its charts plot every second (GET /v1/cluster/counters), and, with the admin token, its link rules; it keeps a bounded
- * timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
+ * counters its charts plot every second (GET /v1/cluster/counters), and, with the admin token,
+ * its link rules; it keeps a bounded timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
  * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
  * nothing, so an unwatched cluster pays nothing for it.
  *
@@ -395,21 +395,20 @@ export class ClusterWatcher {
    */
   private async readMetrics(state: NodeState): Promise<void> {
     let reading: MetricsReading | null = null;
-    if (state.counters !== false) {
+    // The text when the node has no counters route (404), or answered it with something else
+    // (a 200 that is not counters, a 5xx: the text is asked this time, the route again next).
+    let fromText = state.counters === false;
+    if (!fromText) {
       const answer = await state.client.request("GET", "/v1/cluster/counters");
-      if (answer.kind === "answer" && answer.status === 404) {
-        state.counters = false;
-      } else {
-        if (answer.kind === "noAnswer") state.counters = undefined;
-        else if (answer.status === 200) state.counters = true;
-        const counters = answer.kind === "answer" && answer.status === 200
-          ? parseChartCounters(answer.body) : null;
-        if (counters !== null) reading = readingOf(counters, Date.now());
-      }
+      const counters = answer.kind === "answer" && answer.status === 200
+        ? parseChartCounters(answer.body) : null;
+      if (counters !== null) reading = readingOf(counters, Date.now());
+      state.counters = counters !== null ? true
+        : answer.kind === "answer" && answer.status === 404 ? false : undefined;
+      fromText = answer.kind === "answer" && counters === null;
     }
-    if (state.counters === false) {
+    if (fromText) {
       const answer = await state.client.request("GET", "/metrics");
-      if (answer.kind === "noAnswer") state.counters = undefined;
       if (answer.kind === "answer" && answer.status === 200 && typeof answer.body === "string") {
         reading = readMetrics(answer.body, Date.now());
       }

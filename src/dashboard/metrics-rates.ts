@@ -5,7 +5,13 @@
  * second (histogram buckets subtracted, then interpolated within the bucket, as PromQL's
  * histogram_quantile does).
  */
-import { chartCountersOf, type ChartCounters, type MetricSample } from "../wire/chart-counters.js";
+import {
+  bucketBoundSeconds,
+  chartCountersOf,
+  type ChartBucket,
+  type ChartCounters,
+  type MetricSample,
+} from "../wire/chart-counters.js";
 import type { NodeRates } from "./dashboard-frame.js";
 
 /** The sums and buckets the charts need, from one reading. */
@@ -50,11 +56,9 @@ export function readMetrics(text: string, timeMs: number): MetricsReading {
 
 /** The reading of a node's chart counters taken at `timeMs`. */
 export function readingOf(counters: ChartCounters, timeMs: number): MetricsReading {
-  const buckets = (byBound: Readonly<Record<string, number>>): Map<number, number> =>
-    new Map(Object.entries(byBound)
-      .map(([bound, count]) => [bound === "+Inf" ? Infinity : Number(bound), count] as const)
-      .filter(([bound]) => !Number.isNaN(bound))
-      .sort(([a], [b]) => a - b));
+  const buckets = (byBound: readonly ChartBucket[]): Map<number, number> =>
+    new Map(byBound.map(([bound, count]) => [bucketBoundSeconds(bound), count] as const)
+      .filter(([bound]) => !Number.isNaN(bound)));
   return { timeMs, writes: counters.writes, reads: counters.reads,
     writeBuckets: buckets(counters.writeBuckets), fsyncBuckets: buckets(counters.fsyncBuckets),
     eventLoopDelayP99Ms: counters.eventLoopDelayP99Ms,

@@ -7,10 +7,15 @@
  * numbers from the same metrics.
  *
  * Why a route of its own: the Prometheus text holds every metric, the process's own included,
- * and producing it cost a node about 1.5 ms of CPU, parsing it the live view's server about as
- * much (2026-11-30), once a second per node while a page watches: the five series the charts
- * need cost a small fraction of that.
+ * and producing it cost a node about 1.4 ms of CPU, against about 0.18 ms for this route
+ * (2026-11-30), once a second per node while a page watches; parsing it cost the live view's
+ * server more than the rest of its reads.
  */
+
+import { nodeIdPattern } from "../raft/index.js";
+
+/** A bucket's bound as Prometheus writes it: a plain decimal number of seconds, or +Inf. */
+const bucketBound = /^(?:[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[-+]?[0-9]{1,3})?|\+Inf)$/;
 
 /** One sample as Prometheus's text or prom-client's `get()` gives it. */
 export interface MetricSample {
@@ -18,6 +23,12 @@ export interface MetricSample {
   readonly labels: Readonly<Record<string, string | number | undefined>>;
   readonly value: number;
 }
+
+/** At most this many buckets in a histogram, and targets of peer messages, in an answer. */
+export const chartCountersKeysMax = 64;
+
+/** One cumulative bucket: its upper bound in seconds as Prometheus writes it ("+Inf"), count. */
+export type ChartBucket = readonly [bound: string, count: number];
 
 /** The metrics the charts read (histograms by their base name: their `_bucket` samples). */
 export const chartMetricNames = [
@@ -32,9 +43,10 @@ export interface ChartCounters {
   /** Client API writes (POST) and market reads (GET of items and orders) answered. */
   readonly writes: number;
   readonly reads: number;
-  /** Cumulative buckets of the write latency, by upper bound as Prometheus writes it ("+Inf"). */
-  readonly writeBuckets: Readonly<Record<string, number>>;
-  readonly fsyncBuckets: Readonly<Record<string, number>>;
+  /** Cumulative buckets of the write latency, by upper bound, ascending ("+Inf" last). */
+  readonly writeBuckets: readonly ChartBucket[];
+  readonly fsyncBuckets: readonly ChartBucket[];
+  /** Null when the node has no such metric. */
   readonly eventLoopDelayP99Ms: number | null;
   /** Peer messages sent, by target node. */
   readonly messagesSentTo: Readonly<Record<string, number>>;
@@ -45,15 +57,15 @@ export function chartCountersOf(samples: Iterable<MetricSample>): ChartCounters 
   let writes = 0;
   let reads = 0;
   let eventLoopDelayP99Ms: number | null = null;
+  const writeBuckets = new Map<string, number>();
+  const fsyncBuckets = new Map<string, number>();
   // Without a prototype: a key is data ("__proto__" included), never an object's member.
-  const writeBuckets = Object.create(null) as Record<string, number>;
-  const fsyncBuckets = Object.create(null) as Record<string, number>;
   const messagesSentTo = Object.create(null) as Record<string, number>;
-  const addBucket = (buckets: Record<string, number>, sample: MetricSample): void => {
+  const addBucket = (buckets: Map<string, number>, sample: MetricSample): void => {
     const le = sample.labels.le;
     if (le === undefined) return;
     const bound = bucketBoundText(le);
-    buckets[bound] = (buckets[bound] ?? 0) + sample.value;
+    buckets.set(bound, (buckets.get(bound) ?? 0) + sample.value);
   };
   for (const sample of samples) {
     if (!Number.isFinite(sample.value)) continue;
@@ -80,7 +92,17 @@ export function chartCountersOf(samples: Iterable<MetricSample>): ChartCounters 
         break;
     }
   }
-  return { writes, reads, writeBuckets, fsyncBuckets, eventLoopDelayP99Ms, messagesSentTo };
+  return { writes, reads, writeBuckets: ascending(writeBuckets),
+    fsyncBuckets: ascending(fsyncBuckets), eventLoopDelayP99Ms, messagesSentTo };
+}
+
+/** The bound of a bucket in seconds (+Inf: Infinity). */
+export function bucketBoundSeconds(bound: string): number {
+  return bound === "+Inf" ? Infinity : Number(bound);
+}
+
+function ascending(buckets: ReadonlyMap<string, number>): ChartBucket[] {
+  return [...buckets].sort(([a], [b]) => bucketBoundSeconds(a) - bucketBoundSeconds(b));
 }
 
 function isMarketRead(route: string): boolean {
@@ -102,15 +124,20 @@ export function parseChartCounters(body: unknown): ChartCounters | null {
   const value = body as Record<string, unknown>;
   const count = (x: unknown): x is number =>
     typeof x === "number" && Number.isFinite(x) && x >= 0;
-  const counts = (x: unknown, keyOk: (key: string) => boolean): x is Record<string, number> =>
+  const buckets = (x: unknown): x is ChartBucket[] =>
+    Array.isArray(x) && x.length <= chartCountersKeysMax && x.every((bucket: unknown) =>
+      Array.isArray(bucket) && bucket.length === 2 && typeof bucket[0] === "string" &&
+      bucketBound.test(bucket[0]) && count(bucket[1])) &&
+    x.every((bucket: ChartBucket, k) => k === 0 ||
+      bucketBoundSeconds(bucket[0]) > bucketBoundSeconds((x[k - 1] as ChartBucket)[0]));
+  const targets = (x: unknown): x is Record<string, number> =>
     typeof x === "object" && x !== null && !Array.isArray(x) &&
-    Object.entries(x).every(([key, n]) => keyOk(key) && count(n));
-  const bound = (key: string): boolean => key === "+Inf" || Number.isFinite(Number(key));
+    Object.keys(x).length <= chartCountersKeysMax &&
+    Object.entries(x).every(([key, n]) => nodeIdPattern.test(key) && count(n));
   const delay = value.eventLoopDelayP99Ms;
-  if (!count(value.writes) || !count(value.reads) ||
-    !counts(value.writeBuckets, bound) || !counts(value.fsyncBuckets, bound) ||
-    !(delay === null || count(delay)) ||
-    !counts(value.messagesSentTo, (key) => key.length > 0 && key.length <= 64)) {
+  if (!count(value.writes) || !count(value.reads) || !buckets(value.writeBuckets) ||
+    !buckets(value.fsyncBuckets) || !(delay === null || count(delay)) ||
+    !targets(value.messagesSentTo)) {
     return null;
   }
   return { writes: value.writes, reads: value.reads, writeBuckets: value.writeBuckets,

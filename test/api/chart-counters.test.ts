@@ -7,6 +7,10 @@
 import { expect } from "chai";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { readingOf, readMetrics } from "../../src/dashboard/metrics-rates.js";
+import { CountingTransport } from "../../src/node/counting-transport.js";
+import { NodeMetrics } from "../../src/node/metrics.js";
+import type { RaftMessage } from "../../src/raft/index.js";
+import type { Transport } from "../../src/transport/transport.js";
 import { chartCountersOf, parseChartCounters } from "../../src/wire/chart-counters.js";
 import { FakeNodeService } from "./fake-node-service.js";
 import { request, serveNode, type Served } from "./helpers.js";
@@ -51,14 +55,65 @@ describe("api: GET /v1/cluster/counters", () => {
     // Three writes, two market reads (the status read is neither).
     expect(counters).to.deep.include({ writes: 3, reads: 2, eventLoopDelayP99Ms: 12.5 });
     expect({ ...counters!.messagesSentTo }).to.deep.equal({ n2: 7, ["__proto__"]: 3 });
-    expect({ ...counters!.fsyncBuckets }).to.deep.equal(
-      { "0.001": 1, "0.002": 3, "0.005": 4, "+Inf": 5 });
-    expect(counters!.writeBuckets["+Inf"]).to.equal(3);
+    expect(counters!.fsyncBuckets).to.deep.equal(
+      [["0.001", 1], ["0.002", 3], ["0.005", 4], ["+Inf", 5]]);
+    // Ascending bounds, +Inf last, as the histogram's own.
+    expect(counters!.writeBuckets.map(([bound]) => bound)).to.deep.equal(["0.0005", "0.001",
+      "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+      "+Inf"]);
+    expect(counters!.writeBuckets.at(-1)).to.deep.equal(["+Inf", 3]);
     const text = (await request(`${served.url}/metrics`)).body as string;
     expect(text).to.contain("raft_elections_total");
     // The text was read after the counters: it also counts the GET of the counters (not a
     // market read), so the charts' numbers are the same.
     expect(readingOf(counters!, 1000)).to.deep.equal(readMetrics(text, 1000));
+  });
+
+  it("gives what /metrics gives on a node's own registry (process metrics, event loop, peers)",
+    async () => {
+      const metrics = new NodeMetrics("n1", { eventLoopWindowMs: 60_000 });
+      const counting = new CountingTransport({ send: () => undefined } as unknown as Transport);
+      counting.registerIn(metrics.registry);
+      counting.send([{ to: "n2" }, { to: "n2" }, { to: "n3" }] as unknown as RaftMessage[]);
+      metrics.fsyncLatencySeconds.observe(0.0003);
+      metrics.fsyncLatencySeconds.observe(0.02);
+      metrics.eventLoop.start();
+      metrics.eventLoop.closeWindow();
+      const node = await serveNode(new FakeNodeService("n1").loadDemo(),
+        { metricsRegistry: metrics.registry });
+      try {
+        const bought = await request(`${node.url}/v1/orders`, "POST",
+          { requestId: "r1", lines: [{ sku: "bagel-6", qty: 1 }] });
+        expect(bought.status).to.equal(201);
+        const counters = parseChartCounters(
+          (await request(`${node.url}/v1/cluster/counters`)).body);
+        expect(counters).to.deep.include({ writes: 1, messagesSentTo: { n2: 2, n3: 1 } });
+        expect(counters!.eventLoopDelayP99Ms).to.be.a("number");
+        expect(counters!.fsyncBuckets.at(-1)).to.deep.equal(["+Inf", 2]);
+        const text = (await request(`${node.url}/metrics`)).body as string;
+        expect(text).to.contain("process_cpu_seconds_total");
+        expect(readingOf(counters!, 5)).to.deep.equal(readMetrics(text, 5));
+      } finally {
+        metrics.eventLoop.stop();
+        await node.close();
+      }
+    });
+
+  it("answers a failure to read the metrics in the API's error shape", async () => {
+    const failing = new Registry();
+    new Gauge({ name: "node_event_loop_delay_p99_ms", help: "delay", registers: [failing],
+      collect() {
+        throw new Error("the monitor is gone");
+      } });
+    const node = await serveNode(new FakeNodeService("n1"), { metricsRegistry: failing });
+    try {
+      const answer = await request(`${node.url}/v1/cluster/counters`);
+      expect(answer.status).to.equal(500);
+      expect(answer.body.error.code).to.be.a("string");
+      expect((await request(`${node.url}/v1/cluster/status`)).status).to.equal(200);
+    } finally {
+      await node.close();
+    }
   });
 
   it("refuses a query key, as every route does", async () => {
@@ -68,12 +123,23 @@ describe("api: GET /v1/cluster/counters", () => {
   });
 
   it("a reader refuses an answer that is not chart counters", () => {
-    const good = { writes: 1, reads: 2, writeBuckets: { "0.01": 1, "+Inf": 1 },
-      fsyncBuckets: {}, eventLoopDelayP99Ms: null, messagesSentTo: { n2: 4 } };
+    const good = { writes: 1, reads: 2, writeBuckets: [["0.01", 1], ["1e-3", 1], ["+Inf", 1]]
+      .sort(([a], [b]) => Number(a === "+Inf" ? Infinity : a) - Number(b === "+Inf" ? Infinity
+        : b)),
+    fsyncBuckets: [], eventLoopDelayP99Ms: null, messagesSentTo: { n2: 4 } };
     expect(parseChartCounters(good)).to.deep.equal(good);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, k) => [`n${k}`, 1]));
     for (const bad of [null, [], "text", { ...good, writes: -1 }, { ...good, reads: "2" },
-      { ...good, writeBuckets: { soon: 1 } }, { ...good, fsyncBuckets: [1] },
-      { ...good, eventLoopDelayP99Ms: Number.NaN }, { ...good, messagesSentTo: { "": 1 } },
+      { ...good, writeBuckets: { "0.01": 1 } }, { ...good, writeBuckets: [["soon", 1]] },
+      { ...good, writeBuckets: [["", 1]] }, { ...good, writeBuckets: [[" ", 1]] },
+      { ...good, writeBuckets: [["0x10", 1]] }, { ...good, writeBuckets: [["-5", 1]] },
+      { ...good, writeBuckets: [["+Inf", 1], ["0.01", 1]] },
+      { ...good, writeBuckets: [["0.01", 1], ["0.01", 1]] },
+      { ...good, writeBuckets: [["0.01", 1, 2]] }, { ...good, fsyncBuckets: [1] },
+      { ...good, fsyncBuckets: Array.from({ length: 65 }, (_, k) => [String(k), k]) },
+      { ...good, eventLoopDelayP99Ms: Number.NaN }, { ...good, eventLoopDelayP99Ms: "1" },
+      { ...good, messagesSentTo: { "": 1 } }, { ...good, messagesSentTo: { "n 2": 1 } },
+      { ...good, messagesSentTo: many }, { ...good, messagesSentTo: [] },
       { ...good, messagesSentTo: undefined }]) {
       expect(parseChartCounters(bad), JSON.stringify(bad)).to.equal(null);
     }
@@ -93,7 +159,7 @@ describe("api: GET /v1/cluster/counters", () => {
         value: Number.NaN },
       { name: "something_else", labels: {}, value: 9 },
     ]);
-    expect({ ...counters.writeBuckets }).to.deep.equal({ "0.01": 5, "+Inf": 4 });
+    expect(counters.writeBuckets).to.deep.equal([["0.01", 5], ["+Inf", 4]]);
     expect(counters.writes).to.equal(0);
   });
 });

@@ -200,6 +200,64 @@ describe("dashboard: the cluster watcher's frames", () => {
       }
     });
 
+  it("reads the charts' counters from /v1/cluster/counters; from /metrics on a node without " +
+    "the route (asked once) or when the route answers something else (asked again)",
+  async () => {
+    const n6 = await serveNode(new FakeNodeService("n6").loadDemo());
+    const asked = new Map<string, number>();
+    let mode: "new" | "older" | "bad" = "new";
+    const proxy = http.createServer((request, response) => {
+      const path = (request.url ?? "").split("?")[0]!;
+      asked.set(path, (asked.get(path) ?? 0) + 1);
+      if (mode !== "new" && path === "/v1/cluster/counters") {
+        response.writeHead(mode === "older" ? 404 : 200, { "content-type": "application/json" });
+        response.end(mode === "older"
+          ? JSON.stringify({ error: { code: "not_found", message: "no route" } })
+          : JSON.stringify({ writes: "many" }));
+        return;
+      }
+      void fetch(`${n6.url}${request.url ?? ""}`).then(async (answer) => {
+        response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ??
+          "application/json" });
+        response.end(await answer.text());
+      }, () => response.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    /** Watches until 4 samples carry n6's rates; the rates of the last. */
+    const watch = async (): Promise<unknown> => {
+      asked.clear();
+      const watcher = new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10,
+        intervalMs: 100, metricsIntervalMs: 250, nodes: [{ id: "n6", url }] });
+      const { frames, stop } = collect(watcher, Date.now());
+      const rated = () => frames.flatMap((each) => each.frame.samples)
+        .filter((sample) => typeof sample.nodes.n6?.writesPerSecond === "number");
+      try {
+        await waitFor(() => rated().length >= 4, 10_000);
+      } finally {
+        stop();
+        watcher.close();
+      }
+      return rated().at(-1)!.nodes.n6;
+    };
+    try {
+      expect(await watch()).to.include({ writesPerSecond: 0, readsPerSecond: 0 });
+      expect(asked.get("/v1/cluster/counters")).to.be.at.least(5);
+      expect(asked.get("/metrics")).to.equal(undefined);
+      mode = "older";
+      expect(await watch()).to.include({ writesPerSecond: 0, readsPerSecond: 0 });
+      expect(asked.get("/v1/cluster/counters")).to.equal(1);
+      expect(asked.get("/metrics")).to.be.at.least(5);
+      mode = "bad";
+      expect(await watch()).to.include({ writesPerSecond: 0, readsPerSecond: 0 });
+      expect(asked.get("/v1/cluster/counters")).to.be.at.least(5);
+      expect(asked.get("/metrics")).to.equal(asked.get("/v1/cluster/counters"));
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+      await n6.close();
+    }
+  });
+
   it("refuses a frame interval outside its bounds", () => {
     for (const intervalMs of [0, 99, 5001, 250.5]) {
       expect(() => new ClusterWatcher({ mode: "node", ca: null, tickIntervalMs: 10, intervalMs,
