@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { assert, InvariantError, type Entry, type HardState } from "../raft/index.js";
 import type { EntryLog } from "./entry-log.js";
 import { FsyncPlacement } from "./fsync-placement.js";
-import { assertHardState, assertResetTo } from "./memory-storage.js";
+import { assertHardState, assertHardStateFollows, assertResetTo } from "./memory-storage.js";
 import { CorruptionError, StorageError, type DurableLog } from "./storage.js";
 import {
   encodeCompactRecord,
@@ -308,6 +308,7 @@ export class FileStorage implements DurableLog {
   setHardState(state: HardState): void {
     this.assertUsable();
     assertHardState(state);
+    assertHardStateFollows(this.liveHardState, state);
     const copy = { term: state.term, vote: state.vote, commit: state.commit };
     this.buffer([encodeHardStateRecord(copy)]);
     this.liveHardState = copy;

@@ -128,6 +128,7 @@ export class MemoryStorage implements DurableLog {
   setHardState(state: HardState): void {
     this.assertOpen();
     assertHardState(state);
+    assertHardStateFollows(this.liveHardState, state);
     this.reservePending(1);
     this.liveHardState = { term: state.term, vote: state.vote, commit: state.commit };
     this.pending.push({ kind: "hardState", state: this.liveHardState });
@@ -304,6 +305,26 @@ export function assertHardState(state: HardState): void {
   assert(Number.isSafeInteger(state.term) && state.term >= 0, `bad term ${state.term}`);
   assert(Number.isSafeInteger(state.commit) && state.commit >= 0, `bad commit ${state.commit}`);
   assert(state.vote === null || typeof state.vote === "string", "vote must be a node id or null");
+}
+
+/**
+ * A new hard state never takes back what the one before it promised (Figure 2): the term only
+ * grows (currentTerm "increases monotonically"); a vote cast in a term stays for that term
+ * (votedFor, at most one vote per term: §5.2, Election Safety); the commit index never falls
+ * (a committed entry stays committed, §5.4). Checked where it becomes durable, so a core bug
+ * that would let a node vote twice or forget a commit stops the node instead of being written.
+ */
+export function assertHardStateFollows(previous: HardState, next: HardState): void {
+  if (next.term < previous.term) {
+    assert(false, `hard state term ${next.term} after term ${previous.term}`);
+  }
+  if (next.term === previous.term && previous.vote !== null && next.vote !== previous.vote) {
+    assert(false, `hard state vote ${String(next.vote)} after a vote for ${previous.vote} in ` +
+      `term ${next.term}`);
+  }
+  if (next.commit < previous.commit) {
+    assert(false, `hard state commit ${next.commit} after commit ${previous.commit}`);
+  }
 }
 
 /** A reset never moves the log's start back past a compaction, which a held snapshot covers. */

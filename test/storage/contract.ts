@@ -100,6 +100,24 @@ export function runDurableLogContract(name: string, open: () => DurableLog,
       expect(log.hardState()).to.deep.equal({ term: 8, vote: null, commit: 3 });
     });
 
+    it("treats a hard state that takes back a term, a vote or a commit as a bug", () => {
+      log.setHardState({ term: 5, vote: "n2", commit: 4 });
+      for (const [bad, reason] of [
+        [{ term: 4, vote: null, commit: 4 }, /term 4 after term 5/],
+        [{ term: 5, vote: "n3", commit: 4 }, /vote n3 after a vote for n2 in term 5/],
+        [{ term: 5, vote: null, commit: 4 }, /vote null after a vote for n2/],
+        [{ term: 6, vote: "n1", commit: 3 }, /commit 3 after commit 4/],
+      ] as const) {
+        expect(() => log.setHardState(bad), JSON.stringify(bad)).to.throw(InvariantError, reason);
+      }
+      expect(log.hardState()).to.deep.equal({ term: 5, vote: "n2", commit: 4 });
+      // What Raft does write: the same vote again, a vote in a later term, a later commit.
+      log.setHardState({ term: 5, vote: "n2", commit: 6 });
+      log.setHardState({ term: 6, vote: null, commit: 6 });
+      log.setHardState({ term: 6, vote: "n3", commit: 7 });
+      expect(log.hardState()).to.deep.equal({ term: 6, vote: "n3", commit: 7 });
+    });
+
     it("compacts a prefix; entries() on the compacted range throws StorageError", () => {
       log.append(makeEntries(1, 10, 1));
       log.compactTo(4);
@@ -231,8 +249,12 @@ function applyRandomWrite(log: DurableLog, model: Model, rng: SeededRng): void {
     model.entries.length = indexFirst - model.compacted - 1;
     model.entries.push(...batch);
   } else if (choice < 8) {
-    model.hardState = { term: model.term, vote: rng.nextInt(2) === 0 ? null : "n3",
-      commit: lastIndex };
+    // As Raft writes it (assertHardStateFollows): a vote kept for its term, the commit never
+    // falling.
+    const voted = model.hardState.term === model.term ? model.hardState.vote : null;
+    model.hardState = { term: model.term,
+      vote: voted ?? (rng.nextInt(2) === 0 ? null : "n3"),
+      commit: Math.max(model.hardState.commit, lastIndex) };
     log.setHardState(model.hardState);
   } else if (choice < 9) {
     const index = model.compacted + rng.nextInt(model.entries.length + 3);

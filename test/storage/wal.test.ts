@@ -237,7 +237,7 @@ describe("WAL segments", () => {
         const indexFirst = round % 3 === 0 ? Math.max(1, log.lastIndex() - 4) : log.lastIndex() + 1;
         const batch = makeEntries(indexFirst, indexFirst + 3, round, 10 + round);
         log.append(batch);
-        log.setHardState({ term: round, vote: null, commit: indexFirst });
+        log.setHardState({ term: round, vote: null, commit: round });
         expected = [...expected.slice(0, indexFirst - 1), ...batch];
       }, options);
     }
