@@ -1,10 +1,9 @@
 import type { RaftConfig } from "./config.js";
-import type { JointConfig } from "./conf-state.js";
 import type { RaftEvent, RoleChangeReason } from "./events.js";
 import type { RaftLog } from "./log.js";
 import type { NodeId, RaftMessage, ReadState, Role, Snapshot } from "./messages.js";
-import type { Progress } from "./progress.js";
 import type { ReadOnly } from "./read-only.js";
+import type { ProgressTracker } from "./tracker.js";
 import type { ViolationReason } from "./violation.js";
 
 /**
@@ -12,8 +11,8 @@ import type { ViolationReason } from "./violation.js";
  * (snapshot-supply.ts) read and change of a node's Raft state: every member they touch, and
  * nothing else. Raft implements it (raft.ts), and these modules see a Raft only through it, so
  * that they do not import raft.ts, which imports them. It is also the list of Raft's fields
- * that are public for their sake (STYLE.md §9: etcd keeps them behind ProgressTracker's
- * methods); the documentation of each is on Raft. `readonly` here means that these modules do
+ * that are public for their sake; the quorums, votes and each member's Progress are behind
+ * ProgressTracker's methods (tracker.ts), as in etcd; the documentation of each is on Raft. `readonly` here means that these modules do
  * not reassign it, not that it is constant: Raft does (becomeFollower changes term and role).
  */
 export interface LeaderHost {
@@ -22,8 +21,7 @@ export interface LeaderHost {
   readonly log: RaftLog;
   readonly term: number;
   readonly role: Role;
-  readonly voters: JointConfig;
-  readonly progress: ReadonlyMap<NodeId, Progress>;
+  readonly tracker: ProgressTracker;
   readonly leadTransferee: NodeId | null;
   forkedTerm: number | null;
   readonly readOnly: ReadOnly;

@@ -81,7 +81,7 @@ function stepDownToRival(raft: LeaderHost, m: RaftMessage): void {
  */
 export function sendAppend(raft: LeaderHost, to: NodeId, allowEmpty: boolean, commitNews = false):
   boolean {
-  const progress = raft.progress.get(to);
+  const progress = raft.tracker.get(to);
   if (progress === undefined) return false;
   if (progress.state === "snapshot") return sendSnapshotChunk(raft, to);
   if (progress.isPaused()) return false;
@@ -135,7 +135,7 @@ export function sendAppendsTo(raft: LeaderHost, to: NodeId): boolean {
   for (let batch = 0; batch <= raft.config.inflightAppendsMax; batch++) {
     if (!sendAppend(raft, to, false)) break;
     sent = true;
-    if (raft.progress.get(to)?.state !== "replicate") break;
+    if (raft.tracker.get(to)?.state !== "replicate") break;
   }
   return sent;
 }
@@ -146,7 +146,7 @@ export function sendAppendsTo(raft: LeaderHost, to: NodeId): boolean {
  */
 export function flushLeader(raft: LeaderHost): void {
   if (raft.proposalsUnsent || raft.commitUnsent) {
-    for (const id of raft.progress.keys()) {
+    for (const id of raft.tracker.ids()) {
       if (id === raft.id) continue;
       const sent = sendAppendsTo(raft, id);
       // Followers learn of a commit from the next append; send an empty one if none is going.
@@ -163,7 +163,7 @@ export function flushLeader(raft: LeaderHost): void {
 }
 
 export function bcastHeartbeat(raft: LeaderHost, readId: number | null): void {
-  for (const [to, progress] of raft.progress) {
+  for (const [to, progress] of raft.tracker.entries()) {
     if (to === raft.id) continue;
     // Never tell a follower to commit past what it is known to hold.
     const commit = Math.min(progress.match, raft.log.committed);
@@ -208,7 +208,7 @@ export function acceptProposals(raft: LeaderHost, data: readonly string[],
 }
 
 export function maybeCommit(raft: LeaderHost): boolean {
-  const index = raft.voters.committedIndex((id) => raft.progress.get(id)?.match ?? 0);
+  const index = raft.tracker.committedIndex();
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
   raft.log.commitTo(index);
   raft.commitUnsent = true;
@@ -217,7 +217,7 @@ export function maybeCommit(raft: LeaderHost): boolean {
 }
 
 function handleAppendResponse(raft: LeaderHost, m: AppendEntriesResponse): void {
-  const progress = raft.progress.get(m.from);
+  const progress = raft.tracker.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
   const problem = appendResponseProblem(raft, m);
@@ -277,7 +277,7 @@ function appendResponseProblem(raft: LeaderHost, m: AppendEntriesResponse): stri
 }
 
 function handleHeartbeatResponse(raft: LeaderHost, m: HeartbeatResponse): void {
-  const progress = raft.progress.get(m.from);
+  const progress = raft.tracker.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
   progress.probeSent = false;
@@ -307,7 +307,7 @@ function handleHeartbeatResponse(raft: LeaderHost, m: HeartbeatResponse): void {
 
 /** Sends the next chunk of the snapshot in transfer to `to`, unless one is unanswered. */
 function sendSnapshotChunk(raft: LeaderHost, to: NodeId): boolean {
-  const transfer = raft.progress.get(to)?.snapshotTransfer;
+  const transfer = raft.tracker.get(to)?.snapshotTransfer;
   assert(transfer !== null && transfer !== undefined, "snapshot state has a transfer");
   if (transfer.chunkInflight) return false;
   const { snapshot, offset } = transfer;
@@ -325,7 +325,7 @@ function sendSnapshotChunk(raft: LeaderHost, to: NodeId): boolean {
  * round trip; the bound keeps repeats rare however slow the link or the follower's disk.
  */
 export function tickSnapshotTransfers(raft: LeaderHost): void {
-  for (const [id, progress] of raft.progress) {
+  for (const [id, progress] of raft.tracker.entries()) {
     const transfer = progress.snapshotTransfer;
     if (transfer === null) continue;
     if (!raft.snapshotKept && progress.ticksSinceActive >= raft.config.electionTimeoutTicks) {
@@ -344,7 +344,7 @@ export function tickSnapshotTransfers(raft: LeaderHost): void {
 }
 
 function handleSnapshotResponse(raft: LeaderHost, m: InstallSnapshotResponse): void {
-  const progress = raft.progress.get(m.from);
+  const progress = raft.tracker.get(m.from);
   if (progress === undefined) return;
   progress.markActive();
   const transfer = progress.snapshotTransfer;
@@ -410,7 +410,7 @@ export function startRead(raft: LeaderHost, context: string, from: NodeId): "pen
   const index = raft.log.committed;
   // Alone only if it is that one voter: a leader outside its newest configuration (removed, or
   // elected as a voter of the one in force) must confirm with the others like any other.
-  if (raft.voters.size() === 1 && raft.voters.has(raft.id)) {
+  if (raft.tracker.voterCount() === 1 && raft.tracker.isVoter(raft.id)) {
     answerRead(raft, context, from, index);
     return "pending";
   }
@@ -431,7 +431,7 @@ function releaseReadsBeforeCommit(raft: LeaderHost): void {
 
 function confirmRead(raft: LeaderHost, readId: number, from: NodeId): void {
   const acks = raft.readOnly.recordAck(readId, from);
-  if (acks === null || !raft.voters.hasQuorum((id) => acks.has(id))) return;
+  if (acks === null || !raft.tracker.isQuorum(acks)) return;
   // A majority confirmed we were still leader after this read (and all older ones) arrived.
   for (const read of raft.readOnly.releaseTo(readId)) {
     answerRead(raft, read.context, read.from, read.index);

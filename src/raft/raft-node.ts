@@ -37,7 +37,7 @@ export type ProposeResult =
  * CheckQuorum that is cleared at every timeout, so right after it every peer would look silent.
  */
 function heardLately(raft: Raft, id: NodeId): boolean {
-  const progress = raft.progress.get(id);
+  const progress = raft.tracker.get(id);
   return progress !== undefined && progress.ticksSinceActive < raft.config.electionTimeoutTicks;
 }
 
@@ -250,7 +250,7 @@ export class RaftNode {
 
   /** The configuration quorums are counted in (status().quorumConf), without a status. */
   get quorumConf(): ConfState {
-    return this.raft.voters.conf;
+    return this.raft.tracker.quorumConf;
   }
 
   /** Advances logical time by one tick: election timeouts and heartbeats count ticks. */
@@ -395,7 +395,7 @@ export class RaftNode {
       if (op.type !== "promote" && !(op.type === "addVoter" && raft.conf.learners.includes(op.id))) {
         continue;
       }
-      const progress = raft.progress.get(op.id);
+      const progress = raft.tracker.get(op.id);
       const behind = lastIndex - (progress?.match ?? 0);
       if (progress === undefined || behind > raft.config.promotionLagEntriesMax ||
         !heardLately(raft, op.id)) {
@@ -407,7 +407,7 @@ export class RaftNode {
     }
     // Strict reconfiguration: the voters that answer now must form the new quorum(s). A
     // single-voter cluster may grow: it has no quorum to lose.
-    if (raft.voters.size() > 1) {
+    if (raft.tracker.voterCount() > 1) {
       const next = new JointConfig(result.conf);
       const reachable = (id: NodeId): boolean => id === raft.id || heardLately(raft, id);
       if (!next.hasQuorum(reachable)) {
@@ -429,10 +429,10 @@ export class RaftNode {
     const raft = this.raft;
     if (raft.role !== "leader") return { kind: "notLeader", leaderIdHint: raft.leaderId };
     if (target === raft.id) return { kind: "alreadyLeader" };
-    const progress = raft.progress.get(target);
+    const progress = raft.tracker.get(target);
     // A learner has progress too, but campaigns only when a candidate asked it for a vote
     // (Raft.promotable): it is no target.
-    if (progress === undefined || !raft.voters.has(target)) return { kind: "unknownTarget" };
+    if (progress === undefined || !raft.tracker.isVoter(target)) return { kind: "unknownTarget" };
     if (raft.leadTransferee === target) return { kind: "started" };
     raft.leadTransferee = target;
     raft.noteEvent({ kind: "transferStarted", ...raft.position(), target });
@@ -508,7 +508,7 @@ export class RaftNode {
     const raft = this.raft;
     let limit = appliedIndex - trailingEntries;
     if (raft.role === "leader") {
-      for (const progress of raft.progress.values()) {
+      for (const progress of raft.tracker.values()) {
         const transfer = progress.snapshotTransfer;
         if (transfer !== null && progress.ticksSinceActive < raft.config.electionTimeoutTicks) {
           limit = Math.min(limit, transfer.snapshot.meta.index);
@@ -610,7 +610,7 @@ export class RaftNode {
     }
     if (raft.role === "leader") {
       // Now that its own entries are durable, the leader counts itself toward the quorum.
-      raft.progress.get(raft.id)!.maybeUpdate(raft.log.stableIndex());
+      raft.tracker.get(raft.id)!.maybeUpdate(raft.log.stableIndex());
       maybeCommit(raft);
     }
   }
@@ -618,7 +618,7 @@ export class RaftNode {
   status(): RaftStatus {
     const raft = this.raft;
     const progress: Record<NodeId, ProgressStatus> = {};
-    for (const [id, p] of raft.progress) {
+    for (const [id, p] of raft.tracker.entries()) {
       progress[id] = { match: p.match, next: p.next, state: p.state,
         inflight: p.inflights.count(), recentActive: p.recentActive };
     }
@@ -636,7 +636,7 @@ export class RaftNode {
       voters: raft.conf.voters,
       learners: raft.conf.learners,
       votersOutgoing: raft.conf.votersOutgoing,
-      quorumConf: raft.voters.conf,
+      quorumConf: raft.tracker.quorumConf,
       progress,
       electionElapsedTicks: raft.electionElapsed,
       electionTimeoutTicks: raft.randomizedElectionTimeoutTicks,

@@ -21,16 +21,16 @@ import type {
   SnapshotMetaOnly,
   VoteResponse,
 } from "./messages.js";
-import { Progress } from "./progress.js";
 import {
   appendConflictProblem, laterTermReadIndexProblem, messageProblem, snapshotConflictProblem,
   type Problem,
 } from "./peer-checks.js";
 import {
   applyConfChange, confOfMeta, decodeConfChange, emptyConfState, encodeConfChange, isJoint,
-  isVoter, JointConfig, members, type ConfChange, type ConfState,
+  isVoter, members, type ConfChange, type ConfState,
 } from "./conf-state.js";
 import { ReadOnly } from "./read-only.js";
+import { ProgressTracker } from "./tracker.js";
 import type { Rng } from "./rng.js";
 import { MemorySnapshotReceiver, type SnapshotReceiver } from "./snapshot-data.js";
 import {
@@ -87,13 +87,14 @@ export class Raft implements LeaderHost {
    * the newest one. Quorums follow the newest configuration in the log (`voters`). */
   conf: ConfState;
   /**
-   * Quorum arithmetic (both majorities while joint; learners never count) over the newest
-   * configuration in the log, committed or not: the dissertation's rule (§4.1), under which a
-   * node whose changes are not handed out yet (a backlog, or a commit index a crash took back)
-   * still decides with the configuration its log ends in, never one two changes old. `conf`,
-   * the configuration as of the entries handed out, is what snapshots record.
+   * The quorums, the votes of a campaign and a leader's Progress of each member (tracker.ts).
+   * The quorums are counted (both majorities while joint; learners never count) over the
+   * newest configuration in the log, committed or not: the dissertation's rule (§4.1), under
+   * which a node whose changes are not handed out yet (a backlog, or a commit index a crash
+   * took back) still decides with the configuration its log ends in, never one two changes
+   * old. `conf`, the configuration as of the entries handed out, is what snapshots record.
    */
-  voters: JointConfig;
+  readonly tracker: ProgressTracker;
   /** Members of the configuration in force and of the pending ones. */
   memberIds: ReadonlySet<NodeId> = new Set();
   /** The "config" entries in the log past handedIndex, oldest first (committed or not). */
@@ -133,11 +134,6 @@ export class Raft implements LeaderHost {
   heartbeatElapsed = 0;
   /** In [electionTimeoutTicks, 2 * electionTimeoutTicks), drawn anew at each reset (§5.2). */
   randomizedElectionTimeoutTicks = 0;
-  /** Votes received in the current (pre-)campaign. */
-  votes = new Map<NodeId, boolean>();
-
-  /** Leader only: one entry per member (voters and learners), this node included. */
-  progress = new Map<NodeId, Progress>();
   /** Leader only: nodes a committed change removed, told of its commit for an election
    * timeout (departures.ts). Invariant: none has a Progress; cleared on every role change. */
   readonly departures = new Departures();
@@ -196,7 +192,7 @@ export class Raft implements LeaderHost {
     this.config = config;
     this.rng = rng;
     this.conf = confOfMeta(initial.snapshot?.meta) ?? emptyConfState(config.voters);
-    this.voters = new JointConfig(this.conf);
+    this.tracker = new ProgressTracker(this.conf, config);
     this.snapshot = initial.snapshot?.data === undefined ? null : initial.snapshot;
     this.snapshotKept = initial.snapshot === null || initial.snapshot.data !== undefined;
     this.log = new RaftLog(initial.snapshot?.meta ?? null, initial.entries,
@@ -280,7 +276,7 @@ export class Raft implements LeaderHost {
 
   /** Whether this node votes in the newest configuration in its log or in the one in force. */
   votesSomewhere(): boolean {
-    return this.voters.has(this.id) || isVoter(this.conf, this.id);
+    return this.tracker.isVoter(this.id) || isVoter(this.conf, this.id);
   }
 
   /**
@@ -311,7 +307,7 @@ export class Raft implements LeaderHost {
       conf = result.conf;
       pending.push(conf);
     }
-    this.voters = new JointConfig(pending.length > 0 ? pending[pending.length - 1]! : this.conf);
+    this.tracker.setQuorumConf(pending.length > 0 ? pending[pending.length - 1]! : this.conf);
     const now = new Set([this.conf, ...pending].flatMap((each) => members(each)));
     // A node dropped from the pending configurations (a truncated change) may still answer
     // what it was asked: its messages are dropped quietly, as a removed member's.
@@ -324,9 +320,9 @@ export class Raft implements LeaderHost {
     for (const id of now) this.removedAtIndex.delete(id);
     this.memberIds = now;
     if (this.role !== "leader") return;
-    for (const [id, progress] of [...this.progress]) {
+    for (const [id, progress] of [...this.tracker.entries()]) {
       if (now.has(id)) continue;
-      this.progress.delete(id);
+      this.tracker.remove(id);
       // A leader that removed itself learns of it by applying the change (it steps down).
       if (removalIndex !== null && id !== this.id) {
         this.departNode(id, progress.match, removalIndex);
@@ -334,14 +330,11 @@ export class Raft implements LeaderHost {
     }
     for (const id of now) {
       this.departures.delete(id);
-      if (this.progress.has(id)) continue;
-      const progress = new Progress(this.log.lastIndex() + 1, this.config.inflightAppendsMax,
-        this.config.inflightBytesMax);
+      if (this.tracker.has(id)) continue;
       // A member a change adds has not been heard from yet: a learner must answer before it
       // counts as caught up for a promotion (proposeConfChange's learnerBehind), as at
       // becomeLeader.
-      progress.ticksSinceActive = this.config.electionTimeoutTicks;
-      this.progress.set(id, progress);
+      this.tracker.add(id, this.log.lastIndex() + 1, false);
     }
   }
 
@@ -353,7 +346,7 @@ export class Raft implements LeaderHost {
    */
   private departNode(id: NodeId, match: number, removalIndex: number): void {
     assert(this.role === "leader" && id !== this.id, `only a leader departs others (${id})`);
-    assert(!this.progress.has(id), `${id} departs with no Progress: it counts nowhere`);
+    assert(!this.tracker.has(id), `${id} departs with no Progress: it counts nowhere`);
     this.departures.add(id, match, removalIndex);
     for (const m of this.departures.appends(this.id, this.term, this.log, this.config, id)) {
       this.send(m);
@@ -379,7 +372,7 @@ export class Raft implements LeaderHost {
   private departAgain(m: RaftMessage): void {
     const removalIndex = this.removedAtIndex.get(m.from);
     if (this.role !== "leader" || removalIndex === undefined || this.departures.has(m.from) ||
-      this.progress.has(m.from) || m.from === this.id || removalIndex > this.log.committed ||
+      this.tracker.has(m.from) || m.from === this.id || removalIndex > this.log.committed ||
       this.log.term(removalIndex) === null) {
       // (Compacted past the change: the appends could carry nothing; no departure slot taken.)
       return;
@@ -490,8 +483,8 @@ export class Raft implements LeaderHost {
     // configuration, in which this node still votes, and could wait for it forever.
     bcastHeartbeat(this, null);
     const lastIndex = this.log.lastIndex();
-    const successor = this.voters.voters
-      .filter((id) => id !== this.id && this.progress.get(id)?.match === lastIndex)[0];
+    const successor = this.tracker.voterIds
+      .filter((id) => id !== this.id && this.tracker.get(id)?.match === lastIndex)[0];
     if (successor !== undefined) {
       this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });
     }
@@ -525,9 +518,9 @@ export class Raft implements LeaderHost {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeoutTicks =
       this.config.electionTimeoutTicks + this.rng.nextInt(this.config.electionTimeoutTicks);
-    this.votes.clear();
+    this.tracker.resetVotes();
     this.leadTransferee = null;
-    this.progress.clear();
+    this.tracker.clearProgress();
     // Only a leader tells removed nodes of their removal; a new leader knows none of them.
     this.departures.clear();
     // A transfer from an earlier leader or term will not be finished: free what it holds.
@@ -574,7 +567,7 @@ export class Raft implements LeaderHost {
         leaderId: null, reason: "electionTimeout" });
     }
     this.leaderId = null;
-    this.votes.clear();
+    this.tracker.resetVotes();
     this.randomizedElectionTimeoutTicks =
       this.config.electionTimeoutTicks + this.rng.nextInt(this.config.electionTimeoutTicks);
   }
@@ -591,7 +584,7 @@ export class Raft implements LeaderHost {
 
   becomeLeader(): void {
     assert(this.role === "candidate", `invalid transition [${this.role} -> leader]`);
-    const votes = [...this.votes].filter(([, granted]) => granted).map(([id]) => id).sort();
+    const votes = this.tracker.grantedVoters();
     this.reset(this.term);
     this.role = "leader";
     this.leaderId = this.id;
@@ -601,15 +594,11 @@ export class Raft implements LeaderHost {
     // pendingConfIndex): one of them may be an uncommitted change (§4.1's one-at-a-time rule).
     this.pendingConfIndex = next;
     for (const id of this.memberIds) {
-      const progress = new Progress(next, this.config.inflightAppendsMax, this.config.inflightBytesMax);
       // A learner counts as heard from only once it answers this leader: its promotion waits
       // for that (proposeConfChange's learnerBehind), whatever its lag looks like from here.
-      if (!this.voters.has(id) && id !== this.id) {
-        progress.ticksSinceActive = this.config.electionTimeoutTicks;
-      }
-      this.progress.set(id, progress);
+      this.tracker.add(id, next, this.tracker.isVoter(id) || id === this.id);
     }
-    const own = this.progress.get(this.id)!;
+    const own = this.tracker.get(this.id)!;
     // The leader counts itself only for what it has persisted (thesis §10.2.1).
     own.maybeUpdate(this.log.stableIndex());
     own.becomeReplicate();
@@ -641,16 +630,16 @@ export class Raft implements LeaderHost {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
-    for (const progress of this.progress.values()) progress.ticksSinceActive++;
+    this.tracker.tickSilence();
     if (this.electionElapsed >= this.config.electionTimeoutTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum) {
-        if (!this.voters.hasQuorum((id) => this.progress.get(id)?.recentActive === true)) {
+        if (!this.tracker.quorumActive()) {
           // Thesis §6.2: a leader cut off from a majority steps down, so clients go elsewhere.
           this.becomeFollower(this.term, null, "checkQuorum");
           return;
         }
-        for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
+        this.tracker.resetRecentActive(this.id);
       }
     }
     if (this.leadTransferee !== null &&
@@ -682,8 +671,8 @@ export class Raft implements LeaderHost {
     this.noteEvent({ kind: "campaignStarted", ...this.position(),
       term: kind === "preElection" ? this.term + 1 : this.term, preVote: kind === "preElection",
       cause: kind === "transfer" ? "transfer" : "electionTimeout", lastLogTerm: this.log.lastTerm() });
-    this.votes.set(this.id, true);
-    if (this.voters.voteResult(this.votes) === "won") {
+    this.tracker.recordVote(this.id, true);
+    if (this.tracker.tallyVotes().result === "won") {
       // A single-voter cluster wins without asking anyone.
       if (kind === "preElection") this.campaign("election");
       else this.becomeLeader();
@@ -691,7 +680,7 @@ export class Raft implements LeaderHost {
     }
     const lastLogIndex = this.log.lastIndex();
     const lastLogTerm = this.log.lastTerm();
-    for (const to of this.voters.voters) {
+    for (const to of this.tracker.voterIds) {
       if (to === this.id) continue;
       if (kind === "preElection") {
         this.send({ type: "preVote", from: this.id, to, term: this.term + 1, lastLogIndex,
@@ -752,14 +741,13 @@ export class Raft implements LeaderHost {
 
   private handleVoteResponse(m: VoteResponse): void {
     const expected = this.role === "preCandidate" ? "preVoteResponse" : "requestVoteResponse";
-    if (m.type !== expected || !this.voters.has(m.from)) return;
-    this.votes.set(m.from, m.granted);
-    const result = this.voters.voteResult(this.votes);
+    if (m.type !== expected || !this.tracker.isVoter(m.from)) return;
+    this.tracker.recordVote(m.from, m.granted);
+    const { result, granted } = this.tracker.tallyVotes();
     this.noteEvent({ kind: "voteReceived", ...this.position(),
       term: this.role === "preCandidate" ? this.term + 1 : this.term, voter: m.from,
       preVote: this.role === "preCandidate", granted: m.granted,
-      granting: [...this.votes.values()].filter((granted) => granted).length,
-      quorum: this.voters.quorum() });
+      granting: granted, quorum: this.tracker.quorum() });
     if (result === "won") {
       if (this.role === "preCandidate") this.campaign("election");
       else this.becomeLeader();

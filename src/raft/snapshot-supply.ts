@@ -46,7 +46,7 @@ function waitsForSnapshot(raft: LeaderHost, progress: Progress): boolean {
 /** Leader: the followers that wait for a snapshot (see waitsForSnapshot). */
 export function followersWaitingForSnapshot(raft: LeaderHost): NodeId[] {
   if (raft.role !== "leader") return [];
-  return [...raft.progress].filter(([id, progress]) =>
+  return [...raft.tracker.entries()].filter(([id, progress]) =>
     id !== raft.id && waitsForSnapshot(raft, progress)).map(([id]) => id);
 }
 
@@ -56,7 +56,7 @@ export function followersWaitingForSnapshot(raft: LeaderHost): NodeId[] {
  */
 function anyFollowerWaitsForSnapshot(raft: LeaderHost): boolean {
   if (raft.role !== "leader") return false;
-  for (const [id, progress] of raft.progress) {
+  for (const [id, progress] of raft.tracker.entries()) {
     if (id !== raft.id && waitsForSnapshot(raft, progress)) return true;
   }
   return false;
@@ -99,7 +99,7 @@ export function acceptOfferedSnapshot(raft: LeaderHost, snapshot: Snapshot): Off
 export function maybeReleaseSnapshot(raft: LeaderHost): void {
   const snapshot = raft.snapshot;
   if (snapshot === null || raft.snapshotKept) return;
-  for (const progress of raft.progress.values()) {
+  for (const progress of raft.tracker.values()) {
     if (progress.snapshotTransfer?.snapshot === snapshot) return;
   }
   if (snapshot.meta.index >= raft.log.compacted() && anyFollowerWaitsForSnapshot(raft)) {

@@ -308,11 +308,12 @@ export function assertHardState(state: HardState): void {
 }
 
 /**
- * A new hard state never takes back what the one before it promised (Figure 2): the term only
- * grows (currentTerm "increases monotonically"); a vote cast in a term stays for that term
- * (votedFor, at most one vote per term: §5.2, Election Safety); the commit index never falls
- * (a committed entry stays committed, §5.4). Checked where it becomes durable, so a core bug
- * that would let a node vote twice or forget a commit stops the node instead of being written.
+ * A new hard state never takes back what the one before it set (Figure 2): the term only grows
+ * (currentTerm "increases monotonically"); a vote cast in a term stays for that term, neither
+ * changed nor withdrawn (votedFor, at most one vote per term: §5.2, Election Safety); the commit
+ * index never falls (a committed entry stays committed, §5.4; this core's RaftLog only raises
+ * it). Checked against the store's live hard state where it is written, so a core bug that
+ * would let a node vote twice or forget a commit stops the node instead of being written.
  */
 export function assertHardStateFollows(previous: HardState, next: HardState): void {
   if (next.term < previous.term) {

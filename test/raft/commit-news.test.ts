@@ -121,7 +121,7 @@ describe("raft: news of a commit", () => {
       // The core behind the node: n3 falls back to probe (as after a refusal), with nothing
       // new to send, and the leader has news of a commit for both.
       const raft = (node as unknown as { raft: Raft }).raft;
-      raft.progress.get("n3")!.becomeProbe();
+      raft.tracker.get("n3")!.becomeProbe();
       expect(sendAppend(raft, "n2", true, true)).to.equal(true);
       expect(sendAppend(raft, "n3", true, true)).to.equal(true);
       const appends = drain(node).messages.filter((m) => m.type === "append");
