@@ -84,7 +84,7 @@ export class Raft implements LeaderHost {
   readonly log: RaftLog;
   /** The configuration as of the last committed entry handed to the driver
    * (applyCommittedConfig): what snapshots record, and what decides who may campaign beside
-   * the newest one. Quorums follow the newest configuration in the log (`voters`). */
+   * the newest one. Quorums follow the newest configuration in the log (`tracker.quorumConf`). */
   conf: ConfState;
   /**
    * The quorums, the votes of a campaign and a leader's Progress of each member (tracker.ts).
@@ -584,7 +584,7 @@ export class Raft implements LeaderHost {
 
   becomeLeader(): void {
     assert(this.role === "candidate", `invalid transition [${this.role} -> leader]`);
-    const votes = this.tracker.grantedVoters();
+    const votes = this.tracker.grantedIds();
     this.reset(this.term);
     this.role = "leader";
     this.leaderId = this.id;

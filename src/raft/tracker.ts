@@ -6,7 +6,10 @@ import { Progress } from "./progress.js";
 export interface TrackerLimits {
   readonly inflightAppendsMax: number;
   readonly inflightBytesMax: number;
-  /** A member not heard from yet counts as silent for this long (CheckQuorum, promotions). */
+  /**
+   * A member not heard from yet counts as silent for this long (Progress.ticksSinceActive:
+   * promotions, the reachability a configuration change asks, snapshot transfers).
+   */
   readonly electionTimeoutTicks: number;
 }
 
@@ -53,7 +56,10 @@ export class ProgressTracker {
     return this.quorums.size();
   }
 
-  /** The votes needed to win (the larger majority while joint). */
+  /**
+   * The incoming configuration's majority (what the voteReceived event reports); while joint,
+   * winning also takes the outgoing one's (tallyVotes).
+   */
   quorum(): number {
     return this.quorums.quorum();
   }
@@ -137,19 +143,25 @@ export class ProgressTracker {
     this.votes.clear();
   }
 
-  /** Records `id`'s answer. Any node's is kept; only the voters' count in the tally. */
+  /**
+   * Records `id`'s answer (a later one replaces it). Any node's is kept, this node's own as a
+   * non-voter included; only the voters' decide tallyVotes' result.
+   */
   recordVote(id: NodeId, granted: boolean): void {
     this.votes.set(id, granted);
   }
 
-  /** Whether the campaign is won, lost or still open; and how many answers granted. */
+  /**
+   * Whether the campaign is won, lost or still open (over the voters of both majorities while
+   * joint), and how many of the recorded answers granted (any node's: the event's count).
+   */
   tallyVotes(): { result: "won" | "lost" | "pending"; granted: number } {
     const granted = [...this.votes.values()].filter((each) => each).length;
     return { result: this.quorums.voteResult(this.votes), granted };
   }
 
-  /** The nodes that granted their vote, sorted. */
-  grantedVoters(): NodeId[] {
+  /** The nodes whose recorded answer granted, sorted (a non-voter's own vote included). */
+  grantedIds(): NodeId[] {
     return [...this.votes].filter(([, granted]) => granted).map(([id]) => id).sort();
   }
 }
