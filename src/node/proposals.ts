@@ -1,3 +1,4 @@
+import { assert } from "../invariant/assert.js";
 import type { Entry } from "../raft/index.js";
 import type { DriverContext } from "./driver-context.js";
 import type { SubmitOutcome } from "./node-service.js";
@@ -91,6 +92,12 @@ export class Proposals<Result> {
   }
 
   private settle(index: number, outcome: SubmitOutcome<Result>): void {
+    // The pairing the class keeps (see above): a term without a waiter would answer nobody,
+    // a waiter without a term could be answered with another write's result.
+    if (!this.terms.has(index) || !this.waiters.has(index)) {
+      assert(false, `proposal at ${index}: term ${this.terms.has(index) ? "held" : "missing"}, ` +
+        `waiter ${this.waiters.has(index) ? "held" : "missing"}`);
+    }
     this.terms.delete(index);
     this.waiters.settle(index, outcome);
   }

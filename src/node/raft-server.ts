@@ -668,6 +668,11 @@ export class RaftServer implements NodeService {
     this.reads.answer(ready, this.stateMachine.appliedIndex);
     // After applying: an entry this Ready commits still answers its forwarded write.
     if (leaderChanged && this.leaderId !== null) this.forwarding.noteLeader(this.leaderId);
+    // Figure 2: lastApplied <= commitIndex (the store never holds an entry not committed).
+    if (this.stateMachine.appliedIndex > this.node.commitIndex) {
+      assert(false, `applied ${this.stateMachine.appliedIndex} beyond commit ` +
+        `${this.node.commitIndex}`);
+    }
     this.node.advance();
     // The core holds no snapshot bytes past a transfer: the database is the snapshot.
     if (ready.snapshot !== null) this.node.compact({ meta: ready.snapshot.meta });
