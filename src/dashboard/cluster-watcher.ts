@@ -105,7 +105,11 @@ interface NodeState {
    * node that stops answering is asked again once it is back (it may have been upgraded).
    */
   overview: boolean | undefined;
-  /** The same for GET /v1/cluster/counters (false: the charts read its /metrics text). */
+  /**
+   * Whether the node serves GET /v1/cluster/counters (false: its /metrics text is read);
+   * asked again after a counters request that got no answer, or once the node is seen to
+   * restart.
+   */
   counters: boolean | undefined;
   reading: Set<string>;
   metrics: MetricsReading | undefined;
@@ -441,8 +445,9 @@ export class ClusterWatcher {
   }
 
   /**
-   * A sample of every node's rates from a reading not sampled before: a node whose /metrics
-   * answered too late for this frame is left out of it (a gap in its line), not repeated.
+   * A sample of every node's rates from a reading not sampled before: a node whose counters
+   * (or, for an older node, /metrics) answered too late for this frame is left out of it (a
+   * gap in its line), not repeated.
    */
   private takeSample(nowMs: number): void {
     const nodes: Record<string, NodeRates> = {};

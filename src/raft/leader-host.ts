@@ -7,6 +7,14 @@ import type { ProgressTracker } from "./tracker.js";
 import type { ViolationReason } from "./violation.js";
 
 /**
+ * What the leader's modules use of the tracker: each member's Progress (whose own methods move
+ * it) and the quorum arithmetic; not the quorums' configuration, the votes, nor who is tracked,
+ * which Raft alone changes.
+ */
+export type LeaderTracker = Pick<ProgressTracker, "get" | "ids" | "entries" | "values" |
+  "committedIndex" | "isQuorum" | "isVoter" | "voterCount">;
+
+/**
  * What the leader's half of the protocol (leader.ts) and the snapshot supply
  * (snapshot-supply.ts) read and change of a node's Raft state: every member they touch, and
  * nothing else. Raft implements it (raft.ts), and these modules see a Raft only through it, so
@@ -17,14 +25,6 @@ import type { ViolationReason } from "./violation.js";
  * modules do not reassign it, not that it is constant: Raft does (becomeFollower changes term
  * and role).
  */
-/**
- * What the leader's modules use of the tracker: each member's Progress (whose own methods move
- * it) and the quorum arithmetic; not the quorums' configuration, the votes, nor who is tracked,
- * which Raft alone changes.
- */
-export type LeaderTracker = Pick<ProgressTracker, "get" | "ids" | "entries" | "values" |
-  "committedIndex" | "isQuorum" | "isVoter" | "voterCount">;
-
 export interface LeaderHost {
   readonly id: NodeId;
   readonly config: RaftConfig;

@@ -1,8 +1,9 @@
 import type { NodeId } from "./messages.js";
 
 /**
- * Majority arithmetic over one set of voters. Joint consensus (§6) will pair two of these; every
- * caller already goes through this class so that change stays local.
+ * Majority arithmetic over one set of voters. JointConfig (conf-state.ts) pairs two of these
+ * while joint (§4.3 of the dissertation), and ProgressTracker (tracker.ts) is its caller in the
+ * core.
  */
 export class MajorityConfig {
   readonly voters: readonly NodeId[];

@@ -16,9 +16,10 @@ export interface TrackerLimits {
 /**
  * What a node counts in quorums, as etcd's tracker.ProgressTracker: the voters (both majorities
  * while joint; learners never count), the votes of a campaign, and, on a leader, one Progress
- * per member (voters and learners, itself included). Raft and the leader's half of the protocol
- * (leader.ts) read and change them through these methods only, so that the quorum arithmetic
- * over matches, activity and votes lives in one place.
+ * per member (voters and learners, itself included). Raft, RaftNode, leader.ts and
+ * snapshot-supply.ts read and change them through these methods only (the last two through
+ * LeaderTracker, its readers), so that the quorum arithmetic over matches, activity and votes
+ * lives in one place.
  *
  * The quorums follow the newest configuration in the node's log, committed or not (the
  * dissertation's rule, §4.1): Raft.refreshQuorums sets them whenever that changes.

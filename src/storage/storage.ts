@@ -40,6 +40,11 @@ export interface LogStore {
 
 export interface StableStore {
   hardState(): HardState;
+  /**
+   * A state that takes back the last one (a lower term, a vote changed or withdrawn within its
+   * term, a lower commit: assertHardStateFollows) is the caller's bug: InvariantError, nothing
+   * written.
+   */
   setHardState(state: HardState): void;
 }
 
