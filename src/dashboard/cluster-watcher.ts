@@ -3,8 +3,9 @@
  * status, log tail and new Raft events (one GET /v1/cluster/overview) every `intervalMs`
  * (200 ms by default: five frames a second, the rate issue 14 asks of the live view), the
  * counters its charts plot every second (GET /v1/cluster/counters), and, with the admin token,
- * its link rules; it keeps a bounded timeline (Raft events, actions, process changes) and a bounded series of metric samples, and
- * hands each watcher one frame per interval (dashboard-frame.ts). With no page open it reads
+ * its link rules; it keeps a bounded timeline (Raft events, actions, process changes) and a
+ * bounded series of metric samples, and hands each watcher one frame per interval
+ * (dashboard-frame.ts). With no page open it reads
  * nothing, so an unwatched cluster pays nothing for it.
  *
  * A frame goes out once the reads of its round are in (or after `frameWaitMsMax`, whichever

@@ -49,7 +49,10 @@ function* textSamples(text: string): Generator<MetricSample> {
   }
 }
 
-/** The reading of one /metrics text (a node without GET /v1/cluster/counters, or one whose answer to it was not counters). */
+/**
+ * The reading of one /metrics text (a node without GET /v1/cluster/counters, or one whose
+ * answer to it was not counters).
+ */
 export function readMetrics(text: string, timeMs: number): MetricsReading {
   return readingOf(chartCountersOf(textSamples(text)), timeMs);
 }

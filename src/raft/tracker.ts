@@ -113,7 +113,10 @@ export class ProgressTracker {
     this.progress.clear();
   }
 
-  /** The highest index a quorum of the voters has (Figure 2's commit rule, before its term check). */
+  /**
+   * The highest index a quorum of the voters has (Figure 2's commit rule, before its check of
+   * the entry's term).
+   */
   committedIndex(): number {
     return this.quorums.committedIndex((id) => this.progress.get(id)?.match ?? 0);
   }
