@@ -21,6 +21,13 @@
  * blank tab costs chromium about nothing (chromium's CPU is printed for the closed phases
  * too), so this measures the page, not the browser's start-up.
  *
+ * `--paused` (with --paired) makes each pair a triple: closed, open, and open but paused (the
+ * page's own pause: the view holds still and only its header follows the stream, five times a
+ * second), in rotating order. The paused page receives and parses every frame and changes on
+ * screen as often as the live one, but draws next to nothing: it is the floor of what any page
+ * watching the stream costs on this machine, measured in the same run as the live view. It
+ * prints the median and quartiles of open/closed and of paused/closed over the triples.
+ *
  * The clients run in a process of their own (bench-load-process.ts). This process serves the
  * live view, as the launcher does under `npm run cluster`, and drives chromium; clients on its
  * event loop would wait behind that work, which the cluster does not cause. (So this
@@ -237,6 +244,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     .option("--prefill <orders>", "orders to load before the warm-up, as fast as the API " +
       "allows (a market that fills during the run slows as it fills: README)",
     nonNegativeInteger("--prefill"), 0)
+    .option("--paused", "with --paired: triples of the page closed, open, and open but paused " +
+      "(the floor: the page follows the stream in its header only), in rotating order")
     .option("--paired <pairs>", "instead of the rounds: this many pairs of a closed and an open " +
       "phase back to back (in alternating order), one browser kept running whose tab moves " +
       "between the live view and a blank page; prints the ratio of each pair and their median " +
@@ -245,7 +254,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     .showHelpAfterError()
     .parse(args, { from: "user" })
     .opts<{ clients: number; duration: number; rounds: number; prefill: number;
-      paired: number }>();
+      paired: number; paused?: boolean }>();
+  if (options.paused === true && options.paired === 0) {
+    console.error("--paused needs --paired N");
+    process.exitCode = 1;
+    return;
+  }
   const { chromiumPath, serveLocalDashboard } = await import("./dashboard-browser.js");
   if (chromiumPath() === null) {
     console.error("chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)");
@@ -296,7 +310,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const dashboard = await serveLocalDashboard(cluster);
     closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
-    const rates = { closed: [] as number[], stream: [] as number[], open: [] as number[] };
+    const rates = { closed: [] as number[], stream: [] as number[], open: [] as number[],
+      paused: [] as number[] };
     const paired = options.paired > 0;
     // --paired: one browser for the whole run, on a blank page when the view is closed.
     if (paired) open = await openLiveView("about:blank");
@@ -304,10 +319,14 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const runPhase = async (page: "warm-up" | keyof typeof rates): Promise<number> => {
       // The view is loaded during the warm-up too, so that the first open phase is not its
       // first load (a cold cache, the script compiled).
-      const showView = page === "open" || page === "warm-up";
+      const showView = page === "open" || page === "paused" || page === "warm-up";
       if (paired) {
         await open!.page.goto(showView ? url : "about:blank");
         if (showView) await waitForFirstFrame(open!.page);
+        if (page === "paused") {
+          await open!.page.click("[data-testid=pause]");
+          await open!.page.locator("[data-testid=paused]").waitFor({ timeout: 10_000 });
+        }
         await sleep(navigationSettleMs);
       } else if (page === "open") {
         open = await openLiveView(url);
@@ -320,7 +339,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
         : ticksByPid(browserProcesses());
       const selfBefore = process.cpuUsage();
       const clientsBefore = cpuTicks([clients.pid ?? 0]);
-      const watch = open === null || page !== "open" ? null : await watchPage(open.page);
+      const watch = open === null || (page !== "open" && page !== "paused") ? null
+        : await watchPage(open.page);
       phase++;
       const result = await clients.run({ clients: options.clients, seconds: options.duration,
         nodeUrls: cluster.nodes.map((node) => node.url), sku: "dashboard-widget",
@@ -358,7 +378,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       if (page !== "warm-up") rates[page].push(perSecond);
       return perSecond;
     };
-    if (paired) {
+    if (paired && options.paused === true) {
+      console.log(`${options.clients} clients, ${options.duration} s phases (each after ` +
+        `${navigationSettleMs / 1000} s for the tab to settle): a warm-up, then ` +
+        `${options.paired} triples of the page closed (a blank tab), open, and open but paused, ` +
+        "in rotating order");
+    } else if (paired) {
       console.log(`${options.clients} clients, ${options.duration} s phases (each after ` +
         `${navigationSettleMs / 1000} s for the tab to settle): a warm-up, then ` +
         `${options.paired} pairs of the page closed (a blank tab) and open, in alternating order`);
@@ -368,9 +393,23 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     }
     const kinds = ["closed", "stream", "open"] as const;
     const pairRatios: number[] = [];
+    const pausedRatios: number[] = [];
+    const tripleOrders = [["closed", "open", "paused"], ["open", "paused", "closed"],
+      ["paused", "closed", "open"]] as const;
     try {
       await runPhase("warm-up");
-      for (let pair = 0; pair < options.paired; pair++) {
+      for (let triple = 0; options.paused === true && triple < options.paired; triple++) {
+        const rateOf = new Map<string, number>();
+        for (const kind of tripleOrders[triple % tripleOrders.length]!) {
+          rateOf.set(kind, await runPhase(kind));
+        }
+        const closedRate = rateOf.get("closed")!;
+        pairRatios.push(rateOf.get("open")! / closedRate);
+        pausedRatios.push(rateOf.get("paused")! / closedRate);
+        console.log(`  triple ${triple + 1}/${options.paired}: open/closed ` +
+          `${pairRatios.at(-1)!.toFixed(3)}, paused/closed ${pausedRatios.at(-1)!.toFixed(3)}`);
+      }
+      for (let pair = 0; options.paused !== true && pair < options.paired; pair++) {
         const first = pair % 2 === 0 ? "closed" : "open";
         const firstRate = await runPhase(first);
         const secondRate = await runPhase(first === "closed" ? "open" : "closed");
@@ -392,6 +431,19 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const opened = median(rates.open);
     const less = (rate: number) => `${(rate / closed).toFixed(3)}x (` +
       `${(Math.abs(1 - rate / closed) * 100).toFixed(1)}% ${rate > closed ? "more" : "less"})`;
+    if (paired && options.paused === true) {
+      const spread = (ratios: number[]): string => {
+        const sorted = [...ratios].sort((a, b) => a - b);
+        return `median of the triples ${median(sorted).toFixed(3)}x (quartiles ` +
+          `${percentile(sorted, 0.25).toFixed(3)}-${percentile(sorted, 0.75).toFixed(3)})`;
+      };
+      console.log(`\npurchases/s at ${options.clients} clients, ${options.paired} triples: page ` +
+        `open/closed, ${spread(pairRatios)}; paused/closed (the floor), ` +
+        `${spread(pausedRatios)}; medians of the phases: closed ${closed.toFixed(0)}, open ` +
+        `${opened.toFixed(0)}: ${less(opened)}, paused ${median(rates.paused).toFixed(0)}: ` +
+        `${less(median(rates.paused))}; target with the page open: at most 5% less`);
+      return;
+    }
     if (paired) {
       const sorted = [...pairRatios].sort((a, b) => a - b);
       console.log(`\npurchases/s at ${options.clients} clients, ${options.paired} pairs: page ` +

@@ -86,6 +86,8 @@ function App(): unknown {
   const [result, setResult] = useState<{ text: string; ok: boolean } | null>(null);
   const [picked, setPicked] = useState<number | null>(null);
   const [tokenSet, setTokenSet] = useState(false);
+  /** The state shown while the view is paused (null: live). */
+  const [paused, setPaused] = useState<ViewState | null>(null);
 
   useEffect(() => {
     void fetch("info").then((response) => response.json()).then((body) =>
@@ -110,18 +112,23 @@ function App(): unknown {
     return () => source.close();
   }, []);
 
-  const run = (body: Record<string, unknown>): void => {
+  // Stable across renders, so that the memoized body is skipped while nothing it shows changed.
+  const run = useMemo(() => (body: Record<string, unknown>): void => {
     setResult({ text: `${String(body.action)}...`, ok: true });
     act(body).then((text) => setResult({ text, ok: true }),
       (error: Error) => setResult({ text: error.message, ok: false }));
-  };
-  const offered = new Set(info === null || (info.tokenRequired && !tokenSet) ? []
-    : info.actions);
+  }, []);
+  const offeredKey = info === null || (info.tokenRequired && !tokenSet) ? ""
+    : info.actions.join(",");
+  const offered = useMemo(() => new Set(offeredKey === "" ? [] : offeredKey.split(",")),
+    [offeredKey]);
   const frame = state.frame;
-  const idsKey = frame?.ids.join(",") ?? "";
-  const ids = useMemo(() => frame?.ids ?? [], [idsKey]);
   if (frame === null) return html`<p class="loading">Waiting for the first frame...</p>`;
-  const leader = leaderOf(frame);
+  // Paused, the page keeps merging the frames (so that resuming shows the charts and the
+  // timeline whole) but shows the state of the moment it paused; only this header follows the
+  // stream, so that the view stays still to be read, and costs the browser little.
+  const shown = paused ?? state;
+  const leader = leaderOf(shown.frame ?? frame);
   renderCount++;
   return html`
     <header>
@@ -129,13 +136,32 @@ function App(): unknown {
       <span class=${`connection ${state.connected ? "live" : "lost"}`} data-testid="connection">
         ${state.connected ? "live" : "reconnecting"}</span>
       <span class="muted" data-testid="frame-time" data-time-ms=${frame.timeMs}
-        data-renders=${renderCount}>${`as of ${timeOfDay(frame.timeMs)}`}</span>
+        data-renders=${renderCount}>${`${paused === null ? "as of" : "stream at"} ` +
+        timeOfDay(frame.timeMs)}</span>
+      ${paused === null || paused.frame === null ? null : html`<span class="paused" data-testid="paused"
+        data-time-ms=${paused.frame.timeMs}>paused, showing ${timeOfDay(paused.frame.timeMs)}</span>`}
+      <button data-testid="pause" title="hold the view still to read it; the stream goes on"
+        onClick=${() => setPaused(paused === null ? state : null)}>
+        ${paused === null ? "pause view" : "resume"}</button>
       <span data-testid="summary">${leader === null ? "no leader"
         : `leader ${leader.id}, term ${leader.status?.term}`}</span>
       ${info?.tokenRequired === true ? html`<${TokenInput} set=${tokenSet}
         onSet=${(token: string) => { adminToken = token; setTokenSet(token !== ""); }} />` : null}
     </header>
-    <${ActionBar} offered=${offered} run=${run} frame=${frame} result=${result} />
+    <${Body} state=${shown} offered=${offered} run=${run} result=${result} picked=${picked}
+      pick=${setPicked} />`;
+}
+
+/** Everything under the header: rendered again only when what it shows changed. */
+function BodyView(props: { state: ViewState; offered: Set<string>;
+  run: (body: Record<string, unknown>) => void; result: { text: string; ok: boolean } | null;
+  picked: number | null; pick: (index: number | null) => void }): unknown {
+  const { state, offered, run, picked } = props;
+  const frame = state.frame!;
+  const idsKey = frame.ids.join(",");
+  const ids = useMemo(() => frame.ids, [idsKey]);
+  return html`
+    <${ActionBar} offered=${offered} run=${run} frame=${frame} result=${props.result} />
     <div class="grid">
       <section class="wide"><h2>Nodes</h2>
         <${NodesTable} frame=${frame} offered=${offered} run=${run} /></section>
@@ -147,7 +173,7 @@ function App(): unknown {
         <${Charts} samples=${state.samples} ids=${ids} events=${state.events}
           picked=${picked} /></section>
       <section><h2>Timeline</h2>
-        <${Timeline} events=${state.events} picked=${picked} pick=${setPicked} /></section>
+        <${Timeline} events=${state.events} picked=${picked} pick=${props.pick} /></section>
       <section><h2>Market</h2><${Market} /></section>
     </div>`;
 }
@@ -523,5 +549,6 @@ function MarketView(): unknown {
 const Charts = memo(ChartsView as (props: Parameters<typeof ChartsView>[0]) => never);
 const Timeline = memo(TimelineView as (props: Parameters<typeof TimelineView>[0]) => never);
 const Market = memo(MarketView as () => never);
+const Body = memo(BodyView as (props: Parameters<typeof BodyView>[0]) => never);
 
 render(html`<${App} />` as never, document.getElementById("app")!);
