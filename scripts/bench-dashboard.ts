@@ -23,7 +23,7 @@
  *
  * `--paused` (with --paired) makes each pair a triple: closed, open, and open but paused (the
  * page's own pause: the view holds still and only its header follows the stream, five times a
- * second), in rotating order. The paused page receives and parses every frame and changes on
+ * second), in all six orders in turn (N a multiple of 6 balances them). The paused page receives and parses every frame and changes on
  * screen as often as the live one, but draws next to nothing: it is the floor of what any page
  * watching the stream costs on this machine, measured in the same run as the live view. It
  * prints the median and quartiles of open/closed and of paused/closed over the triples.
@@ -173,7 +173,8 @@ const installSamplerScript = `(() => {
     const element = document.querySelector("[data-testid=frame-time]");
     if (element === null) return;
     seen.push([Date.now() - Number(element.getAttribute("data-time-ms")), performance.now(),
-      Number(element.getAttribute("data-renders"))]);
+      Number(element.getAttribute("data-renders")),
+      Number(document.querySelector("[data-testid=body]")?.getAttribute("data-renders"))]);
   };
   sample();
   window.benchSampler = { timer: setInterval(sample, 1000), seen };
@@ -185,7 +186,8 @@ const collectSamplerScript = `(() => {
 })()`;
 
 async function watchPage(page: Page):
-  Promise<{ finish: () => Promise<{ agesMs: number[]; rendersPerSecond: number }> }> {
+  Promise<{ finish: () => Promise<{ agesMs: number[]; rendersPerSecond: number;
+    bodyRendersPerSecond: number }> }> {
   const installed = await page.evaluate(installSamplerScript).then(() => true, (error: Error) => {
     console.error(`page sampler: ${error.message}`);
     return false;
@@ -199,9 +201,11 @@ async function watchPage(page: Page):
         });
       const first = seen[0];
       const last = seen.at(-1);
-      const rendersPerSecond = first === undefined || last === undefined ||
-        last[1] === first[1] ? NaN : (last[2]! - first[2]!) / (last[1]! - first[1]!) * 1000;
-      return { agesMs: seen.map((row) => row[0]!), rendersPerSecond };
+      const perSecond = (column: number): number => first === undefined || last === undefined ||
+        last[1] === first[1] ? NaN : (last[column]! - first[column]!) / (last[1]! - first[1]!) *
+        1000;
+      return { agesMs: seen.map((row) => row[0]!), rendersPerSecond: perSecond(2),
+        bodyRendersPerSecond: perSecond(3) };
     },
   };
 }
@@ -245,7 +249,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       "allows (a market that fills during the run slows as it fills: README)",
     nonNegativeInteger("--prefill"), 0)
     .option("--paused", "with --paired: triples of the page closed, open, and open but paused " +
-      "(the floor: the page follows the stream in its header only), in rotating order")
+      "(the floor: the page follows the stream in its header only), in all six orders in turn " +
+      "(a multiple of 6 balances them)")
     .option("--paired <pairs>", "instead of the rounds: this many pairs of a closed and an open " +
       "phase back to back (in alternating order), one browser kept running whose tab moves " +
       "between the live view and a blank page; prints the ratio of each pair and their median " +
@@ -357,7 +362,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       if (watch !== null) {
         const seen = await watch.finish();
         const ages = seen.agesMs.sort((a, b) => a - b);
-        parts.push(`page renders ${seen.rendersPerSecond.toFixed(1)}/s`,
+        parts.push(`page renders ${seen.rendersPerSecond.toFixed(1)}/s (its body ` +
+          `${seen.bodyRendersPerSecond.toFixed(1)}/s)`,
           `frame age median ${median(ages).toFixed(0)} ms, max ${(ages.at(-1) ?? NaN)
             .toFixed(0)} ms`);
       }
@@ -382,7 +388,7 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       console.log(`${options.clients} clients, ${options.duration} s phases (each after ` +
         `${navigationSettleMs / 1000} s for the tab to settle): a warm-up, then ` +
         `${options.paired} triples of the page closed (a blank tab), open, and open but paused, ` +
-        "in rotating order");
+        "in all six orders in turn");
     } else if (paired) {
       console.log(`${options.clients} clients, ${options.duration} s phases (each after ` +
         `${navigationSettleMs / 1000} s for the tab to settle): a warm-up, then ` +
@@ -394,8 +400,12 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     const kinds = ["closed", "stream", "open"] as const;
     const pairRatios: number[] = [];
     const pausedRatios: number[] = [];
-    const tripleOrders = [["closed", "open", "paused"], ["open", "paused", "closed"],
-      ["paused", "closed", "open"]] as const;
+    // All six orders in turn: each kind comes first, second and third, and after each other
+    // kind, equally often in every six triples (so a drift within the run, such as a market
+    // slowing as it fills, favours no kind).
+    const tripleOrders = [["closed", "open", "paused"], ["paused", "open", "closed"],
+      ["open", "paused", "closed"], ["closed", "paused", "open"], ["paused", "closed", "open"],
+      ["open", "closed", "paused"]] as const;
     try {
       await runPhase("warm-up");
       for (let triple = 0; options.paused === true && triple < options.paired; triple++) {

@@ -159,34 +159,50 @@ describe("the live view in a browser (3-node npm run cluster)", function () {
     await screenshot("5-order-bought");
   });
 
-  it("pause the view: it holds still while the stream goes on; resume: the latest", async () => {
-    const leader = await oneLeader();
-    const commitShown = async (): Promise<number> => Number(await page.evaluate(
-      `document.querySelector("tr[data-node=${leader.id}]")?.children[6]?.textContent?.trim()`));
-    await page.click("[data-testid=pause]");
-    const paused = await page.waitForSelector("[data-testid=paused]", { timeout: 5000 });
-    const pausedAtMs = Number(await paused.getAttribute("data-time-ms"));
-    const commitBefore = await commitShown();
-    // A write the paused view must not show.
-    const answer = await fetch(`${launcher!.urlOf(leader.id)}/v1/orders`, { method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ requestId: "browser-pause-1", lines: [{ sku: "apple-1kg", qty: 1 }] }) });
-    expect(answer.status).to.equal(201);
-    // The header follows the stream: frames a second after the write came in (a live view
-    // shows the write's commit by then).
-    const writtenMs = Date.now();
-    await page.waitForFunction('Number(document.querySelector("[data-testid=frame-time]")' +
-      `?.getAttribute("data-time-ms")) > ${writtenMs + 1000}`, undefined, { timeout: 10_000 });
-    expect(await commitShown()).to.equal(commitBefore);
-    expect(Number(await page.getAttribute("[data-testid=paused]", "data-time-ms")))
-      .to.equal(pausedAtMs);
-    expect(await page.textContent("[data-testid=pause]")).to.include("resume");
-    await page.click("[data-testid=pause]");
-    await page.waitForFunction(`Number(document.querySelector("tr[data-node=${leader.id}]")` +
-      `?.children[6]?.textContent?.trim()) > ${commitBefore}`, undefined, { timeout: 5000 });
-    expect(await page.$("[data-testid=paused]")).to.equal(null);
-    expect(await page.textContent("[data-testid=pause]")).to.include("pause view");
-  });
+  it("pause the view: it holds still while the stream goes on; resume, or act: the latest",
+    async () => {
+      const leader = await oneLeader();
+      const commitShown = async (): Promise<number> => Number(await page.evaluate(
+        `document.querySelector("tr[data-node=${leader.id}]")?.children[6]?.textContent?.trim()`));
+      const bodyRenders = async (): Promise<number> =>
+        Number(await page.getAttribute("[data-testid=body]", "data-renders"));
+      await page.click("[data-testid=pause]");
+      try {
+        const paused = await page.waitForSelector("[data-testid=paused]", { timeout: 5000 });
+        const pausedAtMs = Number(await paused.getAttribute("data-time-ms"));
+        const commitBefore = await commitShown();
+        const rendersBefore = await bodyRenders();
+        // A write the paused view must not show.
+        const answer = await fetch(`${launcher!.urlOf(leader.id)}/v1/orders`, { method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ requestId: "browser-pause-1",
+            lines: [{ sku: "apple-1kg", qty: 1 }] }) });
+        expect(answer.status).to.equal(201);
+        // The header follows the stream: frames a second after the write came in (a live view
+        // shows the write's commit by then).
+        const writtenMs = Date.now();
+        await page.waitForFunction('Number(document.querySelector("[data-testid=frame-time]")' +
+          `?.getAttribute("data-time-ms")) > ${writtenMs + 1000}`, undefined, { timeout: 10_000 });
+        expect(await commitShown()).to.equal(commitBefore);
+        expect(await bodyRenders()).to.equal(rendersBefore);
+        expect(Number(await page.getAttribute("[data-testid=paused]", "data-time-ms")))
+          .to.equal(pausedAtMs);
+        expect(await page.textContent("[data-testid=pause]")).to.include("resume");
+        await page.click("[data-testid=pause]");
+        await page.waitForFunction(`Number(document.querySelector("tr[data-node=${leader.id}]")` +
+          `?.children[6]?.textContent?.trim()) > ${commitBefore}`, undefined, { timeout: 5000 });
+        expect(await page.$("[data-testid=paused]")).to.equal(null);
+        expect(await page.textContent("[data-testid=pause]")).to.include("pause view");
+        // An action resumes a paused view, for its effect to be seen.
+        await page.click("[data-testid=pause]");
+        await page.waitForSelector("[data-testid=paused]", { timeout: 5000 });
+        await page.click("button[data-action=heal]");
+        await page.waitForSelector("[data-testid=paused]", { state: "detached", timeout: 5000 });
+      } finally {
+        // Live again for the next tests, whatever failed above.
+        if (await page.$("[data-testid=paused]") !== null) await page.click("[data-testid=pause]");
+      }
+    });
 
   it("add learner: a fourth node joins, shown running with its process buttons", async () => {
     await oneLeader();

@@ -24,8 +24,12 @@ import { Chart, chartSpecs, nodeColors, type Markers } from "./charts.js";
 /** Events listed at once: a longer list costs the browser more at every frame. */
 const timelineShownMax = 120;
 
-/** Renders of the page so far: shown as an attribute, for a benchmark to see it keep up. */
+/**
+ * Renders of the page and of its body (all but the header) so far: shown as attributes, for a
+ * benchmark to see the page keep up, and a test to see a paused body held still.
+ */
 let renderCount = 0;
+let bodyRenderCount = 0;
 
 /** The admin token typed into a node's page: memory only. */
 let adminToken = "";
@@ -113,11 +117,15 @@ function App(): unknown {
   }, []);
 
   // Stable across renders, so that the memoized body is skipped while nothing it shows changed.
+  // An action resumes a paused view: its effect is to be seen (and its buttons, shown as they
+  // were, would otherwise offer what no longer holds, such as starting a running workload).
   const run = useMemo(() => (body: Record<string, unknown>): void => {
+    setPaused(null);
     setResult({ text: `${String(body.action)}...`, ok: true });
     act(body).then((text) => setResult({ text, ok: true }),
       (error: Error) => setResult({ text: error.message, ok: false }));
   }, []);
+  const resume = useMemo(() => (): void => setPaused(null), []);
   const offeredKey = info === null || (info.tokenRequired && !tokenSet) ? ""
     : info.actions.join(",");
   const offered = useMemo(() => new Set(offeredKey === "" ? [] : offeredKey.split(",")),
@@ -128,7 +136,7 @@ function App(): unknown {
   // timeline whole) but shows the state of the moment it paused; only this header follows the
   // stream, so that the view stays still to be read, and costs the browser little.
   const shown = paused ?? state;
-  const leader = leaderOf(shown.frame ?? frame);
+  const leader = leaderOf(frame);
   renderCount++;
   return html`
     <header>
@@ -141,7 +149,7 @@ function App(): unknown {
       ${paused === null || paused.frame === null ? null : html`<span class="paused" data-testid="paused"
         data-time-ms=${paused.frame.timeMs}>paused, showing ${timeOfDay(paused.frame.timeMs)}</span>`}
       <button data-testid="pause" title="hold the view still to read it; the stream goes on"
-        onClick=${() => setPaused(paused === null ? state : null)}>
+        onClick=${() => setPaused((previous) => previous === null ? state : null)}>
         ${paused === null ? "pause view" : "resume"}</button>
       <span data-testid="summary">${leader === null ? "no leader"
         : `leader ${leader.id}, term ${leader.status?.term}`}</span>
@@ -149,20 +157,21 @@ function App(): unknown {
         onSet=${(token: string) => { adminToken = token; setTokenSet(token !== ""); }} />` : null}
     </header>
     <${Body} state=${shown} offered=${offered} run=${run} result=${result} picked=${picked}
-      pick=${setPicked} />`;
+      pick=${setPicked} resume=${resume} />`;
 }
 
 /** Everything under the header: rendered again only when what it shows changed. */
 function BodyView(props: { state: ViewState; offered: Set<string>;
   run: (body: Record<string, unknown>) => void; result: { text: string; ok: boolean } | null;
-  picked: number | null; pick: (index: number | null) => void }): unknown {
+  picked: number | null; pick: (index: number | null) => void; resume: () => void }): unknown {
   const { state, offered, run, picked } = props;
   const frame = state.frame!;
   const idsKey = frame.ids.join(",");
   const ids = useMemo(() => frame.ids, [idsKey]);
+  bodyRenderCount++;
   return html`
     <${ActionBar} offered=${offered} run=${run} frame=${frame} result=${props.result} />
-    <div class="grid">
+    <div class="grid" data-testid="body" data-renders=${bodyRenderCount}>
       <section class="wide"><h2>Nodes</h2>
         <${NodesTable} frame=${frame} offered=${offered} run=${run} /></section>
       <section><h2>The leader's view of its followers</h2><${FollowerView} frame=${frame} /></section>
@@ -174,7 +183,7 @@ function BodyView(props: { state: ViewState; offered: Set<string>;
           picked=${picked} /></section>
       <section><h2>Timeline</h2>
         <${Timeline} events=${state.events} picked=${picked} pick=${props.pick} /></section>
-      <section><h2>Market</h2><${Market} /></section>
+      <section><h2>Market</h2><${Market} resume=${props.resume} /></section>
     </div>`;
 }
 
@@ -497,7 +506,8 @@ interface ItemView { sku: string; name: string; area: string; priceCents: number
 interface OrderView { orderId: string; status: string; totalCents: number; index: number;
   lines: { sku: string; qty: number }[] }
 
-function MarketView(): unknown {
+/** `resume`: a purchase resumes a paused view, for its entry to be seen in the logs. */
+function MarketView(props: { resume: () => void }): unknown {
   const [query, setQuery] = useState("");
   const [items, setItems] = useState<ItemView[]>([]);
   const [order, setOrder] = useState<OrderView | null>(null);
@@ -513,6 +523,7 @@ function MarketView(): unknown {
     setMessage(`${body.items?.length ?? 0} items`);
   };
   const buy = async (sku: string): Promise<void> => {
+    props.resume();
     setMessage(`buying ${sku}...`);
     const response = await fetch("../v1/orders", { method: "POST",
       headers: { "content-type": "application/json" },
@@ -548,7 +559,7 @@ function MarketView(): unknown {
 // Rendered again only when their props change (not at every frame).
 const Charts = memo(ChartsView as (props: Parameters<typeof ChartsView>[0]) => never);
 const Timeline = memo(TimelineView as (props: Parameters<typeof TimelineView>[0]) => never);
-const Market = memo(MarketView as () => never);
+const Market = memo(MarketView as (props: Parameters<typeof MarketView>[0]) => never);
 const Body = memo(BodyView as (props: Parameters<typeof BodyView>[0]) => never);
 
 render(html`<${App} />` as never, document.getElementById("app")!);
