@@ -23,10 +23,11 @@
  *
  * `--paused` (with --paired) makes each pair a triple: closed, open, and open but paused (the
  * page's own pause: the view holds still and only its header follows the stream, five times a
- * second), in all six orders in turn (N a multiple of 6 balances them). The paused page receives and parses every frame and changes on
- * screen as often as the live one, but draws next to nothing: it is the floor of what any page
- * watching the stream costs on this machine, measured in the same run as the live view. It
- * prints the median and quartiles of open/closed and of paused/closed over the triples.
+ * second), in all six orders in turn (N a multiple of 6 balances them). The paused page
+ * receives and parses every frame and changes on screen as often as the live one, but draws
+ * next to nothing: it is the floor of what any page watching the stream costs on this machine,
+ * measured in the same run as the live view. It prints the median and quartiles of open/closed
+ * and of paused/closed over the triples.
  *
  * The clients run in a process of their own (bench-load-process.ts). This process serves the
  * live view, as the launcher does under `npm run cluster`, and drives chromium; clients on its
@@ -38,10 +39,11 @@
  * process, of this process (the live view's server, playwright's driver and, in the stream
  * phases, the stream reader) and of chromium (all its processes, listed at each phase; a new
  * browser is measured from 5 s after the page showed its first frame: chromium's own start-up
- * goes on for seconds and is not what watching costs); for the open phases, also how fresh the page was (the age of the frame it
- * showed, read once a second) and how often it rendered (the page's own count of its
- * renders). It prints a node that exits, with its last output lines. At the end (without
- * --paired): the median purchases/s of each kind of phase, and the ratios to the closed phases'.
+ * goes on for seconds and is not what watching costs); for the open and paused phases, also how
+ * fresh the page was (the age of the frame it showed, read once a second) and how often it
+ * rendered, and its body (the page's own counts). It prints a node that exits, with its last
+ * output lines. At the end (without --paired): the median purchases/s of each kind of phase,
+ * and the ratios to the closed phases'.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import http from "node:http";

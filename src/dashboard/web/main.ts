@@ -146,8 +146,9 @@ function App(): unknown {
       <span class="muted" data-testid="frame-time" data-time-ms=${frame.timeMs}
         data-renders=${renderCount}>${`${paused === null ? "as of" : "stream at"} ` +
         timeOfDay(frame.timeMs)}</span>
-      ${paused === null || paused.frame === null ? null : html`<span class="paused" data-testid="paused"
-        data-time-ms=${paused.frame.timeMs}>paused, showing ${timeOfDay(paused.frame.timeMs)}</span>`}
+      ${paused === null || paused.frame === null ? null : html`<span class="paused"
+        data-testid="paused" data-time-ms=${paused.frame.timeMs}>paused, showing ${
+        timeOfDay(paused.frame.timeMs)}</span>`}
       <button data-testid="pause" title="hold the view still to read it; the stream goes on"
         onClick=${() => setPaused((previous) => previous === null ? state : null)}>
         ${paused === null ? "pause view" : "resume"}</button>
