@@ -35,6 +35,9 @@
  * measures outside clients. The page's built-in workload runs in the launcher's process, and
  * its clients do wait behind the frames built there.)
  *
+ * `--frame-ms` sets the view's frame interval (200 ms, five a second, by default), as the
+ * launcher's --dashboard-frame-ms does: what a slower view would cost.
+ *
  * For each phase it prints purchases/s, p99, and the CPU of the nodes, of the clients'
  * process, of this process (the live view's server, playwright's driver and, in the stream
  * phases, the stream reader) and of chromium (all its processes, listed at each phase; a new
@@ -57,6 +60,8 @@ import {
   positiveInteger,
   prefillOrders,
 } from "./bench-cluster.js";
+import { clusterWatcherDefaults } from "../src/dashboard/cluster-watcher.js";
+import { parseFrameMs } from "../src/launcher/launcher-options.js";
 import { LoadProcess } from "./bench-load-process.js";
 import { median, percentile } from "./bench-stats.js";
 
@@ -258,10 +263,13 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       "between the live view and a blank page; prints the ratio of each pair and their median " +
       "(short phases, e.g. --duration 4, put the machine's drift on both sides of a pair)",
     nonNegativeInteger("--paired"), 0)
+    .option("--frame-ms <ms>", "milliseconds between the live view's frames, 100-5000, as " +
+      "`npm run cluster -- --dashboard-frame-ms` takes them (what a slower view costs)",
+    parseFrameMs, clusterWatcherDefaults.intervalMs)
     .showHelpAfterError()
     .parse(args, { from: "user" })
     .opts<{ clients: number; duration: number; rounds: number; prefill: number;
-      paired: number; paused?: boolean }>();
+      paired: number; paused?: boolean; frameMs: number }>();
   if (options.paused === true && options.paired === 0) {
     console.error("--paused needs --paired N");
     process.exitCode = 1;
@@ -273,6 +281,8 @@ export async function runDashboardBench(args: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  console.log(`the live view: a frame every ${options.frameMs} ms ` +
+    `(${(1000 / options.frameMs).toFixed(1)} a second)`);
   console.log("starting a 3-node cluster ...");
   const cluster = await LocalCluster.start({});
   let open: OpenPage | null = null;
@@ -314,7 +324,7 @@ export async function runDashboardBench(args: string[]): Promise<void> {
       // A node lost during the prefill is in the prefill's own error: not printed again.
       exitsReported = cluster.exits().length;
     }
-    const dashboard = await serveLocalDashboard(cluster);
+    const dashboard = await serveLocalDashboard(cluster, options.frameMs);
     closeDashboard = () => dashboard.close();
     const url = `${dashboard.url}/ui/`;
     const rates = { closed: [] as number[], stream: [] as number[], open: [] as number[],

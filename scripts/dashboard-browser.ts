@@ -17,11 +17,15 @@ export function chromiumPath(): string | null {
     null;
 }
 
-/** The launcher's dashboard over `cluster`, on a free loopback port. */
-export function serveLocalDashboard(cluster: LocalCluster): Promise<LauncherDashboard> {
+/**
+ * The launcher's dashboard over `cluster`, on a free loopback port, sending a frame every
+ * `frameIntervalMs` (the launcher's default when not given).
+ */
+export function serveLocalDashboard(cluster: LocalCluster,
+  frameIntervalMs?: number): Promise<LauncherDashboard> {
   const paused = new Set<string>();
   return serveLauncherDashboard({
-    config: loadClusterConfig(cluster.configPath), host: "127.0.0.1", port: 0,
+    config: loadClusterConfig(cluster.configPath), host: "127.0.0.1", port: 0, frameIntervalMs,
     processes: {
       states: () => new Map(cluster.nodes.map((node) => {
         const process: ProcessState = node.process === null ? "down"

@@ -11,13 +11,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { demoRequests } from "../market/index.js";
 import { httpRequest } from "../wire/http-request.js";
 import { ClusterConfigError, loadClusterConfig, type ClusterConfig } from "../cluster/cluster-config.js";
 import { dataDirIsPristine } from "../storage/index.js";
 import { clusterClientAgent, nodeClientUrl } from "../cluster/cluster-tls.js";
 import { serveLauncherControl } from "./launcher-control.js";
+import { parseFrameMs, parsePort } from "./launcher-options.js";
 import {
   fenceOf,
   joinArgs,
@@ -67,25 +68,6 @@ async function loadDemoData(config: ClusterConfig, deadlineMs: number): Promise<
   }
   console.log(`[cluster] demo data loaded: ${demoRequests().length} items ` +
     `(try: npx market-cli search, npx market-cli buy --item apple-1kg)`);
-}
-
-/** --dashboard-frame-ms: whole milliseconds within the watcher's bounds. */
-function parseFrameMs(text: string): number {
-  const { intervalMsMin, intervalMsMax } = clusterWatcherDefaults;
-  const ms = Number(text);
-  if (!/^[0-9]{1,5}$/.test(text) || ms < intervalMsMin || ms > intervalMsMax) {
-    throw new InvalidArgumentError(`must be whole milliseconds from ${intervalMsMin} to ` +
-      `${intervalMsMax}`);
-  }
-  return ms;
-}
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!/^[0-9]{1,5}$/.test(text) || port > 65_535) {
-    throw new InvalidArgumentError("must be a port number from 0 to 65535");
-  }
-  return port;
 }
 
 /**
