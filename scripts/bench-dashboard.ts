@@ -22,8 +22,8 @@
  * too), so this measures the page, not the browser's start-up.
  *
  * `--paused` (with --paired) makes each pair a triple: closed, open, and open but paused (the
- * page's own pause: the view holds still and only its header follows the stream, five times a
- * second), in all six orders in turn (N a multiple of 6 balances them). The paused page
+ * page's own pause: the view holds still and only its header follows the stream, at every
+ * frame), in all six orders in turn (N a multiple of 6 balances them). The paused page
  * receives and parses every frame and changes on screen as often as the live one, but draws
  * next to nothing: it is the floor of what any page watching the stream costs on this machine,
  * measured in the same run as the live view. It prints the median and quartiles of open/closed
